@@ -1,0 +1,1 @@
+namespace Moderation.Streams.Kafka;
