@@ -1,1 +1,40 @@
-Console.WriteLine("moderation");
+using System.CommandLine;
+using Moderation.Streams.Cli.Commands;
+
+namespace Moderation.Streams.Cli;
+
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var root = BuildRoot();
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors) Console.Error.WriteLine($"moderation: {error.Message}");
+            Console.Error.WriteLine("Run 'moderation --help' for usage.");
+            return ExitCodes.Usage;
+        }
+        return await parse.InvokeAsync();
+    }
+
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("Moderation.Streams: screens uploads before they are published (Kafka in, decisions out).");
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(WorkerCommand.Create());
+        root.Subcommands.Add(BrokerCommand.Create());
+        root.Subcommands.Add(HashCommand.Create());
+        root.Subcommands.Add(ClassifyCommand.Create());
+        root.Subcommands.Add(ProduceCommand.Create());
+        return root;
+    }
+}
+
+/// <summary>Exit codes shared by every verb: 0 ok, 1 failure, 2 bad usage.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int Failure = 1;
+    public const int Usage = 2;
+}

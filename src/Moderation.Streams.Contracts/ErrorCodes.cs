@@ -1,0 +1,26 @@
+namespace Moderation.Streams.Contracts;
+
+/// <summary>The DLQ error codes fixed by the contract (header <c>moderation.error.code</c>).</summary>
+public static class ErrorCodes
+{
+    public const string InvalidEvent = "invalid-event";
+    public const string UnsupportedMedia = "unsupported-media";
+    public const string ForbiddenUrl = "forbidden-url";
+    public const string MediaUnavailable = "media-unavailable";
+    public const string MediaTooLarge = "media-too-large";
+    public const string UndecodableMedia = "undecodable-media";
+    public const string Internal = "internal";
+
+    public static IReadOnlyList<string> All { get; } =
+        [InvalidEvent, UnsupportedMedia, ForbiddenUrl, MediaUnavailable, MediaTooLarge, UndecodableMedia, Internal];
+}
+
+/// <summary>
+/// A failure that belongs to one upload: it carries the contract's error code and ends in the DLQ
+/// (or in <c>review</c>), never in a crash of the worker.
+/// </summary>
+public sealed class ModerationException(string code, string message, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public string Code { get; } = code;
+}

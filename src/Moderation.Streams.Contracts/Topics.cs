@@ -1,0 +1,23 @@
+namespace Moderation.Streams.Contracts;
+
+/// <summary>Default topic names and DLQ header names fixed by the contract (all topics configurable).</summary>
+public static class Topics
+{
+    public const string Uploads = "uploads";
+    public const string Takedown = "moderation.decisions.takedown";
+    public const string Review = "moderation.decisions.review";
+    public const string Allow = "moderation.decisions.allow";
+    public const string Dlq = "moderation.dlq";
+
+    /// <summary>Every topic the contract names, in a stable order.</summary>
+    public static IReadOnlyList<string> All { get; } = [Uploads, Takedown, Review, Allow, Dlq];
+}
+
+public static class DlqHeaders
+{
+    public const string ErrorCode = "moderation.error.code";
+    public const string ErrorMessage = "moderation.error.message";
+    public const string SourceTopic = "moderation.source.topic";
+    public const string SourcePartition = "moderation.source.partition";
+    public const string SourceOffset = "moderation.source.offset";
+}
