@@ -1,0 +1,220 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Moderation.Streams.Contracts;
+
+/// <summary>Limits applied while parsing an upload event.</summary>
+public sealed record EventLimits
+{
+    /// <summary>Largest event accepted (bytes of UTF-8 JSON), inline media included.</summary>
+    public int MaxEventBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Deepest JSON nesting accepted.</summary>
+    public int MaxDepth { get; init; } = 16;
+
+    public static EventLimits Default { get; } = new();
+}
+
+/// <summary>
+/// Strict parser for <see cref="UploadEvent"/>: UTF-8 JSON object, size and depth limits, duplicate keys
+/// rejected (at every level), field rules from DESIGN.md, unknown fields ignored. Every failure is a
+/// <see cref="ModerationException"/> with code <c>invalid-event</c> (or <c>unsupported-media</c> for a
+/// media type the service does not screen).
+/// </summary>
+public static class UploadEventParser
+{
+    private const int MaxIdLength = 128;
+
+    public static UploadEvent Parse(ReadOnlySpan<byte> utf8, EventLimits? limits = null)
+    {
+        limits ??= EventLimits.Default;
+        if (utf8.IsEmpty) throw Invalid("empty event");
+        if (utf8.Length > limits.MaxEventBytes)
+            throw Invalid($"event of {utf8.Length} bytes exceeds the limit of {limits.MaxEventBytes}");
+
+        JsonDocument document;
+        try
+        {
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = limits.MaxDepth, CommentHandling = JsonCommentHandling.Disallow });
+            RejectDuplicateKeys(ref reader);
+            document = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = limits.MaxDepth });
+        }
+        catch (JsonException e)
+        {
+            throw Invalid($"malformed JSON: {e.Message}");
+        }
+        catch (ArgumentException e) // invalid UTF-8 surfaces here in some paths
+        {
+            throw Invalid($"malformed JSON: {e.Message}");
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw Invalid("event must be a JSON object");
+
+            string contentId = RequiredString(root, "content_id");
+            if (!IsValidId(contentId)) throw Invalid("content_id must be 1-128 characters of [A-Za-z0-9._:-]");
+            string? uploaderId = OptionalString(root, "uploader_id");
+            if (uploaderId is not null && !IsValidId(uploaderId))
+                throw Invalid("uploader_id must be 1-128 characters of [A-Za-z0-9._:-]");
+
+            string mediaType = RequiredString(root, "media_type");
+            var media = ParseMedia(root);
+            string? caption = OptionalString(root, "caption");
+            DateTimeOffset? createdAt = null;
+            var createdText = OptionalString(root, "created_at");
+            if (createdText is not null)
+            {
+                if (!DateTimeOffset.TryParse(createdText, System.Globalization.CultureInfo.InvariantCulture,
+                        System.Globalization.DateTimeStyles.RoundtripKind, out var parsed))
+                    throw Invalid("created_at must be an ISO-8601 timestamp");
+                createdAt = parsed;
+            }
+
+            if (mediaType is not (MediaTypes.Image or MediaTypes.Video))
+                throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{Truncate(mediaType)}' is not supported (image, video)");
+
+            return new UploadEvent
+            {
+                ContentId = contentId,
+                UploaderId = uploaderId,
+                MediaType = mediaType,
+                Media = media,
+                Caption = caption,
+                CreatedAt = createdAt,
+            };
+        }
+    }
+
+    /// <summary>Best effort: the content_id of a broken event, for logs and DLQ keys; null when unreadable.</summary>
+    public static string? TryReadContentId(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 8 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool match = reader.ValueTextEquals("content_id"u8);
+                reader.Read();
+                if (match && reader.TokenType == JsonTokenType.String)
+                {
+                    var id = reader.GetString();
+                    return id is not null && IsValidId(id) ? id : null;
+                }
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return null;
+    }
+
+    public static bool IsValidId(string value)
+    {
+        if (value.Length is 0 or > MaxIdLength) return false;
+        foreach (char c in value)
+        {
+            bool ok = c is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' or '.' or '_' or ':' or '-';
+            if (!ok) return false;
+        }
+        return true;
+    }
+
+    private static MediaRef ParseMedia(JsonElement root)
+    {
+        if (!root.TryGetProperty("media", out var media) || media.ValueKind != JsonValueKind.Object)
+            throw Invalid("media must be an object with exactly one of url or data");
+        bool hasUrl = media.TryGetProperty("url", out var url) && url.ValueKind != JsonValueKind.Null;
+        bool hasData = media.TryGetProperty("data", out var data) && data.ValueKind != JsonValueKind.Null;
+        if (hasUrl == hasData) throw Invalid("media must have exactly one of url or data");
+        if (hasUrl)
+        {
+            if (url.ValueKind != JsonValueKind.String || url.GetString() is not { Length: > 0 } text)
+                throw Invalid("media.url must be a non-empty string");
+            if (text.Length > 8192) throw Invalid("media.url is longer than 8192 characters");
+            return new MediaRef { Url = text };
+        }
+        if (data.ValueKind != JsonValueKind.String) throw Invalid("media.data must be a base64 string");
+        try
+        {
+            var bytes = data.GetBytesFromBase64();
+            if (bytes.Length == 0) throw Invalid("media.data is empty");
+            return new MediaRef { Data = bytes };
+        }
+        catch (FormatException)
+        {
+            throw Invalid("media.data is not valid base64");
+        }
+    }
+
+    private static string RequiredString(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            throw Invalid($"{name} is required");
+        if (value.ValueKind != JsonValueKind.String) throw Invalid($"{name} must be a string");
+        return value.GetString()!;
+    }
+
+    private static string? OptionalString(JsonElement root, string name)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (value.ValueKind != JsonValueKind.String) throw Invalid($"{name} must be a string");
+        return value.GetString();
+    }
+
+    /// <summary>Walks the whole document once; any object with a repeated property name is invalid.</summary>
+    private static void RejectDuplicateKeys(ref Utf8JsonReader reader)
+    {
+        var scopes = new Stack<HashSet<string>?>();
+        while (reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject:
+                    scopes.Push(new HashSet<string>(StringComparer.Ordinal));
+                    break;
+                case JsonTokenType.StartArray:
+                    scopes.Push(null);
+                    break;
+                case JsonTokenType.EndObject:
+                case JsonTokenType.EndArray:
+                    scopes.Pop();
+                    break;
+                case JsonTokenType.PropertyName:
+                    var name = reader.GetString()!;
+                    if (!scopes.Peek()!.Add(name)) throw Invalid($"duplicate key '{Truncate(name)}'");
+                    break;
+            }
+        }
+    }
+
+    private static string Truncate(string s) => s.Length <= 64 ? s : s[..64] + "…";
+
+    private static ModerationException Invalid(string message) => new(ErrorCodes.InvalidEvent, message);
+
+    /// <summary>Serialises an event in the contract's wire format (used by producers and tests).</summary>
+    public static byte[] Serialize(UploadEvent upload)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("content_id", upload.ContentId);
+            if (upload.UploaderId is not null) w.WriteString("uploader_id", upload.UploaderId);
+            w.WriteString("media_type", upload.MediaType);
+            w.WriteStartObject("media");
+            if (upload.Media.Url is not null) w.WriteString("url", upload.Media.Url);
+            if (upload.Media.Data is not null) w.WriteBase64String("data", upload.Media.Data);
+            w.WriteEndObject();
+            if (upload.Caption is not null) w.WriteString("caption", upload.Caption);
+            if (upload.CreatedAt is { } created) w.WriteString("created_at", created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+            w.WriteEndObject();
+        }
+        return buffer.ToArray();
+    }
+
+    public static string SerializeToString(UploadEvent upload) => Encoding.UTF8.GetString(Serialize(upload));
+}

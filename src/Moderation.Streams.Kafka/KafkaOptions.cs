@@ -1,0 +1,54 @@
+using System.ComponentModel.DataAnnotations;
+using Moderation.Streams.Contracts;
+
+namespace Moderation.Streams.Kafka;
+
+/// <summary>Kafka settings of a worker (configuration section <c>Kafka</c>).</summary>
+public sealed class KafkaOptions
+{
+    [Required(AllowEmptyStrings = false)]
+    public string BootstrapServers { get; set; } = "127.0.0.1:9092";
+
+    [Required(AllowEmptyStrings = false)]
+    public string GroupId { get; set; } = "moderation-workers";
+
+    public string UploadsTopic { get; set; } = Topics.Uploads;
+    public string TakedownTopic { get; set; } = Topics.Takedown;
+    public string ReviewTopic { get; set; } = Topics.Review;
+    public string AllowTopic { get; set; } = Topics.Allow;
+    public string DlqTopic { get; set; } = Topics.Dlq;
+
+    /// <summary>Uploads being screened at once; partitions are paused above it (backpressure).</summary>
+    [Range(1, 100_000)]
+    public int MaxInFlight { get; set; } = 256;
+
+    /// <summary>Bytes of upload events being screened at once; partitions are paused above it.</summary>
+    [Range(1024, long.MaxValue)]
+    public long MaxInFlightBytes { get; set; } = 256L * 1024 * 1024;
+
+    [Range(1000, 3_600_000)]
+    public int SessionTimeoutMs { get; set; } = 10_000;
+
+    [Range(1000, int.MaxValue)]
+    public int MaxPollIntervalMs { get; set; } = 300_000;
+
+    [Range(0, 60_000)]
+    public int AutoCommitIntervalMs { get; set; } = 1000;
+
+    /// <summary>How long revoked partitions and SIGTERM wait for in-flight uploads before giving up.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Optional static membership (<c>group.instance.id</c>).</summary>
+    public string? GroupInstanceId { get; set; }
+
+    /// <summary>Extra librdkafka settings for both clients (e.g. security.protocol, sasl.*).</summary>
+    public Dictionary<string, string> Properties { get; set; } = [];
+
+    public string TopicFor(string action) => action switch
+    {
+        Actions.Takedown => TakedownTopic,
+        Actions.Review => ReviewTopic,
+        Actions.Allow => AllowTopic,
+        _ => throw new ArgumentOutOfRangeException(nameof(action), action, "unknown action"),
+    };
+}
