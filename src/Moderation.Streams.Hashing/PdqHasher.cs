@@ -1,0 +1,155 @@
+namespace Moderation.Streams.Hashing;
+
+/// <summary>
+/// Computes PDQ hashes, bit-exact with Meta's C++ reference (<c>pdq-photo-hasher</c>) for the same 8-bit pixels.
+/// <para>
+/// An instance owns about 3.5 MB of working buffers that every call reuses, so hashing allocates nothing per
+/// image. It is <b>not thread-safe</b>: use one instance per thread (or pool them).
+/// </para>
+/// <para>
+/// The reference's rules are part of the hash: a picture with a side over 512 pixels is first resized to exactly
+/// 512x512 (aspect ratio ignored) by nearest neighbour on the 8-bit data; luma is 0.299 R + 0.587 G + 0.114 B in
+/// float, while one-channel pixels are used as the grey value itself; a picture with a side under 5 pixels
+/// (after that resize) gets the all-zero hash and quality 0.
+/// </para>
+/// </summary>
+public sealed class PdqHasher
+{
+    /// <summary>Pictures larger than this on either side are resized to exactly this square first.</summary>
+    public const int ResizeSide = 512;
+
+    /// <summary>Pictures smaller than this on either side (after the resize) hash to zero with quality 0.</summary>
+    public const int MinSide = 5;
+
+    private const int Downsampled = 64;
+
+    private static readonly float LumaR = (float)0.299, LumaG = (float)0.587, LumaB = (float)0.114;
+
+    private readonly byte[] _resized = new byte[ResizeSide * ResizeSide * 3];
+    private readonly float[] _buffer1 = new float[ResizeSide * ResizeSide];
+    private readonly float[] _buffer2 = new float[ResizeSide * ResizeSide];
+    private readonly float[] _columnSums = new float[ResizeSide];
+    private readonly float[] _buffer64x64 = new float[Downsampled * Downsampled];
+    private readonly float[] _buffer16x64 = new float[16 * Downsampled];
+    private readonly float[] _dct = new float[16 * 16];
+    private readonly float[] _dctAux = new float[16 * 16];
+
+    /// <summary>
+    /// Hashes tightly packed 8-bit pixels: <paramref name="channels"/> 1 (grey) or 3 (RGB), row by row.
+    /// Same as the reference's default output. A picture of exactly 64x64 skips the blur, as in the reference
+    /// (it is taken to be downsampled already), so its hash can differ from <see cref="HashDihedral"/>'s original.
+    /// </summary>
+    public PdqResult Hash(ReadOnlySpan<byte> pixels, int width, int height, int channels)
+    {
+        if (!LoadLuma(pixels, width, height, channels, out int rows, out int cols)) return new PdqResult(PdqHash.Zero, 0);
+
+        if (rows == Downsampled && cols == Downsampled)
+            _buffer1.AsSpan(0, Downsampled * Downsampled).CopyTo(_buffer64x64);
+        else
+            Downsample(rows, cols);
+
+        int quality = PdqDct.Quality(_buffer64x64);
+        PdqDct.Dct64To16(_buffer64x64, _buffer16x64, _dct);
+        return new PdqResult(PdqDct.ToHash(_dct), quality);
+    }
+
+    /// <summary>The eight dihedral hashes and the quality, as the reference's <c>--pdqdih</c> (always blurred).</summary>
+    public PdqDihedral HashDihedral(ReadOnlySpan<byte> pixels, int width, int height, int channels)
+    {
+        if (!LoadLuma(pixels, width, height, channels, out int rows, out int cols))
+            return new PdqDihedral(default, default, default, default, default, default, default, default, 0);
+
+        Downsample(rows, cols);
+        int quality = PdqDct.Quality(_buffer64x64);
+        PdqDct.Dct64To16(_buffer64x64, _buffer16x64, _dct);
+        return new PdqDihedral(
+            PdqDct.ToHash(_dct),
+            TransformedHash(PdqTransform.Rotate90),
+            TransformedHash(PdqTransform.Rotate180),
+            TransformedHash(PdqTransform.Rotate270),
+            TransformedHash(PdqTransform.FlipX),
+            TransformedHash(PdqTransform.FlipY),
+            TransformedHash(PdqTransform.FlipPlus1),
+            TransformedHash(PdqTransform.FlipMinus1),
+            quality);
+    }
+
+    /// <summary>The 64x64 downsample of the last hashed picture (for tests).</summary>
+    internal ReadOnlySpan<float> LastDownsample => _buffer64x64;
+
+    /// <summary>The 16x16 DCT of the last hashed picture (for tests).</summary>
+    internal ReadOnlySpan<float> LastDct => _dct;
+
+    private PdqHash TransformedHash(PdqTransform transform)
+    {
+        PdqDct.Transform(_dct, _dctAux, transform);
+        return PdqDct.ToHash(_dctAux);
+    }
+
+    private void Downsample(int rows, int cols)
+    {
+        int pixels = rows * cols;
+        JaroszDownscaler.Filter(_buffer1.AsSpan(0, pixels), _buffer2.AsSpan(0, pixels), _columnSums, rows, cols,
+            JaroszDownscaler.WindowSize(cols, Downsampled), JaroszDownscaler.WindowSize(rows, Downsampled));
+        JaroszDownscaler.Decimate(_buffer1.AsSpan(0, pixels), rows, cols, _buffer64x64);
+    }
+
+    /// <summary>Resizes if the reference would, then fills _buffer1 with float luma. False: too small to hash.</summary>
+    private bool LoadLuma(ReadOnlySpan<byte> pixels, int width, int height, int channels, out int rows, out int cols)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 3 (RGB)");
+        if (pixels.Length != (long)width * height * channels)
+            throw new ArgumentException($"expected {width}x{height}x{channels} = {(long)width * height * channels} bytes, got {pixels.Length}", nameof(pixels));
+
+        if (width > ResizeSide || height > ResizeSide)
+        {
+            ResizeNearest(pixels, width, height, channels, _resized);
+            pixels = _resized.AsSpan(0, ResizeSide * ResizeSide * channels);
+            width = height = ResizeSide;
+        }
+        rows = height;
+        cols = width;
+        if (rows < MinSide || cols < MinSide) return false;
+
+        var luma = _buffer1.AsSpan(0, rows * cols);
+        if (channels == 1)
+        {
+            for (int i = 0; i < luma.Length; i++) luma[i] = pixels[i];
+        }
+        else
+        {
+            for (int i = 0, p = 0; i < luma.Length; i++, p += 3)
+                luma[i] = LumaR * pixels[p] + LumaG * pixels[p + 1] + LumaB * pixels[p + 2];
+        }
+        return true;
+    }
+
+    // CImg's nearest-neighbour resize as the reference calls it: destination x reads source floor(x * W / 512).
+    private static void ResizeNearest(ReadOnlySpan<byte> source, int width, int height, int channels, Span<byte> target)
+    {
+        Span<int> sourceColumn = stackalloc int[ResizeSide];
+        for (int x = 0; x < ResizeSide; x++) sourceColumn[x] = (int)((long)x * width / ResizeSide) * channels;
+        int rowBytes = width * channels;
+        for (int y = 0; y < ResizeSide; y++)
+        {
+            var sourceRow = source.Slice((int)((long)y * height / ResizeSide) * rowBytes, rowBytes);
+            var targetRow = target.Slice(y * ResizeSide * channels, ResizeSide * channels);
+            if (channels == 1)
+            {
+                for (int x = 0; x < ResizeSide; x++) targetRow[x] = sourceRow[sourceColumn[x]];
+            }
+            else
+            {
+                for (int x = 0, t = 0; x < ResizeSide; x++, t += 3)
+                {
+                    int s = sourceColumn[x];
+                    targetRow[t] = sourceRow[s];
+                    targetRow[t + 1] = sourceRow[s + 1];
+                    targetRow[t + 2] = sourceRow[s + 2];
+                }
+            }
+        }
+    }
+}
