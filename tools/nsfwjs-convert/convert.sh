@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Regenerates everything derived from the nsfwjs 4.4.0 npm package:
+#   1. npm ci (nsfwjs 4.4.0, @tensorflow/tfjs 4.22.0 + wasm backend, pngjs; versions pinned by package-lock.json)
+#   2. extract.js            TF.js model.json + binary weight shards out of nsfwjs's .min.js bundles
+#   3. tfjs_layers_to_onnx.py  the Keras layers model -> models/nsfw-mobilenet-v2.onnx
+#   4. make-test-images.js + reference.js
+#                            the PNG test images and the ORIGINAL model's scores on them
+#                            (tests/Moderation.Streams.Inference.Tests/data/)
+#
+# Needs node + npm (registry access for npm ci) and Debian's python3-onnx + python3-numpy
+# (`apt-get install python3-onnx python3-numpy`), run as /usr/bin/python3.
+#
+# Usage: convert.sh [--models-dir DIR] [--data-dir DIR] [--work-dir DIR] [--no-reference]
+#   --work-dir DIR   install node_modules and extract into DIR instead of this folder (the repo stays untouched)
+#   --no-reference   only (re)build the ONNX model
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+models_dir="$repo/models"
+data_dir="$repo/tests/Moderation.Streams.Inference.Tests/data"
+work_dir="$here"
+reference=1
+python=/usr/bin/python3
+labels=drawing,hentai,neutral,porn,sexy
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --models-dir) models_dir="$2"; shift 2 ;;
+    --data-dir) data_dir="$2"; shift 2 ;;
+    --work-dir) work_dir="$2"; shift 2 ;;
+    --no-reference) reference=0; shift ;;
+    *) echo "convert.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+"$python" -c 'import onnx, numpy' 2>/dev/null || {
+  echo "convert.sh: $python lacks onnx/numpy: apt-get install python3-onnx python3-numpy" >&2; exit 1; }
+
+mkdir -p "$work_dir" "$models_dir"
+work_dir="$(cd "$work_dir" && pwd)"
+if [[ "$work_dir" != "$here" ]]; then
+  cp "$here"/package.json "$here"/package-lock.json "$here"/*.js "$work_dir"/
+fi
+
+echo "== npm ci ($work_dir)"
+(cd "$work_dir" && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== extract"
+node "$work_dir/extract.js" --out "$work_dir/build" mobilenet_v2
+
+echo "== convert"
+"$python" "$here/tfjs_layers_to_onnx.py" "$work_dir/build/mobilenet_v2" "$models_dir/nsfw-mobilenet-v2.onnx" \
+  --labels "$labels" \
+  --doc "nsfwjs 4.4.0 MobileNetV2 (MIT, Infinite Red), converted from its TF.js layers model by tools/nsfwjs-convert. Input NHWC float32 [N,224,224,3] in [0,1]; output softmax [N,5]: $labels."
+
+if [[ $reference -eq 1 ]]; then
+  echo "== reference outputs of the original model"
+  rm -rf "$data_dir/images"
+  node "$work_dir/make-test-images.js" "$data_dir/images"
+  node "$work_dir/reference.js" --backend cpu --model MobileNetV2 --out "$data_dir/nsfwjs-reference.json" "$data_dir"/images/*.png
+fi
+echo "== done: $models_dir/nsfw-mobilenet-v2.onnx"
