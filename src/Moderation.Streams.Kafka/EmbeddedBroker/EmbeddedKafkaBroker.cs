@@ -130,7 +130,9 @@ public sealed class EmbeddedKafkaBroker : IDisposable
         {
             Set("test.mock.num.brokers", brokers.ToString(CultureInfo.InvariantCulture));
             Set("client.id", "moderation-embedded-broker");
-            // The handle only hosts the cluster; its own idle connections closing is not news.
+            // The handle only hosts the cluster: its notices ("Mock cluster enabled…") and its own idle
+            // connections closing are not news; warnings and errors still reach stderr.
+            Set("log_level", "4");
             Set("log.connection.close", "false");
         }
         catch
