@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs what the tests need when it is missing (redis-server, kcat, and
+# python3-onnx for the model-conversion test), then runs every test project of the solution.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || need+=(python3 python3-onnx python3-numpy)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need[*]} (apt)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+dotnet test Moderation.Streams.sln "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line over all test projects.
+total=$(grep -E '^\s*total:' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -E '^\s*failed:' "$log" | awk '{s+=$2} END {print s+0}')
+passed=$(grep -E '^\s*succeeded:' "$log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -E '^\s*skipped:' "$log" | awk '{s+=$2} END {print s+0}')
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$total" -eq 0 ]; then
+  echo "test.sh: FAILED (dotnet test exit $status)" >&2
+  exit 1
+fi
