@@ -3,14 +3,15 @@ namespace Moderation.Streams.Hashing;
 /// <summary>
 /// Computes PDQ hashes, bit-exact with Meta's C++ reference (<c>pdq-photo-hasher</c>) for the same 8-bit pixels.
 /// <para>
-/// An instance owns about 3.5 MB of working buffers that every call reuses, so hashing allocates nothing per
+/// An instance owns about 3 MB of working buffers that every call reuses, so hashing allocates nothing per
 /// image. It is <b>not thread-safe</b>: use one instance per thread (or pool them).
 /// </para>
 /// <para>
 /// The reference's rules are part of the hash: a picture with a side over 512 pixels is first resized to exactly
 /// 512x512 (aspect ratio ignored) by nearest neighbour on the 8-bit data; luma is 0.299 R + 0.587 G + 0.114 B in
-/// float, while one-channel pixels are used as the grey value itself; a picture with a side under 5 pixels
-/// (after that resize) gets the all-zero hash and quality 0.
+/// float, while one-channel pixels, and RGB pixels that are all grey (ImageMagick gives those to the reference as
+/// PGM), are used as the grey value itself; a picture with a side under 5 pixels (after that resize) gets the
+/// all-zero hash and quality 0.
 /// </para>
 /// </summary>
 public sealed class PdqHasher
@@ -103,6 +104,11 @@ public sealed class PdqHasher
         if (pixels.Length != (long)width * height * channels)
             throw new ArgumentException($"expected {width}x{height}x{channels} = {(long)width * height * channels} bytes, got {pixels.Length}", nameof(pixels));
 
+        // ImageMagick hands the reference every picture whose pixels are all grey as one-channel PGM, whatever the
+        // file's own colour type, and the grey value is not always what the RGB formula gives for (v, v, v) (it is
+        // 1 ulp off for 35 of the 256 values). So grey RGB is read as grey, as the reference would see the file.
+        bool grey = channels == 1 || AllGrey(pixels);
+
         if (width > ResizeSide || height > ResizeSide)
         {
             ResizeNearest(pixels, width, height, channels, _resized);
@@ -114,15 +120,23 @@ public sealed class PdqHasher
         if (rows < MinSide || cols < MinSide) return false;
 
         var luma = _buffer1.AsSpan(0, rows * cols);
-        if (channels == 1)
+        if (grey)
         {
-            for (int i = 0; i < luma.Length; i++) luma[i] = pixels[i];
+            for (int i = 0, p = 0; i < luma.Length; i++, p += channels) luma[i] = pixels[p];
         }
         else
         {
             for (int i = 0, p = 0; i < luma.Length; i++, p += 3)
                 luma[i] = LumaR * pixels[p] + LumaG * pixels[p + 1] + LumaB * pixels[p + 2];
         }
+        return true;
+    }
+
+    private static bool AllGrey(ReadOnlySpan<byte> rgb)
+    {
+        // Photos differ in the first few pixels, so this rarely reads far.
+        for (int p = 0; p < rgb.Length; p += 3)
+            if (rgb[p] != rgb[p + 1] || rgb[p] != rgb[p + 2]) return false;
         return true;
     }
 

@@ -1,16 +1,56 @@
 using System.CommandLine;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Media;
 
 namespace Moderation.Streams.Cli.Commands;
 
+/// <summary>
+/// <c>moderation hash FILE...</c>: PDQ hashes in the reference <c>pdq-photo-hasher</c>'s output format. Thin on
+/// purpose: decoding is <see cref="ImageDecoder"/>, hashing and line formatting are tested in Hashing.Tests.
+/// </summary>
 internal static class HashCommand
 {
     public static Command Create()
     {
-        var command = new Command("hash", "(not built yet)");
-        command.SetAction(_ =>
+        var files = new Argument<string[]>("files")
         {
-            Console.Error.WriteLine("moderation hash: not built yet");
-            return ExitCodes.Failure;
+            Description = "Image files (JPEG, PNG, WebP, GIF, BMP).",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var dihedral = new Option<bool>("--dihedral")
+        {
+            Description = "Print the 8 dihedral hashes on one line (the reference's --pdqdih-across): orig,rot90,rot180,rot270,flipx,flipy,flipp,flipm,quality,path.",
+        };
+        var command = new Command("hash", "Print each file's PDQ hash as hash,quality,path (as Meta's pdq-photo-hasher).");
+        command.Arguments.Add(files);
+        command.Options.Add(dihedral);
+        command.SetAction(parseResult =>
+        {
+            var hasher = new PdqHasher();
+            bool across = parseResult.GetValue(dihedral);
+            bool failed = false;
+            foreach (var path in parseResult.GetValue(files) ?? [])
+            {
+                try
+                {
+                    var image = ImageDecoder.DecodeFile(path);
+                    Console.Out.WriteLine(across
+                        ? hasher.HashDihedral(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path)
+                        : hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path));
+                }
+                catch (ModerationException e)
+                {
+                    Console.Error.WriteLine($"moderation hash: {path}: {e.Code}: {e.Message}");
+                    failed = true;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"moderation hash: {path}: {ErrorCodes.MediaUnavailable}: {e.Message}");
+                    failed = true;
+                }
+            }
+            return failed ? ExitCodes.Failure : ExitCodes.Ok;
         });
         return command;
     }
