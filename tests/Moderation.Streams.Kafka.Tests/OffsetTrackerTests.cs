@@ -1,0 +1,82 @@
+using Confluent.Kafka;
+using Moderation.Streams.Kafka;
+
+namespace Moderation.Streams.Kafka.Tests;
+
+public class OffsetTrackerTests
+{
+    private static readonly TopicPartition P0 = new("uploads", 0);
+    private static readonly TopicPartition P1 = new("uploads", 1);
+
+    [Fact]
+    public void Out_of_order_completions_never_commit_past_a_gap()
+    {
+        var tracker = new OffsetTracker();
+        for (long o = 10; o < 15; o++) tracker.Begin(P0, o);
+        Assert.Null(tracker.Complete(P0, 12));
+        Assert.Null(tracker.Complete(P0, 14));
+        Assert.Equal(11, tracker.Complete(P0, 10));
+        Assert.Equal(13, tracker.Complete(P0, 11));
+        Assert.Equal(15, tracker.Complete(P0, 13));
+        Assert.Equal(0, tracker.InFlight);
+        Assert.Equal(15, tracker.CommittableOffset(P0));
+    }
+
+    [Fact]
+    public void Partitions_are_tracked_independently()
+    {
+        var tracker = new OffsetTracker();
+        tracker.Begin(P0, 0);
+        tracker.Begin(P1, 100);
+        tracker.Begin(P0, 1);
+        Assert.Equal(101, tracker.Complete(P1, 100));
+        Assert.Null(tracker.Complete(P0, 1));
+        Assert.Equal(1, tracker.InFlight);
+        Assert.Null(tracker.CommittableOffset(P0));
+        Assert.Equal(2, tracker.Complete(P0, 0));
+    }
+
+    [Fact]
+    public void Completions_of_a_forgotten_partition_are_ignored()
+    {
+        var tracker = new OffsetTracker();
+        tracker.Begin(P0, 5);
+        tracker.Begin(P0, 6);
+        tracker.Forget(P0);
+        Assert.Equal(0, tracker.InFlight);
+        Assert.Null(tracker.Complete(P0, 5));
+        Assert.Equal(0, tracker.PendingIn(P0));
+    }
+
+    [Fact]
+    public void Dispatching_an_offset_twice_is_a_bug_that_is_refused()
+    {
+        var tracker = new OffsetTracker();
+        tracker.Begin(P0, 5);
+        Assert.Throws<InvalidOperationException>(() => tracker.Begin(P0, 5));
+    }
+
+    [Fact]
+    public void Random_completion_orders_always_commit_the_lowest_unfinished_offset()
+    {
+        var random = new Random(7);
+        for (int round = 0; round < 200; round++)
+        {
+            var tracker = new OffsetTracker();
+            int n = random.Next(1, 50);
+            for (long o = 0; o < n; o++) tracker.Begin(P0, o);
+            var order = Enumerable.Range(0, n).OrderBy(_ => random.Next()).ToList();
+            var done = new HashSet<long>();
+            long committed = 0;
+            foreach (var o in order)
+            {
+                done.Add(o);
+                var stored = tracker.Complete(P0, o);
+                long lowestUnfinished = Enumerable.Range(0, n + 1).First(x => x == n || !done.Contains(x));
+                if (stored is not null) committed = stored.Value;
+                Assert.Equal(lowestUnfinished, committed);
+            }
+            Assert.Equal(n, committed);
+        }
+    }
+}
