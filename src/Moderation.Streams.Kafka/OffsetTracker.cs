@@ -16,7 +16,7 @@ public sealed class OffsetTracker
     public void Begin(TopicPartition partition, long offset)
     {
         if (!_partitions.TryGetValue(partition, out var state))
-            _partitions[partition] = state = new PartitionState();
+            _partitions[partition] = state = new PartitionState { Committable = offset };
         if (offset <= state.LastDispatched)
             throw new InvalidOperationException($"{partition} offset {offset} dispatched again after {state.LastDispatched}");
         state.Pending.Add(offset);
@@ -35,6 +35,7 @@ public sealed class OffsetTracker
         long committable = state.Pending.Count > 0 ? state.Pending.Min : state.LastDispatched + 1;
         if (committable <= state.Committable) return null;
         state.Committable = committable;
+        state.Advanced = true;
         return committable;
     }
 
@@ -43,7 +44,7 @@ public sealed class OffsetTracker
 
     /// <summary>The next offset to commit for a partition, or null when nothing finished yet.</summary>
     public long? CommittableOffset(TopicPartition partition) =>
-        _partitions.TryGetValue(partition, out var state) && state.Committable >= 0 ? state.Committable : null;
+        _partitions.TryGetValue(partition, out var state) && state.Advanced ? state.Committable : null;
 
     /// <summary>Forgets a partition (revoked after draining, or lost): its late completions are ignored.</summary>
     public void Forget(TopicPartition partition)
@@ -57,6 +58,8 @@ public sealed class OffsetTracker
     {
         public SortedSet<long> Pending { get; } = [];
         public long LastDispatched { get; set; } = -1;
-        public long Committable { get; set; } = -1;
+        /// <summary>Next offset to consume; starts at the first offset dispatched after assignment.</summary>
+        public long Committable { get; set; }
+        public bool Advanced { get; set; }
     }
 }
