@@ -1,0 +1,81 @@
+using System.Diagnostics;
+
+namespace Moderation.Streams.Inference.Tests;
+
+/// <summary>The committed model is what tools/nsfwjs-convert/convert.sh makes from the npm package.</summary>
+public sealed class ConversionReproducibilityTests(ClassifierFixture fixture) : IClassFixture<ClassifierFixture>
+{
+    [Fact]
+    public async Task Rerunning_the_conversion_from_the_npm_package_reproduces_the_committed_model()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (pythonOk, pythonOutput) = await RunAsync("/usr/bin/python3", ["-c", "import onnx, numpy"], null, TimeSpan.FromSeconds(30), ct);
+        if (!pythonOk) Assert.Skip($"/usr/bin/python3 with python3-onnx and python3-numpy is not available: {pythonOutput}");
+        var (npmOk, npmOutput) = await RunAsync("npm", ["ping"], null, TimeSpan.FromSeconds(30), ct);
+        if (!npmOk) Assert.Skip($"the npm registry is not reachable (npm ping: {npmOutput})");
+
+        var temp = Directory.CreateTempSubdirectory("nsfwjs-convert-");
+        try
+        {
+            string models = Path.Combine(temp.FullName, "models");
+            var script = Path.Combine(TestData.RepoRoot, "tools", "nsfwjs-convert", "convert.sh");
+            var (ok, output) = await RunAsync("bash",
+                [script, "--work-dir", Path.Combine(temp.FullName, "work"), "--models-dir", models, "--no-reference"],
+                TestData.RepoRoot, TimeSpan.FromMinutes(5), ct);
+            Assert.True(ok, $"convert.sh failed:\n{output}");
+
+            using var regenerated = OnnxImageClassifier.Load(modelsDirectory: models);
+            var images = TestData.Reference.Select(TestData.Decode).ToArray();
+            var expected = fixture.Classifier.Classify(images);
+            var actual = regenerated.Classify(images);
+            for (int i = 0; i < images.Length; i++) Assert.Equal(expected[i].Values, actual[i].Values);
+
+            bool identical = File.ReadAllBytes(regenerated.ModelPath).AsSpan()
+                .SequenceEqual(File.ReadAllBytes(fixture.Classifier.ModelPath));
+            TestContext.Current.TestOutputHelper?.WriteLine($"regenerated model byte-identical to the committed one: {identical}");
+        }
+        finally
+        {
+            temp.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<(bool Ok, string Output)> RunAsync(
+        string file, string[] args, string? workingDirectory, TimeSpan timeout, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (false, $"{file} cannot be started: {e.Message}");
+        }
+        using (process)
+        using (var cts = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            cts.CancelAfter(timeout);
+            var stdout = process.StandardOutput.ReadToEndAsync(cts.Token);
+            var stderr = process.StandardError.ReadToEndAsync(cts.Token);
+            try
+            {
+                await process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                process.Kill(entireProcessTree: true);
+                return (false, $"{file} did not finish within {timeout}");
+            }
+            var output = (await stdout + await stderr).Trim();
+            return (process.ExitCode == 0, output);
+        }
+    }
+}
