@@ -36,8 +36,9 @@ public static class ModelRegistry
 
     /// <exception cref="ArgumentException">The name is not a known model; the message lists the known ones.</exception>
     public static ModelDescriptor Get(string name) =>
-        TryGet(name, out var model)
-            ? model
-            : throw new ArgumentException(
-                $"unknown model '{name}'; known models: {string.Join(", ", All.Select(m => m.Name))}", nameof(name));
+        TryGet(name, out var model) ? model : throw new ArgumentException(DescribeUnknown(name), nameof(name));
+
+    /// <summary>The error text for an unknown model name: it lists the names that are known.</summary>
+    public static string DescribeUnknown(string name) =>
+        $"unknown model '{name}'; known models: {string.Join(", ", All.Select(m => m.Name))}";
 }

@@ -1,17 +1,96 @@
 using System.CommandLine;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Inference;
+using Moderation.Streams.Media;
 
 namespace Moderation.Streams.Cli.Commands;
 
+/// <summary>
+/// <c>moderation classify [--model NAME] FILE...</c>: one JSON line per file,
+/// <c>{"path":…,"model":…,"scores":{"drawing":…,"hentai":…,"neutral":…,"porn":…,"sexy":…}}</c>.
+/// Files that fail go to stderr with their error code; the rest are still classified; exit 1 if any failed.
+/// </summary>
 internal static class ClassifyCommand
 {
+    private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static Command Create()
     {
-        var command = new Command("classify", "(not built yet)");
-        command.SetAction(_ =>
+        var files = new Argument<string[]>("files")
         {
-            Console.Error.WriteLine("moderation classify: not built yet");
-            return ExitCodes.Failure;
+            Description = "Image files (JPEG, PNG, WebP, GIF, BMP).",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var model = new Option<string>("--model")
+        {
+            Description = $"Model to run; known: {string.Join(", ", ModelRegistry.All.Select(m => m.Name))}.",
+            DefaultValueFactory = _ => ModelRegistry.DefaultModelName,
+        };
+        var command = new Command("classify", "Print each file's class scores (drawing, hentai, neutral, porn, sexy) as a JSON line.");
+        command.Arguments.Add(files);
+        command.Options.Add(model);
+        command.SetAction(parseResult =>
+        {
+            string modelName = parseResult.GetValue(model) ?? ModelRegistry.DefaultModelName;
+            if (!ModelRegistry.TryGet(modelName, out _))
+            {
+                Console.Error.WriteLine($"moderation classify: {ModelRegistry.DescribeUnknown(modelName)}");
+                return ExitCodes.Usage;
+            }
+
+            OnnxImageClassifier classifier;
+            try
+            {
+                classifier = OnnxImageClassifier.Load(modelName);
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+            {
+                Console.Error.WriteLine($"moderation classify: {e.Message}");
+                return ExitCodes.Failure;
+            }
+
+            using (classifier)
+            {
+                bool failed = false;
+                foreach (var path in parseResult.GetValue(files) ?? [])
+                {
+                    try
+                    {
+                        var scores = classifier.Classify([ImageDecoder.DecodeFile(path)])[0];
+                        Console.Out.WriteLine(FormatLine(path, classifier.Model.Name, scores));
+                    }
+                    catch (ModerationException e)
+                    {
+                        Console.Error.WriteLine($"moderation classify: {path}: {e.Code}: {e.Message}");
+                        failed = true;
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        Console.Error.WriteLine($"moderation classify: {path}: {ErrorCodes.MediaUnavailable}: {e.Message}");
+                        failed = true;
+                    }
+                }
+                return failed ? ExitCodes.Failure : ExitCodes.Ok;
+            }
         });
         return command;
+    }
+
+    internal static string FormatLine(string path, string modelName, ClassScores scores)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, JsonOptions))
+        {
+            json.WriteStartObject();
+            json.WriteString("path", path);
+            json.WriteString("model", modelName);
+            json.WriteStartObject("scores");
+            for (int i = 0; i < scores.Labels.Count; i++) json.WriteNumber(scores.Labels[i], scores.Values[i]);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 }
