@@ -21,7 +21,7 @@ public static class SampleImages
             canvas.DrawRect(0, 0, width, height, background);
         }
         using var paint = new SKPaint { IsAntialias = true };
-        int shapes = 6 + random.Next(10);
+        int shapes = 16 + random.Next(16);
         for (int i = 0; i < shapes; i++)
         {
             paint.Color = RandomColor(random).WithAlpha((byte)(160 + random.Next(96)));
@@ -38,6 +38,29 @@ public static class SampleImages
         }
         return bitmap;
     }
+
+    /// <summary>A smooth, skin-toned plasma (sums of random sinusoids). Small general-purpose NSFW models are
+    /// known to score some of these as "porn": useful to show the review band and why thresholds matter.</summary>
+    public static byte[] Plasma(int seed, int width = 224, int height = 224)
+    {
+        var random = new Random(seed);
+        var waves = Enumerable.Range(0, 5).Select(_ => (fx: random.NextDouble() * 0.06, fy: random.NextDouble() * 0.06, phase: random.NextDouble() * Math.Tau)).ToArray();
+        var (r0, g0, b0) = (200 + random.Next(40), 130 + random.Next(50), 100 + random.Next(50));
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                double v = 0;
+                foreach (var (fx, fy, phase) in waves) v += Math.Sin(x * fx + y * fy + phase);
+                double shade = 0.6 + 0.08 * v;
+                bitmap.SetPixel(x, y, new SKColor(Clamp(r0 * shade), Clamp(g0 * shade), Clamp(b0 * shade)));
+            }
+        }
+        return Encode(bitmap);
+    }
+
+    private static byte Clamp(double v) => (byte)Math.Clamp((int)Math.Round(v), 0, 255);
 
     public static byte[] Encode(SKBitmap bitmap, SKEncodedImageFormat format = SKEncodedImageFormat.Png, int quality = 90)
     {

@@ -1,17 +1,265 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Kafka;
+using Moderation.Streams.Media;
+using Moderation.Streams.Redis;
+using Moderation.Streams.Worker;
+using Spectre.Console;
 
 namespace Moderation.Streams.Cli.Commands;
 
+/// <summary>
+/// Runs the whole system in-process on the embedded stack: the librdkafka mock cluster, an embedded Garnet
+/// server and the bundled model. Publishes generated sample uploads (distinct images, exact and near
+/// duplicates, and broken events), shows the decisions live and prints a summary.
+/// </summary>
 internal static class DemoCommand
 {
     public static Command Create()
     {
-        var command = new Command("demo", "(not built yet)");
-        command.SetAction(_ =>
+        var images = new Option<int>("--images") { Description = "Distinct generated images", DefaultValueFactory = _ => 40 };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for all decisions", DefaultValueFactory = _ => 90 };
+        var json = new Option<bool>("--json") { Description = "Print each decision as a JSON line instead of the live table" };
+        var command = new Command("demo", "Runs broker, store and worker in-process, streams sample uploads through them and shows the decisions.")
         {
-            Console.Error.WriteLine("moderation demo: not built yet");
-            return ExitCodes.Failure;
-        });
+            images, timeout, json,
+        };
+        command.SetAction(async (parse, ct) => await RunAsync(parse.GetValue(images), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(json), ct));
         return command;
+    }
+
+    private sealed record Sample(string ContentId, string Kind, string Expect, byte[] Event, string? Traceparent = null);
+
+    private sealed record Outcome(string ContentId, string Topic, string Action, string Detail, long LatencyMs, bool Cached);
+
+    private static async Task<int> RunAsync(int distinct, TimeSpan timeout, bool json, CancellationToken ct)
+    {
+        if (distinct < 1) { Console.Error.WriteLine("moderation demo: --images must be at least 1"); return ExitCodes.Usage; }
+        var console = AnsiConsole.Console;
+        var mediaRoot = Directory.CreateTempSubdirectory("moderation-demo-");
+        try
+        {
+            console.MarkupLine("[bold]Moderation.Streams demo[/] — embedded Kafka-protocol broker, embedded Garnet, bundled ONNX model");
+            var watch = Stopwatch.StartNew();
+            using var broker = EmbeddedKafkaBroker.Start(new EmbeddedBrokerOptions { Partitions = 4 });
+            await using var redis = EmbeddedRedisServer.Start();
+            console.MarkupLine($"broker [green]{broker.BootstrapServers}[/], store [green]{redis.Configuration.Split(',')[0]}[/] ({watch.ElapsedMilliseconds} ms)");
+
+            var (firstWave, secondWave) = BuildSamples(mediaRoot.FullName, distinct);
+            var all = firstWave.Concat(secondWave).ToList();
+
+            var overrides = new Dictionary<string, string?>
+            {
+                ["Kafka:BootstrapServers"] = broker.BootstrapServers,
+                ["Kafka:GroupId"] = "moderation-demo",
+                ["Kafka:SessionTimeoutMs"] = "6000",
+                ["Redis:Configuration"] = redis.Configuration,
+                ["Media:Root"] = mediaRoot.FullName,
+            };
+            using var host = WorkerHost.Build(overrides, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(o => o.SingleLine = true));
+            await host.StartAsync(ct);
+            var service = host.Services.GetRequiredService<ScreeningService>();
+            await service.Ready.WaitAsync(TimeSpan.FromSeconds(60), ct);
+            console.MarkupLine($"worker ready ({watch.ElapsedMilliseconds} ms): {all.Count} uploads to screen, {all.Count(s => s.Expect == "dlq")} of them broken on purpose");
+
+            var outcomes = new Dictionary<string, Outcome>();
+            var screening = Stopwatch.StartNew();
+            using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = broker.BootstrapServers, EnableIdempotence = true, Acks = Acks.All }).Build();
+            using var reader = new ConsumerBuilder<string?, byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = broker.BootstrapServers,
+                GroupId = "moderation-demo-reader",
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                EnableAutoCommit = false,
+            }).Build();
+            reader.Assign(new[] { Topics.Takedown, Topics.Review, Topics.Allow, Topics.Dlq }
+                .SelectMany(t => Enumerable.Range(0, 4).Select(p => new TopicPartitionOffset(t, p, Offset.Beginning))));
+
+            var table = new Table().Border(TableBorder.Rounded).Expand()
+                .AddColumn("content_id").AddColumn("kind").AddColumn("outcome").AddColumn("detail").AddColumn(new TableColumn("ms").RightAligned());
+            var deadline = DateTime.UtcNow + timeout;
+
+            void Publish(IEnumerable<Sample> wave)
+            {
+                foreach (var s in wave)
+                {
+                    var message = new Message<string, byte[]> { Key = s.ContentId, Value = s.Event };
+                    if (s.Traceparent is not null) message.Headers = new Headers { { "traceparent", Encoding.ASCII.GetBytes(s.Traceparent) } };
+                    producer.Produce(Topics.Uploads, message);
+                }
+                producer.Flush(TimeSpan.FromSeconds(10));
+            }
+
+            void Collect(int until, Action onNew)
+            {
+                while (outcomes.Count < until && DateTime.UtcNow < deadline && !ct.IsCancellationRequested)
+                {
+                    var r = reader.Consume(TimeSpan.FromMilliseconds(200));
+                    if (r?.Message is null) continue;
+                    var outcome = Describe(r);
+                    if (outcomes.TryAdd(outcome.ContentId, outcome)) onNew();
+                    else outcomes[outcome.ContentId] = outcome; // a redelivery carries the same decision
+                }
+            }
+
+            var kinds = all.ToDictionary(s => s.ContentId, s => s.Kind);
+            bool plain = false;
+            void AddRow(Outcome o)
+            {
+                if (plain)
+                {
+                    Console.WriteLine($"{o.ContentId,-14} {kinds.GetValueOrDefault(o.ContentId),-28} {o.Action + (o.Cached ? " (cached)" : ""),-17} {o.Detail}");
+                    return;
+                }
+                if (json)
+                {
+                    Console.WriteLine($"{{\"content_id\":\"{o.ContentId}\",\"kind\":\"{kinds.GetValueOrDefault(o.ContentId)}\",\"outcome\":\"{o.Action}\",\"topic\":\"{o.Topic}\",\"latency_ms\":{o.LatencyMs},\"cached\":{(o.Cached ? "true" : "false")}}}");
+                    return;
+                }
+                var colour = o.Action switch { "takedown" => "red", "review" => "yellow", "allow" => "green", _ => "grey" };
+                table.AddRow(Markup.Escape(o.ContentId), Markup.Escape(kinds.GetValueOrDefault(o.ContentId) ?? "?"),
+                    $"[{colour}]{Markup.Escape(o.Action)}[/]{(o.Cached ? " (cached)" : "")}", Markup.Escape(o.Detail), o.LatencyMs.ToString());
+                while (table.Rows.Count > 18) table.Rows.RemoveAt(0);
+            }
+
+            void RunWaves(Action refresh)
+            {
+                Publish(firstWave);
+                Collect(firstWave.Count, () => { AddRow(outcomes.Values.Last()); refresh(); });
+                // The second wave repeats images already decided: exact duplicates come from the decision cache.
+                Publish(secondWave);
+                Collect(all.Count, () => { AddRow(outcomes.Values.Last()); refresh(); });
+            }
+
+            if (json || !console.Profile.Capabilities.Interactive)
+            {
+                // Not a terminal: one plain line per outcome instead of a live table.
+                plain = !json;
+                RunWaves(() => { });
+            }
+            else
+            {
+                await console.Live(table).StartAsync(async live => { RunWaves(live.Refresh); await Task.CompletedTask; });
+            }
+            screening.Stop();
+
+            var stats = host.Services.GetRequiredService<ScreeningStats>();
+            await host.StopAsync(CancellationToken.None);
+            return PrintSummary(console, all, outcomes, stats, screening.Elapsed, watch.Elapsed);
+        }
+        finally
+        {
+            try { mediaRoot.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static Outcome Describe(ConsumeResult<string?, byte[]> r)
+    {
+        if (r.Topic == Topics.Dlq)
+        {
+            string Header(string name) => r.Message.Headers.TryGetLastBytes(name, out var v) ? Encoding.UTF8.GetString(v) : "";
+            var id = r.Message.Key ?? UploadEventParser.TryReadContentId(r.Message.Value) ?? $"offset-{Header(DlqHeaders.SourceOffset)}";
+            return new Outcome(id, r.Topic, "dlq", $"{Header(DlqHeaders.ErrorCode)}: {Header(DlqHeaders.ErrorMessage)}", 0, false);
+        }
+        var d = DecisionEvent.FromUtf8Json(r.Message.Value);
+        string detail = d.Reasons.Count > 0
+            ? string.Join("; ", d.Reasons.Select(x => x.Label is not null ? $"{x.Label} {x.Score:0.00} ≥ {x.Threshold:0.00}" : $"{x.Source} {x.Code}"))
+            : d.Scores is { } s ? $"top {s.MaxBy(kv => kv.Value).Key} {s.Values.Max():0.00}" : "";
+        return new Outcome(d.ContentId, r.Topic, d.Action, detail, d.LatencyMs, d.Cached);
+    }
+
+    private static int PrintSummary(IAnsiConsole console, List<Sample> all, Dictionary<string, Outcome> outcomes, ScreeningStats stats, TimeSpan screening, TimeSpan total)
+    {
+        var summary = new Table().Border(TableBorder.Rounded).Title("[bold]summary[/]").AddColumn("what").AddColumn(new TableColumn("count").RightAligned());
+        foreach (var action in Actions.All) summary.AddRow(action, outcomes.Values.Count(o => o.Action == action).ToString());
+        foreach (var group in outcomes.Values.Where(o => o.Action == "dlq").GroupBy(o => o.Detail.Split(':')[0]).OrderBy(g => g.Key))
+            summary.AddRow($"dlq: {Markup.Escape(group.Key)}", group.Count().ToString());
+        summary.AddRow("cache hits", outcomes.Values.Count(o => o.Cached).ToString());
+        summary.AddRow("redis unavailable", stats.CacheUnavailableCount.ToString());
+        var latencies = outcomes.Values.Where(o => o.Action != "dlq").Select(o => o.LatencyMs).Order().ToList();
+        if (latencies.Count > 0)
+        {
+            summary.AddRow("latency p50 ms", latencies[latencies.Count / 2].ToString());
+            summary.AddRow("latency p99 ms", latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))].ToString());
+        }
+        summary.AddRow("throughput uploads/s", (outcomes.Count / Math.Max(0.001, screening.TotalSeconds)).ToString("0.0"));
+        console.Write(summary);
+
+        var missing = all.Where(s => !outcomes.ContainsKey(s.ContentId)).Select(s => s.ContentId).ToList();
+        var wrong = all.Where(s => outcomes.TryGetValue(s.ContentId, out var o) && (s.Expect == "dlq") != (o.Action == "dlq")).Select(s => s.ContentId).ToList();
+        console.MarkupLine($"{outcomes.Count} of {all.Count} uploads decided in {screening.TotalSeconds:0.0} s (whole demo {total.TotalSeconds:0.0} s)");
+        if (missing.Count > 0 || wrong.Count > 0)
+        {
+            console.MarkupLine($"[red]FAILED[/]: missing {missing.Count} ({Markup.Escape(string.Join(",", missing.Take(5)))}), unexpected outcome {wrong.Count} ({Markup.Escape(string.Join(",", wrong.Take(5)))})");
+            return ExitCodes.Failure;
+        }
+        console.MarkupLine("[green]every upload has exactly one decision or DLQ record[/]");
+        return ExitCodes.Ok;
+    }
+
+    private static (List<Sample> First, List<Sample> Second) BuildSamples(string root, int distinct)
+    {
+        var first = new List<Sample>();
+        var second = new List<Sample>();
+        string Url(string file) => new Uri(Path.Combine(root, file)).AbsoluteUri;
+        byte[] Event(string id, string url, string mediaType = MediaTypes.Image) => UploadEventParser.Serialize(new UploadEvent
+        {
+            ContentId = id, UploaderId = "demo-user", MediaType = mediaType, Media = new MediaRef { Url = url }, CreatedAt = DateTimeOffset.UtcNow,
+        });
+
+        for (int i = 0; i < distinct; i++)
+        {
+            bool png = i % 2 == 0;
+            var file = $"img-{i:D3}.{(png ? "png" : "jpg")}";
+            File.WriteAllBytes(Path.Combine(root, file), png ? SampleImages.Png(1000 + i) : SampleImages.Jpeg(1000 + i));
+            first.Add(new Sample($"img-{i:D3}", png ? "image png" : "image jpeg", "decision", Event($"img-{i:D3}", Url(file)),
+                i == 0 ? "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" : null));
+        }
+        // Synthetic skin-toned plasma: the small model scores some of these high on "porn" (false positives),
+        // which shows the review band at work.
+        for (int i = 0; i < 6; i++)
+        {
+            var file = $"plasma-{i:D3}.png";
+            File.WriteAllBytes(Path.Combine(root, file), SampleImages.Plasma(500 + i));
+            first.Add(new Sample($"plasma-{i:D3}", "synthetic plasma", "decision", Event($"plasma-{i:D3}", Url(file))));
+        }
+        // Inline media, as base64 data in the event.
+        first.Add(new Sample("inline-000", "inline data", "decision", UploadEventParser.Serialize(new UploadEvent
+        {
+            ContentId = "inline-000", MediaType = MediaTypes.Image, Media = new MediaRef { Data = SampleImages.Png(4242, 160, 120) },
+        })));
+
+        // Broken on purpose: each must cost one DLQ record, never a crash or a lost neighbour.
+        File.WriteAllBytes(Path.Combine(root, "corrupt.jpg"), Encoding.ASCII.GetBytes("this is not really a jpeg"));
+        var truncated = SampleImages.Jpeg(77);
+        File.WriteAllBytes(Path.Combine(root, "truncated.jpg"), truncated[..(truncated.Length / 2)]);
+        first.Add(new Sample("bad-json", "broken: not JSON", "dlq", Encoding.UTF8.GetBytes("{\"content_id\":\"bad-json\",")));
+        first.Add(new Sample("bad-dupkey", "broken: duplicate key", "dlq", Encoding.UTF8.GetBytes("{\"content_id\":\"bad-dupkey\",\"content_id\":\"x\",\"media_type\":\"image\",\"media\":{\"url\":\"file:///x.png\"}}")));
+        first.Add(new Sample("bad-audio", "broken: media_type audio", "dlq", Event("bad-audio", Url("img-000.png"), "audio")));
+        first.Add(new Sample("bad-escape", "hostile: file outside root", "dlq", Event("bad-escape", "file:///etc/passwd")));
+        first.Add(new Sample("bad-ssrf", "hostile: metadata URL", "dlq", Event("bad-ssrf", "http://169.254.169.254/latest/meta-data/")));
+        first.Add(new Sample("bad-missing", "broken: file missing", "dlq", Event("bad-missing", Url("nope.png"))));
+        first.Add(new Sample("bad-corrupt", "broken: not an image", "dlq", Event("bad-corrupt", Url("corrupt.jpg"))));
+        first.Add(new Sample("bad-truncated", "broken: truncated JPEG", "dlq", Event("bad-truncated", Url("truncated.jpg"))));
+
+        // Second wave: exact duplicates (same pixels, new content_id) and near-duplicates (resized, re-encoded).
+        for (int i = 0; i < Math.Min(distinct, 10); i++)
+        {
+            var file = $"img-{i:D3}.{(i % 2 == 0 ? "png" : "jpg")}";
+            second.Add(new Sample($"dup-{i:D3}", "exact duplicate", "decision", Event($"dup-{i:D3}", Url(file))));
+        }
+        for (int i = 0; i < Math.Min(distinct, 4); i++)
+        {
+            var file = $"near-{i:D3}.jpg";
+            File.WriteAllBytes(Path.Combine(root, file), SampleImages.NearDuplicate(1000 + i));
+            second.Add(new Sample($"near-{i:D3}", "near duplicate", "decision", Event($"near-{i:D3}", Url(file))));
+        }
+        return (first, second);
     }
 }

@@ -1,16 +1,79 @@
 using System.CommandLine;
+using System.Text;
+using Confluent.Kafka;
+using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Cli.Commands;
 
 internal static class ProduceCommand
 {
+    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"];
+
     public static Command Create()
     {
-        var command = new Command("produce", "(not built yet)");
-        command.SetAction(_ =>
+        var kafka = CommonOptions.Kafka();
+        var dir = new Argument<DirectoryInfo>("DIR") { Description = "Folder of images (searched recursively)" };
+        var topic = new Option<string>("--topic") { Description = "Topic to publish to", DefaultValueFactory = _ => Topics.Uploads };
+        var count = new Option<int?>("--count") { Description = "Number of uploads (cycles through the images); default one per image" };
+        var inline = new Option<bool>("--inline") { Description = "Embed the media as base64 data instead of a file: URL" };
+        var prefix = new Option<string>("--prefix") { Description = "content_id prefix", DefaultValueFactory = _ => "c" };
+
+        var command = new Command("produce", "Publishes one UploadEvent per image of a folder (load generation, backfills from storage).")
         {
-            Console.Error.WriteLine("moderation produce: not built yet");
-            return ExitCodes.Failure;
+            dir, kafka, topic, count, inline, prefix,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var folder = parse.GetValue(dir)!;
+            if (!folder.Exists)
+            {
+                Console.Error.WriteLine($"moderation produce: no such folder: {folder.FullName}");
+                return ExitCodes.Usage;
+            }
+            var files = folder.EnumerateFiles("*", SearchOption.AllDirectories)
+                .Where(f => ImageExtensions.Contains(f.Extension, StringComparer.OrdinalIgnoreCase))
+                .OrderBy(f => f.FullName, StringComparer.Ordinal).ToList();
+            if (files.Count == 0)
+            {
+                Console.Error.WriteLine($"moderation produce: no images in {folder.FullName}");
+                return ExitCodes.Failure;
+            }
+            if (!UploadEventParser.IsValidId(parse.GetValue(prefix) + "-0"))
+            {
+                Console.Error.WriteLine("moderation produce: --prefix must be characters of [A-Za-z0-9._:-]");
+                return ExitCodes.Usage;
+            }
+            int total = parse.GetValue(count) ?? files.Count;
+            var config = new ProducerConfig
+            {
+                BootstrapServers = parse.GetValue(kafka) ?? Environment.GetEnvironmentVariable("Kafka__BootstrapServers") ?? "127.0.0.1:9092",
+                EnableIdempotence = true,
+                Acks = Acks.All,
+                LingerMs = 5,
+            };
+            using var producer = new ProducerBuilder<string, byte[]>(config).Build();
+            long failed = 0;
+            for (int i = 0; i < total && !ct.IsCancellationRequested; i++)
+            {
+                var file = files[i % files.Count];
+                var upload = new UploadEvent
+                {
+                    ContentId = $"{parse.GetValue(prefix)}-{i:D6}",
+                    MediaType = MediaTypes.Image,
+                    Media = parse.GetValue(inline) ? new MediaRef { Data = File.ReadAllBytes(file.FullName) } : new MediaRef { Url = new Uri(file.FullName).AbsoluteUri },
+                    CreatedAt = DateTimeOffset.UtcNow,
+                };
+                producer.Produce(parse.GetValue(topic)!, new Message<string, byte[]> { Key = upload.ContentId, Value = UploadEventParser.Serialize(upload) },
+                    report => { if (report.Error.IsError) Interlocked.Increment(ref failed); });
+            }
+            producer.Flush(TimeSpan.FromSeconds(30));
+            if (failed > 0)
+            {
+                Console.Error.WriteLine($"moderation produce: {failed} of {total} uploads were not acknowledged");
+                return ExitCodes.Failure;
+            }
+            Console.WriteLine($"produced {total} uploads to {parse.GetValue(topic)}");
+            return ExitCodes.Ok;
         });
         return command;
     }

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using Moderation.Streams.Worker;
 
 namespace Moderation.Streams.Cli.Commands;
 
@@ -6,11 +8,42 @@ internal static class WorkerCommand
 {
     public static Command Create()
     {
-        var command = new Command("worker", "(not built yet)");
-        command.SetAction(_ =>
+        var kafka = CommonOptions.Kafka();
+        var redis = CommonOptions.Redis();
+        var mediaRoot = new Option<DirectoryInfo?>("--media-root") { Description = "Directory that file: URLs may read from (config Media:Root)" };
+        var policy = new Option<FileInfo?>("--policy") { Description = "Policy JSON file (config Screening:PolicyFile); default: the built-in policy" };
+        var group = new Option<string?>("--group") { Description = "Consumer group (config Kafka:GroupId, default moderation-workers)" };
+        var model = new Option<string?>("--model") { Description = "Model name (config Screening:Model, default nsfw-mobilenet-v2)" };
+
+        var command = new Command("worker", "Runs the screening service: consumes uploads, decides, publishes decisions. " +
+            "Configuration from appsettings.json, environment (Kafka__BootstrapServers, …) and these flags; SIGTERM drains and commits.")
         {
-            Console.Error.WriteLine("moderation worker: not built yet");
-            return ExitCodes.Failure;
+            kafka, redis, mediaRoot, policy, group, model,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var overrides = new Dictionary<string, string?>();
+            void Set(string key, string? value)
+            {
+                if (!string.IsNullOrEmpty(value)) overrides[key] = value;
+            }
+            Set("Kafka:BootstrapServers", parse.GetValue(kafka));
+            Set("Redis:Configuration", parse.GetValue(redis));
+            Set("Media:Root", parse.GetValue(mediaRoot)?.FullName);
+            Set("Screening:PolicyFile", parse.GetValue(policy)?.FullName);
+            Set("Kafka:GroupId", parse.GetValue(group));
+            Set("Screening:Model", parse.GetValue(model));
+            using var host = WorkerHost.Build(overrides);
+            try
+            {
+                await host.RunAsync(CancellationToken.None);
+            }
+            catch (Microsoft.Extensions.Options.OptionsValidationException e)
+            {
+                Console.Error.WriteLine($"moderation worker: invalid configuration: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            return Environment.ExitCode == 0 ? ExitCodes.Ok : ExitCodes.Failure;
         });
         return command;
     }

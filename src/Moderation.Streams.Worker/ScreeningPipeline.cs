@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Inference;
+using Moderation.Streams.Kafka;
+using Moderation.Streams.Media;
+using Moderation.Streams.Redis;
+
+namespace Moderation.Streams.Worker;
+
+/// <summary>
+/// Screens one upload: validate → read media → decode → PDQ → decision cache → classifier (batched) →
+/// policy → one decision record on the action's topic. Bad input becomes a DLQ record with the contract's
+/// code. Content that could not be screened is never allowed: it goes to review or the DLQ, as the policy says.
+/// </summary>
+public sealed class ScreeningPipeline : IUploadHandler
+{
+    public const string ActivitySourceName = "Moderation.Streams.Worker";
+    public const string TraceParentHeader = "traceparent";
+    private static readonly ActivitySource Source = new(ActivitySourceName);
+
+    private readonly KafkaOptions _kafka;
+    private readonly ScreeningOptions _options;
+    private readonly Policy _policy;
+    private readonly MediaReader _media;
+    private readonly InferenceBatcher _batcher;
+    private readonly IDecisionCache? _cache;
+    private readonly ScreeningStats _stats;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly ThreadLocal<PdqHasher> _hasher = new(() => new PdqHasher());
+
+    public ScreeningPipeline(KafkaOptions kafka, ScreeningOptions options, Policy policy, MediaReader media,
+        InferenceBatcher batcher, IDecisionCache? cache, ScreeningStats stats, ILogger logger, TimeProvider? time = null)
+    {
+        _kafka = kafka;
+        _options = options;
+        _policy = policy;
+        _media = media;
+        _batcher = batcher;
+        _cache = cache;
+        _stats = stats;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+    }
+
+    public Policy Policy => _policy;
+    public string ModelVersion => _batcher.Classifier.Model.VersionedName;
+
+    public async Task<IReadOnlyList<OutboundMessage>> HandleAsync(ConsumeResult<byte[]?, byte[]?> upload, CancellationToken ct)
+    {
+        long started = _time.GetTimestamp();
+        using var activity = StartActivity(upload);
+        var source = new SourceInfo(upload.Topic, upload.Partition.Value, upload.Offset.Value);
+        UploadEvent? parsed = null;
+        try
+        {
+            parsed = UploadEventParser.Parse(upload.Message.Value ?? []);
+            activity?.SetTag("moderation.content_id", parsed.ContentId);
+            if (parsed.MediaType != MediaTypes.Image)
+                throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
+            var bytes = await _media.ReadAsync(parsed.Media, ct).ConfigureAwait(false);
+            var image = ImageDecoder.Decode(bytes, _media.Options.Decode);
+            var pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
+            var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
+
+            var cacheKey = new DecisionCacheKey(pdqInfo.Hash, _policy.Version, ModelVersion);
+            bool cacheable = _cache is not null && pdq.Quality >= _options.MinCacheQuality;
+            if (cacheable && await TryCachedAsync(cacheKey, ct).ConfigureAwait(false) is { } hit)
+                return [Publish(upload, activity, hit with { ContentId = parsed.ContentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source })];
+
+            ClassScores scores;
+            try
+            {
+                scores = await _batcher.ClassifyAsync(image, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return [Unscreenable(upload, activity, parsed.ContentId, source, started, pdqInfo, e)];
+            }
+            var scoreMap = scores.ToDictionary();
+            var (action, reasons) = _policy.Decide(_batcher.Classifier.Model.Name, scoreMap);
+            var decision = new DecisionEvent
+            {
+                ContentId = parsed.ContentId,
+                Action = action,
+                Reasons = reasons,
+                Scores = scoreMap,
+                Pdq = pdqInfo,
+                PolicyVersion = _policy.Version,
+                ModelVersion = ModelVersion,
+                Cached = false,
+                DecidedAt = _time.GetUtcNow(),
+                LatencyMs = Elapsed(started),
+                Source = source,
+            };
+            if (cacheable) await StoreAsync(cacheKey, decision, ct).ConfigureAwait(false);
+            return [Publish(upload, activity, decision)];
+        }
+        catch (ModerationException e) when (e.Code != ErrorCodes.Internal)
+        {
+            _logger.LogInformation("DLQ {Code} for {ContentId} at {Source}: {Message}", e.Code, parsed?.ContentId ?? "?", upload.TopicPartitionOffset, e.Message);
+            activity?.SetStatus(ActivityStatusCode.Error, e.Code);
+            _stats.DeadLetter(e.Code);
+            return [DeadLetter.Create(_kafka.DlqTopic, upload, e.Code, e.Message)];
+        }
+    }
+
+    private OutboundMessage Unscreenable(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, string contentId, SourceInfo source, long started, PdqInfo? pdq, Exception error)
+    {
+        _logger.LogError(error, "Could not screen {ContentId}: failing closed ({Mode})", contentId, _policy.Unscreenable);
+        activity?.SetStatus(ActivityStatusCode.Error, "unscreenable");
+        if (_policy.Unscreenable != Actions.Review)
+        {
+            _stats.DeadLetter(ErrorCodes.Internal);
+            return DeadLetter.Create(_kafka.DlqTopic, upload, ErrorCodes.Internal, error.Message);
+        }
+        var decision = new DecisionEvent
+        {
+            ContentId = contentId,
+            Action = Actions.Review,
+            Reasons = [new DecisionReason { Source = "fail-closed", Code = ErrorCodes.Internal, Message = error.Message }],
+            Pdq = pdq,
+            PolicyVersion = _policy.Version,
+            ModelVersion = ModelVersion,
+            DecidedAt = _time.GetUtcNow(),
+            LatencyMs = Elapsed(started),
+            Source = source,
+        };
+        return Publish(upload, activity, decision);
+    }
+
+    private async Task<DecisionEvent?> TryCachedAsync(DecisionCacheKey key, CancellationToken ct)
+    {
+        try
+        {
+            var cached = await _cache!.TryGetAsync(key, ct).ConfigureAwait(false);
+            return cached is null ? null : DecisionEvent.FromUtf8Json(Encoding.UTF8.GetBytes(cached.DecisionJson));
+        }
+        catch (StoreUnavailableException e)
+        {
+            _stats.CacheUnavailable();
+            _logger.LogWarning("Decision cache unavailable, screening with the model: {Message}", e.Message);
+            return null;
+        }
+    }
+
+    private async Task StoreAsync(DecisionCacheKey key, DecisionEvent decision, CancellationToken ct)
+    {
+        try
+        {
+            var json = Encoding.UTF8.GetString(decision.ToUtf8Json());
+            await _cache!.SetAsync(key, new CachedDecision(decision.Action, json, decision.DecidedAt), ct).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException e)
+        {
+            _stats.CacheUnavailable();
+            _logger.LogWarning("Decision cache unavailable, decision not cached: {Message}", e.Message);
+        }
+    }
+
+    private OutboundMessage Publish(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, DecisionEvent decision)
+    {
+        activity?.SetTag("moderation.action", decision.Action);
+        activity?.SetTag("moderation.policy_version", decision.PolicyVersion);
+        activity?.SetTag("moderation.model_version", decision.ModelVersion);
+        _stats.Decision(decision.Action, decision.Cached, decision.LatencyMs);
+        var headers = new Headers();
+        var traceparent = activity?.Id ?? Header(upload, TraceParentHeader);
+        if (traceparent is not null) headers.Add(TraceParentHeader, Encoding.ASCII.GetBytes(traceparent));
+        return new OutboundMessage(_kafka.TopicFor(decision.Action), Encoding.UTF8.GetBytes(decision.ContentId), decision.ToUtf8Json(), headers);
+    }
+
+    private Activity? StartActivity(ConsumeResult<byte[]?, byte[]?> upload)
+    {
+        ActivityContext parent = default;
+        if (Header(upload, TraceParentHeader) is { } traceparent)
+            ActivityContext.TryParse(traceparent, null, out parent);
+        var activity = Source.StartActivity($"process {upload.Topic}", ActivityKind.Consumer, parent);
+        if (activity is not null)
+        {
+            activity.SetTag("messaging.system", "kafka");
+            activity.SetTag("messaging.operation.type", "process");
+            activity.SetTag("messaging.destination.name", upload.Topic);
+            activity.SetTag("messaging.consumer.group.name", _kafka.GroupId);
+            activity.SetTag("messaging.destination.partition.id", upload.Partition.Value.ToString());
+            activity.SetTag("messaging.kafka.offset", upload.Offset.Value);
+        }
+        return activity;
+    }
+
+    private static string? Header(ConsumeResult<byte[]?, byte[]?> upload, string name) =>
+        upload.Message.Headers is { } headers && headers.TryGetLastBytes(name, out var value) ? Encoding.ASCII.GetString(value) : null;
+
+    private long Elapsed(long started) => (long)_time.GetElapsedTime(started).TotalMilliseconds;
+}

@@ -1,0 +1,79 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Inference;
+using Moderation.Streams.Kafka;
+using Moderation.Streams.Media;
+using Moderation.Streams.Redis;
+using StackExchange.Redis;
+
+namespace Moderation.Streams.Worker;
+
+/// <summary>
+/// The worker's one long-running job: loads the model and policy, connects to Redis (optional), and runs
+/// the consume loop until the host stops. A crash of the pipeline stops the host with exit code 1.
+/// </summary>
+public sealed class ScreeningService(
+    IOptions<KafkaOptions> kafka,
+    IOptions<ScreeningOptions> screening,
+    IOptions<MediaOptions> media,
+    IOptions<RedisOptions> redis,
+    ScreeningStats stats,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggers) : BackgroundService
+{
+    private readonly ILogger _logger = loggers.CreateLogger("Moderation.Streams.Worker");
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the model is loaded and the consumer is about to subscribe.</summary>
+    public Task Ready => _ready.Task;
+
+    public UploadConsumer? Consumer { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            var policy = screening.Value.PolicyFile is { Length: > 0 } file ? Policy.Load(file) : Policy.Default;
+            using var classifier = OnnxImageClassifier.Load(screening.Value.Model, screening.Value.ModelsDirectory);
+            _logger.LogInformation("Model {Model} on {Device}; policy {Policy}", classifier.Model.VersionedName, classifier.Device, policy.Version);
+            await using var batcher = new InferenceBatcher(classifier, screening.Value.MaxBatchSize,
+                TimeSpan.FromMilliseconds(screening.Value.MaxQueueDelayMs), screening.Value.MaxQueuedImages);
+            using var reader = new MediaReader(media.Value);
+            IConnectionMultiplexer? connection = null;
+            IDecisionCache? cache = null;
+            if (redis.Value.Configuration is { Length: > 0 } redisConfig)
+            {
+                connection = await RedisConnector.ConnectAsync(redisConfig).ConfigureAwait(false);
+                cache = new RedisDecisionCache(connection, new RedisCacheOptions { Ttl = redis.Value.DecisionTtl });
+                _logger.LogInformation("Decision cache on Redis ({Connected})", connection.IsConnected ? "connected" : "connecting");
+            }
+            else
+            {
+                _logger.LogWarning("No Redis configured: decisions are not cached");
+            }
+            try
+            {
+                var pipeline = new ScreeningPipeline(kafka.Value, screening.Value, policy, reader, batcher, cache, stats, _logger);
+                using var consumer = new UploadConsumer(kafka.Value, pipeline, _logger);
+                Consumer = consumer;
+                _ready.TrySetResult();
+                // The poll loop blocks in librdkafka: give it its own thread.
+                await Task.Factory.StartNew(() => consumer.RunAsync(stoppingToken), CancellationToken.None,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap().ConfigureAwait(false);
+            }
+            finally
+            {
+                if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested || e is not OperationCanceledException)
+        {
+            _ready.TrySetException(e);
+            _logger.LogCritical(e, "Screening stopped: {Message}", e.Message);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        }
+    }
+}
