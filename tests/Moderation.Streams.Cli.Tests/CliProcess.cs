@@ -41,6 +41,9 @@ public sealed partial class CliProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The child's stdin (redirected, so it never reads the test runner's).</summary>
+    public StreamWriter StandardInput => _process.StandardInput;
+
     public IReadOnlyList<string> StdoutLines { get { lock (_gate) return [.. _stdout]; } }
 
     public IReadOnlyList<string> StderrLines { get { lock (_gate) return [.. _stderr]; } }

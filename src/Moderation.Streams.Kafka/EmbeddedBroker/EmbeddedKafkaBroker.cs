@@ -16,8 +16,11 @@ namespace Moderation.Streams.Kafka;
 /// answers End for every timestamp, transactions answer OK but are not really stored, retention is about
 /// 5 MiB per partition (older data silently dropped), rebalances after the first join take
 /// <c>session.timeout.ms − 1000</c>, and everything lives in RAM.</para>
-/// <para>Brokers bind kernel-chosen ports (librdkafka 2.16 has no way to choose the listen port);
-/// <see cref="EmbeddedBrokerOptions.Port"/> adds a fixed bootstrap port that relays to the first broker.</para>
+/// <para>Brokers bind kernel-chosen ports: librdkafka 2.16 binds 127.0.0.1:0 and has no way to choose the
+/// listen port (<c>rd_kafka_mock_broker_set_host_port</c> only changes the address advertised in metadata).
+/// <see cref="EmbeddedBrokerOptions.Port"/> adds a fixed bootstrap port: a TCP relay to the first broker.
+/// Clients bootstrap through it and then connect to the brokers' advertised random ports, so only the
+/// bootstrap address is fixed, not every connection.</para>
 /// </remarks>
 public sealed class EmbeddedKafkaBroker : IDisposable
 {
