@@ -27,6 +27,7 @@ public static class Program
         root.Subcommands.Add(HashCommand.Create());
         root.Subcommands.Add(ClassifyCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }
