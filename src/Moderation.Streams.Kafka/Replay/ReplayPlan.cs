@@ -1,0 +1,37 @@
+using Confluent.Kafka;
+
+namespace Moderation.Streams.Kafka.Replay;
+
+/// <summary>
+/// One partition's share of a replay: offsets <see cref="Start"/> (inclusive) to <see cref="End"/> (exclusive),
+/// and <see cref="Resume"/>, where this run starts because an earlier run of the same replay committed that far.
+/// </summary>
+public sealed record PartitionRange(int Partition, long Start, long End, long Resume)
+{
+    public long Count => Math.Max(0, End - Start);
+
+    /// <summary>Uploads an earlier run of this replay already finished.</summary>
+    public long AlreadyDone => Math.Clamp(Resume - Start, 0, Count);
+
+    public long Remaining => Count - AlreadyDone;
+}
+
+/// <summary>A replay range resolved to offsets, with the end offsets captured when it was resolved.</summary>
+public sealed record ReplayPlan(string Topic, string GroupId, IReadOnlyList<PartitionRange> Partitions)
+{
+    public long Total => Partitions.Sum(p => p.Count);
+    public long AlreadyDone => Partitions.Sum(p => p.AlreadyDone);
+    public long Remaining => Partitions.Sum(p => p.Remaining);
+
+    /// <summary>Offsets below the low watermark that the operator asked for but retention already deleted.</summary>
+    public long Unavailable { get; init; }
+
+    public bool Contains(int partition, long offset) =>
+        Partitions.Any(p => p.Partition == partition && offset >= p.Start && offset < p.End);
+
+    /// <summary><c>PARTITION:OFFSET,…</c> of the starts and of the ends: a later run given these replays exactly this range.</summary>
+    public string StartSpec => string.Join(",", Partitions.Select(p => $"{p.Partition}:{p.Start}"));
+    public string EndSpec => string.Join(",", Partitions.Select(p => $"{p.Partition}:{p.End}"));
+
+    public TopicPartition TopicPartition(PartitionRange range) => new(Topic, range.Partition);
+}

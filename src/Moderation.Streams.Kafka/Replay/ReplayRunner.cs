@@ -1,0 +1,320 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace Moderation.Streams.Kafka.Replay;
+
+/// <summary>How a replay runs (the range itself is the <see cref="ReplayPlan"/>).</summary>
+public sealed record ReplayOptions
+{
+    /// <summary>Uploads per second at most, so live screening keeps its share; null = as fast as it goes.</summary>
+    public double? Rate { get; init; }
+
+    /// <summary>Decide without publishing or committing anything.</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>Uploads being screened at once; the loop stops fetching above it.</summary>
+    public int MaxInFlight { get; init; } = 256;
+
+    /// <summary>How often finished offsets are committed to the replay's group (what a restart resumes from).</summary>
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long an interrupted replay waits for in-flight uploads before it stops.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>How a replay ended. <see cref="Completed"/> only when every offset of the range was processed.</summary>
+public sealed record ReplayResult(bool Completed, long Total, long AlreadyDone, long Processed, long Published, string? Error)
+{
+    public long Done => AlreadyDone + Processed;
+}
+
+/// <summary>
+/// Re-screens a bounded range of the uploads topic: its own consume loop over assigned partitions (no group
+/// membership, so live workers are never rebalanced), each stopped at the end offset captured when the range was
+/// resolved. Outcomes are produced asynchronously; an upload counts as finished when all its records are
+/// acknowledged, and the gap-free finished position is committed to the replay's group so a restarted replay
+/// resumes there. Dry runs decide and report without producing or committing.
+/// </summary>
+public sealed class ReplayRunner : IDisposable
+{
+    private readonly KafkaOptions _kafka;
+    private readonly ReplayPlan _plan;
+    private readonly IUploadHandler _handler;
+    private readonly ReplayOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly OffsetTracker _tracker = new();
+    private readonly ConcurrentQueue<(TopicPartition Partition, long Offset)> _completed = new();
+    private readonly SemaphoreSlim _completionSignal = new(0);
+    private readonly IConsumer<byte[]?, byte[]?> _consumer;
+    private readonly IProducer<byte[]?, byte[]?>? _producer;
+    private readonly Dictionary<TopicPartition, PartitionRange> _ranges = [];
+    private readonly HashSet<TopicPartition> _reachedEnd = [];
+    private readonly Dictionary<TopicPartition, long> _committed = [];
+    private volatile Exception? _fatal;
+    private long _processed, _published, _dispatched;
+
+    public ReplayRunner(KafkaOptions kafka, ReplayPlan plan, IUploadHandler handler, ReplayOptions options, ILogger logger, TimeProvider? time = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxInFlight, 1);
+        if (options.Rate is <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Rate, "rate must be positive");
+        _kafka = kafka;
+        _plan = plan;
+        _handler = handler;
+        _options = options;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        foreach (var range in plan.Partitions) _ranges[plan.TopicPartition(range)] = range;
+        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(new Dictionary<string, string>(kafka.Properties))
+        {
+            BootstrapServers = kafka.BootstrapServers,
+            GroupId = plan.GroupId,
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            EnablePartitionEof = true,
+            // An offset deleted by retention mid-replay is an error, not a silent jump: the range would be incomplete.
+            AutoOffsetReset = AutoOffsetReset.Error,
+        }).SetErrorHandler((_, e) =>
+        {
+            if (e.IsFatal) _fatal ??= new KafkaException(e);
+            _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay consumer: {Reason}", e.Reason);
+        }).Build();
+        if (!options.DryRun)
+        {
+            _producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig(new Dictionary<string, string>(kafka.Properties))
+            {
+                BootstrapServers = kafka.BootstrapServers,
+                EnableIdempotence = true,
+                Acks = Acks.All,
+                LingerMs = 5,
+                MessageTimeoutMs = 120_000,
+            }).SetErrorHandler((_, e) =>
+            {
+                if (e.IsFatal) _fatal ??= new KafkaException(e);
+                _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay producer: {Reason}", e.Reason);
+            }).Build();
+        }
+    }
+
+    public ReplayPlan Plan => _plan;
+
+    /// <summary>Called once per finished upload with the records it produced (acknowledged, or only decided in a
+    /// dry run), from worker threads: must be thread-safe.</summary>
+    public Action<ConsumeResult<byte[]?, byte[]?>, IReadOnlyList<OutboundMessage>>? Outcome { get; init; }
+
+    /// <summary>Uploads finished by this run.</summary>
+    public long Processed => Interlocked.Read(ref _processed);
+
+    /// <summary>Records acknowledged by the broker in this run.</summary>
+    public long Published => Interlocked.Read(ref _published);
+
+    /// <summary>Runs the range to its end (Completed), until <paramref name="ct"/> fires, or until a Kafka failure;
+    /// in every case it commits what finished before returning.</summary>
+    public async Task<ReplayResult> RunAsync(CancellationToken ct)
+    {
+        await Task.Yield();
+        var assignment = _plan.Partitions.Where(p => p.Resume < p.End)
+            .Select(p => new TopicPartitionOffset(_plan.TopicPartition(p), new Offset(p.Resume))).ToList();
+        foreach (var p in _plan.Partitions.Where(p => p.Resume >= p.End)) _reachedEnd.Add(_plan.TopicPartition(p));
+        _logger.LogInformation("Replaying {Remaining} of {Total} uploads of {Topic} as {Group}{Dry}", _plan.Remaining, _plan.Total, _plan.Topic, _plan.GroupId, _options.DryRun ? " (dry run)" : "");
+        if (assignment.Count > 0) _consumer.Assign(assignment);
+
+        string? error = null;
+        long started = _time.GetTimestamp(), lastCommit = started;
+        try
+        {
+            while (true)
+            {
+                ThrowIfFatal();
+                DrainCompletions();
+                if (_reachedEnd.Count == _ranges.Count && _tracker.InFlight == 0) break;
+                if (ct.IsCancellationRequested) break;
+                if (_time.GetElapsedTime(lastCommit) >= _options.CommitInterval)
+                {
+                    Commit();
+                    lastCommit = _time.GetTimestamp();
+                }
+                var wait = Throttle(started);
+                if (wait > TimeSpan.Zero)
+                {
+                    await _completionSignal.WaitAsync(wait, CancellationToken.None).ConfigureAwait(false);
+                    continue;
+                }
+                ConsumeResult<byte[]?, byte[]?>? result;
+                try
+                {
+                    result = _consumer.Consume(TimeSpan.FromMilliseconds(100));
+                }
+                catch (ConsumeException e) when (e.Error.Code == ErrorCode.Local_AutoOffsetReset)
+                {
+                    throw new InvalidOperationException($"offsets of the range were deleted by retention before they were replayed ({e.Error.Reason})", e);
+                }
+                catch (ConsumeException e) when (!e.Error.IsFatal)
+                {
+                    _logger.LogWarning("Replay consume: {Reason}", e.Error.Reason);
+                    continue;
+                }
+                if (result is null || _reachedEnd.Contains(result.TopicPartition) || !_ranges.TryGetValue(result.TopicPartition, out var range)) continue;
+                if (result.IsPartitionEOF || result.Offset.Value >= range.End)
+                {
+                    if (result.Offset.Value >= range.End) ReachedEnd(result.TopicPartition);
+                    continue;
+                }
+                Dispatch(result);
+                if (result.Offset.Value >= range.End - 1) ReachedEnd(result.TopicPartition);
+            }
+        }
+        catch (Exception e) when (e is KafkaException or InvalidOperationException)
+        {
+            error = e.Message;
+            _logger.LogError(e, "Replay failed: {Message}", e.Message);
+        }
+
+        await DrainAsync().ConfigureAwait(false);
+        _producer?.Flush(TimeSpan.FromSeconds(30));
+        DrainCompletions();
+        Commit();
+        _consumer.Close();
+        bool completed = error is null && _fatal is null && _reachedEnd.Count == _ranges.Count && _tracker.InFlight == 0;
+        error ??= _fatal?.Message;
+        if (!completed && error is null) error = ct.IsCancellationRequested ? "interrupted" : "stopped before the end of the range";
+        return new ReplayResult(completed, _plan.Total, _plan.AlreadyDone, Processed, Published, completed ? null : error);
+    }
+
+    private TimeSpan Throttle(long started)
+    {
+        if (_tracker.InFlight >= _options.MaxInFlight) return TimeSpan.FromMilliseconds(100);
+        if (_options.Rate is not { } rate) return TimeSpan.Zero;
+        var due = TimeSpan.FromSeconds(_dispatched / rate) - _time.GetElapsedTime(started);
+        return due <= TimeSpan.Zero ? TimeSpan.Zero : due < TimeSpan.FromMilliseconds(100) ? due : TimeSpan.FromMilliseconds(100);
+    }
+
+    private void ReachedEnd(TopicPartition partition)
+    {
+        if (!_reachedEnd.Add(partition)) return;
+        _consumer.Pause([partition]);
+        _logger.LogDebug("{Partition} reached the end of the range", partition);
+    }
+
+    private void ThrowIfFatal()
+    {
+        if (_fatal is { } fatal) throw new InvalidOperationException("publishing failed: " + fatal.Message, fatal);
+    }
+
+    private void Dispatch(ConsumeResult<byte[]?, byte[]?> upload)
+    {
+        _tracker.Begin(upload.TopicPartition, upload.Offset.Value);
+        _dispatched++;
+        _ = Task.Run(() => ProcessAsync(upload));
+    }
+
+    private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload)
+    {
+        IReadOnlyList<OutboundMessage> outcome;
+        try
+        {
+            outcome = await _handler.HandleAsync(upload, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Internal error re-screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
+            outcome = [DeadLetter.Create(_kafka.DlqTopic, upload, Contracts.ErrorCodes.Internal, e.Message)];
+        }
+        if (_producer is null || outcome.Count == 0)
+        {
+            Complete(upload, outcome);
+            return;
+        }
+        int remaining = outcome.Count;
+        foreach (var message in outcome)
+        {
+            try
+            {
+                _producer.Produce(message.Topic, new Message<byte[]?, byte[]?> { Key = message.Key, Value = message.Value, Headers = message.Headers }, report =>
+                {
+                    if (report.Error.IsError)
+                    {
+                        _fatal ??= new KafkaException(report.Error);
+                        return;
+                    }
+                    Interlocked.Increment(ref _published);
+                    if (Interlocked.Decrement(ref remaining) == 0) Complete(upload, outcome);
+                });
+            }
+            catch (Exception e)
+            {
+                _fatal ??= e;
+                return;
+            }
+        }
+    }
+
+    private void Complete(ConsumeResult<byte[]?, byte[]?> upload, IReadOnlyList<OutboundMessage> outcome)
+    {
+        try
+        {
+            Outcome?.Invoke(upload, outcome);
+        }
+        catch (Exception e)
+        {
+            _fatal ??= e;
+        }
+        _completed.Enqueue((upload.TopicPartition, upload.Offset.Value));
+        _completionSignal.Release();
+    }
+
+    private void DrainCompletions()
+    {
+        while (_completed.TryDequeue(out var done))
+        {
+            _tracker.Complete(done.Partition, done.Offset);
+            Interlocked.Increment(ref _processed);
+        }
+    }
+
+    private async Task DrainAsync()
+    {
+        var waited = Stopwatch.StartNew();
+        while (_tracker.InFlight > 0 && _fatal is null && waited.Elapsed < _options.ShutdownTimeout)
+        {
+            await _completionSignal.WaitAsync(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+            DrainCompletions();
+        }
+        if (_tracker.InFlight > 0)
+            _logger.LogWarning("{Count} uploads still in flight; a restarted replay screens them again", _tracker.InFlight);
+    }
+
+    /// <summary>Commits, per partition, the gap-free finished position (the end once the partition is done).</summary>
+    private void Commit()
+    {
+        if (_options.DryRun) return;
+        var offsets = new List<TopicPartitionOffset>();
+        foreach (var (partition, range) in _ranges)
+        {
+            long? position = _reachedEnd.Contains(partition) && _tracker.PendingIn(partition) == 0
+                ? range.End
+                : _tracker.CommittableOffset(partition);
+            if (position is not { } p || p <= range.Resume || (_committed.TryGetValue(partition, out var last) && p <= last)) continue;
+            offsets.Add(new TopicPartitionOffset(partition, new Offset(p)));
+        }
+        if (offsets.Count == 0) return;
+        try
+        {
+            _consumer.Commit(offsets);
+            foreach (var o in offsets) _committed[o.TopicPartition] = o.Offset.Value;
+        }
+        catch (KafkaException e)
+        {
+            _logger.LogWarning("Replay commit failed (retried at the next interval): {Reason}", e.Error.Reason);
+        }
+    }
+
+    public void Dispose()
+    {
+        _consumer.Dispose();
+        _producer?.Dispose();
+        _completionSignal.Dispose();
+    }
+}
