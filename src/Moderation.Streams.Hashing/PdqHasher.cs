@@ -34,6 +34,7 @@ public sealed class PdqHasher
     private readonly float[] _buffer16x64 = new float[16 * Downsampled];
     private readonly float[] _dct = new float[16 * 16];
     private readonly float[] _dctAux = new float[16 * 16];
+    private int _lastQuality;
 
     /// <summary>
     /// Hashes tightly packed 8-bit pixels: <paramref name="channels"/> 1 (grey) or 3 (RGB), row by row.
@@ -42,14 +43,14 @@ public sealed class PdqHasher
     /// </summary>
     public PdqResult Hash(ReadOnlySpan<byte> pixels, int width, int height, int channels)
     {
-        if (!LoadLuma(pixels, width, height, channels, out int rows, out int cols)) return new PdqResult(PdqHash.Zero, 0);
+        if (!LoadLuma(pixels, width, height, channels, out int rows, out int cols)) return Empty();
 
         if (rows == Downsampled && cols == Downsampled)
             _buffer1.AsSpan(0, Downsampled * Downsampled).CopyTo(_buffer64x64);
         else
             Downsample(rows, cols);
 
-        int quality = PdqDct.Quality(_buffer64x64);
+        int quality = _lastQuality = PdqDct.Quality(_buffer64x64);
         PdqDct.Dct64To16(_buffer64x64, _buffer16x64, _dct);
         return new PdqResult(PdqDct.ToHash(_dct), quality);
     }
@@ -58,10 +59,13 @@ public sealed class PdqHasher
     public PdqDihedral HashDihedral(ReadOnlySpan<byte> pixels, int width, int height, int channels)
     {
         if (!LoadLuma(pixels, width, height, channels, out int rows, out int cols))
+        {
+            Empty();
             return new PdqDihedral(default, default, default, default, default, default, default, default, 0);
+        }
 
         Downsample(rows, cols);
-        int quality = PdqDct.Quality(_buffer64x64);
+        int quality = _lastQuality = PdqDct.Quality(_buffer64x64);
         PdqDct.Dct64To16(_buffer64x64, _buffer16x64, _dct);
         return new PdqDihedral(
             PdqDct.ToHash(_dct),
@@ -75,11 +79,34 @@ public sealed class PdqHasher
             quality);
     }
 
+    /// <summary>
+    /// The eight dihedral hashes of the picture last given to <see cref="Hash"/> or <see cref="HashDihedral"/>,
+    /// from its DCT (no second pass over the pixels). Lets a caller hash once and match all transforms.
+    /// </summary>
+    public PdqDihedral DihedralOfLast() => new(
+        PdqDct.ToHash(_dct),
+        TransformedHash(PdqTransform.Rotate90),
+        TransformedHash(PdqTransform.Rotate180),
+        TransformedHash(PdqTransform.Rotate270),
+        TransformedHash(PdqTransform.FlipX),
+        TransformedHash(PdqTransform.FlipY),
+        TransformedHash(PdqTransform.FlipPlus1),
+        TransformedHash(PdqTransform.FlipMinus1),
+        _lastQuality);
+
     /// <summary>The 64x64 downsample of the last hashed picture (for tests).</summary>
     internal ReadOnlySpan<float> LastDownsample => _buffer64x64;
 
     /// <summary>The 16x16 DCT of the last hashed picture (for tests).</summary>
     internal ReadOnlySpan<float> LastDct => _dct;
+
+    // Too small to hash: the all-zero hash; the DCT is cleared so that DihedralOfLast agrees (all zero too).
+    private PdqResult Empty()
+    {
+        _dct.AsSpan().Clear();
+        _lastQuality = 0;
+        return new PdqResult(PdqHash.Zero, 0);
+    }
 
     private PdqHash TransformedHash(PdqTransform transform)
     {

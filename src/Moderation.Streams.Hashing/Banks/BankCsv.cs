@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text;
+
+namespace Moderation.Streams.Hashing.Banks;
+
+/// <summary>
+/// The bank CSV: rows <c>hash,quality[,id[,label[,source[,added_at]]]]</c> (RFC 4180 quoting). The <c>hash</c>
+/// verb's <c>hash,quality,path</c> lines read as is, the path becoming the id. A first row starting with the
+/// word <c>hash</c> is a header; blank lines and lines starting with <c>#</c> are skipped. Export writes all six
+/// columns under a header, so an export imports back to the same entries.
+/// </summary>
+public static class BankCsv
+{
+    public const string Header = "hash,quality,id,label,source,added_at";
+
+    /// <summary>A row that could not be read, with its 1-based line number.</summary>
+    public sealed record RowError(int Line, string Message);
+
+    /// <summary>Reads entries into <paramref name="bank"/>. Missing ids become the hash itself; a missing source
+    /// is <paramref name="defaultSource"/>; a missing added_at is <paramref name="now"/>.</summary>
+    public static (List<BankEntry> Entries, List<RowError> Errors) Read(TextReader reader, string bank, string? defaultSource, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        BankNames.Validate(bank);
+        var entries = new List<BankEntry>();
+        var errors = new List<RowError>();
+        var fields = new List<string>(8);
+        int lineNumber = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            lineNumber++;
+            if (line.Length == 0 || line.StartsWith('#') || string.IsNullOrWhiteSpace(line)) continue;
+            if (!Split(line, fields))
+            {
+                errors.Add(new RowError(lineNumber, "unbalanced quotes"));
+                continue;
+            }
+            if (lineNumber == 1 && fields[0].Trim().Equals("hash", StringComparison.OrdinalIgnoreCase)) continue;
+            if (fields.Count < 2)
+            {
+                errors.Add(new RowError(lineNumber, "expected hash,quality[,id[,label[,source[,added_at]]]]"));
+                continue;
+            }
+            if (!PdqHash.TryParse(fields[0].Trim(), out var hash))
+            {
+                errors.Add(new RowError(lineNumber, $"not a 64-hex-digit PDQ hash: '{fields[0]}'"));
+                continue;
+            }
+            if (!int.TryParse(fields[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int quality) || quality > 100)
+            {
+                errors.Add(new RowError(lineNumber, $"quality must be 0..100: '{fields[1]}'"));
+                continue;
+            }
+            string id = fields.Count > 2 && fields[2].Length > 0 ? fields[2] : hash.ToString();
+            string? label = fields.Count > 3 && fields[3].Length > 0 ? fields[3] : null;
+            string? source = fields.Count > 4 && fields[4].Length > 0 ? fields[4] : defaultSource;
+            var addedAt = now;
+            if (fields.Count > 5 && fields[5].Length > 0 &&
+                !DateTimeOffset.TryParse(fields[5], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out addedAt))
+            {
+                errors.Add(new RowError(lineNumber, $"added_at is not a timestamp: '{fields[5]}'"));
+                continue;
+            }
+            entries.Add(new BankEntry(bank, id, hash, quality, label, source, addedAt.ToUniversalTime()));
+        }
+        return (entries, errors);
+    }
+
+    public static void Write(TextWriter writer, IEnumerable<BankEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteLine(Header);
+        var line = new StringBuilder(160);
+        foreach (var e in entries)
+        {
+            line.Clear();
+            line.Append(e.Hash.ToString()).Append(',').Append(e.Quality.ToString(CultureInfo.InvariantCulture)).Append(',');
+            Quote(line, e.Id).Append(',');
+            Quote(line, e.Label).Append(',');
+            Quote(line, e.Source).Append(',');
+            line.Append(FormatTimestamp(e.AddedAt));
+            writer.WriteLine(line);
+        }
+    }
+
+    public static string FormatTimestamp(DateTimeOffset value) =>
+        value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static StringBuilder Quote(StringBuilder line, string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return line;
+        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0) return line.Append(value);
+        return line.Append('"').Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
+    }
+
+    // RFC 4180 fields of one line (quoted fields may not span lines here). False on an unterminated quote.
+    private static bool Split(string line, List<string> fields)
+    {
+        fields.Clear();
+        var field = new StringBuilder();
+        int i = 0;
+        while (true)
+        {
+            field.Clear();
+            if (i < line.Length && line[i] == '"')
+            {
+                i++;
+                while (true)
+                {
+                    if (i >= line.Length) return false;
+                    if (line[i] == '"')
+                    {
+                        if (i + 1 < line.Length && line[i + 1] == '"')
+                        {
+                            field.Append('"');
+                            i += 2;
+                            continue;
+                        }
+                        i++;
+                        break;
+                    }
+                    field.Append(line[i++]);
+                }
+                // Anything between the closing quote and the comma is kept, as lenient readers do.
+                while (i < line.Length && line[i] != ',') field.Append(line[i++]);
+            }
+            else
+            {
+                while (i < line.Length && line[i] != ',') field.Append(line[i++]);
+            }
+            fields.Add(field.ToString());
+            if (i >= line.Length) return true;
+            i++; // the comma
+        }
+    }
+}

@@ -1,0 +1,305 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using StackExchange.Redis;
+
+namespace Moderation.Streams.Redis.Banks;
+
+/// <summary>Outcome of a bank lookup.</summary>
+public enum BankLookupStatus
+{
+    /// <summary>The banks are loaded and nothing is near the hash (or its quality is too low to match).</summary>
+    NoMatch,
+    Matched,
+    /// <summary>No bank copy fresh enough to trust: the caller must fail closed.</summary>
+    Unavailable,
+}
+
+public readonly record struct BankLookup(BankLookupStatus Status, BankMatch? Match)
+{
+    public static BankLookup Unavailable => new(BankLookupStatus.Unavailable, null);
+}
+
+/// <summary>
+/// Every bank of the store, held in memory as one <see cref="BankIndex"/> and kept in sync: a change message
+/// on the store's channel triggers a version check at once, a periodic check catches missed messages, and a
+/// periodic full reload catches anything else. Only banks whose version moved are read again; the index is
+/// rebuilt off the lookup path and swapped in whole. Lookups never touch the network.
+/// </summary>
+/// <remarks>
+/// Reads go through a Polly pipeline (retry with backoff and jitter, then a circuit breaker). While the store
+/// is down, lookups are answered from the last copy until it is older than
+/// <see cref="BankMatcherOptions.MaxStaleness"/>; after that, and before the first load, they are
+/// <see cref="BankLookupStatus.Unavailable"/>. A bank that vanishes from the registry while its version key
+/// vanished too (a store restarted empty, not a deletion, which keeps counting the version) is kept: an
+/// emptied store must not silently let known content through.
+/// </remarks>
+public sealed class BankMatcher : IAsyncDisposable
+{
+    private static readonly Meter Meter = new(RedisCacheTelemetry.MeterName);
+    private static readonly Counter<long> Lookups = Meter.CreateCounter<long>("moderation.bank.lookups", "{lookup}", "Bank lookups by result (matched | no-match | unavailable).");
+    private static readonly Counter<long> Syncs = Meter.CreateCounter<long>("moderation.bank.syncs", "{sync}", "Bank syncs with the store by result (ok | error).");
+
+    private readonly RedisBankStore _store;
+    private readonly BankMatcherOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly SemaphoreSlim _syncLock = new(1, 1);
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly Dictionary<string, (long Version, List<BankEntry> Entries)> _banks = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
+    private BankIndex _index;
+    private IReadOnlyDictionary<string, long> _versions = new Dictionary<string, long>();
+    private long _lastSyncTimestamp;
+    private bool _loaded;
+    private bool _subscribed;
+    private long _lastFullReload;
+    private Task? _loop;
+
+    public BankMatcher(RedisBankStore store, BankMatcherOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        _options = options ?? new BankMatcherOptions();
+        _options.Validate();
+        _store = store;
+        _logger = logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+        _index = new BankIndex([], _options.Match);
+        _pipeline = BuildPipeline(_options, _time);
+    }
+
+    public BankMatcherOptions Options => _options;
+
+    /// <summary>The index lookups use now.</summary>
+    public BankIndex Index => Volatile.Read(ref _index);
+
+    /// <summary>The bank versions the current index was built from.</summary>
+    public IReadOnlyDictionary<string, long> Versions => Volatile.Read(ref _versions);
+
+    /// <summary>Number of index swaps so far (0 until the first successful load).</summary>
+    public long Generation { get; private set; }
+
+    /// <summary>True when a copy exists that is fresh enough to match against.</summary>
+    public bool IsAvailable
+    {
+        get
+        {
+            long last = Interlocked.Read(ref _lastSyncTimestamp);
+            return Volatile.Read(ref _loaded) && _time.GetElapsedTime(last) <= _options.MaxStaleness;
+        }
+    }
+
+    /// <summary>Subscribes to change messages, loads the banks (waiting at most <paramref name="initialLoadTimeout"/>;
+    /// an unreachable store is not an error: lookups are Unavailable until it answers) and starts the sync loop.</summary>
+    public async Task StartAsync(TimeSpan initialLoadTimeout, CancellationToken ct)
+    {
+        if (_loop is not null) throw new InvalidOperationException("already started");
+        await TrySubscribeAsync().ConfigureAwait(false);
+        try
+        {
+            await SyncAsync(full: true, ct).WaitAsync(initialLoadTimeout, _time, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or StoreUnavailableException)
+        {
+            _logger.LogWarning("Hash banks not loaded at start ({Message}); lookups fail closed until they are", e.Message);
+        }
+        _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+    }
+
+    /// <summary>Looks a hash up in every bank. Never blocks, never touches the network.</summary>
+    public BankLookup Match(PdqHash hash, int quality, PdqDihedral? dihedral = null)
+    {
+        if (!IsAvailable)
+        {
+            Lookups.Add(1, new KeyValuePair<string, object?>("result", "unavailable"));
+            return BankLookup.Unavailable;
+        }
+        var match = Index.FindBest(hash, quality, dihedral);
+        Lookups.Add(1, new KeyValuePair<string, object?>("result", match is null ? "no-match" : "matched"));
+        return new BankLookup(match is null ? BankLookupStatus.NoMatch : BankLookupStatus.Matched, match);
+    }
+
+    /// <summary>Brings the index up to date with the store now: reads the banks whose version moved (all of
+    /// them with <paramref name="full"/>), rebuilds and swaps the index if anything changed.</summary>
+    /// <returns>True when the index changed.</returns>
+    /// <exception cref="StoreUnavailableException">The store could not be read (the old index stays).</exception>
+    public async Task<bool> SyncAsync(bool full, CancellationToken ct)
+    {
+        await _syncLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var versions = await Read(static (s, _) => new ValueTask<IReadOnlyDictionary<string, long>>(s.GetVersionsAsync()), ct).ConfigureAwait(false);
+            bool changed = false;
+            foreach (var (name, version) in versions)
+            {
+                if (!full && _banks.TryGetValue(name, out var loaded) && loaded.Version == version) continue;
+                var (readVersion, entries) = await Read((s, token) => new ValueTask<(long, List<BankEntry>)>(s.LoadAsync(name, token)), ct).ConfigureAwait(false);
+                _banks[name] = (readVersion, entries);
+                changed = true;
+            }
+            foreach (var name in _banks.Keys.Where(n => !versions.ContainsKey(n)).ToList())
+            {
+                long version = await Read((s, _) => new ValueTask<long>(s.GetVersionAsync(name)), ct).ConfigureAwait(false);
+                if (version == 0)
+                {
+                    _logger.LogError("Hash bank {Bank} vanished from the store together with its version (store restarted empty?): keeping the copy in memory; re-import it", name);
+                    continue;
+                }
+                _banks.Remove(name);
+                changed = true;
+            }
+            if (changed || !_loaded)
+            {
+                var index = new BankIndex(_banks.Values.SelectMany(b => b.Entries), _options.Match);
+                Volatile.Write(ref _versions, _banks.ToDictionary(b => b.Key, b => b.Value.Version, StringComparer.Ordinal));
+                Volatile.Write(ref _index, index);
+                Generation++;
+                _logger.LogInformation("Hash banks loaded: {Banks} banks, {Entries} hashes searched ({Total} in all)",
+                    _banks.Count, index.Count, index.TotalEntries);
+            }
+            Interlocked.Exchange(ref _lastSyncTimestamp, _time.GetTimestamp());
+            Volatile.Write(ref _loaded, true);
+            if (full) _lastFullReload = _time.GetTimestamp();
+            Syncs.Add(1, new KeyValuePair<string, object?>("result", "ok"));
+            return changed;
+        }
+        finally
+        {
+            _syncLock.Release();
+        }
+    }
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                using var delay = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var woken = _wake.WaitAsync(delay.Token);
+                await Task.WhenAny(woken, Task.Delay(_options.RefreshInterval, _time, delay.Token)).ConfigureAwait(false);
+                await delay.CancelAsync().ConfigureAwait(false);
+                if (ct.IsCancellationRequested) return;
+                if (!_subscribed) await TrySubscribeAsync().ConfigureAwait(false);
+                bool full = _time.GetElapsedTime(_lastFullReload) >= _options.FullReloadInterval;
+                await SyncAsync(full, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (StoreUnavailableException e)
+            {
+                _logger.LogWarning("Hash banks not refreshed: {Message}", e.Message);
+            }
+            catch (Exception e)
+            {
+                Syncs.Add(1, new KeyValuePair<string, object?>("result", "error"));
+                _logger.LogError(e, "Hash bank refresh failed");
+            }
+        }
+    }
+
+    private async Task TrySubscribeAsync()
+    {
+        try
+        {
+            // The multiplexer re-subscribes by itself after a reconnect.
+            await _store.Connection.GetSubscriber().SubscribeAsync(_store.ChangesChannel, (_, _) => Wake()).ConfigureAwait(false);
+            _subscribed = true;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            _logger.LogWarning("Not subscribed to bank changes yet ({Message}); relying on periodic checks", e.Message);
+        }
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            if (_wake.CurrentCount == 0) _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled.
+        }
+    }
+
+    private async Task<T> Read<T>(Func<RedisBankStore, CancellationToken, ValueTask<T>> read, CancellationToken ct)
+    {
+        try
+        {
+            return await _pipeline.ExecuteAsync(static (state, token) => state.read(state.store, token), (read, store: _store), ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ExecutionRejectedException && !ct.IsCancellationRequested)
+        {
+            Syncs.Add(1, new KeyValuePair<string, object?>("result", "error"));
+            throw new StoreUnavailableException(e is BrokenCircuitException
+                ? "Bank read refused: the circuit to the store is open after repeated failures."
+                : $"Bank read failed: {e.Message}", e);
+        }
+    }
+
+    private static ResiliencePipeline BuildPipeline(BankMatcherOptions options, TimeProvider time)
+    {
+        var transient = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>();
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        if (options.RetryAttempts > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = transient,
+                MaxRetryAttempts = options.RetryAttempts,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryBaseDelay,
+            });
+        }
+        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        {
+            ShouldHandle = transient,
+            FailureRatio = options.BreakerFailureRatio,
+            MinimumThroughput = options.BreakerMinimumThroughput,
+            SamplingDuration = options.BreakerSamplingDuration,
+            BreakDuration = options.BreakerBreakDuration,
+        });
+        return builder.Build();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping.
+            }
+        }
+        if (_subscribed)
+        {
+            try
+            {
+                await _store.Connection.GetSubscriber().UnsubscribeAsync(_store.ChangesChannel).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                // The connection is going away anyway.
+            }
+        }
+        _stop.Dispose();
+        _syncLock.Dispose();
+        _wake.Dispose();
+    }
+}

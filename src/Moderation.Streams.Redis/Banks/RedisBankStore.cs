@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
+using StackExchange.Redis;
+
+namespace Moderation.Streams.Redis.Banks;
+
+/// <summary>A bank's name, entry count and version as the store holds them.</summary>
+public sealed record BankInfo(string Name, long Count, long Version);
+
+/// <summary>
+/// Hash banks in Redis (or a Redis Cluster, or Garnet).
+/// </summary>
+/// <remarks>
+/// <para>Layout under <c>KeyPrefix</c> (default <c>moderation:</c>):</para>
+/// <list type="bullet">
+/// <item><c>banks</c>: a set of bank names (the registry).</item>
+/// <item><c>bank:{NAME}:entries</c>: a hash, field = entry id, value = the entry as compact JSON.</item>
+/// <item><c>bank:{NAME}:version</c>: an integer incremented by every change, in the same transaction as the change.</item>
+/// <item>channel <c>banks:changed</c>: <c>NAME VERSION</c> published after every change.</item>
+/// </list>
+/// <para>The <c>{NAME}</c> hash tag puts a bank's entries and version in one cluster slot, so one MULTI/EXEC
+/// changes both; different banks spread over the slots. Readers compare versions to skip unchanged banks; the
+/// channel only tells them to look now rather than at their next periodic check (PUBLISH reaches every node
+/// of a cluster, and a missed message costs at most one check interval).</para>
+/// <para>Imports are written in transactions of <see cref="BatchSize"/> entries, each bumping the version: a
+/// reader during a large import sees a prefix of it, then the rest.</para>
+/// </remarks>
+public sealed partial class RedisBankStore
+{
+    public const int BatchSize = 2000;
+    private const int ScanPageSize = 2000;
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly string _prefix;
+
+    public RedisBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:")
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        ArgumentNullException.ThrowIfNull(keyPrefix);
+        if (keyPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
+            throw new ArgumentException("keyPrefix must not contain '{' or '}': it would change the hash slot.", nameof(keyPrefix));
+        _redis = redis;
+        _prefix = keyPrefix;
+        ChangesChannel = RedisChannel.Literal(keyPrefix + "banks:changed");
+    }
+
+    /// <summary>The pub/sub channel announcing changes (<c>NAME VERSION</c>).</summary>
+    public RedisChannel ChangesChannel { get; }
+
+    public IConnectionMultiplexer Connection => _redis;
+
+    private RedisKey RegistryKey => _prefix + "banks";
+    private RedisKey EntriesKey(string bank) => $"{_prefix}bank:{{{bank}}}:entries";
+    private RedisKey VersionKey(string bank) => $"{_prefix}bank:{{{bank}}}:version";
+
+    /// <summary>Every bank in the registry, by name.</summary>
+    public async Task<IReadOnlyList<BankInfo>> ListAsync()
+    {
+        var db = _redis.GetDatabase();
+        var names = (await db.SetMembersAsync(RegistryKey).ConfigureAwait(false))
+            .Select(n => (string)n!).Where(BankNames.IsValid).Order(StringComparer.Ordinal).ToList();
+        var infos = new List<BankInfo>(names.Count);
+        foreach (var name in names)
+        {
+            var count = db.HashLengthAsync(EntriesKey(name));
+            var version = db.StringGetAsync(VersionKey(name));
+            infos.Add(new BankInfo(name, await count.ConfigureAwait(false), ParseVersion(await version.ConfigureAwait(false))));
+        }
+        return infos;
+    }
+
+    /// <summary>The bank's version (0 when it does not exist).</summary>
+    public async Task<long> GetVersionAsync(string bank) =>
+        ParseVersion(await _redis.GetDatabase().StringGetAsync(VersionKey(BankNames.Validate(bank))).ConfigureAwait(false));
+
+    /// <summary>Versions of every registered bank, in two round trips.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> GetVersionsAsync()
+    {
+        var db = _redis.GetDatabase();
+        var names = (await db.SetMembersAsync(RegistryKey).ConfigureAwait(false)).Select(n => (string)n!).Where(BankNames.IsValid).ToList();
+        var gets = names.Select(n => db.StringGetAsync(VersionKey(n))).ToList();
+        var versions = new Dictionary<string, long>(names.Count, StringComparer.Ordinal);
+        for (int i = 0; i < names.Count; i++) versions[names[i]] = ParseVersion(await gets[i].ConfigureAwait(false));
+        return versions;
+    }
+
+    /// <summary>Adds or replaces entries (by id) in their banks; with <paramref name="replace"/> the named bank is
+    /// emptied first. Returns the bank's version after the import.</summary>
+    public async Task<long> ImportAsync(string bank, IReadOnlyList<BankEntry> entries, bool replace = false)
+    {
+        BankNames.Validate(bank);
+        ArgumentNullException.ThrowIfNull(entries);
+        var db = _redis.GetDatabase();
+        await db.SetAddAsync(RegistryKey, bank).ConfigureAwait(false);
+        long version = 0;
+        if (replace)
+        {
+            var tx = db.CreateTransaction();
+            _ = tx.KeyDeleteAsync(EntriesKey(bank));
+            var bumped = tx.StringIncrementAsync(VersionKey(bank));
+            await Commit(tx).ConfigureAwait(false);
+            version = await bumped.ConfigureAwait(false);
+        }
+        for (int start = 0; start < entries.Count; start += BatchSize)
+        {
+            int count = Math.Min(BatchSize, entries.Count - start);
+            var fields = new HashEntry[count];
+            for (int i = 0; i < count; i++)
+            {
+                var e = entries[start + i];
+                if (e.Bank != bank) throw new ArgumentException($"entry {e.Id} belongs to bank {e.Bank}, not {bank}", nameof(entries));
+                fields[i] = new HashEntry(e.Id, Encode(e));
+            }
+            var tx = db.CreateTransaction();
+            _ = tx.HashSetAsync(EntriesKey(bank), fields);
+            var bumped = tx.StringIncrementAsync(VersionKey(bank));
+            await Commit(tx).ConfigureAwait(false);
+            version = await bumped.ConfigureAwait(false);
+        }
+        if (version == 0) version = await GetVersionAsync(bank).ConfigureAwait(false);
+        await AnnounceAsync(bank, version).ConfigureAwait(false);
+        return version;
+    }
+
+    /// <summary>Removes entries by id; returns how many existed.</summary>
+    public async Task<long> RemoveAsync(string bank, IReadOnlyCollection<string> ids)
+    {
+        BankNames.Validate(bank);
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0) return 0;
+        var db = _redis.GetDatabase();
+        var tx = db.CreateTransaction();
+        var removed = tx.HashDeleteAsync(EntriesKey(bank), ids.Select(i => (RedisValue)i).ToArray());
+        var bumped = tx.StringIncrementAsync(VersionKey(bank));
+        await Commit(tx).ConfigureAwait(false);
+        await AnnounceAsync(bank, await bumped.ConfigureAwait(false)).ConfigureAwait(false);
+        return await removed.ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes a whole bank. Its version keeps counting up, so readers see the change.</summary>
+    public async Task<bool> DeleteBankAsync(string bank)
+    {
+        BankNames.Validate(bank);
+        var db = _redis.GetDatabase();
+        var tx = db.CreateTransaction();
+        var existed = tx.KeyDeleteAsync(EntriesKey(bank));
+        var bumped = tx.StringIncrementAsync(VersionKey(bank));
+        await Commit(tx).ConfigureAwait(false);
+        bool wasRegistered = await db.SetRemoveAsync(RegistryKey, bank).ConfigureAwait(false);
+        await AnnounceAsync(bank, await bumped.ConfigureAwait(false)).ConfigureAwait(false);
+        return await existed.ConfigureAwait(false) || wasRegistered;
+    }
+
+    /// <summary>All entries of a bank with the version read before the scan (a change during the scan bumps
+    /// the version past it, so a reader comparing versions looks again). Entries that cannot be decoded are skipped.</summary>
+    public async Task<(long Version, List<BankEntry> Entries)> LoadAsync(string bank, CancellationToken ct = default)
+    {
+        BankNames.Validate(bank);
+        var db = _redis.GetDatabase();
+        long version = ParseVersion(await db.StringGetAsync(VersionKey(bank)).ConfigureAwait(false));
+        var entries = new List<BankEntry>();
+        await foreach (var field in db.HashScanAsync(EntriesKey(bank), pageSize: ScanPageSize).WithCancellation(ct).ConfigureAwait(false))
+            if (Decode(bank, field.Name!, field.Value) is { } entry) entries.Add(entry);
+        return (version, entries);
+    }
+
+    private Task AnnounceAsync(string bank, long version) =>
+        _redis.GetSubscriber().PublishAsync(ChangesChannel, string.Create(CultureInfo.InvariantCulture, $"{bank} {version}"));
+
+    private static async Task Commit(ITransaction tx)
+    {
+        if (!await tx.ExecuteAsync().ConfigureAwait(false))
+            throw new RedisException("bank transaction was not committed");
+    }
+
+    private static long ParseVersion(RedisValue value) => value.TryParse(out long v) ? v : 0;
+
+    internal static byte[] Encode(BankEntry e) => JsonSerializer.SerializeToUtf8Bytes(
+        new StoredEntry(e.Hash.ToString(), e.Quality, e.Label, e.Source, e.AddedAt.ToUnixTimeMilliseconds()), StoredEntryJson.Default.StoredEntry);
+
+    internal static BankEntry? Decode(string bank, string id, RedisValue value)
+    {
+        try
+        {
+            var s = JsonSerializer.Deserialize((byte[])value!, StoredEntryJson.Default.StoredEntry);
+            if (s is null || !PdqHash.TryParse(s.Hash, out var hash)) return null;
+            return new BankEntry(bank, id, hash, s.Quality, s.Label, s.Source, DateTimeOffset.FromUnixTimeMilliseconds(s.AddedAtMs));
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    internal sealed record StoredEntry(
+        [property: JsonPropertyName("h")] string Hash,
+        [property: JsonPropertyName("q")] int Quality,
+        [property: JsonPropertyName("l")] string? Label,
+        [property: JsonPropertyName("s")] string? Source,
+        [property: JsonPropertyName("t")] long AddedAtMs);
+
+    [JsonSerializable(typeof(StoredEntry))]
+    [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+    internal sealed partial class StoredEntryJson : JsonSerializerContext;
+}
