@@ -8,6 +8,7 @@ using Moderation.Streams.Inference;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
 using Moderation.Streams.Redis;
+using Moderation.Streams.Redis.Banks;
 
 namespace Moderation.Streams.Worker;
 
@@ -32,10 +33,15 @@ public sealed class ScreeningPipeline : IUploadHandler
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly ThreadLocal<PdqHasher> _hasher = new(() => new PdqHasher());
+    private readonly BankMatcher? _banks;
+    private readonly bool _banksFailClosed;
 
     public ScreeningPipeline(KafkaOptions kafka, ScreeningOptions options, Policy policy, MediaReader media,
-        InferenceBatcher batcher, IDecisionCache? cache, ScreeningStats stats, ILogger logger, TimeProvider? time = null)
+        InferenceBatcher batcher, IDecisionCache? cache, ScreeningStats stats, ILogger logger, TimeProvider? time = null,
+        BankMatcher? banks = null, bool banksFailClosed = true)
     {
+        _banks = banks;
+        _banksFailClosed = banksFailClosed;
         _kafka = kafka;
         _options = options;
         _policy = policy;
@@ -67,8 +73,14 @@ public sealed class ScreeningPipeline : IUploadHandler
             var pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
             var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
 
+            // Known content comes down without inference; banks that cannot be trusted now skip the cache too.
+            var bank = _banks?.Match(pdq.Hash, pdq.Quality, _banks.Options.Match.Dihedral ? _hasher.Value!.DihedralOfLast() : null);
+            if (bank is { Match: { } bankMatch })
+                return [Publish(upload, activity, BankTakedown(parsed.ContentId, bankMatch, pdqInfo, source, started))];
+            bool banksUnavailable = bank is { Status: BankLookupStatus.Unavailable };
+
             var cacheKey = new DecisionCacheKey(pdqInfo.Hash, _policy.Version, ModelVersion);
-            bool cacheable = _cache is not null && pdq.Quality >= _options.MinCacheQuality;
+            bool cacheable = _cache is not null && pdq.Quality >= _options.MinCacheQuality && !banksUnavailable;
             if (cacheable && await TryCachedAsync(cacheKey, ct).ConfigureAwait(false) is { } hit)
                 return [Publish(upload, activity, hit with { ContentId = parsed.ContentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source })];
 
@@ -83,6 +95,8 @@ public sealed class ScreeningPipeline : IUploadHandler
             }
             var scoreMap = scores.ToDictionary();
             var (action, reasons) = _policy.Decide(_batcher.Classifier.Model.Name, scoreMap);
+            if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
+                (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
             var decision = new DecisionEvent
             {
                 ContentId = parsed.ContentId,
@@ -108,6 +122,18 @@ public sealed class ScreeningPipeline : IUploadHandler
             return [DeadLetter.Create(_kafka.DlqTopic, upload, e.Code, e.Message)];
         }
     }
+
+    private DecisionEvent BankTakedown(string contentId, Hashing.Banks.BankMatch match, PdqInfo pdq, SourceInfo source, long started) => new()
+    {
+        ContentId = contentId,
+        Action = Actions.Takedown,
+        Reasons = [new DecisionReason { Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.Id }],
+        Pdq = pdq,
+        PolicyVersion = _policy.Version,
+        DecidedAt = _time.GetUtcNow(),
+        LatencyMs = Elapsed(started),
+        Source = source,
+    };
 
     private OutboundMessage Unscreenable(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, string contentId, SourceInfo source, long started, PdqInfo? pdq, Exception error)
     {

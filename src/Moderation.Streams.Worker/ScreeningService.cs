@@ -6,6 +6,7 @@ using Moderation.Streams.Inference;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
 using Moderation.Streams.Redis;
+using Moderation.Streams.Redis.Banks;
 using StackExchange.Redis;
 
 namespace Moderation.Streams.Worker;
@@ -19,6 +20,7 @@ public sealed class ScreeningService(
     IOptions<ScreeningOptions> screening,
     IOptions<MediaOptions> media,
     IOptions<RedisOptions> redis,
+    IOptions<BanksOptions> banks,
     ScreeningStats stats,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers) : BackgroundService
@@ -43,11 +45,17 @@ public sealed class ScreeningService(
             using var reader = new MediaReader(media.Value);
             IConnectionMultiplexer? connection = null;
             IDecisionCache? cache = null;
+            BankMatcher? matcher = null;
             if (redis.Value.Configuration is { Length: > 0 } redisConfig)
             {
                 connection = await RedisConnector.ConnectAsync(redisConfig).ConfigureAwait(false);
                 cache = new RedisDecisionCache(connection, new RedisCacheOptions { Ttl = redis.Value.DecisionTtl });
                 _logger.LogInformation("Decision cache on Redis ({Connected})", connection.IsConnected ? "connected" : "connecting");
+                if (banks.Value.Enabled)
+                {
+                    matcher = new BankMatcher(new RedisBankStore(connection), BankMatcherSettings(banks.Value), _logger);
+                    await matcher.StartAsync(banks.Value.StartupTimeout, stoppingToken).ConfigureAwait(false);
+                }
             }
             else
             {
@@ -55,7 +63,8 @@ public sealed class ScreeningService(
             }
             try
             {
-                var pipeline = new ScreeningPipeline(kafka.Value, screening.Value, policy, reader, batcher, cache, stats, _logger);
+                var pipeline = new ScreeningPipeline(kafka.Value, screening.Value, policy, reader, batcher, cache, stats, _logger,
+                    banks: matcher, banksFailClosed: banks.Value.WhenUnavailable != "model");
                 using var consumer = new UploadConsumer(kafka.Value, pipeline, _logger);
                 Consumer = consumer;
                 _ready.TrySetResult();
@@ -65,6 +74,7 @@ public sealed class ScreeningService(
             }
             finally
             {
+                if (matcher is not null) await matcher.DisposeAsync().ConfigureAwait(false);
                 if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
             }
         }
@@ -76,4 +86,12 @@ public sealed class ScreeningService(
             lifetime.StopApplication();
         }
     }
+
+    private static BankMatcherOptions BankMatcherSettings(BanksOptions o) => new()
+    {
+        Match = new Hashing.Banks.BankMatchOptions { MaxDistance = o.MaxDistance, MinQuality = o.MinQuality, Dihedral = o.Dihedral },
+        RefreshInterval = o.RefreshInterval,
+        FullReloadInterval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(15).Ticks, o.RefreshInterval.Ticks)),
+        MaxStaleness = o.MaxStaleness,
+    };
 }

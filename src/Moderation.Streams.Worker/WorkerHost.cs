@@ -40,6 +40,7 @@ public static class WorkerHost
         builder.Services.AddOptions<ScreeningOptions>().BindConfiguration("Screening").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<MediaOptions>().BindConfiguration("Media");
         builder.Services.AddOptions<RedisOptions>().BindConfiguration("Redis");
+        builder.Services.AddOptions<BanksOptions>().BindConfiguration("Banks").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         builder.Services.AddSingleton<ScreeningStats>();
         builder.Services.AddSingleton<ScreeningService>();
