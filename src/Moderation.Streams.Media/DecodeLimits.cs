@@ -1,6 +1,9 @@
 namespace Moderation.Streams.Media;
 
-/// <summary>Limits checked from the image header, before any pixel memory is allocated.</summary>
+/// <summary>
+/// Limits checked from the image header and the file's structure, before any pixel memory is allocated
+/// (configuration section <c>Media:Decode</c>).
+/// </summary>
 public sealed record DecodeLimits
 {
     /// <summary>Largest encoded size accepted (bytes).</summary>
@@ -11,6 +14,14 @@ public sealed record DecodeLimits
 
     /// <summary>Longest side accepted, in pixels.</summary>
     public int MaxSide { get; init; } = 16_384;
+
+    /// <summary>Most scans a JPEG may have. Ordinary progressive JPEGs have about 10; each scan is a pass over
+    /// the whole image, so thousands of tiny scans are a CPU bomb in a small file.</summary>
+    public int MaxJpegScans { get; init; } = 100;
+
+    /// <summary>Time one decode may take before the upload is refused as <c>undecodable-media</c>. A native
+    /// decode cannot be interrupted: it finishes in the background, bounded by the limits above.</summary>
+    public TimeSpan TimeBudget { get; init; } = TimeSpan.FromSeconds(5);
 
     public static DecodeLimits Default { get; } = new();
 }

@@ -4,18 +4,16 @@ using SkiaSharp;
 namespace Moderation.Streams.Media;
 
 /// <summary>
-/// Decodes still images with SkiaSharp. The header is read first and checked against
-/// <see cref="DecodeLimits"/>; only whitelisted formats are decoded. Pixels are the decoder's raw output
-/// (no colour management, no EXIF rotation), which matches what PDQ's reference hasher reads.
+/// Decodes still images with SkiaSharp. What is decoded is what the bytes are: the format is sniffed from
+/// magic bytes (<see cref="MediaSniffer"/>) and only JPEG, PNG, GIF (first frame), WebP and BMP go further.
+/// The header is then checked against <see cref="DecodeLimits"/> before any pixel memory is allocated.
+/// Pixels are the decoder's raw output (no colour management, no EXIF rotation), which matches what PDQ's
+/// reference hasher reads. Failures are <see cref="ModerationException"/>s: <c>unsupported-media</c> for
+/// anything that is not a supported image, <c>media-too-large</c> for limits, <c>undecodable-media</c> for
+/// truncated or corrupt data.
 /// </summary>
 public static class ImageDecoder
 {
-    private static readonly HashSet<SKEncodedImageFormat> Supported =
-    [
-        SKEncodedImageFormat.Jpeg, SKEncodedImageFormat.Png, SKEncodedImageFormat.Webp,
-        SKEncodedImageFormat.Gif, SKEncodedImageFormat.Bmp,
-    ];
-
     public static DecodedImage DecodeFile(string path, DecodeLimits? limits = null)
     {
         limits ??= DecodeLimits.Default;
@@ -26,6 +24,26 @@ public static class ImageDecoder
         return Decode(File.ReadAllBytes(path), limits);
     }
 
+    /// <summary>
+    /// <see cref="Decode"/> on the thread pool under <see cref="DecodeLimits.TimeBudget"/>: a decode that
+    /// overruns answers <c>undecodable-media</c> at the deadline so the upload's partition keeps moving, while
+    /// the native decode (which cannot be cancelled) runs to its end in the background.
+    /// </summary>
+    public static async Task<DecodedImage> DecodeAsync(byte[] encoded, DecodeLimits? limits = null, CancellationToken ct = default)
+    {
+        limits ??= DecodeLimits.Default;
+        var decode = Task.Run(() => Decode(encoded, limits), CancellationToken.None);
+        try
+        {
+            return await decode.WaitAsync(limits.TimeBudget, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _ = decode.ContinueWith(static t => t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+            throw new ModerationException(ErrorCodes.UndecodableMedia, $"decoding took longer than the budget of {limits.TimeBudget.TotalSeconds:0.###} s");
+        }
+    }
+
     public static DecodedImage Decode(byte[] encoded, DecodeLimits? limits = null)
     {
         limits ??= DecodeLimits.Default;
@@ -33,13 +51,27 @@ public static class ImageDecoder
         if (encoded.Length > limits.MaxBytes)
             throw new ModerationException(ErrorCodes.MediaTooLarge, $"{encoded.Length} bytes exceeds the limit of {limits.MaxBytes}");
 
+        var format = MediaSniffer.Sniff(encoded);
+        if (!MediaSniffer.IsSupportedImage(format))
+            throw new ModerationException(ErrorCodes.UnsupportedMedia, format == MediaFormat.Unknown
+                ? "not a recognised image (supported: JPEG, PNG, GIF, WebP, BMP)"
+                : $"{format} is not supported (supported: JPEG, PNG, GIF, WebP, BMP)");
+        if (format == MediaFormat.Jpeg)
+        {
+            var jpeg = JpegStructure.Read(encoded);
+            if (jpeg.Scans > limits.MaxJpegScans)
+                throw new ModerationException(ErrorCodes.MediaTooLarge, $"JPEG with more than {limits.MaxJpegScans} scans");
+            if (!jpeg.Complete) throw new ModerationException(ErrorCodes.UndecodableMedia, "JPEG data is truncated or corrupt (no end of image after its scans)");
+        }
+
         using var data = SKData.CreateCopy(encoded);
         using var stream = new SKMemoryStream(data);
         using var codec = SKCodec.Create(stream, out var createResult);
+        // The bytes claim a supported format but the decoder cannot read even the header.
         if (codec is null)
-            throw new ModerationException(ErrorCodes.UnsupportedMedia, $"not a recognised image ({createResult})");
-        if (!Supported.Contains(codec.EncodedFormat))
-            throw new ModerationException(ErrorCodes.UnsupportedMedia, $"image format {codec.EncodedFormat} is not supported");
+            throw new ModerationException(ErrorCodes.UndecodableMedia, $"{format} header is truncated or corrupt ({createResult})");
+        if (!Matches(format, codec.EncodedFormat))
+            throw new ModerationException(ErrorCodes.UndecodableMedia, $"{format} data decodes as {codec.EncodedFormat}");
 
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width <= 0 || height <= 0)
@@ -54,7 +86,8 @@ public static class ImageDecoder
         SKCodecResult result;
         unsafe
         {
-            fixed (byte* p = raw) result = codec.GetPixels(target, (IntPtr)p);
+            // Frame 0 only: an animated GIF or WebP is screened by its first frame.
+            fixed (byte* p = raw) result = codec.GetPixels(target, (IntPtr)p, new SKCodecOptions(0));
         }
         // Truncated or corrupt data is refused rather than screened half-decoded (missing rows come back zeroed).
         if (result != SKCodecResult.Success)
@@ -70,4 +103,14 @@ public static class ImageDecoder
         }
         return new DecodedImage(width, height, 3, rgb);
     }
+
+    private static bool Matches(MediaFormat sniffed, SKEncodedImageFormat decoded) => (sniffed, decoded) switch
+    {
+        (MediaFormat.Jpeg, SKEncodedImageFormat.Jpeg) => true,
+        (MediaFormat.Png, SKEncodedImageFormat.Png) => true,
+        (MediaFormat.Gif, SKEncodedImageFormat.Gif) => true,
+        (MediaFormat.Webp, SKEncodedImageFormat.Webp) => true,
+        (MediaFormat.Bmp, SKEncodedImageFormat.Bmp) => true,
+        _ => false,
+    };
 }

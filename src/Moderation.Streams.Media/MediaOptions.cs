@@ -6,7 +6,9 @@ public sealed record MediaOptions
     /// <summary>Directory under which <c>file:</c> URLs are served; null forbids <c>file:</c> URLs.</summary>
     public string? Root { get; init; }
 
-    /// <summary>Hosts that <c>https:</c> (and, when <see cref="AllowHttp"/>, <c>http:</c>) URLs may name. Empty forbids all.</summary>
+    /// <summary>Hosts that <c>https:</c> (and, when <see cref="AllowHttp"/>, <c>http:</c>) URLs may name, compared
+    /// case-insensitively after IDN and trailing-dot normalisation; <c>*.example.com</c> allows every subdomain
+    /// (not the apex). Empty forbids all remote fetches. Whatever the list says, resolved addresses must be public.</summary>
     public IReadOnlyList<string> AllowedHosts { get; init; } = [];
 
     public bool AllowHttp { get; init; }
@@ -14,8 +16,14 @@ public sealed record MediaOptions
     /// <summary>Largest media accepted, in bytes (streamed reads stop here).</summary>
     public long MaxBytes { get; init; } = 32L * 1024 * 1024;
 
-    /// <summary>Total time budget of one remote fetch.</summary>
+    /// <summary>Total time budget of one remote fetch, redirects included.</summary>
     public TimeSpan FetchTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time budget of one TCP (and TLS) connection.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Redirects followed per fetch; every hop is checked again like the first URL. 0 refuses redirects.</summary>
+    public int MaxRedirects { get; init; } = 3;
 
     public DecodeLimits Decode { get; init; } = DecodeLimits.Default;
 }
