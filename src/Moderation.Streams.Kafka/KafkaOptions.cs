@@ -38,6 +38,23 @@ public sealed class KafkaOptions
     /// <summary>How long revoked partitions and SIGTERM wait for in-flight uploads before giving up.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary><c>at-least-once</c> (default) or <c>exactly-once</c> (transactional produce of decisions together
+    /// with the consumed offsets; decision consumers must read <c>read_committed</c>).</summary>
+    [RegularExpression("^(at-least-once|exactly-once)$", ErrorMessage = "Kafka:Mode must be at-least-once or exactly-once")]
+    public string Mode { get; set; } = DeliveryModes.AtLeastOnce;
+
+    /// <summary>Exactly-once: the producer's <c>transactional.id</c>. Keep it stable per worker instance (e.g. the
+    /// pod name) so a restarted instance fences its zombie. Default: group id + host name.</summary>
+    public string? TransactionalId { get; set; }
+
+    /// <summary>Exactly-once: a transaction is committed at least this often (and at <see cref="TransactionMaxUploads"/>).</summary>
+    public TimeSpan TransactionInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    [Range(1, 1_000_000)]
+    public int TransactionMaxUploads { get; set; } = 1000;
+
+    public bool ExactlyOnce => Mode == DeliveryModes.ExactlyOnce;
+
     /// <summary>Optional static membership (<c>group.instance.id</c>).</summary>
     public string? GroupInstanceId { get; set; }
 
@@ -51,4 +68,10 @@ public sealed class KafkaOptions
         Actions.Allow => AllowTopic,
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, "unknown action"),
     };
+}
+
+public static class DeliveryModes
+{
+    public const string AtLeastOnce = "at-least-once";
+    public const string ExactlyOnce = "exactly-once";
 }

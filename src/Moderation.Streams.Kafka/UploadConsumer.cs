@@ -6,10 +6,17 @@ using Microsoft.Extensions.Logging;
 namespace Moderation.Streams.Kafka;
 
 /// <summary>
-/// The consume loop: a single thread that polls, hands each upload to the <see cref="IUploadHandler"/>
-/// (many run concurrently), publishes their outcomes asynchronously, and stores an upload's offset only after
-/// every record it produced was acknowledged by the broker — gap-free per partition. It never blocks on
-/// the work: backpressure pauses partitions, and the loop keeps polling so the group membership stays alive.
+/// The consume loop: a single thread that polls, hands each upload to the <see cref="IUploadHandler"/> (many
+/// run concurrently on the thread pool) and publishes their outcomes. It never blocks on the work:
+/// backpressure pauses partitions and the loop keeps polling, so group membership stays alive.
+/// <para>At-least-once (default): outcomes are produced as soon as they are ready (idempotent producer,
+/// acks=all); an upload's offset is stored only after every record it produced was acknowledged, gap-free
+/// per partition; offsets are auto-committed from the store.</para>
+/// <para>Exactly-once: outcomes are held until every earlier upload of the partition is done, then produced in
+/// offset order inside a transaction that also carries the consumed offsets (<c>SendOffsetsToTransaction</c>);
+/// a transaction is committed every <see cref="KafkaOptions.TransactionInterval"/>. An abortable error aborts
+/// it and rewinds the partitions to the last committed offsets; a fenced producer (a newer instance with the
+/// same transactional id) stops this one.</para>
 /// </summary>
 public sealed class UploadConsumer : IDisposable
 {
@@ -17,88 +24,116 @@ public sealed class UploadConsumer : IDisposable
     private readonly IUploadHandler _handler;
     private readonly ILogger _logger;
     private readonly OffsetTracker _tracker = new();
-    private readonly ConcurrentQueue<(TopicPartition Partition, long Offset, int Bytes)> _completed = new();
+    private readonly ConcurrentQueue<Completion> _completed = new();
     private readonly SemaphoreSlim _completionSignal = new(0);
     private readonly IConsumer<byte[]?, byte[]?> _consumer;
     private readonly IProducer<byte[]?, byte[]?> _producer;
     private readonly HashSet<TopicPartition> _paused = [];
+    private readonly bool _transactional;
+
+    // Exactly-once state, owned by the poll thread.
+    private readonly Dictionary<TopicPartition, SortedDictionary<long, IReadOnlyList<OutboundMessage>>> _held = [];
+    private readonly Dictionary<TopicPartition, long> _transactionOffsets = [];
+    private readonly Dictionary<TopicPartition, long> _rewindTo = [];
+    private int _transactionUploads;
+    private long _transactionStarted;
+    private int _epoch;
+
     private long _inFlightBytes;
+    private int _inFlightCount;
     private volatile Exception? _fatal;
     private volatile bool _crashed;
-    private long _consumed, _published;
+    private long _consumed, _published, _transactionsCommitted, _transactionsAborted, _uploadsCommitted;
+
+    private sealed record Completion(TopicPartition Partition, long Offset, int Bytes, int Epoch, IReadOnlyList<OutboundMessage>? Held);
 
     public UploadConsumer(KafkaOptions options, IUploadHandler handler, ILogger logger)
     {
         _options = options;
         _handler = handler;
         _logger = logger;
+        _transactional = options.ExactlyOnce;
         _consumer = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfig(options))
             .SetPartitionsAssignedHandler((_, partitions) =>
                 _logger.LogInformation("Assigned {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value))))
             .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions))
             .SetPartitionsLostHandler((_, partitions) => OnLost(partitions))
-            .SetErrorHandler((_, error) =>
-            {
-                if (error.IsFatal) _fatal ??= new KafkaException(error);
-                _logger.Log(error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka consumer: {Reason}", error.Reason);
-            })
+            .SetErrorHandler((_, error) => OnClientError("consumer", error))
             .Build();
         _producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig(options))
-            .SetErrorHandler((_, error) =>
-            {
-                if (error.IsFatal) _fatal ??= new KafkaException(error);
-                _logger.Log(error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka producer: {Reason}", error.Reason);
-            })
+            .SetErrorHandler((_, error) => OnClientError("producer", error))
             .Build();
     }
 
     public long Consumed => Interlocked.Read(ref _consumed);
     public long Published => Interlocked.Read(ref _published);
+    public long TransactionsCommitted => Interlocked.Read(ref _transactionsCommitted);
+    public long TransactionsAborted => Interlocked.Read(ref _transactionsAborted);
+
+    /// <summary>Exactly-once: uploads whose outcomes and offsets are in committed transactions.</summary>
+    public long UploadsCommitted => Interlocked.Read(ref _uploadsCommitted);
 
     /// <summary>Uploads received but not yet finished.</summary>
     public int InFlight => Volatile.Read(ref _inFlightCount);
-    private int _inFlightCount;
 
-    public static ConsumerConfig ConsumerConfig(KafkaOptions options)
-    {
-        var config = new ConsumerConfig(new Dictionary<string, string>(options.Properties))
-        {
-            BootstrapServers = options.BootstrapServers,
-            GroupId = options.GroupId,
-            EnableAutoCommit = true,
-            AutoCommitIntervalMs = options.AutoCommitIntervalMs,
-            EnableAutoOffsetStore = false,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
-            SessionTimeoutMs = options.SessionTimeoutMs,
-            MaxPollIntervalMs = options.MaxPollIntervalMs,
-            EnablePartitionEof = false,
-            GroupInstanceId = options.GroupInstanceId,
-        };
-        return config;
-    }
+    /// <summary>Partitions currently paused by backpressure.</summary>
+    public int PausedPartitions { get; private set; }
 
-    public static ProducerConfig ProducerConfig(KafkaOptions options) => new(new Dictionary<string, string>(options.Properties))
+    public static ConsumerConfig ConsumerConfig(KafkaOptions options) => new(new Dictionary<string, string>(options.Properties))
     {
         BootstrapServers = options.BootstrapServers,
-        EnableIdempotence = true,
-        Acks = Acks.All,
-        LingerMs = 5,
-        MessageTimeoutMs = 120_000,
+        GroupId = options.GroupId,
+        // Exactly-once commits offsets inside the producer's transactions, never from the consumer.
+        EnableAutoCommit = !options.ExactlyOnce,
+        AutoCommitIntervalMs = options.AutoCommitIntervalMs,
+        EnableAutoOffsetStore = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
+        SessionTimeoutMs = options.SessionTimeoutMs,
+        MaxPollIntervalMs = options.MaxPollIntervalMs,
+        EnablePartitionEof = false,
+        GroupInstanceId = options.GroupInstanceId,
+        IsolationLevel = IsolationLevel.ReadCommitted,
     };
+
+    public static ProducerConfig ProducerConfig(KafkaOptions options)
+    {
+        var config = new ProducerConfig(new Dictionary<string, string>(options.Properties))
+        {
+            BootstrapServers = options.BootstrapServers,
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            LingerMs = 5,
+            MessageTimeoutMs = 120_000,
+        };
+        if (options.ExactlyOnce)
+        {
+            config.TransactionalId = options.TransactionalId ?? $"{options.GroupId}-{Environment.MachineName}";
+            config.TransactionTimeoutMs = 60_000;
+            config.MessageTimeoutMs = 60_000; // must not exceed the transaction timeout
+        }
+        return config;
+    }
 
     /// <summary>Runs until <paramref name="stoppingToken"/> fires (then drains, commits and returns) or a fatal error (throws).</summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        _consumer.Subscribe(_options.UploadsTopic);
-        _logger.LogInformation("Consuming {Topic} as group {Group} from {Servers}", _options.UploadsTopic, _options.GroupId, _options.BootstrapServers);
         try
         {
+            if (_transactional)
+            {
+                _producer.InitTransactions(TimeSpan.FromSeconds(30));
+                BeginTransaction();
+            }
+            _consumer.Subscribe(_options.UploadsTopic);
+            _logger.LogInformation("Consuming {Topic} as group {Group} from {Servers} ({Mode})",
+                _options.UploadsTopic, _options.GroupId, _options.BootstrapServers, _options.Mode);
             while (!stoppingToken.IsCancellationRequested)
             {
                 ThrowIfFatal();
                 DrainCompletions();
+                if (_transactional) MaybeCommitTransaction(force: false);
                 ApplyBackpressure();
                 ConsumeResult<byte[]?, byte[]?>? result;
                 try
@@ -114,9 +149,16 @@ public sealed class UploadConsumer : IDisposable
                 Dispatch(result);
             }
             await DrainAsync(_consumer.Assignment, "shutdown").ConfigureAwait(false);
-            _producer.Flush(TimeSpan.FromSeconds(10));
-            DrainCompletions();
-            CommitStored();
+            if (_transactional)
+            {
+                MaybeCommitTransaction(force: true);
+            }
+            else
+            {
+                _producer.Flush(TimeSpan.FromSeconds(10));
+                DrainCompletions();
+                CommitStored();
+            }
             _consumer.Close();
             _logger.LogInformation("Stopped after {Consumed} uploads, {Published} records published", Consumed, Published);
         }
@@ -128,6 +170,12 @@ public sealed class UploadConsumer : IDisposable
         }
     }
 
+    private void OnClientError(string client, Error error)
+    {
+        if (error.IsFatal) _fatal ??= new KafkaException(error);
+        _logger.Log(error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka {Client}: {Reason}", client, error.Reason);
+    }
+
     private void ThrowIfFatal()
     {
         if (_fatal is { } fatal) throw new InvalidOperationException("The screening pipeline failed: " + fatal.Message, fatal);
@@ -137,13 +185,16 @@ public sealed class UploadConsumer : IDisposable
     {
         Interlocked.Increment(ref _consumed);
         int bytes = (result.Message.Value?.Length ?? 0) + (result.Message.Key?.Length ?? 0);
+        if (_transactional && !_rewindTo.ContainsKey(result.TopicPartition))
+            _rewindTo[result.TopicPartition] = result.Offset.Value;
         _tracker.Begin(result.TopicPartition, result.Offset.Value);
         Interlocked.Increment(ref _inFlightCount);
         _inFlightBytes += bytes;
-        _ = Task.Run(() => ProcessAsync(result, bytes));
+        int epoch = _epoch;
+        _ = Task.Run(() => ProcessAsync(result, bytes, epoch));
     }
 
-    private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload, int bytes)
+    private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload, int bytes, int epoch)
     {
         IReadOnlyList<OutboundMessage> outcome;
         try
@@ -157,26 +208,33 @@ public sealed class UploadConsumer : IDisposable
             outcome = [DeadLetter.Create(_options.DlqTopic, upload, Contracts.ErrorCodes.Internal, e.Message)];
         }
 
+        if (_transactional)
+        {
+            // Produced later by the poll thread, in offset order, inside a transaction.
+            Complete(new Completion(upload.TopicPartition, upload.Offset.Value, bytes, epoch, outcome));
+            return;
+        }
+        var done = new Completion(upload.TopicPartition, upload.Offset.Value, bytes, epoch, null);
         int remaining = outcome.Count;
         if (remaining == 0)
         {
-            Complete(upload, bytes);
+            Complete(done);
             return;
         }
         foreach (var message in outcome)
         {
             try
             {
-                _producer.Produce(message.Topic, new Message<byte[]?, byte[]?> { Key = message.Key, Value = message.Value, Headers = message.Headers }, report =>
+                _producer.Produce(message.Topic, ToKafka(message), report =>
                 {
                     if (report.Error.IsError)
                     {
-                        // Idempotent producer already retried until message.timeout.ms: stop rather than skip.
+                        // The idempotent producer already retried until message.timeout.ms: stop rather than skip.
                         _fatal ??= new KafkaException(report.Error);
                         return;
                     }
                     Interlocked.Increment(ref _published);
-                    if (Interlocked.Decrement(ref remaining) == 0) Complete(upload, bytes);
+                    if (Interlocked.Decrement(ref remaining) == 0) Complete(done);
                 });
             }
             catch (Exception e)
@@ -187,9 +245,12 @@ public sealed class UploadConsumer : IDisposable
         }
     }
 
-    private void Complete(ConsumeResult<byte[]?, byte[]?> upload, int bytes)
+    private static Message<byte[]?, byte[]?> ToKafka(OutboundMessage message) =>
+        new() { Key = message.Key, Value = message.Value, Headers = message.Headers };
+
+    private void Complete(Completion completion)
     {
-        _completed.Enqueue((upload.TopicPartition, upload.Offset.Value, bytes));
+        _completed.Enqueue(completion);
         _completionSignal.Release();
     }
 
@@ -199,8 +260,19 @@ public sealed class UploadConsumer : IDisposable
         {
             Interlocked.Decrement(ref _inFlightCount);
             _inFlightBytes -= done.Bytes;
+            if (done.Epoch != _epoch) continue; // finished after an abort rewound its partition: it will be redone
+            if (_transactional)
+            {
+                if (!_held.TryGetValue(done.Partition, out var held)) _held[done.Partition] = held = [];
+                held[done.Offset] = done.Held!;
+            }
             var next = _tracker.Complete(done.Partition, done.Offset);
             if (next is null) continue;
+            if (_transactional)
+            {
+                ReleaseHeld(done.Partition, next.Value);
+                continue;
+            }
             try
             {
                 _consumer.StoreOffset(new TopicPartitionOffset(done.Partition, new Offset(next.Value)));
@@ -210,6 +282,86 @@ public sealed class UploadConsumer : IDisposable
                 // The partition was revoked meanwhile; its new owner re-screens from the committed offset.
                 _logger.LogDebug("StoreOffset {Partition}: {Reason}", done.Partition, e.Error.Reason);
             }
+        }
+    }
+
+    /// <summary>Exactly-once: produces, in offset order, the held outcomes below the new committable offset.</summary>
+    private void ReleaseHeld(TopicPartition partition, long upTo)
+    {
+        var held = _held[partition];
+        while (held.Count > 0)
+        {
+            var (offset, outcome) = held.First();
+            if (offset >= upTo) break;
+            held.Remove(offset);
+            foreach (var message in outcome)
+            {
+                _producer.Produce(message.Topic, ToKafka(message), report =>
+                {
+                    if (!report.Error.IsError) Interlocked.Increment(ref _published);
+                });
+            }
+            _transactionUploads++;
+        }
+        _transactionOffsets[partition] = upTo;
+    }
+
+    private void BeginTransaction()
+    {
+        _producer.BeginTransaction();
+        _transactionStarted = Stopwatch.GetTimestamp();
+        _transactionUploads = 0;
+    }
+
+    private void MaybeCommitTransaction(bool force)
+    {
+        if (_transactionOffsets.Count == 0) return;
+        if (!force && _transactionUploads < _options.TransactionMaxUploads
+            && Stopwatch.GetElapsedTime(_transactionStarted) < _options.TransactionInterval) return;
+        var offsets = _transactionOffsets.Select(kv => new TopicPartitionOffset(kv.Key, new Offset(kv.Value))).ToList();
+        try
+        {
+            _producer.SendOffsetsToTransaction(offsets, _consumer.ConsumerGroupMetadata, TimeSpan.FromSeconds(30));
+            _producer.CommitTransaction(TimeSpan.FromSeconds(30));
+            Interlocked.Increment(ref _transactionsCommitted);
+            Interlocked.Add(ref _uploadsCommitted, _transactionUploads);
+            foreach (var o in offsets) _rewindTo[o.TopicPartition] = o.Offset.Value;
+            _transactionOffsets.Clear();
+        }
+        catch (KafkaTxnRequiresAbortException e)
+        {
+            _logger.LogWarning("Transaction aborted ({Reason}): rewinding to the last committed offsets", e.Error.Reason);
+            AbortAndRewind();
+        }
+        catch (KafkaRetriableException e)
+        {
+            // Commit outcome unknown but retriable: keep the transaction open and try again next round.
+            _logger.LogWarning("Transaction commit will be retried: {Reason}", e.Error.Reason);
+            return;
+        }
+        catch (KafkaException e) when (e.Error.IsFatal || e.Error.Code is ErrorCode.ProducerFenced or ErrorCode.InvalidProducerEpoch)
+        {
+            // A newer instance took over this transactional id: this one is a zombie and must stop.
+            _fatal ??= e;
+            ThrowIfFatal();
+        }
+        BeginTransaction();
+    }
+
+    /// <summary>Exactly-once: aborts the open transaction and re-screens everything after the last committed offsets.</summary>
+    private void AbortAndRewind()
+    {
+        _producer.AbortTransaction(TimeSpan.FromSeconds(30));
+        Interlocked.Increment(ref _transactionsAborted);
+        _epoch++;
+        var assigned = _consumer.Assignment;
+        foreach (var partition in _tracker.Partitions.ToList()) _tracker.Forget(partition);
+        _held.Clear();
+        _transactionOffsets.Clear();
+        foreach (var partition in assigned)
+        {
+            if (_rewindTo.TryGetValue(partition, out var offset))
+                _consumer.Seek(new TopicPartitionOffset(partition, new Offset(offset)));
         }
     }
 
@@ -231,6 +383,7 @@ public sealed class UploadConsumer : IDisposable
             if (assigned.Count > 0) _consumer.Resume(assigned);
             _paused.Clear();
         }
+        PausedPartitions = _paused.Count;
     }
 
     private void OnRevoked(List<TopicPartitionOffset> revoked)
@@ -244,36 +397,47 @@ public sealed class UploadConsumer : IDisposable
         _logger.LogInformation("Revoked {Partitions}: draining", string.Join(",", partitions.Select(p => p.Partition.Value)));
         // Runs on the poll thread inside Consume: waiting here is bounded by ShutdownTimeout.
         DrainAsync(partitions, "revoke").GetAwaiter().GetResult();
-        var offsets = partitions
-            .Select(p => (Partition: p, Offset: _tracker.CommittableOffset(p)))
-            .Where(x => x.Offset is not null)
-            .Select(x => new TopicPartitionOffset(x.Partition, new Offset(x.Offset!.Value)))
-            .ToList();
-        if (offsets.Count > 0)
+        if (_transactional)
         {
-            try
+            MaybeCommitTransaction(force: true);
+        }
+        else
+        {
+            var offsets = partitions
+                .Select(p => (Partition: p, Offset: _tracker.CommittableOffset(p)))
+                .Where(x => x.Offset is not null)
+                .Select(x => new TopicPartitionOffset(x.Partition, new Offset(x.Offset!.Value)))
+                .ToList();
+            if (offsets.Count > 0)
             {
-                _consumer.Commit(offsets);
-            }
-            catch (KafkaException e)
-            {
-                _logger.LogWarning("Commit on revoke failed: {Reason}", e.Error.Reason);
+                try
+                {
+                    _consumer.Commit(offsets);
+                }
+                catch (KafkaException e)
+                {
+                    _logger.LogWarning("Commit on revoke failed: {Reason}", e.Error.Reason);
+                }
             }
         }
-        foreach (var p in partitions)
-        {
-            _tracker.Forget(p);
-            _paused.Remove(p);
-        }
+        Forget(partitions);
     }
 
     private void OnLost(List<TopicPartitionOffset> lost)
     {
         _logger.LogWarning("Lost {Partitions}: dropped without commit", string.Join(",", lost.Select(p => p.Partition.Value)));
-        foreach (var p in lost)
+        Forget(lost.Select(p => p.TopicPartition));
+    }
+
+    private void Forget(IEnumerable<TopicPartition> partitions)
+    {
+        foreach (var p in partitions)
         {
-            _tracker.Forget(p.TopicPartition);
-            _paused.Remove(p.TopicPartition);
+            _tracker.Forget(p);
+            _paused.Remove(p);
+            _held.Remove(p);
+            _transactionOffsets.Remove(p);
+            _rewindTo.Remove(p);
         }
     }
 

@@ -106,6 +106,25 @@ public sealed class EmbeddedKafkaBroker : IDisposable
         }
     }
 
+    /// <summary>
+    /// Fault injection: the next <paramref name="errors"/>.Length requests of protocol type
+    /// <paramref name="apiKey"/> (e.g. 0 = Produce, 8 = OffsetCommit, 26 = EndTxn) fail with these codes, in order.
+    /// </summary>
+    public unsafe void InjectRequestErrors(short apiKey, params Confluent.Kafka.ErrorCode[] errors)
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            var codes = errors.Select(e => (int)e).ToArray();
+            fixed (int* p = codes) LibRdKafkaMock.rd_kafka_mock_push_request_errors_array(_cluster, apiKey, (nuint)codes.Length, p);
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+    }
+
     /// <summary>Stops the bootstrap relay and the brokers (their listeners close); safe to call twice or concurrently.</summary>
     public void Dispose()
     {

@@ -52,6 +52,9 @@ internal static unsafe partial class LibRdKafkaMock
     [LibraryImport(Library)]
     public static partial void rd_kafka_mock_group_initial_rebalance_delay_ms(nint mcluster, int delayMs);
 
+    [LibraryImport(Library)]
+    public static partial void rd_kafka_mock_push_request_errors_array(nint mcluster, short apiKey, nuint count, int* errors);
+
     public static string ErrorText(int err) => Marshal.PtrToStringUTF8(rd_kafka_err2str(err)) ?? $"error {err}";
 
     // On Debian the plain librdkafka.so build fails to load (it wants libsasl2.so.3); Confluent.Kafka then

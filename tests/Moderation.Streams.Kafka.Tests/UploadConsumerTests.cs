@@ -1,0 +1,271 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Kafka;
+
+namespace Moderation.Streams.Kafka.Tests;
+
+/// <summary>Delivery semantics of the consume loop on the embedded broker, with a scripted handler standing in
+/// for the screening pipeline (the worker tests run the real one).</summary>
+public sealed class UploadConsumerTests : IDisposable
+{
+    private const int Partitions = 3;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private readonly EmbeddedKafkaBroker _broker = EmbeddedKafkaBroker.Start(new EmbeddedBrokerOptions { Partitions = Partitions });
+
+    public void Dispose() => _broker.Dispose();
+
+    private KafkaOptions Options(Action<KafkaOptions>? configure = null)
+    {
+        var options = new KafkaOptions
+        {
+            BootstrapServers = _broker.BootstrapServers,
+            GroupId = "g-" + Guid.NewGuid().ToString("N")[..8],
+            SessionTimeoutMs = 6000,
+            ShutdownTimeout = TimeSpan.FromSeconds(20),
+            AutoCommitIntervalMs = 200,
+        };
+        configure?.Invoke(options);
+        return options;
+    }
+
+    /// <summary>Publishes one decision per upload (value = the upload's key) after an optional per-upload delay.</summary>
+    private sealed class ScriptedHandler(KafkaOptions options, Func<string, Task>? before = null) : IUploadHandler
+    {
+        private int _running;
+        public int MaxConcurrent;
+        public ConcurrentBag<string> Seen { get; } = [];
+
+        public async Task<IReadOnlyList<OutboundMessage>> HandleAsync(ConsumeResult<byte[]?, byte[]?> upload, CancellationToken ct)
+        {
+            var key = Encoding.UTF8.GetString(upload.Message.Key!);
+            var now = Interlocked.Increment(ref _running);
+            InterlockedMax(ref MaxConcurrent, now);
+            try
+            {
+                Seen.Add(key);
+                if (before is not null) await before(key);
+                return [new OutboundMessage(options.AllowTopic, upload.Message.Key, Encoding.UTF8.GetBytes(key), new Headers())];
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _running);
+            }
+        }
+
+        private static void InterlockedMax(ref int target, int value)
+        {
+            int current;
+            while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current) { }
+        }
+    }
+
+    private void Produce(int count, string prefix = "u")
+    {
+        using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = _broker.BootstrapServers, EnableIdempotence = true }).Build();
+        for (int i = 0; i < count; i++) producer.Produce(Topics.Uploads, new Message<string, string> { Key = $"{prefix}-{i:D5}", Value = "{}" });
+        Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
+    }
+
+    private List<string> ReadKeys(string topic, int atLeast, IsolationLevel isolation = IsolationLevel.ReadUncommitted)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = _broker.BootstrapServers,
+            GroupId = "reader-" + Guid.NewGuid().ToString("N"),
+            IsolationLevel = isolation,
+        }).Build();
+        consumer.Assign(Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var keys = new List<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        DateTime? settle = null;
+        while (DateTime.UtcNow < (settle ?? deadline))
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            if (r?.Message is not null) keys.Add(r.Message.Key);
+            if (keys.Count >= atLeast && settle is null) settle = DateTime.UtcNow.AddMilliseconds(700);
+        }
+        return keys;
+    }
+
+    private List<(long Committed, long High)> Committed(string groupId)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = _broker.BootstrapServers, GroupId = groupId }).Build();
+        var partitions = Enumerable.Range(0, Partitions).Select(p => new TopicPartition(Topics.Uploads, p)).ToList();
+        var committed = consumer.Committed(partitions, TimeSpan.FromSeconds(10));
+        return partitions.Select((p, i) => (committed[i].Offset.Value, consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value)).ToList();
+    }
+
+    private static async Task RunUntil(UploadConsumer consumer, Func<bool> done, CancellationTokenSource? stop = null)
+    {
+        stop ??= new CancellationTokenSource();
+        var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (!done() && DateTime.UtcNow < deadline && !run.IsCompleted) await Task.Delay(50, Ct);
+        await stop.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public async Task Uploads_finishing_out_of_order_all_get_one_outcome_and_the_group_commits_to_the_end()
+    {
+        var options = Options();
+        // Even keys take longer: later uploads overtake earlier ones in every partition.
+        var handler = new ScriptedHandler(options, key => Task.Delay(int.Parse(key[^1..]) % 2 == 0 ? 30 : 0));
+        Produce(200);
+        using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
+            await RunUntil(consumer, () => consumer.Published >= 200 && consumer.InFlight == 0);
+
+        var keys = ReadKeys(Topics.Allow, 200);
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => $"u-{i:D5}"), keys.Order());
+        Assert.All(Committed(options.GroupId), p => Assert.Equal(p.High, p.Committed));
+    }
+
+    [Fact]
+    public async Task A_handler_that_throws_costs_one_internal_dlq_record_and_the_partition_keeps_moving()
+    {
+        var options = Options();
+        var handler = new ScriptedHandler(options, key => key == "u-00007" ? throw new InvalidOperationException("boom") : Task.CompletedTask);
+        Produce(30);
+        using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
+            await RunUntil(consumer, () => consumer.Published >= 30 && consumer.InFlight == 0);
+
+        Assert.Equal(29, ReadKeys(Topics.Allow, 29).Count);
+        Assert.Equal(["u-00007"], ReadKeys(Topics.Dlq, 1));
+        Assert.All(Committed(options.GroupId), p => Assert.Equal(p.High, p.Committed));
+    }
+
+    [Fact]
+    public async Task In_flight_uploads_are_bounded_by_pausing_partitions_while_the_loop_keeps_polling()
+    {
+        var options = Options(o => o.MaxInFlight = 4);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handler = new ScriptedHandler(options, _ => gate.Task);
+        Produce(40);
+        using var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (consumer.PausedPartitions == 0 && DateTime.UtcNow < deadline) await Task.Delay(20, Ct);
+        Assert.True(consumer.PausedPartitions > 0, "partitions were never paused");
+        Assert.Equal(4, consumer.InFlight);
+
+        gate.SetResult();
+        while (consumer.Published < 40 && DateTime.UtcNow < deadline) await Task.Delay(20, Ct);
+        await stop.CancelAsync();
+        await run;
+        Assert.True(handler.MaxConcurrent <= 4, $"{handler.MaxConcurrent} uploads ran at once");
+        Assert.Equal(40, ReadKeys(Topics.Allow, 40).Count);
+    }
+
+    [Fact]
+    public async Task Stopping_drains_in_flight_uploads_and_commits_them()
+    {
+        var options = Options();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handler = new ScriptedHandler(options, async _ => { started.TrySetResult(); await release.Task; });
+        Produce(10);
+        using var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        await stop.CancelAsync(); // like SIGTERM: stop fetching, finish what is in flight
+        var dispatched = consumer.Consumed;
+        release.SetResult();
+        await run.WaitAsync(TimeSpan.FromSeconds(60), Ct);
+
+        Assert.Equal(dispatched, consumer.Published);
+        Assert.Equal(dispatched, Committed(options.GroupId).Sum(p => p.Committed < 0 ? 0 : p.Committed));
+    }
+
+    [Fact]
+    public async Task Produce_errors_the_broker_reports_as_retriable_lose_nothing_and_duplicate_nothing()
+    {
+        var options = Options();
+        var handler = new ScriptedHandler(options);
+        Produce(60);
+        _broker.InjectRequestErrors(0, ErrorCode.NotLeaderForPartition, ErrorCode.RequestTimedOut, ErrorCode.NotEnoughReplicas);
+        using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
+            await RunUntil(consumer, () => consumer.Published >= 60 && consumer.InFlight == 0);
+
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => $"u-{i:D5}"), ReadKeys(Topics.Allow, 60).Order());
+    }
+
+    [Fact]
+    public async Task A_decision_the_broker_refuses_for_good_stops_the_pipeline_without_committing_past_it()
+    {
+        var options = Options(o => o.Properties["message.timeout.ms"] = "3000");
+        var handler = new ScriptedHandler(options);
+        Produce(1);
+        _broker.InjectRequestErrors(0, Enumerable.Repeat(ErrorCode.TopicAuthorizationFailed, 50).ToArray());
+        using var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance);
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => consumer.RunAsync(Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct));
+        Assert.Contains("pipeline failed", failure.Message);
+        Assert.All(Committed(options.GroupId), p => Assert.True(p.Committed <= 0, $"committed {p.Committed}"));
+    }
+
+    [Fact]
+    public async Task Exactly_once_mode_publishes_every_outcome_once_inside_committed_transactions()
+    {
+        var options = Options(o =>
+        {
+            o.Mode = DeliveryModes.ExactlyOnce;
+            o.TransactionalId = "tx-" + Guid.NewGuid().ToString("N")[..8];
+            o.TransactionInterval = TimeSpan.FromMilliseconds(50);
+        });
+        var handler = new ScriptedHandler(options, key => Task.Delay(int.Parse(key[^1..]) % 3 == 0 ? 20 : 0));
+        Produce(120);
+        long transactions;
+        using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
+        {
+            await RunUntil(consumer, () => consumer.Published >= 120 && consumer.InFlight == 0);
+            transactions = consumer.TransactionsCommitted;
+        }
+
+        Assert.True(transactions >= 1);
+        Assert.Equal(Enumerable.Range(0, 120).Select(i => $"u-{i:D5}"), ReadKeys(Topics.Allow, 120, IsolationLevel.ReadCommitted).Order());
+    }
+
+    [Fact]
+    public async Task Exactly_once_mode_aborts_a_failed_transaction_and_rescreens_from_the_last_commit_without_loss()
+    {
+        var options = Options(o =>
+        {
+            o.Mode = DeliveryModes.ExactlyOnce;
+            o.TransactionalId = "tx-" + Guid.NewGuid().ToString("N")[..8];
+            o.TransactionInterval = TimeSpan.FromMilliseconds(50);
+        });
+        var handler = new ScriptedHandler(options);
+        Produce(50);
+        // A produce inside the first transaction is refused for good: the transaction must be aborted.
+        _broker.InjectRequestErrors(0, ErrorCode.TopicAuthorizationFailed);
+        long aborted;
+        using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
+        {
+            await RunUntil(consumer, () => consumer.TransactionsAborted > 0 && consumer.UploadsCommitted >= 50);
+            aborted = consumer.TransactionsAborted;
+        }
+        var keys = ReadKeys(Topics.Allow, 50, IsolationLevel.ReadUncommitted);
+        Assert.True(aborted >= 1, "no transaction was aborted");
+        // Every upload is present; the aborted transaction's copies are there too, because the embedded broker
+        // does not hide aborted records from read_committed readers (a real broker does: see README).
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"u-{i:D5}"), keys.Distinct().Order());
+    }
+
+    [Fact]
+    public async Task A_fenced_producer_stops_the_pipeline_instead_of_committing_as_a_zombie()
+    {
+        // The embedded broker does not fence by epoch itself (a real broker does when a newer instance
+        // initialises the same transactional id); it can answer EndTxn with the error a fenced producer gets.
+        var options = Options(o => { o.Mode = DeliveryModes.ExactlyOnce; o.TransactionalId = "tx-" + Guid.NewGuid().ToString("N")[..8]; });
+        Produce(5);
+        _broker.InjectRequestErrors(26, ErrorCode.ProducerFenced);
+        using var zombie = new UploadConsumer(options, new ScriptedHandler(options), ConsoleTestLogger.Instance);
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => zombie.RunAsync(Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct));
+        Assert.Contains("pipeline failed", failure.Message);
+        Assert.Equal(0, zombie.UploadsCommitted);
+    }
+}
