@@ -56,12 +56,19 @@ public static class ImageDecoder
             throw new ModerationException(ErrorCodes.UnsupportedMedia, format == MediaFormat.Unknown
                 ? "not a recognised image (supported: JPEG, PNG, GIF, WebP, BMP)"
                 : $"{format} is not supported (supported: JPEG, PNG, GIF, WebP, BMP)");
+        var declared = HeaderDimensions.Read(format, encoded);
         if (format == MediaFormat.Jpeg)
         {
             var jpeg = JpegStructure.Read(encoded);
+            if (jpeg.Width > 0) declared = (jpeg.Width, jpeg.Height);
+            if (declared is { } d) CheckSize(d.Width, d.Height, limits);
             if (jpeg.Scans > limits.MaxJpegScans)
                 throw new ModerationException(ErrorCodes.MediaTooLarge, $"JPEG with more than {limits.MaxJpegScans} scans");
             if (!jpeg.Complete) throw new ModerationException(ErrorCodes.UndecodableMedia, "JPEG data is truncated or corrupt (no end of image after its scans)");
+        }
+        else if (declared is { } d)
+        {
+            CheckSize(d.Width, d.Height, limits);
         }
 
         using var data = SKData.CreateCopy(encoded);
@@ -76,9 +83,7 @@ public static class ImageDecoder
         int width = codec.Info.Width, height = codec.Info.Height;
         if (width <= 0 || height <= 0)
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"invalid dimensions {width}x{height}");
-        if (width > limits.MaxSide || height > limits.MaxSide || (long)width * height > limits.MaxPixels)
-            throw new ModerationException(ErrorCodes.MediaTooLarge,
-                $"{width}x{height} exceeds the pixel limits ({limits.MaxPixels} pixels, {limits.MaxSide} per side)");
+        CheckSize(width, height, limits);
 
         bool grey = codec.Info.ColorType == SKColorType.Gray8;
         var target = new SKImageInfo(width, height, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Unpremul, null);
@@ -102,6 +107,13 @@ public static class ImageDecoder
             rgb[d + 2] = raw[s + 2];
         }
         return new DecodedImage(width, height, 3, rgb);
+    }
+
+    private static void CheckSize(long width, long height, DecodeLimits limits)
+    {
+        if (width > limits.MaxSide || height > limits.MaxSide || width * height > limits.MaxPixels)
+            throw new ModerationException(ErrorCodes.MediaTooLarge,
+                $"{width}x{height} exceeds the pixel limits ({limits.MaxPixels} pixels, {limits.MaxSide} per side)");
     }
 
     private static bool Matches(MediaFormat sniffed, SKEncodedImageFormat decoded) => (sniffed, decoded) switch

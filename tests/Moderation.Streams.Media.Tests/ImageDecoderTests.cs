@@ -78,6 +78,82 @@ public class ImageDecoderTests
         Assert.Equal(ErrorCodes.MediaTooLarge, CodeOf(new byte[2000], new DecodeLimits { MaxBytes = 1000 }));
     }
 
+    private static byte[] Corpus(string name) => File.ReadAllBytes(Path.Combine(MediaCorpusTests.CorpusDirectory, name));
+
+    [Fact]
+    public void Sixteen_bit_png_decodes_to_its_high_bytes()
+    {
+        // corpus/make_corpus.py writes each 8-bit value c as the 16-bit sample c * 257.
+        var image = ImageDecoder.Decode(Corpus("png-rgb16.png"));
+        Assert.Equal((24, 16, 3), (image.Width, image.Height, image.Channels));
+        int i = (3 * 24 + 5) * 3;
+        Assert.Equal(new byte[] { 50, 45, 56 }, image.Pixels[i..(i + 3)]);
+    }
+
+    [Fact]
+    public void Cmyk_greyscale_and_progressive_jpegs_decode()
+    {
+        Assert.Equal((32, 16, 3), Shape(ImageDecoder.Decode(Corpus("jpeg-cmyk-adobe.jpg"))));
+        Assert.Equal((32, 16, 1), Shape(ImageDecoder.Decode(Corpus("jpeg-grey.jpg"))));
+        var progressive = ImageDecoder.Decode(Corpus("jpeg-progressive.jpg"));
+        Assert.True(progressive.Width > 0);
+        Assert.Contains(progressive.Pixels, p => p != 0);
+    }
+
+    [Fact]
+    public void An_animated_gif_is_screened_by_its_first_frame()
+    {
+        // Frame 1 has palette index 0 (black) at (0,0) and 1 (red) at (2,0); frame 2 inverts the indices.
+        var image = ImageDecoder.Decode(Corpus("gif-animated.gif"));
+        Assert.Equal(new byte[] { 0, 0, 0 }, image.Pixels[0..3]);
+        Assert.Equal(new byte[] { 255, 0, 0 }, image.Pixels[6..9]);
+    }
+
+    [Fact]
+    public void The_format_comes_from_the_bytes_not_the_name()
+    {
+        Assert.Equal(MediaFormat.Jpeg, MediaSniffer.Sniff(Corpus("jpeg-named-png.png")));
+        Assert.Equal(MediaFormat.Html, MediaSniffer.Sniff(Corpus("html-named-jpg.jpg")));
+        Assert.Equal(MediaFormat.Svg, MediaSniffer.Sniff(Corpus("svg-xxe.svg")));
+        Assert.Equal(MediaFormat.Heif, MediaSniffer.Sniff(Corpus("heic-ftyp.heic")));
+        Assert.Equal(MediaFormat.Unknown, MediaSniffer.Sniff(Corpus("wbmp-like.bin")));
+        Assert.Equal(MediaFormat.Unknown, MediaSniffer.Sniff(Corpus("bm-text.txt")));
+        Assert.Equal(ErrorCodes.UnsupportedMedia, CodeOf(Corpus("heic-ftyp.heic")));
+    }
+
+    [Fact]
+    public void A_progressive_jpeg_cut_short_is_undecodable_although_the_decoder_reports_success()
+    {
+        var cut = Corpus("jpeg-progressive-cut-after-two-scans.jpg");
+        using (var codec = SKCodec.Create(new SKMemoryStream(cut)))
+        {
+            var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+            using var bitmap = new SKBitmap(info);
+            Assert.Equal(SKCodecResult.Success, codec.GetPixels(info, bitmap.GetPixels())); // why the structure walk exists
+        }
+        Assert.Equal(ErrorCodes.UndecodableMedia, CodeOf(cut));
+    }
+
+    [Fact]
+    public void A_jpeg_with_more_scans_than_the_limit_is_refused_before_decoding()
+    {
+        Assert.Equal(ErrorCodes.MediaTooLarge, CodeOf(Corpus("jpeg-scan-bomb.jpg")));
+        Assert.Equal(ErrorCodes.MediaTooLarge, CodeOf(Corpus("jpeg-progressive.jpg"), new DecodeLimits { MaxJpegScans = 2 }));
+    }
+
+    [Fact]
+    public async Task A_decode_over_its_time_budget_answers_undecodable_media_and_the_next_one_proceeds()
+    {
+        var large = SampleImages.Jpeg(4, 3000, 2000);
+        var e = await Assert.ThrowsAsync<ModerationException>(() => ImageDecoder.DecodeAsync(large, new DecodeLimits { TimeBudget = TimeSpan.Zero }, TestContext.Current.CancellationToken));
+        Assert.Equal(ErrorCodes.UndecodableMedia, e.Code);
+        Assert.Contains("budget", e.Message);
+        var next = await ImageDecoder.DecodeAsync(SampleImages.Png(5, 40, 30), ct: TestContext.Current.CancellationToken);
+        Assert.Equal(40, next.Width);
+    }
+
+    private static (int, int, int) Shape(DecodedImage image) => (image.Width, image.Height, image.Channels);
+
     private static void WriteBigEndian(byte[] b, int at, int v)
     {
         b[at] = (byte)(v >> 24); b[at + 1] = (byte)(v >> 16); b[at + 2] = (byte)(v >> 8); b[at + 3] = (byte)v;
