@@ -25,9 +25,11 @@ public static class Program
         root.Subcommands.Add(WorkerCommand.Create());
         root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(HashCommand.Create());
+        root.Subcommands.Add(BankCommand.Create());
         root.Subcommands.Add(ClassifyCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(ChaosCommand.Create());
         return root;
     }
 }

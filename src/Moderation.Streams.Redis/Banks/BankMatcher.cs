@@ -58,6 +58,8 @@ public sealed class BankMatcher : IAsyncDisposable
     private IReadOnlyDictionary<string, long> _versions = new Dictionary<string, long>();
     private long _lastSyncTimestamp;
     private bool _loaded;
+    private string? _epoch;
+    private readonly HashSet<string> _orphans = new(StringComparer.Ordinal);
     private bool _subscribed;
     private long _lastFullReload;
     private Task? _loop;
@@ -134,13 +136,20 @@ public sealed class BankMatcher : IAsyncDisposable
         await _syncLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            var versions = await Read(static (s, _) => new ValueTask<IReadOnlyDictionary<string, long>>(s.GetVersionsAsync()), ct).ConfigureAwait(false);
+            var state = await Read(static (s, _) => new ValueTask<BankStoreState>(s.GetStateAsync()), ct).ConfigureAwait(false);
+            var versions = state.Versions;
+            if (state.Epoch != _epoch)
+            {
+                if (_loaded) _logger.LogWarning("Hash bank store has a new epoch ({Old} -> {New}): reading every bank again", _epoch, state.Epoch);
+                full = true;
+            }
             bool changed = false;
             foreach (var (name, version) in versions)
             {
                 if (!full && _banks.TryGetValue(name, out var loaded) && loaded.Version == version) continue;
                 var (readVersion, entries) = await Read((s, token) => new ValueTask<(long, List<BankEntry>)>(s.LoadAsync(name, token)), ct).ConfigureAwait(false);
                 _banks[name] = (readVersion, entries);
+                _orphans.Remove(name);
                 changed = true;
             }
             foreach (var name in _banks.Keys.Where(n => !versions.ContainsKey(n)).ToList())
@@ -148,7 +157,8 @@ public sealed class BankMatcher : IAsyncDisposable
                 long version = await Read((s, _) => new ValueTask<long>(s.GetVersionAsync(name)), ct).ConfigureAwait(false);
                 if (version == 0)
                 {
-                    _logger.LogError("Hash bank {Bank} vanished from the store together with its version (store restarted empty?): keeping the copy in memory; re-import it", name);
+                    if (_orphans.Add(name))
+                        _logger.LogError("Hash bank {Bank} vanished from the store together with its version (store restarted empty?): keeping the copy in memory; re-import it", name);
                     continue;
                 }
                 _banks.Remove(name);
@@ -163,6 +173,7 @@ public sealed class BankMatcher : IAsyncDisposable
                 _logger.LogInformation("Hash banks loaded: {Banks} banks, {Entries} hashes searched ({Total} in all)",
                     _banks.Count, index.Count, index.TotalEntries);
             }
+            _epoch = state.Epoch;
             Interlocked.Exchange(ref _lastSyncTimestamp, _time.GetTimestamp());
             Volatile.Write(ref _loaded, true);
             if (full) _lastFullReload = _time.GetTimestamp();

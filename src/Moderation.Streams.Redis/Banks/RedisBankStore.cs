@@ -10,6 +10,11 @@ namespace Moderation.Streams.Redis.Banks;
 /// <summary>A bank's name, entry count and version as the store holds them.</summary>
 public sealed record BankInfo(string Name, long Count, long Version);
 
+/// <summary>What a reader compares to decide what to read again: the store's epoch (a random id set by the first
+/// writer: a store restarted empty gets a new one, so counters that started again from 1 cannot be mistaken for
+/// versions already seen) and every bank's version.</summary>
+public sealed record BankStoreState(string? Epoch, IReadOnlyDictionary<string, long> Versions);
+
 /// <summary>
 /// Hash banks in Redis (or a Redis Cluster, or Garnet).
 /// </summary>
@@ -19,6 +24,7 @@ public sealed record BankInfo(string Name, long Count, long Version);
 /// <item><c>banks</c>: a set of bank names (the registry).</item>
 /// <item><c>bank:{NAME}:entries</c>: a hash, field = entry id, value = the entry as compact JSON.</item>
 /// <item><c>bank:{NAME}:version</c>: an integer incremented by every change, in the same transaction as the change.</item>
+/// <item><c>banks:epoch</c>: a random id written once (SET NX) by the first writer of an empty store.</item>
 /// <item>channel <c>banks:changed</c>: <c>NAME VERSION</c> published after every change.</item>
 /// </list>
 /// <para>The <c>{NAME}</c> hash tag puts a bank's entries and version in one cluster slot, so one MULTI/EXEC
@@ -52,9 +58,16 @@ public sealed partial class RedisBankStore
 
     public IConnectionMultiplexer Connection => _redis;
 
-    private RedisKey RegistryKey => _prefix + "banks";
-    private RedisKey EntriesKey(string bank) => $"{_prefix}bank:{{{bank}}}:entries";
-    private RedisKey VersionKey(string bank) => $"{_prefix}bank:{{{bank}}}:version";
+    /// <summary>The registry set's key.</summary>
+    public string RegistryKey => _prefix + "banks";
+
+    public string EpochKey => _prefix + "banks:epoch";
+
+    /// <summary>The key of a bank's entries (a Redis hash: id → entry).</summary>
+    public string EntriesKey(string bank) => $"{_prefix}bank:{{{bank}}}:entries";
+
+    /// <summary>The key of a bank's version counter (same cluster slot as its entries).</summary>
+    public string VersionKey(string bank) => $"{_prefix}bank:{{{bank}}}:version";
 
     /// <summary>Every bank in the registry, by name.</summary>
     public async Task<IReadOnlyList<BankInfo>> ListAsync()
@@ -76,15 +89,16 @@ public sealed partial class RedisBankStore
     public async Task<long> GetVersionAsync(string bank) =>
         ParseVersion(await _redis.GetDatabase().StringGetAsync(VersionKey(BankNames.Validate(bank))).ConfigureAwait(false));
 
-    /// <summary>Versions of every registered bank, in two round trips.</summary>
-    public async Task<IReadOnlyDictionary<string, long>> GetVersionsAsync()
+    /// <summary>The epoch and the versions of every registered bank, in two round trips.</summary>
+    public async Task<BankStoreState> GetStateAsync()
     {
         var db = _redis.GetDatabase();
+        var epoch = db.StringGetAsync(EpochKey);
         var names = (await db.SetMembersAsync(RegistryKey).ConfigureAwait(false)).Select(n => (string)n!).Where(BankNames.IsValid).ToList();
         var gets = names.Select(n => db.StringGetAsync(VersionKey(n))).ToList();
         var versions = new Dictionary<string, long>(names.Count, StringComparer.Ordinal);
         for (int i = 0; i < names.Count; i++) versions[names[i]] = ParseVersion(await gets[i].ConfigureAwait(false));
-        return versions;
+        return new BankStoreState(await epoch.ConfigureAwait(false), versions);
     }
 
     /// <summary>Adds or replaces entries (by id) in their banks; with <paramref name="replace"/> the named bank is
@@ -94,6 +108,7 @@ public sealed partial class RedisBankStore
         BankNames.Validate(bank);
         ArgumentNullException.ThrowIfNull(entries);
         var db = _redis.GetDatabase();
+        await EnsureEpochAsync(db).ConfigureAwait(false);
         await db.SetAddAsync(RegistryKey, bank).ConfigureAwait(false);
         long version = 0;
         if (replace)
@@ -132,6 +147,7 @@ public sealed partial class RedisBankStore
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Count == 0) return 0;
         var db = _redis.GetDatabase();
+        await EnsureEpochAsync(db).ConfigureAwait(false);
         var tx = db.CreateTransaction();
         var removed = tx.HashDeleteAsync(EntriesKey(bank), ids.Select(i => (RedisValue)i).ToArray());
         var bumped = tx.StringIncrementAsync(VersionKey(bank));
@@ -145,6 +161,7 @@ public sealed partial class RedisBankStore
     {
         BankNames.Validate(bank);
         var db = _redis.GetDatabase();
+        await EnsureEpochAsync(db).ConfigureAwait(false);
         var tx = db.CreateTransaction();
         var existed = tx.KeyDeleteAsync(EntriesKey(bank));
         var bumped = tx.StringIncrementAsync(VersionKey(bank));
@@ -167,6 +184,9 @@ public sealed partial class RedisBankStore
         return (version, entries);
     }
 
+    private Task EnsureEpochAsync(IDatabase db) =>
+        db.StringSetAsync(EpochKey, Guid.NewGuid().ToString("N"), when: When.NotExists);
+
     private Task AnnounceAsync(string bank, long version) =>
         _redis.GetSubscriber().PublishAsync(ChangesChannel, string.Create(CultureInfo.InvariantCulture, $"{bank} {version}"));
 
@@ -178,7 +198,8 @@ public sealed partial class RedisBankStore
 
     private static long ParseVersion(RedisValue value) => value.TryParse(out long v) ? v : 0;
 
-    internal static byte[] Encode(BankEntry e) => JsonSerializer.SerializeToUtf8Bytes(
+    /// <summary>An entry as stored (compact JSON; the id is the hash field, the bank the key).</summary>
+    public static byte[] Encode(BankEntry e) => JsonSerializer.SerializeToUtf8Bytes(
         new StoredEntry(e.Hash.ToString(), e.Quality, e.Label, e.Source, e.AddedAt.ToUnixTimeMilliseconds()), StoredEntryJson.Default.StoredEntry);
 
     internal static BankEntry? Decode(string bank, string id, RedisValue value)

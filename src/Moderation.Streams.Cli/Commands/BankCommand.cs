@@ -1,0 +1,256 @@
+using System.CommandLine;
+using System.Text;
+using System.Text.Json;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
+using Moderation.Streams.Media;
+using Moderation.Streams.Redis;
+using Moderation.Streams.Redis.Banks;
+using StackExchange.Redis;
+
+namespace Moderation.Streams.Cli.Commands;
+
+/// <summary>
+/// <c>moderation bank import|export|list|match|remove</c>: hash banks in Redis. The formats are
+/// <see cref="BankCsv"/>'s; storage and matching are <see cref="RedisBankStore"/> and <see cref="BankIndex"/>,
+/// tested in their own projects. Workers pick up every change within seconds (change channel + periodic check).
+/// </summary>
+internal static class BankCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("bank", "Manage hash banks (named sets of known-violating PDQ hashes) in Redis.");
+        command.Subcommands.Add(Import());
+        command.Subcommands.Add(Export());
+        command.Subcommands.Add(List());
+        command.Subcommands.Add(Match());
+        command.Subcommands.Add(Remove());
+        return command;
+    }
+
+    private static Option<string> BankOption(bool required = true) => new("--bank")
+    {
+        Description = "Bank name (1-64 of A-Z a-z 0-9 . _ -)",
+        Required = required,
+    };
+
+    private static Option<string?> RedisOption()
+    {
+        var option = CommonOptions.Redis();
+        option.Description = "StackExchange.Redis configuration string (or env Redis__Configuration)";
+        return option;
+    }
+
+    private static Command Import()
+    {
+        var redis = RedisOption();
+        var bank = BankOption();
+        var file = new Argument<FileInfo>("file") { Description = "CSV rows hash,quality[,id[,label[,source[,added_at]]]]; '-' reads standard input. The hash verb's output imports as is." };
+        var replace = new Option<bool>("--replace") { Description = "Empty the bank first (default: add, replacing entries with the same id)" };
+        var source = new Option<string?>("--source") { Description = "Source recorded for rows without one (default: the file name)" };
+        var command = new Command("import", "Import hashes from CSV into a bank; prints the bank's new version.") { redis, bank, file, replace, source };
+        command.SetAction(async (parse, ct) => await WithStore(parse, redis, "import", async store =>
+        {
+            var name = parse.GetValue(bank)!;
+            var path = parse.GetValue(file)!;
+            var (entries, errors) = ReadCsv(path, name, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name));
+            foreach (var error in errors) Console.Error.WriteLine($"moderation bank import: line {error.Line}: {error.Message}");
+            if (errors.Count > 0) return ExitCodes.Failure;
+            long version = await store.ImportAsync(name, entries, parse.GetValue(replace));
+            int low = entries.Count(e => e.Quality < BankMatchOptions.Default.MinQuality);
+            Console.Out.WriteLine($"imported {entries.Count} hashes into {name} (version {version})" +
+                (low > 0 ? $"; {low} have quality < {BankMatchOptions.Default.MinQuality} and never match" : ""));
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static (List<BankEntry>, List<BankCsv.RowError>) ReadCsv(FileInfo path, string bank, string source)
+    {
+        using var reader = path.Name == "-" ? new StreamReader(Console.OpenStandardInput()) : new StreamReader(path.FullName);
+        return BankCsv.Read(reader, bank, source, DateTimeOffset.UtcNow);
+    }
+
+    private static Command Export()
+    {
+        var redis = RedisOption();
+        var bank = BankOption();
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "Write to this file (default: standard output)" };
+        var command = new Command("export", "Export a bank as CSV (hash,quality,id,label,source,added_at), ordered by id.") { redis, bank, output };
+        command.SetAction(async (parse, ct) => await WithStore(parse, redis, "export", async store =>
+        {
+            var (_, entries) = await store.LoadAsync(BankNames.Validate(parse.GetValue(bank)), ct);
+            entries.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+            var path = parse.GetValue(output);
+            using var writer = path is null ? new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) : new StreamWriter(path.FullName, false, new UTF8Encoding(false));
+            BankCsv.Write(writer, entries);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command List()
+    {
+        var redis = RedisOption();
+        var json = new Option<bool>("--json") { Description = "One JSON object per bank" };
+        var command = new Command("list", "List banks: name, hashes, version.") { redis, json };
+        command.SetAction(async (parse, ct) => await WithStore(parse, redis, "list", async store =>
+        {
+            foreach (var info in await store.ListAsync())
+            {
+                Console.Out.WriteLine(parse.GetValue(json)
+                    ? JsonSerializer.Serialize(new { name = info.Name, count = info.Count, version = info.Version })
+                    : $"{info.Name}\t{info.Count}\tversion {info.Version}");
+            }
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Match()
+    {
+        var redis = RedisOption();
+        var bank = new Option<string[]>("--bank") { Description = "Only these banks (repeatable; default: all)", AllowMultipleArgumentsPerToken = false };
+        var files = new Argument<string[]>("files") { Description = "Image files", Arity = ArgumentArity.OneOrMore };
+        var maxDistance = new Option<int>("--max-distance") { Description = "Largest Hamming distance that matches", DefaultValueFactory = _ => BankMatchOptions.Default.MaxDistance };
+        var minQuality = new Option<int>("--min-quality") { Description = "Hashes under this quality never match", DefaultValueFactory = _ => BankMatchOptions.Default.MinQuality };
+        var dihedral = new Option<bool>("--dihedral") { Description = "Also match rotated and mirrored copies" };
+        var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]}.")
+        {
+            redis, bank, files, maxDistance, minQuality, dihedral,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var options = new BankMatchOptions { MaxDistance = parse.GetValue(maxDistance), MinQuality = parse.GetValue(minQuality), Dihedral = parse.GetValue(dihedral) };
+            try
+            {
+                options.Validate();
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                Console.Error.WriteLine($"moderation bank match: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            return await WithStore(parse, redis, "match", async store =>
+            {
+                var only = parse.GetValue(bank) is { Length: > 0 } names ? names.ToHashSet(StringComparer.Ordinal) : null;
+                var entries = new List<BankEntry>();
+                foreach (var info in await store.ListAsync())
+                    if (only is null || only.Contains(info.Name)) entries.AddRange((await store.LoadAsync(info.Name, ct)).Entries);
+                var index = new BankIndex(entries, options);
+                var hasher = new PdqHasher();
+                bool failed = false;
+                using var stdout = Console.OpenStandardOutput();
+                foreach (var path in parse.GetValue(files) ?? [])
+                {
+                    PdqResult pdq;
+                    try
+                    {
+                        var image = ImageDecoder.DecodeFile(path);
+                        pdq = hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels);
+                    }
+                    catch (Exception e) when (e is ModerationException or IOException or UnauthorizedAccessException)
+                    {
+                        Console.Error.WriteLine($"moderation bank match: {path}: {(e as ModerationException)?.Code ?? ErrorCodes.MediaUnavailable}: {e.Message}");
+                        failed = true;
+                        continue;
+                    }
+                    var matches = index.FindAll(pdq.Hash, pdq.Quality, options.Dihedral ? hasher.DihedralOfLast() : null);
+                    WriteLine(stdout, path, pdq, matches);
+                }
+                return failed ? ExitCodes.Failure : ExitCodes.Ok;
+            });
+        });
+        return command;
+    }
+
+    private static void WriteLine(Stream stdout, string path, PdqResult pdq, List<BankMatch> matches)
+    {
+        using (var json = new Utf8JsonWriter(stdout))
+        {
+            json.WriteStartObject();
+            json.WriteString("path", path);
+            json.WriteString("hash", pdq.Hash.ToString());
+            json.WriteNumber("quality", pdq.Quality);
+            json.WriteStartArray("matches");
+            foreach (var m in matches)
+            {
+                json.WriteStartObject();
+                json.WriteString("bank", m.Bank);
+                json.WriteString("id", m.Id);
+                json.WriteNumber("distance", m.Distance);
+                if (m.Transform != PdqTransform.Original) json.WriteString("transform", m.Transform.ToString());
+                if (m.Entry.Label is { } label) json.WriteString("label", label);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        stdout.Write("\n"u8);
+        stdout.Flush();
+    }
+
+    private static Command Remove()
+    {
+        var redis = RedisOption();
+        var bank = BankOption();
+        var ids = new Argument<string[]>("ids") { Description = "Entry ids to remove", Arity = ArgumentArity.ZeroOrMore };
+        var all = new Option<bool>("--all") { Description = "Delete the whole bank" };
+        var command = new Command("remove", "Remove entries by id, or a whole bank with --all.") { redis, bank, ids, all };
+        command.SetAction(async (parse, ct) =>
+        {
+            var idList = parse.GetValue(ids) ?? [];
+            if (parse.GetValue(all) == idList.Length > 0)
+            {
+                Console.Error.WriteLine("moderation bank remove: give entry ids or --all (not both)");
+                return ExitCodes.Usage;
+            }
+            return await WithStore(parse, redis, "remove", async store =>
+            {
+                var name = BankNames.Validate(parse.GetValue(bank));
+                if (parse.GetValue(all))
+                {
+                    bool existed = await store.DeleteBankAsync(name);
+                    Console.Out.WriteLine(existed ? $"deleted bank {name}" : $"no bank {name}");
+                    return existed ? ExitCodes.Ok : ExitCodes.Failure;
+                }
+                long removed = await store.RemoveAsync(name, idList);
+                Console.Out.WriteLine($"removed {removed} of {idList.Length} from {name}");
+                return ExitCodes.Ok;
+            });
+        });
+        return command;
+    }
+
+    /// <summary>Connects, runs <paramref name="action"/>, maps failures to exit codes (bad names → 2, store down → 1).</summary>
+    private static async Task<int> WithStore(ParseResult parse, Option<string?> redisOption, string verb, Func<RedisBankStore, Task<int>> action)
+    {
+        var configuration = parse.GetValue(redisOption) ?? Environment.GetEnvironmentVariable("Redis__Configuration");
+        if (string.IsNullOrWhiteSpace(configuration))
+        {
+            Console.Error.WriteLine($"moderation bank {verb}: --redis CONFIG is required (or env Redis__Configuration)");
+            return ExitCodes.Usage;
+        }
+        try
+        {
+            await using var redis = await RedisConnector.ConnectAsync(configuration);
+            return await action(new RedisBankStore(redis));
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"moderation bank {verb}: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            Console.Error.WriteLine($"moderation bank {verb}: Redis unavailable: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"moderation bank {verb}: {e.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+}

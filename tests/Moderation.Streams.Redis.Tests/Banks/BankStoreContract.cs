@@ -1,0 +1,163 @@
+using Microsoft.Extensions.Time.Testing;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
+using Moderation.Streams.Redis.Banks;
+using Moderation.Streams.Redis.Tests.Servers;
+
+namespace Moderation.Streams.Redis.Tests.Banks;
+
+/// <summary>Hash banks in the store and a live matcher over them, run against every Redis-protocol server we support.</summary>
+public abstract class BankStoreContract(IStoreFixture store)
+{
+    /// <summary>Bounds a wait for something that should happen within a second or two; only a hang reaches it.</summary>
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    // Each test has its own prefix (keys and change channel), so tests sharing a server never see each other.
+    private readonly string _prefix = $"t-{Guid.NewGuid():N}:";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private RedisBankStore NewStore() => new(store.Redis, _prefix);
+
+    internal static PdqHash RandomHash(Random random)
+    {
+        Span<byte> bytes = stackalloc byte[32];
+        random.NextBytes(bytes);
+        return PdqHash.FromBytes(bytes);
+    }
+
+    internal static PdqHash FlipBits(PdqHash hash, int count, Random random)
+    {
+        Span<ulong> w = stackalloc ulong[4];
+        hash.CopyTo(w);
+        var bits = Enumerable.Range(0, 256).OrderBy(_ => random.Next()).Take(count);
+        foreach (var b in bits) w[b >> 6] ^= 1UL << (b & 63);
+        return PdqHash.FromWords(w);
+    }
+
+    private static List<BankEntry> Entries(string bank, int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(i => new BankEntry(bank, $"{bank}-{i}", RandomHash(random), 50 + i % 51,
+            i % 3 == 0 ? "csam, \"hashlist\"" : null, "test", DateTimeOffset.FromUnixTimeMilliseconds(1_780_000_000_000 + i))).ToList();
+    }
+
+    [Fact]
+    public async Task An_exported_bank_imports_back_to_the_same_entries()
+    {
+        var bankStore = NewStore();
+        var entries = Entries("known-bad", 2500, seed: 1); // more than one import batch
+        await bankStore.ImportAsync("known-bad", entries);
+
+        var (_, exported) = await bankStore.LoadAsync("known-bad", Ct);
+        var csv = new StringWriter();
+        BankCsv.Write(csv, exported.OrderBy(e => e.Id, StringComparer.Ordinal));
+        var (reimported, errors) = BankCsv.Read(new StringReader(csv.ToString()), "known-bad", "other", DateTimeOffset.UnixEpoch);
+
+        Assert.Empty(errors);
+        Assert.Equal(entries.OrderBy(e => e.Id, StringComparer.Ordinal), reimported);
+        await bankStore.ImportAsync("copy", reimported.Select(e => e with { Bank = "copy" }).ToList());
+        var (_, copy) = await bankStore.LoadAsync("copy", Ct);
+        Assert.Equal(entries.Select(e => e with { Bank = "copy" }).OrderBy(e => e.Id, StringComparer.Ordinal), copy.OrderBy(e => e.Id, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Every_change_moves_the_version_and_list_shows_counts()
+    {
+        var bankStore = NewStore();
+        long v1 = await bankStore.ImportAsync("a", Entries("a", 10, 2));
+        long v2 = await bankStore.ImportAsync("a", Entries("a", 3, 3)); // same ids a-0..a-2: replaced, not added
+        await bankStore.ImportAsync("b", Entries("b", 4, 4));
+        long v3 = await bankStore.RemoveAsync("a", ["a-0", "a-1", "missing"]) switch { 2 => await bankStore.GetVersionAsync("a"), var n => throw new Xunit.Sdk.XunitException($"removed {n}") };
+
+        Assert.True(v1 < v2 && v2 < v3);
+        Assert.Equal([new BankInfo("a", 8, v3), new BankInfo("b", 4, await bankStore.GetVersionAsync("b"))], await bankStore.ListAsync());
+
+        Assert.True(await bankStore.DeleteBankAsync("a"));
+        Assert.Equal(["b"], (await bankStore.ListAsync()).Select(b => b.Name));
+        Assert.True(await bankStore.GetVersionAsync("a") > v3); // deletion is a change readers see
+        Assert.Empty((await bankStore.LoadAsync("a", Ct)).Entries);
+    }
+
+    [Fact]
+    public async Task A_bank_entries_and_version_share_one_cluster_slot_and_banks_spread()
+    {
+        var bankStore = NewStore();
+        Assert.Equal(ClusterSlot.Of(bankStore.EntriesKey("known-bad")), ClusterSlot.Of(bankStore.VersionKey("known-bad")));
+        var slots = Enumerable.Range(0, 20).Select(i => ClusterSlot.Of(bankStore.EntriesKey($"bank-{i}"))).Distinct().Count();
+        Assert.True(slots > 15, $"{slots} distinct slots for 20 banks");
+        await Assert.ThrowsAsync<ArgumentException>(() => bankStore.ImportAsync("bad{name}", []));
+    }
+
+    [Fact]
+    public async Task A_running_matcher_sees_an_import_and_a_removal_through_the_change_channel()
+    {
+        var bankStore = NewStore();
+        var random = new Random(5);
+        var known = RandomHash(random);
+        // A refresh interval far longer than the test: only the change message can make the matcher look.
+        await using var matcher = new BankMatcher(bankStore, new BankMatcherOptions { KeyPrefix = _prefix, RefreshInterval = TimeSpan.FromHours(1), FullReloadInterval = TimeSpan.FromHours(1), MaxStaleness = TimeSpan.FromHours(2) });
+        await matcher.StartAsync(Deadline, Ct);
+        var nearCopy = FlipBits(known, 20, random);
+        Assert.Equal(BankLookupStatus.NoMatch, matcher.Match(nearCopy, 100).Status);
+
+        await bankStore.ImportAsync("live", [new BankEntry("live", "h-77", known, 90, "label", "test", DateTimeOffset.UnixEpoch)]);
+        var matched = await PollAsync(() => matcher.Match(nearCopy, 100), l => l.Status == BankLookupStatus.Matched);
+        Assert.Equal(("live", "h-77", 20), (matched.Match!.Value.Bank, matched.Match.Value.Id, matched.Match.Value.Distance));
+        Assert.Equal(BankLookupStatus.NoMatch, matcher.Match(nearCopy, 49).Status); // quality below 50 never matches
+
+        await bankStore.RemoveAsync("live", ["h-77"]);
+        await PollAsync(() => matcher.Match(nearCopy, 100), l => l.Status == BankLookupStatus.NoMatch);
+    }
+
+    [Fact]
+    public async Task A_change_without_a_message_is_found_by_the_periodic_check()
+    {
+        var bankStore = NewStore();
+        var hash = RandomHash(new Random(6));
+        await using var matcher = new BankMatcher(bankStore, new BankMatcherOptions { KeyPrefix = _prefix, RefreshInterval = TimeSpan.FromMilliseconds(200) });
+        await matcher.StartAsync(Deadline, Ct);
+
+        // Written behind the store's back: entries and version, no PUBLISH.
+        var db = store.Redis.GetDatabase();
+        await db.SetAddAsync(bankStore.RegistryKey, "quiet");
+        await db.HashSetAsync(bankStore.EntriesKey("quiet"), "q-1", RedisBankStore.Encode(new BankEntry("quiet", "q-1", hash, 80, null, null, DateTimeOffset.UnixEpoch)));
+        await db.StringIncrementAsync(bankStore.VersionKey("quiet"));
+
+        var found = await PollAsync(() => matcher.Match(hash, 80), l => l.Status == BankLookupStatus.Matched);
+        Assert.Equal(0, found.Match!.Value.Distance);
+    }
+
+    [Fact]
+    public async Task Banks_too_long_without_a_sync_are_unavailable()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var bankStore = NewStore();
+        var hash = RandomHash(new Random(7));
+        await bankStore.ImportAsync("stale", [new BankEntry("stale", "s-1", hash, 80, null, null, DateTimeOffset.UnixEpoch)]);
+        var options = new BankMatcherOptions { KeyPrefix = _prefix, RefreshInterval = TimeSpan.FromSeconds(10), MaxStaleness = TimeSpan.FromMinutes(2) };
+        await using var matcher = new BankMatcher(bankStore, options, time: time);
+        Assert.Equal(BankLookupStatus.Unavailable, matcher.Match(hash, 80).Status); // never loaded
+
+        await matcher.SyncAsync(full: true, Ct);
+        Assert.Equal(BankLookupStatus.Matched, matcher.Match(hash, 80).Status);
+        time.Advance(options.MaxStaleness + TimeSpan.FromSeconds(1));
+        Assert.Equal(BankLookupStatus.Unavailable, matcher.Match(hash, 80).Status);
+    }
+
+    private static async Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done)
+    {
+        var until = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            var value = read();
+            if (done(value)) return value;
+            if (DateTime.UtcNow > until) throw new TimeoutException($"still {value} after {Deadline}");
+            await Task.Delay(20, Ct);
+        }
+    }
+}
+
+public sealed class Banks_on_redis_server(RedisServerFixture store) : BankStoreContract(store), IClassFixture<RedisServerFixture>;
+
+public sealed class Banks_on_garnet(GarnetServerFixture store) : BankStoreContract(store), IClassFixture<GarnetServerFixture>;
