@@ -32,6 +32,9 @@ public static class UploadEventParser
         if (utf8.Length > limits.MaxEventBytes)
             throw Invalid($"event of {utf8.Length} bytes exceeds the limit of {limits.MaxEventBytes}");
 
+        // Invalid UTF-8 anywhere (unknown fields included) makes the event invalid, not only where a field is read.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8)) throw Invalid("event is not valid UTF-8");
+
         JsonDocument document;
         try
         {
@@ -50,41 +53,58 @@ public static class UploadEventParser
 
         using (document)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw Invalid("event must be a JSON object");
-
-            string contentId = RequiredString(root, "content_id");
-            if (!IsValidId(contentId)) throw Invalid("content_id must be 1-128 characters of [A-Za-z0-9._:-]");
-            string? uploaderId = OptionalString(root, "uploader_id");
-            if (uploaderId is not null && !IsValidId(uploaderId))
-                throw Invalid("uploader_id must be 1-128 characters of [A-Za-z0-9._:-]");
-
-            string mediaType = RequiredString(root, "media_type");
-            var media = ParseMedia(root);
-            string? caption = OptionalString(root, "caption");
-            DateTimeOffset? createdAt = null;
-            var createdText = OptionalString(root, "created_at");
-            if (createdText is not null)
+            try
             {
-                if (!DateTimeOffset.TryParse(createdText, System.Globalization.CultureInfo.InvariantCulture,
-                        System.Globalization.DateTimeStyles.RoundtripKind, out var parsed))
-                    throw Invalid("created_at must be an ISO-8601 timestamp");
-                createdAt = parsed;
+                return FromDocument(document.RootElement);
             }
-
-            if (mediaType is not (MediaTypes.Image or MediaTypes.Video))
-                throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{Truncate(mediaType)}' is not supported (image, video)");
-
-            return new UploadEvent
+            catch (InvalidOperationException e) // e.g. an escaped lone surrogate ("\ud800") that is no text
             {
-                ContentId = contentId,
-                UploaderId = uploaderId,
-                MediaType = mediaType,
-                Media = media,
-                Caption = caption,
-                CreatedAt = createdAt,
-            };
+                throw Invalid($"unreadable string: {e.Message}");
+            }
         }
+    }
+
+    private static UploadEvent FromDocument(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object) throw Invalid("event must be a JSON object");
+
+        string contentId = RequiredString(root, "content_id");
+        if (!IsValidId(contentId)) throw Invalid("content_id must be 1-128 characters of [A-Za-z0-9._:-]");
+        string? uploaderId = OptionalString(root, "uploader_id");
+        if (uploaderId is not null && !IsValidId(uploaderId))
+            throw Invalid("uploader_id must be 1-128 characters of [A-Za-z0-9._:-]");
+
+        string mediaType = RequiredString(root, "media_type");
+        var media = ParseMedia(root);
+        string? caption = OptionalString(root, "caption");
+        DateTimeOffset? createdAt = null;
+        var createdText = OptionalString(root, "created_at");
+        if (createdText is not null)
+        {
+            // ISO 8601 with an explicit offset (Z or ±hh:mm): a local time would mean a different instant on each host.
+            if (!root.GetProperty("created_at").TryGetDateTimeOffset(out var parsed) || !HasExplicitOffset(createdText))
+                throw Invalid("created_at must be an ISO-8601 timestamp with an offset (e.g. 2026-11-25T10:00:00Z)");
+            createdAt = parsed;
+        }
+
+        if (mediaType is not (MediaTypes.Image or MediaTypes.Video))
+            throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{Truncate(mediaType)}' is not supported (image, video)");
+
+        return new UploadEvent
+        {
+            ContentId = contentId,
+            UploaderId = uploaderId,
+            MediaType = mediaType,
+            Media = media,
+            Caption = caption,
+            CreatedAt = createdAt,
+        };
+    }
+
+    private static bool HasExplicitOffset(string text)
+    {
+        int t = text.IndexOf('T');
+        return t > 0 && (text.EndsWith('Z') || text.AsSpan(t).IndexOfAny('+', '-') > 0);
     }
 
     /// <summary>Best effort: the content_id of a broken event, for logs and DLQ keys; null when unreadable.</summary>
