@@ -1,60 +1,156 @@
-using System.Buffers;
+using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using Moderation.Streams.Media;
 
 namespace Moderation.Streams.Inference;
 
 /// <summary>
-/// Runs a registered model with ONNX Runtime on the CPU. The model takes NHWC float32 [N,S,S,3] in [0,1]
-/// (dynamic batch) and returns [N,labels] probabilities. Thread-safe: ONNX Runtime sessions allow
-/// concurrent <c>Run</c> calls.
+/// Runs a registered model with ONNX Runtime on the CUDA or CPU execution provider (see
+/// <see cref="ClassifierOptions.Device"/>). The model takes NHWC float32 [N,S,S,3] in [0,1] (dynamic batch)
+/// and returns [N,labels] probabilities.
+/// <para>
+/// Thread-safe: each concurrent caller gets a "lane" — pinned input/output buffers for
+/// <see cref="ClassifierOptions.MaxBatchSize"/> images with <see cref="OrtValue"/>s and an
+/// <see cref="OrtIoBinding"/> per batch size bound over them — created on first need and reused, so a warm
+/// classifier allocates no tensor memory per image. On CUDA, runs are padded to fixed batch-size buckets that
+/// were warmed up at load.
+/// </para>
 /// </summary>
 public sealed class OnnxImageClassifier : IImageClassifier
 {
     private readonly InferenceSession _session;
-    private readonly SessionOptions _options;
-    private readonly string[] _inputNames;
-    private readonly string[] _outputNames;
+    private readonly SessionOptions _sessionOptions;
+    private readonly string _inputName;
+    private readonly string _outputName;
+    private readonly int[]? _buckets;
+    private readonly int _perImage;
+    private readonly int _labels;
+    private readonly Stack<Lane> _idleLanes = new();
+    private readonly List<Lane> _allLanes = [];
     private volatile bool _disposed;
 
-    private OnnxImageClassifier(ModelDescriptor model, string modelPath, SessionOptions options)
+    private OnnxImageClassifier(ModelDescriptor model, string modelPath, ClassifierOptions options,
+        InferenceSession session, SessionOptions sessionOptions, string device, string? fallbackReason)
     {
-        _options = options;
-        try
-        {
-            _session = new InferenceSession(modelPath, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            options.Dispose();
-            throw new InvalidDataException($"{model.VersionedName}: {modelPath} is not a loadable ONNX model: {e.Message}", e);
-        }
         Model = model;
         ModelPath = modelPath;
-        (_inputNames, _outputNames) = CheckSignature(model, modelPath);
+        Options = options;
+        _session = session;
+        _sessionOptions = sessionOptions;
+        Device = device;
+        DeviceFallbackReason = fallbackReason;
+        _perImage = model.InputSize * model.InputSize * 3;
+        _labels = model.Labels.Count;
+        (_inputName, _outputName) = CheckSignature(model, modelPath);
+        if (options.BatchBuckets is { } buckets) _buckets = [.. buckets.Append(options.MaxBatchSize).Distinct().Order()];
+        else if (IsCuda) _buckets = [.. PowersOfTwo(options.MaxBatchSize).Append(options.MaxBatchSize).Distinct().Order()];
     }
 
     public ModelDescriptor Model { get; }
-    public string Device => "cpu";
+
+    /// <summary>"cuda:N" or "cpu".</summary>
+    public string Device { get; }
+
+    public bool IsCuda => Device.StartsWith("cuda", StringComparison.Ordinal);
+
+    /// <summary>Why <see cref="InferenceDevice.Auto"/> ended on the CPU; null when it got CUDA or the CPU was asked for.</summary>
+    public string? DeviceFallbackReason { get; }
+
     public string ModelPath { get; }
+    public ClassifierOptions Options { get; }
+
+    /// <summary>The fixed batch sizes runs are padded to; null = exact sizes.</summary>
+    public IReadOnlyList<int>? BatchBuckets => _buckets;
+
+    /// <summary>Lanes (sets of preallocated buffers) created so far: the most callers seen at once.</summary>
+    public int Lanes { get { lock (_idleLanes) return _allLanes.Count; } }
 
     /// <summary><c>AppContext.BaseDirectory/models</c>: where the build copies the committed models.</summary>
     public static string DefaultModelsDirectory => Path.Combine(AppContext.BaseDirectory, "models");
 
     /// <summary>Loads a registered model from <paramref name="modelsDirectory"/> (default <see cref="DefaultModelsDirectory"/>).</summary>
-    /// <param name="intraOpThreads">Threads one inference may use; 0 = one per core.</param>
     /// <exception cref="ArgumentException">Unknown model name (the message lists the known ones).</exception>
     /// <exception cref="FileNotFoundException">The model file is missing.</exception>
+    /// <exception cref="InvalidDataException">The file is not a loadable model with the registered signature.</exception>
+    /// <exception cref="ExecutionProviderUnavailableException"><see cref="InferenceDevice.Cuda"/> asked for and CUDA cannot be used.</exception>
     public static OnnxImageClassifier Load(
-        string modelName = ModelRegistry.DefaultModelName, string? modelsDirectory = null, int intraOpThreads = 0)
+        string modelName = ModelRegistry.DefaultModelName, string? modelsDirectory = null, ClassifierOptions? options = null)
     {
+        options ??= new ClassifierOptions();
+        options.Validate();
         var model = ModelRegistry.Get(modelName);
         var path = Path.GetFullPath(Path.Combine(modelsDirectory ?? DefaultModelsDirectory, model.FileName));
         if (!File.Exists(path))
             throw new FileNotFoundException(
                 $"{model.VersionedName}: model file not found at {path} (built by tools/nsfwjs-convert/convert.sh, " +
                 "copied to the output's models/ folder by the Inference project)", path);
-        return new OnnxImageClassifier(model, path, CreateOptions(intraOpThreads));
+
+        string? fallback = null;
+        if (options.Device is InferenceDevice.Cuda or InferenceDevice.Auto)
+        {
+            var cudaOptions = CreateOptions(options, out var cudaFailure);
+            if (cudaFailure is null)
+            {
+                try
+                {
+                    var session = new InferenceSession(path, cudaOptions);
+                    return Start(new OnnxImageClassifier(model, path, options, session, cudaOptions, $"cuda:{options.CudaDeviceId}", null));
+                }
+                catch (OnnxRuntimeException e)
+                {
+                    cudaOptions.Dispose();
+                    cudaFailure = $"creating a CUDA session failed: {e.Message}";
+                }
+            }
+            if (options.Device == InferenceDevice.Cuda)
+                throw new ExecutionProviderUnavailableException(
+                    $"Inference:Device is 'cuda' but the CUDA execution provider cannot be used: {cudaFailure}. " +
+                    "It needs an NVIDIA GPU, the CUDA 13 and cuDNN 9 libraries, and a build with -p:OnnxRuntimeFlavor=gpu " +
+                    "(Microsoft.ML.OnnxRuntime.Gpu.Linux); or set Inference:Device to 'auto' (CPU fallback) or 'cpu'.");
+            fallback = cudaFailure;
+            InferenceTelemetry.DeviceFallbacks.Add(1, new KeyValuePair<string, object?>("model", model.VersionedName));
+        }
+
+        var cpuOptions = CreateOptions(options with { Device = InferenceDevice.Cpu }, out _);
+        InferenceSession cpuSession;
+        try
+        {
+            cpuSession = new InferenceSession(path, cpuOptions);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            cpuOptions.Dispose();
+            throw new InvalidDataException($"{model.VersionedName}: {path} is not a loadable ONNX model: {e.Message}", e);
+        }
+        return Start(new OnnxImageClassifier(model, path, options, cpuSession, cpuOptions, "cpu", fallback));
+    }
+
+    private static OnnxImageClassifier Start(OnnxImageClassifier classifier)
+    {
+        try
+        {
+            if (classifier.Options.WarmUp) classifier.WarmUp();
+            return classifier;
+        }
+        catch
+        {
+            classifier.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs every bucket (CUDA) or one image (CPU) once, on zeros, so the first real batch is not slow.</summary>
+    private void WarmUp()
+    {
+        var lane = RentLane();
+        try
+        {
+            foreach (int size in _buckets ?? [1]) Run(lane, size);
+        }
+        finally
+        {
+            ReturnLane(lane);
+        }
     }
 
     public IReadOnlyList<ClassScores> Classify(IReadOnlyList<DecodedImage> images)
@@ -62,59 +158,123 @@ public sealed class OnnxImageClassifier : IImageClassifier
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(images);
         if (images.Count == 0) return [];
+        var result = new ClassScores[images.Count];
+        for (int start = 0; start < images.Count; start += Options.MaxBatchSize)
+            ClassifyChunk(images, start, Math.Min(Options.MaxBatchSize, images.Count - start), result);
+        return result;
+    }
 
-        int size = Model.InputSize, perImage = size * size * 3, labels = Model.Labels.Count;
-        int length = checked(images.Count * perImage);
-        var buffer = ArrayPool<float>.Shared.Rent(length);
+    private void ClassifyChunk(IReadOnlyList<DecodedImage> images, int start, int count, ClassScores[] result)
+    {
+        var lane = RentLane();
         try
         {
-            for (int i = 0; i < images.Count; i++)
-                Preprocessor.Write(images[i], size, buffer.AsSpan(i * perImage, perImage));
+            int size = Model.InputSize, perImage = _perImage;
+            if (count > 1 && Options.ParallelPreprocessing && Environment.ProcessorCount > 1)
+                Parallel.For(0, count, i => Preprocessor.Write(images[start + i], size, lane.Input.AsSpan(i * perImage, perImage)));
+            else
+                for (int i = 0; i < count; i++) Preprocessor.Write(images[start + i], size, lane.Input.AsSpan(i * perImage, perImage));
 
-            using var input = OrtValue.CreateTensorValueFromMemory(
-                OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, length), [images.Count, size, size, 3]);
-            using var runOptions = new RunOptions();
-            using var outputs = _session.Run(runOptions, _inputNames, [input], _outputNames);
-            var probabilities = outputs[0].GetTensorDataAsSpan<float>();
-            if (probabilities.Length != images.Count * labels)
-                throw new InvalidOperationException($"{Model.VersionedName} returned {probabilities.Length} values for {images.Count} images");
-
-            var result = new ClassScores[images.Count];
-            for (int i = 0; i < result.Length; i++)
-                result[i] = new ClassScores(Model.Labels, probabilities.Slice(i * labels, labels).ToArray());
-            return result;
+            Run(lane, BucketFor(count));
+            var probabilities = lane.Output.AsSpan();
+            for (int i = 0; i < count; i++)
+                result[start + i] = new ClassScores(Model.Labels, probabilities.Slice(i * _labels, _labels).ToArray());
+            InferenceTelemetry.Batches.Add(1, new KeyValuePair<string, object?>("device", Device));
+            InferenceTelemetry.Images.Add(count, new KeyValuePair<string, object?>("device", Device));
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(buffer);
+            ReturnLane(lane);
+        }
+    }
+
+    private int BucketFor(int count)
+    {
+        if (_buckets is null) return count;
+        foreach (int bucket in _buckets)
+            if (bucket >= count) return bucket;
+        throw new UnreachableException($"no bucket for {count} images (largest {_buckets[^1]})");
+    }
+
+    private void Run(Lane lane, int batchSize)
+    {
+        var binding = lane.BindingFor(batchSize);
+        _session.RunWithBinding(lane.RunOptions, binding);
+        if (IsCuda) binding.SynchronizeBoundOutputs();
+    }
+
+    private Lane RentLane()
+    {
+        lock (_idleLanes)
+        {
+            if (_idleLanes.TryPop(out var lane)) return lane;
+            lane = new Lane(this);
+            _allLanes.Add(lane);
+            return lane;
+        }
+    }
+
+    private void ReturnLane(Lane lane)
+    {
+        lock (_idleLanes)
+        {
+            if (_disposed) lane.Dispose();
+            else _idleLanes.Push(lane);
         }
     }
 
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
+        lock (_idleLanes)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            while (_idleLanes.TryPop(out var lane)) lane.Dispose();
+        }
         _session.Dispose();
-        _options.Dispose();
+        _sessionOptions.Dispose();
     }
 
-    // Sequential execution, no inter-op pool, and no spin-waiting: on a 2-core box the worker's other
-    // stages need the cores that spinning threads would burn between batches.
-    private static SessionOptions CreateOptions(int intraOpThreads)
+    /// <summary>
+    /// CPU: sequential execution, no inter-op pool, intra-op threads = cores / concurrent runs, and no
+    /// spin-waiting (the worker's other stages need the cores spinning threads would burn between batches).
+    /// CUDA: the same plus the CUDA provider appended first; <paramref name="cudaFailure"/> says why it could
+    /// not be (the CPU-only package has no CUDA entry point; the GPU package without a GPU or CUDA 13
+    /// libraries fails to load its provider library).
+    /// </summary>
+    private static SessionOptions CreateOptions(ClassifierOptions options, out string? cudaFailure)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(intraOpThreads);
-        var options = new SessionOptions
+        cudaFailure = null;
+        var session = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = intraOpThreads > 0 ? intraOpThreads : Environment.ProcessorCount,
+            IntraOpNumThreads = options.ResolveIntraOpThreads(),
             InterOpNumThreads = 1,
         };
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        return options;
+        session.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        if (options.Device == InferenceDevice.Cpu) return session;
+        try
+        {
+            session.AppendExecutionProvider_CUDA(options.CudaDeviceId);
+        }
+        catch (EntryPointNotFoundException e)
+        {
+            cudaFailure = $"this build carries the CPU-only ONNX Runtime ({e.Message})";
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or TypeInitializationException)
+        {
+            cudaFailure = e.Message;
+        }
+        return session;
     }
 
-    private (string[] Inputs, string[] Outputs) CheckSignature(ModelDescriptor model, string path)
+    private static IEnumerable<int> PowersOfTwo(int max)
+    {
+        for (int b = 1; b <= max; b *= 2) yield return b;
+    }
+
+    private (string Input, string Output) CheckSignature(ModelDescriptor model, string path)
     {
         try
         {
@@ -129,12 +289,50 @@ public sealed class OnnxImageClassifier : IImageClassifier
             if (output.ElementType != typeof(float) || !output.Dimensions.AsSpan().SequenceEqual([-1, model.Labels.Count]))
                 throw new InvalidDataException(
                     $"{model.VersionedName}: output '{outputName}' is [{string.Join(",", output.Dimensions)}], expected float [N,{model.Labels.Count}]");
-            return ([inputName], [outputName]);
+            return (inputName, outputName);
         }
         catch
         {
-            Dispose();
+            _session.Dispose();
+            _sessionOptions.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>One concurrent caller's pinned buffers, and the tensors and bindings over them, per batch size.</summary>
+    private sealed class Lane(OnnxImageClassifier owner) : IDisposable
+    {
+        private readonly Dictionary<int, (OrtValue Input, OrtValue Output, OrtIoBinding Binding)> _bindings = [];
+
+        public float[] Input { get; } = GC.AllocateArray<float>(owner.Options.MaxBatchSize * owner._perImage, pinned: true);
+        public float[] Output { get; } = GC.AllocateArray<float>(owner.Options.MaxBatchSize * owner._labels, pinned: true);
+        public RunOptions RunOptions { get; } = new();
+
+        public OrtIoBinding BindingFor(int batchSize)
+        {
+            if (_bindings.TryGetValue(batchSize, out var existing)) return existing.Binding;
+            int s = owner.Model.InputSize;
+            var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
+                Input.AsMemory(0, batchSize * owner._perImage), [batchSize, s, s, 3]);
+            var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
+                Output.AsMemory(0, batchSize * owner._labels), [batchSize, owner._labels]);
+            var binding = owner._session.CreateIoBinding();
+            binding.BindInput(owner._inputName, input);
+            binding.BindOutput(owner._outputName, output);
+            _bindings[batchSize] = (input, output, binding);
+            return binding;
+        }
+
+        public void Dispose()
+        {
+            foreach (var (input, output, binding) in _bindings.Values)
+            {
+                binding.Dispose();
+                input.Dispose();
+                output.Dispose();
+            }
+            _bindings.Clear();
+            RunOptions.Dispose();
         }
     }
 }

@@ -18,17 +18,6 @@ public sealed class ScreeningOptions
     /// <summary>Decisions are cached and reused only for PDQ hashes of at least this quality (flat images hash alike).</summary>
     [Range(0, 100)]
     public int MinCacheQuality { get; set; } = 50;
-
-    [Range(1, 1024)]
-    public int MaxBatchSize { get; set; } = 16;
-
-    /// <summary>Longest time the first image of a batch waits for others.</summary>
-    [Range(0, 1000)]
-    public int MaxQueueDelayMs { get; set; } = 5;
-
-    /// <summary>Images waiting for inference before callers are made to wait (backpressure).</summary>
-    [Range(1, 100_000)]
-    public int MaxQueuedImages { get; set; } = 512;
 }
 
 /// <summary>Redis settings (configuration section <c>Redis</c>).</summary>

@@ -27,7 +27,7 @@ public sealed class ScreeningPipeline : IUploadHandler
     private readonly ScreeningOptions _options;
     private readonly Policy _policy;
     private readonly MediaReader _media;
-    private readonly InferenceBatcher _batcher;
+    private readonly DynamicBatcher _batcher;
     private readonly IDecisionCache? _cache;
     private readonly ScreeningStats _stats;
     private readonly ILogger _logger;
@@ -37,7 +37,7 @@ public sealed class ScreeningPipeline : IUploadHandler
     private readonly bool _banksFailClosed;
 
     public ScreeningPipeline(KafkaOptions kafka, ScreeningOptions options, Policy policy, MediaReader media,
-        InferenceBatcher batcher, IDecisionCache? cache, ScreeningStats stats, ILogger logger, TimeProvider? time = null,
+        DynamicBatcher batcher, IDecisionCache? cache, ScreeningStats stats, ILogger logger, TimeProvider? time = null,
         BankMatcher? banks = null, bool banksFailClosed = true)
     {
         _banks = banks;
@@ -69,7 +69,7 @@ public sealed class ScreeningPipeline : IUploadHandler
             if (parsed.MediaType != MediaTypes.Image)
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             var bytes = await _media.ReadAsync(parsed.Media, ct).ConfigureAwait(false);
-            var image = ImageDecoder.Decode(bytes, _media.Options.Decode);
+            var image = await ImageDecoder.DecodeAsync(bytes, _media.Options.Decode, ct).ConfigureAwait(false);
             var pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
             var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
 

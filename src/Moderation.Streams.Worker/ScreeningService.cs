@@ -18,6 +18,7 @@ namespace Moderation.Streams.Worker;
 public sealed class ScreeningService(
     IOptions<KafkaOptions> kafka,
     IOptions<ScreeningOptions> screening,
+    IOptions<InferenceOptions> inference,
     IOptions<MediaOptions> media,
     IOptions<RedisOptions> redis,
     IOptions<BanksOptions> banks,
@@ -33,15 +34,18 @@ public sealed class ScreeningService(
 
     public UploadConsumer? Consumer { get; private set; }
 
+    /// <summary>The loaded classifier (model, device, and why <c>auto</c> fell back to the CPU, if it did): health detail.</summary>
+    public OnnxImageClassifier? Inference { get; private set; }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
             var policy = screening.Value.PolicyFile is { Length: > 0 } file ? Policy.Load(file) : Policy.Default;
-            using var classifier = OnnxImageClassifier.Load(screening.Value.Model, screening.Value.ModelsDirectory);
+            using var classifier = InferenceSetup.LoadClassifier(screening.Value, inference.Value, _logger);
+            Inference = classifier;
             _logger.LogInformation("Model {Model} on {Device}; policy {Policy}", classifier.Model.VersionedName, classifier.Device, policy.Version);
-            await using var batcher = new InferenceBatcher(classifier, screening.Value.MaxBatchSize,
-                TimeSpan.FromMilliseconds(screening.Value.MaxQueueDelayMs), screening.Value.MaxQueuedImages);
+            await using var batcher = InferenceSetup.CreateBatcher(classifier, inference.Value);
             using var reader = new MediaReader(media.Value);
             IConnectionMultiplexer? connection = null;
             IDecisionCache? cache = null;

@@ -38,6 +38,7 @@ public static class WorkerHost
 
         builder.Services.AddOptions<KafkaOptions>().BindConfiguration("Kafka").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<ScreeningOptions>().BindConfiguration("Screening").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<InferenceOptions>().BindConfiguration("Inference").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<MediaOptions>().BindConfiguration("Media");
         builder.Services.AddOptions<RedisOptions>().BindConfiguration("Redis");
         builder.Services.AddOptions<BanksOptions>().BindConfiguration("Banks").ValidateDataAnnotations().ValidateOnStart();

@@ -1,0 +1,51 @@
+namespace Moderation.Streams.Inference;
+
+/// <summary>How <see cref="OnnxImageClassifier"/> runs a model.</summary>
+public sealed record ClassifierOptions
+{
+    public InferenceDevice Device { get; init; } = InferenceDevice.Cpu;
+
+    /// <summary>CUDA device ordinal.</summary>
+    public int CudaDeviceId { get; init; }
+
+    /// <summary>
+    /// CPU threads one inference may use; 0 = the machine's cores divided among <see cref="ConcurrentRuns"/>
+    /// (a run that owns every core for itself gains nothing from a second concurrent run).
+    /// </summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>How many inferences are expected to run at once (the batcher's concurrent batches).</summary>
+    public int ConcurrentRuns { get; init; } = 1;
+
+    /// <summary>
+    /// Largest batch one run takes; larger requests are split. Input and output tensors for this many images
+    /// are preallocated (pinned) per concurrent run.
+    /// </summary>
+    public int MaxBatchSize { get; init; } = 64;
+
+    /// <summary>
+    /// Fixed batch sizes runs are padded up to (the smallest one that fits), each bound and warmed up once at
+    /// load. Null = powers of two up to <see cref="MaxBatchSize"/> on CUDA (shapes the GPU kernels are tuned
+    /// for once), exact sizes on the CPU (padding there would only burn cycles).
+    /// </summary>
+    public IReadOnlyList<int>? BatchBuckets { get; init; }
+
+    /// <summary>Run every bucket once at load (CUDA: kernel selection, memory arenas) so the first uploads are not slow.</summary>
+    public bool WarmUp { get; init; } = true;
+
+    /// <summary>Parallelise preprocessing of a batch across cores.</summary>
+    public bool ParallelPreprocessing { get; init; } = true;
+
+    internal int ResolveIntraOpThreads() =>
+        IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, ConcurrentRuns));
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(IntraOpThreads);
+        ArgumentOutOfRangeException.ThrowIfNegative(CudaDeviceId);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ConcurrentRuns, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1);
+        if (BatchBuckets is { } buckets && (buckets.Count == 0 || buckets.Any(b => b < 1 || b > MaxBatchSize)))
+            throw new ArgumentException($"batch buckets must lie in 1..{MaxBatchSize}", nameof(BatchBuckets));
+    }
+}

@@ -1,0 +1,258 @@
+using System.Threading.Channels;
+using Moderation.Streams.Media;
+
+namespace Moderation.Streams.Inference;
+
+/// <summary>How <see cref="DynamicBatcher"/> forms and runs batches.</summary>
+public sealed record DynamicBatcherOptions
+{
+    /// <summary>A batch runs as soon as it holds this many images.</summary>
+    public int MaxBatchSize { get; init; } = 16;
+
+    /// <summary>Longest the first image of a batch waits for others before the batch runs anyway.</summary>
+    public TimeSpan MaxQueueDelay { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Images waiting for a batch; when full, <see cref="DynamicBatcher.ClassifyAsync"/> waits (backpressure).</summary>
+    public int MaxQueued { get; init; } = 512;
+
+    /// <summary>Batches running at once. While all are busy, waiting images gather into the next, larger batch.</summary>
+    public int ConcurrentBatches { get; init; } = 1;
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueued, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ConcurrentBatches, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueueDelay, TimeSpan.Zero);
+    }
+}
+
+/// <summary>
+/// An in-process dynamic batcher (what Triton's dynamic batcher does for a model server): callers submit one
+/// image and await its scores; one loop takes a free batch slot (at most
+/// <see cref="DynamicBatcherOptions.ConcurrentBatches"/> batches run at once), then gathers waiting images
+/// until the batch holds <see cref="DynamicBatcherOptions.MaxBatchSize"/> or
+/// <see cref="DynamicBatcherOptions.MaxQueueDelay"/> has passed since its first image, whichever comes first,
+/// and runs it on the thread pool. The queue is bounded (<see cref="DynamicBatcherOptions.MaxQueued"/>):
+/// submitters wait when it is full. A caller that cancels gets <see cref="OperationCanceledException"/> at
+/// once, and its image is left out of the batch if the batch has not started. Disposal stops new submissions,
+/// runs what is already queued, and waits for running batches. Time comes from a <see cref="TimeProvider"/>.
+/// </summary>
+public sealed class DynamicBatcher : IAsyncDisposable
+{
+    private readonly IImageClassifier _classifier;
+    private readonly DynamicBatcherOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Channel<Request> _queue;
+    private readonly SemaphoreSlim _slots;
+    private readonly Stack<Batch> _idleBatches = new();
+    private readonly Task _loop;
+    private long _batches, _images, _cancelled;
+    private int _disposed;
+
+    public DynamicBatcher(IImageClassifier classifier, DynamicBatcherOptions? options = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(classifier);
+        _options = options ?? new DynamicBatcherOptions();
+        _options.Validate();
+        _classifier = classifier;
+        _time = time ?? TimeProvider.System;
+        _slots = new SemaphoreSlim(_options.ConcurrentBatches, _options.ConcurrentBatches);
+        _queue = Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.MaxQueued)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _loop = Task.Run(FormBatchesAsync);
+    }
+
+    public IImageClassifier Classifier => _classifier;
+    public DynamicBatcherOptions Options => _options;
+
+    /// <summary>Batches run so far.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Images classified so far.</summary>
+    public long Images => Interlocked.Read(ref _images);
+
+    /// <summary>Submissions cancelled before their batch started (left out of it).</summary>
+    public long CancelledBeforeRun => Interlocked.Read(ref _cancelled);
+
+    /// <summary>Images in the queue, not yet taken into a batch.</summary>
+    public int Queued => _queue.Reader.Count;
+
+    /// <summary>Scores one image as part of a batch.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled first.</exception>
+    /// <exception cref="ObjectDisposedException">The batcher is disposed.</exception>
+    public async Task<ClassScores> ClassifyAsync(DecodedImage image, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ct.ThrowIfCancellationRequested();
+        var request = new Request(image, _time.GetTimestamp());
+        try
+        {
+            await _queue.Writer.WriteAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(DynamicBatcher));
+        }
+        if (!ct.CanBeCanceled) return await request.Completion.Task.ConfigureAwait(false);
+        using (ct.UnsafeRegister(static (state, token) => ((Request)state!).Completion.TrySetCanceled(token), request))
+            return await request.Completion.Task.ConfigureAwait(false);
+    }
+
+    private async Task FormBatchesAsync()
+    {
+        var reader = _queue.Reader;
+        while (true)
+        {
+            await _slots.WaitAsync().ConfigureAwait(false);
+            var batch = RentBatch();
+            try
+            {
+                if (!await reader.WaitToReadAsync().ConfigureAwait(false))
+                {
+                    ReturnBatch(batch);
+                    _slots.Release();
+                    return; // completed and drained
+                }
+                Take(reader, batch);
+                if (batch.Count < _options.MaxBatchSize && _options.MaxQueueDelay > TimeSpan.Zero)
+                    await GatherUntilDeadlineAsync(reader, batch).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                batch.Fail(e);
+                ReturnBatch(batch);
+                _slots.Release();
+                continue;
+            }
+            if (batch.Count == 0)
+            {
+                ReturnBatch(batch);
+                _slots.Release();
+                continue;
+            }
+            _ = Task.Run(() => RunBatch(batch));
+        }
+    }
+
+    // Waits for more images until the batch is full or the window that opened with its first image closes.
+    private async Task GatherUntilDeadlineAsync(ChannelReader<Request> reader, Batch batch)
+    {
+        using var window = new CancellationTokenSource(_options.MaxQueueDelay, _time);
+        while (batch.Count < _options.MaxBatchSize)
+        {
+            Task<bool> more = reader.WaitToReadAsync(window.Token).AsTask();
+            await ((Task)more).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!more.IsCompletedSuccessfully || !more.Result) return; // window closed, or queue completed
+            Take(reader, batch);
+        }
+    }
+
+    private void Take(ChannelReader<Request> reader, Batch batch)
+    {
+        while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var request))
+        {
+            if (request.Completion.Task.IsCompleted) Interlocked.Increment(ref _cancelled); // cancelled while queued
+            else batch.Add(request);
+        }
+    }
+
+    private void RunBatch(Batch batch)
+    {
+        try
+        {
+            long now = _time.GetTimestamp();
+            batch.DropCancelled(ref _cancelled);
+            if (batch.Count == 0) return;
+            foreach (var request in batch.Requests)
+                InferenceTelemetry.QueueWait.Record(_time.GetElapsedTime(request.Submitted, now).TotalMilliseconds);
+            InferenceTelemetry.BatchSize.Record(batch.Count);
+            IReadOnlyList<ClassScores> scores;
+            try
+            {
+                scores = _classifier.Classify(batch.Images);
+                if (scores.Count != batch.Count)
+                    throw new InvalidOperationException($"the classifier returned {scores.Count} results for {batch.Count} images");
+            }
+            catch (Exception e)
+            {
+                batch.Fail(e);
+                return;
+            }
+            Interlocked.Increment(ref _batches);
+            Interlocked.Add(ref _images, batch.Count);
+            for (int i = 0; i < batch.Count; i++) batch.Requests[i].Completion.TrySetResult(scores[i]);
+        }
+        finally
+        {
+            ReturnBatch(batch);
+            _slots.Release();
+        }
+    }
+
+    private Batch RentBatch()
+    {
+        lock (_idleBatches) return _idleBatches.TryPop(out var batch) ? batch : new Batch(_options.MaxBatchSize);
+    }
+
+    private void ReturnBatch(Batch batch)
+    {
+        batch.Clear();
+        lock (_idleBatches) _idleBatches.Push(batch);
+    }
+
+    /// <summary>Refuses new submissions, runs the queued ones, waits for running batches.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+        for (int i = 0; i < _options.ConcurrentBatches; i++) await _slots.WaitAsync().ConfigureAwait(false);
+        _slots.Dispose();
+    }
+
+    private sealed class Request(DecodedImage image, long submitted)
+    {
+        public DecodedImage Image { get; } = image;
+        public long Submitted { get; } = submitted;
+        public TaskCompletionSource<ClassScores> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Batch(int capacity)
+    {
+        public List<Request> Requests { get; } = new(capacity);
+        public List<DecodedImage> Images { get; } = new(capacity);
+        public int Count => Requests.Count;
+
+        public void Add(Request request)
+        {
+            Requests.Add(request);
+            Images.Add(request.Image);
+        }
+
+        public void DropCancelled(ref long cancelled)
+        {
+            for (int i = Requests.Count - 1; i >= 0; i--)
+            {
+                if (!Requests[i].Completion.Task.IsCompleted) continue;
+                Requests.RemoveAt(i);
+                Images.RemoveAt(i);
+                Interlocked.Increment(ref cancelled);
+            }
+        }
+
+        public void Fail(Exception e)
+        {
+            foreach (var request in Requests) request.Completion.TrySetException(e);
+        }
+
+        public void Clear()
+        {
+            Requests.Clear();
+            Images.Clear();
+        }
+    }
+}

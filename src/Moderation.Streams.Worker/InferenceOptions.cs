@@ -1,0 +1,67 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Logging;
+using Moderation.Streams.Inference;
+
+namespace Moderation.Streams.Worker;
+
+/// <summary>Inference settings (configuration section <c>Inference</c>): execution provider and dynamic batching.</summary>
+public sealed class InferenceOptions
+{
+    /// <summary><c>auto</c> (CUDA when usable, else the CPU with a warning), <c>cuda</c> (or refuse to start), <c>cpu</c>.</summary>
+    public InferenceDevice Device { get; set; } = InferenceDevice.Auto;
+
+    [Range(0, 64)]
+    public int CudaDeviceId { get; set; }
+
+    /// <summary>A batch runs as soon as it holds this many images.</summary>
+    [Range(1, 1024)]
+    public int MaxBatchSize { get; set; } = 16;
+
+    /// <summary>Longest time the first image of a batch waits for others.</summary>
+    [Range(0, 1000)]
+    public int MaxQueueDelayMs { get; set; } = 5;
+
+    /// <summary>Images waiting for inference before callers are made to wait (backpressure).</summary>
+    [Range(1, 100_000)]
+    public int MaxQueued { get; set; } = 512;
+
+    /// <summary>Batches run at once; 0 = 2 on CUDA (one copies while one computes), 1 on the CPU (one run uses every core).</summary>
+    [Range(0, 64)]
+    public int ConcurrentBatches { get; set; }
+
+    /// <summary>CPU threads per run; 0 = cores / concurrent batches.</summary>
+    [Range(0, 1024)]
+    public int IntraOpThreads { get; set; }
+}
+
+/// <summary>Loads the classifier and builds the batcher from <see cref="ScreeningOptions"/> + <see cref="InferenceOptions"/>.</summary>
+public static class InferenceSetup
+{
+    /// <exception cref="ExecutionProviderUnavailableException"><c>Inference:Device=cuda</c> and CUDA cannot be used.</exception>
+    public static OnnxImageClassifier LoadClassifier(ScreeningOptions screening, InferenceOptions inference, ILogger logger)
+    {
+        // CUDA wants two batches in flight; the CPU gets nothing from a second one (a run already uses every core).
+        int concurrent = inference.ConcurrentBatches > 0 ? inference.ConcurrentBatches : inference.Device == InferenceDevice.Cpu ? 1 : 2;
+        var classifier = OnnxImageClassifier.Load(screening.Model, screening.ModelsDirectory, new ClassifierOptions
+        {
+            Device = inference.Device,
+            CudaDeviceId = inference.CudaDeviceId,
+            MaxBatchSize = inference.MaxBatchSize,
+            ConcurrentRuns = concurrent,
+            IntraOpThreads = inference.IntraOpThreads,
+        });
+        if (classifier.DeviceFallbackReason is { } reason)
+            logger.LogWarning("Inference:Device=auto: CUDA is not usable, running {Model} on the CPU ({Reason})", classifier.Model.VersionedName, reason);
+        return classifier;
+    }
+
+    public static DynamicBatcher CreateBatcher(OnnxImageClassifier classifier, InferenceOptions inference, TimeProvider? time = null) =>
+        new(classifier, new DynamicBatcherOptions
+        {
+            MaxBatchSize = inference.MaxBatchSize,
+            MaxQueueDelay = TimeSpan.FromMilliseconds(inference.MaxQueueDelayMs),
+            MaxQueued = inference.MaxQueued,
+            // on the CPU one concurrent run; on CUDA two, unless configured
+            ConcurrentBatches = classifier.Options.ConcurrentRuns,
+        }, time);
+}
