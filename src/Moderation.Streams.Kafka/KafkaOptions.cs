@@ -61,6 +61,9 @@ public sealed class KafkaOptions
     /// <summary>Extra librdkafka settings for both clients (e.g. security.protocol, sasl.*).</summary>
     public Dictionary<string, string> Properties { get; set; } = [];
 
+    /// <summary>Authentication and TLS (<c>Kafka:Security</c>), applied over <see cref="Properties"/>; see <see cref="KafkaSecurity"/>.</summary>
+    public KafkaSecurityOptions Security { get; set; } = new();
+
     public string TopicFor(string action) => action switch
     {
         Actions.Takedown => TakedownTopic,

@@ -79,7 +79,7 @@ public sealed class UploadConsumer : IDisposable
     /// <summary>Partitions currently paused by backpressure.</summary>
     public int PausedPartitions { get; private set; }
 
-    public static ConsumerConfig ConsumerConfig(KafkaOptions options) => new(new Dictionary<string, string>(options.Properties))
+    public static ConsumerConfig ConsumerConfig(KafkaOptions options) => new(KafkaSecurity.Properties(options))
     {
         BootstrapServers = options.BootstrapServers,
         GroupId = options.GroupId,
@@ -98,7 +98,7 @@ public sealed class UploadConsumer : IDisposable
 
     public static ProducerConfig ProducerConfig(KafkaOptions options)
     {
-        var config = new ProducerConfig(new Dictionary<string, string>(options.Properties))
+        var config = new ProducerConfig(KafkaSecurity.Properties(options))
         {
             BootstrapServers = options.BootstrapServers,
             EnableIdempotence = true,
