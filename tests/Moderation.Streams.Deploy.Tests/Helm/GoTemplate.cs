@@ -235,7 +235,7 @@ public sealed class GoTemplate
             {
                 var body = ParseList(out var stop);
                 branches.Add((cond, body));
-                if (stop is null) throw Error(action, "if without end");
+                if (stop is null) throw Error(action, $"{{{{{action.Body}}}}} has no matching end");
                 var (keyword, rest) = SplitKeyword(stop.Body);
                 if (keyword == "end") break;
                 var (inner, innerRest) = SplitKeyword(rest);
@@ -598,7 +598,9 @@ public sealed class GoTemplate
             {
                 Need(2);
                 var sb = new StringBuilder();
-                Run(Str(0), Arg(1), sb);
+                var included = Str(0);
+                if (!_templates.ContainsKey(included)) throw new TemplateException($"{at.Where}: no template \"{included}\"");
+                Run(included, Arg(1), sb);
                 return sb.ToString();
             }
             case "and":

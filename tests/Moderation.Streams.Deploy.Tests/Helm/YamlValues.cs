@@ -64,7 +64,7 @@ public static partial class YamlValues
     }
 
     private static readonly ISerializer Serializer = new SerializerBuilder()
-        .WithQuotingNecessaryStrings()
+        .WithQuotingNecessaryStrings(quoteYaml1_1Strings: true) // Kubernetes reads yes/no/on/off as booleans
         .WithIndentedSequences()
         .Build();
 

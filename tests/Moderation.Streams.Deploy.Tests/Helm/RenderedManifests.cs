@@ -1,0 +1,96 @@
+using k8s;
+using k8s.Models;
+using YamlDotNet.RepresentationModel;
+
+namespace Moderation.Streams.Deploy.Tests.Helm;
+
+/// <summary>
+/// The chart rendered for one scenario (values.yaml plus an override file), its documents parsed as YAML and,
+/// for the built-in kinds, deserialized strictly into the Kubernetes client's typed models: an unknown or
+/// misspelt field, a wrong type or a list where a map belongs fails. Custom resources (KEDA, prometheus-operator)
+/// are kept as plain values and checked by the tests field by field.
+/// </summary>
+public sealed class RenderedManifests
+{
+    private static readonly Dictionary<(string ApiVersion, string Kind), Type> BuiltIn = new()
+    {
+        [("v1", "ConfigMap")] = typeof(V1ConfigMap),
+        [("v1", "Secret")] = typeof(V1Secret),
+        [("v1", "Service")] = typeof(V1Service),
+        [("v1", "ServiceAccount")] = typeof(V1ServiceAccount),
+        [("apps/v1", "Deployment")] = typeof(V1Deployment),
+        [("batch/v1", "Job")] = typeof(V1Job),
+        [("batch/v1", "CronJob")] = typeof(V1CronJob),
+        [("policy/v1", "PodDisruptionBudget")] = typeof(V1PodDisruptionBudget),
+        [("autoscaling/v2", "HorizontalPodAutoscaler")] = typeof(V2HorizontalPodAutoscaler),
+    };
+
+    public static readonly HashSet<(string ApiVersion, string Kind)> CustomResources =
+    [
+        ("keda.sh/v1alpha1", "ScaledObject"),
+        ("keda.sh/v1alpha1", "TriggerAuthentication"),
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ];
+
+    public string Scenario { get; }
+    public SortedDictionary<string, object?> Values { get; }
+    public SortedDictionary<string, string> Rendered { get; }
+    public List<Manifest> Objects { get; } = [];
+
+    public sealed record Manifest(string Source, string ApiVersion, string Kind, string Name, object Typed, SortedDictionary<string, object?> Plain);
+
+    private RenderedManifests(string scenario)
+    {
+        Scenario = scenario;
+        var chart = new ChartRenderer(RepoPaths.Chart);
+        Values = scenario == Default ? chart.DefaultValues() : chart.Values(File.ReadAllText(Path.Combine(RepoPaths.Chart, "examples", scenario)));
+        Rendered = chart.Render(Values);
+        foreach (var (source, yaml) in ChartRenderer.Documents(Rendered))
+        {
+            var stream = new YamlStream();
+            try { stream.Load(new StringReader(yaml)); }
+            catch (YamlDotNet.Core.YamlException e) { throw new InvalidDataException($"{scenario}: {source} is not valid YAML: {e.Message}\n{yaml}", e); }
+            var plain = (SortedDictionary<string, object?>)YamlValues.FromNode(stream.Documents[0].RootNode)!;
+            var apiVersion = plain.Get("apiVersion") as string ?? throw new InvalidDataException($"{scenario}: {source}: no apiVersion");
+            var kind = plain.Get("kind") as string ?? throw new InvalidDataException($"{scenario}: {source}: no kind");
+            var name = (plain.Get("metadata") as IDictionary<string, object?>)?.Get("name") as string
+                       ?? throw new InvalidDataException($"{scenario}: {source}: {kind} without metadata.name");
+            object typed = plain;
+            if (BuiltIn.TryGetValue((apiVersion, kind), out var type))
+            {
+                try { typed = Deserialize(type, yaml); }
+                catch (YamlDotNet.Core.YamlException e) { throw new InvalidDataException($"{scenario}: {source}: {kind} {name} is not a valid {type.Name}: {e.Message} {e.InnerException?.Message}", e); }
+            }
+            else if (!CustomResources.Contains((apiVersion, kind)))
+                throw new InvalidDataException($"{scenario}: {source}: {apiVersion} {kind} is neither a known built-in kind nor an expected custom resource");
+            Objects.Add(new Manifest(source, apiVersion, kind, name, typed, plain));
+        }
+    }
+
+    private static object Deserialize(Type type, string yaml) =>
+        typeof(KubernetesYaml).GetMethod(nameof(KubernetesYaml.Deserialize), [typeof(string), typeof(bool)])!
+            .MakeGenericMethod(type).Invoke(null, [yaml, true])!;
+
+    public const string Default = "values.yaml";
+
+    private static readonly Dictionary<string, RenderedManifests> Cache = [];
+
+    public static RenderedManifests For(string scenario)
+    {
+        lock (Cache)
+        {
+            if (!Cache.TryGetValue(scenario, out var m)) Cache[scenario] = m = new RenderedManifests(scenario);
+            return m;
+        }
+    }
+
+    public static TheoryData<string> Scenarios() =>
+        new(new[] { Default }.Concat(Directory.EnumerateFiles(Path.Combine(RepoPaths.Chart, "examples"), "*.yaml").Select(f => Path.GetFileName(f)).Order()));
+
+    public IEnumerable<T> All<T>() => Objects.Select(o => o.Typed).OfType<T>();
+    public T One<T>() => Assert.Single(All<T>());
+    public IEnumerable<Manifest> Custom(string kind) => Objects.Where(o => o.Kind == kind && o.Typed is SortedDictionary<string, object?>);
+
+    public object? Value(string dottedPath) =>
+        dottedPath.Split('.').Aggregate((object?)Values, (v, k) => (v as IDictionary<string, object?>)?.Get(k));
+}
