@@ -15,7 +15,9 @@ public static class Program
             Console.Error.WriteLine("Run 'moderation --help' for usage.");
             return ExitCodes.Usage;
         }
-        return await parse.InvokeAsync();
+        // SIGTERM/SIGINT cancel the verb's token; the worker drains and commits within its own ShutdownTimeout,
+        // so the parser must not cut it short (its default gives an action two seconds, then exits 143).
+        return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(5) });
     }
 
     public static RootCommand BuildRoot()

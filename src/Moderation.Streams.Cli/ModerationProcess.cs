@@ -2,15 +2,15 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Moderation.Streams.Cli.Tests;
+namespace Moderation.Streams.Cli;
 
 /// <summary>
-/// The built <c>moderation</c> executable running as a child process: its stdout and stderr lines are
-/// collected as they arrive (and kept for failure messages), a test can wait for a line, signal the
-/// process and collect its exit code. Dispose always kills the whole process tree.
+/// The <c>moderation</c> executable running as a child process (used by <c>chaos</c> and by the tests): its
+/// stdout and stderr lines are collected as they arrive (and kept for messages), a caller can wait for a
+/// line, signal the process and collect its exit code. Dispose always kills the whole process tree.
 /// </summary>
-/// <remarks>Waits take a deadline that only bounds a failing test; nothing here asserts how long anything took.</remarks>
-public sealed partial class CliProcess : IDisposable
+/// <remarks>Waits take a deadline that only bounds a failure; nothing here measures how long anything took.</remarks>
+public sealed partial class ModerationProcess : IDisposable
 {
     public const int SIGINT = 2;
     public const int SIGKILL = 9;
@@ -28,7 +28,7 @@ public sealed partial class CliProcess : IDisposable
     private readonly TaskCompletionSource _stderrClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
 
-    private CliProcess(Process process, string commandLine)
+    private ModerationProcess(Process process, string commandLine)
     {
         _process = process;
         CommandLine = commandLine;
@@ -48,22 +48,20 @@ public sealed partial class CliProcess : IDisposable
 
     public IReadOnlyList<string> StderrLines { get { lock (_gate) return [.. _stderr]; } }
 
-    /// <summary>Path of <c>moderation.dll</c>, copied next to the test assembly by the project reference.</summary>
+    /// <summary>Path of <c>moderation.dll</c> (this assembly; next to the tests when they reference the Cli project).</summary>
     public static string ModerationDll
     {
         get
         {
-            var path = Path.Combine(AppContext.BaseDirectory, "moderation.dll");
-            if (!File.Exists(path))
-                throw new FileNotFoundException($"moderation.dll is not next to the tests ({AppContext.BaseDirectory}); does the test project reference the Cli project?", path);
+            var path = typeof(ModerationProcess).Assembly.Location;
+            if (!File.Exists(path)) throw new FileNotFoundException("moderation.dll was not found", path);
             return path;
         }
     }
 
     /// <summary>
-    /// The <c>dotnet</c> host that runs this test process: the current process when tests run under
-    /// <c>dotnet</c>, else the host of the running runtime (the test exe is usually an apphost), else
-    /// <c>dotnet</c> from PATH.
+    /// The <c>dotnet</c> host: the current process when it runs under <c>dotnet</c>, else the host of the
+    /// running runtime (an apphost such as a test exe), else <c>dotnet</c> from PATH.
     /// </summary>
     public static string DotnetHost
     {
@@ -81,7 +79,7 @@ public sealed partial class CliProcess : IDisposable
     }
 
     /// <summary>Starts <c>moderation ARGS…</c>; <paramref name="environment"/> adds variables (a null value removes one).</summary>
-    public static CliProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    public static ModerationProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
         var info = new ProcessStartInfo(DotnetHost)
         {
@@ -106,7 +104,7 @@ public sealed partial class CliProcess : IDisposable
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var cli = new CliProcess(process, "moderation " + string.Join(' ', info.ArgumentList.Skip(1)));
+        var cli = new ModerationProcess(process, "moderation " + string.Join(' ', info.ArgumentList.Skip(1)));
         process.OutputDataReceived += (_, e) => cli.OnLine(e.Data, cli._stdout, cli._stdoutClosed, matchWaiters: true);
         process.ErrorDataReceived += (_, e) => cli.OnLine(e.Data, cli._stderr, cli._stderrClosed, matchWaiters: false);
         process.Start();
@@ -116,7 +114,7 @@ public sealed partial class CliProcess : IDisposable
     }
 
     /// <summary>Runs <c>moderation ARGS…</c> to completion (killed at the deadline) and returns it, exited.</summary>
-    public static async Task<CliProcess> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? deadline = null, CancellationToken ct = default)
+    public static async Task<ModerationProcess> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? deadline = null, CancellationToken ct = default)
     {
         var cli = Start(args, environment);
         try

@@ -1,0 +1,1 @@
+global using CliProcess = Moderation.Streams.Cli.ModerationProcess;
