@@ -75,10 +75,10 @@ public sealed class ReplayRangeResolver : IDisposable
                 unavailable += Math.Min(end, low) - first;
                 _logger.LogWarning("{Partition}: offsets {First}..{Low} were deleted by retention; the range starts at {Low}", tp, first, low - 1, low);
             }
-            first = Math.Clamp(first, low, high);
-            end = Math.Clamp(end, low, high);
             if (end < first)
                 throw new ArgumentException($"{tp}: the range ends ({end}) before it starts ({first})");
+            first = Math.Clamp(first, low, high);
+            end = Math.Clamp(end, first, high);
             long resume = committed.TryGetValue(p, out var c) ? Math.Clamp(c, first, end) : first;
             ranges.Add(new PartitionRange(p, first, end, resume));
         }
