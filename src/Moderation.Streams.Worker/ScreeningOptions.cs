@@ -27,6 +27,9 @@ public sealed class RedisOptions
     public string? Configuration { get; set; }
 
     public TimeSpan DecisionTtl { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>TLS, ACL user and password file (<c>Redis:Security</c>).</summary>
+    public Moderation.Streams.Redis.RedisSecurityOptions Security { get; set; } = new();
 }
 
 /// <summary>Hash-bank matching (configuration section <c>Banks</c>); needs <c>Redis:Configuration</c>.</summary>

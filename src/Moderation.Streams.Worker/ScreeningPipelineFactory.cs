@@ -58,7 +58,7 @@ public static class ScreeningPipelineFactory
             IDecisionCache? cache = null;
             if (redis.Configuration is { Length: > 0 } redisConfig)
             {
-                connection = await RedisConnector.ConnectAsync(redisConfig).ConfigureAwait(false);
+                connection = await RedisConnector.ConnectAsync(redisConfig, redis.Security).ConfigureAwait(false);
                 if (useDecisionCache) cache = new RedisDecisionCache(connection, new RedisCacheOptions { Ttl = redis.DecisionTtl });
                 if (banks.Enabled)
                 {

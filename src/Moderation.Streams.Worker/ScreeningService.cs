@@ -52,7 +52,7 @@ public sealed class ScreeningService(
             BankMatcher? matcher = null;
             if (redis.Value.Configuration is { Length: > 0 } redisConfig)
             {
-                connection = await RedisConnector.ConnectAsync(redisConfig).ConfigureAwait(false);
+                connection = await RedisConnector.ConnectAsync(redisConfig, redis.Value.Security).ConfigureAwait(false);
                 cache = new RedisDecisionCache(connection, new RedisCacheOptions { Ttl = redis.Value.DecisionTtl });
                 _logger.LogInformation("Decision cache on Redis ({Connected})", connection.IsConnected ? "connected" : "connecting");
                 if (banks.Value.Enabled)
