@@ -36,7 +36,8 @@ public sealed record ClassifierOptions
     /// <summary>Parallelise preprocessing of a batch across cores.</summary>
     public bool ParallelPreprocessing { get; init; } = true;
 
-    internal int ResolveIntraOpThreads() =>
+    /// <summary>The intra-op thread count a run gets.</summary>
+    public int ResolveIntraOpThreads() =>
         IntraOpThreads > 0 ? IntraOpThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, ConcurrentRuns));
 
     internal void Validate()
