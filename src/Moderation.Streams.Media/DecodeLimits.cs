@@ -23,5 +23,10 @@ public sealed record DecodeLimits
     /// decode cannot be interrupted: it finishes in the background, bounded by the limits above.</summary>
     public TimeSpan TimeBudget { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Decodes running at once through <see cref="ImageDecoder.DecodeAsync"/> (0 = one per processor): bounds
+    /// the decoders' memory (about 7 bytes per pixel at peak) and CPU whatever the number of uploads in flight. Waiting
+    /// for a turn does not count against <see cref="TimeBudget"/>; a decode abandoned at its budget keeps its turn until it ends.</summary>
+    public int MaxConcurrentDecodes { get; init; }
+
     public static DecodeLimits Default { get; } = new();
 }

@@ -14,6 +14,9 @@ namespace Moderation.Streams.Media;
 /// </summary>
 public static class ImageDecoder
 {
+    /// <summary>One gate per limits instance (a worker has one, from <c>Media:Decode</c>).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DecodeLimits, SemaphoreSlim> Gates = new();
+
     public static DecodedImage DecodeFile(string path, DecodeLimits? limits = null)
     {
         limits ??= DecodeLimits.Default;
@@ -27,12 +30,25 @@ public static class ImageDecoder
     /// <summary>
     /// <see cref="Decode"/> on the thread pool under <see cref="DecodeLimits.TimeBudget"/>: a decode that
     /// overruns answers <c>undecodable-media</c> at the deadline so the upload's partition keeps moving, while
-    /// the native decode (which cannot be cancelled) runs to its end in the background.
+    /// the native decode (which cannot be cancelled) runs to its end in the background. At most
+    /// <see cref="DecodeLimits.MaxConcurrentDecodes"/> decodes run at once.
     /// </summary>
     public static async Task<DecodedImage> DecodeAsync(byte[] encoded, DecodeLimits? limits = null, CancellationToken ct = default)
     {
         limits ??= DecodeLimits.Default;
-        var decode = Task.Run(() => Decode(encoded, limits), CancellationToken.None);
+        var gate = Gates.GetValue(limits, static l => new SemaphoreSlim(l.MaxConcurrentDecodes > 0 ? l.MaxConcurrentDecodes : Environment.ProcessorCount));
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        var decode = Task.Run(() =>
+        {
+            try
+            {
+                return Decode(encoded, limits);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }, CancellationToken.None);
         try
         {
             return await decode.WaitAsync(limits.TimeBudget, ct).ConfigureAwait(false);
