@@ -16,8 +16,12 @@ public readonly record struct IndexHit(int Position, int Distance);
 /// 256-bit distance. A hash is reported once: by the first table in which its word is within the radius.
 /// </para>
 /// <para>
-/// Layout: each table is a counting-sorted array of positions (4 bytes per hash) with 65,537 bucket starts;
-/// the hashes themselves are kept once, 32 bytes each, in insertion order. About 100 bytes per hash.
+/// Layout: each table is counting-sorted by its word, with 65,537 bucket starts; an entry is the hash's position
+/// plus a 128-bit filter: the two 64-bit chunks of the hash that do not hold the table's word. At 1M random
+/// hashes a probe reads ~15 entries sequentially, and the filter's distance (plus the word's own) already
+/// exceeds the radius for nearly every non-match, so the full hash (kept once, 32 bytes, in insertion order) is
+/// read at random only for real candidates. Without the filter each of the ~4,000 candidates of a query costs
+/// a cache and TLB miss, which made the index only ~5x faster than a linear scan. About 350 bytes per hash.
 /// Immutable once built, so any number of threads may search it; searching allocates nothing.
 /// </para>
 /// </summary>
@@ -32,19 +36,22 @@ public sealed class MultiIndexHashIndex
     private readonly ulong[] _hashes;      // 4 per hash
     private readonly int[][] _starts;      // per table: Buckets + 1 bucket starts into _positions[table]
     private readonly int[][] _positions;   // per table: hash positions sorted by that word
+    private readonly ulong[][] _filters;   // per table: 2 chunks per entry, in the same order as _positions
 
-    private MultiIndexHashIndex(ulong[] hashes, int[][] starts, int[][] positions, int count)
+    private MultiIndexHashIndex(ulong[] hashes, int[][] starts, int[][] positions, ulong[][] filters, int count)
     {
         _hashes = hashes;
         _starts = starts;
         _positions = positions;
+        _filters = filters;
         Count = count;
     }
 
     public int Count { get; }
 
     /// <summary>Bytes held by the index (hashes, tables, bucket starts).</summary>
-    public long MemoryBytes => (long)_hashes.Length * sizeof(ulong) + WordCount * ((long)(Buckets + 1) * sizeof(int) + (long)Count * sizeof(int));
+    public long MemoryBytes => (long)_hashes.Length * sizeof(ulong)
+        + WordCount * ((long)(Buckets + 1) * sizeof(int) + (long)Count * (sizeof(int) + 2 * sizeof(ulong)));
 
     public PdqHash this[int position] => new(_hashes[4 * position], _hashes[4 * position + 1], _hashes[4 * position + 2], _hashes[4 * position + 3]);
 
@@ -56,6 +63,7 @@ public sealed class MultiIndexHashIndex
 
         var starts = new int[WordCount][];
         var positions = new int[WordCount][];
+        var filters = new ulong[WordCount][];
         var cursor = new int[Buckets];
         for (int t = 0; t < WordCount; t++)
         {
@@ -65,11 +73,20 @@ public sealed class MultiIndexHashIndex
             for (int b = 0; b < Buckets; b++) start[b + 1] += start[b];
             start.AsSpan(0, Buckets).CopyTo(cursor);
             var table = new int[n];
-            for (int i = 0; i < n; i++) table[cursor[(int)((words[4 * i + wordIndex] >> shift) & 0xFFFF)]++] = i;
+            var filter = new ulong[2 * n];
+            int f1 = (wordIndex + 1) & 3, f2 = (wordIndex + 2) & 3;
+            for (int i = 0; i < n; i++)
+            {
+                int slot = cursor[(int)((words[4 * i + wordIndex] >> shift) & 0xFFFF)]++;
+                table[slot] = i;
+                filter[2 * slot] = words[4 * i + f1];
+                filter[2 * slot + 1] = words[4 * i + f2];
+            }
             starts[t] = start;
             positions[t] = table;
+            filters[t] = filter;
         }
-        return new MultiIndexHashIndex(words, starts, positions, n);
+        return new MultiIndexHashIndex(words, starts, positions, filters, n);
     }
 
     /// <summary>Appends every indexed hash within <paramref name="maxDistance"/> of <paramref name="query"/> to
@@ -87,29 +104,34 @@ public sealed class MultiIndexHashIndex
         for (int t = 0; t < WordCount; t++)
         {
             int word = (int)((q[t >> 2] >> ((t & 3) * 16)) & 0xFFFF);
-            Probe(t, word, q, maxDistance, wordRadius, hits);
+            ulong g1 = q[((t >> 2) + 1) & 3], g2 = q[((t >> 2) + 2) & 3];
+            Probe(t, word, q, g1, g2, maxDistance, maxDistance, wordRadius, hits);
             if (wordRadius == 0) continue;
             for (int b1 = 0; b1 < 16; b1++)
             {
                 int w1 = word ^ (1 << b1);
-                Probe(t, w1, q, maxDistance, wordRadius, hits);
+                Probe(t, w1, q, g1, g2, maxDistance, maxDistance - 1, wordRadius, hits);
                 if (wordRadius == 1) continue;
-                for (int b2 = b1 + 1; b2 < 16; b2++) Probe(t, w1 ^ (1 << b2), q, maxDistance, wordRadius, hits);
+                for (int b2 = b1 + 1; b2 < 16; b2++) Probe(t, w1 ^ (1 << b2), q, g1, g2, maxDistance, maxDistance - 2, wordRadius, hits);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Probe(int table, int word, ReadOnlySpan<ulong> q, int maxDistance, int wordRadius, List<IndexHit> hits)
+    // filterRadius: the radius less this probe's word distance (0, 1 or 2 flipped bits).
+    private void Probe(int table, int word, ReadOnlySpan<ulong> q, ulong g1, ulong g2, int maxDistance, int filterRadius, int wordRadius, List<IndexHit> hits)
     {
         var start = _starts[table];
         int from = start[word], to = start[word + 1];
         if (from == to) return;
         var positions = _positions[table];
+        var filter = _filters[table];
         var hashes = _hashes;
         ulong q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
         for (int k = from; k < to; k++)
         {
+            // The filter chunks plus this word's own distance are a lower bound of the full distance.
+            if (BitOperations.PopCount(filter[2 * k] ^ g1) + BitOperations.PopCount(filter[2 * k + 1] ^ g2) > filterRadius) continue;
             int p = positions[k];
             int h = 4 * p;
             int distance = BitOperations.PopCount(hashes[h] ^ q0) + BitOperations.PopCount(hashes[h + 1] ^ q1)

@@ -1,17 +1,145 @@
 using System.CommandLine;
+using System.Diagnostics;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
 
 namespace Moderation.Streams.Cli.Commands.Bench;
 
+/// <summary>
+/// <c>bench bank</c>: a bank of random hashes with planted near-duplicates of the queries (distances 0..max,
+/// spread over the words and at random), searched by the multi-index hashing index and by a brute-force linear
+/// scan (AVX2 and scalar POPCNT; the faster is the baseline) in the same run. Every query's results must be
+/// identical, or the run fails.
+/// </summary>
 internal static class BankBench
 {
     public static Command Create()
     {
-        var command = new Command("bank", "Bank near-duplicate search: index vs brute force on 1,000,000 hashes (not built yet)");
-        command.SetAction(_ =>
+        var size = new Option<int>("--size") { Description = "Hashes in the bank", DefaultValueFactory = _ => 1_000_000 };
+        var queries = new Option<int>("--queries") { Description = "Queries (half with planted near-duplicates)", DefaultValueFactory = _ => 2000 };
+        var maxDistance = new Option<int>("--max-distance") { Description = "Match radius", DefaultValueFactory = _ => 31 };
+        var command = new Command("bank", "Bank near-duplicate search: multi-index hashing vs brute force on 1,000,000 hashes; results must be identical.")
         {
-            Console.Error.WriteLine("moderation bench bank: not built yet");
-            return ExitCodes.Failure;
-        });
+            size, queries, maxDistance,
+        };
+        command.SetAction(parse => Run(parse.GetValue(size), parse.GetValue(queries), parse.GetValue(maxDistance), Console.Out));
         return command;
+    }
+
+    private static int Run(int size, int queryCount, int radius, TextWriter output)
+    {
+        var random = new Random(20261125);
+        var bank = new PdqHash[size];
+        for (int i = 0; i < size; i++) bank[i] = RandomHash(random);
+        var queries = new PdqHash[queryCount];
+        int planted = 0;
+        for (int q = 0; q < queryCount; q++)
+        {
+            queries[q] = RandomHash(random);
+            if (q % 2 == 1 || size == 0) continue;
+            // One to three near copies, each at a random distance 0..radius, written over random bank slots.
+            for (int k = random.Next(1, 4); k > 0; k--)
+            {
+                int d = random.Next(0, radius + 1);
+                bank[random.Next(size)] = random.Next(2) == 0 ? FlipSpread(queries[q], d) : FlipRandom(queries[q], d, random);
+                planted++;
+            }
+        }
+        output.WriteLine($"bank: {size:N0} random hashes, {planted} planted near-duplicates of {queryCount / 2} of the {queryCount} queries, radius {radius}");
+
+        var build = Stopwatch.StartNew();
+        var index = MultiIndexHashIndex.Build(bank);
+        build.Stop();
+        var brute = new BruteForceSearch(bank);
+        output.WriteLine(FormattableString.Invariant($"index: built in {build.Elapsed.TotalMilliseconds:0} ms, {index.MemoryBytes / (1024.0 * 1024):0.0} MiB, {(double)index.MemoryBytes / Math.Max(1, size):0.0} bytes per hash"));
+
+        var expected = new List<IndexHit>[queryCount];
+        var hits = new List<IndexHit>();
+        // Warm up each path once.
+        index.Search(queries[0], radius, hits);
+        brute.Search(queries[0], radius, hits);
+
+        double simdRate = 0, scalarRate;
+        int bruteQueries = Math.Min(queryCount, Math.Max(50, 200_000_000 / Math.Max(1, size)));
+        if (BruteForceSearch.SimdSupported)
+        {
+            var simd = Stopwatch.StartNew();
+            for (int q = 0; q < bruteQueries; q++) brute.Search(queries[q], radius, expected[q] = []);
+            simdRate = bruteQueries / simd.Elapsed.TotalSeconds;
+        }
+        var scalar = Stopwatch.StartNew();
+        for (int q = 0; q < bruteQueries; q++)
+        {
+            var list = new List<IndexHit>();
+            brute.Search(queries[q], radius, list, simd: false);
+            if (expected[q] is { } e && !e.SequenceEqual(list)) throw new InvalidOperationException($"brute-force kernels disagree on query {q}");
+            expected[q] = list;
+        }
+        scalarRate = bruteQueries / scalar.Elapsed.TotalSeconds;
+        for (int q = bruteQueries; q < queryCount; q++) brute.Search(queries[q], radius, expected[q] = []);
+        output.WriteLine(FormattableString.Invariant($"brute force: AVX2 {simdRate:0.0} queries/s, scalar POPCNT {scalarRate:0.0} queries/s ({bruteQueries} queries each)"));
+
+        int rounds = 3;
+        var timer = Stopwatch.StartNew();
+        long found = 0;
+        for (int r = 0; r < rounds; r++)
+        {
+            for (int q = 0; q < queryCount; q++)
+            {
+                hits.Clear();
+                index.Search(queries[q], radius, hits);
+                found += hits.Count;
+            }
+        }
+        double indexRate = rounds * queryCount / timer.Elapsed.TotalSeconds;
+        int mismatches = 0, matched = 0;
+        for (int q = 0; q < queryCount; q++)
+        {
+            hits.Clear();
+            index.Search(queries[q], radius, hits);
+            hits.Sort((a, b) => a.Position.CompareTo(b.Position));
+            if (!hits.SequenceEqual(expected[q])) mismatches++;
+            matched += expected[q].Count;
+        }
+        output.WriteLine(FormattableString.Invariant($"index: {indexRate:0} queries/s; {matched} matches in all; results identical to brute force: {(mismatches == 0 ? "yes" : $"NO ({mismatches} queries differ)")}"));
+        if (mismatches > 0) return ExitCodes.Failure;
+
+        var baseline = Math.Max(simdRate, scalarRate);
+        var report = new BenchReport();
+        report.Ratio("bank_index_vs_brute_force", indexRate / baseline, 50);
+        return report.Print(output);
+    }
+
+    private static PdqHash RandomHash(Random random)
+    {
+        Span<byte> bytes = stackalloc byte[32];
+        random.NextBytes(bytes);
+        return PdqHash.FromBytes(bytes);
+    }
+
+    // d bits spread over the 16 words: every word 1 or 2 bits away, the case the pigeonhole bound is tight for.
+    private static PdqHash FlipSpread(PdqHash hash, int d)
+    {
+        Span<ulong> w = stackalloc ulong[4];
+        hash.CopyTo(w);
+        for (int k = 0; k < d; k++)
+        {
+            int bit = (k % 16) * 16 + k / 16;
+            w[bit >> 6] ^= 1UL << (bit & 63);
+        }
+        return PdqHash.FromWords(w);
+    }
+
+    private static PdqHash FlipRandom(PdqHash hash, int d, Random random)
+    {
+        Span<ulong> w = stackalloc ulong[4];
+        hash.CopyTo(w);
+        var seen = new HashSet<int>();
+        while (seen.Count < d)
+        {
+            int bit = random.Next(256);
+            if (seen.Add(bit)) w[bit >> 6] ^= 1UL << (bit & 63);
+        }
+        return PdqHash.FromWords(w);
     }
 }
