@@ -86,9 +86,12 @@ public sealed class MediaReaderTests : IDisposable
     [InlineData("ftp://cdn.example/a.png")]
     [InlineData("gopher://cdn.example/a.png")]
     [InlineData("relative/path.png")]
+    [InlineData("https://img.example/a.png")]            // the apex is not covered by "*.img.example"
+    [InlineData("https://evilimg.example/a.png")]
+    [InlineData("https://a.img.example.evil.example/a.png")]
     public async Task Remote_urls_outside_the_rules_are_forbidden_without_any_connection(string url)
     {
-        using var reader = new MediaReader(new MediaOptions { AllowedHosts = ["cdn.example"] });
+        using var reader = new MediaReader(new MediaOptions { AllowedHosts = ["cdn.example", "*.img.example"] });
         Assert.Equal(ErrorCodes.ForbiddenUrl, await CodeOf(reader, new MediaRef { Url = url }));
     }
 
@@ -116,6 +119,16 @@ public sealed class MediaReaderTests : IDisposable
     [InlineData("::ffff:127.0.0.1", false)]
     [InlineData("::ffff:169.254.169.254", false)]
     [InlineData("64:ff9b::7f00:1", false)]
+    [InlineData("255.255.255.255", false)]
+    [InlineData("192.0.2.1", false)]
+    [InlineData("198.18.0.1", false)]
+    [InlineData("::", false)]
+    [InlineData("::127.0.0.1", false)]
+    [InlineData("2002:7f00:1::1", false)]
+    [InlineData("2001:0:4136:e378:8000:63bf:3fff:fdd2", false)]
+    [InlineData("2001:db8::1", false)]
+    [InlineData("100::1", false)]
+    [InlineData("ff02::1", false)]
     [InlineData("8.8.8.8", true)]
     [InlineData("172.32.0.1", true)]
     [InlineData("2606:4700::1111", true)]
