@@ -1,0 +1,94 @@
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
+using Moderation.Streams.Media;
+using Moderation.Streams.Redis;
+using Moderation.Streams.Redis.Banks;
+using SkiaSharp;
+
+namespace Moderation.Streams.Worker.Tests;
+
+/// <summary>Known content comes down from the banks, without inference; banks changed while the worker runs
+/// are used within seconds; without Redis nothing is allowed on the model alone.</summary>
+public sealed class BankMatchingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static (string Hash, int Quality) PdqOf(byte[] encoded)
+    {
+        var image = ImageDecoder.Decode(encoded);
+        var r = new PdqHasher().Hash(image.Pixels, image.Width, image.Height, image.Channels);
+        return (r.Hash.ToString(), r.Quality);
+    }
+
+    private static async Task ImportAsync(EmbeddedStack stack, string bank, string id, byte[] original)
+    {
+        await using var redis = await RedisConnector.ConnectAsync(stack.Redis.Configuration);
+        var (hash, quality) = PdqOf(original);
+        var (entries, errors) = BankCsv.Read(new StringReader($"{hash},{quality},{id},known"), bank, "test", DateTimeOffset.UtcNow);
+        Assert.Empty(errors);
+        await new RedisBankStore(redis).ImportAsync(bank, entries);
+    }
+
+    [Fact]
+    public async Task A_near_duplicate_of_a_banked_image_is_taken_down_with_the_bank_reason_and_a_later_import_reaches_the_running_worker()
+    {
+        await using var stack = new EmbeddedStack();
+        var first = SampleImages.Render(6101, 640, 480);
+        var second = SampleImages.Render(6102, 640, 480);
+        await ImportAsync(stack, "known-bad", "h-77", SampleImages.Encode(first));
+        using var host = stack.StartWorker();
+
+        // A re-encoded, resized copy of the banked picture, and the second picture (not banked yet).
+        var nearCopy = SampleImages.Encode(first.Resize(new SKImageInfo(480, 360, SKColorType.Rgba8888, SKAlphaType.Opaque), new SKSamplingOptions(SKFilterMode.Linear)), SKEncodedImageFormat.Jpeg, 75);
+        stack.Produce([("copy", EmbeddedStack.Upload("copy", stack.WriteImage("copy.jpg", nearCopy))),
+                       ("other", EmbeddedStack.Upload("other", stack.WriteImage("other.png", SampleImages.Encode(second))))]);
+        var records = stack.ReadOutcomes(2, settle: TimeSpan.Zero);
+
+        var copy = Assert.Single(records, r => r.Key == "copy").Decision;
+        Assert.Equal(Actions.Takedown, copy.Action);
+        var reason = Assert.Single(copy.Reasons);
+        Assert.Equal(("bank", "known-bad", "h-77"), (reason.Source, reason.Bank, reason.MatchId));
+        Assert.InRange(reason.Distance!.Value, 0, 31);
+        Assert.Null(copy.Scores); // no inference
+        Assert.DoesNotContain(Assert.Single(records, r => r.Key == "other").Decision.Reasons, r => r.Source == "bank");
+
+        // The second picture is banked while the worker runs: its next upload comes down too.
+        await ImportAsync(stack, "known-bad", "h-78", SampleImages.Encode(second));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        DecisionEvent? later = null;
+        for (int attempt = 0; later?.Action != Actions.Takedown; attempt++)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the import never reached the running worker");
+            var key = $"again-{attempt}";
+            stack.Produce([(key, EmbeddedStack.Upload(key, stack.WriteImage($"{key}.png", SampleImages.Encode(second))))]);
+            later = stack.ReadOutcomes(3 + attempt, settle: TimeSpan.Zero).Single(r => r.Key == key).Decision;
+        }
+        Assert.Equal("h-78", Assert.Single(later.Reasons).MatchId);
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task Without_redis_uploads_are_screened_by_the_model_and_never_allowed_on_it_alone()
+    {
+        await using var stack = new EmbeddedStack();
+        var urls = Enumerable.Range(0, 6).Select(i => stack.WriteImage($"p{i}.png", SampleImages.Png(6200 + i))).ToList();
+        // Nothing listens on port 1: neither the cache nor the banks can answer.
+        using var host = stack.StartWorker(new() { ["Redis:Configuration"] = "127.0.0.1:1,connectTimeout=200" });
+        stack.Produce(urls.Select((u, i) => ($"p{i}", EmbeddedStack.Upload($"p{i}", u))));
+        var records = stack.ReadOutcomes(urls.Count);
+
+        Assert.Equal(urls.Count, records.Count);
+        foreach (var decision in records.Select(r => r.Decision))
+        {
+            Assert.Equal(5, decision.Scores!.Count); // screened by the model
+            Assert.NotEqual(Actions.Allow, decision.Action);
+            var byModel = Policy.Default.Decide("nsfw-mobilenet-v2", decision.Scores).Action;
+            if (byModel == Actions.Allow)
+                Assert.Contains(decision.Reasons, r => r is { Source: "fail-closed", Code: "banks-unavailable" });
+            else
+                Assert.Equal(byModel, decision.Action);
+        }
+        await host.StopAsync(Ct);
+    }
+}
