@@ -13,6 +13,7 @@ internal static class BenchCommand
         command.Subcommands.Add(PdqBench.Create());
         command.Subcommands.Add(BankBench.Create());
         command.Subcommands.Add(InferenceBench.Create());
+        command.Subcommands.Add(PoisonBench.Create());
         return command;
     }
 }
