@@ -13,8 +13,16 @@ namespace Moderation.Streams.Deploy.Tests.Helm;
 /// </summary>
 public static partial class YamlValues
 {
-    public static object? Load(string yaml)
+    /// <param name="resolveMerges">Apply YAML merge keys ("&lt;&lt;: *anchor"), as docker compose does.</param>
+    public static object? Load(string yaml, bool resolveMerges = false)
     {
+        if (resolveMerges)
+        {
+            var parser = new YamlDotNet.Core.MergingParser(new YamlDotNet.Core.Parser(new StringReader(yaml)));
+            var untyped = new DeserializerBuilder().Build().Deserialize(parser);
+            // Re-read through the typed path so scalars are typed the same way as everywhere else.
+            return Load(new SerializerBuilder().Build().Serialize(untyped));
+        }
         var stream = new YamlStream();
         stream.Load(new StringReader(yaml));
         return stream.Documents.Count == 0 ? null : FromNode(stream.Documents[0].RootNode);
