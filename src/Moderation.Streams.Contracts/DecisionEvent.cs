@@ -57,6 +57,12 @@ public sealed record DecisionReason
     public float? Threshold { get; init; }
     public string? Code { get; init; }
     public string? Message { get; init; }
+
+    /// <summary>Videos: presentation times (ms) of the sampled frames that drove this reason.</summary>
+    public IReadOnlyList<long>? FrameTimestampsMs { get; init; }
+
+    /// <summary>Videos: how many frames were sampled (the M of "N of M frames").</summary>
+    public int? FramesSampled { get; init; }
 }
 
 public sealed record PdqInfo(string Hash, int Quality);

@@ -26,4 +26,7 @@ public sealed record MediaOptions
     public int MaxRedirects { get; init; } = 3;
 
     public DecodeLimits Decode { get; init; } = DecodeLimits.Default;
+
+    /// <summary>Video probing, sampling and limits (<c>Media:Video</c>).</summary>
+    public Video.VideoLimits Video { get; init; } = new();
 }

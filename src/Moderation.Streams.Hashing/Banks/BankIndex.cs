@@ -58,6 +58,9 @@ public sealed class BankIndex
     /// <summary>Entries given, including those too low in quality to be searched.</summary>
     public int TotalEntries { get; }
 
+    /// <summary>The entries searched (quality at or above the minimum), in index order.</summary>
+    public IReadOnlyList<BankEntry> Entries => _indexed;
+
     public long MemoryBytes => _index.MemoryBytes;
 
     /// <summary>Every entry matching <paramref name="hash"/>, nearest first (then by bank and id); for dihedral
