@@ -98,3 +98,49 @@ public sealed class OnnxImageClassifierTests(ClassifierFixture fixture) : IClass
         Assert.Throws<ObjectDisposedException>(() => classifier.Classify([new DecodedImage(1, 1, 3, [0, 0, 0])]));
     }
 }
+
+/// <summary>Fixed batch-size buckets, preallocated lanes, and what a warm classifier allocates.</summary>
+public sealed class ClassifierBufferTests(ClassifierFixture fixture) : IClassFixture<ClassifierFixture>
+{
+    [Fact]
+    public void Batches_padded_up_to_a_bucket_score_exactly_like_exact_sized_batches()
+    {
+        using var bucketed = OnnxImageClassifier.Load(options: new ClassifierOptions { MaxBatchSize = 8, BatchBuckets = [4] });
+        var images = TestData.Reference.Take(3).Select(TestData.Decode).ToArray();
+
+        Assert.Equal([4, 8], bucketed.BatchBuckets);
+        var padded = bucketed.Classify(images);
+        var exact = fixture.Classifier.Classify(images);
+
+        for (int i = 0; i < images.Length; i++)
+            for (int k = 0; k < ClassLabels.All.Count; k++)
+                Assert.Equal(exact[i].Values[k], padded[i].Values[k], 1e-6f);
+    }
+
+    [Fact]
+    public void Requests_larger_than_the_maximum_batch_are_split_and_keep_their_order()
+    {
+        using var small = OnnxImageClassifier.Load(options: new ClassifierOptions { MaxBatchSize = 2 });
+        var images = TestData.Reference.Take(5).Select(TestData.Decode).ToArray();
+
+        var split = small.Classify(images);
+
+        Assert.Equal(TestData.Reference.Take(5).Select(r => r.Top), split.Select(s => s.TopLabel));
+    }
+
+    [Fact]
+    public void A_warm_classifier_reuses_its_tensors_a_call_allocates_only_its_small_results()
+    {
+        using var classifier = OnnxImageClassifier.Load(options: new ClassifierOptions { MaxBatchSize = 4, ParallelPreprocessing = false });
+        var images = TestData.Reference.Take(4).Select(TestData.Decode).ToArray();
+        classifier.Classify(images);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) classifier.Classify(images);
+        long perImage = (GC.GetAllocatedBytesForCurrentThread() - before) / 40;
+
+        // One input tensor is 224*224*3*4 = 602,112 bytes; a result is a ClassScores and its five floats.
+        Assert.InRange(perImage, 0, 1024);
+        Assert.Equal(1, classifier.Lanes);
+    }
+}

@@ -2,7 +2,8 @@
 # Regenerates everything derived from the nsfwjs 4.4.0 npm package:
 #   1. npm ci (nsfwjs 4.4.0, @tensorflow/tfjs 4.22.0 + wasm backend, pngjs; versions pinned by package-lock.json)
 #   2. extract.js            TF.js model.json + binary weight shards out of nsfwjs's .min.js bundles
-#   3. tfjs_layers_to_onnx.py  the Keras layers model -> models/nsfw-mobilenet-v2.onnx
+#   3. tfjs_layers_to_onnx.py  the Keras layers models -> models/nsfw-mobilenet-v2.onnx, nsfw-inception-v3.onnx
+#      tfjs_graph_to_onnx.py   the TF graph model      -> models/nsfw-mobilenet-v2-mid.onnx
 #   4. make-test-images.js + reference.js
 #                            the PNG test images and the ORIGINAL model's scores on them
 #                            (tests/Moderation.Streams.Inference.Tests/data/)
@@ -12,7 +13,7 @@
 #
 # Usage: convert.sh [--models-dir DIR] [--data-dir DIR] [--work-dir DIR] [--no-reference]
 #   --work-dir DIR   install node_modules and extract into DIR instead of this folder (the repo stays untouched)
-#   --no-reference   only (re)build the ONNX model
+#   --no-reference   only (re)build the ONNX models
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,17 +48,25 @@ echo "== npm ci ($work_dir)"
 (cd "$work_dir" && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== extract"
-node "$work_dir/extract.js" --out "$work_dir/build" mobilenet_v2
+node "$work_dir/extract.js" --out "$work_dir/build" mobilenet_v2 mobilenet_v2_mid inception_v3
 
+# --compact: weights stay the original uint8 codes + a 256-entry table per tensor (bit-identical floats after
+# ONNX Runtime folds the lookup at load): 2.9 + 4.4 + 22.8 MB instead of 10.5 + 17 + 90 MB.
+doc() { echo "nsfwjs 4.4.0 $1 (MIT, Infinite Red), converted from its TF.js $2 model by tools/nsfwjs-convert. Input NHWC float32 [N,$3,$3,3] in [0,1]; output softmax [N,5]: $labels."; }
 echo "== convert"
 "$python" "$here/tfjs_layers_to_onnx.py" "$work_dir/build/mobilenet_v2" "$models_dir/nsfw-mobilenet-v2.onnx" \
-  --labels "$labels" \
-  --doc "nsfwjs 4.4.0 MobileNetV2 (MIT, Infinite Red), converted from its TF.js layers model by tools/nsfwjs-convert. Input NHWC float32 [N,224,224,3] in [0,1]; output softmax [N,5]: $labels."
+  --labels "$labels" --compact --doc "$(doc MobileNetV2 layers 224)"
+"$python" "$here/tfjs_graph_to_onnx.py" "$work_dir/build/mobilenet_v2_mid" "$models_dir/nsfw-mobilenet-v2-mid.onnx" \
+  --labels "$labels" --compact --doc "$(doc MobileNetV2Mid graph 224)"
+"$python" "$here/tfjs_layers_to_onnx.py" "$work_dir/build/inception_v3" "$models_dir/nsfw-inception-v3.onnx" \
+  --labels "$labels" --compact --doc "$(doc InceptionV3 layers 299)"
 
 if [[ $reference -eq 1 ]]; then
   echo "== reference outputs of the original model"
   rm -rf "$data_dir/images"
   node "$work_dir/make-test-images.js" "$data_dir/images"
-  node "$work_dir/reference.js" --backend cpu --model MobileNetV2 --out "$data_dir/nsfwjs-reference.json" "$data_dir"/images/*.png
+  node "$work_dir/reference.js" --backend cpu --out "$data_dir/nsfwjs-reference.json" \
+    --model MobileNetV2=nsfw-mobilenet-v2 --model MobileNetV2Mid=nsfw-mobilenet-v2-mid --model InceptionV3=nsfw-inception-v3 \
+    "$data_dir"/images/*.png
 fi
-echo "== done: $models_dir/nsfw-mobilenet-v2.onnx"
+echo "== done: $models_dir/nsfw-mobilenet-v2.onnx nsfw-mobilenet-v2-mid.onnx nsfw-inception-v3.onnx"

@@ -127,6 +127,8 @@ write(dir, 'fractal-plasma-224x224.png', 224, 224, fractalPlasma(6, 224, 224));
 write(dir, 'fractal-plasma-400x300.png', 400, 300, fractalPlasma(5, 400, 300));
 write(dir, 'tiny-5x3.png', 5, 3, (x, y) => [x * 60, y * 120, 200 - x * 40]);
 write(dir, 'plasma-1000x750.png', 1000, 750, plasma(5, 0.02));
+// InceptionV3's own input size: no resize for it, a resize for the 224 models.
+write(dir, 'fractal-plasma-299x299.png', 299, 299, fractalPlasma(9, 299, 299));
 // Greyscale PNG (colour type 0): decoders give one channel, nsfwjs replicates it to RGB.
 write(dir, 'grey-plasma-256x256.png', 256, 256, (x, y) => { const v = plasma(6, 0.05)(x, y)[0]; return [v, v, v]; }, { colorType: 0 });
 // RGBA PNG (colour type 6): alpha is dropped, not blended — including fully transparent pixels.

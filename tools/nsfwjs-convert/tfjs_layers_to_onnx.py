@@ -36,8 +36,12 @@ _QUANT_DTYPES = {"uint8": ("<u1", 1), "uint16": ("<u2", 2), "float16": ("<f2", 2
 
 
 def load_weights(model_dir, manifest):
-    """Reads every weight of the manifest, in manifest order, from the concatenated shards."""
+    """Reads every weight of the manifest, in manifest order, from the concatenated shards.
+
+    Returns (weights, codes): the float32 values TF.js computes, and for uint8-quantised tensors the raw
+    codes with their scale and min, so a compact model can store the codes and rebuild the same floats."""
     weights = {}
+    codes = {}
     for group in manifest:
         blob = b"".join(open(os.path.join(model_dir, p + ".bin"), "rb").read() for p in group["paths"])
         offset = 0
@@ -58,13 +62,47 @@ def load_weights(model_dir, manifest):
                 else:
                     # TF.js: Float32Array[i] = q * scale + min  (double arithmetic, one rounding to float32)
                     values = (raw.astype(np.float64) * float(quant["scale"]) + float(quant["min"])).astype(np.float32)
+                    if quant["dtype"] == "uint8":
+                        codes[spec["name"]] = (raw.reshape(shape).copy(), float(quant["scale"]), float(quant["min"]))
             if spec["dtype"] == "float32":
                 values = values.astype(np.float32, copy=False)
             weights[spec["name"]] = values.reshape(shape).copy()
             offset += size
         if offset != len(blob):
             raise ValueError(f"weight group {group['paths']} has {len(blob)} bytes, manifest describes {offset}")
-    return weights
+    return weights, codes
+
+
+class WeightStore:
+    """Emits weights as ONNX initializers, either as float32 or (compact) as the original uint8 codes plus a
+    256-entry float32 table per tensor: Cast(codes -> int32) -> Gather(table). The table holds exactly
+    fround(q * scale + min) computed in double, as TF.js computes it, so the rebuilt weights are bit-identical
+    to the float32 ones; ONNX Runtime folds the Cast/Gather into plain float initializers when it loads the
+    model (all inputs are constant), so inference runs the same float graph. A tensor costs 1 byte per
+    value + 1 KiB instead of 4 bytes per value."""
+
+    def __init__(self, weights, codes, compact):
+        self.weights = weights
+        self.codes = codes if compact else {}
+        self.used = set()
+
+    def emit(self, graph, name, key, transform=None):
+        transform = transform or (lambda a: a)
+        self.used.add(key)
+        value = np.ascontiguousarray(transform(self.weights[key]))
+        code = self.codes.get(key)
+        if code is None or value.size < 1024:  # small tensors: float32 is about as small as codes + table
+            return graph.const(name, value)
+        raw, scale, minimum = code
+        q = np.ascontiguousarray(transform(raw))
+        table = (np.arange(256, dtype=np.float64) * scale + minimum).astype(np.float32)
+        if not np.array_equal(table[q], value):
+            raise AssertionError(f"{key}: table lookup does not reproduce the dequantised weights")
+        graph.const(name + "/codes", q)
+        graph.const(name + "/table", table)
+        index = graph.node("Cast", [name + "/codes"], name + "/index", to=TensorProto.INT32)
+        graph.nodes.append(helper.make_node("Gather", [name + "/table", index], [name], name=name, axis=0))
+        return name
 
 
 # ------------------------------------------------------------------------------------------------ graph
@@ -99,7 +137,7 @@ def _conv_geometry(size, kernel, stride, dilation, padding):
 
 
 class Converter:
-    def __init__(self, model_json, weights):
+    def __init__(self, model_json, store):
         self.topology = model_json["modelTopology"]
         config = self.topology["model_config"]
         if config["class_name"] not in ("Model", "Functional", "Sequential"):
@@ -107,8 +145,9 @@ class Converter:
         if config["class_name"] == "Sequential":
             raise ValueError("Sequential models are not supported yet (only functional Keras models)")
         self.config = config["config"]
-        self.weights = weights
-        self.used_weights = set()
+        self.store = store
+        self.weights = store.weights
+        self.used_weights = store.used
         self.nodes = []
         self.initializers = []
         self.tensors = {}  # keras layer name -> Tensor
@@ -178,7 +217,7 @@ class Converter:
         c, h, w = x.shape
         return Tensor(out, (c, h + top + bottom, w + left + right))
 
-    def _conv(self, layer, x, kernel_oihw, group, out_channels):
+    def _conv(self, layer, x, kernel_key, transform, group, out_channels):
         cfg = layer["config"]
         kh, kw = _pair(cfg["kernel_size"])
         sh, sw = _pair(cfg["strides"])
@@ -186,9 +225,10 @@ class Converter:
         c, h, w = x.shape
         oh, (pt, pb) = _conv_geometry(h, kh, sh, dh, cfg["padding"])
         ow, (pl, pr) = _conv_geometry(w, kw, sw, dw, cfg["padding"])
-        inputs = [x.name, self.const(layer["name"] + "/W", kernel_oihw)]
+        inputs = [x.name, self.store.emit(self, layer["name"] + "/W", kernel_key, transform)]
         if cfg.get("use_bias", True):
-            inputs.append(self.const(layer["name"] + "/B", self.weight(layer["name"], "bias")))
+            self.weight(layer["name"], "bias")
+            inputs.append(self.store.emit(self, layer["name"] + "/B", f"{layer['name']}/bias"))
         out = self.node("Conv", inputs, layer["name"], kernel_shape=[kh, kw], strides=[sh, sw],
                         dilations=[dh, dw], pads=[pt, pl, pb, pr], group=group)
         out = self.activation(out, cfg.get("activation"), layer["name"])
@@ -200,7 +240,7 @@ class Converter:
         kernel = self.weight(layer["name"], "kernel")  # [kh, kw, in, out]
         if kernel.shape[2] != x.shape[0]:
             raise ValueError(f"{layer['name']}: kernel expects {kernel.shape[2]} channels, input has {x.shape[0]}")
-        return self._conv(layer, x, kernel.transpose(3, 2, 0, 1), 1, kernel.shape[3])
+        return self._conv(layer, x, f"{layer['name']}/kernel", lambda a: a.transpose(3, 2, 0, 1), 1, kernel.shape[3])
 
     def layer_DepthwiseConv2D(self, layer, inputs):
         (x,) = inputs
@@ -208,8 +248,8 @@ class Converter:
         kernel = self.weight(layer["name"], "depthwise_kernel")  # [kh, kw, in, multiplier]
         kh, kw, cin, mult = kernel.shape
         # TensorFlow's output channel i*mult+m comes from input channel i and kernel [:, :, i, m].
-        oihw = kernel.transpose(2, 3, 0, 1).reshape(cin * mult, 1, kh, kw)
-        return self._conv(layer, x, oihw, cin, cin * mult)
+        oihw = lambda a: a.transpose(2, 3, 0, 1).reshape(cin * mult, 1, kh, kw)
+        return self._conv(layer, x, f"{layer['name']}/depthwise_kernel", oihw, cin, cin * mult)
 
     def layer_BatchNormalization(self, layer, inputs):
         (x,) = inputs
@@ -312,9 +352,10 @@ class Converter:
             raise ValueError(f"{layer['name']}: Dense on a 4-D tensor is not supported")
         cfg = layer["config"]
         kernel = self.weight(layer["name"], "kernel")  # [in, units]
-        ins = [x.name, self.const(layer["name"] + "/W", kernel)]
+        ins = [x.name, self.store.emit(self, layer["name"] + "/W", f"{layer['name']}/kernel")]
         if cfg.get("use_bias", True):
-            ins.append(self.const(layer["name"] + "/B", self.weight(layer["name"], "bias")))
+            self.weight(layer["name"], "bias")
+            ins.append(self.store.emit(self, layer["name"] + "/B", f"{layer['name']}/bias"))
         out = self.node("Gemm", ins, layer["name"])
         out = self.activation(out, cfg.get("activation"), layer["name"])
         return Tensor(out, (kernel.shape[1],))
@@ -381,15 +422,17 @@ def main(argv):
     parser.add_argument("output", help="the .onnx file to write")
     parser.add_argument("--labels", default="", help="comma-separated class names, in output order")
     parser.add_argument("--doc", default="", help="doc_string stored in the model")
+    parser.add_argument("--compact", action="store_true",
+                        help="store uint8-quantised weights as their codes + a lookup table (bit-identical weights, ~4x smaller file)")
     args = parser.parse_args(argv)
 
     with open(os.path.join(args.model_dir, "model.json")) as f:
         model_json = json.load(f)
     if model_json.get("format") not in (None, "layers-model"):
         raise SystemExit(f"{args.model_dir}: format {model_json.get('format')} is not a layers model")
-    weights = load_weights(args.model_dir, model_json["weightsManifest"])
+    weights, codes = load_weights(args.model_dir, model_json["weightsManifest"])
     labels = [s for s in args.labels.split(",") if s]
-    model = Converter(model_json, weights).convert(labels, args.doc)
+    model = Converter(model_json, WeightStore(weights, codes, args.compact)).convert(labels, args.doc)
     onnx.save(model, args.output)
     print(f"wrote {args.output}: {len(model.graph.node)} nodes, {len(model.graph.initializer)} initializers, "
           f"{os.path.getsize(args.output)} bytes")
