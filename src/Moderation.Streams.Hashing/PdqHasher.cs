@@ -43,6 +43,24 @@ public sealed class PdqHasher
     /// </summary>
     public PdqResult Hash(ReadOnlySpan<byte> pixels, int width, int height, int channels)
     {
+        if (channels == RgbaChannels) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 3 (RGB); RGBA: HashRgba");
+        return HashAny(pixels, width, height, channels);
+    }
+
+    /// <summary>
+    /// <see cref="Hash"/> of tightly packed RGBA pixels, the alpha ignored: exactly the hash of the same RGB pixels,
+    /// without the copy a decoder would otherwise make. <paramref name="channels"/> is 4, or 1 for grey pixels.
+    /// </summary>
+    public PdqResult HashDecoded(ReadOnlySpan<byte> pixels, int width, int height, int channels)
+    {
+        if (channels is not (1 or RgbaChannels)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 4 (RGBA)");
+        return HashAny(pixels, width, height, channels);
+    }
+
+    private const int RgbaChannels = 4;
+
+    private PdqResult HashAny(ReadOnlySpan<byte> pixels, int width, int height, int channels)
+    {
         if (!LoadLuma(pixels, width, height, channels, out int rows, out int cols)) return Empty();
 
         if (rows == Downsampled && cols == Downsampled)
@@ -58,6 +76,7 @@ public sealed class PdqHasher
     /// <summary>The eight dihedral hashes and the quality, as the reference's <c>--pdqdih</c> (always blurred).</summary>
     public PdqDihedral HashDihedral(ReadOnlySpan<byte> pixels, int width, int height, int channels)
     {
+        if (channels == RgbaChannels) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 3 (RGB)");
         if (!LoadLuma(pixels, width, height, channels, out int rows, out int cols))
         {
             Empty();
@@ -127,18 +146,20 @@ public sealed class PdqHasher
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
-        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 3 (RGB)");
+        if (channels is not (1 or 3 or RgbaChannels)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 3 (RGB)");
         if (pixels.Length != (long)width * height * channels)
             throw new ArgumentException($"expected {width}x{height}x{channels} = {(long)width * height * channels} bytes, got {pixels.Length}", nameof(pixels));
 
         // ImageMagick hands the reference every picture whose pixels are all grey as one-channel PGM, whatever the
         // file's own colour type, and the grey value is not always what the RGB formula gives for (v, v, v) (it is
         // 1 ulp off for 35 of the 256 values). So grey RGB is read as grey, as the reference would see the file.
-        bool grey = channels == 1 || AllGrey(pixels);
+        bool grey = channels == 1 || AllGrey(pixels, channels);
 
         if (width > ResizeSide || height > ResizeSide)
         {
+            // RGBA is resized to RGB (the alpha is never read).
             ResizeNearest(pixels, width, height, channels, _resized);
+            channels = Math.Min(channels, 3);
             pixels = _resized.AsSpan(0, ResizeSide * ResizeSide * channels);
             width = height = ResizeSide;
         }
@@ -153,16 +174,16 @@ public sealed class PdqHasher
         }
         else
         {
-            for (int i = 0, p = 0; i < luma.Length; i++, p += 3)
+            for (int i = 0, p = 0; i < luma.Length; i++, p += channels)
                 luma[i] = LumaR * pixels[p] + LumaG * pixels[p + 1] + LumaB * pixels[p + 2];
         }
         return true;
     }
 
-    private static bool AllGrey(ReadOnlySpan<byte> rgb)
+    private static bool AllGrey(ReadOnlySpan<byte> rgb, int channels)
     {
         // Photos differ in the first few pixels, so this rarely reads far.
-        for (int p = 0; p < rgb.Length; p += 3)
+        for (int p = 0; p < rgb.Length; p += channels)
             if (rgb[p] != rgb[p + 1] || rgb[p] != rgb[p + 2]) return false;
         return true;
     }
@@ -176,10 +197,20 @@ public sealed class PdqHasher
         for (int y = 0; y < ResizeSide; y++)
         {
             var sourceRow = source.Slice((int)((long)y * height / ResizeSide) * rowBytes, rowBytes);
-            var targetRow = target.Slice(y * ResizeSide * channels, ResizeSide * channels);
+            var targetRow = target.Slice(y * ResizeSide * Math.Min(channels, 3), ResizeSide * Math.Min(channels, 3));
             if (channels == 1)
             {
                 for (int x = 0; x < ResizeSide; x++) targetRow[x] = sourceRow[sourceColumn[x]];
+            }
+            else if (channels == 4)
+            {
+                for (int x = 0, t = 0; x < ResizeSide; x++, t += 3)
+                {
+                    int s = sourceColumn[x];
+                    targetRow[t] = sourceRow[s];
+                    targetRow[t + 1] = sourceRow[s + 1];
+                    targetRow[t + 2] = sourceRow[s + 2];
+                }
             }
             else
             {
