@@ -73,15 +73,16 @@ public sealed class ScreeningPipeline : IUploadHandler
             var pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
             var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
 
-            // Known content comes down without inference; banks that cannot be trusted now skip the cache too.
+            // Known content comes down without inference. While the banks cannot be trusted, a cached allow is not
+            // reused and new decisions are not cached (they may be fail-closed reviews).
             var bank = _banks?.Match(pdq.Hash, pdq.Quality, _banks.Options.Match.Dihedral ? _hasher.Value!.DihedralOfLast() : null);
             if (bank is { Match: { } bankMatch })
                 return [Publish(upload, activity, BankTakedown(parsed.ContentId, bankMatch, pdqInfo, source, started))];
             bool banksUnavailable = bank is { Status: BankLookupStatus.Unavailable };
 
             var cacheKey = new DecisionCacheKey(pdqInfo.Hash, _policy.Version, ModelVersion);
-            bool cacheable = _cache is not null && pdq.Quality >= _options.MinCacheQuality && !banksUnavailable;
-            if (cacheable && await TryCachedAsync(cacheKey, ct).ConfigureAwait(false) is { } hit)
+            bool cacheable = _cache is not null && pdq.Quality >= _options.MinCacheQuality;
+            if (cacheable && await TryCachedAsync(cacheKey, ct).ConfigureAwait(false) is { } hit && !(banksUnavailable && hit.Action == Actions.Allow))
                 return [Publish(upload, activity, hit with { ContentId = parsed.ContentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source })];
 
             ClassScores scores;
@@ -111,7 +112,7 @@ public sealed class ScreeningPipeline : IUploadHandler
                 LatencyMs = Elapsed(started),
                 Source = source,
             };
-            if (cacheable) await StoreAsync(cacheKey, decision, ct).ConfigureAwait(false);
+            if (cacheable && !banksUnavailable) await StoreAsync(cacheKey, decision, ct).ConfigureAwait(false);
             return [Publish(upload, activity, decision)];
         }
         catch (ModerationException e) when (e.Code != ErrorCodes.Internal)
