@@ -128,6 +128,9 @@ public static class FfmpegProcess
         }
 
         var result = new Result(process.ExitCode, tail.ToArray());
+        // The shell could not run the tool (not found, not executable, limits refused): the worker is broken, not the media.
+        if (result.ExitCode is 126 or 127)
+            throw new ModerationException(ErrorCodes.Internal, $"could not run {Path.GetFileName(tool)}: {result.LastError}");
         // SIGXCPU (24) at the soft CPU limit, SIGKILL (9) at the hard one: .NET reports 128 + signal.
         if (limits.CpuSeconds > 0 && result.ExitCode is 128 + 24 or 128 + 9)
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"{Path.GetFileName(tool)} ran past its CPU limit of {limits.CpuSeconds} s and was stopped");

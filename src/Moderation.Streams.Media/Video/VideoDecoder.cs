@@ -124,7 +124,12 @@ public sealed partial class VideoDecoder : IDisposable
             async (stdout, token) => await CopyBoundedAsync(stdout, json, 1 << 20, token).ConfigureAwait(false),
             null, _limits, _limits.ProbeTimeout, ct).ConfigureAwait(false);
         if (result.ExitCode != 0)
+        {
+            // A stream whose decoder is not listed: a codec this worker does not screen, not a broken file.
+            if (result.StderrTail.Select(l => NotWhitelisted().Match(l)).FirstOrDefault(m => m.Success) is { } codec)
+                throw new ModerationException(ErrorCodes.UnsupportedMedia, $"codec '{Printable(codec.Groups[1].Value)}' is not screened");
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"video could not be read: {result.LastError}");
+        }
         try
         {
             return Check(ParseProbe(json.ToArray(), container));
@@ -163,6 +168,9 @@ public sealed partial class VideoDecoder : IDisposable
         int count = format.ValueKind == JsonValueKind.Object && format.TryGetProperty("nb_streams", out var ns) && ns.TryGetInt32(out var n) ? n : streams.Count;
         var video = streams.FirstOrDefault(x => Text(x, "codec_type") == "video"
             && !(x.TryGetProperty("disposition", out var disp) && disp.TryGetProperty("attached_pic", out var pic) && pic.ValueKind == JsonValueKind.Number && pic.GetInt32() == 1));
+        // Nothing readable at all is a broken file; streams without a video one (audio only) are not a video.
+        if (streams.Count == 0)
+            throw new ModerationException(ErrorCodes.UndecodableMedia, "container has no readable stream");
         if (video.ValueKind != JsonValueKind.Object)
             throw new ModerationException(ErrorCodes.UnsupportedMedia, "container has no video stream");
         int width = Int(video, "width") ?? 0, height = Int(video, "height") ?? 0;
@@ -277,6 +285,9 @@ public sealed partial class VideoDecoder : IDisposable
     /// printed indented), so the uploader cannot forge one.</summary>
     [GeneratedRegex(@"^\[Parsed_showinfo_\d+ @ 0x[0-9a-fA-F]+\] n:\s*(\d+) pts:\s*\S+\s+pts_time:(\S+)")]
     private static partial Regex ShowInfo();
+
+    [GeneratedRegex(@"Codec \(([^)]{1,40})\) not on whitelist")]
+    private static partial Regex NotWhitelisted();
 
     public void Dispose() => _slots.Dispose();
 }

@@ -56,6 +56,22 @@ public sealed class TestVideos : IDisposable
         return copy;
     }
 
+    /// <summary>Sets the sample count of every track (stsz) to zero: a video track without a single frame.</summary>
+    public static byte[] WithoutSamples(byte[] mp4)
+    {
+        var copy = (byte[])mp4.Clone();
+        int from = 0, found = 0;
+        while (copy.AsSpan(from).IndexOf("stsz"u8) is var at and >= 0)
+        {
+            int body = from + at + 4;
+            BinaryPrimitives.WriteUInt32BigEndian(copy.AsSpan(body + 8), 0);
+            from = body;
+            found++;
+        }
+        Assert.True(found > 0, "no stsz box");
+        return copy;
+    }
+
     /// <summary>Offset of a top-level box, or -1.</summary>
     public static long TopLevelBox(byte[] mp4, string type)
     {
