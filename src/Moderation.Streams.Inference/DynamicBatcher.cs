@@ -33,7 +33,8 @@ public sealed record DynamicBatcherOptions
 /// <see cref="DynamicBatcherOptions.ConcurrentBatches"/> batches run at once), then gathers waiting images
 /// until the batch holds <see cref="DynamicBatcherOptions.MaxBatchSize"/> or
 /// <see cref="DynamicBatcherOptions.MaxQueueDelay"/> has passed since its first image, whichever comes first,
-/// and runs it on the thread pool. The queue is bounded (<see cref="DynamicBatcherOptions.MaxQueued"/>):
+/// and runs it on the thread pool; a runner that finishes while a full batch is already waiting goes straight on
+/// with it (no hand-off). The queue is bounded (<see cref="DynamicBatcherOptions.MaxQueued"/>):
 /// submitters wait when it is full. A caller that cancels gets <see cref="OperationCanceledException"/> at
 /// once, and its image is left out of the batch if the batch has not started. Disposal stops new submissions,
 /// runs what is already queued, and waits for running batches. Time comes from a <see cref="TimeProvider"/>.
@@ -60,7 +61,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _slots = new SemaphoreSlim(_options.ConcurrentBatches, _options.ConcurrentBatches);
         _queue = Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.MaxQueued)
         {
-            SingleReader = true,
+            SingleReader = false, // the forming loop, and a runner that goes straight on with a full batch
             FullMode = BoundedChannelFullMode.Wait,
         });
         _loop = Task.Run(FormBatchesAsync);
@@ -160,37 +161,51 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
     }
 
+    // Runs the batch, then — while a full batch is already waiting — goes straight on with it in the same
+    // thread and slot: under load that saves two thread hand-offs per batch (loop wake-up, dispatch).
     private void RunBatch(Batch batch)
     {
         try
         {
-            long now = _time.GetTimestamp();
-            batch.DropCancelled(ref _cancelled);
-            if (batch.Count == 0) return;
-            foreach (var request in batch.Requests)
-                InferenceTelemetry.QueueWait.Record(_time.GetElapsedTime(request.Submitted, now).TotalMilliseconds);
-            InferenceTelemetry.BatchSize.Record(batch.Count);
-            IReadOnlyList<ClassScores> scores;
-            try
+            while (true)
             {
-                scores = _classifier.Classify(batch.Images);
-                if (scores.Count != batch.Count)
-                    throw new InvalidOperationException($"the classifier returned {scores.Count} results for {batch.Count} images");
+                RunOne(batch);
+                batch.Clear();
+                if (_queue.Reader.Count < _options.MaxBatchSize) break;
+                Take(_queue.Reader, batch); // may come back short if the forming loop took some first: run those anyway
+                if (batch.Count == 0) break;
             }
-            catch (Exception e)
-            {
-                batch.Fail(e);
-                return;
-            }
-            Interlocked.Increment(ref _batches);
-            Interlocked.Add(ref _images, batch.Count);
-            for (int i = 0; i < batch.Count; i++) batch.Requests[i].Completion.TrySetResult(scores[i]);
         }
         finally
         {
             ReturnBatch(batch);
             _slots.Release();
         }
+    }
+
+    private void RunOne(Batch batch)
+    {
+        long now = _time.GetTimestamp();
+        batch.DropCancelled(ref _cancelled);
+        if (batch.Count == 0) return;
+        foreach (var request in batch.Requests)
+            InferenceTelemetry.QueueWait.Record(_time.GetElapsedTime(request.Submitted, now).TotalMilliseconds);
+        InferenceTelemetry.BatchSize.Record(batch.Count);
+        IReadOnlyList<ClassScores> scores;
+        try
+        {
+            scores = _classifier.Classify(batch.Images);
+            if (scores.Count != batch.Count)
+                throw new InvalidOperationException($"the classifier returned {scores.Count} results for {batch.Count} images");
+        }
+        catch (Exception e)
+        {
+            batch.Fail(e);
+            return;
+        }
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _images, batch.Count);
+        for (int i = 0; i < batch.Count; i++) batch.Requests[i].Completion.TrySetResult(scores[i]);
     }
 
     private Batch RentBatch()

@@ -1,17 +1,231 @@
 using System.CommandLine;
+using System.Diagnostics;
+using Moderation.Streams.Inference;
+using Moderation.Streams.Media;
 
 namespace Moderation.Streams.Cli.Commands.Bench;
 
+/// <summary>
+/// <c>moderation bench inference</c>: in one run, on decoded 640×480 images (preprocessing included, decode
+/// not): direct classifier calls at each static batch size (the best one is the baseline), the dynamic
+/// batcher fed by many concurrent single-image callers, unbatched per-image calls, and p50/p99 latency
+/// through the batcher at half its measured throughput; then the ratios.
+/// </summary>
 internal static class InferenceBench
 {
     public static Command Create()
     {
-        var command = new Command("inference", "Dynamic batcher vs raw ONNX Runtime at its best static batch (not built yet)");
-        command.SetAction(_ =>
+        var model = new Option<string>("--model") { Description = "Model to run.", DefaultValueFactory = _ => ModelRegistry.DefaultModelName };
+        var device = new Option<InferenceDevice>("--device") { Description = "auto, cuda or cpu.", DefaultValueFactory = _ => InferenceDevice.Auto };
+        var seconds = new Option<double>("--seconds") { Description = "Length of each measurement.", DefaultValueFactory = _ => 3 };
+        var maxBatch = new Option<int>("--max-batch") { Description = "Largest static batch and the batcher's MaxBatchSize; 0 = 16 on the CPU, 64 on CUDA.", DefaultValueFactory = _ => 0 };
+        var concurrent = new Option<int>("--concurrent-batches") { Description = "Batches in flight; 0 = 1 on the CPU, 2 on CUDA.", DefaultValueFactory = _ => 0 };
+        var delay = new Option<double>("--max-queue-delay-ms") { Description = "The batcher's MaxQueueDelay.", DefaultValueFactory = _ => 5 };
+        var rounds = new Option<int>("--rounds") { Description = "Interleaved rounds of baseline / unbatched / batcher; ratios are the median of the rounds' ratios (shared machines are noisy).", DefaultValueFactory = _ => 3 };
+        var command = new Command("inference", "Dynamic batcher vs direct ONNX Runtime calls at their best static batch, unbatched calls, latency at half load");
+        foreach (var option in new Option[] { model, device, seconds, maxBatch, concurrent, delay, rounds }) command.Options.Add(option);
+        command.SetAction(parse =>
         {
-            Console.Error.WriteLine("moderation bench inference: not built yet");
-            return ExitCodes.Failure;
+            string modelName = parse.GetValue(model)!;
+            if (!ModelRegistry.TryGet(modelName, out _))
+            {
+                Console.Error.WriteLine($"moderation bench inference: {ModelRegistry.DescribeUnknown(modelName)}");
+                return ExitCodes.Usage;
+            }
+            try
+            {
+                return Run(modelName, parse.GetValue(device), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(maxBatch),
+                    parse.GetValue(concurrent), TimeSpan.FromMilliseconds(parse.GetValue(delay)), Math.Max(1, parse.GetValue(rounds)));
+            }
+            catch (ExecutionProviderUnavailableException e)
+            {
+                Console.Error.WriteLine($"moderation bench inference: {e.Message}");
+                return ExitCodes.Failure;
+            }
         });
         return command;
+    }
+
+    private static int Run(string modelName, InferenceDevice device, TimeSpan window, int maxBatch, int concurrent, TimeSpan delay, int rounds)
+    {
+        bool probablyGpu = device != InferenceDevice.Cpu;
+        var started = Stopwatch.StartNew();
+        using var probe = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions { Device = device, WarmUp = false });
+        bool cuda = probe.IsCuda;
+        probe.Dispose();
+        if (maxBatch <= 0) maxBatch = cuda ? 64 : 16;
+        if (concurrent <= 0) concurrent = cuda ? 2 : 1;
+        using var classifier = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions
+        {
+            Device = device,
+            MaxBatchSize = maxBatch,
+            ConcurrentRuns = concurrent,
+        });
+        var images = Enumerable.Range(0, 64).Select(i => ImageDecoder.Decode(SampleImages.Jpeg(i, 640, 480))).ToArray();
+        Console.WriteLine($"model {classifier.Model.VersionedName}  device {classifier.Device}  cores {Environment.ProcessorCount}  " +
+                          $"intra-op threads {classifier.Options.ResolveIntraOpThreads()}  buckets {(classifier.BatchBuckets is { } b ? string.Join(",", b) : "exact")}  " +
+                          $"load+warm-up {started.Elapsed.TotalSeconds:0.0} s");
+        if (classifier.DeviceFallbackReason is { } reason) Console.WriteLine($"CPU FALLBACK (device=auto): {reason}");
+        if (probablyGpu && !cuda) Console.WriteLine("note: CUDA was not used: these are CPU numbers");
+        Console.WriteLine("images: 64 decoded 640x480 JPEGs; every figure includes preprocessing (resize + normalise), not decoding");
+
+        // Preprocessing alone, one core.
+        var tensor = new float[classifier.Model.InputSize * classifier.Model.InputSize * 3];
+        double prepPerSecond = Measure(window / 3, 1, _ =>
+        {
+            int n = 0;
+            foreach (var image in images) { Preprocessor.Write(image, classifier.Model.InputSize, tensor); n++; }
+            return n;
+        });
+        Console.WriteLine($"preprocessing alone (1 thread)            {prepPerSecond,9:0} images/s  ({1000 / prepPerSecond:0.000} ms/image)");
+
+        // 1. Direct calls at each static batch size, `concurrent` callers: the best one is the baseline.
+        var sizes = new List<int>();
+        for (int s = 1; s <= maxBatch; s *= 2) sizes.Add(s);
+        if (sizes[^1] != maxBatch) sizes.Add(maxBatch);
+        double best = 0;
+        int bestSize = 1;
+        foreach (int size in sizes)
+        {
+            double rate = Measure(window, concurrent, worker =>
+            {
+                var batch = new DecodedImage[size];
+                for (int i = 0; i < size; i++) batch[i] = images[(worker * 7 + i) % images.Length];
+                classifier.Classify(batch);
+                return size;
+            });
+            Console.WriteLine($"direct, static batch {size,3} x{concurrent} callers   {rate,9:0} images/s");
+            if (rate > best) (best, bestSize) = (rate, size);
+        }
+        Console.WriteLine($"baseline: direct calls at static batch {bestSize}: {best:0} images/s");
+
+        // 2-3. Interleaved rounds: direct calls at the best static batch (baseline), unbatched per-image calls, and
+        //      the batcher fed by many concurrent single-image callers. Its MaxBatchSize is the best static batch
+        //      (Triton's "preferred batch size"): on a CPU a bigger batch is not faster per image.
+        int callers = Math.Max(4 * maxBatch * concurrent, 32);
+        var options = new DynamicBatcherOptions { MaxBatchSize = bestSize, MaxQueueDelay = delay, MaxQueued = 4 * callers, ConcurrentBatches = concurrent };
+        Console.WriteLine($"batcher: MaxBatchSize {bestSize} (the best static batch), MaxQueueDelay {delay.TotalMilliseconds} ms, " +
+                          $"{concurrent} concurrent batches, {callers} single-image callers; {rounds} interleaved rounds");
+        var vsRaw = new List<double>();
+        var vsUnbatched = new List<double>();
+        var rawVsUnbatched = new List<double>();
+        double batched = 0;
+        for (int round = 1; round <= rounds; round++)
+        {
+            double raw = Measure(window, concurrent, worker =>
+            {
+                var batch = new DecodedImage[bestSize];
+                for (int i = 0; i < bestSize; i++) batch[i] = images[(worker * 7 + i) % images.Length];
+                classifier.Classify(batch);
+                return bestSize;
+            });
+            double unbatched = Measure(window, concurrent, worker => classifier.Classify([images[worker % images.Length]]).Count);
+            double bytesPerImage, meanBatch, rate;
+            {
+                using var batcher = new DisposableBatcher(classifier, options);
+                DriveClosedLoop(batcher.Batcher, images, callers, window / 4); // warm-up
+                long batchesBefore = batcher.Batcher.Batches, imagesBefore = batcher.Batcher.Images;
+                long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+                rate = DriveClosedLoop(batcher.Batcher, images, callers, window);
+                long done = batcher.Batcher.Images - imagesBefore;
+                bytesPerImage = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)Math.Max(1, done);
+                meanBatch = done / (double)Math.Max(1, batcher.Batcher.Batches - batchesBefore);
+            }
+            batched = Math.Max(batched, rate);
+            Console.WriteLine($"round {round}: raw@{bestSize} {raw,7:0} | unbatched {unbatched,7:0} | batcher {rate,7:0} images/s " +
+                              $"(mean batch {meanBatch:0.0}, {bytesPerImage:0} managed bytes allocated/image)");
+            vsRaw.Add(rate / raw);
+            vsUnbatched.Add(rate / unbatched);
+            rawVsUnbatched.Add(raw / unbatched);
+        }
+
+        // 4. Latency at half load: open-loop arrivals at half the batcher's throughput.
+        var (p50, p99, offered, achieved) = LatencyAtRate(classifier, options, images, batched / 2, window);
+        Console.WriteLine($"latency at half load ({offered:0} images/s offered, {achieved:0} done)  p50 {p50:0.0} ms  p99 {p99:0.0} ms");
+
+        var report = new BenchReport();
+        report.Ratio("inference_batcher_vs_raw_best", Median(vsRaw), 0.9);
+        report.Ratio("inference_batcher_vs_unbatched", Median(vsUnbatched), 1.0);
+        report.Ratio("inference_raw_best_vs_unbatched", Median(rawVsUnbatched), 1.0);
+        if (cuda && modelName == ModelRegistry.DefaultModelName) report.Ratio("inference_cuda_batcher_vs_5000_per_s", batched / 5000, 1.0);
+        return report.Print(Console.Out);
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>Images/s of <paramref name="workers"/> threads each calling <paramref name="once"/> (returns images done) for the window.</summary>
+    private static double Measure(TimeSpan window, int workers, Func<int, int> once)
+    {
+        for (int w = 0; w < workers; w++) once(w); // warm
+        long total = 0;
+        var clock = Stopwatch.StartNew();
+        var threads = Enumerable.Range(0, workers).Select(w => new Thread(() =>
+        {
+            long mine = 0;
+            while (clock.Elapsed < window) mine += once(w);
+            Interlocked.Add(ref total, mine);
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        return total / clock.Elapsed.TotalSeconds;
+    }
+
+    private static double DriveClosedLoop(DynamicBatcher batcher, DecodedImage[] images, int callers, TimeSpan window)
+    {
+        long done = 0;
+        var clock = Stopwatch.StartNew();
+        var tasks = Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
+        {
+            long mine = 0;
+            for (int i = c; clock.Elapsed < window; i += callers)
+            {
+                await batcher.ClassifyAsync(images[i % images.Length]).ConfigureAwait(false);
+                mine++;
+            }
+            Interlocked.Add(ref done, mine);
+        })).ToArray();
+        Task.WaitAll(tasks);
+        return done / clock.Elapsed.TotalSeconds;
+    }
+
+    private static (double P50, double P99, double Offered, double Achieved) LatencyAtRate(
+        IImageClassifier classifier, DynamicBatcherOptions options, DecodedImage[] images, double rate, TimeSpan window)
+    {
+        using var batcher = new DisposableBatcher(classifier, options);
+        long count = Math.Max(1, (long)(rate * window.TotalSeconds));
+        var latencies = new double[count];
+        var tasks = new Task[count];
+        var clock = Stopwatch.StartNew();
+        for (long i = 0; i < count; i++)
+        {
+            var due = TimeSpan.FromSeconds(i / rate);
+            while (clock.Elapsed < due)
+            {
+                var wait = due - clock.Elapsed;
+                if (wait > TimeSpan.FromMilliseconds(2)) Thread.Sleep(1); // pacing the load generator, not a correctness wait
+                else Thread.SpinWait(50);
+            }
+            long index = i;
+            tasks[i] = Task.Run(async () =>
+            {
+                await batcher.Batcher.ClassifyAsync(images[index % images.Length]).ConfigureAwait(false);
+                latencies[index] = (clock.Elapsed - due).TotalMilliseconds;
+            });
+        }
+        Task.WaitAll(tasks);
+        double elapsed = clock.Elapsed.TotalSeconds;
+        Array.Sort(latencies);
+        return (latencies[(int)(0.50 * (count - 1))], latencies[(int)(0.99 * (count - 1))], rate, count / elapsed);
+    }
+
+    private sealed class DisposableBatcher(IImageClassifier classifier, DynamicBatcherOptions options) : IDisposable
+    {
+        public DynamicBatcher Batcher { get; } = new(classifier, options);
+
+        public void Dispose() => Batcher.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 }
