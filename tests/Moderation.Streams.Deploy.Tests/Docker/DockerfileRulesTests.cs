@@ -104,7 +104,7 @@ public sealed partial class DockerfileRulesTests
 
     [Theory]
     [MemberData(nameof(Dockerfiles))]
-    public void The_restore_layer_copies_the_project_file_of_every_project_the_cli_needs(string name)
+    public void The_restore_layer_copies_every_project_the_cli_needs_and_the_runtime_carries_its_shared_frameworks(string name)
     {
         var copied = Load(name).ContextCopies().Select(c => c.Source).Where(s => s.EndsWith(".csproj", StringComparison.Ordinal)).ToHashSet();
         var needed = new SortedSet<string>(StringComparer.Ordinal);
@@ -117,5 +117,10 @@ public sealed partial class DockerfileRulesTests
                 pending.Push(Path.Combine(Path.GetDirectoryName(project)!, reference.Attribute("Include")!.Value));
         }
         Assert.DoesNotContain(needed, p => !copied.Contains(p));
+
+        // A project on the ASP.NET Core shared framework (the worker's Kestrel endpoints) needs the aspnet runtime.
+        bool aspNet = needed.Any(p => XDocument.Load(Path.Combine(RepoPaths.Root, p)).Descendants("FrameworkReference")
+            .Any(f => f.Attribute("Include")?.Value == "Microsoft.AspNetCore.App"));
+        if (aspNet) Assert.Contains(Load(name).Bases(), b => b.Image.StartsWith("mcr.microsoft.com/dotnet/aspnet:", StringComparison.Ordinal));
     }
 }
