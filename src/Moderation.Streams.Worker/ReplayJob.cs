@@ -32,7 +32,8 @@ public sealed record ReplayRequest
 }
 
 /// <summary>The screening settings a replay builds its pipeline from (the worker's configuration sections).</summary>
-public sealed record ScreeningSettings(KafkaOptions Kafka, ScreeningOptions Screening, MediaOptions Media, RedisOptions Redis, BanksOptions Banks);
+public sealed record ScreeningSettings(KafkaOptions Kafka, ScreeningOptions Screening, MediaOptions Media, RedisOptions Redis, BanksOptions Banks,
+    InferenceOptions? Inference = null);
 
 /// <summary>How a replay ended, with the diff when it compared.</summary>
 public sealed record ReplayReport(ReplayPlan Plan, ReplayResult Result, ReplayDiff? Diff, string PolicyVersion, string ModelVersion, KafkaOptions Output);
@@ -52,7 +53,7 @@ public static class ReplayJob
     {
         var output = ReplayTopics.Output(settings.Kafka, request.Live);
         await using var components = await ScreeningPipelineFactory.CreateAsync(output, settings.Screening, settings.Media, settings.Redis,
-            settings.Banks, new ScreeningStats(), logger, request.UseDecisionCache, ct).ConfigureAwait(false);
+            settings.Banks, new ScreeningStats(), logger, request.UseDecisionCache, ct, settings.Inference).ConfigureAwait(false);
         var policyVersion = components.Policy.Version;
         var modelVersion = components.Pipeline.ModelVersion;
         var name = request.Name ?? DefaultName(settings.Kafka.UploadsTopic, request, policyVersion, modelVersion);

@@ -115,7 +115,8 @@ internal static class ReplayCommand
             config.GetSection("Screening").Get<ScreeningOptions>() ?? new ScreeningOptions(),
             config.GetSection("Media").Get<MediaOptions>() ?? new MediaOptions(),
             config.GetSection("Redis").Get<RedisOptions>() ?? new RedisOptions(),
-            config.GetSection("Banks").Get<BanksOptions>() ?? new BanksOptions());
+            config.GetSection("Banks").Get<BanksOptions>() ?? new BanksOptions(),
+            config.GetSection("Inference").Get<InferenceOptions>() ?? new InferenceOptions());
     }
 
     private static async Task<int> RunAsync(ScreeningSettings settings, ReplayRequest request, string? reportPath, string progressMode, CancellationToken ct)
