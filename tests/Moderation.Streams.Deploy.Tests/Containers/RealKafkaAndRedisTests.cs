@@ -47,6 +47,7 @@ public sealed class RealKafkaAndRedisTests
                 ["Kafka:SessionTimeoutMs"] = "6000",
                 ["Redis:Configuration"] = redis.GetConnectionString(),
                 ["Media:Root"] = media.FullName,
+                ["Telemetry:Port"] = "0", // two workers in one process: each its own free port
             };
             using var first = StartWorker(overrides);
             using var second = StartWorker(overrides);
