@@ -44,6 +44,10 @@ public sealed class UploadConsumer : IDisposable
     private volatile Exception? _fatal;
     private volatile bool _crashed;
     private long _consumed, _published, _transactionsCommitted, _transactionsAborted, _uploadsCommitted;
+    private readonly KeyValuePair<string, object?>[] _tags;
+    private IReadOnlyDictionary<TopicPartition, long> _lag = new Dictionary<TopicPartition, long>();
+    private long _lagMeasured;
+    private volatile bool _brokersDown;
 
     private sealed record Completion(TopicPartition Partition, long Offset, int Bytes, int Epoch, IReadOnlyList<OutboundMessage>? Held);
 
@@ -53,6 +57,12 @@ public sealed class UploadConsumer : IDisposable
         _handler = handler;
         _logger = logger;
         _transactional = options.ExactlyOnce;
+        _tags =
+        [
+            new("messaging.system", "kafka"),
+            new("messaging.destination.name", options.UploadsTopic),
+            new("messaging.consumer.group.name", options.GroupId),
+        ];
         _consumer = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfig(options))
             .SetPartitionsAssignedHandler((_, partitions) =>
                 _logger.LogInformation("Assigned {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value))))
@@ -63,7 +73,19 @@ public sealed class UploadConsumer : IDisposable
         _producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig(options))
             .SetErrorHandler((_, error) => OnClientError("producer", error))
             .Build();
+        KafkaTelemetry.Register(this);
     }
+
+    public string GroupId => _options.GroupId;
+
+    /// <summary>Consumer lag per assigned partition (high watermark minus the stored offset), refreshed each second.</summary>
+    public IReadOnlyDictionary<TopicPartition, long> Lag => _lag;
+
+    /// <summary>False while librdkafka reports every broker down; for readiness.</summary>
+    public bool BrokersReachable => !_brokersDown;
+
+    /// <summary>Partitions currently assigned to this worker.</summary>
+    public int AssignedPartitions { get; private set; }
 
     public long Consumed => Interlocked.Read(ref _consumed);
     public long Published => Interlocked.Read(ref _published);
@@ -135,6 +157,7 @@ public sealed class UploadConsumer : IDisposable
                 DrainCompletions();
                 if (_transactional) MaybeCommitTransaction(force: false);
                 ApplyBackpressure();
+                MeasureLag();
                 ConsumeResult<byte[]?, byte[]?>? result;
                 try
                 {
@@ -172,6 +195,7 @@ public sealed class UploadConsumer : IDisposable
 
     private void OnClientError(string client, Error error)
     {
+        if (error.Code == ErrorCode.Local_AllBrokersDown) _brokersDown = true;
         if (error.IsFatal) _fatal ??= new KafkaException(error);
         _logger.Log(error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka {Client}: {Reason}", client, error.Reason);
     }
@@ -184,6 +208,8 @@ public sealed class UploadConsumer : IDisposable
     private void Dispatch(ConsumeResult<byte[]?, byte[]?> result)
     {
         Interlocked.Increment(ref _consumed);
+        _brokersDown = false;
+        KafkaTelemetry.Consumed.Add(1, _tags);
         int bytes = (result.Message.Value?.Length ?? 0) + (result.Message.Key?.Length ?? 0);
         if (_transactional && !_rewindTo.ContainsKey(result.TopicPartition))
             _rewindTo[result.TopicPartition] = result.Offset.Value;
@@ -191,10 +217,11 @@ public sealed class UploadConsumer : IDisposable
         Interlocked.Increment(ref _inFlightCount);
         _inFlightBytes += bytes;
         int epoch = _epoch;
-        _ = Task.Run(() => ProcessAsync(result, bytes, epoch));
+        long started = Stopwatch.GetTimestamp();
+        _ = Task.Run(() => ProcessAsync(result, bytes, epoch, started));
     }
 
-    private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload, int bytes, int epoch)
+    private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload, int bytes, int epoch, long started)
     {
         IReadOnlyList<OutboundMessage> outcome;
         try
@@ -211,6 +238,7 @@ public sealed class UploadConsumer : IDisposable
         if (_transactional)
         {
             // Produced later by the poll thread, in offset order, inside a transaction.
+            KafkaTelemetry.Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _tags);
             Complete(new Completion(upload.TopicPartition, upload.Offset.Value, bytes, epoch, outcome));
             return;
         }
@@ -218,7 +246,7 @@ public sealed class UploadConsumer : IDisposable
         int remaining = outcome.Count;
         if (remaining == 0)
         {
-            Complete(done);
+            Complete(done, started);
             return;
         }
         foreach (var message in outcome)
@@ -234,7 +262,7 @@ public sealed class UploadConsumer : IDisposable
                         return;
                     }
                     Interlocked.Increment(ref _published);
-                    if (Interlocked.Decrement(ref remaining) == 0) Complete(done);
+                    if (Interlocked.Decrement(ref remaining) == 0) Complete(done, started);
                 });
             }
             catch (Exception e)
@@ -247,6 +275,12 @@ public sealed class UploadConsumer : IDisposable
 
     private static Message<byte[]?, byte[]?> ToKafka(OutboundMessage message) =>
         new() { Key = message.Key, Value = message.Value, Headers = message.Headers };
+
+    private void Complete(Completion completion, long started)
+    {
+        KafkaTelemetry.Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _tags);
+        Complete(completion);
+    }
 
     private void Complete(Completion completion)
     {
@@ -365,6 +399,24 @@ public sealed class UploadConsumer : IDisposable
         }
     }
 
+    private void MeasureLag()
+    {
+        if (Stopwatch.GetElapsedTime(_lagMeasured) < TimeSpan.FromSeconds(1)) return;
+        _lagMeasured = Stopwatch.GetTimestamp();
+        var lag = new Dictionary<TopicPartition, long>();
+        var assignment = _consumer.Assignment;
+        AssignedPartitions = assignment.Count;
+        foreach (var partition in assignment)
+        {
+            var high = _consumer.GetWatermarkOffsets(partition).High;
+            if (high == Offset.Unset) continue;
+            long committed = _tracker.CommittableOffset(partition)
+                ?? (_consumer.Position(partition) is { } position && position != Offset.Unset ? position.Value : high.Value);
+            lag[partition] = Math.Max(0, high.Value - committed);
+        }
+        _lag = lag;
+    }
+
     private void ApplyBackpressure()
     {
         bool full = _tracker.InFlight >= _options.MaxInFlight || _inFlightBytes >= _options.MaxInFlightBytes;
@@ -476,6 +528,7 @@ public sealed class UploadConsumer : IDisposable
 
     public void Dispose()
     {
+        KafkaTelemetry.Unregister(this);
         _consumer.Dispose();
         _producer.Dispose();
         _completionSignal.Dispose();

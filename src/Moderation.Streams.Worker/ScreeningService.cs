@@ -37,8 +37,30 @@ public sealed class ScreeningService(
     /// <summary>The loaded classifier (model, device, and why <c>auto</c> fell back to the CPU, if it did): health detail.</summary>
     public OnnxImageClassifier? Inference { get; private set; }
 
+    /// <summary>Why the pipeline stopped, when it crashed (liveness turns red).</summary>
+    public Exception? Failed { get; private set; }
+
+    private IConnectionMultiplexer? _redis;
+
+    /// <summary>Readiness: model loaded, Kafka brokers reachable, Redis reachable or the degraded mode announced.</summary>
+    public WorkerHealth Health()
+    {
+        var consumer = Consumer;
+        bool modelReady = Ready.IsCompletedSuccessfully && Inference is not null;
+        string kafkaState = consumer is null ? "starting" : consumer.BrokersReachable ? "reachable" : "all brokers down";
+        string redisState = redis.Value.Configuration is not { Length: > 0 } ? "none (decisions not cached, banks off)"
+            : _redis?.IsConnected == true ? "connected"
+            : "unreachable: degraded (model decides; bank-less decisions follow Banks:WhenUnavailable)";
+        bool ready = Failed is null && modelReady && consumer is not null && consumer.BrokersReachable;
+        return new WorkerHealth(ready, Failed is not null ? "failed" : ready ? "ready" : "not ready",
+            Inference?.Model.VersionedName, Inference?.Device, Inference?.DeviceFallbackReason,
+            kafkaState, redisState, consumer?.AssignedPartitions ?? 0, consumer?.InFlight ?? 0);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Loading the model takes a while: let the host finish starting (the health endpoints answer meanwhile).
+        await Task.Yield();
         try
         {
             var policy = screening.Value.PolicyFile is { Length: > 0 } file ? Policy.Load(file) : Policy.Default;
@@ -53,6 +75,7 @@ public sealed class ScreeningService(
             if (redis.Value.Configuration is { Length: > 0 } redisConfig)
             {
                 connection = await RedisConnector.ConnectAsync(redisConfig, redis.Value.Security).ConfigureAwait(false);
+                _redis = connection;
                 cache = new RedisDecisionCache(connection, new RedisCacheOptions { Ttl = redis.Value.DecisionTtl });
                 _logger.LogInformation("Decision cache on Redis ({Connected})", connection.IsConnected ? "connected" : "connecting");
                 if (banks.Value.Enabled)
@@ -85,9 +108,12 @@ public sealed class ScreeningService(
         catch (Exception e) when (!stoppingToken.IsCancellationRequested || e is not OperationCanceledException)
         {
             _ready.TrySetException(e);
+            Failed = e;
             _logger.LogCritical(e, "Screening stopped: {Message}", e.Message);
             Environment.ExitCode = 1;
-            lifetime.StopApplication();
+            // Stopping while the host is still starting would cancel its start; stop once it has started.
+            if (lifetime.ApplicationStarted.IsCancellationRequested) lifetime.StopApplication();
+            else lifetime.ApplicationStarted.Register(lifetime.StopApplication);
         }
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,20 +9,25 @@ using Moderation.Streams.Media;
 namespace Moderation.Streams.Worker;
 
 /// <summary>
-/// Builds the worker's generic host. Configuration, later sources winning: appsettings.json,
-/// environment (<c>Kafka__BootstrapServers</c>…), then <paramref name="overrides"/> (command-line flags).
+/// Builds the worker's host (ASP.NET Core, for <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> on
+/// <c>Telemetry:Port</c>). Configuration, later sources winning: appsettings.json, environment
+/// (<c>Kafka__BootstrapServers</c>…), then <paramref name="overrides"/> (command-line flags).
 /// </summary>
 public static class WorkerHost
 {
-    public static IHost Build(IReadOnlyDictionary<string, string?> overrides, Action<ILoggingBuilder>? logging = null)
+    /// <param name="defaultTelemetryPort">Port of the telemetry endpoints when <c>Telemetry:Port</c> is not configured:
+    /// the <c>worker</c> verb passes 9464; embedded hosts (demo, tests) default to 0, a free port.</param>
+    public static IHost Build(IReadOnlyDictionary<string, string?> overrides, Action<ILoggingBuilder>? logging = null, int defaultTelemetryPort = 0)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = [],
             ContentRootPath = AppContext.BaseDirectory,
-            DisableDefaults = false,
         });
+        builder.Configuration.AddJsonFile("appsettings.json", optional: true);
+        builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddInMemoryCollection(overrides);
+        WorkerTelemetry.Add(builder, defaultTelemetryPort);
         if (logging is not null)
         {
             builder.Logging.ClearProviders();
@@ -46,6 +52,8 @@ public static class WorkerHost
         builder.Services.AddSingleton<ScreeningStats>();
         builder.Services.AddSingleton<ScreeningService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScreeningService>());
-        return builder.Build();
+        var app = builder.Build();
+        WorkerTelemetry.MapEndpoints(app);
+        return app;
     }
 }

@@ -30,7 +30,7 @@ public sealed class WorkerProcessTests : IDisposable
         }).ToList();
 
         using var worker = CliProcess.Start(["worker", "--kafka", bootstrap, "--redis", redis.Configuration, "--media-root", _media.FullName, "--group", "process-test"],
-            new Dictionary<string, string?> { ["Kafka__SessionTimeoutMs"] = "6000" });
+            new Dictionary<string, string?> { ["Kafka__SessionTimeoutMs"] = "6000", ["Telemetry__Port"] = "0" });
         await worker.WaitForLineAsync(l => l.Contains("Consuming uploads"), TimeSpan.FromSeconds(120), Ct);
 
         using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, Acks = Acks.All }).Build())
@@ -79,7 +79,7 @@ public sealed class WorkerProcessTests : IDisposable
     {
         using var broker = CliProcess.Start(["broker"]);
         var bootstrap = (await broker.WaitForLineAsync(l => l.StartsWith("bootstrap="), ct: Ct))["bootstrap=".Length..];
-        using var worker = CliProcess.Start(["worker", "--kafka", bootstrap, "--model", "no-such-model"]);
+        using var worker = CliProcess.Start(["worker", "--kafka", bootstrap, "--model", "no-such-model", "--telemetry-port", "-1"]);
         Assert.Equal(1, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
         Assert.Contains("no-such-model", worker.Transcript());
     }

@@ -71,6 +71,7 @@ internal static class ChaosCommand
                 ["Kafka__Mode"] = s.Mode,
                 ["Kafka__ShutdownTimeout"] = "00:00:20",
                 ["Logging__LogLevel__Default"] = "Warning",
+                ["Telemetry__Port"] = "0",
             };
             ModerationProcess StartWorker(int index)
             {

@@ -14,11 +14,12 @@ internal static class WorkerCommand
         var policy = new Option<FileInfo?>("--policy") { Description = "Policy JSON file (config Screening:PolicyFile); default: the built-in policy" };
         var group = new Option<string?>("--group") { Description = "Consumer group (config Kafka:GroupId, default moderation-workers)" };
         var model = new Option<string?>("--model") { Description = "Model name (config Screening:Model, default nsfw-mobilenet-v2)" };
+        var telemetryPort = new Option<int?>("--telemetry-port") { Description = "Port of /metrics, /healthz and /readyz (config Telemetry:Port, default 9464; 0 = any free port, -1 = none)" };
 
         var command = new Command("worker", "Runs the screening service: consumes uploads, decides, publishes decisions. " +
             "Configuration from appsettings.json, environment (Kafka__BootstrapServers, …) and these flags; SIGTERM drains and commits.")
         {
-            kafka, redis, mediaRoot, policy, group, model,
+            kafka, redis, mediaRoot, policy, group, model, telemetryPort,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -33,7 +34,8 @@ internal static class WorkerCommand
             Set("Screening:PolicyFile", parse.GetValue(policy)?.FullName);
             Set("Kafka:GroupId", parse.GetValue(group));
             Set("Screening:Model", parse.GetValue(model));
-            using var host = WorkerHost.Build(overrides);
+            Set("Telemetry:Port", parse.GetValue(telemetryPort)?.ToString());
+            using var host = WorkerHost.Build(overrides, defaultTelemetryPort: Worker.TelemetryOptions.DefaultPort);
             try
             {
                 await host.RunAsync(CancellationToken.None);

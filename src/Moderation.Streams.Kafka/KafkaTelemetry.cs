@@ -1,0 +1,66 @@
+using System.Diagnostics.Metrics;
+
+namespace Moderation.Streams.Kafka;
+
+/// <summary>
+/// Metrics of the consume loop, named after the OpenTelemetry messaging semantic conventions where they
+/// exist: consumed messages, process duration, consumer lag per partition, in-flight uploads, paused partitions.
+/// </summary>
+public static class KafkaTelemetry
+{
+    public const string MeterName = "Moderation.Streams.Kafka";
+    public const string ConsumedMessages = "messaging.client.consumed.messages";
+    public const string ProcessDuration = "messaging.process.duration";
+    public const string ConsumerLag = "messaging.kafka.consumer.lag";
+    public const string InFlight = "moderation.uploads.inflight";
+    public const string PausedPartitions = "moderation.partitions.paused";
+
+    internal static readonly Meter Meter = new(MeterName);
+    internal static readonly Counter<long> Consumed = Meter.CreateCounter<long>(ConsumedMessages, "{message}", "Upload events received");
+    internal static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(ProcessDuration, "s", "Upload received to its outcome acknowledged (or released into a transaction)",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+
+    private static readonly List<WeakReference<UploadConsumer>> Consumers = [];
+
+    static KafkaTelemetry()
+    {
+        Meter.CreateObservableGauge(ConsumerLag, ObserveLag, "{message}", "High watermark minus the committed (stored) offset, per partition");
+        Meter.CreateObservableGauge(InFlight, () => Sum(c => c.InFlight), "{upload}", "Uploads received but not finished");
+        Meter.CreateObservableGauge(PausedPartitions, () => Sum(c => c.PausedPartitions), "{partition}", "Partitions paused by backpressure");
+    }
+
+    internal static void Register(UploadConsumer consumer)
+    {
+        lock (Consumers)
+        {
+            Consumers.RemoveAll(w => !w.TryGetTarget(out _));
+            Consumers.Add(new WeakReference<UploadConsumer>(consumer));
+        }
+    }
+
+    internal static void Unregister(UploadConsumer consumer)
+    {
+        lock (Consumers) Consumers.RemoveAll(w => !w.TryGetTarget(out var c) || c == consumer);
+    }
+
+    private static List<UploadConsumer> Live()
+    {
+        lock (Consumers) return Consumers.Select(w => w.TryGetTarget(out var c) ? c : null).OfType<UploadConsumer>().ToList();
+    }
+
+    private static int Sum(Func<UploadConsumer, int> value) => Live().Sum(value);
+
+    private static IEnumerable<Measurement<long>> ObserveLag()
+    {
+        foreach (var consumer in Live())
+        {
+            foreach (var (partition, lag) in consumer.Lag)
+            {
+                yield return new Measurement<long>(lag,
+                    new KeyValuePair<string, object?>("messaging.destination.name", partition.Topic),
+                    new KeyValuePair<string, object?>("messaging.destination.partition.id", partition.Partition.Value.ToString()),
+                    new KeyValuePair<string, object?>("messaging.consumer.group.name", consumer.GroupId));
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Moderation.Streams.Media;
+using OpenTelemetry;
+using OpenTelemetry.Trace;
+
+namespace Moderation.Streams.Worker.Tests;
+
+public class TelemetryTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_running_worker_serves_prometheus_metrics_liveness_and_readiness()
+    {
+        await using var stack = new EmbeddedStack();
+        var url = stack.WriteImage("a.png", SampleImages.Png(3));
+        using var host = stack.StartWorker();
+        stack.Produce([("a", EmbeddedStack.Upload("a", url)), ("b", EmbeddedStack.Upload("b", url)), ("bad", "{"u8.ToArray())]);
+        Assert.Equal(3, stack.ReadOutcomes(3).Count);
+
+        var endpoint = WorkerTelemetry.ListeningOn(host) ?? throw new InvalidOperationException("no telemetry endpoint");
+        using var http = new HttpClient { BaseAddress = endpoint };
+        var live = await http.GetAsync("/healthz", Ct);
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+
+        var ready = await http.GetAsync("/readyz", Ct);
+        var health = JsonDocument.Parse(await ready.Content.ReadAsStringAsync(Ct)).RootElement;
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.True(health.GetProperty("ready").GetBoolean());
+        Assert.Equal("nsfw-mobilenet-v2@1", health.GetProperty("model").GetString());
+        Assert.Equal("cpu", health.GetProperty("device").GetString());
+        Assert.Equal("connected", health.GetProperty("redis").GetString());
+        Assert.Equal("reachable", health.GetProperty("kafka").GetString());
+
+        // Metrics are collected at scrape time; the lag gauge is refreshed each second by the poll loop.
+        string metrics = "";
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline && !metrics.Contains("messaging_kafka_consumer_lag"))
+        {
+            metrics = await http.GetStringAsync("/metrics", Ct);
+            if (!metrics.Contains("messaging_kafka_consumer_lag")) await Task.Delay(200, Ct);
+        }
+        Assert.Contains("messaging_client_consumed_messages_total{", metrics);
+        Assert.Contains("messaging_process_duration_seconds_bucket{", metrics);
+        Assert.Contains("messaging_kafka_consumer_lag{", metrics);
+        Assert.Contains("moderation_uploads_inflight", metrics);
+        Assert.Contains("moderation_partitions_paused", metrics);
+        Assert.Matches("moderation_decisions_total\\{[^}]*action=\"allow\"", metrics);
+        Assert.Matches("moderation_dlq_total\\{[^}]*code=\"invalid-event\"", metrics);
+        Assert.Contains("moderation_decision_latency_milliseconds_bucket", metrics);
+    }
+
+    [Fact]
+    public async Task A_worker_without_redis_is_ready_and_says_it_runs_degraded()
+    {
+        await using var stack = new EmbeddedStack();
+        using var host = stack.StartWorker(new() { ["Redis:Configuration"] = "127.0.0.1:1,connectTimeout=200" });
+        using var http = new HttpClient { BaseAddress = WorkerTelemetry.ListeningOn(host) };
+        var health = JsonDocument.Parse(await http.GetStringAsync("/readyz", Ct)).RootElement;
+        Assert.True(health.GetProperty("ready").GetBoolean());
+        Assert.StartsWith("unreachable: degraded", health.GetProperty("redis").GetString());
+    }
+
+    [Fact]
+    public async Task Each_upload_is_one_consumer_span_that_continues_the_producer_trace_and_names_its_outcome()
+    {
+        var spans = new List<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(ScreeningPipeline.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        await using var stack = new EmbeddedStack();
+        var url = stack.WriteImage("a.png", SampleImages.Png(4));
+        using var host = stack.StartWorker();
+        const string traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        stack.Produce([("a", EmbeddedStack.Upload("a", url))], new Headers { { "traceparent", Encoding.ASCII.GetBytes($"00-{traceId}-00f067aa0ba902b7-01") } });
+        var decision = Assert.Single(stack.ReadOutcomes(1));
+        tracing.ForceFlush();
+
+        var process = Assert.Single(spans, s => s.OperationName == "process uploads" && s.GetTagItem("moderation.content_id") as string == "a");
+        Assert.Equal(ActivityKind.Consumer, process.Kind);
+        Assert.Equal(traceId, process.TraceId.ToHexString());
+        Assert.Equal("00f067aa0ba902b7", process.ParentSpanId.ToHexString());
+        Assert.Equal("kafka", process.GetTagItem("messaging.system"));
+        Assert.Equal("uploads", process.GetTagItem("messaging.destination.name"));
+        Assert.Equal(stack.GroupId, process.GetTagItem("messaging.consumer.group.name"));
+        Assert.NotNull(process.GetTagItem("messaging.kafka.offset"));
+        Assert.NotNull(process.GetTagItem("messaging.destination.partition.id"));
+        Assert.Equal("allow", process.GetTagItem("moderation.action"));
+        Assert.Equal("nsfw-mobilenet-v2@1", process.GetTagItem("moderation.model_version"));
+        // The decision carries this span onward.
+        Assert.Equal($"00-{traceId}-{process.SpanId.ToHexString()}-01", decision.Header("traceparent"));
+    }
+}
