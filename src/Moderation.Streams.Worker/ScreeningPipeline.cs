@@ -35,6 +35,7 @@ public sealed class ScreeningPipeline : IUploadHandler
     private readonly ThreadLocal<PdqHasher> _hasher = new(() => new PdqHasher());
     private readonly BankMatcher? _banks;
     private readonly bool _banksFailClosed;
+    private readonly VideoScreener _video;
 
     public ScreeningPipeline(KafkaOptions kafka, ScreeningOptions options, Policy policy, MediaReader media,
         DynamicBatcher batcher, IDecisionCache? cache, ScreeningStats stats, ILogger logger, TimeProvider? time = null,
@@ -42,6 +43,7 @@ public sealed class ScreeningPipeline : IUploadHandler
     {
         _banks = banks;
         _banksFailClosed = banksFailClosed;
+        _video = new VideoScreener(media.Options.Video, policy, batcher, cache, VideoScreener.BanksOf(banks), banksFailClosed, stats, logger, time);
         _kafka = kafka;
         _options = options;
         _policy = policy;
@@ -66,9 +68,15 @@ public sealed class ScreeningPipeline : IUploadHandler
         {
             parsed = UploadEventParser.Parse(upload.Message.Value ?? []);
             activity?.SetTag("moderation.content_id", parsed.ContentId);
-            if (parsed.MediaType != MediaTypes.Image)
+            if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video))
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             var bytes = await _media.ReadAsync(parsed.Media, ct).ConfigureAwait(false);
+            if (parsed.MediaType == MediaTypes.Video)
+            {
+                // One decision per video (VideoScreener.cs): sampled frames, PDQ, banks, the same batcher, the policy.
+                var video = await _video.ScreenAsync(parsed.ContentId, bytes, source, started, ct).ConfigureAwait(false);
+                return [video.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(upload, activity, parsed.ContentId, source, started, null, video.Unscreenable!)];
+            }
             var image = await ImageDecoder.DecodeAsync(bytes, _media.Options.Decode, ct).ConfigureAwait(false);
             var pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
             var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);

@@ -1,0 +1,203 @@
+using System.Diagnostics.Metrics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
+using Moderation.Streams.Inference;
+using Moderation.Streams.Media;
+using Moderation.Streams.Media.Video;
+using Moderation.Streams.Redis;
+using Moderation.Streams.Redis.Banks;
+
+namespace Moderation.Streams.Worker;
+
+/// <summary>What screening a video gave: a decision, or the error that kept it from being screened (the pipeline
+/// fails closed on it as on an image's).</summary>
+public sealed record VideoScreening(DecisionEvent? Decision, Exception? Unscreenable = null);
+
+/// <summary>
+/// Screens one video upload into one decision: exact-video cache (SHA-256 of the bytes) → sampled frames
+/// (<see cref="VideoDecoder"/>) hashed with PDQ as they arrive → bank match over all frames (<see cref="VideoMatcher"/>;
+/// a match is taken down without inference) → every frame through the shared <see cref="DynamicBatcher"/> (one video
+/// fills batches) → per-class aggregation (<see cref="VideoScores"/>) → the policy. Reasons list the frames that
+/// drove them. Errors in the media itself are <see cref="ModerationException"/>s for the DLQ.
+/// </summary>
+public sealed class VideoScreener : IDisposable
+{
+    private static readonly Meter Meter = new(ScreeningStats.MeterName);
+    private static readonly Histogram<long> FramesHistogram = Meter.CreateHistogram<long>("moderation.video.frames", "{frame}", "Frames sampled per screened video");
+    private static readonly Histogram<double> DecodeHistogram = Meter.CreateHistogram<double>("moderation.video.decode", "ms", "ffprobe + ffmpeg sampling time per video");
+
+    private readonly VideoDecoder _decoder;
+    private readonly Policy _policy;
+    private readonly DynamicBatcher _batcher;
+    private readonly IDecisionCache? _cache;
+    private readonly Func<BankIndex?>? _banks;
+    private readonly bool _banksFailClosed;
+    private readonly ScreeningStats _stats;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    /// <param name="banks">The bank index to match against now, or null when the banks cannot be trusted
+    /// (unavailable); null itself when no banks are configured.</param>
+    public VideoScreener(VideoLimits limits, Policy policy, DynamicBatcher batcher, IDecisionCache? cache, Func<BankIndex?>? banks,
+        bool banksFailClosed, ScreeningStats stats, ILogger logger, TimeProvider? time = null)
+    {
+        _decoder = new VideoDecoder(limits);
+        _policy = policy;
+        _batcher = batcher;
+        _cache = cache;
+        _banks = banks;
+        _banksFailClosed = banksFailClosed;
+        _stats = stats;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The pipeline's bank matcher as this screener's bank source.</summary>
+    public static Func<BankIndex?>? BanksOf(BankMatcher? matcher) => matcher is null ? null : () => matcher.IsAvailable ? matcher.Index : null;
+
+    public VideoLimits Limits => _decoder.Limits;
+
+    private string ModelName => _batcher.Classifier.Model.Name;
+    private string ModelVersion => _batcher.Classifier.Model.VersionedName;
+
+    /// <param name="started">The pipeline's start timestamp (<see cref="TimeProvider.GetTimestamp"/>) for the latency.</param>
+    /// <exception cref="ModerationException">unsupported-media, media-too-large, undecodable-media.</exception>
+    public async Task<VideoScreening> ScreenAsync(string contentId, byte[] video, SourceInfo source, long started, CancellationToken ct)
+    {
+        if (!Limits.Enabled) throw new ModerationException(ErrorCodes.UnsupportedMedia, "video screening is disabled on this worker");
+        VideoSniffer.Require(video); // refused before any lookup or process
+
+        var index = _banks?.Invoke();
+        bool banksUnavailable = _banks is not null && index is null;
+        bool cacheable = _cache is not null && !banksUnavailable;
+        var key = new DecisionCacheKey(ContentHash(video), _policy.Version, ModelVersion);
+        if (cacheable && await TryCachedAsync(key, ct).ConfigureAwait(false) is { } hit)
+        {
+            // A bank may have grown since: the frames' hashes are kept with the decision and matched again.
+            if (hit.Decision.Action != Actions.Takedown && index is not null && VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is { } later)
+                return new VideoScreening(BankTakedown(contentId, later, hit.Frames, source, started));
+            return new VideoScreening(hit.Decision with { ContentId = contentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source });
+        }
+
+        long decodeStarted = _time.GetTimestamp();
+        var (sampled, frames) = await VideoHashing.HashAsync(_decoder, video, index?.Options.Dihedral == true, ct).ConfigureAwait(false);
+        DecodeHistogram.Record(_time.GetElapsedTime(decodeStarted).TotalMilliseconds);
+        FramesHistogram.Record(sampled.Frames.Count);
+
+        if (index is not null && VideoMatcher.FindBest(frames, index, Limits.Match) is { } match)
+            return new VideoScreening(BankTakedown(contentId, match, frames, source, started));
+
+        ClassScores[] scores;
+        try
+        {
+            // Every frame is submitted at once: the batcher groups them (with other uploads' images) into batches.
+            scores = await Task.WhenAll(sampled.Frames.Select(f => _batcher.ClassifyAsync(f.Image, ct))).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new VideoScreening(null, e);
+        }
+
+        var aggregate = VideoScores.Aggregate(_policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold);
+        var (action, reasons) = (aggregate.Action, aggregate.Reasons);
+        if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
+            (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
+        var top = frames[aggregate.TopFrame];
+        var decision = new DecisionEvent
+        {
+            ContentId = contentId,
+            Action = action,
+            Reasons = reasons,
+            Scores = aggregate.MaxScores,
+            Pdq = new PdqInfo(top.Hash.ToString(), top.Quality),
+            PolicyVersion = _policy.Version,
+            ModelVersion = ModelVersion,
+            DecidedAt = _time.GetUtcNow(),
+            LatencyMs = Elapsed(started),
+            Source = source,
+        };
+        if (cacheable) await StoreAsync(key, decision, frames, ct).ConfigureAwait(false);
+        return new VideoScreening(decision);
+    }
+
+    private DecisionEvent BankTakedown(string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started)
+    {
+        var first = frames.First(f => f.TimestampMs == match.FrameTimestampsMs[0]);
+        string what = match.IsVideo
+            ? $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match {match.BankFramesMatched} of {match.BankFrames} frames of a banked video"
+            : $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match a banked image";
+        return new DecisionEvent
+        {
+            ContentId = contentId,
+            Action = Actions.Takedown,
+            Reasons = [new DecisionReason
+            {
+                Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId, Message = what,
+                FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = frames.Count,
+            }],
+            Pdq = new PdqInfo(first.Hash.ToString(), first.Quality),
+            PolicyVersion = _policy.Version,
+            DecidedAt = _time.GetUtcNow(),
+            LatencyMs = Elapsed(started),
+            Source = source,
+        };
+    }
+
+    /// <summary>The exact-video cache key: SHA-256 of the bytes, 64 hex digits like a PDQ hash (the cache's key
+    /// format), so a byte-identical re-upload skips ffmpeg and the model.</summary>
+    public static string ContentHash(ReadOnlySpan<byte> video) => Convert.ToHexStringLower(SHA256.HashData(video));
+
+    private sealed record CacheEntry(DecisionEvent Decision, IReadOnlyList<CachedFrame> Frames);
+
+    private sealed record CachedFrame(long T, string Hash, int Quality);
+
+    private async Task<(DecisionEvent Decision, FrameHash[] Frames)?> TryCachedAsync(DecisionCacheKey key, CancellationToken ct)
+    {
+        try
+        {
+            var cached = await _cache!.TryGetAsync(key, ct).ConfigureAwait(false);
+            if (cached is null) return null;
+            var entry = JsonSerializer.Deserialize<CacheEntry>(cached.DecisionJson, ContractJson.Options);
+            if (entry?.Decision is null || entry.Frames is null) return null;
+            return (entry.Decision, entry.Frames.Select(f => new FrameHash(f.T, PdqHash.Parse(f.Hash), f.Quality)).ToArray());
+        }
+        catch (StoreUnavailableException e)
+        {
+            _stats.CacheUnavailable();
+            _logger.LogWarning("Decision cache unavailable, screening the video: {Message}", e.Message);
+            return null;
+        }
+        catch (Exception e) when (e is JsonException or FormatException or NotSupportedException)
+        {
+            _logger.LogWarning("Unreadable cached video decision ignored: {Message}", e.Message);
+            return null;
+        }
+    }
+
+    private async Task StoreAsync(DecisionCacheKey key, DecisionEvent decision, IReadOnlyList<FrameHash> frames, CancellationToken ct)
+    {
+        try
+        {
+            var entry = new CacheEntry(decision, frames.Select(f => new CachedFrame(f.TimestampMs, f.Hash.ToString(), f.Quality)).ToArray());
+            var json = Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(entry, ContractJson.Options));
+            await _cache!.SetAsync(key, new CachedDecision(decision.Action, json, decision.DecidedAt), ct).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException e)
+        {
+            _stats.CacheUnavailable();
+            _logger.LogWarning("Decision cache unavailable, video decision not cached: {Message}", e.Message);
+        }
+    }
+
+    private long Elapsed(long started) => (long)_time.GetElapsedTime(started).TotalMilliseconds;
+
+    public void Dispose()
+    {
+        _decoder.Dispose();
+    }
+}
