@@ -38,7 +38,10 @@ internal static class WorkerCommand
             using var host = WorkerHost.Build(overrides, defaultTelemetryPort: Worker.TelemetryOptions.DefaultPort);
             try
             {
-                await host.RunAsync(CancellationToken.None);
+                await host.StartAsync(CancellationToken.None);
+                if (Worker.WorkerTelemetry.ListeningOn(host) is { } telemetry)
+                    Console.WriteLine($"telemetry={telemetry.ToString().TrimEnd('/')} (/metrics, /healthz, /readyz)");
+                await host.WaitForShutdownAsync(CancellationToken.None);
             }
             catch (Microsoft.Extensions.Options.OptionsValidationException e)
             {
