@@ -243,6 +243,9 @@ public sealed partial class ChartManifestTests
         var pod = Worker(m).Spec.Template.Spec;
         var limits = pod.Containers[0].Resources.Limits ?? new Dictionary<string, ResourceQuantity>();
         var resourceName = (string)m.Value("gpu.resourceName")!;
+        var config = m.All<V1ConfigMap>().Single(c => c.Metadata.Name == pod.Containers[0].EnvFrom[0].ConfigMapRef.Name).Data;
+        Assert.Equal(m.Value("gpu.enabled") is true ? "cuda" : "cpu", config["Inference__Device"]);
+        Assert.Equal(m.Value("screening.maxBatchSize")!.ToString(), config["Inference__MaxBatchSize"]);
         if (m.Value("gpu.enabled") is true)
         {
             Assert.Equal((long)m.Value("gpu.count")!, limits[resourceName].ToInt64());
