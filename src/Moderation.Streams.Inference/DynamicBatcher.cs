@@ -89,7 +89,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(image);
         ct.ThrowIfCancellationRequested();
-        var request = new Request(image, _time.GetTimestamp());
+        var request = new Request(image, _time.GetTimestamp(), System.Diagnostics.Activity.Current?.Context ?? default);
         try
         {
             await _queue.Writer.WriteAsync(request, ct).ConfigureAwait(false);
@@ -192,6 +192,14 @@ public sealed class DynamicBatcher : IAsyncDisposable
             InferenceTelemetry.QueueWait.Record(_time.GetElapsedTime(request.Submitted, now).TotalMilliseconds);
         InferenceTelemetry.BatchSize.Record(batch.Count);
         IReadOnlyList<ClassScores> scores;
+        // One span per batch, linked to the span of every upload in it (a batch has many parents).
+        using var span = InferenceTelemetry.Source.HasListeners()
+            ? InferenceTelemetry.Source.StartActivity("inference batch", System.Diagnostics.ActivityKind.Internal, default(System.Diagnostics.ActivityContext),
+                links: batch.Requests.Where(r => r.Caller != default).Select(r => new System.Diagnostics.ActivityLink(r.Caller)))
+            : null;
+        span?.SetTag("moderation.batch.size", batch.Count);
+        span?.SetTag("moderation.model_version", _classifier.Model.VersionedName);
+        span?.SetTag("moderation.device", _classifier.Device);
         try
         {
             scores = _classifier.Classify(batch.Images);
@@ -200,6 +208,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
         catch (Exception e)
         {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Message);
             batch.Fail(e);
             return;
         }
@@ -229,10 +238,13 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _slots.Dispose();
     }
 
-    private sealed class Request(DecodedImage image, long submitted)
+    private sealed class Request(DecodedImage image, long submitted, System.Diagnostics.ActivityContext caller)
     {
         public DecodedImage Image { get; } = image;
         public long Submitted { get; } = submitted;
+
+        /// <summary>The submitter's span: the batch span links to it.</summary>
+        public System.Diagnostics.ActivityContext Caller { get; } = caller;
         public TaskCompletionSource<ClassScores> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 

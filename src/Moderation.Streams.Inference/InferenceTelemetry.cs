@@ -13,6 +13,10 @@ public static class InferenceTelemetry
     public const string DeviceFallbacksCounter = "moderation.inference.device_fallbacks";
 
     internal static readonly Meter Meter = new(MeterName);
+
+    /// <summary>Spans of inference batches (name <c>inference batch</c>), linked to the uploads' spans.</summary>
+    public const string ActivitySourceName = "Moderation.Streams.Inference";
+    internal static readonly System.Diagnostics.ActivitySource Source = new(ActivitySourceName);
     internal static readonly Counter<long> Batches = Meter.CreateCounter<long>(BatchesCounter, "{batch}", "Inference runs by device.");
     internal static readonly Counter<long> Images = Meter.CreateCounter<long>(ImagesCounter, "{image}", "Images classified by device.");
     internal static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>(BatchSizeHistogram, "{image}", "Images per batch formed by the dynamic batcher.");

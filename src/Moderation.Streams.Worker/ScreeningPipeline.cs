@@ -70,20 +70,26 @@ public sealed class ScreeningPipeline : IUploadHandler
             activity?.SetTag("moderation.content_id", parsed.ContentId);
             if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video))
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
-            var bytes = await _media.ReadAsync(parsed.Media, ct).ConfigureAwait(false);
+            byte[] bytes;
+            using (Stage("fetch")) bytes = await _media.ReadAsync(parsed.Media, ct).ConfigureAwait(false);
             if (parsed.MediaType == MediaTypes.Video)
             {
                 // One decision per video (VideoScreener.cs): sampled frames, PDQ, banks, the same batcher, the policy.
                 var video = await _video.ScreenAsync(parsed.ContentId, bytes, source, started, ct).ConfigureAwait(false);
                 return [video.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(upload, activity, parsed.ContentId, source, started, null, video.Unscreenable!)];
             }
-            var image = await ImageDecoder.DecodeAsync(bytes, _media.Options.Decode, ct).ConfigureAwait(false);
-            var pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
+            DecodedImage image;
+            using (Stage("decode")) image = await ImageDecoder.DecodeAsync(bytes, _media.Options.Decode, ct).ConfigureAwait(false);
+            Hashing.PdqResult pdq;
+            using (Stage("hash")) pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
             var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
 
             // Known content comes down without inference. While the banks cannot be trusted, a cached allow is not
             // reused and new decisions are not cached (they may be fail-closed reviews).
+            var bankSpan = _banks is null ? null : Stage("bank lookup");
             var bank = _banks?.Match(pdq.Hash, pdq.Quality, _banks.Options.Match.Dihedral ? _hasher.Value!.DihedralOfLast() : null);
+            bankSpan?.SetTag("moderation.bank.matched", bank?.Match is not null);
+            bankSpan?.Dispose();
             if (bank is { Match: { } bankMatch })
                 return [Publish(upload, activity, BankTakedown(parsed.ContentId, bankMatch, pdqInfo, source, started))];
             bool banksUnavailable = bank is { Status: BankLookupStatus.Unavailable };
@@ -96,14 +102,16 @@ public sealed class ScreeningPipeline : IUploadHandler
             ClassScores scores;
             try
             {
-                scores = await _batcher.ClassifyAsync(image, ct).ConfigureAwait(false);
+                using (Stage("inference")) scores = await _batcher.ClassifyAsync(image, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 return [Unscreenable(upload, activity, parsed.ContentId, source, started, pdqInfo, e)];
             }
             var scoreMap = scores.ToDictionary();
+            var policySpan = Stage("policy");
             var (action, reasons) = _policy.Decide(_batcher.Classifier.Model.Name, scoreMap);
+            policySpan?.Dispose();
             if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
                 (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
             var decision = new DecisionEvent
@@ -170,6 +178,7 @@ public sealed class ScreeningPipeline : IUploadHandler
 
     private async Task<DecisionEvent?> TryCachedAsync(DecisionCacheKey key, CancellationToken ct)
     {
+        using var span = Stage("cache lookup");
         try
         {
             var cached = await _cache!.TryGetAsync(key, ct).ConfigureAwait(false);
@@ -185,6 +194,7 @@ public sealed class ScreeningPipeline : IUploadHandler
 
     private async Task StoreAsync(DecisionCacheKey key, DecisionEvent decision, CancellationToken ct)
     {
+        using var span = Stage("cache store");
         try
         {
             var json = Encoding.UTF8.GetString(decision.ToUtf8Json());
@@ -199,6 +209,8 @@ public sealed class ScreeningPipeline : IUploadHandler
 
     private OutboundMessage Publish(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, DecisionEvent decision)
     {
+        using var span = Stage("publish");
+        span?.SetTag("messaging.destination.name", _kafka.TopicFor(decision.Action));
         activity?.SetTag("moderation.action", decision.Action);
         activity?.SetTag("moderation.policy_version", decision.PolicyVersion);
         activity?.SetTag("moderation.model_version", decision.ModelVersion);
@@ -208,6 +220,9 @@ public sealed class ScreeningPipeline : IUploadHandler
         if (traceparent is not null) headers.Add(TraceParentHeader, Encoding.ASCII.GetBytes(traceparent));
         return new OutboundMessage(_kafka.TopicFor(decision.Action), Encoding.UTF8.GetBytes(decision.ContentId), decision.ToUtf8Json(), headers);
     }
+
+    /// <summary>A child span of the upload's span for one stage (fetch, decode, hash, bank lookup, cache lookup, inference, policy, publish).</summary>
+    private static Activity? Stage(string name) => Source.StartActivity(name, ActivityKind.Internal);
 
     private Activity? StartActivity(ConsumeResult<byte[]?, byte[]?> upload)
     {

@@ -69,7 +69,7 @@ public class TelemetryTests
     public async Task Each_upload_is_one_consumer_span_that_continues_the_producer_trace_and_names_its_outcome()
     {
         var spans = new List<Activity>();
-        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(ScreeningPipeline.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(ScreeningPipeline.ActivitySourceName, Inference.InferenceTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
         await using var stack = new EmbeddedStack();
         var url = stack.WriteImage("a.png", SampleImages.Png(4));
         using var host = stack.StartWorker();
@@ -89,6 +89,13 @@ public class TelemetryTests
         Assert.NotNull(process.GetTagItem("messaging.destination.partition.id"));
         Assert.Equal("allow", process.GetTagItem("moderation.action"));
         Assert.Equal("nsfw-mobilenet-v2@1", process.GetTagItem("moderation.model_version"));
+        // Every stage is a child span of the upload's span; the batch span links to the inference stage.
+        var children = spans.Where(s => s.ParentSpanId == process.SpanId).Select(s => s.OperationName).ToList();
+        Assert.Subset(children.ToHashSet(), new HashSet<string> { "fetch", "decode", "hash", "cache lookup", "inference", "policy", "publish", "bank lookup" });
+        var inference = Assert.Single(spans, s => s.OperationName == "inference" && s.ParentSpanId == process.SpanId);
+        var batch = Assert.Single(spans, s => s.OperationName == "inference batch" && s.Links.Any(l => l.Context.SpanId == inference.SpanId));
+        Assert.Equal("cpu", batch.GetTagItem("moderation.device"));
+        Assert.True((int)batch.GetTagItem("moderation.batch.size")! >= 1);
         // The decision carries this span onward.
         Assert.Equal($"00-{traceId}-{process.SpanId.ToHexString()}-01", decision.Header("traceparent"));
     }
