@@ -4,9 +4,11 @@ using System.Text.Json.Serialization;
 namespace Moderation.Streams.Contracts;
 
 /// <summary>
-/// A versioned screening policy: per-class score thresholds for takedown and for human review (the review
-/// band sits below the takedown threshold), and what to do with content that could not be screened.
-/// Loaded from JSON (<c>--policy FILE</c>) and validated on load.
+/// A versioned screening policy, as data: per-class score thresholds for takedown and for human review (the
+/// review band sits below the takedown threshold), per-surface overrides of those thresholds, what a bank match
+/// does, what to do with content that could not be screened, and optionally which models score (an ensemble)
+/// and which candidate model runs in the shadow. Loaded from JSON (<c>--policy FILE</c>), validated on load
+/// with line-precise messages (<see cref="PolicyFile"/>), hot-reloaded by the worker.
 /// </summary>
 public sealed record Policy
 {
@@ -21,6 +23,20 @@ public sealed record Policy
     /// <summary>Action for uploads that could not be screened (never <c>allow</c>): <c>review</c> or <c>dlq</c>.</summary>
     public string Unscreenable { get; init; } = Actions.Review;
 
+    /// <summary>Surface (the upload's optional <c>surface</c> field, e.g. <c>story</c>) → thresholds that replace the
+    /// base ones class by class on that surface; classes an override does not name keep the base thresholds.</summary>
+    public IReadOnlyDictionary<string, PolicyOverride> Surfaces { get; init; } = new Dictionary<string, PolicyOverride>();
+
+    /// <summary>Bank name → action of a match (<c>takedown</c> or <c>review</c>); <c>*</c> for every other bank.
+    /// Without a rule a match is a takedown.</summary>
+    public IReadOnlyDictionary<string, string> Banks { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Several models scoring every image, combined class by class; null = the worker's one model.</summary>
+    public PolicyEnsemble? Ensemble { get; init; }
+
+    /// <summary>A candidate model whose would-be decisions are published and counted, never acted on.</summary>
+    public PolicyShadow? Shadow { get; init; }
+
     /// <summary>The default policy: porn/hentai ≥ 0.90 takedown; porn/hentai ≥ 0.60 or sexy ≥ 0.80 review.</summary>
     public static Policy Default { get; } = new()
     {
@@ -31,69 +47,189 @@ public sealed record Policy
 
     public static readonly IReadOnlyList<string> KnownLabels = ["drawing", "hentai", "neutral", "porn", "sexy"];
 
-    public static Policy Load(string path)
-    {
-        Policy? policy;
-        try
-        {
-            policy = JsonSerializer.Deserialize<Policy>(File.ReadAllBytes(path), FileOptions);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: invalid policy JSON at line {e.LineNumber + 1}: {e.Message}", e);
-        }
-        if (policy is null) throw new InvalidDataException($"{path}: empty policy");
-        var errors = policy.Validate();
-        if (errors.Count > 0) throw new InvalidDataException($"{path}: invalid policy: {string.Join("; ", errors)}");
-        return policy;
-    }
+    /// <summary>Wildcard key of <see cref="Banks"/>.</summary>
+    public const string AnyBank = "*";
 
-    public IReadOnlyList<string> Validate()
+    /// <summary>Reads and validates a policy file.</summary>
+    /// <param name="knownModels">Model names the ensemble and shadow may name; null = not checked.</param>
+    /// <exception cref="InvalidDataException">Unreadable, malformed or invalid: the message names the file, the line and the field.</exception>
+    public static Policy Load(string path, IReadOnlyCollection<string>? knownModels = null) =>
+        PolicyFile.Parse(File.ReadAllBytes(path), path, knownModels);
+
+    /// <summary>Every rule the policy breaks, each as <c>field: problem</c>; empty when valid.</summary>
+    public IReadOnlyList<string> Validate(IReadOnlyCollection<string>? knownModels = null) =>
+        [.. ValidateFields(knownModels).Select(e => $"{e.Field}: {e.Message}")];
+
+    /// <summary>Every rule the policy breaks, with the field path (<c>surfaces.story.review.sexy</c>) so a loader can name the line.</summary>
+    public IReadOnlyList<(string Field, string Message)> ValidateFields(IReadOnlyCollection<string>? knownModels = null)
     {
-        var errors = new List<string>();
-        if (string.IsNullOrWhiteSpace(Version)) errors.Add("version is required");
-        foreach (var (name, table) in new[] { ("takedown", Takedown), ("review", Review) })
+        var errors = new List<(string, string)>();
+        if (string.IsNullOrWhiteSpace(Version)) errors.Add(("version", "version is required"));
+        CheckThresholds(errors, "", Takedown, Review, Takedown, Review);
+        foreach (var (surface, o) in Surfaces)
         {
-            foreach (var (label, threshold) in table)
-            {
-                if (!KnownLabels.Contains(label)) errors.Add($"{name}.{label}: unknown class (known: {string.Join(", ", KnownLabels)})");
-                if (!(threshold is > 0f and <= 1f)) errors.Add($"{name}.{label}: threshold {threshold} must be in (0, 1]");
-            }
+            if (string.IsNullOrWhiteSpace(surface)) errors.Add(("surfaces", "a surface name must not be empty"));
+            if (o is null) { errors.Add(($"surfaces.{surface}", "must be an object")); continue; }
+            CheckThresholds(errors, $"surfaces.{surface}.", o.Takedown ?? Empty, o.Review ?? Empty, Merge(Takedown, o.Takedown), Merge(Review, o.Review));
         }
-        foreach (var (label, review) in Review)
+        foreach (var (bank, action) in Banks)
+            if (action is not (Actions.Takedown or Actions.Review)) errors.Add(($"banks.{bank}", $"'{action}' must be 'takedown' or 'review'"));
+        if (Unscreenable is not (Actions.Review or "dlq")) errors.Add(("unscreenable", "unscreenable must be 'review' or 'dlq' (never allow)"));
+        Ensemble?.Validate(errors, knownModels);
+        if (Shadow is { } shadow)
         {
-            if (Takedown.TryGetValue(label, out var takedown) && review > takedown)
-                errors.Add($"review.{label} ({review}) is above takedown.{label} ({takedown})");
+            if (string.IsNullOrWhiteSpace(shadow.Model)) errors.Add(("shadow.model", "a shadow needs a model"));
+            else if (knownModels is not null && !knownModels.Contains(shadow.Model))
+                errors.Add(("shadow.model", $"unknown model '{shadow.Model}' (known: {string.Join(", ", knownModels)})"));
+            var (t, r) = (shadow.Takedown ?? Takedown, shadow.Review ?? Review);
+            CheckThresholds(errors, "shadow.", shadow.Takedown ?? Empty, shadow.Review ?? Empty, t, r);
         }
-        if (Unscreenable is not (Actions.Review or "dlq")) errors.Add("unscreenable must be 'review' or 'dlq' (never allow)");
         return errors;
     }
 
-    /// <summary>Applies the thresholds to a model's scores: the most severe action any class reaches.</summary>
-    public (string Action, IReadOnlyList<DecisionReason> Reasons) Decide(string model, IReadOnlyDictionary<string, float> scores)
+    private static readonly IReadOnlyDictionary<string, float> Empty = new Dictionary<string, float>();
+
+    private static void CheckThresholds(List<(string, string)> errors, string prefix,
+        IReadOnlyDictionary<string, float> takedown, IReadOnlyDictionary<string, float> review,
+        IReadOnlyDictionary<string, float> effectiveTakedown, IReadOnlyDictionary<string, float> effectiveReview)
     {
-        var reasons = new List<DecisionReason>();
-        string action = Actions.Allow;
-        foreach (var (tableAction, table) in new[] { (Actions.Takedown, Takedown), (Actions.Review, Review) })
+        foreach (var (name, table) in new[] { ("takedown", takedown), ("review", review) })
         {
             foreach (var (label, threshold) in table)
             {
-                if (!scores.TryGetValue(label, out var score) || score < threshold) continue;
-                if (Actions.Severity(tableAction) < Actions.Severity(action)) continue;
-                if (Actions.Severity(tableAction) > Actions.Severity(action)) reasons.Clear();
-                action = tableAction;
-                reasons.Add(new DecisionReason { Source = "model", Model = model, Label = label, Score = score, Threshold = threshold });
+                if (!KnownLabels.Contains(label)) errors.Add(($"{prefix}{name}.{label}", $"unknown class (known: {string.Join(", ", KnownLabels)})"));
+                if (!(threshold is > 0f and <= 1f)) errors.Add(($"{prefix}{name}.{label}", $"threshold {threshold} must be in (0, 1]"));
             }
         }
-        return (action, reasons);
+        foreach (var (label, r) in effectiveReview)
+        {
+            if (effectiveTakedown.TryGetValue(label, out var t) && r > t)
+            {
+                string field = review.ContainsKey(label) ? $"{prefix}review.{label}" : $"{prefix}takedown.{label}";
+                errors.Add((field, $"review.{label} ({r}) is above takedown.{label} ({t})"));
+            }
+        }
     }
 
-    private static readonly JsonSerializerOptions FileOptions = new()
+    private static IReadOnlyDictionary<string, float> Merge(IReadOnlyDictionary<string, float> base_, IReadOnlyDictionary<string, float>? over)
+    {
+        if (over is null || over.Count == 0) return base_;
+        var merged = new Dictionary<string, float>(base_);
+        foreach (var (label, threshold) in over) merged[label] = threshold;
+        return merged;
+    }
+
+    /// <summary>Applies the thresholds to a model's scores: the most severe action any class reaches.</summary>
+    /// <param name="surface">The upload's surface: its override (if the policy has one) replaces base thresholds class by class.</param>
+    public (string Action, IReadOnlyList<DecisionReason> Reasons) Decide(string model, IReadOnlyDictionary<string, float> scores, string? surface = null)
+    {
+        var over = surface is not null && Surfaces.TryGetValue(surface, out var o) ? o : null;
+        var reasons = new List<DecisionReason>();
+        string action = Actions.Allow;
+        Apply(Actions.Takedown, over?.Takedown, Takedown);
+        Apply(Actions.Review, over?.Review, Review);
+        return (action, reasons);
+
+        void Apply(string tableAction, IReadOnlyDictionary<string, float>? overrides, IReadOnlyDictionary<string, float> table)
+        {
+            if (overrides is not null)
+                foreach (var (label, threshold) in overrides) Check(tableAction, label, threshold);
+            foreach (var (label, threshold) in table)
+                if (overrides is null || !overrides.ContainsKey(label)) Check(tableAction, label, threshold);
+        }
+
+        void Check(string tableAction, string label, float threshold)
+        {
+            if (!scores.TryGetValue(label, out var score) || score < threshold) return;
+            if (Actions.Severity(tableAction) < Actions.Severity(action)) return;
+            if (Actions.Severity(tableAction) > Actions.Severity(action)) reasons.Clear();
+            action = tableAction;
+            reasons.Add(new DecisionReason { Source = "model", Model = model, Label = label, Score = score, Threshold = threshold });
+        }
+    }
+
+    /// <summary>What a match in <paramref name="bank"/> does: its rule, else the <c>*</c> rule, else takedown.</summary>
+    public string BankAction(string bank) =>
+        Banks.TryGetValue(bank, out var action) || Banks.TryGetValue(AnyBank, out action) ? action : Actions.Takedown;
+
+    /// <summary>
+    /// The version a decision for <paramref name="surface"/> is cached under: the policy version, plus the surface
+    /// when this policy overrides it (two surfaces may decide the same image differently).
+    /// </summary>
+    public string CacheVersion(string? surface) =>
+        surface is not null && Surfaces.ContainsKey(surface) ? $"{Version}#{surface}" : Version;
+
+    /// <summary>The policy the shadow model is judged by: the live one with the shadow's own thresholds, if it has any.</summary>
+    public Policy ForShadow()
+    {
+        if (Shadow is not { } shadow || (shadow.Takedown is null && shadow.Review is null)) return this;
+        return this with { Version = $"{Version}+shadow", Takedown = shadow.Takedown ?? Takedown, Review = shadow.Review ?? Review, Shadow = null };
+    }
+
+    /// <summary>The models this policy needs loaded: ensemble members (or <paramref name="liveModel"/>), then the shadow.
+    /// A running worker can only switch to a policy that needs the same ones.</summary>
+    public string ModelSet(string liveModel) =>
+        $"live={string.Join("+", Ensemble?.Models ?? [liveModel])};shadow={Shadow?.Model ?? "-"}";
+
+    internal static readonly JsonSerializerOptions FileOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DictionaryKeyPolicy = null,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         AllowDuplicateProperties = false,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
+}
+
+/// <summary>Thresholds for one surface; each table replaces the base thresholds for the classes it names.</summary>
+public sealed record PolicyOverride
+{
+    public IReadOnlyDictionary<string, float>? Takedown { get; init; }
+    public IReadOnlyDictionary<string, float>? Review { get; init; }
+}
+
+/// <summary>How an ensemble's scores combine, class by class.</summary>
+public static class EnsembleCombine
+{
+    public const string Max = "max";
+    public const string Mean = "mean";
+    public const string Weighted = "weighted";
+    public static IReadOnlyList<string> All { get; } = [Max, Mean, Weighted];
+}
+
+/// <summary>Models whose scores are combined (<see cref="EnsembleCombine"/>) before the thresholds apply.</summary>
+public sealed record PolicyEnsemble
+{
+    public IReadOnlyList<string> Models { get; init; } = [];
+    public string Combine { get; init; } = EnsembleCombine.Mean;
+
+    /// <summary>One weight per model, for <c>weighted</c> (normalised to sum 1).</summary>
+    public IReadOnlyList<float>? Weights { get; init; }
+
+    internal void Validate(List<(string, string)> errors, IReadOnlyCollection<string>? knownModels)
+    {
+        if (Models.Count < 2) errors.Add(("ensemble.models", "an ensemble needs at least two models"));
+        if (Models.Distinct().Count() != Models.Count) errors.Add(("ensemble.models", "a model is listed twice"));
+        if (knownModels is not null)
+            foreach (var model in Models.Where(m => !knownModels.Contains(m)))
+                errors.Add(("ensemble.models", $"unknown model '{model}' (known: {string.Join(", ", knownModels)})"));
+        if (!EnsembleCombine.All.Contains(Combine)) errors.Add(("ensemble.combine", $"'{Combine}' must be one of {string.Join(", ", EnsembleCombine.All)}"));
+        if (Combine == EnsembleCombine.Weighted)
+        {
+            if (Weights is null || Weights.Count != Models.Count) errors.Add(("ensemble.weights", $"weighted needs one weight per model ({Models.Count})"));
+            else if (Weights.Any(w => !(w >= 0 && float.IsFinite(w))) || Weights.Sum() <= 0) errors.Add(("ensemble.weights", "weights must be finite, non-negative and not all zero"));
+        }
+        else if (Weights is not null) errors.Add(("ensemble.weights", $"weights apply only to combine 'weighted', not '{Combine}'"));
+    }
+}
+
+/// <summary>A candidate model run beside the live one; optional thresholds replace the live tables for its would-be decisions.</summary>
+public sealed record PolicyShadow
+{
+    public string Model { get; init; } = "";
+    public IReadOnlyDictionary<string, float>? Takedown { get; init; }
+    public IReadOnlyDictionary<string, float>? Review { get; init; }
 }

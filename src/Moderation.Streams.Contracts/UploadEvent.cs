@@ -9,6 +9,10 @@ public sealed record UploadEvent
     public required MediaRef Media { get; init; }
     public string? Caption { get; init; }
     public DateTimeOffset? CreatedAt { get; init; }
+
+    /// <summary>Where the upload will appear (e.g. <c>story</c>, <c>profile-photo</c>): selects the policy's surface
+    /// override. Optional and additive: absent, or not a valid id, it is null and the base thresholds apply.</summary>
+    public string? Surface { get; init; }
 }
 
 /// <summary>Exactly one of <see cref="Url"/> or <see cref="Data"/> is set.</summary>

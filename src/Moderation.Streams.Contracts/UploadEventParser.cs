@@ -98,6 +98,9 @@ public static class UploadEventParser
             Media = media,
             Caption = caption,
             CreatedAt = createdAt,
+            // Additive field: events that carried an odd "surface" before it meant anything stay valid.
+            Surface = root.TryGetProperty("surface", out var surface) && surface.ValueKind == JsonValueKind.String
+                && surface.GetString() is { } s && IsValidId(s) ? s : null,
         };
     }
 

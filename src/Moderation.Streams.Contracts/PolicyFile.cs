@@ -1,0 +1,91 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Moderation.Streams.Contracts;
+
+/// <summary>
+/// Reads and writes policy JSON. Every error names the file and the line: syntax and type errors take the
+/// line from the JSON reader, rule violations (an unknown class, review above takedown…) the line of the field
+/// that breaks the rule, found by walking the document once.
+/// </summary>
+public static class PolicyFile
+{
+    /// <exception cref="InvalidDataException">Malformed or invalid; the message is <c>NAME: line N: field: problem</c> per error.</exception>
+    public static Policy Parse(ReadOnlySpan<byte> json, string name, IReadOnlyCollection<string>? knownModels = null)
+    {
+        Policy? policy;
+        try
+        {
+            policy = JsonSerializer.Deserialize<Policy>(json, Policy.FileOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{name}: invalid policy JSON at line {e.LineNumber + 1}: {e.Message}", e);
+        }
+        if (policy is null) throw new InvalidDataException($"{name}: empty policy");
+        var errors = policy.ValidateFields(knownModels);
+        if (errors.Count == 0) return policy;
+        var lines = FieldLines(json);
+        var messages = errors.Select(e => lines.TryGetValue(e.Field, out int line) ? $"line {line}: {e.Field}: {e.Message}" : $"{e.Field}: {e.Message}");
+        throw new InvalidDataException($"{name}: invalid policy: {string.Join("; ", messages)}");
+    }
+
+    /// <summary>Indented JSON that <see cref="Parse"/> reads back to an equal policy (empty tables left out).</summary>
+    public static string ToJson(Policy policy) => JsonSerializer.Serialize(policy, WriteOptions) + "\n";
+
+    /// <summary>Dotted field path (<c>surfaces.story.review.sexy</c>) → 1-based line of its name.</summary>
+    public static IReadOnlyDictionary<string, int> FieldLines(ReadOnlySpan<byte> json)
+    {
+        var lines = new Dictionary<string, int>(StringComparer.Ordinal);
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        var path = new List<string>();
+        string? pending = null;
+        int line = 1;
+        long counted = 0;
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.PropertyName:
+                        pending = reader.GetString() ?? "";
+                        line += json[(int)counted..(int)reader.TokenStartIndex].Count((byte)'\n');
+                        counted = reader.TokenStartIndex;
+                        lines.TryAdd(string.Join('.', path.Append(pending).Where(p => p.Length > 0)), line);
+                        break;
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                        path.Add(pending ?? "");
+                        pending = null;
+                        break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        if (path.Count > 0) path.RemoveAt(path.Count - 1);
+                        break;
+                    default:
+                        if (reader.CurrentDepth <= path.Count - 1) pending = null; // a value of the pending property
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Only valid documents reach rule validation; a partial map is still better than none.
+        }
+        return lines;
+    }
+
+    private static readonly JsonSerializerOptions WriteOptions = new(Policy.FileOptions)
+    {
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver
+        {
+            Modifiers =
+            {
+                static info =>
+                {
+                    foreach (var property in info.Properties)
+                        property.ShouldSerialize = static (_, value) => value is not (null or System.Collections.ICollection { Count: 0 });
+                },
+            },
+        },
+    };
+}
