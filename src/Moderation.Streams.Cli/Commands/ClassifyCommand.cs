@@ -20,7 +20,7 @@ internal static class ClassifyCommand
     {
         var files = new Argument<string[]>("files")
         {
-            Description = "Image files (JPEG, PNG, WebP, GIF, BMP).",
+            Description = "Image files (JPEG, PNG, WebP, GIF, BMP) or videos (MP4, MOV, WebM: scores aggregated over sampled frames).",
             Arity = ArgumentArity.OneOrMore,
         };
         var model = new Option<string>("--model")
@@ -58,6 +58,12 @@ internal static class ClassifyCommand
                 {
                     try
                     {
+                        // Videos (MP4/MOV/WebM, by their bytes): one line aggregated over the sampled frames (VideoFiles.cs).
+                        if (VideoFiles.IsVideo(path))
+                        {
+                            Console.Out.WriteLine(VideoFiles.ClassifyLine(path, classifier));
+                            continue;
+                        }
                         var scores = classifier.Classify([ImageDecoder.DecodeFile(path)])[0];
                         Console.Out.WriteLine(FormatLine(path, classifier.Model.Name, scores));
                     }

@@ -248,6 +248,14 @@ internal static class DemoCommand
         first.Add(new Sample("bad-corrupt", "broken: not an image", "dlq", Event("bad-corrupt", Url("corrupt.jpg"))));
         first.Add(new Sample("bad-truncated", "broken: truncated JPEG", "dlq", Event("bad-truncated", Url("truncated.jpg"))));
 
+        // Videos (when ffmpeg is installed): one decision each, broken ones to the DLQ; the MP4 again in the second wave comes from the cache.
+        foreach (var video in DemoVideos.Generate(root))
+        {
+            var id = Path.GetFileNameWithoutExtension(video.File);
+            first.Add(new Sample(id, video.Kind, video.Dlq ? "dlq" : "decision", Event(id, Url(video.File), MediaTypes.Video)));
+            if (id == "video-testsrc") second.Add(new Sample("dup-video", "exact duplicate video", "decision", Event("dup-video", Url(video.File), MediaTypes.Video)));
+        }
+
         // Second wave: exact duplicates (same pixels, new content_id) and near-duplicates (resized, re-encoded).
         for (int i = 0; i < Math.Min(distinct, 10); i++)
         {

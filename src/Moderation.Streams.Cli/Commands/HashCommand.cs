@@ -15,7 +15,7 @@ internal static class HashCommand
     {
         var files = new Argument<string[]>("files")
         {
-            Description = "Image files (JPEG, PNG, WebP, GIF, BMP).",
+            Description = "Image files (JPEG, PNG, WebP, GIF, BMP) or videos (MP4, MOV, WebM: one line per sampled frame).",
             Arity = ArgumentArity.OneOrMore,
         };
         var dihedral = new Option<bool>("--dihedral")
@@ -34,6 +34,12 @@ internal static class HashCommand
             {
                 try
                 {
+                    // Videos (MP4/MOV/WebM, by their bytes): one line per sampled frame, path#t=SECONDS (VideoFiles.cs).
+                    if (VideoFiles.IsVideo(path))
+                    {
+                        foreach (var line in VideoFiles.HashLines(path, across)) Console.Out.WriteLine(line);
+                        continue;
+                    }
                     var image = ImageDecoder.DecodeFile(path);
                     Console.Out.WriteLine(across
                         ? hasher.HashDihedral(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path)
