@@ -202,7 +202,10 @@ public sealed class DynamicBatcher : IAsyncDisposable
         span?.SetTag("moderation.device", _classifier.Device);
         try
         {
+            long inferenceStarted = _time.GetTimestamp();
             scores = _classifier.Classify(batch.Images);
+            InferenceTelemetry.Duration.Record(_time.GetElapsedTime(inferenceStarted).TotalMilliseconds,
+                new KeyValuePair<string, object?>("model", _classifier.Model.VersionedName), new KeyValuePair<string, object?>("device", _classifier.Device));
             if (scores.Count != batch.Count)
                 throw new InvalidOperationException($"the classifier returned {scores.Count} results for {batch.Count} images");
         }

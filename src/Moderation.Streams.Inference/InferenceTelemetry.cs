@@ -11,6 +11,7 @@ public static class InferenceTelemetry
     public const string BatchSizeHistogram = "moderation.inference.batch_size";
     public const string QueueWaitHistogram = "moderation.inference.queue_wait";
     public const string DeviceFallbacksCounter = "moderation.inference.device_fallbacks";
+    public const string DurationHistogram = "moderation.inference.duration";
 
     internal static readonly Meter Meter = new(MeterName);
 
@@ -20,6 +21,7 @@ public static class InferenceTelemetry
     internal static readonly Counter<long> Batches = Meter.CreateCounter<long>(BatchesCounter, "{batch}", "Inference runs by device.");
     internal static readonly Counter<long> Images = Meter.CreateCounter<long>(ImagesCounter, "{image}", "Images classified by device.");
     internal static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>(BatchSizeHistogram, "{image}", "Images per batch formed by the dynamic batcher.");
+    internal static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(DurationHistogram, "ms", "Time one batch spends in the model, by model and device.");
     internal static readonly Histogram<double> QueueWait = Meter.CreateHistogram<double>(QueueWaitHistogram, "ms", "Time from submission to the start of the image's batch.");
 
     /// <summary>Counted once per model load that wanted CUDA (<c>auto</c>) and fell back to the CPU, tagged with the reason.</summary>

@@ -214,7 +214,8 @@ public sealed class ScreeningPipeline : IUploadHandler
         activity?.SetTag("moderation.action", decision.Action);
         activity?.SetTag("moderation.policy_version", decision.PolicyVersion);
         activity?.SetTag("moderation.model_version", decision.ModelVersion);
-        _stats.Decision(decision.Action, decision.Cached, decision.LatencyMs);
+        _stats.Decision(decision.Action, decision.Cached, decision.LatencyMs,
+            decision.Cached ? "cache" : decision.Reasons.Any(r => r.Source == "fail-closed") ? "fail-closed" : decision.Reasons.FirstOrDefault()?.Source ?? "model");
         var headers = new Headers();
         var traceparent = activity?.Id ?? Header(upload, TraceParentHeader);
         if (traceparent is not null) headers.Add(TraceParentHeader, Encoding.ASCII.GetBytes(traceparent));

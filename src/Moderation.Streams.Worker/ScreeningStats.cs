@@ -17,11 +17,13 @@ public sealed class ScreeningStats
     private readonly ConcurrentDictionary<string, long> _dlq = new();
     private long _cacheHits, _cacheUnavailable;
 
-    public void Decision(string action, bool cached, long latencyMs)
+    /// <param name="reason">What decided: <c>model</c>, <c>bank</c>, <c>cache</c> or <c>fail-closed</c>.</param>
+    public void Decision(string action, bool cached, long latencyMs, string reason = "model")
     {
         _decisions.AddOrUpdate(action, 1, (_, n) => n + 1);
         if (cached) Interlocked.Increment(ref _cacheHits);
-        DecisionsCounter.Add(1, new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("cached", cached));
+        DecisionsCounter.Add(1, new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("cached", cached),
+            new KeyValuePair<string, object?>("reason", reason));
         LatencyHistogram.Record(latencyMs);
     }
 

@@ -55,7 +55,7 @@ public static class WorkerTelemetry
             .ConfigureResource(r => r.AddService(options.ServiceName))
             .WithTracing(t =>
             {
-                t.AddSource(ScreeningPipeline.ActivitySourceName);
+                t.AddSource(ScreeningPipeline.ActivitySourceName, Inference.InferenceTelemetry.ActivitySourceName);
                 if (otlp is { Length: > 0 }) t.AddOtlpExporter(o => o.Endpoint = new Uri(otlp));
             })
             .WithMetrics(m =>

@@ -19,7 +19,9 @@ public class TelemetryTests
         await using var stack = new EmbeddedStack();
         var url = stack.WriteImage("a.png", SampleImages.Png(3));
         using var host = stack.StartWorker();
-        stack.Produce([("a", EmbeddedStack.Upload("a", url)), ("b", EmbeddedStack.Upload("b", url)), ("bad", "{"u8.ToArray())]);
+        stack.Produce([("a", EmbeddedStack.Upload("a", url)), ("bad", "{"u8.ToArray())]);
+        Assert.Equal(2, stack.ReadOutcomes(2, settle: TimeSpan.Zero).Count);
+        stack.Produce([("b", EmbeddedStack.Upload("b", url))]); // the same picture: a cache hit
         Assert.Equal(3, stack.ReadOutcomes(3).Count);
 
         var endpoint = WorkerTelemetry.ListeningOn(host) ?? throw new InvalidOperationException("no telemetry endpoint");
@@ -52,6 +54,27 @@ public class TelemetryTests
         Assert.Matches("moderation_decisions_total\\{[^}]*action=\"allow\"", metrics);
         Assert.Matches("moderation_dlq_total\\{[^}]*code=\"invalid-event\"", metrics);
         Assert.Contains("moderation_decision_latency_milliseconds_bucket", metrics);
+        Assert.Contains("moderation_inference_duration_milliseconds_bucket{", metrics);
+
+        // Every worker metric the Grafana dashboard and the alert rules query is really exported.
+        var deploy = Path.Combine(RepoRoot(), "deploy");
+        var queries = File.ReadAllText(Path.Combine(deploy, "grafana", "dashboards", "moderation-streams.json"))
+            + File.ReadAllText(Path.Combine(deploy, "prometheus", "alerts.yml"));
+        var referenced = System.Text.RegularExpressions.Regex.Matches(queries, @"\b(?:messaging|moderation)_[a-z_]+\b")
+            .Select(m => m.Value).Where(n => !n.StartsWith("moderation_streams") && !LabelNames.Contains(n)).ToHashSet();
+        Assert.NotEmpty(referenced);
+        var exported = metrics.Split('\n').Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split('{', ' ')[0]).ToHashSet();
+        Assert.All(referenced, name => Assert.Contains(name, exported));
+    }
+
+    private static readonly HashSet<string> LabelNames =
+        ["messaging_destination_name", "messaging_destination_partition_id", "messaging_consumer_group_name", "messaging_system"];
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Moderation.Streams.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("repository root not found");
     }
 
     [Fact]
