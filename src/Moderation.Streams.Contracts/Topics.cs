@@ -9,8 +9,11 @@ public static class Topics
     public const string Allow = "moderation.decisions.allow";
     public const string Dlq = "moderation.dlq";
 
+    /// <summary>Would-be decisions of the policy's shadow model: published and counted, never acted on.</summary>
+    public const string Shadow = "moderation.decisions.shadow";
+
     /// <summary>Every topic the contract names, in a stable order.</summary>
-    public static IReadOnlyList<string> All { get; } = [Uploads, Takedown, Review, Allow, Dlq];
+    public static IReadOnlyList<string> All { get; } = [Uploads, Takedown, Review, Allow, Dlq, Shadow];
 }
 
 public static class DlqHeaders

@@ -18,6 +18,9 @@ public sealed class KafkaOptions
     public string AllowTopic { get; set; } = Topics.Allow;
     public string DlqTopic { get; set; } = Topics.Dlq;
 
+    /// <summary>Where the shadow model's would-be decisions go (only when the policy has a shadow).</summary>
+    public string ShadowTopic { get; set; } = Topics.Shadow;
+
     /// <summary>Uploads being screened at once; partitions are paused above it (backpressure).</summary>
     [Range(1, 100_000)]
     public int MaxInFlight { get; set; } = 256;

@@ -36,11 +36,17 @@ public sealed class ScreeningPipeline : IUploadHandler
     private readonly BankMatcher? _banks;
     private readonly bool _banksFailClosed;
     private readonly VideoScreener _video;
+    private readonly Func<Policy>? _currentPolicy;
+    private readonly ShadowDecisions? _shadow;
 
+    /// <param name="currentPolicy">The policy in force now (<see cref="PolicyWatcher.Current"/>: hot reload); null = <paramref name="policy"/> always.</param>
+    /// <param name="shadow">Would-be decisions of the shadow model (its classifier wraps the batcher's), published beside the live ones.</param>
     public ScreeningPipeline(KafkaOptions kafka, ScreeningOptions options, Policy policy, MediaReader media,
         DynamicBatcher batcher, IDecisionCache? cache, ScreeningStats stats, ILogger logger, TimeProvider? time = null,
-        BankMatcher? banks = null, bool banksFailClosed = true)
+        BankMatcher? banks = null, bool banksFailClosed = true, Func<Policy>? currentPolicy = null, ShadowDecisions? shadow = null)
     {
+        _currentPolicy = currentPolicy;
+        _shadow = shadow;
         _banks = banks;
         _banksFailClosed = banksFailClosed;
         _video = new VideoScreener(media.Options.Video, policy, batcher, cache, VideoScreener.BanksOf(banks), banksFailClosed, stats, logger, time);
@@ -55,7 +61,8 @@ public sealed class ScreeningPipeline : IUploadHandler
         _time = time ?? TimeProvider.System;
     }
 
-    public Policy Policy => _policy;
+    /// <summary>The policy in force; an upload reads it once and is decided by that one policy throughout.</summary>
+    public Policy Policy => _currentPolicy?.Invoke() ?? _policy;
     public string ModelVersion => _batcher.Classifier.Model.VersionedName;
 
     public async Task<IReadOnlyList<OutboundMessage>> HandleAsync(ConsumeResult<byte[]?, byte[]?> upload, CancellationToken ct)
@@ -64,6 +71,7 @@ public sealed class ScreeningPipeline : IUploadHandler
         using var activity = StartActivity(upload);
         var source = new SourceInfo(upload.Topic, upload.Partition.Value, upload.Offset.Value);
         UploadEvent? parsed = null;
+        var policy = Policy;
         try
         {
             parsed = UploadEventParser.Parse(upload.Message.Value ?? []);
@@ -90,12 +98,18 @@ public sealed class ScreeningPipeline : IUploadHandler
             var bank = _banks?.Match(pdq.Hash, pdq.Quality, _banks.Options.Match.Dihedral ? _hasher.Value!.DihedralOfLast() : null);
             bankSpan?.SetTag("moderation.bank.matched", bank?.Match is not null);
             bankSpan?.Dispose();
+            // A bank whose policy rule is review sends the match to review and still lets the model take it down.
+            DecisionReason? bankReview = null;
             if (bank is { Match: { } bankMatch })
-                return [Publish(upload, activity, BankTakedown(parsed.ContentId, bankMatch, pdqInfo, source, started))];
+            {
+                if (policy.BankAction(bankMatch.Bank) == Actions.Takedown)
+                    return [Publish(upload, activity, BankTakedown(policy, parsed.ContentId, bankMatch, pdqInfo, source, started))];
+                bankReview = BankReason(bankMatch);
+            }
             bool banksUnavailable = bank is { Status: BankLookupStatus.Unavailable };
 
-            var cacheKey = new DecisionCacheKey(pdqInfo.Hash, _policy.Version, ModelVersion);
-            bool cacheable = _cache is not null && pdq.Quality >= _options.MinCacheQuality;
+            var cacheKey = new DecisionCacheKey(pdqInfo.Hash, policy.CacheVersion(parsed.Surface), ModelVersion);
+            bool cacheable = _cache is not null && pdq.Quality >= _options.MinCacheQuality && bankReview is null;
             if (cacheable && await TryCachedAsync(cacheKey, ct).ConfigureAwait(false) is { } hit && !(banksUnavailable && hit.Action == Actions.Allow))
                 return [Publish(upload, activity, hit with { ContentId = parsed.ContentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source })];
 
@@ -110,8 +124,10 @@ public sealed class ScreeningPipeline : IUploadHandler
             }
             var scoreMap = scores.ToDictionary();
             var policySpan = Stage("policy");
-            var (action, reasons) = _policy.Decide(_batcher.Classifier.Model.Name, scoreMap);
+            var (action, reasons) = policy.Decide(_batcher.Classifier.Model.Name, scoreMap, parsed.Surface);
             policySpan?.Dispose();
+            if (bankReview is not null)
+                (action, reasons) = (Actions.Severity(action) > Actions.Severity(Actions.Review) ? action : Actions.Review, [bankReview, .. reasons]);
             if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
                 (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
             var decision = new DecisionEvent
@@ -121,7 +137,7 @@ public sealed class ScreeningPipeline : IUploadHandler
                 Reasons = reasons,
                 Scores = scoreMap,
                 Pdq = pdqInfo,
-                PolicyVersion = _policy.Version,
+                PolicyVersion = policy.Version,
                 ModelVersion = ModelVersion,
                 Cached = false,
                 DecidedAt = _time.GetUtcNow(),
@@ -129,7 +145,9 @@ public sealed class ScreeningPipeline : IUploadHandler
                 Source = source,
             };
             if (cacheable && !banksUnavailable) await StoreAsync(cacheKey, decision, ct).ConfigureAwait(false);
-            return [Publish(upload, activity, decision)];
+            var live = Publish(upload, activity, decision);
+            // The shadow's would-be decision comes after the live one is made and never changes it.
+            return _shadow?.Decide(policy, parsed.Surface, scores, decision, banksUnavailable && _banksFailClosed) is { } shadowRecord ? [live, shadowRecord] : [live];
         }
         catch (ModerationException e) when (e.Code != ErrorCodes.Internal)
         {
@@ -140,13 +158,16 @@ public sealed class ScreeningPipeline : IUploadHandler
         }
     }
 
-    private DecisionEvent BankTakedown(string contentId, Hashing.Banks.BankMatch match, PdqInfo pdq, SourceInfo source, long started) => new()
+    private static DecisionReason BankReason(Hashing.Banks.BankMatch match) =>
+        new() { Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.Id };
+
+    private DecisionEvent BankTakedown(Policy policy, string contentId, Hashing.Banks.BankMatch match, PdqInfo pdq, SourceInfo source, long started) => new()
     {
         ContentId = contentId,
         Action = Actions.Takedown,
-        Reasons = [new DecisionReason { Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.Id }],
+        Reasons = [BankReason(match)],
         Pdq = pdq,
-        PolicyVersion = _policy.Version,
+        PolicyVersion = policy.Version,
         DecidedAt = _time.GetUtcNow(),
         LatencyMs = Elapsed(started),
         Source = source,
@@ -154,9 +175,10 @@ public sealed class ScreeningPipeline : IUploadHandler
 
     private OutboundMessage Unscreenable(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, string contentId, SourceInfo source, long started, PdqInfo? pdq, Exception error)
     {
-        _logger.LogError(error, "Could not screen {ContentId}: failing closed ({Mode})", contentId, _policy.Unscreenable);
+        var policy = Policy;
+        _logger.LogError(error, "Could not screen {ContentId}: failing closed ({Mode})", contentId, policy.Unscreenable);
         activity?.SetStatus(ActivityStatusCode.Error, "unscreenable");
-        if (_policy.Unscreenable != Actions.Review)
+        if (policy.Unscreenable != Actions.Review)
         {
             _stats.DeadLetter(ErrorCodes.Internal);
             return DeadLetter.Create(_kafka.DlqTopic, upload, ErrorCodes.Internal, error.Message);
@@ -167,7 +189,7 @@ public sealed class ScreeningPipeline : IUploadHandler
             Action = Actions.Review,
             Reasons = [new DecisionReason { Source = "fail-closed", Code = ErrorCodes.Internal, Message = error.Message }],
             Pdq = pdq,
-            PolicyVersion = _policy.Version,
+            PolicyVersion = policy.Version,
             ModelVersion = ModelVersion,
             DecidedAt = _time.GetUtcNow(),
             LatencyMs = Elapsed(started),

@@ -42,6 +42,12 @@ public sealed class ScreeningService(
 
     private IConnectionMultiplexer? _redis;
 
+    /// <summary>Keeps the policy in step with <c>Screening:PolicyFile</c> (hot reload); null with the built-in policy.</summary>
+    public PolicyWatcher? PolicyWatcher { get; private set; }
+
+    /// <summary>The shadow model's would-be decisions and agreement counts; null when the policy has no shadow.</summary>
+    public ShadowDecisions? Shadow { get; private set; }
+
     /// <summary>Readiness: model loaded, Kafka brokers reachable, Redis reachable or the degraded mode announced.</summary>
     public WorkerHealth Health()
     {
@@ -63,11 +69,19 @@ public sealed class ScreeningService(
         await Task.Yield();
         try
         {
-            var policy = screening.Value.PolicyFile is { Length: > 0 } file ? Policy.Load(file) : Policy.Default;
+            ModelComposition? models = null;
+            var knownModels = ModelRegistry.All.Select(m => m.Name).ToList();
+            using var watcher = screening.Value.PolicyFile is { Length: > 0 } file
+                ? new PolicyWatcher(file, _logger, p => models?.Accept(p, screening.Value.Model), knownModels) : null;
+            PolicyWatcher = watcher;
+            var policy = watcher?.Current ?? Policy.Default;
             using var classifier = InferenceSetup.LoadClassifier(screening.Value, inference.Value, _logger);
             Inference = classifier;
             _logger.LogInformation("Model {Model} on {Device}; policy {Policy}", classifier.Model.VersionedName, classifier.Device, policy.Version);
-            await using var batcher = InferenceSetup.CreateBatcher(classifier, inference.Value);
+            // Ensemble members and the shadow candidate the policy names, loaded once (a reload must keep them).
+            using var composition = models = ModelComposition.Create(classifier, policy, screening.Value.ModelsDirectory, _logger);
+            Shadow = composition.Shadow is { } shadowClassifier ? new ShadowDecisions(shadowClassifier, kafka.Value) : null;
+            await using var batcher = composition.CreateBatcher(classifier, inference.Value);
             using var reader = new MediaReader(media.Value);
             IConnectionMultiplexer? connection = null;
             IDecisionCache? cache = null;
@@ -91,7 +105,8 @@ public sealed class ScreeningService(
             try
             {
                 var pipeline = new ScreeningPipeline(kafka.Value, screening.Value, policy, reader, batcher, cache, stats, _logger,
-                    banks: matcher, banksFailClosed: banks.Value.WhenUnavailable != "model");
+                    banks: matcher, banksFailClosed: banks.Value.WhenUnavailable != "model",
+                    currentPolicy: watcher is null ? null : () => watcher.Current, shadow: Shadow);
                 using var consumer = new UploadConsumer(kafka.Value, pipeline, _logger);
                 Consumer = consumer;
                 _ready.TrySetResult();

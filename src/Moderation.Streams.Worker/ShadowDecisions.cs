@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Text;
+using Confluent.Kafka;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Inference;
+using Moderation.Streams.Kafka;
+
+namespace Moderation.Streams.Worker;
+
+/// <summary>
+/// Turns the shadow model's scores for an upload into its would-be decision — the live policy (with the
+/// shadow's own thresholds where it has them) applied to the candidate's scores, under the same fail-closed rule
+/// — published to <see cref="KafkaOptions.ShadowTopic"/> with the live action beside it, and counted. It is
+/// never acted on: the live decision is made before, and without, it.
+/// </summary>
+public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions kafka, TimeProvider? time = null)
+{
+    public const string LiveActionHeader = "moderation.shadow.live_action";
+    public const string AgreementHeader = "moderation.shadow.agreement";
+
+    // Same meter name as ScreeningStats: the worker's OpenTelemetry setup already exports it.
+    private static readonly Meter Meter = new(ScreeningStats.MeterName);
+    private static readonly Counter<long> DecisionsCounter = Meter.CreateCounter<long>("moderation.shadow.decisions",
+        description: "Shadow model would-be decisions, by agreement with the live decision, live action and shadow action");
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly ConcurrentDictionary<(string Live, string Shadow), long> _counts = new();
+    private long _missing;
+
+    public ShadowClassifier Classifier => classifier;
+
+    /// <summary>Shadow decisions by (live action, shadow action).</summary>
+    public IReadOnlyDictionary<(string Live, string Shadow), long> Counts => _counts;
+
+    public long Total => _counts.Values.Sum();
+    public long Agreed => _counts.Where(c => c.Key.Live == c.Key.Shadow).Sum(c => c.Value);
+
+    /// <summary>Share of shadow decisions equal to the live one (1 when there were none).</summary>
+    public double Agreement => Total == 0 ? 1 : (double)Agreed / Total;
+
+    /// <summary>Model-screened uploads the candidate had no scores for (its batch failed).</summary>
+    public long Missing => Interlocked.Read(ref _missing);
+
+    /// <summary>The shadow record for <paramref name="live"/>, or null when the candidate has no scores for it.</summary>
+    /// <param name="failClosed">The live decision was subject to the banks-unavailable rule (a model allow becomes review).</param>
+    public OutboundMessage? Decide(Policy policy, string? surface, ClassScores liveScores, DecisionEvent live, bool failClosed)
+    {
+        if (classifier.TakeCandidate(liveScores) is not { } scores)
+        {
+            Interlocked.Increment(ref _missing);
+            return null;
+        }
+        var shadowPolicy = policy.ForShadow();
+        var scoreMap = scores.ToDictionary();
+        var (action, reasons) = shadowPolicy.Decide(classifier.Candidate.Model.Name, scoreMap, surface);
+        if (failClosed && action == Actions.Allow)
+            (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
+        var decision = live with
+        {
+            Action = action,
+            Reasons = reasons,
+            Scores = scoreMap,
+            PolicyVersion = shadowPolicy.Version,
+            ModelVersion = classifier.Candidate.Model.VersionedName,
+            DecidedAt = _time.GetUtcNow(),
+        };
+        bool agreed = action == live.Action;
+        _counts.AddOrUpdate((live.Action, action), 1, (_, n) => n + 1);
+        DecisionsCounter.Add(1, new KeyValuePair<string, object?>("agreement", agreed),
+            new KeyValuePair<string, object?>("live_action", live.Action), new KeyValuePair<string, object?>("shadow_action", action));
+        var headers = new Headers
+        {
+            { LiveActionHeader, Encoding.ASCII.GetBytes(live.Action) },
+            { AgreementHeader, Encoding.ASCII.GetBytes(agreed ? "agree" : "changed") },
+        };
+        return new OutboundMessage(kafka.ShadowTopic, Encoding.UTF8.GetBytes(live.ContentId), decision.ToUtf8Json(), headers);
+    }
+}
