@@ -29,6 +29,7 @@ public static class Program
         root.Subcommands.Add(HashCommand.Create());
         root.Subcommands.Add(BankCommand.Create());
         root.Subcommands.Add(ClassifyCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());

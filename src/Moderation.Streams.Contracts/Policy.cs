@@ -181,6 +181,7 @@ public sealed record Policy
         AllowDuplicateProperties = false,
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // "v1+eval", not "v1\u002Beval"
     };
 }
 
