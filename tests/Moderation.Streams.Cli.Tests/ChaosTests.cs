@@ -12,7 +12,7 @@ public sealed partial class ChaosTests
     public async Task Killing_workers_and_restarting_redis_loses_no_upload()
     {
         using var chaos = await CliProcess.RunAsync(
-            ["chaos", "--uploads", "600", "--workers", "3", "--kill-every", "5", "--partitions", "6", "--timeout", "240"],
+            ["chaos", "--uploads", "600", "--workers", "3", "--kill-every", "3", "--rate", "100", "--partitions", "6", "--timeout", "240"],
             deadline: TimeSpan.FromSeconds(300), ct: TestContext.Current.CancellationToken);
 
         var line = chaos.StdoutLines.LastOrDefault(l => l.StartsWith("chaos:")) ?? "";

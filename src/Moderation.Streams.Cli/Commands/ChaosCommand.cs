@@ -28,16 +28,17 @@ internal static class ChaosCommand
         var mode = new Option<string>("--mode") { Description = "at-least-once or exactly-once", DefaultValueFactory = _ => DeliveryModes.AtLeastOnce };
         mode.AcceptOnlyFromAmong(DeliveryModes.AtLeastOnce, DeliveryModes.ExactlyOnce);
         var timeout = new Option<int>("--timeout") { Description = "Seconds before giving up", DefaultValueFactory = _ => 900 };
+        var rate = new Option<int>("--rate") { Description = "Uploads published per second while the chaos runs (0: all at once)", DefaultValueFactory = _ => 1000 };
         var command = new Command("chaos", "Chaos suite: broker + worker processes, SIGKILLs and a Redis restart; verifies that no upload is lost.")
         {
-            uploads, workers, broken, killEvery, partitions, mode, timeout,
+            uploads, workers, broken, killEvery, partitions, mode, timeout, rate,
         };
         command.SetAction(async (parse, ct) => await RunAsync(new Settings(parse.GetValue(uploads), parse.GetValue(workers), parse.GetValue(broken),
-            parse.GetValue(killEvery), parse.GetValue(partitions), parse.GetValue(mode)!, TimeSpan.FromSeconds(parse.GetValue(timeout))), ct));
+            parse.GetValue(killEvery), parse.GetValue(partitions), parse.GetValue(mode)!, TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(rate)), ct));
         return command;
     }
 
-    private sealed record Settings(int Uploads, int Workers, double BrokenPercent, double KillEvery, int Partitions, string Mode, TimeSpan Timeout);
+    private sealed record Settings(int Uploads, int Workers, double BrokenPercent, double KillEvery, int Partitions, string Mode, TimeSpan Timeout, int Rate);
 
     private static async Task<int> RunAsync(Settings s, CancellationToken ct)
     {
@@ -82,29 +83,32 @@ internal static class ChaosCommand
             }
             var workers = Enumerable.Range(0, s.Workers).Select(StartWorker).ToArray();
 
-            // Publish everything up front; a broken event every 1/broken-percent uploads.
+            // Uploads arrive at --rate while the workers are being killed; a broken event every 1/broken-percent uploads.
             var expectedDlq = new HashSet<string>();
             int brokenEvery = s.BrokenPercent > 0 ? (int)Math.Max(1, Math.Round(100 / s.BrokenPercent)) : int.MaxValue;
-            using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5 }).Build())
+            for (int i = brokenEvery - 1; i < s.Uploads; i += brokenEvery) expectedDlq.Add($"chaos-{i:D6}");
+            int published = 0;
+            var publishing = Task.Run(() =>
             {
-                for (int i = 0; i < s.Uploads; i++)
+                using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrap, EnableIdempotence = true, Acks = Acks.All, LingerMs = 5 }).Build();
+                var pace = Stopwatch.StartNew();
+                for (int i = 0; i < s.Uploads && !ct.IsCancellationRequested; i++)
                 {
                     var id = $"chaos-{i:D6}";
-                    byte[] value;
-                    if (i % brokenEvery == brokenEvery - 1)
-                    {
-                        expectedDlq.Add(id);
-                        value = System.Text.Encoding.UTF8.GetBytes($"{{\"content_id\":\"{id}\",\"media_type\":");
-                    }
-                    else
-                    {
-                        value = UploadEventParser.Serialize(new UploadEvent { ContentId = id, MediaType = MediaTypes.Image, Media = new MediaRef { Url = urls[i % urls.Count] } });
-                    }
+                    var value = expectedDlq.Contains(id)
+                        ? System.Text.Encoding.UTF8.GetBytes($"{{\"content_id\":\"{id}\",\"media_type\":")
+                        : UploadEventParser.Serialize(new UploadEvent { ContentId = id, MediaType = MediaTypes.Image, Media = new MediaRef { Url = urls[i % urls.Count] } });
                     producer.Produce(Topics.Uploads, new Message<string, byte[]> { Key = id, Value = value });
+                    Volatile.Write(ref published, i + 1);
+                    if (s.Rate > 0 && i % 50 == 49)
+                    {
+                        var due = TimeSpan.FromSeconds((i + 1) / (double)s.Rate) - pace.Elapsed;
+                        if (due > TimeSpan.Zero) Thread.Sleep(due);
+                    }
                 }
                 if (producer.Flush(TimeSpan.FromSeconds(60)) != 0) throw new InvalidOperationException("uploads were not all acknowledged");
-            }
-            Say($"published {s.Uploads} uploads ({expectedDlq.Count} broken) to {s.Partitions} partitions; {s.Workers} workers");
+            }, ct);
+            Say($"publishing {s.Uploads} uploads ({expectedDlq.Count} broken) at {(s.Rate > 0 ? $"{s.Rate}/s" : "once")} to {s.Partitions} partitions; {s.Workers} workers");
 
             // Read every outcome as it arrives (read_committed, as downstream consumers of exactly-once must).
             var outcomes = new Dictionary<string, int>();
@@ -134,8 +138,9 @@ internal static class ChaosCommand
                     outcomes[key] = outcomes.GetValueOrDefault(key) + 1;
                     if ((r.Topic == Topics.Dlq) != expectedDlq.Contains(key)) wrongTopic.Add($"{key}@{r.Topic}");
                 }
-                // Chaos while the work is at most three-quarters done, so the end is reached in calm water.
-                bool chaosPhase = outcomes.Count < s.Uploads * 3 / 4;
+                if (publishing.IsFaulted) await publishing; // surfaces the producer's failure
+                // Chaos while uploads arrive and the work is at most three-quarters done, so the end is reached in calm water.
+                bool chaosPhase = Volatile.Read(ref published) < s.Uploads || outcomes.Count < s.Uploads * 3 / 4;
                 if (chaosPhase && s.KillEvery > 0 && clock.Elapsed >= nextKill)
                 {
                     int victim = random.Next(workers.Length);
@@ -166,6 +171,7 @@ internal static class ChaosCommand
                 if (r?.Message?.Key is { } key) { records++; outcomes[key] = outcomes.GetValueOrDefault(key) + 1; }
             }
 
+            await publishing;
             foreach (var w in workers) w.Terminate();
             var exits = new List<int>();
             foreach (var w in workers) exits.Add(await w.WaitForExitAsync(TimeSpan.FromSeconds(60), ct));
