@@ -183,8 +183,32 @@ public static class EvaluationReport
         return Save(plot, folder, $"hist-{label}.png");
     }
 
+    // The bundled SkiaSharp native library has no fontconfig, so family names find nothing and text would not be
+    // drawn: register a TrueType file from the usual places by path. Without one, plots are drawn without text.
+    private static readonly string? FontName = RegisterFont();
+
+    private static string? RegisterFont()
+    {
+        string[] candidates =
+        [
+            Environment.GetEnvironmentVariable("MODERATION_PLOT_FONT") ?? "",
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+            "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
+            "/Library/Fonts/Arial.ttf",
+            "C:\\Windows\\Fonts\\arial.ttf",
+        ];
+        var file = candidates.FirstOrDefault(File.Exists);
+        if (file is null) return null;
+        const string name = "Moderation Plot Font";
+        Fonts.AddFontFile(name, file);
+        return name;
+    }
+
     private static string Save(Plot plot, string folder, string name)
     {
+        if (FontName is not null) plot.Font.Set(FontName);
         var path = Path.Combine(folder, name);
         plot.SavePng(path, 800, 500);
         return path;

@@ -156,7 +156,9 @@ public static class Evaluator
         var review = basePolicy.Review.Where(r => !unsafeClasses.Contains(r.Key)).ToDictionary(r => r.Key, r => r.Value);
         foreach (var c in unsafeClasses)
         {
-            if (sweeps[c].ThresholdFor(settings.ReviewPrecision) is not { } point) continue;
+            // A band no more precise than the share of positives would flag at random as well: not proposed.
+            double baseRate = (double)sweeps[c].Positives / images.Count;
+            if (sweeps[c].ThresholdFor(Math.Max(settings.ReviewPrecision, baseRate + 1e-9)) is not { } point) continue;
             float r = Clamp(point.Threshold);
             if (!takedown.TryGetValue(c, out var t) || r < t) review[c] = r;
         }

@@ -14,6 +14,7 @@ internal static class BenchCommand
         command.Subcommands.Add(BankBench.Create());
         command.Subcommands.Add(InferenceBench.Create());
         command.Subcommands.Add(PoisonBench.Create());
+        command.Subcommands.Add(ShadowBench.Create());
         command.Subcommands.Add(VideoBench.Create());
         return command;
     }
