@@ -23,4 +23,7 @@ public sealed class ModerationException(string code, string message, Exception? 
     : Exception(message, inner)
 {
     public string Code { get; } = code;
+
+    /// <summary>The cause may go away by itself (a CDN answering 503, a timeout): worth retrying before the DLQ.</summary>
+    public bool Transient { get; init; }
 }

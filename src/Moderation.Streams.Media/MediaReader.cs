@@ -167,14 +167,17 @@ public sealed class MediaReader : IDisposable
                     continue;
                 }
                 if (!response.IsSuccessStatusCode)
-                    throw new ModerationException(ErrorCodes.MediaUnavailable, $"{UrlRedactor.Redact(uri)} answered HTTP {status}");
+                    throw new ModerationException(ErrorCodes.MediaUnavailable, $"{UrlRedactor.Redact(uri)} answered HTTP {status}")
+                    {
+                        Transient = status is >= 500 or 429 or 408,
+                    };
                 if (response.Content.Headers.ContentLength is long declared && declared > _options.MaxBytes) throw TooLarge(declared);
                 return await ReadCappedAsync(response.Content, timeout.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new ModerationException(ErrorCodes.MediaUnavailable, $"fetching {UrlRedactor.Redact(uri)} took longer than {_options.FetchTimeout.TotalSeconds:0.###} s");
+            throw new ModerationException(ErrorCodes.MediaUnavailable, $"fetching {UrlRedactor.Redact(uri)} took longer than {_options.FetchTimeout.TotalSeconds:0.###} s") { Transient = true };
         }
         catch (HttpRequestException e) when (FindModerationException(e) is { } inner)
         {
@@ -182,11 +185,11 @@ public sealed class MediaReader : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new ModerationException(ErrorCodes.MediaUnavailable, $"fetching {UrlRedactor.Redact(uri)} failed: {e.HttpRequestError}");
+            throw new ModerationException(ErrorCodes.MediaUnavailable, $"fetching {UrlRedactor.Redact(uri)} failed: {e.HttpRequestError}") { Transient = true };
         }
         catch (IOException e)
         {
-            throw new ModerationException(ErrorCodes.MediaUnavailable, $"fetching {UrlRedactor.Redact(uri)} failed: {e.GetType().Name}");
+            throw new ModerationException(ErrorCodes.MediaUnavailable, $"fetching {UrlRedactor.Redact(uri)} failed: {e.GetType().Name}") { Transient = true };
         }
     }
 
@@ -225,7 +228,7 @@ public sealed class MediaReader : IDisposable
         }
         catch (SocketException e)
         {
-            throw new ModerationException(ErrorCodes.MediaUnavailable, $"media host could not be resolved ({e.SocketErrorCode})");
+            throw new ModerationException(ErrorCodes.MediaUnavailable, $"media host could not be resolved ({e.SocketErrorCode})") { Transient = true };
         }
         // A host with any non-public address is refused outright: it is misconfigured or hostile.
         if (addresses.Length == 0 || !addresses.All(IsAllowedAddress))

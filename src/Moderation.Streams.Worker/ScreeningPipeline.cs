@@ -36,6 +36,7 @@ public sealed class ScreeningPipeline : IUploadHandler
     private readonly BankMatcher? _banks;
     private readonly bool _banksFailClosed;
     private readonly VideoScreener _video;
+    private readonly MediaFetchResilience _mediaRetry;
     private readonly Func<Policy>? _currentPolicy;
     private readonly ShadowDecisions? _shadow;
 
@@ -43,8 +44,10 @@ public sealed class ScreeningPipeline : IUploadHandler
     /// <param name="shadow">Would-be decisions of the shadow model (its classifier wraps the batcher's), published beside the live ones.</param>
     public ScreeningPipeline(KafkaOptions kafka, ScreeningOptions options, Policy policy, MediaReader media,
         DynamicBatcher batcher, IDecisionCache? cache, ScreeningStats stats, ILogger logger, TimeProvider? time = null,
-        BankMatcher? banks = null, bool banksFailClosed = true, Func<Policy>? currentPolicy = null, ShadowDecisions? shadow = null)
+        BankMatcher? banks = null, bool banksFailClosed = true, Func<Policy>? currentPolicy = null, ShadowDecisions? shadow = null,
+        MediaFetchResilience? mediaRetry = null)
     {
+        _mediaRetry = mediaRetry ?? new MediaFetchResilience(new MediaRetryOptions(), time);
         _currentPolicy = currentPolicy;
         _shadow = shadow;
         _banks = banks;
@@ -79,7 +82,7 @@ public sealed class ScreeningPipeline : IUploadHandler
             if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video))
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             byte[] bytes;
-            using (Stage("fetch")) bytes = await _media.ReadAsync(parsed.Media, ct).ConfigureAwait(false);
+            using (Stage("fetch")) bytes = await _mediaRetry.ReadAsync(token => _media.ReadAsync(parsed.Media, token), ct).ConfigureAwait(false);
             if (parsed.MediaType == MediaTypes.Video)
             {
                 // One decision per video (VideoScreener.cs): sampled frames, PDQ, banks, the same batcher, the policy.

@@ -20,6 +20,7 @@ public sealed class ScreeningService(
     IOptions<ScreeningOptions> screening,
     IOptions<InferenceOptions> inference,
     IOptions<MediaOptions> media,
+    IOptions<MediaRetryOptions> mediaRetry,
     IOptions<RedisOptions> redis,
     IOptions<BanksOptions> banks,
     ScreeningStats stats,
@@ -106,7 +107,8 @@ public sealed class ScreeningService(
             {
                 var pipeline = new ScreeningPipeline(kafka.Value, screening.Value, policy, reader, batcher, cache, stats, _logger,
                     banks: matcher, banksFailClosed: banks.Value.WhenUnavailable != "model",
-                    currentPolicy: watcher is null ? null : () => watcher.Current, shadow: Shadow);
+                    currentPolicy: watcher is null ? null : () => watcher.Current, shadow: Shadow,
+                    mediaRetry: new MediaFetchResilience(mediaRetry.Value));
                 using var consumer = new UploadConsumer(kafka.Value, pipeline, _logger);
                 Consumer = consumer;
                 _ready.TrySetResult();

@@ -46,6 +46,7 @@ public static class WorkerHost
         builder.Services.AddOptions<ScreeningOptions>().BindConfiguration("Screening").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<InferenceOptions>().BindConfiguration("Inference").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<MediaOptions>().BindConfiguration("Media");
+        builder.Services.AddOptions<MediaRetryOptions>().BindConfiguration("Media:Retry");
         builder.Services.AddOptions<RedisOptions>().BindConfiguration("Redis");
         builder.Services.AddOptions<BanksOptions>().BindConfiguration("Banks").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
