@@ -84,18 +84,9 @@ public sealed class PdqHasher
         }
 
         Downsample(rows, cols);
-        int quality = _lastQuality = PdqDct.Quality(_buffer64x64);
+        _lastQuality = PdqDct.Quality(_buffer64x64);
         PdqDct.Dct64To16(_buffer64x64, _buffer16x64, _dct);
-        return new PdqDihedral(
-            PdqDct.ToHash(_dct),
-            TransformedHash(PdqTransform.Rotate90),
-            TransformedHash(PdqTransform.Rotate180),
-            TransformedHash(PdqTransform.Rotate270),
-            TransformedHash(PdqTransform.FlipX),
-            TransformedHash(PdqTransform.FlipY),
-            TransformedHash(PdqTransform.FlipPlus1),
-            TransformedHash(PdqTransform.FlipMinus1),
-            quality);
+        return DihedralOfLast();
     }
 
     /// <summary>

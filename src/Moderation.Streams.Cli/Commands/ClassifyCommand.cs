@@ -53,32 +53,17 @@ internal static class ClassifyCommand
 
             using (classifier)
             {
-                bool failed = false;
-                foreach (var path in parseResult.GetValue(files) ?? [])
+                return PerFile.Run("classify", parseResult.GetValue(files) ?? [], path =>
                 {
-                    try
+                    // Videos (MP4/MOV/WebM, by their bytes): one line aggregated over the sampled frames (VideoFiles.cs).
+                    if (VideoFiles.IsVideo(path))
                     {
-                        // Videos (MP4/MOV/WebM, by their bytes): one line aggregated over the sampled frames (VideoFiles.cs).
-                        if (VideoFiles.IsVideo(path))
-                        {
-                            Console.Out.WriteLine(VideoFiles.ClassifyLine(path, classifier));
-                            continue;
-                        }
-                        var scores = classifier.Classify([ImageDecoder.DecodeFile(path)])[0];
-                        Console.Out.WriteLine(FormatLine(path, classifier.Model.Name, scores));
+                        Console.Out.WriteLine(VideoFiles.ClassifyLine(path, classifier));
+                        return;
                     }
-                    catch (ModerationException e)
-                    {
-                        Console.Error.WriteLine($"moderation classify: {path}: {e.Code}: {e.Message}");
-                        failed = true;
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        Console.Error.WriteLine($"moderation classify: {path}: {ErrorCodes.MediaUnavailable}: {e.Message}");
-                        failed = true;
-                    }
-                }
-                return failed ? ExitCodes.Failure : ExitCodes.Ok;
+                    var scores = classifier.Classify([ImageDecoder.DecodeFile(path)])[0];
+                    Console.Out.WriteLine(FormatLine(path, classifier.Model.Name, scores));
+                });
             }
         });
         return command;

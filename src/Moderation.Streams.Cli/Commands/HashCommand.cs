@@ -29,34 +29,19 @@ internal static class HashCommand
         {
             var hasher = new PdqHasher();
             bool across = parseResult.GetValue(dihedral);
-            bool failed = false;
-            foreach (var path in parseResult.GetValue(files) ?? [])
+            return PerFile.Run("hash", parseResult.GetValue(files) ?? [], path =>
             {
-                try
+                // Videos (MP4/MOV/WebM, by their bytes): one line per sampled frame, path#t=SECONDS (VideoFiles.cs).
+                if (VideoFiles.IsVideo(path))
                 {
-                    // Videos (MP4/MOV/WebM, by their bytes): one line per sampled frame, path#t=SECONDS (VideoFiles.cs).
-                    if (VideoFiles.IsVideo(path))
-                    {
-                        foreach (var line in VideoFiles.HashLines(path, across)) Console.Out.WriteLine(line);
-                        continue;
-                    }
-                    var image = ImageDecoder.DecodeFile(path);
-                    Console.Out.WriteLine(across
-                        ? hasher.HashDihedral(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path)
-                        : hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path));
+                    foreach (var line in VideoFiles.HashLines(path, across)) Console.Out.WriteLine(line);
+                    return;
                 }
-                catch (ModerationException e)
-                {
-                    Console.Error.WriteLine($"moderation hash: {path}: {e.Code}: {e.Message}");
-                    failed = true;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    Console.Error.WriteLine($"moderation hash: {path}: {ErrorCodes.MediaUnavailable}: {e.Message}");
-                    failed = true;
-                }
-            }
-            return failed ? ExitCodes.Failure : ExitCodes.Ok;
+                var image = ImageDecoder.DecodeFile(path);
+                Console.Out.WriteLine(across
+                    ? hasher.HashDihedral(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path)
+                    : hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path));
+            });
         });
         return command;
     }
