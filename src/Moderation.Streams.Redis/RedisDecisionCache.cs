@@ -133,38 +133,14 @@ public sealed partial class RedisDecisionCache : IDecisionCache
         RedisCacheTelemetry.Writes.Add(1, new KeyValuePair<string, object?>(RedisCacheTelemetry.ResultTag, "ok"));
     }
 
-    private static ResiliencePipeline BuildPipeline(RedisCacheOptions options, TimeProvider timeProvider)
-    {
-        var transient = new PredicateBuilder()
-            .Handle<RedisConnectionException>()
-            .Handle<TimeoutException>() // RedisTimeoutException is one
-            .Handle<TimeoutRejectedException>();
-
-        var builder = new ResiliencePipelineBuilder { TimeProvider = timeProvider };
-        if (options.RetryAttempts > 0)
-        {
-            builder.AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = transient,
-                MaxRetryAttempts = options.RetryAttempts,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = options.RetryBaseDelay,
-            });
-        }
-
-        // Inside the retry, so every attempt counts; an open circuit is not retried (BrokenCircuitException).
-        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
-        {
-            ShouldHandle = transient,
-            FailureRatio = options.BreakerFailureRatio,
-            MinimumThroughput = options.BreakerMinimumThroughput,
-            SamplingDuration = options.BreakerSamplingDuration,
-            BreakDuration = options.BreakerBreakDuration,
-        });
-        builder.AddTimeout(options.OperationTimeout);
-        return builder.Build();
-    }
+    private static ResiliencePipeline BuildPipeline(RedisCacheOptions options, TimeProvider timeProvider) =>
+        StoreResilience.Build(
+            new PredicateBuilder()
+                .Handle<RedisConnectionException>()
+                .Handle<TimeoutException>() // RedisTimeoutException is one
+                .Handle<TimeoutRejectedException>(),
+            options.RetryAttempts, options.RetryBaseDelay, options.BreakerFailureRatio, options.BreakerMinimumThroughput,
+            options.BreakerSamplingDuration, options.BreakerBreakDuration, timeProvider, options.OperationTimeout);
 
     /// <summary>Everything the store or the pipeline can throw, but not the caller's own cancellation.</summary>
     private static bool IsStoreFailure(Exception ex, CancellationToken ct) => ex switch

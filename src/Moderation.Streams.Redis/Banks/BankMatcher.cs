@@ -258,31 +258,10 @@ public sealed class BankMatcher : IAsyncDisposable
         }
     }
 
-    private static ResiliencePipeline BuildPipeline(BankMatcherOptions options, TimeProvider time)
-    {
-        var transient = new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>();
-        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
-        if (options.RetryAttempts > 0)
-        {
-            builder.AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = transient,
-                MaxRetryAttempts = options.RetryAttempts,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = options.RetryBaseDelay,
-            });
-        }
-        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
-        {
-            ShouldHandle = transient,
-            FailureRatio = options.BreakerFailureRatio,
-            MinimumThroughput = options.BreakerMinimumThroughput,
-            SamplingDuration = options.BreakerSamplingDuration,
-            BreakDuration = options.BreakerBreakDuration,
-        });
-        return builder.Build();
-    }
+    private static ResiliencePipeline BuildPipeline(BankMatcherOptions options, TimeProvider time) =>
+        StoreResilience.Build(new PredicateBuilder().Handle<RedisException>().Handle<TimeoutException>(),
+            options.RetryAttempts, options.RetryBaseDelay, options.BreakerFailureRatio, options.BreakerMinimumThroughput,
+            options.BreakerSamplingDuration, options.BreakerBreakDuration, time);
 
     public async ValueTask DisposeAsync()
     {

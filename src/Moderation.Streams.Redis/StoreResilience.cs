@@ -1,0 +1,39 @@
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+
+namespace Moderation.Streams.Redis;
+
+/// <summary>The one Polly pipeline shape of every Redis call: retry (exponential backoff, jitter) around a
+/// circuit breaker, so every attempt counts for the breaker and an open circuit is not retried; optionally a
+/// per-attempt timeout inside.</summary>
+internal static class StoreResilience
+{
+    public static ResiliencePipeline Build(PredicateBuilder<object> transient, int retryAttempts, TimeSpan retryBaseDelay,
+        double failureRatio, int minimumThroughput, TimeSpan samplingDuration, TimeSpan breakDuration,
+        TimeProvider time, TimeSpan? attemptTimeout = null)
+    {
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        if (retryAttempts > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = transient,
+                MaxRetryAttempts = retryAttempts,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = retryBaseDelay,
+            });
+        }
+        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        {
+            ShouldHandle = transient,
+            FailureRatio = failureRatio,
+            MinimumThroughput = minimumThroughput,
+            SamplingDuration = samplingDuration,
+            BreakDuration = breakDuration,
+        });
+        if (attemptTimeout is { } timeout) builder.AddTimeout(timeout);
+        return builder.Build();
+    }
+}
