@@ -67,20 +67,22 @@ public sealed class VideoScreener : IDisposable
 
     /// <param name="started">The pipeline's start timestamp (<see cref="TimeProvider.GetTimestamp"/>) for the latency.</param>
     /// <exception cref="ModerationException">unsupported-media, media-too-large, undecodable-media.</exception>
-    public async Task<VideoScreening> ScreenAsync(string contentId, byte[] video, SourceInfo source, long started, CancellationToken ct)
+    /// <param name="policy">The policy in force for this upload (hot reload); null = the one given at construction.</param>
+    public async Task<VideoScreening> ScreenAsync(string contentId, byte[] video, SourceInfo source, long started, CancellationToken ct, Policy? policy = null)
     {
+        policy ??= _policy;
         if (!Limits.Enabled) throw new ModerationException(ErrorCodes.UnsupportedMedia, "video screening is disabled on this worker");
         VideoSniffer.Require(video); // refused before any lookup or process
 
         var index = _banks?.Invoke();
         bool banksUnavailable = _banks is not null && index is null;
         bool cacheable = _cache is not null && !banksUnavailable;
-        var key = new DecisionCacheKey(ContentHash(video), _policy.Version, ModelVersion);
+        var key = new DecisionCacheKey(ContentHash(video), policy.Version, ModelVersion);
         if (cacheable && await TryCachedAsync(key, ct).ConfigureAwait(false) is { } hit)
         {
             // A bank may have grown since: the frames' hashes are kept with the decision and matched again.
             if (hit.Decision.Action != Actions.Takedown && index is not null && VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is { } later)
-                return new VideoScreening(BankTakedown(contentId, later, hit.Frames, source, started));
+                return new VideoScreening(BankTakedown(policy, contentId, later, hit.Frames, source, started));
             return new VideoScreening(hit.Decision with { ContentId = contentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source });
         }
 
@@ -90,7 +92,7 @@ public sealed class VideoScreener : IDisposable
         FramesHistogram.Record(sampled.Frames.Count);
 
         if (index is not null && VideoMatcher.FindBest(frames, index, Limits.Match) is { } match)
-            return new VideoScreening(BankTakedown(contentId, match, frames, source, started));
+            return new VideoScreening(BankTakedown(policy, contentId, match, frames, source, started));
 
         ClassScores[] scores;
         try
@@ -103,7 +105,7 @@ public sealed class VideoScreener : IDisposable
             return new VideoScreening(null, e);
         }
 
-        var aggregate = VideoScores.Aggregate(_policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold);
+        var aggregate = VideoScores.Aggregate(policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold);
         var (action, reasons) = (aggregate.Action, aggregate.Reasons);
         if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
             (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
@@ -115,7 +117,7 @@ public sealed class VideoScreener : IDisposable
             Reasons = reasons,
             Scores = aggregate.MaxScores,
             Pdq = new PdqInfo(top.Hash.ToString(), top.Quality),
-            PolicyVersion = _policy.Version,
+            PolicyVersion = policy.Version,
             ModelVersion = ModelVersion,
             DecidedAt = _time.GetUtcNow(),
             LatencyMs = Elapsed(started),
@@ -125,7 +127,7 @@ public sealed class VideoScreener : IDisposable
         return new VideoScreening(decision);
     }
 
-    private DecisionEvent BankTakedown(string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started)
+    private DecisionEvent BankTakedown(Policy policy, string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started)
     {
         var first = frames.First(f => f.TimestampMs == match.FrameTimestampsMs[0]);
         string what = match.IsVideo
@@ -141,7 +143,7 @@ public sealed class VideoScreener : IDisposable
                 FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = frames.Count,
             }],
             Pdq = new PdqInfo(first.Hash.ToString(), first.Quality),
-            PolicyVersion = _policy.Version,
+            PolicyVersion = policy.Version,
             DecidedAt = _time.GetUtcNow(),
             LatencyMs = Elapsed(started),
             Source = source,
