@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Moderation.Streams.Hashing.Banks;
 
@@ -16,77 +17,117 @@ public readonly record struct IndexHit(int Position, int Distance);
 /// 256-bit distance. A hash is reported once: by the first table in which its word is within the radius.
 /// </para>
 /// <para>
-/// Layout: each table is counting-sorted by its word, with 65,537 bucket starts; an entry is the hash's position
-/// plus a 128-bit filter: the two 64-bit chunks of the hash that do not hold the table's word. At 1M random
-/// hashes a probe reads ~15 entries sequentially, and the filter's distance (plus the word's own) already
-/// exceeds the radius for nearly every non-match, so the full hash (kept once, 32 bytes, in insertion order) is
-/// read at random only for real candidates. Without the filter each of the ~4,000 candidates of a query costs
-/// a cache and TLB miss, which made the index only ~5x faster than a linear scan. About 350 bytes per hash.
+/// Layout (compressed sparse rows, one native block): per table 65,536 bucket starts, then per entry a 128-bit
+/// filter (the two 64-bit chunks of the hash that do not hold the table's word) stored contiguously in bucket
+/// order, so a bucket (~15 entries at 1M hashes) is one sequential read of ~4 cache lines; the entries'
+/// positions in a parallel array, read only when the filter passes; the full hashes once, 32 bytes each, in
+/// insertion order. The filter's distance plus the probe's own word distance is a lower bound of the full
+/// distance and already exceeds the radius for nearly every non-match, so the random read of a full hash is
+/// paid only for real candidates. The block is 2 MiB aligned and asks for transparent huge pages, so the ~272
+/// random bucket reads of a query are cache misses but not TLB misses; a search walks its probes in a pipeline
+/// that prefetches bucket starts ~24 probes ahead and bucket contents ~12 probes ahead, so those misses
+/// overlap instead of following one another. About 356 bytes per hash.
 /// Immutable once built, so any number of threads may search it; searching allocates nothing.
 /// </para>
 /// </summary>
-public sealed class MultiIndexHashIndex
+public sealed unsafe class MultiIndexHashIndex
 {
     public const int WordCount = 16;
     private const int Buckets = 1 << 16;
+    // Bucket starts per table: 65,536 plus the end, padded so every table's starts begin on a cache line.
+    private const int StartsStride = Buckets + 16;
 
     /// <summary>Largest supported search radius: per-word radius 2 (137 probes per table).</summary>
     public const int MaxSupportedDistance = 3 * WordCount - 1;
 
-    private readonly ulong[] _hashes;      // 4 per hash
-    private readonly int[][] _starts;      // per table: Buckets + 1 bucket starts into _positions[table]
-    private readonly int[][] _positions;   // per table: hash positions sorted by that word
-    private readonly ulong[][] _filters;   // per table: 2 chunks per entry, in the same order as _positions
+    // Probe masks in order of flipped bits: the word itself, the 16 one-bit flips, the 120 two-bit flips, so
+    // the first 1, 17 or 137 are the probes for a per-word radius of 0, 1 or 2.
+    private static readonly ushort[] s_masks = BuildMasks();
+    private static readonly int[] s_probesPerTable = [1, 17, 137];
 
-    private MultiIndexHashIndex(ulong[] hashes, int[][] starts, int[][] positions, ulong[][] filters, int count)
+    private const int StartsAhead = 24;
+    private const int BucketsAhead = 12;
+
+    private readonly void* _block;
+    private readonly long _blockBytes;
+    private readonly uint* _starts;      // WordCount * StartsStride: global entry index of each bucket's first entry
+    private readonly ulong* _hashes;     // 4 per hash, in insertion order
+    private readonly ulong* _filters;    // 2 per entry, WordCount * Count entries, table after table
+    private readonly int* _positions;    // 1 per entry, same order as _filters
+
+    private MultiIndexHashIndex(int count)
     {
-        _hashes = hashes;
-        _starts = starts;
-        _positions = positions;
-        _filters = filters;
         Count = count;
+        if (count == 0) return;
+        long entries = (long)WordCount * count;
+        long startsBytes = (long)WordCount * StartsStride * sizeof(uint);
+        long hashesBytes = 32L * count;
+        long filtersBytes = 16 * entries;
+        long positionsBytes = 4 * entries;
+        _blockBytes = startsBytes + hashesBytes + filtersBytes + positionsBytes;
+        _block = HugePageMemory.Allocate(_blockBytes);
+        byte* at = (byte*)_block;
+        _starts = (uint*)at;
+        at += startsBytes;
+        _hashes = (ulong*)at;
+        at += hashesBytes;
+        _filters = (ulong*)at;
+        at += filtersBytes;
+        _positions = (int*)at;
     }
+
+    ~MultiIndexHashIndex() => HugePageMemory.Free(_block, _blockBytes);
 
     public int Count { get; }
 
     /// <summary>Bytes held by the index (hashes, tables, bucket starts).</summary>
-    public long MemoryBytes => (long)_hashes.Length * sizeof(ulong)
-        + WordCount * ((long)(Buckets + 1) * sizeof(int) + (long)Count * (sizeof(int) + 2 * sizeof(ulong)));
+    public long MemoryBytes => _blockBytes;
 
-    public PdqHash this[int position] => new(_hashes[4 * position], _hashes[4 * position + 1], _hashes[4 * position + 2], _hashes[4 * position + 3]);
+    public PdqHash this[int position]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(position);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(position, Count);
+            ulong* h = _hashes + 4L * position;
+            var hash = new PdqHash(h[0], h[1], h[2], h[3]);
+            GC.KeepAlive(this);
+            return hash;
+        }
+    }
 
+    /// <exception cref="ArgumentOutOfRangeException">More than 2^28 hashes (the tables' entry numbers are 32-bit).</exception>
     public static MultiIndexHashIndex Build(ReadOnlySpan<PdqHash> hashes)
     {
         int n = hashes.Length;
-        var words = new ulong[4 * n];
-        for (int i = 0; i < n; i++) hashes[i].CopyTo(words.AsSpan(4 * i, 4));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(n, (int)(uint.MaxValue / WordCount) - 1, nameof(hashes));
+        var index = new MultiIndexHashIndex(n);
+        if (n == 0) return index;
 
-        var starts = new int[WordCount][];
-        var positions = new int[WordCount][];
-        var filters = new ulong[WordCount][];
-        var cursor = new int[Buckets];
+        ulong* words = index._hashes;
+        for (int i = 0; i < n; i++) hashes[i].CopyTo(new Span<ulong>(words + 4L * i, 4));
+
+        var cursor = new uint[Buckets];
         for (int t = 0; t < WordCount; t++)
         {
-            var start = new int[Buckets + 1];
+            uint* start = index._starts + (long)t * StartsStride;
+            new Span<uint>(start, StartsStride).Clear();
             int wordIndex = t >> 2, shift = (t & 3) * 16;
-            for (int i = 0; i < n; i++) start[(int)((words[4 * i + wordIndex] >> shift) & 0xFFFF) + 1]++;
+            for (int i = 0; i < n; i++) start[(int)((words[4L * i + wordIndex] >> shift) & 0xFFFF) + 1]++;
+            start[0] = (uint)t * (uint)n;
             for (int b = 0; b < Buckets; b++) start[b + 1] += start[b];
-            start.AsSpan(0, Buckets).CopyTo(cursor);
-            var table = new int[n];
-            var filter = new ulong[2 * n];
+            new Span<uint>(start, Buckets).CopyTo(cursor);
             int f1 = (wordIndex + 1) & 3, f2 = (wordIndex + 2) & 3;
             for (int i = 0; i < n; i++)
             {
-                int slot = cursor[(int)((words[4 * i + wordIndex] >> shift) & 0xFFFF)]++;
-                table[slot] = i;
-                filter[2 * slot] = words[4 * i + f1];
-                filter[2 * slot + 1] = words[4 * i + f2];
+                ulong* h = words + 4L * i;
+                uint slot = cursor[(int)((h[wordIndex] >> shift) & 0xFFFF)]++;
+                index._filters[2L * slot] = h[f1];
+                index._filters[2L * slot + 1] = h[f2];
+                index._positions[slot] = i;
             }
-            starts[t] = start;
-            positions[t] = table;
-            filters[t] = filter;
         }
-        return new MultiIndexHashIndex(words, starts, positions, filters, n);
+        return index;
     }
 
     /// <summary>Appends every indexed hash within <paramref name="maxDistance"/> of <paramref name="query"/> to
@@ -98,58 +139,95 @@ public sealed class MultiIndexHashIndex
         ArgumentNullException.ThrowIfNull(hits);
         if (Count == 0) return;
 
-        Span<ulong> q = stackalloc ulong[4];
-        query.CopyTo(q);
+        ulong* q = stackalloc ulong[4];
+        query.CopyTo(new Span<ulong>(q, 4));
         int wordRadius = maxDistance / WordCount;
-        for (int t = 0; t < WordCount; t++)
+        int perTable = s_probesPerTable[wordRadius];
+        int total = WordCount * perTable;
+
+        // Every probe as an index into the bucket starts: table * StartsStride + word.
+        int* keys = stackalloc int[total];
+        fixed (ushort* masks = s_masks)
         {
-            int word = (int)((q[t >> 2] >> ((t & 3) * 16)) & 0xFFFF);
-            ulong g1 = q[((t >> 2) + 1) & 3], g2 = q[((t >> 2) + 2) & 3];
-            Probe(t, word, q, g1, g2, maxDistance, maxDistance, wordRadius, hits);
-            if (wordRadius == 0) continue;
-            for (int b1 = 0; b1 < 16; b1++)
+            for (int t = 0, i = 0; t < WordCount; t++)
             {
-                int w1 = word ^ (1 << b1);
-                Probe(t, w1, q, g1, g2, maxDistance, maxDistance - 1, wordRadius, hits);
-                if (wordRadius == 1) continue;
-                for (int b2 = b1 + 1; b2 < 16; b2++) Probe(t, w1 ^ (1 << b2), q, g1, g2, maxDistance, maxDistance - 2, wordRadius, hits);
+                int word = (int)((q[t >> 2] >> ((t & 3) * 16)) & 0xFFFF);
+                int tableBase = t * StartsStride;
+                for (int j = 0; j < perTable; j++) keys[i++] = tableBase + (word ^ masks[j]);
             }
         }
+
+        uint* starts = _starts;
+        for (int i = 0; i < Math.Min(StartsAhead, total); i++) Prefetch(starts + keys[i]);
+        for (int i = 0; i < Math.Min(BucketsAhead, total); i++) PrefetchBucket(keys[i]);
+
+        int table = 0, probe = 0;
+        ulong g1 = q[1], g2 = q[2];
+        for (int i = 0; i < total; i++)
+        {
+            if (i + StartsAhead < total) Prefetch(starts + keys[i + StartsAhead]);
+            if (i + BucketsAhead < total) PrefetchBucket(keys[i + BucketsAhead]);
+
+            uint from = starts[keys[i]], to = starts[keys[i] + 1];
+            if (from != to)
+            {
+                // The probe's word is `flips` bits from the query's: the filter may add at most the rest.
+                int filterRadius = maxDistance - BitOperations.PopCount(s_masks[probe]);
+                ulong* f = _filters + 2L * from, end = _filters + 2L * to;
+                for (; f < end; f += 2)
+                {
+                    if (BitOperations.PopCount(f[0] ^ g1) + BitOperations.PopCount(f[1] ^ g2) <= filterRadius)
+                        Verify((uint)(f - _filters) >> 1, q, table, maxDistance, wordRadius, hits);
+                }
+            }
+            if (++probe == perTable && ++table < WordCount)
+            {
+                probe = 0;
+                g1 = q[((table >> 2) + 1) & 3];
+                g2 = q[((table >> 2) + 2) & 3];
+            }
+        }
+        GC.KeepAlive(this);
+    }
+
+    private void Verify(uint entry, ulong* q, int table, int maxDistance, int wordRadius, List<IndexHit> hits)
+    {
+        int p = _positions[entry];
+        ulong* h = _hashes + 4L * p;
+        int distance = BitOperations.PopCount(h[0] ^ q[0]) + BitOperations.PopCount(h[1] ^ q[1])
+            + BitOperations.PopCount(h[2] ^ q[2]) + BitOperations.PopCount(h[3] ^ q[3]);
+        if (distance > maxDistance) return;
+        // Reached through `table`: report it only if no earlier table would have reached it too.
+        for (int t = 0; t < table; t++)
+        {
+            ulong diff = ((h[t >> 2] ^ q[t >> 2]) >> ((t & 3) * 16)) & 0xFFFF;
+            if (BitOperations.PopCount(diff) <= wordRadius) return;
+        }
+        hits.Add(new IndexHit(p, distance));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    // filterRadius: the radius less this probe's word distance (0, 1 or 2 flipped bits).
-    private void Probe(int table, int word, ReadOnlySpan<ulong> q, ulong g1, ulong g2, int maxDistance, int filterRadius, int wordRadius, List<IndexHit> hits)
+    private void PrefetchBucket(int key)
     {
-        var start = _starts[table];
-        int from = start[word], to = start[word + 1];
+        uint from = _starts[key], to = _starts[key + 1];
         if (from == to) return;
-        var positions = _positions[table];
-        var filter = _filters[table];
-        var hashes = _hashes;
-        ulong q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
-        for (int k = from; k < to; k++)
-        {
-            // The filter chunks plus this word's own distance are a lower bound of the full distance.
-            if (BitOperations.PopCount(filter[2 * k] ^ g1) + BitOperations.PopCount(filter[2 * k + 1] ^ g2) > filterRadius) continue;
-            int p = positions[k];
-            int h = 4 * p;
-            int distance = BitOperations.PopCount(hashes[h] ^ q0) + BitOperations.PopCount(hashes[h + 1] ^ q1)
-                + BitOperations.PopCount(hashes[h + 2] ^ q2) + BitOperations.PopCount(hashes[h + 3] ^ q3);
-            if (distance <= maxDistance && FirstTableWithin(h, q, table, wordRadius))
-                hits.Add(new IndexHit(p, distance));
-        }
+        byte* line = (byte*)((nuint)(_filters + 2L * from) & ~(nuint)63);
+        byte* end = (byte*)(_filters + 2L * to);
+        for (; line < end; line += 64) Prefetch(line);
     }
 
-    // The hash was reached through `table`; report it only if no earlier table would have reached it too.
-    private bool FirstTableWithin(int h, ReadOnlySpan<ulong> q, int table, int wordRadius)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(void* address)
     {
-        for (int t = 0; t < table; t++)
-        {
-            int shift = (t & 3) * 16;
-            ulong diff = ((_hashes[h + (t >> 2)] ^ q[t >> 2]) >> shift) & 0xFFFF;
-            if (BitOperations.PopCount(diff) <= wordRadius) return false;
-        }
-        return true;
+        if (Sse.IsSupported) Sse.Prefetch0(address);
+    }
+
+    private static ushort[] BuildMasks()
+    {
+        var masks = new List<ushort> { 0 };
+        for (int b = 0; b < 16; b++) masks.Add((ushort)(1 << b));
+        for (int b1 = 0; b1 < 16; b1++)
+            for (int b2 = b1 + 1; b2 < 16; b2++) masks.Add((ushort)((1 << b1) | (1 << b2)));
+        return [.. masks];
     }
 }

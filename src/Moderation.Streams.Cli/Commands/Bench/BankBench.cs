@@ -51,7 +51,7 @@ internal static class BankBench
         var index = MultiIndexHashIndex.Build(bank);
         build.Stop();
         var brute = new BruteForceSearch(bank);
-        output.WriteLine(FormattableString.Invariant($"index: built in {build.Elapsed.TotalMilliseconds:0} ms, {index.MemoryBytes / (1024.0 * 1024):0.0} MiB, {(double)index.MemoryBytes / Math.Max(1, size):0.0} bytes per hash"));
+        output.WriteLine(FormattableString.Invariant($"index: built in {build.Elapsed.TotalMilliseconds:0} ms, {index.MemoryBytes / (1024.0 * 1024):0.0} MiB, {(double)index.MemoryBytes / Math.Max(1, size):0.0} bytes per hash{HugePages()}"));
 
         var expected = new List<IndexHit>[queryCount];
         var hits = new List<IndexHit>();
@@ -108,6 +108,24 @@ internal static class BankBench
         var report = new BenchReport();
         report.Ratio("bank_index_vs_brute_force", indexRate / baseline, 50);
         return report.Print(output);
+    }
+
+    // The index asks for transparent huge pages; say how much of the process the kernel really backs with them.
+    private static string HugePages()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/smaps_rollup"))
+                if (line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
+                    return FormattableString.Invariant($"; huge pages in the process: {long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024} MiB");
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return "";
     }
 
     private static PdqHash RandomHash(Random random)
