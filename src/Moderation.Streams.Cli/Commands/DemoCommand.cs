@@ -25,12 +25,15 @@ internal static class DemoCommand
     {
         var images = new Option<int>("--images") { Description = "Distinct generated images", DefaultValueFactory = _ => 40 };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for all decisions", DefaultValueFactory = _ => 90 };
+        var linger = new Option<int>("--linger") { Description = "Seconds to keep the stack running after the summary (look at /metrics, run 'moderation top')", DefaultValueFactory = _ => 0 };
+        var telemetryPort = new Option<int>("--telemetry-port") { Description = "Port of the worker's /metrics, /healthz, /readyz (0 = any free port)", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print each decision as a JSON line instead of the live table" };
         var command = new Command("demo", "Runs broker, store and worker in-process, streams sample uploads through them and shows the decisions.")
         {
-            images, timeout, json,
+            images, timeout, json, linger, telemetryPort,
         };
-        command.SetAction(async (parse, ct) => await RunAsync(parse.GetValue(images), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(json), ct));
+        command.SetAction(async (parse, ct) => await RunAsync(parse.GetValue(images), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(json),
+            TimeSpan.FromSeconds(parse.GetValue(linger)), parse.GetValue(telemetryPort), ct));
         return command;
     }
 
@@ -38,7 +41,7 @@ internal static class DemoCommand
 
     private sealed record Outcome(string ContentId, string Topic, string Action, string Detail, long LatencyMs, bool Cached);
 
-    private static async Task<int> RunAsync(int distinct, TimeSpan timeout, bool json, CancellationToken ct)
+    private static async Task<int> RunAsync(int distinct, TimeSpan timeout, bool json, TimeSpan linger, int telemetryPort, CancellationToken ct)
     {
         if (distinct < 1) { Console.Error.WriteLine("moderation demo: --images must be at least 1"); return ExitCodes.Usage; }
         var console = AnsiConsole.Console;
@@ -53,6 +56,8 @@ internal static class DemoCommand
 
             var (firstWave, secondWave) = BuildSamples(mediaRoot.FullName, distinct);
             var all = firstWave.Concat(secondWave).ToList();
+            await BankKnownBadAsync(redis.Configuration);
+            console.MarkupLine("bank [green]demo-known-bad[/]: the PDQ hash of one picture, as if taken down before; its re-uploads follow");
 
             var overrides = new Dictionary<string, string?>
             {
@@ -61,12 +66,16 @@ internal static class DemoCommand
                 ["Kafka:SessionTimeoutMs"] = "6000",
                 ["Redis:Configuration"] = redis.Configuration,
                 ["Media:Root"] = mediaRoot.FullName,
+                ["Telemetry:Port"] = telemetryPort.ToString(),
             };
-            using var host = WorkerHost.Build(overrides, logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(o => o.SingleLine = true));
+            using var host = WorkerHost.Build(overrides, logging => logging.AddFilter((_, level) => level >= LogLevel.Warning).AddSimpleConsole(o => o.SingleLine = true));
             await host.StartAsync(ct);
             var service = host.Services.GetRequiredService<ScreeningService>();
             await service.Ready.WaitAsync(TimeSpan.FromSeconds(60), ct);
             console.MarkupLine($"worker ready ({watch.ElapsedMilliseconds} ms): {all.Count} uploads to screen, {all.Count(s => s.Expect == "dlq")} of them broken on purpose");
+            var telemetry = WorkerTelemetry.ListeningOn(host);
+            if (telemetry is not null)
+                console.MarkupLine($"worker telemetry: [green]{Markup.Escape(telemetry.ToString())}metrics[/], /healthz, /readyz (moderation top --url {Markup.Escape(telemetry.ToString().TrimEnd('/'))})");
 
             var outcomes = new Dictionary<string, Outcome>();
             var screening = Stopwatch.StartNew();
@@ -150,8 +159,14 @@ internal static class DemoCommand
             screening.Stop();
 
             var stats = host.Services.GetRequiredService<ScreeningStats>();
+            int result = PrintSummary(console, all, outcomes, stats, screening.Elapsed, watch.Elapsed);
+            if (linger > TimeSpan.Zero && !ct.IsCancellationRequested)
+            {
+                console.MarkupLine($"keeping the stack up for {linger.TotalSeconds:0} s (Ctrl+C to stop)");
+                try { await Task.Delay(linger, ct); } catch (OperationCanceledException) { }
+            }
             await host.StopAsync(CancellationToken.None);
-            return PrintSummary(console, all, outcomes, stats, screening.Elapsed, watch.Elapsed);
+            return result;
         }
         finally
         {
@@ -169,7 +184,7 @@ internal static class DemoCommand
         }
         var d = DecisionEvent.FromUtf8Json(r.Message.Value);
         string detail = d.Reasons.Count > 0
-            ? string.Join("; ", d.Reasons.Select(x => x.Label is not null ? $"{x.Label} {x.Score:0.00} ≥ {x.Threshold:0.00}" : $"{x.Source} {x.Code}"))
+            ? string.Join("; ", d.Reasons.Select(x => x.Source == "bank" ? $"bank {x.Bank} match {x.MatchId} at distance {x.Distance}" : x.Label is not null ? $"{x.Label} {x.Score:0.00} ≥ {x.Threshold:0.00}" : $"{x.Source} {x.Code}"))
             : d.Scores is { } s ? $"top {s.MaxBy(kv => kv.Value).Key} {s.Values.Max():0.00}" : "";
         return new Outcome(d.ContentId, r.Topic, d.Action, detail, d.LatencyMs, d.Cached);
     }
@@ -201,6 +216,18 @@ internal static class DemoCommand
         }
         console.MarkupLine("[green]every upload has exactly one decision or DLQ record[/]");
         return ExitCodes.Ok;
+    }
+
+    private const int KnownBadSeed = 7777;
+
+    /// <summary>Puts the PDQ hash of one generated picture into a bank, as trust &amp; safety would after a takedown.</summary>
+    private static async Task BankKnownBadAsync(string redisConfiguration)
+    {
+        await using var connection = await RedisConnector.ConnectAsync(redisConfiguration);
+        var image = ImageDecoder.Decode(SampleImages.Png(KnownBadSeed));
+        var pdq = new Hashing.PdqHasher().Hash(image.Pixels, image.Width, image.Height, image.Channels);
+        await new Redis.Banks.RedisBankStore(connection).ImportAsync("demo-known-bad",
+            [new Hashing.Banks.BankEntry("demo-known-bad", $"known-bad-{KnownBadSeed}", pdq.Hash, pdq.Quality, "demo", "demo", DateTimeOffset.UtcNow)]);
     }
 
     private static (List<Sample> First, List<Sample> Second) BuildSamples(string root, int distinct)
@@ -268,6 +295,11 @@ internal static class DemoCommand
             File.WriteAllBytes(Path.Combine(root, file), SampleImages.NearDuplicate(1000 + i));
             second.Add(new Sample($"near-{i:D3}", "near duplicate", "decision", Event($"near-{i:D3}", Url(file))));
         }
+        // Re-uploads of banked content: taken down by the bank match, without inference.
+        File.WriteAllBytes(Path.Combine(root, "known-bad-copy.png"), SampleImages.Png(KnownBadSeed));
+        File.WriteAllBytes(Path.Combine(root, "known-bad-resized.jpg"), SampleImages.NearDuplicate(KnownBadSeed));
+        second.Add(new Sample("known-bad-copy", "re-upload of banked picture", "decision", Event("known-bad-copy", Url("known-bad-copy.png"))));
+        second.Add(new Sample("known-bad-edit", "banked picture resized+JPEG", "decision", Event("known-bad-edit", Url("known-bad-resized.jpg"))));
         return (first, second);
     }
 }
