@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need when it is missing (redis-server, kcat, ffmpeg, and
-# python3-onnx for the model-conversion test), then runs every test project of the solution.
+# The whole test suite. Installs what the tests need when it is missing (redis-server, kcat, ffmpeg, a font for
+# plots, and python3-onnx for the model-conversion test), then runs every test project of the solution.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -8,6 +8,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core) # text in evaluate's plots
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || need+=(python3 python3-onnx python3-numpy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]} (apt)"
