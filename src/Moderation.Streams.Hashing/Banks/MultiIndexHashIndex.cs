@@ -17,16 +17,16 @@ public readonly record struct IndexHit(int Position, int Distance);
 /// 256-bit distance. A hash is reported once: by the first table in which its word is within the radius.
 /// </para>
 /// <para>
-/// Layout (compressed sparse rows, one native block): per table 65,536 bucket starts, then per entry a 128-bit
-/// filter (the two 64-bit chunks of the hash that do not hold the table's word) stored contiguously in bucket
-/// order, so a bucket (~15 entries at 1M hashes) is one sequential read of ~4 cache lines; the entries'
-/// positions in a parallel array, read only when the filter passes; the full hashes once, 32 bytes each, in
-/// insertion order. The filter's distance plus the probe's own word distance is a lower bound of the full
-/// distance and already exceeds the radius for nearly every non-match, so the random read of a full hash is
-/// paid only for real candidates. The block is 2 MiB aligned and asks for transparent huge pages, so the ~272
+/// Layout (compressed sparse rows, one native block): per table 65,536 bucket starts, then the entries in
+/// bucket order, 16 bytes each: a 96-bit filter (the 64-bit chunk after the one holding the table's word and the
+/// low half of the next) and the hash's 32-bit position; so a bucket (~15 entries at 1M hashes) is one
+/// sequential read of ~4 cache lines, and the full hashes are kept once, 32 bytes each, in insertion order. The
+/// filter's distance plus the probe's own word distance is a lower bound of the full distance and exceeds the
+/// radius for all but ~1 in 6,500 non-matches (random hashes, r = 31), so the random read of a full hash is paid
+/// for real candidates and ~0.7 false ones per query at 1M hashes. The block is 2 MiB aligned and asks for transparent huge pages, so the ~272
 /// random bucket reads of a query are cache misses but not TLB misses; a search walks its probes in a pipeline
-/// that prefetches bucket starts ~24 probes ahead and bucket contents ~12 probes ahead, so those misses
-/// overlap instead of following one another. About 356 bytes per hash.
+/// that prefetches bucket starts 24 probes ahead and bucket contents 12 probes ahead, so those misses overlap
+/// instead of following one another. About 292 bytes per hash (4 MiB of bucket starts + 32 + 16 x 16 per hash).
 /// Immutable once built, so any number of threads may search it; searching allocates nothing.
 /// </para>
 /// </summary>
@@ -52,8 +52,7 @@ public sealed unsafe class MultiIndexHashIndex
     private readonly long _blockBytes;
     private readonly uint* _starts;      // WordCount * StartsStride: global entry index of each bucket's first entry
     private readonly ulong* _hashes;     // 4 per hash, in insertion order
-    private readonly ulong* _filters;    // 2 per entry, WordCount * Count entries, table after table
-    private readonly int* _positions;    // 1 per entry, same order as _filters
+    private readonly ulong* _entries;    // 2 per entry (96-bit filter, 32-bit position), WordCount * Count, table after table
 
     private MultiIndexHashIndex(int count)
     {
@@ -62,18 +61,14 @@ public sealed unsafe class MultiIndexHashIndex
         long entries = (long)WordCount * count;
         long startsBytes = (long)WordCount * StartsStride * sizeof(uint);
         long hashesBytes = 32L * count;
-        long filtersBytes = 16 * entries;
-        long positionsBytes = 4 * entries;
-        _blockBytes = startsBytes + hashesBytes + filtersBytes + positionsBytes;
+        _blockBytes = startsBytes + hashesBytes + 16 * entries;
         _block = HugePageMemory.Allocate(_blockBytes);
         byte* at = (byte*)_block;
         _starts = (uint*)at;
         at += startsBytes;
         _hashes = (ulong*)at;
         at += hashesBytes;
-        _filters = (ulong*)at;
-        at += filtersBytes;
-        _positions = (int*)at;
+        _entries = (ulong*)at;
     }
 
     ~MultiIndexHashIndex() => HugePageMemory.Free(_block, _blockBytes);
@@ -122,9 +117,8 @@ public sealed unsafe class MultiIndexHashIndex
             {
                 ulong* h = words + 4L * i;
                 uint slot = cursor[(int)((h[wordIndex] >> shift) & 0xFFFF)]++;
-                index._filters[2L * slot] = h[f1];
-                index._filters[2L * slot + 1] = h[f2];
-                index._positions[slot] = i;
+                index._entries[2L * slot] = h[f1];
+                index._entries[2L * slot + 1] = (uint)h[f2] | ((ulong)(uint)i << 32);
             }
         }
         return index;
@@ -173,11 +167,11 @@ public sealed unsafe class MultiIndexHashIndex
             {
                 // The probe's word is `flips` bits from the query's: the filter may add at most the rest.
                 int filterRadius = maxDistance - BitOperations.PopCount(s_masks[probe]);
-                ulong* f = _filters + 2L * from, end = _filters + 2L * to;
-                for (; f < end; f += 2)
+                ulong* e = _entries + 2L * from, end = _entries + 2L * to;
+                for (; e < end; e += 2)
                 {
-                    if (BitOperations.PopCount(f[0] ^ g1) + BitOperations.PopCount(f[1] ^ g2) <= filterRadius)
-                        Verify((uint)(f - _filters) >> 1, q, table, maxDistance, wordRadius, hits);
+                    if (BitOperations.PopCount(e[0] ^ g1) + BitOperations.PopCount((uint)(e[1] ^ g2)) <= filterRadius)
+                        Verify((int)(e[1] >> 32), q, table, maxDistance, wordRadius, hits);
                 }
             }
             if (++probe == perTable && ++table < WordCount)
@@ -190,9 +184,8 @@ public sealed unsafe class MultiIndexHashIndex
         GC.KeepAlive(this);
     }
 
-    private void Verify(uint entry, ulong* q, int table, int maxDistance, int wordRadius, List<IndexHit> hits)
+    private void Verify(int p, ulong* q, int table, int maxDistance, int wordRadius, List<IndexHit> hits)
     {
-        int p = _positions[entry];
         ulong* h = _hashes + 4L * p;
         int distance = BitOperations.PopCount(h[0] ^ q[0]) + BitOperations.PopCount(h[1] ^ q[1])
             + BitOperations.PopCount(h[2] ^ q[2]) + BitOperations.PopCount(h[3] ^ q[3]);
@@ -211,8 +204,8 @@ public sealed unsafe class MultiIndexHashIndex
     {
         uint from = _starts[key], to = _starts[key + 1];
         if (from == to) return;
-        byte* line = (byte*)((nuint)(_filters + 2L * from) & ~(nuint)63);
-        byte* end = (byte*)(_filters + 2L * to);
+        byte* line = (byte*)((nuint)(_entries + 2L * from) & ~(nuint)63);
+        byte* end = (byte*)(_entries + 2L * to);
         for (; line < end; line += 64) Prefetch(line);
     }
 

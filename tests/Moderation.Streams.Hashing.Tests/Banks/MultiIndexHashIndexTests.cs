@@ -95,4 +95,92 @@ public sealed class MultiIndexHashIndexTests
         Assert.Empty(hits);
         Assert.Throws<ArgumentOutOfRangeException>(() => index.Search(PdqHash.Zero, MultiIndexHashIndex.MaxSupportedDistance + 1, hits));
     }
+
+    /// <summary>Hashes whose words take only a few values, so buckets hold hundreds or thousands of entries:
+    /// long sequential scans, buckets shared by many probes, many hashes near each other.</summary>
+    [Theory]
+    [InlineData(15)]
+    [InlineData(31)]
+    [InlineData(47)]
+    public void Crowded_buckets_still_give_exactly_what_a_linear_scan_gives(int maxDistance)
+    {
+        var random = new Random(maxDistance + 100);
+        ushort[] vocabulary = [0x0000, 0x0001, 0x0002, 0x0003, 0x0100, 0x8000];
+        PdqHash Crowded()
+        {
+            var w = new ulong[4];
+            for (int word = 0; word < 16; word++)
+            {
+                ulong v = vocabulary[random.Next(vocabulary.Length)];
+                if (random.Next(8) == 0) v ^= 1UL << random.Next(16);
+                w[word >> 2] |= v << ((word & 3) * 16);
+            }
+            return PdqHash.FromWords(w);
+        }
+        var bank = new PdqHash[6000];
+        for (int i = 0; i < bank.Length; i++) bank[i] = Crowded();
+        var index = MultiIndexHashIndex.Build(bank);
+        var brute = new BruteForceSearch(bank);
+        var found = new List<IndexHit>();
+        var expected = new List<IndexHit>();
+        long matches = 0;
+        for (int k = 0; k < 60; k++)
+        {
+            var query = k % 2 == 0 ? Crowded() : FlipRandomBits(bank[random.Next(bank.Length)], random.Next(maxDistance + 1), random);
+            found.Clear();
+            expected.Clear();
+            index.Search(query, maxDistance, found);
+            brute.Search(query, maxDistance, expected);
+            Assert.Equal(expected, found.OrderBy(h => h.Position));
+            matches += expected.Count;
+        }
+        Assert.True(matches > 300, $"only {matches} matches: the comparison says little");
+    }
+
+    [Fact]
+    public void Threads_searching_one_index_at_once_each_get_a_linear_scans_results()
+    {
+        var (bank, queries) = Planted(seed: 7);
+        var index = MultiIndexHashIndex.Build(bank);
+        var brute = new BruteForceSearch(bank);
+        var expected = queries.Select(q =>
+        {
+            var hits = new List<IndexHit>();
+            brute.Search(q, 31, hits);
+            return hits;
+        }).ToArray();
+        Assert.Equal(2 * 32, expected.Sum(e => e.Count));
+        Parallel.For(0, 4, _ =>
+        {
+            var hits = new List<IndexHit>();
+            for (int round = 0; round < 20; round++)
+                for (int k = 0; k < queries.Count; k++)
+                {
+                    hits.Clear();
+                    index.Search(queries[k], 31, hits);
+                    Assert.Equal(expected[k], hits.OrderBy(h => h.Position));
+                }
+        });
+    }
+
+    [Fact]
+    public void The_index_keeps_the_hashes_in_the_order_given_and_frees_dropped_indexes()
+    {
+        var random = new Random(11);
+        var bank = Enumerable.Range(0, 3000).Select(_ => RandomHash(random)).ToArray();
+        var index = MultiIndexHashIndex.Build(bank);
+        Assert.Equal(bank.Length, index.Count);
+        for (int i = 0; i < bank.Length; i++) Assert.Equal(bank[i], index[i]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => index[bank.Length]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => index[-1]);
+        Assert.True(index.MemoryBytes >= bank.Length * (32L + 16 * 16));
+
+        // Indexes replaced by newer ones give their native memory back when collected; the live one is intact.
+        for (int i = 0; i < 20; i++) _ = MultiIndexHashIndex.Build(bank.AsSpan(0, 1000 + i));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var hits = new List<IndexHit>();
+        index.Search(bank[1234], 0, hits);
+        Assert.Equal([new IndexHit(1234, 0)], hits);
+    }
 }
