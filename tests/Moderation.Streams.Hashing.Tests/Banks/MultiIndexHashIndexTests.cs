@@ -57,6 +57,7 @@ public sealed class MultiIndexHashIndexTests
         var found = new List<IndexHit>();
         var expected = new List<IndexHit>();
         var scalar = new List<IndexHit>();
+        var wide = new List<IndexHit>();
         int planted = 0;
         foreach (var query in queries)
         {
@@ -66,8 +67,11 @@ public sealed class MultiIndexHashIndexTests
             index.Search(query, maxDistance, found);
             brute.Search(query, maxDistance, expected);
             brute.Search(query, maxDistance, scalar, simd: false);
+            wide.Clear();
+            brute.Search(query, maxDistance, wide, BruteForceKernel.Avx512);
 
             Assert.Equal(expected, scalar);
+            Assert.Equal(expected, wide);
             Assert.Equal(expected, found.OrderBy(h => h.Position));
             planted += expected.Count;
         }
@@ -117,7 +121,7 @@ public sealed class MultiIndexHashIndexTests
             }
             return PdqHash.FromWords(w);
         }
-        var bank = new PdqHash[6000];
+        var bank = new PdqHash[6001]; // odd: one hash left over after the AVX-512 kernel's pairs
         for (int i = 0; i < bank.Length; i++) bank[i] = Crowded();
         var index = MultiIndexHashIndex.Build(bank);
         var brute = new BruteForceSearch(bank);
@@ -132,6 +136,12 @@ public sealed class MultiIndexHashIndexTests
             index.Search(query, maxDistance, found);
             brute.Search(query, maxDistance, expected);
             Assert.Equal(expected, found.OrderBy(h => h.Position));
+            var scalar = new List<IndexHit>();
+            brute.Search(query, maxDistance, scalar, BruteForceKernel.Scalar);
+            var wide = new List<IndexHit>();
+            brute.Search(query, maxDistance, wide, BruteForceKernel.Avx512);
+            Assert.Equal(scalar, expected);
+            Assert.Equal(scalar, wide);
             matches += expected.Count;
         }
         Assert.True(matches > 300, $"only {matches} matches: the comparison says little");
