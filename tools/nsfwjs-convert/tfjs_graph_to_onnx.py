@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from tfjs_layers_to_onnx import OPSET, WeightStore, _conv_geometry, load_weights
+from tfjs_layers_to_onnx import OPSET, WeightStore, _conv_geometry, finish_model, load_weights, run_cli
 
 
 def _attr_s(node, key, default=None):
@@ -233,38 +233,11 @@ class GraphConverter:
         unused = set(self.store.weights) - self.store.used
         if unused:
             raise ValueError(f"weights never used by the graph: {sorted(unused)[:5]}...")
-        graph = helper.make_graph(
-            self.nodes, "nsfwjs", [self.input_info],
-            [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes])], self.initializers)
-        model = helper.make_model(graph, producer_name="nsfwjs-convert", producer_version="1",
-                                  opset_imports=[helper.make_opsetid("", OPSET)], doc_string=doc)
-        model.ir_version = 7
-        meta = {"input_layout": "NHWC float32 in [0,1]", "labels": ",".join(labels or [])}
-        for k, v in meta.items():
-            entry = model.metadata_props.add()
-            entry.key, entry.value = k, v
-        onnx.checker.check_model(model)
-        return model
+        return finish_model(self.nodes, self.input_info, self.initializers, classes, labels, doc)
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model_dir", help="folder with model.json and the .bin weight shards")
-    parser.add_argument("output", help="the .onnx file to write")
-    parser.add_argument("--labels", default="", help="comma-separated class names, in output order")
-    parser.add_argument("--doc", default="", help="doc_string stored in the model")
-    parser.add_argument("--compact", action="store_true", help="store uint8 weights as codes + table (see WeightStore)")
-    args = parser.parse_args(argv)
-    with open(os.path.join(args.model_dir, "model.json")) as f:
-        model_json = json.load(f)
-    if model_json.get("format") != "graph-model":
-        raise SystemExit(f"{args.model_dir}: format {model_json.get('format')} is not a graph model")
-    weights, codes = load_weights(args.model_dir, model_json["weightsManifest"])
-    labels = [s for s in args.labels.split(",") if s]
-    model = GraphConverter(model_json, WeightStore(weights, codes, args.compact)).convert(labels, args.doc)
-    onnx.save(model, args.output)
-    print(f"wrote {args.output}: {len(model.graph.node)} nodes, {len(model.graph.initializer)} initializers, "
-          f"{os.path.getsize(args.output)} bytes")
+    run_cli(argv, __doc__.split("\n\n")[0], "graph-model", GraphConverter)
 
 
 if __name__ == "__main__":

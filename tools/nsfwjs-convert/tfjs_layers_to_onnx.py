@@ -401,23 +401,29 @@ class Converter:
         if unused:
             raise ValueError(f"weights never used by the graph: {sorted(unused)[:5]}...")
 
-        graph = helper.make_graph(
-            self.nodes, "nsfwjs", [self.input_info],
-            [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", result.shape[0]])],
-            self.initializers)
-        model = helper.make_model(graph, producer_name="nsfwjs-convert", producer_version="1",
-                                  opset_imports=[helper.make_opsetid("", OPSET)], doc_string=doc)
-        model.ir_version = 7  # readable by every ONNX Runtime since 1.6
-        meta = {"input_layout": "NHWC float32 in [0,1]", "labels": ",".join(labels or [])}
-        for k, v in meta.items():
-            entry = model.metadata_props.add()
-            entry.key, entry.value = k, v
-        onnx.checker.check_model(model)
-        return model
+        return finish_model(self.nodes, self.input_info, self.initializers, result.shape[0], labels, doc)
 
 
-def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def finish_model(nodes, input_info, initializers, classes, labels, doc):
+    """The ONNX model around a converted graph: the `probabilities` output [N, classes], opset, metadata, checked."""
+    graph = helper.make_graph(
+        nodes, "nsfwjs", [input_info],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes])],
+        initializers)
+    model = helper.make_model(graph, producer_name="nsfwjs-convert", producer_version="1",
+                              opset_imports=[helper.make_opsetid("", OPSET)], doc_string=doc)
+    model.ir_version = 7  # readable by every ONNX Runtime since 1.6
+    meta = {"input_layout": "NHWC float32 in [0,1]", "labels": ",".join(labels or [])}
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.checker.check_model(model)
+    return model
+
+
+def run_cli(argv, description, expected_format, converter_class):
+    """The command line both converters share: model folder in, .onnx out."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("model_dir", help="folder with model.json and the .bin weight shards")
     parser.add_argument("output", help="the .onnx file to write")
     parser.add_argument("--labels", default="", help="comma-separated class names, in output order")
@@ -425,17 +431,21 @@ def main(argv):
     parser.add_argument("--compact", action="store_true",
                         help="store uint8-quantised weights as their codes + a lookup table (bit-identical weights, ~4x smaller file)")
     args = parser.parse_args(argv)
-
     with open(os.path.join(args.model_dir, "model.json")) as f:
         model_json = json.load(f)
-    if model_json.get("format") not in (None, "layers-model"):
-        raise SystemExit(f"{args.model_dir}: format {model_json.get('format')} is not a layers model")
+    found = model_json.get("format")
+    if found != expected_format and not (found is None and expected_format == "layers-model"):  # old layers files omit it
+        raise SystemExit(f"{args.model_dir}: format {model_json.get('format')} is not a {expected_format}")
     weights, codes = load_weights(args.model_dir, model_json["weightsManifest"])
     labels = [s for s in args.labels.split(",") if s]
-    model = Converter(model_json, WeightStore(weights, codes, args.compact)).convert(labels, args.doc)
+    model = converter_class(model_json, WeightStore(weights, codes, args.compact)).convert(labels, args.doc)
     onnx.save(model, args.output)
     print(f"wrote {args.output}: {len(model.graph.node)} nodes, {len(model.graph.initializer)} initializers, "
           f"{os.path.getsize(args.output)} bytes")
+
+
+def main(argv):
+    run_cli(argv, __doc__.split("\n\n")[0], "layers-model", Converter)
 
 
 if __name__ == "__main__":
