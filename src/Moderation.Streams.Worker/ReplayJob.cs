@@ -32,9 +32,6 @@ public sealed record ReplayRequest
 }
 
 /// <summary>The screening settings a replay builds its pipeline from (the worker's configuration sections).</summary>
-public sealed record ScreeningSettings(KafkaOptions Kafka, ScreeningOptions Screening, MediaOptions Media, RedisOptions Redis, BanksOptions Banks,
-    InferenceOptions? Inference = null);
-
 /// <summary>How a replay ended, with the diff when it compared.</summary>
 public sealed record ReplayReport(ReplayPlan Plan, ReplayResult Result, ReplayDiff? Diff, string PolicyVersion, string ModelVersion, KafkaOptions Output);
 
@@ -52,8 +49,8 @@ public static class ReplayJob
         Action<ReplayPlan, ReplayRunner>? started, CancellationToken ct)
     {
         var output = ReplayTopics.Output(settings.Kafka, request.Live);
-        await using var components = await ScreeningPipelineFactory.CreateAsync(output, settings.Screening, settings.Media, settings.Redis,
-            settings.Banks, new ScreeningStats(), logger, request.UseDecisionCache, ct, settings.Inference).ConfigureAwait(false);
+        await using var components = await ScreeningPipelineFactory.CreateAsync(settings with { Kafka = output }, new ScreeningStats(), logger,
+            request.UseDecisionCache, watchPolicy: false, shadow: false, ct).ConfigureAwait(false);
         var policyVersion = components.Policy.Version;
         var modelVersion = components.Pipeline.ModelVersion;
         var name = request.Name ?? DefaultName(settings.Kafka.UploadsTopic, request, policyVersion, modelVersion);

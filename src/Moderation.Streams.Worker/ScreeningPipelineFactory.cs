@@ -12,10 +12,14 @@ namespace Moderation.Streams.Worker;
 /// <summary>Everything one <see cref="ScreeningPipeline"/> runs on; disposing it releases the model, Redis and banks.</summary>
 public sealed class ScreeningComponents : IAsyncDisposable
 {
+    /// <summary>The policy at start (the pipeline reads <see cref="Watcher"/>'s current one when it watches the file).</summary>
     public required Policy Policy { get; init; }
     public required OnnxImageClassifier Classifier { get; init; }
+    public required ModelComposition Models { get; init; }
     public required DynamicBatcher Batcher { get; init; }
     public required MediaReader Media { get; init; }
+    public PolicyWatcher? Watcher { get; init; }
+    public ShadowDecisions? Shadow { get; init; }
     public IConnectionMultiplexer? Redis { get; init; }
     public IDecisionCache? Cache { get; init; }
     public BankMatcher? Banks { get; init; }
@@ -27,50 +31,77 @@ public sealed class ScreeningComponents : IAsyncDisposable
         if (Redis is not null) await Redis.DisposeAsync().ConfigureAwait(false);
         await Batcher.DisposeAsync().ConfigureAwait(false);
         Media.Dispose();
+        Models.Dispose();
         Classifier.Dispose();
+        Watcher?.Dispose();
     }
 }
 
+/// <summary>What a pipeline is built from: the worker's settings sections.</summary>
+public sealed record ScreeningSettings(KafkaOptions Kafka, ScreeningOptions Screening, MediaOptions Media, RedisOptions Redis, BanksOptions Banks,
+    InferenceOptions? Inference = null, MediaRetryOptions? MediaRetry = null);
+
 /// <summary>
-/// Assembles a screening pipeline from the worker's settings — policy, classifier, batcher, media reader,
-/// decision cache, banks — the way the service does, so a replay screens exactly as a worker would.
+/// The one way a screening pipeline is assembled — policy (optionally watched for hot reload), classifier,
+/// ensemble members and shadow candidate, batcher, media reader with retries, decision cache, banks — used by
+/// the worker service and by replay, so a replay screens exactly as a worker would.
 /// </summary>
 public static class ScreeningPipelineFactory
 {
-    /// <param name="kafka">Decides where outcomes go (<see cref="KafkaOptions.TopicFor"/>, DLQ).</param>
     /// <param name="useDecisionCache">Read and write the Redis decision cache; banks are used either way when Redis is configured.</param>
-    public static async Task<ScreeningComponents> CreateAsync(KafkaOptions kafka, ScreeningOptions screening, MediaOptions media,
-        RedisOptions redis, BanksOptions banks, ScreeningStats stats, ILogger logger, bool useDecisionCache, CancellationToken ct,
-        InferenceOptions? inference = null)
+    /// <param name="watchPolicy">Reload <c>Screening:PolicyFile</c> when it changes (the worker); a replay keeps the policy it started with.</param>
+    /// <param name="shadow">Run the policy's shadow candidate and publish its would-be decisions (the worker; not a replay).</param>
+    public static async Task<ScreeningComponents> CreateAsync(ScreeningSettings settings, ScreeningStats stats, ILogger logger,
+        bool useDecisionCache, bool watchPolicy, bool shadow, CancellationToken ct)
     {
-        var policy = screening.PolicyFile is { Length: > 0 } file ? Policy.Load(file) : Policy.Default;
-        inference ??= new InferenceOptions();
-        var classifier = InferenceSetup.LoadClassifier(screening, inference, logger);
+        var (kafka, screening, media, redis, banks) = (settings.Kafka, settings.Screening, settings.Media, settings.Redis, settings.Banks);
+        var inference = settings.Inference ?? new InferenceOptions();
+        ModelComposition? models = null;
+        PolicyWatcher? watcher = null;
+        OnnxImageClassifier? classifier = null;
         DynamicBatcher? batcher = null;
         MediaReader? reader = null;
         IConnectionMultiplexer? connection = null;
         BankMatcher? matcher = null;
         try
         {
+            var knownModels = ModelRegistry.All.Select(m => m.Name).ToList();
+            watcher = watchPolicy && screening.PolicyFile is { Length: > 0 } watched
+                ? new PolicyWatcher(watched, logger, p => models?.Accept(p, screening.Model), knownModels) : null;
+            var policy = watcher?.Current ?? (screening.PolicyFile is { Length: > 0 } file ? Policy.Load(file) : Policy.Default);
+            classifier = InferenceSetup.LoadClassifier(screening, inference, logger);
             logger.LogInformation("Model {Model} on {Device}; policy {Policy}", classifier.Model.VersionedName, classifier.Device, policy.Version);
-            batcher = InferenceSetup.CreateBatcher(classifier, inference);
+            // Ensemble members and the shadow candidate the policy names, loaded once (a reload must keep them).
+            models = ModelComposition.Create(classifier, policy, screening.ModelsDirectory, logger);
+            var shadowDecisions = shadow && models.Shadow is { } candidate ? new ShadowDecisions(candidate, kafka) : null;
+            batcher = models.CreateBatcher(classifier, inference);
             reader = new MediaReader(media);
             IDecisionCache? cache = null;
             if (redis.Configuration is { Length: > 0 } redisConfig)
             {
                 connection = await RedisConnector.ConnectAsync(redisConfig, redis.Security).ConfigureAwait(false);
                 if (useDecisionCache) cache = new RedisDecisionCache(connection, new RedisCacheOptions { Ttl = redis.DecisionTtl });
+                logger.LogInformation("Redis ({Connected}): decision cache {Cache}, banks {Banks}",
+                    connection.IsConnected ? "connected" : "connecting", cache is null ? "off" : "on", banks.Enabled ? "on" : "off");
                 if (banks.Enabled)
                 {
                     matcher = new BankMatcher(new RedisBankStore(connection), MatcherOptions(banks), logger);
                     await matcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);
                 }
             }
+            else
+            {
+                logger.LogWarning("No Redis configured: decisions are not cached and no hash banks are matched");
+            }
+            var current = watcher;
             var pipeline = new ScreeningPipeline(kafka, screening, policy, reader, batcher, cache, stats, logger,
-                banks: matcher, banksFailClosed: banks.WhenUnavailable != "model");
+                banks: matcher, banksFailClosed: banks.WhenUnavailable != "model",
+                currentPolicy: current is null ? null : () => current.Current, shadow: shadowDecisions,
+                mediaRetry: new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()));
             return new ScreeningComponents
             {
-                Policy = policy, Classifier = classifier, Batcher = batcher, Media = reader, Redis = connection, Cache = cache, Banks = matcher, Pipeline = pipeline,
+                Policy = policy, Classifier = classifier, Models = models, Batcher = batcher, Media = reader, Watcher = watcher,
+                Shadow = shadowDecisions, Redis = connection, Cache = cache, Banks = matcher, Pipeline = pipeline,
             };
         }
         catch
@@ -79,7 +110,9 @@ public static class ScreeningPipelineFactory
             if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
             if (batcher is not null) await batcher.DisposeAsync().ConfigureAwait(false);
             reader?.Dispose();
-            classifier.Dispose();
+            models?.Dispose();
+            classifier?.Dispose();
+            watcher?.Dispose();
             throw;
         }
     }

@@ -70,57 +70,19 @@ public sealed class ScreeningService(
         await Task.Yield();
         try
         {
-            ModelComposition? models = null;
-            var knownModels = ModelRegistry.All.Select(m => m.Name).ToList();
-            using var watcher = screening.Value.PolicyFile is { Length: > 0 } file
-                ? new PolicyWatcher(file, _logger, p => models?.Accept(p, screening.Value.Model), knownModels) : null;
-            PolicyWatcher = watcher;
-            var policy = watcher?.Current ?? Policy.Default;
-            using var classifier = InferenceSetup.LoadClassifier(screening.Value, inference.Value, _logger);
-            Inference = classifier;
-            _logger.LogInformation("Model {Model} on {Device}; policy {Policy}", classifier.Model.VersionedName, classifier.Device, policy.Version);
-            // Ensemble members and the shadow candidate the policy names, loaded once (a reload must keep them).
-            using var composition = models = ModelComposition.Create(classifier, policy, screening.Value.ModelsDirectory, _logger);
-            Shadow = composition.Shadow is { } shadowClassifier ? new ShadowDecisions(shadowClassifier, kafka.Value) : null;
-            await using var batcher = composition.CreateBatcher(classifier, inference.Value);
-            using var reader = new MediaReader(media.Value);
-            IConnectionMultiplexer? connection = null;
-            IDecisionCache? cache = null;
-            BankMatcher? matcher = null;
-            if (redis.Value.Configuration is { Length: > 0 } redisConfig)
-            {
-                connection = await RedisConnector.ConnectAsync(redisConfig, redis.Value.Security).ConfigureAwait(false);
-                _redis = connection;
-                cache = new RedisDecisionCache(connection, new RedisCacheOptions { Ttl = redis.Value.DecisionTtl });
-                _logger.LogInformation("Decision cache on Redis ({Connected})", connection.IsConnected ? "connected" : "connecting");
-                if (banks.Value.Enabled)
-                {
-                    matcher = new BankMatcher(new RedisBankStore(connection), BankMatcherSettings(banks.Value), _logger);
-                    await matcher.StartAsync(banks.Value.StartupTimeout, stoppingToken).ConfigureAwait(false);
-                }
-            }
-            else
-            {
-                _logger.LogWarning("No Redis configured: decisions are not cached");
-            }
-            try
-            {
-                var pipeline = new ScreeningPipeline(kafka.Value, screening.Value, policy, reader, batcher, cache, stats, _logger,
-                    banks: matcher, banksFailClosed: banks.Value.WhenUnavailable != "model",
-                    currentPolicy: watcher is null ? null : () => watcher.Current, shadow: Shadow,
-                    mediaRetry: new MediaFetchResilience(mediaRetry.Value));
-                using var consumer = new UploadConsumer(kafka.Value, pipeline, _logger);
-                Consumer = consumer;
-                _ready.TrySetResult();
-                // The poll loop blocks in librdkafka: give it its own thread.
-                await Task.Factory.StartNew(() => consumer.RunAsync(stoppingToken), CancellationToken.None,
-                    TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap().ConfigureAwait(false);
-            }
-            finally
-            {
-                if (matcher is not null) await matcher.DisposeAsync().ConfigureAwait(false);
-                if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
-            }
+            await using var components = await ScreeningPipelineFactory.CreateAsync(
+                new ScreeningSettings(kafka.Value, screening.Value, media.Value, redis.Value, banks.Value, inference.Value, mediaRetry.Value),
+                stats, _logger, useDecisionCache: true, watchPolicy: true, shadow: true, stoppingToken).ConfigureAwait(false);
+            Inference = components.Classifier;
+            PolicyWatcher = components.Watcher;
+            Shadow = components.Shadow;
+            _redis = components.Redis;
+            using var consumer = new UploadConsumer(kafka.Value, components.Pipeline, _logger);
+            Consumer = consumer;
+            _ready.TrySetResult();
+            // The poll loop blocks in librdkafka: give it its own thread.
+            await Task.Factory.StartNew(() => consumer.RunAsync(stoppingToken), CancellationToken.None,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap().ConfigureAwait(false);
         }
         catch (Exception e) when (!stoppingToken.IsCancellationRequested || e is not OperationCanceledException)
         {
@@ -133,12 +95,4 @@ public sealed class ScreeningService(
             else lifetime.ApplicationStarted.Register(lifetime.StopApplication);
         }
     }
-
-    private static BankMatcherOptions BankMatcherSettings(BanksOptions o) => new()
-    {
-        Match = new Hashing.Banks.BankMatchOptions { MaxDistance = o.MaxDistance, MinQuality = o.MinQuality, Dihedral = o.Dihedral },
-        RefreshInterval = o.RefreshInterval,
-        FullReloadInterval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(15).Ticks, o.RefreshInterval.Ticks)),
-        MaxStaleness = o.MaxStaleness,
-    };
 }
