@@ -36,6 +36,7 @@ public sealed class UploadConsumer : IDisposable
     private readonly Dictionary<TopicPartition, long> _transactionOffsets = [];
     private readonly Dictionary<TopicPartition, long> _rewindTo = [];
     private int _transactionUploads;
+    private bool _abortPending;
     private long _transactionStarted;
     private int _epoch;
 
@@ -155,6 +156,11 @@ public sealed class UploadConsumer : IDisposable
             {
                 ThrowIfFatal();
                 DrainCompletions();
+                if (_abortPending)
+                {
+                    AbortAndRewind();
+                    BeginTransaction();
+                }
                 if (_transactional) MaybeCommitTransaction(force: false);
                 ApplyBackpressure();
                 MeasureLag();
@@ -304,7 +310,7 @@ public sealed class UploadConsumer : IDisposable
             if (next is null) continue;
             if (_transactional)
             {
-                ReleaseHeld(done.Partition, next.Value);
+                if (!_abortPending) ReleaseHeld(done.Partition, next.Value);
                 continue;
             }
             try
@@ -328,12 +334,22 @@ public sealed class UploadConsumer : IDisposable
             var (offset, outcome) = held.First();
             if (offset >= upTo) break;
             held.Remove(offset);
-            foreach (var message in outcome)
+            try
             {
-                _producer.Produce(message.Topic, ToKafka(message), report =>
+                foreach (var message in outcome)
                 {
-                    if (!report.Error.IsError) Interlocked.Increment(ref _published);
-                });
+                    _producer.Produce(message.Topic, ToKafka(message), report =>
+                    {
+                        if (!report.Error.IsError) Interlocked.Increment(ref _published);
+                    });
+                }
+            }
+            catch (KafkaException e) when (!e.Error.IsFatal)
+            {
+                // An earlier record of this transaction failed: the producer refuses more until it is aborted.
+                _logger.LogWarning("Transaction needs an abort ({Reason}): rewinding to the last committed offsets", e.Error.Reason);
+                _abortPending = true;
+                return;
             }
             _transactionUploads++;
         }
@@ -385,6 +401,7 @@ public sealed class UploadConsumer : IDisposable
     /// <summary>Exactly-once: aborts the open transaction and re-screens everything after the last committed offsets.</summary>
     private void AbortAndRewind()
     {
+        _abortPending = false;
         _producer.AbortTransaction(TimeSpan.FromSeconds(30));
         Interlocked.Increment(ref _transactionsAborted);
         _epoch++;
