@@ -76,29 +76,145 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
 {{/*
-Secret-backed environment of a container that talks to Kafka and Redis: the worker, and any Job that
-reuses the worker's settings (envFrom the "<fullname>-env" ConfigMap plus this list).
+Secrets reach the pods only as files: one read-only projected volume per service, mode 0400, holding just the
+keys the worker needs under fixed names. The worker reads them through its *File settings (Kafka:Security,
+Redis:Security), which the ConfigMap points at these directories.
+*/}}
+{{- define "moderation-streams.kafkaSecretsDir" -}}/var/run/secrets/moderation/kafka{{- end -}}
+{{- define "moderation-streams.redisSecretsDir" -}}/var/run/secrets/moderation/redis{{- end -}}
+
+{{/* The Secret with the Kafka SASL credentials when a SASL protocol is used (required then). */}}
+{{- define "moderation-streams.kafkaSaslSecret" -}}
+{{- if include "moderation-streams.kafkaSasl" . -}}
+{{- required "kafka.security.sasl.existingSecret is required with a SASL_* protocol (a Secret with the username and password)" .Values.kafka.security.sasl.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret with the Kafka TLS material when TLS is used and a Secret is named. */}}
+{{- define "moderation-streams.kafkaTlsSecret" -}}
+{{- if include "moderation-streams.kafkaTls" . -}}{{- .Values.kafka.security.tls.existingSecret -}}{{- end -}}
+{{- end -}}
+
+{{/* A Kafka client certificate and key (mutual TLS) are mounted. */}}
+{{- define "moderation-streams.kafkaClientCert" -}}
+{{- if and (include "moderation-streams.kafkaTlsSecret" .) .Values.kafka.security.tls.certKey .Values.kafka.security.tls.keyKey -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secret with the Redis password, when Redis is configured and a Secret is named. */}}
+{{- define "moderation-streams.redisPasswordSecret" -}}
+{{- if .Values.redis.configuration -}}{{- .Values.redis.existingSecret -}}{{- end -}}
+{{- end -}}
+
+{{/* Redis over TLS (Redis__Security__Tls) when Redis is configured. */}}
+{{- define "moderation-streams.redisTls" -}}
+{{- if and .Values.redis.configuration .Values.redis.tls.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secret with the Redis TLS material (private CA, client certificate), when TLS is on and a Secret is named. */}}
+{{- define "moderation-streams.redisTlsSecret" -}}
+{{- if include "moderation-streams.redisTls" . -}}{{- .Values.redis.tls.existingSecret -}}{{- end -}}
+{{- end -}}
+
+{{/* A Redis client certificate and key (mutual TLS) are mounted. */}}
+{{- define "moderation-streams.redisClientCert" -}}
+{{- if and (include "moderation-streams.redisTlsSecret" .) .Values.redis.tls.certKey .Values.redis.tls.keyKey -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+Non-secret environment that comes from a Secret: the Kafka SASL username (Kafka__Security__Username, a plain
+setting of the worker kept in the same Secret as the password, which KEDA also reads). Passwords, keys and
+tokens never go into the environment: see secretVolumes.
 */}}
 {{- define "moderation-streams.secretEnv" -}}
-{{- if and (include "moderation-streams.kafkaSasl" .) .Values.kafka.security.sasl.existingSecret }}
-- name: Kafka__Properties__sasl.username
+{{- with include "moderation-streams.kafkaSaslSecret" . }}
+- name: Kafka__Security__Username
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.kafka.security.sasl.existingSecret }}
-      key: {{ .Values.kafka.security.sasl.usernameKey }}
-- name: Kafka__Properties__sasl.password
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.kafka.security.sasl.existingSecret }}
-      key: {{ .Values.kafka.security.sasl.passwordKey }}
+      name: {{ . }}
+      key: {{ $.Values.kafka.security.sasl.usernameKey }}
 {{- end }}
-{{- if .Values.redis.existingSecret }}
-- name: REDIS_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.redis.existingSecret }}
-      key: {{ .Values.redis.passwordKey }}
-- name: Redis__Configuration
-  value: {{ printf "%s,password=$(REDIS_PASSWORD)" .Values.redis.configuration | quote }}
+{{- end -}}
+
+{{/* Mounts of the secret volumes (list items of a container's volumeMounts). */}}
+{{- define "moderation-streams.secretVolumeMounts" -}}
+{{- if or (include "moderation-streams.kafkaSaslSecret" .) (include "moderation-streams.kafkaTlsSecret" .) }}
+- name: kafka-secrets
+  mountPath: {{ include "moderation-streams.kafkaSecretsDir" . }}
+  readOnly: true
+{{- end }}
+{{- if or (include "moderation-streams.redisPasswordSecret" .) (include "moderation-streams.redisTlsSecret" .) }}
+- name: redis-secrets
+  mountPath: {{ include "moderation-streams.redisSecretsDir" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/*
+The secret volumes (list items of a pod's volumes). Mode 0400: the kubelet makes the files group-readable by
+the pod's fsGroup (podSecurityContext.fsGroup, 10001), which is how the non-root worker reads them; nobody else
+can. Only the listed keys are projected, under fixed names; a missing key keeps the pod from starting.
+*/}}
+{{- define "moderation-streams.secretVolumes" -}}
+{{- $saslSecret := include "moderation-streams.kafkaSaslSecret" . -}}
+{{- $kafkaTlsSecret := include "moderation-streams.kafkaTlsSecret" . -}}
+{{- $kafkaTls := .Values.kafka.security.tls -}}
+{{- $redisSecret := include "moderation-streams.redisPasswordSecret" . -}}
+{{- $redisTlsSecret := include "moderation-streams.redisTlsSecret" . -}}
+{{- $redisTls := .Values.redis.tls -}}
+{{- if or $saslSecret $kafkaTlsSecret }}
+- name: kafka-secrets
+  projected:
+    defaultMode: 256 # 0400
+    sources:
+      {{- if $saslSecret }}
+      - secret:
+          name: {{ $saslSecret }}
+          items:
+            - key: {{ .Values.kafka.security.sasl.passwordKey }}
+              path: password
+      {{- end }}
+      {{- if $kafkaTlsSecret }}
+      - secret:
+          name: {{ $kafkaTlsSecret }}
+          items:
+            - key: {{ $kafkaTls.caKey }}
+              path: ca.crt
+            {{- if include "moderation-streams.kafkaClientCert" . }}
+            - key: {{ $kafkaTls.certKey }}
+              path: client.crt
+            - key: {{ $kafkaTls.keyKey }}
+              path: client.key
+            {{- if $kafkaTls.keyPasswordKey }}
+            - key: {{ $kafkaTls.keyPasswordKey }}
+              path: client.key.password
+            {{- end }}
+            {{- end }}
+      {{- end }}
+{{- end }}
+{{- if or $redisSecret $redisTlsSecret }}
+- name: redis-secrets
+  projected:
+    defaultMode: 256 # 0400
+    sources:
+      {{- if $redisSecret }}
+      - secret:
+          name: {{ $redisSecret }}
+          items:
+            - key: {{ .Values.redis.passwordKey }}
+              path: password
+      {{- end }}
+      {{- if $redisTlsSecret }}
+      - secret:
+          name: {{ $redisTlsSecret }}
+          items:
+            - key: {{ $redisTls.caKey }}
+              path: ca.crt
+            {{- if include "moderation-streams.redisClientCert" . }}
+            - key: {{ $redisTls.certKey }}
+              path: client.crt
+            - key: {{ $redisTls.keyKey }}
+              path: client.key
+            {{- end }}
+      {{- end }}
 {{- end }}
 {{- end -}}
