@@ -68,6 +68,13 @@ public sealed class ChartValuesSchemaTests
     [InlineData("resources: { requests: { cpu: lots } }", "a resource that is not a Kubernetes quantity")]
     [InlineData("telemetry: { port: 70000 }", "a port out of range")]
     [InlineData("image: { digest: latest }", "a digest that is not sha256")]
+    [InlineData("kafka: { security: { protocol: SASL_SSL } }", "a SASL protocol without the Secret holding the credentials")]
+    [InlineData("kafka: { security: { tls: { certKey: tls.crt } } }", "a client certificate without its key")]
+    [InlineData("kafka: { security: { tls: { keyPasswordKey: key.pass } } }", "a key password without a client key")]
+    [InlineData("kafka: { security: { tls: { keyPasswordFile: /pw } } }", "a file setting instead of a Secret key")]
+    [InlineData("redis: { configuration: \"redis:6379,password=hunter2\" }", "a Redis password in the configuration string")]
+    [InlineData("redis: { tls: { keyKey: tls.key } }", "a Redis client key without its certificate")]
+    [InlineData("redis: { password: hunter2 }", "a Redis password in plain values")]
     public void The_schema_refuses_bad_values(string overrideYaml, string why)
     {
         var results = Evaluate(Chart.Values(overrideYaml));

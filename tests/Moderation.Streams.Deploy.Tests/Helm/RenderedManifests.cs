@@ -43,7 +43,7 @@ public sealed class RenderedManifests
     {
         Scenario = scenario;
         var chart = new ChartRenderer(RepoPaths.Chart);
-        Values = scenario == Default ? chart.DefaultValues() : chart.Values(File.ReadAllText(Path.Combine(RepoPaths.Chart, "examples", scenario)));
+        Values = scenario == Default ? chart.DefaultValues() : chart.Values(OverrideYamls(scenario));
         Rendered = chart.Render(Values);
         foreach (var (source, yaml) in ChartRenderer.Documents(Rendered))
         {
@@ -72,6 +72,41 @@ public sealed class RenderedManifests
             .MakeGenericMethod(type).Invoke(null, [yaml, true])!;
 
     public const string Default = "values.yaml";
+
+    /// <summary>Override files of a scenario: example file names or <see cref="Fixtures"/> keys, joined by "+" and
+    /// applied in order over values.yaml (like repeated -f).</summary>
+    public static string[] OverrideYamls(string scenario) =>
+        scenario.Split('+').Select(part => Fixtures.TryGetValue(part, out var yaml) ? yaml : File.ReadAllText(Path.Combine(RepoPaths.Chart, "examples", part))).ToArray();
+
+    /// <summary>Test-only overrides for what no example shows.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Fixtures = new Dictionary<string, string>
+    {
+        // Every credential the chart can mount, with non-default key names: SASL + mutual TLS with an encrypted
+        // key to Kafka, an ACL user with a password and mutual TLS to Redis, KEDA, and a replay Job.
+        ["all-credentials"] = """
+            kafka:
+              security:
+                protocol: SASL_SSL
+                sasl: { mechanism: SCRAM-SHA-256, existingSecret: kafka-sasl, usernameKey: user, passwordKey: pass }
+                tls: { existingSecret: kafka-mtls, caKey: ca.pem, certKey: tls.crt, keyKey: tls.key, keyPasswordKey: tls.key.pass }
+            redis:
+              configuration: "redis.cache:6380"
+              user: moderation
+              existingSecret: redis-auth
+              passwordKey: pw
+              tls: { enabled: true, host: redis.internal, existingSecret: redis-mtls, caKey: ca.pem, certKey: tls.crt, keyKey: tls.key }
+            autoscaling: { enabled: true, mode: keda }
+            replay: { enabled: true, name: all-credentials }
+            """,
+        // TLS only (a client certificate, no SASL): no username, nothing from a secretKeyRef.
+        ["kafka-mtls-only"] = """
+            kafka:
+              security:
+                protocol: SSL
+                tls: { existingSecret: kafka-mtls, certKey: tls.crt, keyKey: tls.key }
+            replay: { enabled: true, name: mtls }
+            """,
+    };
 
     private static readonly Dictionary<string, RenderedManifests> Cache = [];
 
