@@ -245,7 +245,7 @@ internal static class TopicReader
 
     private static List<TopicPartition> Partitions(KafkaOptions kafka, IEnumerable<string> topics, TimeSpan timeout)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig(new Dictionary<string, string>(kafka.Properties)) { BootstrapServers = kafka.BootstrapServers }).Build();
+        using var admin = new AdminClientBuilder(new AdminClientConfig(KafkaSecurity.Properties(kafka)) { BootstrapServers = kafka.BootstrapServers }).Build();
         var wanted = topics.ToHashSet();
         // Topics that do not exist yet (no replay published to them) have nothing to read.
         return [.. admin.GetMetadata(timeout).Topics.Where(t => wanted.Contains(t.Topic) && !t.Error.IsError)
@@ -253,7 +253,7 @@ internal static class TopicReader
     }
 
     private static IConsumer<byte[]?, byte[]?> Consumer(KafkaOptions kafka) =>
-        new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(new Dictionary<string, string>(kafka.Properties))
+        new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.Properties(kafka))
         {
             BootstrapServers = kafka.BootstrapServers,
             GroupId = "moderation-replay-compare",

@@ -116,7 +116,8 @@ internal static class ReplayCommand
             config.GetSection("Media").Get<MediaOptions>() ?? new MediaOptions(),
             config.GetSection("Redis").Get<RedisOptions>() ?? new RedisOptions(),
             config.GetSection("Banks").Get<BanksOptions>() ?? new BanksOptions(),
-            config.GetSection("Inference").Get<InferenceOptions>() ?? new InferenceOptions());
+            config.GetSection("Inference").Get<InferenceOptions>() ?? new InferenceOptions(),
+            config.GetSection("Media:Retry").Get<MediaRetryOptions>() ?? new MediaRetryOptions());
     }
 
     private static async Task<int> RunAsync(ScreeningSettings settings, ReplayRequest request, string? reportPath, string progressMode, CancellationToken ct)

@@ -29,7 +29,7 @@ public sealed class ReplayRangeResolver : IDisposable
         _logger = logger ?? NullLogger.Instance;
         _timeout = timeout ?? TimeSpan.FromSeconds(30);
         GroupId = groupId;
-        _reader = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(new Dictionary<string, string>(options.Properties))
+        _reader = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.Properties(options))
         {
             BootstrapServers = options.BootstrapServers,
             // The replay's group, only to read its committed offsets: this consumer assigns and never commits.
@@ -87,7 +87,7 @@ public sealed class ReplayRangeResolver : IDisposable
 
     public IReadOnlyList<int> PartitionsOf(string topic)
     {
-        using var admin = new AdminClientBuilder(new AdminClientConfig(new Dictionary<string, string>(_options.Properties)) { BootstrapServers = _options.BootstrapServers }).Build();
+        using var admin = new AdminClientBuilder(new AdminClientConfig(KafkaSecurity.Properties(_options)) { BootstrapServers = _options.BootstrapServers }).Build();
         // All topics' metadata: asking for one by name lets brokers with auto-creation create it.
         var metadata = admin.GetMetadata(_timeout);
         var t = metadata.Topics.SingleOrDefault(x => x.Topic == topic);

@@ -67,7 +67,7 @@ public sealed class ReplayRunner : IDisposable
         _logger = logger;
         _time = time ?? TimeProvider.System;
         foreach (var range in plan.Partitions) _ranges[plan.TopicPartition(range)] = range;
-        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(new Dictionary<string, string>(kafka.Properties))
+        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.Properties(kafka))
         {
             BootstrapServers = kafka.BootstrapServers,
             GroupId = plan.GroupId,
@@ -83,7 +83,7 @@ public sealed class ReplayRunner : IDisposable
         }).Build();
         if (!options.DryRun)
         {
-            _producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig(new Dictionary<string, string>(kafka.Properties))
+            _producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig(KafkaSecurity.Properties(kafka))
             {
                 BootstrapServers = kafka.BootstrapServers,
                 EnableIdempotence = true,
