@@ -86,7 +86,7 @@ public sealed class ScreeningPipeline : IUploadHandler
             if (parsed.MediaType == MediaTypes.Video)
             {
                 // One decision per video (VideoScreener.cs): sampled frames, PDQ, banks, the same batcher, the policy.
-                var video = await _video.ScreenAsync(parsed.ContentId, bytes, source, started, ct, policy).ConfigureAwait(false);
+                var video = await _video.ScreenAsync(parsed.ContentId, bytes, source, started, ct, policy, parsed.Surface).ConfigureAwait(false);
                 return [video.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(upload, activity, parsed.ContentId, source, started, null, video.Unscreenable!)];
             }
             DecodedImage image;

@@ -15,7 +15,7 @@ public static class VideoScores
     /// <param name="TopFrame">The frame that drove the first reason, or the highest-scoring frame of the top class.</param>
     public sealed record Result(string Action, IReadOnlyList<DecisionReason> Reasons, IReadOnlyDictionary<string, float> MaxScores, int TopFrame);
 
-    public static Result Aggregate(Policy policy, string model, IReadOnlyList<long> timestampsMs, IReadOnlyList<ClassScores> frames, int minFramesOverThreshold = 1)
+    public static Result Aggregate(Policy policy, string model, IReadOnlyList<long> timestampsMs, IReadOnlyList<ClassScores> frames, int minFramesOverThreshold = 1, string? surface = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         if (frames.Count == 0) throw new ArgumentException("no frames", nameof(frames));
@@ -34,7 +34,7 @@ public static class VideoScores
             kth[labels[l]] = column[^k];
         }
 
-        var (action, reasons) = policy.Decide(model, kth);
+        var (action, reasons) = policy.Decide(model, kth, surface);
         var withFrames = new List<DecisionReason>(reasons.Count);
         int top = -1;
         foreach (var reason in reasons)

@@ -68,7 +68,7 @@ public sealed class VideoScreener : IDisposable
     /// <param name="started">The pipeline's start timestamp (<see cref="TimeProvider.GetTimestamp"/>) for the latency.</param>
     /// <exception cref="ModerationException">unsupported-media, media-too-large, undecodable-media.</exception>
     /// <param name="policy">The policy in force for this upload (hot reload); null = the one given at construction.</param>
-    public async Task<VideoScreening> ScreenAsync(string contentId, byte[] video, SourceInfo source, long started, CancellationToken ct, Policy? policy = null)
+    public async Task<VideoScreening> ScreenAsync(string contentId, byte[] video, SourceInfo source, long started, CancellationToken ct, Policy? policy = null, string? surface = null)
     {
         policy ??= _policy;
         if (!Limits.Enabled) throw new ModerationException(ErrorCodes.UnsupportedMedia, "video screening is disabled on this worker");
@@ -77,7 +77,7 @@ public sealed class VideoScreener : IDisposable
         var index = _banks?.Invoke();
         bool banksUnavailable = _banks is not null && index is null;
         bool cacheable = _cache is not null && !banksUnavailable;
-        var key = new DecisionCacheKey(ContentHash(video), policy.Version, ModelVersion);
+        var key = new DecisionCacheKey(ContentHash(video), policy.CacheVersion(surface), ModelVersion);
         if (cacheable && await TryCachedAsync(key, ct).ConfigureAwait(false) is { } hit)
         {
             // A bank may have grown since: the frames' hashes are kept with the decision and matched again.
@@ -105,7 +105,7 @@ public sealed class VideoScreener : IDisposable
             return new VideoScreening(null, e);
         }
 
-        var aggregate = VideoScores.Aggregate(policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold);
+        var aggregate = VideoScores.Aggregate(policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold, surface);
         var (action, reasons) = (aggregate.Action, aggregate.Reasons);
         if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
             (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);

@@ -265,4 +265,23 @@ public sealed class VideoMatcherTests
         Assert.Equal(Actions.Review, strict.Action);
         Assert.Equal([1000L, 1400, 2000], Assert.Single(strict.Reasons).FrameTimestampsMs);
     }
+
+    [Fact]
+    public void A_surface_override_applies_to_a_video_as_to_an_image()
+    {
+        var labels = ClassLabels.All;
+        ClassScores Frame(float porn) => new(labels, labels.Select(l => l == "porn" ? porn : (1 - porn) / 4).ToArray());
+        var frames = new[] { Frame(0.2f), Frame(0.7f) };
+        long[] times = [0, 1000];
+        var policy = Policy.Default with
+        {
+            Surfaces = new Dictionary<string, PolicyOverride> { ["kids"] = new() { Takedown = new Dictionary<string, float> { ["porn"] = 0.5f } } },
+        };
+
+        Assert.Equal(Actions.Review, VideoScores.Aggregate(policy, "m", times, frames).Action);
+        var kids = VideoScores.Aggregate(policy, "m", times, frames, surface: "kids");
+        Assert.Equal(Actions.Takedown, kids.Action);
+        Assert.Equal([1000L], Assert.Single(kids.Reasons).FrameTimestampsMs);
+        Assert.Equal(policy.Decide("m", kids.MaxScores, "kids").Action, kids.Action);
+    }
 }
