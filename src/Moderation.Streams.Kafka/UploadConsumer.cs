@@ -438,13 +438,16 @@ public sealed class UploadConsumer : IDisposable
     {
         bool full = _tracker.InFlight >= _options.MaxInFlight || _inFlightBytes >= _options.MaxInFlightBytes;
         bool drained = _tracker.InFlight <= _options.MaxInFlight / 2 && _inFlightBytes <= _options.MaxInFlightBytes / 2;
-        if (full && _paused.Count == 0)
+        if (full)
         {
-            var assignment = _consumer.Assignment;
-            if (assignment.Count == 0) return;
-            _consumer.Pause(assignment);
-            _paused.UnionWith(assignment);
-            _logger.LogDebug("Paused {Count} partitions at {InFlight} in flight", assignment.Count, _tracker.InFlight);
+            // Every assigned partition, including ones assigned while already paused (incremental rebalance).
+            var toPause = _consumer.Assignment.Where(p => !_paused.Contains(p)).ToList();
+            if (toPause.Count > 0)
+            {
+                _consumer.Pause(toPause);
+                _paused.UnionWith(toPause);
+                _logger.LogDebug("Paused {Count} partitions at {InFlight} in flight", toPause.Count, _tracker.InFlight);
+            }
         }
         else if (drained && _paused.Count > 0)
         {
