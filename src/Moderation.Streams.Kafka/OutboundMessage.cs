@@ -9,8 +9,14 @@ public sealed record OutboundMessage(string Topic, byte[]? Key, byte[] Value, He
 
 public static class DeadLetter
 {
+    /// <summary>Original bytes larger than this are cut to it in the DLQ record (header <see cref="TruncatedHeader"/>
+    /// carries the original size): a record the broker refuses (1 MB by default) would stall the partition.</summary>
+    public const int DefaultMaxValueBytes = 900_000;
+
+    public const string TruncatedHeader = "moderation.dlq.truncated";
+
     /// <summary>The contract's DLQ record: original key and bytes unchanged, plus error and source headers.</summary>
-    public static OutboundMessage Create(string dlqTopic, ConsumeResult<byte[]?, byte[]?> source, string code, string message)
+    public static OutboundMessage Create(string dlqTopic, ConsumeResult<byte[]?, byte[]?> source, string code, string message, int maxValueBytes = DefaultMaxValueBytes)
     {
         var headers = new Headers();
         if (source.Message.Headers is { } original)
@@ -20,7 +26,13 @@ public static class DeadLetter
         headers.Add(DlqHeaders.SourceTopic, Encoding.UTF8.GetBytes(source.Topic));
         headers.Add(DlqHeaders.SourcePartition, Encoding.UTF8.GetBytes(source.Partition.Value.ToString()));
         headers.Add(DlqHeaders.SourceOffset, Encoding.UTF8.GetBytes(source.Offset.Value.ToString()));
-        return new OutboundMessage(dlqTopic, source.Message.Key, source.Message.Value ?? [], headers);
+        var value = source.Message.Value ?? [];
+        if (value.Length > maxValueBytes)
+        {
+            headers.Add(TruncatedHeader, Encoding.UTF8.GetBytes(value.Length.ToString()));
+            value = value[..maxValueBytes];
+        }
+        return new OutboundMessage(dlqTopic, source.Message.Key, value, headers);
     }
 }
 

@@ -38,7 +38,12 @@ public sealed class UploadConsumer : IDisposable
     private int _transactionUploads;
     private bool _abortPending;
     private long _transactionStarted;
-    private int _epoch;
+    // Bumped when a partition is forgotten (revoked, lost) or rewound (abort): completions of work dispatched
+    // under an older generation are dropped, so stale outcomes never reach a later transaction or the tracker.
+    private readonly Dictionary<TopicPartition, int> _generations = [];
+    private bool _draining;
+    private readonly HashSet<TopicPartition> _newlyAssigned = [];
+    private bool _commitInProgress;
 
     private long _inFlightBytes;
     private int _inFlightCount;
@@ -66,7 +71,11 @@ public sealed class UploadConsumer : IDisposable
         ];
         _consumer = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfig(options))
             .SetPartitionsAssignedHandler((_, partitions) =>
-                _logger.LogInformation("Assigned {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value))))
+            {
+                _logger.LogInformation("Assigned {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value)));
+                // librdkafka keeps a partition's pause flag across revoke and reassign: settle it on the next loop turn.
+                _newlyAssigned.UnionWith(partitions);
+            })
             .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions))
             .SetPartitionsLostHandler((_, partitions) => OnLost(partitions))
             .SetErrorHandler((_, error) => OnClientError("consumer", error))
@@ -222,7 +231,7 @@ public sealed class UploadConsumer : IDisposable
         _tracker.Begin(result.TopicPartition, result.Offset.Value);
         Interlocked.Increment(ref _inFlightCount);
         _inFlightBytes += bytes;
-        int epoch = _epoch;
+        int epoch = _generations.GetValueOrDefault(result.TopicPartition);
         long started = Stopwatch.GetTimestamp();
         _ = Task.Run(() => ProcessAsync(result, bytes, epoch, started));
     }
@@ -291,7 +300,7 @@ public sealed class UploadConsumer : IDisposable
     private void Complete(Completion completion)
     {
         _completed.Enqueue(completion);
-        _completionSignal.Release();
+        if (Volatile.Read(ref _draining)) _completionSignal.Release();
     }
 
     private void DrainCompletions()
@@ -300,7 +309,7 @@ public sealed class UploadConsumer : IDisposable
         {
             Interlocked.Decrement(ref _inFlightCount);
             _inFlightBytes -= done.Bytes;
-            if (done.Epoch != _epoch) continue; // finished after an abort rewound its partition: it will be redone
+            if (done.Epoch != _generations.GetValueOrDefault(done.Partition)) continue; // revoked, lost or rewound meanwhile: redone by its owner
             if (_transactional)
             {
                 if (!_held.TryGetValue(done.Partition, out var held)) _held[done.Partition] = held = [];
@@ -363,16 +372,20 @@ public sealed class UploadConsumer : IDisposable
         _transactionUploads = 0;
     }
 
-    private void MaybeCommitTransaction(bool force)
+    /// <returns>False when a transaction with work in it is still open (its commit failed and will be retried).</returns>
+    private bool MaybeCommitTransaction(bool force)
     {
-        if (_transactionOffsets.Count == 0) return;
+        if (_transactionOffsets.Count == 0) return true;
         if (!force && _transactionUploads < _options.TransactionMaxUploads
-            && Stopwatch.GetElapsedTime(_transactionStarted) < _options.TransactionInterval) return;
+            && Stopwatch.GetElapsedTime(_transactionStarted) < _options.TransactionInterval) return true;
         var offsets = _transactionOffsets.Select(kv => new TopicPartitionOffset(kv.Key, new Offset(kv.Value))).ToList();
         try
         {
-            _producer.SendOffsetsToTransaction(offsets, _consumer.ConsumerGroupMetadata, TimeSpan.FromSeconds(30));
+            // After a retriable commit failure only the commit is retried: the offsets are already in the transaction.
+            if (!_commitInProgress) _producer.SendOffsetsToTransaction(offsets, _consumer.ConsumerGroupMetadata, TimeSpan.FromSeconds(30));
+            _commitInProgress = true;
             _producer.CommitTransaction(TimeSpan.FromSeconds(30));
+            _commitInProgress = false;
             Interlocked.Increment(ref _transactionsCommitted);
             Interlocked.Add(ref _uploadsCommitted, _transactionUploads);
             foreach (var o in offsets) _rewindTo[o.TopicPartition] = o.Offset.Value;
@@ -387,7 +400,7 @@ public sealed class UploadConsumer : IDisposable
         {
             // Commit outcome unknown but retriable: keep the transaction open and try again next round.
             _logger.LogWarning("Transaction commit will be retried: {Reason}", e.Error.Reason);
-            return;
+            return false;
         }
         catch (KafkaException e) when (e.Error.IsFatal || e.Error.Code is ErrorCode.ProducerFenced or ErrorCode.InvalidProducerEpoch)
         {
@@ -395,7 +408,14 @@ public sealed class UploadConsumer : IDisposable
             _fatal ??= e;
             ThrowIfFatal();
         }
+        catch (KafkaException e)
+        {
+            // Anything else leaves the transaction in an unknown state: abort it and re-screen from the last commit.
+            _logger.LogWarning("Transaction failed ({Reason}): aborting and rewinding", e.Error.Reason);
+            AbortAndRewind();
+        }
         BeginTransaction();
+        return true;
     }
 
     /// <summary>Exactly-once: aborts the open transaction and re-screens everything after the last committed offsets.</summary>
@@ -404,8 +424,10 @@ public sealed class UploadConsumer : IDisposable
         _abortPending = false;
         _producer.AbortTransaction(TimeSpan.FromSeconds(30));
         Interlocked.Increment(ref _transactionsAborted);
-        _epoch++;
+        _commitInProgress = false;
         var assigned = _consumer.Assignment;
+        foreach (var partition in assigned.Concat(_tracker.Partitions).Distinct().ToList())
+            _generations[partition] = _generations.GetValueOrDefault(partition) + 1;
         foreach (var partition in _tracker.Partitions.ToList()) _tracker.Forget(partition);
         _held.Clear();
         _transactionOffsets.Clear();
@@ -449,7 +471,13 @@ public sealed class UploadConsumer : IDisposable
                 _logger.LogDebug("Paused {Count} partitions at {InFlight} in flight", toPause.Count, _tracker.InFlight);
             }
         }
-        else if (drained && _paused.Count > 0)
+        else if (_newlyAssigned.Count > 0)
+        {
+            var assigned = _consumer.Assignment.Where(_newlyAssigned.Contains).Where(p => !_paused.Contains(p)).ToList();
+            if (assigned.Count > 0) _consumer.Resume(assigned);
+        }
+        _newlyAssigned.Clear();
+        if (!full && drained && _paused.Count > 0)
         {
             var assigned = _consumer.Assignment.Where(_paused.Contains).ToList();
             if (assigned.Count > 0) _consumer.Resume(assigned);
@@ -471,7 +499,13 @@ public sealed class UploadConsumer : IDisposable
         DrainAsync(partitions, "revoke").GetAwaiter().GetResult();
         if (_transactional)
         {
-            MaybeCommitTransaction(force: true);
+            // The revoked partitions' outcomes and offsets must leave together: if the commit did not go through,
+            // abort, so their new owner neither misses nor repeats them.
+            if (!MaybeCommitTransaction(force: true))
+            {
+                AbortAndRewind();
+                BeginTransaction();
+            }
         }
         else
         {
@@ -498,6 +532,12 @@ public sealed class UploadConsumer : IDisposable
     private void OnLost(List<TopicPartitionOffset> lost)
     {
         _logger.LogWarning("Lost {Partitions}: dropped without commit", string.Join(",", lost.Select(p => p.Partition.Value)));
+        if (_transactional && !_crashed && _transactionOffsets.Keys.Any(p => lost.Any(l => l.TopicPartition == p)))
+        {
+            // Outcomes of a lost partition may already be in the open transaction, without offsets to match.
+            AbortAndRewind();
+            BeginTransaction();
+        }
         Forget(lost.Select(p => p.TopicPartition));
     }
 
@@ -505,6 +545,7 @@ public sealed class UploadConsumer : IDisposable
     {
         foreach (var p in partitions)
         {
+            _generations[p] = _generations.GetValueOrDefault(p) + 1;
             _tracker.Forget(p);
             _paused.Remove(p);
             _held.Remove(p);
@@ -514,6 +555,19 @@ public sealed class UploadConsumer : IDisposable
     }
 
     private async Task DrainAsync(IReadOnlyCollection<TopicPartition> partitions, string why)
+    {
+        Volatile.Write(ref _draining, true);
+        try
+        {
+            await DrainCoreAsync(partitions, why).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _draining, false);
+        }
+    }
+
+    private async Task DrainCoreAsync(IReadOnlyCollection<TopicPartition> partitions, string why)
     {
         var deadline = Stopwatch.StartNew();
         while (partitions.Any(p => _tracker.PendingIn(p) > 0))

@@ -100,6 +100,9 @@ public sealed class PolicyWatcher : IDisposable
             {
                 next = PolicyFile.Parse(bytes, _path, _knownModels);
                 if (_accept(next) is { } refusal) throw new InvalidDataException($"{_path}: {refusal}");
+                // Cached decisions are keyed by the version: new thresholds under an old version would reuse stale ones.
+                if (next.Version == old.Version)
+                    throw new InvalidDataException($"{_path}: the policy changed but its version is still '{old.Version}': give every change a new version");
             }
             catch (InvalidDataException e)
             {

@@ -87,7 +87,7 @@ public sealed class ScreeningPipeline : IUploadHandler
             {
                 // One decision per video (VideoScreener.cs): sampled frames, PDQ, banks, the same batcher, the policy.
                 var video = await _video.ScreenAsync(parsed.ContentId, bytes, source, started, ct, policy, parsed.Surface).ConfigureAwait(false);
-                return [video.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(upload, activity, parsed.ContentId, source, started, null, video.Unscreenable!)];
+                return [video.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(policy, upload, activity, parsed.ContentId, source, started, null, video.Unscreenable!)];
             }
             DecodedImage image;
             using (Stage("decode")) image = await ImageDecoder.DecodeAsync(bytes, _media.Options.Decode, ct).ConfigureAwait(false);
@@ -123,7 +123,7 @@ public sealed class ScreeningPipeline : IUploadHandler
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                return [Unscreenable(upload, activity, parsed.ContentId, source, started, pdqInfo, e)];
+                return [Unscreenable(policy, upload, activity, parsed.ContentId, source, started, pdqInfo, e)];
             }
             var scoreMap = scores.ToDictionary();
             var policySpan = Stage("policy");
@@ -176,9 +176,8 @@ public sealed class ScreeningPipeline : IUploadHandler
         Source = source,
     };
 
-    private OutboundMessage Unscreenable(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, string contentId, SourceInfo source, long started, PdqInfo? pdq, Exception error)
+    private OutboundMessage Unscreenable(Policy policy, ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, string contentId, SourceInfo source, long started, PdqInfo? pdq, Exception error)
     {
-        var policy = Policy;
         _logger.LogError(error, "Could not screen {ContentId}: failing closed ({Mode})", contentId, policy.Unscreenable);
         activity?.SetStatus(ActivityStatusCode.Error, "unscreenable");
         if (policy.Unscreenable != Actions.Review)

@@ -80,3 +80,33 @@ public class OffsetTrackerTests
         }
     }
 }
+
+public class DeadLetterTests
+{
+    private static ConsumeResult<byte[]?, byte[]?> Upload(byte[] value) => new()
+    {
+        Topic = "uploads", Partition = 2, Offset = 7,
+        Message = new Message<byte[]?, byte[]?> { Key = "k"u8.ToArray(), Value = value, Headers = new Headers { { "traceparent", "t"u8.ToArray() } } },
+    };
+
+    [Fact]
+    public void A_dlq_record_keeps_the_original_bytes_and_headers_and_adds_the_contract_headers()
+    {
+        var record = DeadLetter.Create("moderation.dlq", Upload("{bad"u8.ToArray()), "invalid-event", "malformed");
+        Assert.Equal("{bad"u8.ToArray(), record.Value);
+        Assert.Equal("k"u8.ToArray(), record.Key);
+        string H(string n) => System.Text.Encoding.UTF8.GetString(record.Headers.GetLastBytes(n));
+        Assert.Equal(("t", "invalid-event", "malformed", "uploads", "2", "7"),
+            (H("traceparent"), H("moderation.error.code"), H("moderation.error.message"), H("moderation.source.topic"), H("moderation.source.partition"), H("moderation.source.offset")));
+        Assert.False(record.Headers.TryGetLastBytes(DeadLetter.TruncatedHeader, out _));
+    }
+
+    [Fact]
+    public void An_original_too_large_for_the_broker_is_cut_and_says_its_size()
+    {
+        var big = new byte[2_000_000];
+        var record = DeadLetter.Create("moderation.dlq", Upload(big), "invalid-event", "too large");
+        Assert.Equal(DeadLetter.DefaultMaxValueBytes, record.Value.Length);
+        Assert.Equal("2000000", System.Text.Encoding.UTF8.GetString(record.Headers.GetLastBytes(DeadLetter.TruncatedHeader)));
+    }
+}

@@ -55,6 +55,18 @@ public sealed class PolicyReloadTests : IDisposable
     }
 
     [Fact]
+    public void A_changed_policy_that_keeps_its_version_is_refused_so_cached_decisions_cannot_go_stale()
+    {
+        File.WriteAllText(PolicyPath, AllowAll);
+        var logs = new Logs();
+        using var watcher = new PolicyWatcher(PolicyPath, logs.CreateLogger("t"), checkInterval: Timeout.InfiniteTimeSpan, watchEvents: false);
+        File.WriteAllText(PolicyPath, """{"version":"allow-all","takedown":{"porn":0.2}}""");
+        Assert.False(watcher.CheckNow());
+        Assert.False(watcher.Current.Takedown.ContainsKey("porn"));
+        Assert.Contains(logs.Lines, l => l.Contains("its version is still 'allow-all'"));
+    }
+
+    [Fact]
     public void A_worker_does_not_start_on_an_invalid_policy_file()
     {
         File.WriteAllText(PolicyPath, "{\"version\": \"v\",\n \"review\": {\"porn\": 7}}");
