@@ -14,6 +14,9 @@ public static class Topics
 
     /// <summary>Every topic the contract names, in a stable order.</summary>
     public static IReadOnlyList<string> All { get; } = [Uploads, Takedown, Review, Allow, Dlq, Shadow];
+
+    /// <summary>Where an upload's one outcome lands: a decision topic or the DLQ.</summary>
+    public static IReadOnlyList<string> Outcomes { get; } = [Takedown, Review, Allow, Dlq];
 }
 
 public static class DlqHeaders

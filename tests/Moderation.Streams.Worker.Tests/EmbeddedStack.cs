@@ -71,8 +71,7 @@ public sealed class EmbeddedStack : IAsyncDisposable
             GroupId = "reader-" + Guid.NewGuid().ToString("N"),
             EnableAutoCommit = false,
         }).Build();
-        consumer.Assign(new[] { Topics.Takedown, Topics.Review, Topics.Allow, Topics.Dlq }
-            .SelectMany(t => Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(t, p, Offset.Beginning))));
+        consumer.AssignOutcomes(Partitions);
         var records = new List<Record>();
         var end = DateTime.UtcNow + (deadline ?? TimeSpan.FromSeconds(90));
         DateTime? settleUntil = null;

@@ -121,8 +121,7 @@ internal static class ChaosCommand
                 EnableAutoCommit = false,
                 IsolationLevel = IsolationLevel.ReadCommitted,
             }).Build();
-            reader.Assign(new[] { Topics.Takedown, Topics.Review, Topics.Allow, Topics.Dlq }
-                .SelectMany(t => Enumerable.Range(0, s.Partitions).Select(p => new TopicPartitionOffset(t, p, Offset.Beginning))));
+            reader.AssignOutcomes(s.Partitions);
 
             var random = new Random(1);
             int kills = 0, redisRestarts = 0;

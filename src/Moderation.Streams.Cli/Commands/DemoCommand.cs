@@ -87,8 +87,7 @@ internal static class DemoCommand
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 EnableAutoCommit = false,
             }).Build();
-            reader.Assign(new[] { Topics.Takedown, Topics.Review, Topics.Allow, Topics.Dlq }
-                .SelectMany(t => Enumerable.Range(0, 4).Select(p => new TopicPartitionOffset(t, p, Offset.Beginning))));
+            reader.AssignOutcomes(4);
 
             var table = new Table().Border(TableBorder.Rounded).Expand()
                 .AddColumn("content_id").AddColumn("kind").AddColumn("outcome").AddColumn("detail").AddColumn(new TableColumn("ms").RightAligned());

@@ -78,8 +78,7 @@ internal static class PoisonBench
             await host.Services.GetRequiredService<ScreeningService>().Ready.WaitAsync(TimeSpan.FromSeconds(60), ct);
 
             using var reader = new ConsumerBuilder<byte[]?, byte[]>(new ConsumerConfig { BootstrapServers = broker.BootstrapServers, GroupId = "bench-reader" }).Build();
-            reader.Assign(new[] { Topics.Takedown, Topics.Review, Topics.Allow, Topics.Dlq }
-                .SelectMany(t => Enumerable.Range(0, 8).Select(p => new TopicPartitionOffset(t, p, Offset.Beginning))));
+            reader.AssignOutcomes(8);
             var watch = Stopwatch.StartNew();
             using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = broker.BootstrapServers, LingerMs = 5 }).Build())
             {
