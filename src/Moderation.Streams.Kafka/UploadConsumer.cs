@@ -458,8 +458,10 @@ public sealed class UploadConsumer : IDisposable
 
     private void ApplyBackpressure()
     {
-        bool full = _tracker.InFlight >= _options.MaxInFlight || _inFlightBytes >= _options.MaxInFlightBytes;
-        bool drained = _tracker.InFlight <= _options.MaxInFlight / 2 && _inFlightBytes <= _options.MaxInFlightBytes / 2;
+        // Counted at dispatch and at completion, so work of forgotten or rewound partitions still running counts too.
+        int inFlight = _inFlightCount;
+        bool full = inFlight >= _options.MaxInFlight || _inFlightBytes >= _options.MaxInFlightBytes;
+        bool drained = inFlight <= _options.MaxInFlight / 2 && _inFlightBytes <= _options.MaxInFlightBytes / 2;
         if (full)
         {
             // Every assigned partition, including ones assigned while already paused (incremental rebalance).
@@ -468,7 +470,7 @@ public sealed class UploadConsumer : IDisposable
             {
                 _consumer.Pause(toPause);
                 _paused.UnionWith(toPause);
-                _logger.LogDebug("Paused {Count} partitions at {InFlight} in flight", toPause.Count, _tracker.InFlight);
+                _logger.LogDebug("Paused {Count} partitions at {InFlight} in flight", toPause.Count, inFlight);
             }
         }
         else if (_newlyAssigned.Count > 0)
