@@ -96,6 +96,36 @@ public sealed class PreprocessorTests
         Assert.Equal((float)((double)(1 / 255f) + (1.0 - (double)(1 / 255f)) * 0.5), input[3 * 3]);
     }
 
+    [Fact]
+    public void The_vector_path_gives_the_scalar_paths_bits_for_every_shape()
+    {
+        Assert.SkipUnless(Preprocessor.VectorPathSupported, "this processor has no AVX2: only the scalar path runs here");
+        // Down- and upscaling, odd sizes, one-pixel rows and columns, the real 640x480 -> 224/299 cases, and random ones.
+        var shapes = new List<(int Width, int Height, int Size)>
+        {
+            (640, 480, 224), (640, 480, 299), (480, 640, 224), (1, 1, 224), (1, 7, 5), (7, 1, 5), (2, 2, 224),
+            (223, 225, 224), (225, 223, 224), (3, 1, 5), (50, 30, 224), (4000, 3, 224), (3, 4000, 224), (97, 131, 1),
+            (97, 131, 2),
+        };
+        var random = new Random(20261204);
+        for (int i = 0; i < 40; i++) shapes.Add((random.Next(1, 900), random.Next(1, 900), random.Next(1, 320)));
+
+        int seed = 10;
+        foreach (var (width, height, size) in shapes)
+        {
+            var image = RandomRgb(width, height, seed++);
+            var vector = new float[size * size * 3];
+            var scalar = new float[size * size * 3];
+
+            Preprocessor.Write(image, size, vector);
+            Preprocessor.WriteScalar(image, size, scalar);
+
+            for (int k = 0; k < scalar.Length; k++)
+                if (BitConverter.SingleToInt32Bits(vector[k]) != BitConverter.SingleToInt32Bits(scalar[k]))
+                    Assert.Fail($"{width}x{height} -> {size}: element {k} is {vector[k]:R} on the vector path, {scalar[k]:R} on the scalar one");
+        }
+    }
+
     private static DecodedImage RandomRgb(int width, int height, int seed)
     {
         var pixels = new byte[width * height * 3];

@@ -69,15 +69,19 @@ internal static class InferenceBench
         if (probablyGpu && !cuda) Console.WriteLine("note: CUDA was not used: these are CPU numbers");
         Console.WriteLine("images: 64 decoded 640x480 JPEGs; every figure includes preprocessing (resize + normalise), not decoding");
 
-        // Preprocessing alone, one core.
+        // Preprocessing alone, one core: the vector path against the scalar reference it matches bit for bit.
         var tensor = new float[classifier.Model.InputSize * classifier.Model.InputSize * 3];
-        double prepPerSecond = Measure(window / 3, 1, _ =>
+        double PreprocessRate(Action<DecodedImage, int, Span<float>> write) => Measure(window / 3, 1, _ =>
         {
             int n = 0;
-            foreach (var image in images) { Preprocessor.Write(image, classifier.Model.InputSize, tensor); n++; }
+            foreach (var image in images) { write(image, classifier.Model.InputSize, tensor); n++; }
             return n;
         });
-        Console.WriteLine($"preprocessing alone (1 thread)            {prepPerSecond,9:0} images/s  ({1000 / prepPerSecond:0.000} ms/image)");
+        double scalarPrep = PreprocessRate(Preprocessor.WriteScalar);
+        double prepPerSecond = PreprocessRate(Preprocessor.Write);
+        Console.WriteLine($"preprocessing alone (1 thread), scalar    {scalarPrep,9:0} images/s  ({1000 / scalarPrep:0.000} ms/image)");
+        Console.WriteLine($"preprocessing alone (1 thread){(Preprocessor.VectorPathSupported ? ", AVX2  " : ", scalar")}    {prepPerSecond,9:0} images/s  ({1000 / prepPerSecond:0.000} ms/image)");
+        Console.WriteLine($"RATIO preprocess_vector_vs_scalar {prepPerSecond / scalarPrep:0.000}");
 
         // 1. Direct calls at each static batch size, `concurrent` callers: the best one is the baseline.
         var sizes = new List<int>();
