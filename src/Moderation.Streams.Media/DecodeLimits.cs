@@ -28,5 +28,18 @@ public sealed record DecodeLimits
     /// for a turn does not count against <see cref="TimeBudget"/>; a decode abandoned at its budget keeps its turn until it ends.</summary>
     public int MaxConcurrentDecodes { get; init; }
 
+    /// <summary>
+    /// A JPEG whose sides both stay at least this long at 1/2, 1/4 or 1/8 scale is decoded at the smallest such
+    /// scale (libjpeg's DCT scaling skips most of the decoding work): a 12-megapixel photo is read as 1000x750.
+    /// 0 decodes every image in full. Limits above are still checked against the full size. The worker uses 512
+    /// (<see cref="ScaledJpegMinSide"/>): PDQ resizes to 512x512 and the classifiers read 224 or 299, so both see
+    /// at least the pixels they sample, slightly smoothed (PDQ bits that move: <c>moderation bench pdq</c>).
+    /// </summary>
+    public int JpegScaleMinSide { get; init; }
+
+    /// <summary>The worker's <see cref="JpegScaleMinSide"/>: PDQ's 512-pixel grid.</summary>
+    public const int ScaledJpegMinSide = 512;
+
+    /// <summary>Full decodes, the defaults above: the CLI's <c>hash</c>, <c>bank import</c> and <c>classify</c>, and the reference tests.</summary>
     public static DecodeLimits Default { get; } = new();
 }

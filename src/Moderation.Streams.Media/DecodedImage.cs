@@ -25,6 +25,9 @@ public sealed class DecodedImage
     public int Channels { get; }
     public byte[] Pixels { get; }
 
+    /// <summary>1 for a full decode; 2, 4 or 8 when a JPEG was decoded at reduced scale (<see cref="DecodeLimits.JpegScaleMinSide"/>).</summary>
+    public int ScaleDenominator { get; init; } = 1;
+
     /// <summary>The pixels as RGB (greyscale replicated to three channels).</summary>
     public byte[] ToRgb()
     {

@@ -10,7 +10,8 @@ namespace Moderation.Streams.Media;
 /// Pixels are the decoder's raw output (no colour management, no EXIF rotation), which matches what PDQ's
 /// reference hasher reads. Failures are <see cref="ModerationException"/>s: <c>unsupported-media</c> for
 /// anything that is not a supported image, <c>media-too-large</c> for limits, <c>undecodable-media</c> for
-/// truncated or corrupt data.
+/// truncated or corrupt data. Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale when
+/// <see cref="DecodeLimits.JpegScaleMinSide"/> allows (the worker's setting; off by default).
 /// </summary>
 public static class ImageDecoder
 {
@@ -100,6 +101,7 @@ public static class ImageDecoder
         if (width <= 0 || height <= 0)
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"invalid dimensions {width}x{height}");
         CheckSize(width, height, limits);
+        int denominator = JpegScale.Choose(codec, limits.JpegScaleMinSide, ref width, ref height);
 
         bool grey = codec.Info.ColorType == SKColorType.Gray8;
         var target = new SKImageInfo(width, height, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Unpremul, null);
@@ -114,7 +116,7 @@ public static class ImageDecoder
         if (result != SKCodecResult.Success)
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"image data is truncated or corrupt ({result})");
 
-        if (grey) return new DecodedImage(width, height, 1, raw);
+        if (grey) return new DecodedImage(width, height, 1, raw) { ScaleDenominator = denominator };
         var rgb = new byte[(long)width * height * 3];
         for (int s = 0, d = 0; d < rgb.Length; s += 4, d += 3)
         {
@@ -122,7 +124,7 @@ public static class ImageDecoder
             rgb[d + 1] = raw[s + 1];
             rgb[d + 2] = raw[s + 2];
         }
-        return new DecodedImage(width, height, 3, rgb);
+        return new DecodedImage(width, height, 3, rgb) { ScaleDenominator = denominator };
     }
 
     private static void CheckSize(long width, long height, DecodeLimits limits)

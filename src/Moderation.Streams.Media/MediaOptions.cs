@@ -25,7 +25,8 @@ public sealed record MediaOptions
     /// <summary>Redirects followed per fetch; every hop is checked again like the first URL. 0 refuses redirects.</summary>
     public int MaxRedirects { get; init; } = 3;
 
-    public DecodeLimits Decode { get; init; } = DecodeLimits.Default;
+    /// <summary>Decode limits (<c>Media:Decode</c>); large JPEGs are decoded at reduced scale by default here.</summary>
+    public DecodeLimits Decode { get; init; } = new() { JpegScaleMinSide = DecodeLimits.ScaledJpegMinSide };
 
     /// <summary>Video probing, sampling and limits (<c>Media:Video</c>).</summary>
     public Video.VideoLimits Video { get; init; } = new();

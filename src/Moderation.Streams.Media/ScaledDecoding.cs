@@ -17,6 +17,27 @@ public readonly ref struct PdqPixels(ReadOnlySpan<byte> pixels, int width, int h
     public int ScaleDenominator { get; } = scaleDenominator;
 }
 
+/// <summary>The JPEG scale both decoders use: the smallest of 1/8, 1/4, 1/2 at which both sides stay long enough.</summary>
+internal static class JpegScale
+{
+    /// <summary>The denominator (1 = full decode) and, through the refs, the scaled size. Only JPEGs over
+    /// <paramref name="minSide"/> on both sides scale; <paramref name="minSide"/> 0 never scales.</summary>
+    public static int Choose(SKCodec codec, int minSide, ref int width, ref int height)
+    {
+        if (minSide <= 0 || codec.EncodedFormat != SKEncodedImageFormat.Jpeg || width <= minSide || height <= minSide) return 1;
+        foreach (int d in (ReadOnlySpan<int>)[8, 4, 2])
+        {
+            var scaled = codec.GetScaledDimensions(1f / d);
+            if (scaled.Width >= minSide && scaled.Height >= minSide)
+            {
+                (width, height) = (scaled.Width, scaled.Height);
+                return d;
+            }
+        }
+        return 1;
+    }
+}
+
 /// <summary>
 /// Decoding for PDQ only, as fast as the hash allows. PDQ resizes any picture over 512 px to 512x512 by
 /// nearest neighbour, so a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling: most of the
@@ -71,19 +92,8 @@ public sealed class PdqDecoder
                     throw new ModerationException(ErrorCodes.MediaTooLarge,
                         $"{width}x{height} exceeds the pixel limits ({limits.MaxPixels} pixels, {limits.MaxSide} per side)");
 
-                int denominator = 1;
-                if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && width > 512 && height > 512)
-                {
-                    foreach (int d in (ReadOnlySpan<int>)[8, 4, 2])
-                    {
-                        var scaled = codec.GetScaledDimensions(1f / d);
-                        if (scaled.Width >= MinScaledSide && scaled.Height >= MinScaledSide)
-                        {
-                            (width, height, denominator) = (scaled.Width, scaled.Height, d);
-                            break;
-                        }
-                    }
-                }
+                // Pictures up to PDQ's 512-pixel grid are never scaled, whatever MinScaledSide says.
+                int denominator = width > 512 && height > 512 ? JpegScale.Choose(codec, MinScaledSide, ref width, ref height) : 1;
 
                 bool grey = codec.Info.ColorType == SKColorType.Gray8;
                 int channels = grey ? 1 : 4;
