@@ -17,7 +17,7 @@ namespace Moderation.Streams.Worker;
 /// policy → one decision record on the action's topic. Bad input becomes a DLQ record with the contract's
 /// code. Content that could not be screened is never allowed: it goes to review or the DLQ, as the policy says.
 /// </summary>
-public sealed class ScreeningPipeline : IUploadHandler
+public sealed class ScreeningPipeline : IUploadHandler, IDisposable
 {
     public const string ActivitySourceName = "Moderation.Streams.Worker";
     public const string TraceParentHeader = "traceparent";
@@ -271,4 +271,7 @@ public sealed class ScreeningPipeline : IUploadHandler
         upload.Message.Headers is { } headers && headers.TryGetLastBytes(name, out var value) ? Encoding.ASCII.GetString(value) : null;
 
     private long Elapsed(long started) => (long)_time.GetElapsedTime(started).TotalMilliseconds;
+
+    /// <summary>Releases the video screener's decoder (its frame buffers and temporary files); the components it was built from are the caller's.</summary>
+    public void Dispose() => _video.Dispose();
 }

@@ -30,6 +30,7 @@ public sealed class ScreeningComponents : IAsyncDisposable
         if (Banks is not null) await Banks.DisposeAsync().ConfigureAwait(false);
         if (Redis is not null) await Redis.DisposeAsync().ConfigureAwait(false);
         await Batcher.DisposeAsync().ConfigureAwait(false);
+        Pipeline.Dispose();
         Media.Dispose();
         Models.Dispose();
         Classifier.Dispose();
