@@ -156,7 +156,24 @@ public sealed class VideoScreener : IDisposable
 
     private sealed record CacheEntry(DecisionEvent Decision, IReadOnlyList<CachedFrame> Frames);
 
-    private sealed record CachedFrame(long T, string Hash, int Quality);
+    /// <summary>A frame's hash kept with a cached decision; <paramref name="D"/> holds its 8 dihedral hashes
+    /// (original first, <see cref="PdqTransform"/> order) when the bank matches rotations and mirror images.</summary>
+    private sealed record CachedFrame(long T, string Hash, int Quality, string[]? D = null)
+    {
+        public static CachedFrame Of(FrameHash frame) => new(frame.TimestampMs, frame.Hash.ToString(), frame.Quality,
+            frame.Dihedral is { } d ? [.. Enum.GetValues<PdqTransform>().Select(t => d[t].ToString())] : null);
+
+        public FrameHash ToFrameHash()
+        {
+            PdqDihedral? dihedral = null;
+            if (D is { Length: PdqDihedral.Count })
+            {
+                var h = D.Select(PdqHash.Parse).ToArray();
+                dihedral = new PdqDihedral(h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], Quality);
+            }
+            return new FrameHash(T, PdqHash.Parse(Hash), Quality, dihedral);
+        }
+    }
 
     private async Task<(DecisionEvent Decision, FrameHash[] Frames)?> TryCachedAsync(DecisionCacheKey key, CancellationToken ct)
     {
@@ -166,7 +183,7 @@ public sealed class VideoScreener : IDisposable
             if (cached is null) return null;
             var entry = JsonSerializer.Deserialize<CacheEntry>(cached.DecisionJson, ContractJson.Options);
             if (entry?.Decision is null || entry.Frames is null) return null;
-            return (entry.Decision, entry.Frames.Select(f => new FrameHash(f.T, PdqHash.Parse(f.Hash), f.Quality)).ToArray());
+            return (entry.Decision, entry.Frames.Select(f => f.ToFrameHash()).ToArray());
         }
         catch (StoreUnavailableException e)
         {
@@ -185,7 +202,7 @@ public sealed class VideoScreener : IDisposable
     {
         try
         {
-            var entry = new CacheEntry(decision, frames.Select(f => new CachedFrame(f.TimestampMs, f.Hash.ToString(), f.Quality)).ToArray());
+            var entry = new CacheEntry(decision, frames.Select(CachedFrame.Of).ToArray());
             var json = Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(entry, ContractJson.Options));
             await _cache!.SetAsync(key, new CachedDecision(decision.Action, json, decision.DecidedAt), ct).ConfigureAwait(false);
         }

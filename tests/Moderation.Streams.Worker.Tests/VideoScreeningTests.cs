@@ -115,6 +115,50 @@ public sealed class VideoScreeningTests
     }
 
     [Fact]
+    public async Task A_cached_video_decision_is_taken_down_when_a_mirror_image_of_one_of_its_frames_is_banked_later()
+    {
+        using var videos = new Videos();
+        await using var stack = new EmbeddedStack();
+        var policy = Path.Combine(stack.MediaRoot.FullName, "policy.json");
+        File.WriteAllText(policy, """{"version":"mirror-test","review":{"drawing":0.000001},"banks":{"*":"takedown"}}""");
+        var picture = SampleImages.Png(7300, 640, 480);
+        File.WriteAllBytes(videos.PathOf("still.png"), picture);
+        var video = videos.Make("still.mp4", "-loop", "1", "-framerate", "25", "-t", "2", "-i", videos.PathOf("still.png"), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p");
+        using var host = stack.StartWorker(new() { ["Screening:PolicyFile"] = policy, ["Banks:Dihedral"] = "true" });
+
+        stack.Produce([("first", EmbeddedStack.Upload("first", stack.WriteImage("first.mp4", video), MediaTypes.Video))]);
+        var first = Assert.Single(stack.ReadOutcomes(1, settle: TimeSpan.Zero)).Decision;
+        Assert.Equal(Actions.Review, first.Action);
+
+        // Later the left-right mirror image of the picture is banked. A byte-identical re-upload is answered from
+        // the cache, whose frames must still carry their rotations and mirror images to be matched again.
+        var image = ImageDecoder.Decode(picture);
+        var mirrored = new PdqHasher().HashDihedral(image.Pixels, image.Width, image.Height, image.Channels);
+        var (entries, errors) = BankCsv.Read(new StringReader($"{mirrored.FlipY},{mirrored.Quality},mirror-1"), "known-bad", "test", DateTimeOffset.UtcNow);
+        Assert.Empty(errors);
+        await using (var redis = await RedisConnector.ConnectAsync(stack.Redis.Configuration))
+            await new RedisBankStore(redis).ImportAsync("known-bad", entries);
+
+        // The worker learns of the bank change over pub/sub (or its periodic check): re-upload until it has.
+        DecisionEvent? again = null;
+        var deadline = Stopwatch.StartNew();
+        for (int attempt = 0; deadline.Elapsed < TimeSpan.FromSeconds(60); attempt++)
+        {
+            stack.Produce([($"again-{attempt}", EmbeddedStack.Upload($"again-{attempt}", stack.WriteImage($"again-{attempt}.mp4", video), MediaTypes.Video))]);
+            again = stack.ReadOutcomes(attempt + 2, settle: TimeSpan.Zero).Single(r => r.Key == $"again-{attempt}").Decision;
+            if (again.Action == Actions.Takedown) break;
+            Assert.True(again.Cached, "a byte-identical re-upload is answered from the cache");
+            await Task.Delay(500, Ct);
+        }
+
+        Assert.NotNull(again);
+        Assert.Equal(Actions.Takedown, again.Action);
+        var reason = Assert.Single(again.Reasons);
+        Assert.Equal(("bank", "known-bad", "mirror-1"), (reason.Source, reason.Bank, reason.MatchId));
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task Hostile_videos_cost_one_dlq_record_each_with_their_code_never_touch_files_and_every_neighbour_is_decided()
     {
         using var videos = new Videos();
