@@ -5,6 +5,13 @@ public sealed record ClassifierOptions
 {
     public InferenceDevice Device { get; init; } = InferenceDevice.Cpu;
 
+    /// <summary>
+    /// Float32, or the model's float16 variant (for CUDA). <see cref="InferenceDevice.Auto"/> that ends on the CPU runs
+    /// float32 instead and says so in <see cref="OnnxImageClassifier.DeviceFallbackReason"/>; <see cref="InferenceDevice.Cpu"/>
+    /// runs float16 as asked (slower than float32 there: for parity checks).
+    /// </summary>
+    public InferencePrecision Precision { get; init; } = InferencePrecision.Fp32;
+
     /// <summary>CUDA device ordinal.</summary>
     public int CudaDeviceId { get; init; }
 

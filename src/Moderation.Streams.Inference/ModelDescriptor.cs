@@ -2,12 +2,40 @@ namespace Moderation.Streams.Inference;
 
 /// <summary>
 /// A classifier model: its name and version (recorded with every decision as <see cref="VersionedName"/>),
-/// the ONNX file, the square input side S (input is NHWC float32 [N,S,S,3] in [0,1]), the labels of its
-/// outputs in order, and how images are prepared for it.
+/// the float32 ONNX file and optionally its float16 variant, the square input side S (input is NHWC float32
+/// [N,S,S,3] in [0,1]), the labels of its outputs in order, and how images are prepared for it.
 /// </summary>
 public sealed record ModelDescriptor(string Name, int Version, string FileName, int InputSize, IReadOnlyList<string> Labels)
 {
-    public string VersionedName => $"{Name}@{Version}";
+    /// <summary>
+    /// What decisions and the decision cache record: <c>name@version</c>, plus <c>+fp16</c> for the float16
+    /// variant, whose scores differ slightly, so float16 and float32 decisions are never mixed up.
+    /// </summary>
+    public string VersionedName => Precision == InferencePrecision.Fp16 ? $"{Name}@{Version}+fp16" : $"{Name}@{Version}";
+
+    /// <summary>The precision this descriptor runs at; the registry's descriptors are <see cref="InferencePrecision.Fp32"/>.</summary>
+    public InferencePrecision Precision { get; init; } = InferencePrecision.Fp32;
+
+    /// <summary>
+    /// The float16-compute variant of <see cref="FileName"/> (float32 input and output, same shapes), made from it by
+    /// tools/nsfwjs-convert/to_fp16.py; null when the build has none.
+    /// </summary>
+    public string? Fp16FileName { get; init; }
+
+    /// <summary>The file <see cref="Precision"/> runs: <see cref="FileName"/> or <see cref="Fp16FileName"/>.</summary>
+    public string ModelFileName => Precision == InferencePrecision.Fp16
+        ? Fp16FileName ?? throw new InvalidOperationException($"{Name}: float16 descriptor without a float16 file")
+        : FileName;
+
+    /// <summary>This model at <paramref name="precision"/>.</summary>
+    /// <exception cref="ArgumentException">Float16 asked for and the model has no float16 variant (the message lists the models that have one).</exception>
+    public ModelDescriptor WithPrecision(InferencePrecision precision)
+    {
+        if (precision == Precision) return this;
+        if (precision == InferencePrecision.Fp16 && Fp16FileName is null)
+            throw new ArgumentException(ModelRegistry.DescribeNoFp16(Name), nameof(precision));
+        return this with { Precision = precision };
+    }
 
     /// <summary>The preprocessing the model expects; every registered model uses <see cref="Preprocessor"/>'s nsfwjs scheme.</summary>
     public string Preprocessing { get; init; } = NsfwjsPreprocessing;
@@ -26,6 +54,7 @@ public static class ModelRegistry
     public static ModelDescriptor NsfwMobileNetV2 { get; } =
         new("nsfw-mobilenet-v2", 1, "nsfw-mobilenet-v2.onnx", 224, ClassLabels.All)
         {
+            Fp16FileName = "nsfw-mobilenet-v2.fp16.onnx",
             Source = "nsfwjs 4.4.0 mobilenet_v2 (TF.js layers model, MIT)",
         };
 
@@ -33,10 +62,15 @@ public static class ModelRegistry
     public static ModelDescriptor NsfwMobileNetV2Mid { get; } =
         new("nsfw-mobilenet-v2-mid", 1, "nsfw-mobilenet-v2-mid.onnx", 224, ClassLabels.All)
         {
+            Fp16FileName = "nsfw-mobilenet-v2-mid.fp16.onnx",
             Source = "nsfwjs 4.4.0 mobilenet_v2_mid (TF.js graph model, MIT)",
         };
 
-    /// <summary>nsfwjs 4.4.0 InceptionV3 (MIT), 299×299, converted from its TF.js layers model.</summary>
+    /// <summary>
+    /// nsfwjs 4.4.0 InceptionV3 (MIT), 299×299, converted from its TF.js layers model. No float16 variant is
+    /// committed (it would add another 22.6 MB: the uint8 weight codes dominate the file and stay as they are);
+    /// tools/nsfwjs-convert/to_fp16.py makes one on demand.
+    /// </summary>
     public static ModelDescriptor NsfwInceptionV3 { get; } =
         new("nsfw-inception-v3", 1, "nsfw-inception-v3.onnx", 299, ClassLabels.All)
         {
@@ -68,4 +102,10 @@ public static class ModelRegistry
     /// <summary>The error text for an unknown model name: it lists the names that are known.</summary>
     public static string DescribeUnknown(string name) =>
         $"unknown model '{name}'; known models: {string.Join(", ", All.Select(m => m.Name))}";
+
+    /// <summary>The error text for float16 asked of a model without a float16 variant: it lists the models that have one.</summary>
+    public static string DescribeNoFp16(string name) =>
+        $"model '{name}' has no fp16 variant in this build (Inference:Precision=fp16); models with one: " +
+        $"{string.Join(", ", All.Where(m => m.Fp16FileName is not null).Select(m => m.Name))}. " +
+        $"tools/nsfwjs-convert/to_fp16.py makes one from the float32 file; register it as the model's Fp16FileName.";
 }

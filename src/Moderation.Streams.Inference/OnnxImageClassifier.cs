@@ -46,14 +46,21 @@ public sealed class OnnxImageClassifier : IImageClassifier
         else if (IsCuda) _buckets = [.. PowersOfTwo(options.MaxBatchSize).Append(options.MaxBatchSize).Distinct().Order()];
     }
 
+    /// <summary>The model as it runs: its <see cref="ModelDescriptor.VersionedName"/> carries <c>+fp16</c> for the float16 variant.</summary>
     public ModelDescriptor Model { get; }
+
+    /// <summary>The precision actually running (<see cref="ClassifierOptions.Precision"/> unless a CPU fallback chose float32).</summary>
+    public InferencePrecision Precision => Model.Precision;
 
     /// <summary>"cuda:N" or "cpu".</summary>
     public string Device { get; }
 
     public bool IsCuda => Device.StartsWith("cuda", StringComparison.Ordinal);
 
-    /// <summary>Why <see cref="InferenceDevice.Auto"/> ended on the CPU; null when it got CUDA or the CPU was asked for.</summary>
+    /// <summary>
+    /// Why <see cref="InferenceDevice.Auto"/> ended on the CPU (and, when float16 was asked for, that float32 runs
+    /// instead); null when it got CUDA or the CPU was asked for.
+    /// </summary>
     public string? DeviceFallbackReason { get; }
 
     public string ModelPath { get; }
@@ -68,8 +75,14 @@ public sealed class OnnxImageClassifier : IImageClassifier
     /// <summary><c>AppContext.BaseDirectory/models</c>: where the build copies the committed models.</summary>
     public static string DefaultModelsDirectory => Path.Combine(AppContext.BaseDirectory, "models");
 
-    /// <summary>Loads a registered model from <paramref name="modelsDirectory"/> (default <see cref="DefaultModelsDirectory"/>).</summary>
-    /// <exception cref="ArgumentException">Unknown model name (the message lists the known ones).</exception>
+    /// <summary>
+    /// Loads a registered model from <paramref name="modelsDirectory"/> (default <see cref="DefaultModelsDirectory"/>)
+    /// at <see cref="ClassifierOptions.Precision"/>. Float16 is meant for CUDA: when <see cref="InferenceDevice.Auto"/>
+    /// ends on the CPU the float32 model runs and <see cref="DeviceFallbackReason"/> says so; with
+    /// <see cref="InferenceDevice.Cpu"/> the float16 model runs as asked.
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown model name (the message lists the known ones), or float16 asked of a
+    /// model without a float16 variant (the message lists the models that have one).</exception>
     /// <exception cref="FileNotFoundException">The model file is missing.</exception>
     /// <exception cref="InvalidDataException">The file is not a loadable model with the registered signature.</exception>
     /// <exception cref="ExecutionProviderUnavailableException"><see cref="InferenceDevice.Cuda"/> asked for and CUDA cannot be used.</exception>
@@ -78,23 +91,20 @@ public sealed class OnnxImageClassifier : IImageClassifier
     {
         options ??= new ClassifierOptions();
         options.Validate();
-        var model = ModelRegistry.Get(modelName);
-        var path = Path.GetFullPath(Path.Combine(modelsDirectory ?? DefaultModelsDirectory, model.FileName));
-        if (!File.Exists(path))
-            throw new FileNotFoundException(
-                $"{model.VersionedName}: model file not found at {path} (built by tools/nsfwjs-convert/convert.sh, " +
-                "copied to the output's models/ folder by the Inference project)", path);
+        var requested = ModelRegistry.Get(modelName).WithPrecision(options.Precision);
+        var directory = modelsDirectory ?? DefaultModelsDirectory;
 
         string? fallback = null;
         if (options.Device is InferenceDevice.Cuda or InferenceDevice.Auto)
         {
+            var path = FindFile(requested, directory);
             var cudaOptions = CreateOptions(options, out var cudaFailure);
             if (cudaFailure is null)
             {
                 try
                 {
                     var session = new InferenceSession(path, cudaOptions);
-                    return Start(new OnnxImageClassifier(model, path, options, session, cudaOptions, $"cuda:{options.CudaDeviceId}", null));
+                    return Start(new OnnxImageClassifier(requested, path, options, session, cudaOptions, $"cuda:{options.CudaDeviceId}", null));
                 }
                 catch (OnnxRuntimeException e)
                 {
@@ -108,21 +118,40 @@ public sealed class OnnxImageClassifier : IImageClassifier
                     "It needs an NVIDIA GPU, the CUDA 13 and cuDNN 9 libraries, and a build with -p:OnnxRuntimeFlavor=gpu " +
                     "(Microsoft.ML.OnnxRuntime.Gpu.Linux); or set Inference:Device to 'auto' (CPU fallback) or 'cpu'.");
             fallback = cudaFailure;
-            InferenceTelemetry.DeviceFallbacks.Add(1, new KeyValuePair<string, object?>("model", model.VersionedName));
+            InferenceTelemetry.DeviceFallbacks.Add(1, new KeyValuePair<string, object?>("model", requested.VersionedName));
         }
 
+        // Float16 on the CPU only when the CPU was asked for: ONNX Runtime's CPU provider runs most float16 nodes
+        // through inserted casts, slower than float32, so a CUDA fallback keeps the float32 model.
+        var model = requested;
+        if (fallback is not null && requested.Precision == InferencePrecision.Fp16)
+        {
+            model = requested.WithPrecision(InferencePrecision.Fp32);
+            fallback += "; Inference:Precision=fp16 is for CUDA, so the fp32 model runs on the CPU (fp16 is slower there)";
+        }
+        var cpuPath = FindFile(model, directory);
         var cpuOptions = CreateOptions(options with { Device = InferenceDevice.Cpu }, out _);
         InferenceSession cpuSession;
         try
         {
-            cpuSession = new InferenceSession(path, cpuOptions);
+            cpuSession = new InferenceSession(cpuPath, cpuOptions);
         }
         catch (OnnxRuntimeException e)
         {
             cpuOptions.Dispose();
-            throw new InvalidDataException($"{model.VersionedName}: {path} is not a loadable ONNX model: {e.Message}", e);
+            throw new InvalidDataException($"{model.VersionedName}: {cpuPath} is not a loadable ONNX model: {e.Message}", e);
         }
-        return Start(new OnnxImageClassifier(model, path, options, cpuSession, cpuOptions, "cpu", fallback));
+        return Start(new OnnxImageClassifier(model, cpuPath, options, cpuSession, cpuOptions, "cpu", fallback));
+    }
+
+    private static string FindFile(ModelDescriptor model, string directory)
+    {
+        var path = Path.GetFullPath(Path.Combine(directory, model.ModelFileName));
+        if (!File.Exists(path))
+            throw new FileNotFoundException(
+                $"{model.VersionedName}: model file not found at {path} (built by tools/nsfwjs-convert/convert.sh, " +
+                "copied to the output's models/ folder by the Inference project)", path);
+        return path;
     }
 
     private static OnnxImageClassifier Start(OnnxImageClassifier classifier)

@@ -10,6 +10,13 @@ public sealed class InferenceOptions
     /// <summary><c>auto</c> (CUDA when usable, else the CPU with a warning), <c>cuda</c> (or refuse to start), <c>cpu</c>.</summary>
     public InferenceDevice Device { get; set; } = InferenceDevice.Auto;
 
+    /// <summary>
+    /// <c>fp32</c>, or <c>fp16</c>: the model's float16 variant, for CUDA (scores move by up to ~1e-2; decisions and the
+    /// decision cache carry <c>name@1+fp16</c>). <c>auto</c> that falls back to the CPU runs fp32 and says so; <c>cpu</c>
+    /// runs fp16 as asked, slower than fp32. A model without a float16 variant refuses to start.
+    /// </summary>
+    public InferencePrecision Precision { get; set; } = InferencePrecision.Fp32;
+
     [Range(0, 64)]
     public int CudaDeviceId { get; set; }
 
@@ -38,6 +45,7 @@ public sealed class InferenceOptions
 public static class InferenceSetup
 {
     /// <exception cref="ExecutionProviderUnavailableException"><c>Inference:Device=cuda</c> and CUDA cannot be used.</exception>
+    /// <exception cref="ArgumentException">Unknown model, or <c>Inference:Precision=fp16</c> for a model without a float16 variant.</exception>
     public static OnnxImageClassifier LoadClassifier(ScreeningOptions screening, InferenceOptions inference, ILogger logger)
     {
         // CUDA wants two batches in flight; the CPU gets nothing from a second one (a run already uses every core).
@@ -45,6 +53,7 @@ public static class InferenceSetup
         var classifier = OnnxImageClassifier.Load(screening.Model, screening.ModelsDirectory, new ClassifierOptions
         {
             Device = inference.Device,
+            Precision = inference.Precision,
             CudaDeviceId = inference.CudaDeviceId,
             MaxBatchSize = inference.MaxBatchSize,
             ConcurrentRuns = concurrent,
@@ -52,6 +61,8 @@ public static class InferenceSetup
         });
         if (classifier.DeviceFallbackReason is { } reason)
             logger.LogWarning("Inference:Device=auto: CUDA is not usable, running {Model} on the CPU ({Reason})", classifier.Model.VersionedName, reason);
+        else if (classifier.Precision == InferencePrecision.Fp16 && !classifier.IsCuda)
+            logger.LogWarning("Inference:Precision=fp16 on the CPU: {Model} runs slower than fp32 there (meant for parity checks)", classifier.Model.VersionedName);
         return classifier;
     }
 

@@ -2,9 +2,43 @@ using System.Diagnostics;
 
 namespace Moderation.Streams.Inference.Tests;
 
-/// <summary>The committed models are what tools/nsfwjs-convert/convert.sh makes from the npm package, byte for byte.</summary>
+/// <summary>
+/// The committed models are what tools/nsfwjs-convert/convert.sh makes from the npm package, byte for byte, and the
+/// committed float16 variants are what to_fp16.py makes from the committed float32 files.
+/// </summary>
 public sealed class ConversionReproducibilityTests
 {
+    internal static string ToFp16Script { get; } = Path.Combine(TestData.RepoRoot, "tools", "nsfwjs-convert", "to_fp16.py");
+
+    [Fact]
+    public async Task Rerunning_to_fp16_on_the_committed_fp32_models_reproduces_the_committed_fp16_files()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (pythonOk, pythonOutput) = await RunAsync("/usr/bin/python3", ["-c", "import onnx, numpy"], null, TimeSpan.FromSeconds(30), ct);
+        if (!pythonOk) Assert.Skip($"/usr/bin/python3 with python3-onnx and python3-numpy is not available: {pythonOutput}");
+
+        var temp = Directory.CreateTempSubdirectory("to-fp16-");
+        try
+        {
+            string models = Path.Combine(TestData.RepoRoot, "models");
+            var withFp16 = ModelRegistry.All.Where(m => m.Fp16FileName is not null).ToArray();
+            Assert.NotEmpty(withFp16);
+            foreach (var model in withFp16)
+            {
+                string regenerated = Path.Combine(temp.FullName, model.Fp16FileName!);
+                var (ok, output) = await RunAsync("/usr/bin/python3",
+                    [ToFp16Script, Path.Combine(models, model.FileName), regenerated], TestData.RepoRoot, TimeSpan.FromMinutes(2), ct);
+                Assert.True(ok, $"to_fp16.py failed for {model.Name}:\n{output}");
+                Assert.True(File.ReadAllBytes(regenerated).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(models, model.Fp16FileName!))),
+                    $"{model.Fp16FileName}: the regenerated file differs from the committed one");
+            }
+        }
+        finally
+        {
+            temp.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Rerunning_the_conversion_from_the_npm_package_reproduces_the_committed_model()
     {
@@ -34,6 +68,10 @@ public sealed class ConversionReproducibilityTests
                 for (int i = 0; i < images.Length; i++) Assert.Equal(expected[i].Values, actual[i].Values);
                 Assert.True(File.ReadAllBytes(regenerated.ModelPath).AsSpan().SequenceEqual(File.ReadAllBytes(committed.ModelPath)),
                     $"{model.FileName}: the regenerated file differs from the committed one");
+                if (model.Fp16FileName is { } fp16)
+                    Assert.True(File.ReadAllBytes(Path.Combine(models, fp16)).AsSpan().SequenceEqual(
+                            File.ReadAllBytes(Path.Combine(OnnxImageClassifier.DefaultModelsDirectory, fp16))),
+                        $"{fp16}: the regenerated file differs from the committed one");
             }
         }
         finally
@@ -42,7 +80,7 @@ public sealed class ConversionReproducibilityTests
         }
     }
 
-    private static async Task<(bool Ok, string Output)> RunAsync(
+    internal static async Task<(bool Ok, string Output)> RunAsync(
         string file, string[] args, string? workingDirectory, TimeSpan timeout, CancellationToken ct)
     {
         var start = new ProcessStartInfo(file)

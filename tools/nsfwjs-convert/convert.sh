@@ -4,6 +4,8 @@
 #   2. extract.js            TF.js model.json + binary weight shards out of nsfwjs's .min.js bundles
 #   3. tfjs_layers_to_onnx.py  the Keras layers models -> models/nsfw-mobilenet-v2.onnx, nsfw-inception-v3.onnx
 #      tfjs_graph_to_onnx.py   the TF graph model      -> models/nsfw-mobilenet-v2-mid.onnx
+#      to_fp16.py              float16-compute variants -> models/nsfw-mobilenet-v2.fp16.onnx, nsfw-mobilenet-v2-mid.fp16.onnx
+#                              (InceptionV3's would be another 22.6 MB: made on demand, see README.md)
 #   4. make-test-images.js + reference.js
 #                            the PNG test images and the ORIGINAL model's scores on them
 #                            (tests/Moderation.Streams.Inference.Tests/data/)
@@ -61,6 +63,11 @@ echo "== convert"
 "$python" "$here/tfjs_layers_to_onnx.py" "$work_dir/build/inception_v3" "$models_dir/nsfw-inception-v3.onnx" \
   --labels "$labels" --compact --doc "$(doc InceptionV3 layers 299)"
 
+echo "== float16 variants"
+for m in nsfw-mobilenet-v2 nsfw-mobilenet-v2-mid; do
+  "$python" "$here/to_fp16.py" "$models_dir/$m.onnx" "$models_dir/$m.fp16.onnx"
+done
+
 if [[ $reference -eq 1 ]]; then
   echo "== reference outputs of the original model"
   rm -rf "$data_dir/images"
@@ -69,4 +76,4 @@ if [[ $reference -eq 1 ]]; then
     --model MobileNetV2=nsfw-mobilenet-v2 --model MobileNetV2Mid=nsfw-mobilenet-v2-mid --model InceptionV3=nsfw-inception-v3 \
     "$data_dir"/images/*.png
 fi
-echo "== done: $models_dir/nsfw-mobilenet-v2.onnx nsfw-mobilenet-v2-mid.onnx nsfw-inception-v3.onnx"
+echo "== done: $models_dir/nsfw-mobilenet-v2.onnx nsfw-mobilenet-v2-mid.onnx nsfw-inception-v3.onnx (+ .fp16.onnx of the first two)"

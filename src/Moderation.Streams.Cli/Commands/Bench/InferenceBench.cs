@@ -9,7 +9,8 @@ namespace Moderation.Streams.Cli.Commands.Bench;
 /// <c>moderation bench inference</c>: in one run, on decoded 640×480 images (preprocessing included, decode
 /// not): direct classifier calls at each static batch size (the best one is the baseline), the dynamic
 /// batcher fed by many concurrent single-image callers, unbatched per-image calls, and p50/p99 latency
-/// through the batcher at half its measured throughput; then the ratios.
+/// through the batcher at half its measured throughput; then the ratios. With <c>--precision fp16</c> each round also
+/// times the float32 model at the same static batch (the fp16/fp32 ratio).
 /// </summary>
 internal static class InferenceBench
 {
@@ -17,24 +18,35 @@ internal static class InferenceBench
     {
         var model = new Option<string>("--model") { Description = "Model to run.", DefaultValueFactory = _ => ModelRegistry.DefaultModelName };
         var device = new Option<InferenceDevice>("--device") { Description = "auto, cuda or cpu.", DefaultValueFactory = _ => InferenceDevice.Auto };
+        var precision = new Option<InferencePrecision>("--precision")
+        {
+            Description = "fp32 or fp16 (the model's float16 variant, meant for CUDA; on the CPU it is slower, and auto falling back to the CPU runs fp32). " +
+                          "fp16 also times fp32 in every round for the ratio.",
+            DefaultValueFactory = _ => InferencePrecision.Fp32,
+        };
         var seconds = new Option<double>("--seconds") { Description = "Length of each measurement.", DefaultValueFactory = _ => 3 };
         var maxBatch = new Option<int>("--max-batch") { Description = "Largest static batch and the batcher's MaxBatchSize; 0 = 16 on the CPU, 64 on CUDA.", DefaultValueFactory = _ => 0 };
         var concurrent = new Option<int>("--concurrent-batches") { Description = "Batches in flight; 0 = 1 on the CPU, 2 on CUDA.", DefaultValueFactory = _ => 0 };
         var delay = new Option<double>("--max-queue-delay-ms") { Description = "The batcher's MaxQueueDelay.", DefaultValueFactory = _ => 5 };
         var rounds = new Option<int>("--rounds") { Description = "Interleaved rounds of baseline / unbatched / batcher; ratios are the median of the rounds' ratios (shared machines are noisy).", DefaultValueFactory = _ => 3 };
         var command = new Command("inference", "Dynamic batcher vs direct ONNX Runtime calls at their best static batch, unbatched calls, latency at half load");
-        foreach (var option in new Option[] { model, device, seconds, maxBatch, concurrent, delay, rounds }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, device, precision, seconds, maxBatch, concurrent, delay, rounds }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string modelName = parse.GetValue(model)!;
-            if (!ModelRegistry.TryGet(modelName, out _))
+            if (!ModelRegistry.TryGet(modelName, out var descriptor))
             {
                 Console.Error.WriteLine($"moderation bench inference: {ModelRegistry.DescribeUnknown(modelName)}");
                 return ExitCodes.Usage;
             }
+            if (parse.GetValue(precision) == InferencePrecision.Fp16 && descriptor.Fp16FileName is null)
+            {
+                Console.Error.WriteLine($"moderation bench inference: {ModelRegistry.DescribeNoFp16(modelName)}");
+                return ExitCodes.Usage;
+            }
             try
             {
-                return Run(modelName, parse.GetValue(device), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(maxBatch),
+                return Run(modelName, parse.GetValue(device), parse.GetValue(precision), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(maxBatch),
                     parse.GetValue(concurrent), TimeSpan.FromMilliseconds(parse.GetValue(delay)), Math.Max(1, parse.GetValue(rounds)));
             }
             catch (ExecutionProviderUnavailableException e)
@@ -46,27 +58,36 @@ internal static class InferenceBench
         return command;
     }
 
-    private static int Run(string modelName, InferenceDevice device, TimeSpan window, int maxBatch, int concurrent, TimeSpan delay, int rounds)
+    private static int Run(string modelName, InferenceDevice device, InferencePrecision precision, TimeSpan window, int maxBatch, int concurrent, TimeSpan delay, int rounds)
     {
         bool probablyGpu = device != InferenceDevice.Cpu;
         var started = Stopwatch.StartNew();
-        using var probe = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions { Device = device, WarmUp = false });
+        using var probe = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions { Device = device, Precision = precision, WarmUp = false });
         bool cuda = probe.IsCuda;
         probe.Dispose();
         if (maxBatch <= 0) maxBatch = cuda ? 64 : 16;
         if (concurrent <= 0) concurrent = cuda ? 2 : 1;
-        using var classifier = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions
+        var classifierOptions = new ClassifierOptions
         {
             Device = device,
+            Precision = precision,
             MaxBatchSize = maxBatch,
             ConcurrentRuns = concurrent,
-        });
+        };
+        using var classifier = OnnxImageClassifier.Load(modelName, options: classifierOptions);
+        // fp16 is measured against fp32 on the same device in the same rounds.
+        using var fp32 = classifier.Precision == InferencePrecision.Fp16
+            ? OnnxImageClassifier.Load(modelName, options: classifierOptions with { Device = cuda ? InferenceDevice.Cuda : InferenceDevice.Cpu, Precision = InferencePrecision.Fp32 })
+            : null;
         var images = Enumerable.Range(0, 64).Select(i => ImageDecoder.Decode(SampleImages.Jpeg(i, 640, 480))).ToArray();
         Console.WriteLine($"model {classifier.Model.VersionedName}  device {classifier.Device}  cores {Environment.ProcessorCount}  " +
                           $"intra-op threads {classifier.Options.ResolveIntraOpThreads()}  buckets {(classifier.BatchBuckets is { } b ? string.Join(",", b) : "exact")}  " +
                           $"load+warm-up {started.Elapsed.TotalSeconds:0.0} s");
         if (classifier.DeviceFallbackReason is { } reason) Console.WriteLine($"CPU FALLBACK (device=auto): {reason}");
         if (probablyGpu && !cuda) Console.WriteLine("note: CUDA was not used: these are CPU numbers");
+        if (fp32 is not null)
+            Console.WriteLine($"fp16 vs {fp32.Model.VersionedName} on {fp32.Device} in every round" +
+                              (cuda ? "" : "; note: ONNX Runtime's CPU provider runs most fp16 nodes through inserted casts, so fp16 is expected to be slower here"));
         Console.WriteLine("images: 64 decoded 640x480 JPEGs; every figure includes preprocessing (resize + normalise), not decoding");
 
         // Preprocessing alone, one core: the vector path against the scalar reference it matches bit for bit.
@@ -113,6 +134,7 @@ internal static class InferenceBench
         var vsRaw = new List<double>();
         var vsUnbatched = new List<double>();
         var rawVsUnbatched = new List<double>();
+        var fp16VsFp32 = new List<double>();
         double batched = 0;
         for (int round = 1; round <= rounds; round++)
         {
@@ -124,6 +146,13 @@ internal static class InferenceBench
                 return bestSize;
             });
             double unbatched = Measure(window, concurrent, worker => classifier.Classify([images[worker % images.Length]]).Count);
+            double raw32 = fp32 is null ? 0 : Measure(window, concurrent, worker =>
+            {
+                var batch = new DecodedImage[bestSize];
+                for (int i = 0; i < bestSize; i++) batch[i] = images[(worker * 7 + i) % images.Length];
+                fp32.Classify(batch);
+                return bestSize;
+            });
             double bytesPerImage, meanBatch, rate;
             {
                 using var batcher = new DisposableBatcher(classifier, options);
@@ -137,7 +166,9 @@ internal static class InferenceBench
             }
             batched = Math.Max(batched, rate);
             Console.WriteLine($"round {round}: raw@{bestSize} {raw,7:0} | unbatched {unbatched,7:0} | batcher {rate,7:0} images/s " +
-                              $"(mean batch {meanBatch:0.0}, {bytesPerImage:0} managed bytes allocated/image)");
+                              $"(mean batch {meanBatch:0.0}, {bytesPerImage:0} managed bytes allocated/image)" +
+                              (fp32 is null ? "" : $" | fp32 raw@{bestSize} {raw32,7:0}"));
+            if (fp32 is not null) fp16VsFp32.Add(raw / raw32);
             vsRaw.Add(rate / raw);
             vsUnbatched.Add(rate / unbatched);
             rawVsUnbatched.Add(raw / unbatched);
@@ -151,6 +182,8 @@ internal static class InferenceBench
         report.Ratio("inference_batcher_vs_raw_best", Median(vsRaw), 0.9);
         report.Ratio("inference_batcher_vs_unbatched", Median(vsUnbatched), 1.0);
         report.Ratio("inference_raw_best_vs_unbatched", Median(rawVsUnbatched), 1.0);
+        // fp16 exists to be faster on CUDA; on the CPU it is for parity checks, so no goal there.
+        if (fp32 is not null) report.Ratio(cuda ? "inference_fp16_vs_fp32_cuda" : "inference_fp16_vs_fp32_cpu", Median(fp16VsFp32), cuda ? 1.0 : 0);
         if (cuda && modelName == ModelRegistry.DefaultModelName) report.Ratio("inference_cuda_batcher_vs_5000_per_s", batched / 5000, 1.0);
         return report.Print(Console.Out);
     }
