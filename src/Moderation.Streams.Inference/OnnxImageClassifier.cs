@@ -254,6 +254,11 @@ public sealed class OnnxImageClassifier : IImageClassifier
             InterOpNumThreads = 1,
         };
         session.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        if (options.LogNodePlacement)
+        {
+            session.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE;
+            session.LogId = "moderation-placement";
+        }
         if (options.Device == InferenceDevice.Cpu) return session;
         try
         {
