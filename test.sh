@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what the tests need when it is missing (redis-server, kcat, ffmpeg, a font for
+# The whole test suite (every test project, then the Inference tests against the GPU ONNX Runtime package). Installs what the tests need when it is missing (redis-server, kcat, ffmpeg, a font for
 # plots, and python3-onnx for the model-conversion test), then runs every test project of the solution.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +23,10 @@ trap 'rm -f "$log"' EXIT
 set +e
 dotnet test Moderation.Streams.sln "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The Inference tests again against the GPU ONNX Runtime package: without CUDA here, `cuda` must be refused and
+# `auto` fall back naming the missing library (a 245 MB package download the first time; outputs in artifacts/gpu).
+tools/test-gpu-flavour.sh 2>&1 | tee -a "$log"
+gpu_status=${PIPESTATUS[0]}
 set -e
 # One plain closing line over all test projects.
 total=$(grep -E '^\s*total:' "$log" | awk '{s+=$2} END {print s+0}')
@@ -30,7 +34,7 @@ failed=$(grep -E '^\s*failed:' "$log" | awk '{s+=$2} END {print s+0}')
 passed=$(grep -E '^\s*succeeded:' "$log" | awk '{s+=$2} END {print s+0}')
 skipped=$(grep -E '^\s*skipped:' "$log" | awk '{s+=$2} END {print s+0}')
 echo "tests: $passed passed, $failed failed, $skipped skipped"
-if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$total" -eq 0 ]; then
-  echo "test.sh: FAILED (dotnet test exit $status)" >&2
+if [ "$status" -ne 0 ] || [ "$gpu_status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$total" -eq 0 ]; then
+  echo "test.sh: FAILED (dotnet test exit $status, GPU-flavour tests exit $gpu_status)" >&2
   exit 1
 fi

@@ -40,6 +40,12 @@ public sealed record ClassifierOptions
     /// <summary>Run every bucket once at load (CUDA: kernel selection, memory arenas) so the first uploads are not slow.</summary>
     public bool WarmUp { get; init; } = true;
 
+    /// <summary>
+    /// Log ONNX Runtime's session creation at its verbose level (stderr), which says on which execution provider
+    /// each node runs ("All nodes placed on [CUDAExecutionProvider]"). Diagnostics only: the log is long.
+    /// </summary>
+    public bool LogNodePlacement { get; init; }
+
     /// <summary>Parallelise preprocessing of a batch across cores.</summary>
     public bool ParallelPreprocessing { get; init; } = true;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Moderation.Streams.Media;
 
@@ -282,6 +283,11 @@ public sealed class OnnxImageClassifier : IImageClassifier
             InterOpNumThreads = 1,
         };
         session.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        if (options.LogNodePlacement)
+        {
+            session.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE;
+            session.LogId = "moderation-placement";
+        }
         if (options.Device == InferenceDevice.Cpu) return session;
         try
         {
@@ -293,10 +299,44 @@ public sealed class OnnxImageClassifier : IImageClassifier
         }
         catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or TypeInitializationException)
         {
-            cudaFailure = e.Message;
+            cudaFailure = CudaProviderLoadError() is { } loader ? $"{e.Message} ({loader})" : e.Message;
         }
         return session;
     }
+
+    /// <summary>
+    /// The dynamic loader's own words for why the GPU package's CUDA provider library does not load: they name
+    /// the missing CUDA or cuDNN library, which ONNX Runtime's exception ("Failed to load shared library") leaves
+    /// to its native log. Null when the library loads (the failure is elsewhere) or is not there (CPU-only package).
+    /// </summary>
+    private static string? CudaProviderLoadError()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        // Where ONNX Runtime looks for it: next to libonnxruntime.so (the output folder with a RuntimeIdentifier).
+        string[] candidates =
+        [
+            Path.Combine(AppContext.BaseDirectory, CudaProviderLibrary),
+            Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", CudaProviderLibrary),
+        ];
+        foreach (string path in candidates.Where(File.Exists))
+        {
+            try
+            {
+                NativeLibrary.Free(NativeLibrary.Load(path));
+                return null;
+            }
+            catch (DllNotFoundException e)
+            {
+                // .NET's message ends with dlerror()'s line, e.g. "libcublasLt.so.13: cannot open shared object file: …".
+                string message = e.Message.TrimEnd();
+                string dlerror = message[(message.LastIndexOf('\n') + 1)..].Trim();
+                return $"{CudaProviderLibrary} does not load: {(dlerror.Length > 0 ? dlerror : e.Message)}";
+            }
+        }
+        return null;
+    }
+
+    private const string CudaProviderLibrary = "libonnxruntime_providers_cuda.so";
 
     private static IEnumerable<int> PowersOfTwo(int max)
     {

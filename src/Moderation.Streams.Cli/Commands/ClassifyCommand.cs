@@ -8,7 +8,7 @@ using Moderation.Streams.Media;
 namespace Moderation.Streams.Cli.Commands;
 
 /// <summary>
-/// <c>moderation classify [--model NAME] FILE...</c>: one JSON line per file,
+/// <c>moderation classify [--model NAME] [--device cpu|cuda|auto] FILE...</c>: one JSON line per file,
 /// <c>{"path":…,"model":…,"scores":{"drawing":…,"hentai":…,"neutral":…,"porn":…,"sexy":…}}</c>.
 /// Files that fail go to stderr with their error code; the rest are still classified; exit 1 if any failed.
 /// </summary>
@@ -28,9 +28,15 @@ internal static class ClassifyCommand
             Description = $"Model to run; known: {string.Join(", ", ModelRegistry.All.Select(m => m.Name))}.",
             DefaultValueFactory = _ => ModelRegistry.DefaultModelName,
         };
+        var device = new Option<InferenceDevice>("--device")
+        {
+            Description = "cpu, cuda (or fail, saying why) or auto (CUDA when usable, else the CPU, with the reason on stderr).",
+            DefaultValueFactory = _ => InferenceDevice.Cpu,
+        };
         var command = new Command("classify", "Print each file's class scores (drawing, hentai, neutral, porn, sexy) as a JSON line.");
         command.Arguments.Add(files);
         command.Options.Add(model);
+        command.Options.Add(device);
         command.SetAction(parseResult =>
         {
             string modelName = parseResult.GetValue(model) ?? ModelRegistry.DefaultModelName;
@@ -43,13 +49,15 @@ internal static class ClassifyCommand
             OnnxImageClassifier classifier;
             try
             {
-                classifier = OnnxImageClassifier.Load(modelName);
+                classifier = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions { Device = parseResult.GetValue(device) });
             }
-            catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ExecutionProviderUnavailableException)
             {
                 Console.Error.WriteLine($"moderation classify: {e.Message}");
                 return ExitCodes.Failure;
             }
+            if (classifier.DeviceFallbackReason is { } reason)
+                Console.Error.WriteLine($"moderation classify: --device auto: CUDA is not usable, classifying on the CPU ({reason})");
 
             using (classifier)
             {

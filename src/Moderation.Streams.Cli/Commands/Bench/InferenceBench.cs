@@ -29,8 +29,10 @@ internal static class InferenceBench
         var concurrent = new Option<int>("--concurrent-batches") { Description = "Batches in flight; 0 = 1 on the CPU, 2 on CUDA.", DefaultValueFactory = _ => 0 };
         var delay = new Option<double>("--max-queue-delay-ms") { Description = "The batcher's MaxQueueDelay.", DefaultValueFactory = _ => 5 };
         var rounds = new Option<int>("--rounds") { Description = "Interleaved rounds of baseline / unbatched / batcher; ratios are the median of the rounds' ratios (shared machines are noisy).", DefaultValueFactory = _ => 3 };
+        var callers = new Option<int>("--callers") { Description = "Concurrent single-image callers feeding the batcher; 0 = 4 × max batch × concurrent batches (at least 32).", DefaultValueFactory = _ => 0 };
+        var logPlacement = new Option<bool>("--log-placement") { Description = "Log ONNX Runtime's verbose session creation to stderr once, with the execution provider of each node (\"placed on [CUDAExecutionProvider]\")." };
         var command = new Command("inference", "Dynamic batcher vs direct ONNX Runtime calls at their best static batch, unbatched calls, latency at half load");
-        foreach (var option in new Option[] { model, device, precision, seconds, maxBatch, concurrent, delay, rounds }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, device, precision, seconds, maxBatch, concurrent, delay, rounds, callers, logPlacement }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string modelName = parse.GetValue(model)!;
@@ -47,7 +49,8 @@ internal static class InferenceBench
             try
             {
                 return Run(modelName, parse.GetValue(device), parse.GetValue(precision), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(maxBatch),
-                    parse.GetValue(concurrent), TimeSpan.FromMilliseconds(parse.GetValue(delay)), Math.Max(1, parse.GetValue(rounds)));
+                    parse.GetValue(concurrent), TimeSpan.FromMilliseconds(parse.GetValue(delay)), Math.Max(1, parse.GetValue(rounds)),
+                    parse.GetValue(callers), parse.GetValue(logPlacement));
             }
             catch (ExecutionProviderUnavailableException e)
             {
@@ -58,11 +61,12 @@ internal static class InferenceBench
         return command;
     }
 
-    private static int Run(string modelName, InferenceDevice device, InferencePrecision precision, TimeSpan window, int maxBatch, int concurrent, TimeSpan delay, int rounds)
+    private static int Run(string modelName, InferenceDevice device, InferencePrecision precision, TimeSpan window, int maxBatch, int concurrent, TimeSpan delay, int rounds,
+        int callers, bool logPlacement)
     {
         bool probablyGpu = device != InferenceDevice.Cpu;
         var started = Stopwatch.StartNew();
-        using var probe = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions { Device = device, Precision = precision, WarmUp = false });
+        using var probe = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions { Device = device, Precision = precision, WarmUp = false, LogNodePlacement = logPlacement });
         bool cuda = probe.IsCuda;
         probe.Dispose();
         if (maxBatch <= 0) maxBatch = cuda ? 64 : 16;
@@ -127,7 +131,7 @@ internal static class InferenceBench
         // 2-3. Interleaved rounds: direct calls at the best static batch (baseline), unbatched per-image calls, and
         //      the batcher fed by many concurrent single-image callers. Its MaxBatchSize is the best static batch
         //      (Triton's "preferred batch size"): on a CPU a bigger batch is not faster per image.
-        int callers = Math.Max(4 * maxBatch * concurrent, 32);
+        if (callers <= 0) callers = Math.Max(4 * maxBatch * concurrent, 32);
         var options = new DynamicBatcherOptions { MaxBatchSize = bestSize, MaxQueueDelay = delay, MaxQueued = 4 * callers, ConcurrentBatches = concurrent };
         Console.WriteLine($"batcher: MaxBatchSize {bestSize} (the best static batch), MaxQueueDelay {delay.TotalMilliseconds} ms, " +
                           $"{concurrent} concurrent batches, {callers} single-image callers; {rounds} interleaved rounds");
@@ -135,7 +139,7 @@ internal static class InferenceBench
         var vsUnbatched = new List<double>();
         var rawVsUnbatched = new List<double>();
         var fp16VsFp32 = new List<double>();
-        double batched = 0;
+        var batcherRates = new List<double>();
         for (int round = 1; round <= rounds; round++)
         {
             double raw = Measure(window, concurrent, worker =>
@@ -164,7 +168,7 @@ internal static class InferenceBench
                 bytesPerImage = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)Math.Max(1, done);
                 meanBatch = done / (double)Math.Max(1, batcher.Batcher.Batches - batchesBefore);
             }
-            batched = Math.Max(batched, rate);
+            batcherRates.Add(rate);
             Console.WriteLine($"round {round}: raw@{bestSize} {raw,7:0} | unbatched {unbatched,7:0} | batcher {rate,7:0} images/s " +
                               $"(mean batch {meanBatch:0.0}, {bytesPerImage:0} managed bytes allocated/image)" +
                               (fp32 is null ? "" : $" | fp32 raw@{bestSize} {raw32,7:0}"));
@@ -175,6 +179,7 @@ internal static class InferenceBench
         }
 
         // 4. Latency at half load: open-loop arrivals at half the batcher's throughput.
+        double batched = Median(batcherRates);
         var (p50, p99, offered, achieved) = LatencyAtRate(classifier, options, images, batched / 2, window);
         Console.WriteLine($"latency at half load ({offered:0} images/s offered, {achieved:0} done)  p50 {p50:0.0} ms  p99 {p99:0.0} ms");
 
