@@ -31,7 +31,8 @@ public sealed class ExecutionProviderTests
     /// <summary>What a CUDA session needs beyond the provider's links (cuDNN is opened at run time).</summary>
     private static readonly string? MissingForCuda = MissingCudaLibrary ?? (Loads("libcudnn.so.9") ? null : "libcudnn.so.9");
 
-    private static string ExpectedReason => $"{ProviderLibrary} does not load: {MissingCudaLibrary}: cannot open shared object file";
+    /// <summary>Why CUDA cannot be used on this build and machine, as the fallback reason and the refusal say it.</summary>
+    internal static string ExpectedReason => $"{ProviderLibrary} does not load: {MissingCudaLibrary}: cannot open shared object file";
 
     private static bool Loads(string name)
     {
@@ -40,13 +41,13 @@ public sealed class ExecutionProviderTests
         return true;
     }
 
-    private static void SkipWhereCudaCanLoad() =>
+    internal static void SkipWhereCudaCanLoad() =>
         Assert.SkipWhen(MissingCudaLibrary is null,
             $"every library {ProviderLibrary} links against loads here: this test is for a machine without CUDA 13");
 #else
-    private const string ExpectedReason = "this build carries the CPU-only ONNX Runtime";
+    internal const string ExpectedReason = "this build carries the CPU-only ONNX Runtime";
 
-    private static void SkipWhereCudaCanLoad() { }
+    internal static void SkipWhereCudaCanLoad() { }
 #endif
 
     [Fact]
