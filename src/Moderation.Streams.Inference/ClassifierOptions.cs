@@ -21,8 +21,15 @@ public sealed record ClassifierOptions
     /// </summary>
     public int IntraOpThreads { get; init; }
 
-    /// <summary>How many inferences are expected to run at once (the batcher's concurrent batches).</summary>
+    /// <summary>
+    /// How many inferences are expected to run at once (the batcher's concurrent batches); 0 = the device's
+    /// default, settled once the device is known: 2 on CUDA (one batch copies while another computes), 1 on the
+    /// CPU (a run already uses every core), also when <see cref="InferenceDevice.Auto"/> falls back to the CPU.
+    /// </summary>
     public int ConcurrentRuns { get; init; } = 1;
+
+    /// <summary>These options with <see cref="ConcurrentRuns"/> 0 settled for the device that runs.</summary>
+    internal ClassifierOptions ForDevice(bool cuda) => ConcurrentRuns > 0 ? this : this with { ConcurrentRuns = cuda ? 2 : 1 };
 
     /// <summary>
     /// Largest batch one run takes; larger requests are split. Input and output tensors for this many images
@@ -57,7 +64,7 @@ public sealed record ClassifierOptions
     {
         ArgumentOutOfRangeException.ThrowIfNegative(IntraOpThreads);
         ArgumentOutOfRangeException.ThrowIfNegative(CudaDeviceId);
-        ArgumentOutOfRangeException.ThrowIfLessThan(ConcurrentRuns, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(ConcurrentRuns);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1);
         if (BatchBuckets is { } buckets && (buckets.Count == 0 || buckets.Any(b => b < 1 || b > MaxBatchSize)))
             throw new ArgumentException($"batch buckets must lie in 1..{MaxBatchSize}", nameof(BatchBuckets));

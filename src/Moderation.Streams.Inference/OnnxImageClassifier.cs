@@ -99,13 +99,14 @@ public sealed class OnnxImageClassifier : IImageClassifier
         if (options.Device is InferenceDevice.Cuda or InferenceDevice.Auto)
         {
             var path = FindFile(requested, directory);
-            var cudaOptions = CreateOptions(options, out var cudaFailure);
+            var cuda = options.ForDevice(cuda: true);
+            var cudaOptions = CreateOptions(cuda, out var cudaFailure);
             if (cudaFailure is null)
             {
                 try
                 {
                     var session = new InferenceSession(path, cudaOptions);
-                    return Start(new OnnxImageClassifier(requested, path, options, session, cudaOptions, $"cuda:{options.CudaDeviceId}", null));
+                    return Start(new OnnxImageClassifier(requested, path, cuda, session, cudaOptions, $"cuda:{options.CudaDeviceId}", null));
                 }
                 catch (OnnxRuntimeException e)
                 {
@@ -131,6 +132,7 @@ public sealed class OnnxImageClassifier : IImageClassifier
             fallback += "; Inference:Precision=fp16 is for CUDA, so the fp32 model runs on the CPU (fp16 is slower there)";
         }
         var cpuPath = FindFile(model, directory);
+        options = options.ForDevice(cuda: false);
         var cpuOptions = CreateOptions(options with { Device = InferenceDevice.Cpu }, out _);
         InferenceSession cpuSession;
         try

@@ -48,15 +48,14 @@ public static class InferenceSetup
     /// <exception cref="ArgumentException">Unknown model, or <c>Inference:Precision=fp16</c> for a model without a float16 variant.</exception>
     public static OnnxImageClassifier LoadClassifier(ScreeningOptions screening, InferenceOptions inference, ILogger logger)
     {
-        // CUDA wants two batches in flight; the CPU gets nothing from a second one (a run already uses every core).
-        int concurrent = inference.ConcurrentBatches > 0 ? inference.ConcurrentBatches : inference.Device == InferenceDevice.Cpu ? 1 : 2;
         var classifier = OnnxImageClassifier.Load(screening.Model, screening.ModelsDirectory, new ClassifierOptions
         {
             Device = inference.Device,
             Precision = inference.Precision,
             CudaDeviceId = inference.CudaDeviceId,
             MaxBatchSize = inference.MaxBatchSize,
-            ConcurrentRuns = concurrent,
+            // 0: settled by the device that runs (2 on CUDA, 1 on the CPU, also after an auto fallback).
+            ConcurrentRuns = inference.ConcurrentBatches,
             IntraOpThreads = inference.IntraOpThreads,
         });
         if (classifier.DeviceFallbackReason is { } reason)

@@ -100,6 +100,20 @@ public sealed class ExecutionProviderTests
     }
 
     [Fact]
+    public void Concurrent_runs_left_at_zero_follow_the_device_that_runs_also_after_an_auto_fallback()
+    {
+        using var auto = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Auto, ConcurrentRuns = 0, WarmUp = false });
+        using var cpu = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Cpu, ConcurrentRuns = 0, WarmUp = false });
+        using var set = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Auto, ConcurrentRuns = 3, WarmUp = false });
+
+        // On the CPU one run uses every core; CUDA overlaps two.
+        Assert.Equal(auto.IsCuda ? 2 : 1, auto.Options.ConcurrentRuns);
+        Assert.Equal(1, cpu.Options.ConcurrentRuns);
+        Assert.Equal(Environment.ProcessorCount, cpu.Options.ResolveIntraOpThreads());
+        Assert.Equal(3, set.Options.ConcurrentRuns);
+    }
+
+    [Fact]
     public void Cpu_threads_divide_the_cores_among_concurrent_runs_unless_set()
     {
         Assert.Equal(Environment.ProcessorCount, new ClassifierOptions().ResolveIntraOpThreads());
