@@ -53,6 +53,14 @@ public sealed record ClassifierOptions
     /// </summary>
     public bool LogNodePlacement { get; init; }
 
+    /// <summary>
+    /// On CUDA, preprocess into page-locked host memory from the CUDA provider's pinned allocator instead of a
+    /// GC-pinned managed array, so the copy to the GPU is a DMA without a staging copy. Off by default until a GPU
+    /// run measures it (<c>bench inference</c> prints <c>RATIO inference_cuda_pinned_vs_pageable_input</c>); ignored
+    /// on the CPU. Where the allocator is missing the classifier uses the array and <see cref="OnnxImageClassifier.HostMemory"/> says why.
+    /// </summary>
+    public bool CudaPinnedInput { get; init; }
+
     /// <summary>Parallelise preprocessing of a batch across cores.</summary>
     public bool ParallelPreprocessing { get; init; } = true;
 

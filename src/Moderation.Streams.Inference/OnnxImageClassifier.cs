@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using Moderation.Streams.Media;
 
 namespace Moderation.Streams.Inference;
@@ -72,6 +74,12 @@ public sealed class OnnxImageClassifier : IImageClassifier
 
     /// <summary>Lanes (sets of preallocated buffers) created so far: the most callers seen at once.</summary>
     public int Lanes { get { lock (_idleLanes) return _allLanes.Count; } }
+
+    /// <summary>
+    /// Where input tensors live: "managed" (a GC-pinned array) or "cuda-pinned" (<see cref="ClassifierOptions.CudaPinnedInput"/>),
+    /// with the reason when pinned memory was asked for and not had; null before the first lane (no warm-up, no run yet).
+    /// </summary>
+    public string? HostMemory { get { lock (_idleLanes) return _allLanes.Count > 0 ? _allLanes[0].HostMemoryNote : null; } }
 
     /// <summary><c>AppContext.BaseDirectory/models</c>: where the build copies the committed models.</summary>
     public static string DefaultModelsDirectory => Path.Combine(AppContext.BaseDirectory, "models");
@@ -203,9 +211,9 @@ public sealed class OnnxImageClassifier : IImageClassifier
         {
             int size = Model.InputSize, perImage = _perImage;
             if (count > 1 && Options.ParallelPreprocessing && Environment.ProcessorCount > 1)
-                Parallel.For(0, count, i => Preprocessor.Write(images[start + i], size, lane.Input.AsSpan(i * perImage, perImage)));
+                Parallel.For(0, count, i => Preprocessor.Write(images[start + i], size, lane.Input(i * perImage, perImage)));
             else
-                for (int i = 0; i < count; i++) Preprocessor.Write(images[start + i], size, lane.Input.AsSpan(i * perImage, perImage));
+                for (int i = 0; i < count; i++) Preprocessor.Write(images[start + i], size, lane.Input(i * perImage, perImage));
 
             Run(lane, BucketFor(count));
             var probabilities = lane.Output.AsSpan();
@@ -370,26 +378,78 @@ public sealed class OnnxImageClassifier : IImageClassifier
         }
     }
 
-    /// <summary>One concurrent caller's pinned buffers, and the tensors and bindings over them, per batch size.</summary>
-    private sealed class Lane(OnnxImageClassifier owner) : IDisposable
+    /// <summary>
+    /// One concurrent caller's buffers, and the tensors and bindings over them, per batch size. The input lives in
+    /// a GC-pinned managed array, or with <see cref="ClassifierOptions.CudaPinnedInput"/> on CUDA in page-locked host
+    /// memory from the CUDA provider's pinned allocator (the host-to-device copy then runs by DMA, without a staging
+    /// copy); if that allocator is not there, the lane says why in <see cref="HostMemoryNote"/> and uses the array.
+    /// </summary>
+    private sealed unsafe class Lane : IDisposable
     {
+        private readonly OnnxImageClassifier _owner;
         private readonly Dictionary<int, (OrtValue Input, OrtValue Output, OrtIoBinding Binding)> _bindings = [];
+        private readonly float[]? _input;
+        private readonly OrtAllocator? _pinnedAllocator;
+        private readonly OrtValue? _pinnedInput; // [MaxBatchSize,S,S,3] in page-locked memory; smaller batches are views of it
+        private readonly float* _pinnedData;
+        private readonly int _inputLength;
 
-        public float[] Input { get; } = GC.AllocateArray<float>(owner.Options.MaxBatchSize * owner._perImage, pinned: true);
-        public float[] Output { get; } = GC.AllocateArray<float>(owner.Options.MaxBatchSize * owner._labels, pinned: true);
+        public Lane(OnnxImageClassifier owner)
+        {
+            _owner = owner;
+            _inputLength = owner.Options.MaxBatchSize * owner._perImage;
+            Output = GC.AllocateArray<float>(owner.Options.MaxBatchSize * owner._labels, pinned: true);
+            if (owner.IsCuda && owner.Options.CudaPinnedInput)
+            {
+                try
+                {
+                    using var info = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA_PINNED, OrtAllocatorType.DeviceAllocator, 0, OrtMemType.CpuOutput);
+                    _pinnedAllocator = new OrtAllocator(owner._session, info);
+                    int s = owner.Model.InputSize;
+                    _pinnedInput = OrtValue.CreateAllocatedTensorValue(_pinnedAllocator, TensorElementType.Float, [owner.Options.MaxBatchSize, s, s, 3]);
+                    _pinnedData = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(_pinnedInput.GetTensorMutableDataAsSpan<float>()));
+                    HostMemoryNote = "cuda-pinned";
+                }
+                catch (OnnxRuntimeException e)
+                {
+                    _pinnedInput?.Dispose();
+                    _pinnedInput = null;
+                    _pinnedAllocator?.Dispose();
+                    _pinnedAllocator = null;
+                    HostMemoryNote = $"managed (the CUDA pinned allocator is not available: {e.Message})";
+                }
+            }
+            if (_pinnedInput is null)
+            {
+                _input = GC.AllocateArray<float>(_inputLength, pinned: true);
+            }
+        }
+
+        /// <summary>"cuda-pinned", or "managed" (with the reason when pinned memory was asked for and not had).</summary>
+        public string HostMemoryNote { get; } = "managed";
+
+        public float[] Output { get; }
+
         public RunOptions RunOptions { get; } = new();
+
+        /// <summary>The input rows [offset, offset + count) as floats.</summary>
+        public Span<float> Input(int offset, int count) => _pinnedInput is not null
+            ? new Span<float>(_pinnedData, _inputLength).Slice(offset, count)
+            : _input.AsSpan(offset, count);
 
         public OrtIoBinding BindingFor(int batchSize)
         {
             if (_bindings.TryGetValue(batchSize, out var existing)) return existing.Binding;
-            int s = owner.Model.InputSize;
-            var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
-                Input.AsMemory(0, batchSize * owner._perImage), [batchSize, s, s, 3]);
+            int s = _owner.Model.InputSize;
+            long[] shape = [batchSize, s, s, 3];
+            var input = _pinnedInput is not null
+                ? OrtValue.CreateTensorValueWithData(_pinnedAllocator!.Info, TensorElementType.Float, shape, (IntPtr)_pinnedData, (long)batchSize * _owner._perImage * sizeof(float))
+                : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _input.AsMemory(0, batchSize * _owner._perImage), shape);
             var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
-                Output.AsMemory(0, batchSize * owner._labels), [batchSize, owner._labels]);
-            var binding = owner._session.CreateIoBinding();
-            binding.BindInput(owner._inputName, input);
-            binding.BindOutput(owner._outputName, output);
+                Output.AsMemory(0, batchSize * _owner._labels), [batchSize, _owner._labels]);
+            var binding = _owner._session.CreateIoBinding();
+            binding.BindInput(_owner._inputName, input);
+            binding.BindOutput(_owner._outputName, output);
             _bindings[batchSize] = (input, output, binding);
             return binding;
         }
@@ -403,6 +463,8 @@ public sealed class OnnxImageClassifier : IImageClassifier
                 output.Dispose();
             }
             _bindings.Clear();
+            _pinnedInput?.Dispose();
+            _pinnedAllocator?.Dispose();
             RunOptions.Dispose();
         }
     }

@@ -36,6 +36,9 @@ public sealed class InferenceOptions
     [Range(0, 64)]
     public int ConcurrentBatches { get; set; }
 
+    /// <summary>On CUDA, preprocess into page-locked host memory (faster copies to the GPU; not yet measured on one, so off).</summary>
+    public bool CudaPinnedInput { get; set; }
+
     /// <summary>CPU threads per run; 0 = cores / concurrent batches.</summary>
     [Range(0, 1024)]
     public int IntraOpThreads { get; set; }
@@ -57,6 +60,7 @@ public static class InferenceSetup
             // 0: settled by the device that runs (2 on CUDA, 1 on the CPU, also after an auto fallback).
             ConcurrentRuns = inference.ConcurrentBatches,
             IntraOpThreads = inference.IntraOpThreads,
+            CudaPinnedInput = inference.CudaPinnedInput,
         });
         if (classifier.DeviceFallbackReason is { } reason)
             logger.LogWarning("Inference:Device=auto: CUDA is not usable, running {Model} on the CPU ({Reason})", classifier.Model.VersionedName, reason);

@@ -159,5 +159,33 @@ public sealed class ExecutionProviderTests
             Assert.True(worst <= 0.01f, $"{TestData.Reference[i].File}: CUDA and CPU scores differ by {worst:E2}");
         }
     }
+
+    [Fact]
+    public void On_cuda_page_locked_input_memory_gives_the_same_scores_as_pageable()
+    {
+        Assert.SkipWhen(MissingForCuda is not null,
+            $"{MissingForCuda} does not load here: this test needs an NVIDIA GPU with CUDA 13 and cuDNN 9 (tools/gpu-check.sh)");
+
+        using var pinned = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Cuda, MaxBatchSize = 8, CudaPinnedInput = true });
+        using var pageable = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Cuda, MaxBatchSize = 8 });
+
+        Assert.Equal("cuda-pinned", pinned.HostMemory);
+        Assert.Equal("managed", pageable.HostMemory);
+        var images = TestData.Reference.Select(TestData.Decode).ToArray();
+        var a = pinned.Classify(images);
+        var b = pageable.Classify(images);
+        for (int i = 0; i < images.Length; i++) Assert.Equal(b[i].Values, a[i].Values);
+    }
 #endif
+
+    [Fact]
+    public void Page_locked_input_is_a_cuda_option_the_cpu_ignores()
+    {
+        using var cpu = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Cpu, CudaPinnedInput = true });
+        using var plain = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Cpu });
+
+        Assert.Equal("managed", cpu.HostMemory); // warmed up: one lane exists
+        var image = TestData.Decode(TestData.Reference[0]);
+        Assert.Equal(plain.Classify([image])[0].Values, cpu.Classify([image])[0].Values);
+    }
 }

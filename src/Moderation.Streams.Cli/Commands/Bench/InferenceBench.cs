@@ -30,9 +30,10 @@ internal static class InferenceBench
         var delay = new Option<double>("--max-queue-delay-ms") { Description = "The batcher's MaxQueueDelay.", DefaultValueFactory = _ => 5 };
         var rounds = new Option<int>("--rounds") { Description = "Interleaved rounds of baseline / unbatched / batcher; ratios are the median of the rounds' ratios (shared machines are noisy).", DefaultValueFactory = _ => 3 };
         var callers = new Option<int>("--callers") { Description = "Concurrent single-image callers feeding the batcher; 0 = 4 × max batch × concurrent batches (at least 32).", DefaultValueFactory = _ => 0 };
+        var pinnedInput = new Option<bool>("--cuda-pinned-input") { Description = "On CUDA, preprocess into page-locked host memory (Inference:CudaPinnedInput); the other setting is timed in the same rounds." };
         var logPlacement = new Option<bool>("--log-placement") { Description = "Log ONNX Runtime's verbose session creation to stderr once, with the execution provider of each node (\"placed on [CUDAExecutionProvider]\")." };
         var command = new Command("inference", "Dynamic batcher vs direct ONNX Runtime calls at their best static batch, unbatched calls, latency at half load");
-        foreach (var option in new Option[] { model, device, precision, seconds, maxBatch, concurrent, delay, rounds, callers, logPlacement }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, device, precision, seconds, maxBatch, concurrent, delay, rounds, callers, pinnedInput, logPlacement }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string modelName = parse.GetValue(model)!;
@@ -50,7 +51,7 @@ internal static class InferenceBench
             {
                 return Run(modelName, parse.GetValue(device), parse.GetValue(precision), TimeSpan.FromSeconds(parse.GetValue(seconds)), parse.GetValue(maxBatch),
                     parse.GetValue(concurrent), TimeSpan.FromMilliseconds(parse.GetValue(delay)), Math.Max(1, parse.GetValue(rounds)),
-                    parse.GetValue(callers), parse.GetValue(logPlacement));
+                    parse.GetValue(callers), parse.GetValue(pinnedInput), parse.GetValue(logPlacement));
             }
             catch (ExecutionProviderUnavailableException e)
             {
@@ -62,7 +63,7 @@ internal static class InferenceBench
     }
 
     private static int Run(string modelName, InferenceDevice device, InferencePrecision precision, TimeSpan window, int maxBatch, int concurrent, TimeSpan delay, int rounds,
-        int callers, bool logPlacement)
+        int callers, bool pinnedInput, bool logPlacement)
     {
         bool probablyGpu = device != InferenceDevice.Cpu;
         var started = Stopwatch.StartNew();
@@ -77,17 +78,21 @@ internal static class InferenceBench
             Precision = precision,
             MaxBatchSize = maxBatch,
             ConcurrentRuns = concurrent,
+            CudaPinnedInput = pinnedInput,
         };
         using var classifier = OnnxImageClassifier.Load(modelName, options: classifierOptions);
         // fp16 is measured against fp32 on the same device in the same rounds.
         using var fp32 = classifier.Precision == InferencePrecision.Fp16
             ? OnnxImageClassifier.Load(modelName, options: classifierOptions with { Device = cuda ? InferenceDevice.Cuda : InferenceDevice.Cpu, Precision = InferencePrecision.Fp32 })
             : null;
+        // On CUDA, page-locked against pageable input memory, timed in the same rounds (the GPU's copy engine decides).
+        using var otherHost = cuda ? OnnxImageClassifier.Load(modelName, options: classifierOptions with { Device = InferenceDevice.Cuda, CudaPinnedInput = !pinnedInput }) : null;
         var images = Enumerable.Range(0, 64).Select(i => ImageDecoder.Decode(SampleImages.Jpeg(i, 640, 480))).ToArray();
         Console.WriteLine($"model {classifier.Model.VersionedName}  device {classifier.Device}  cores {Environment.ProcessorCount}  " +
                           $"intra-op threads {classifier.Options.ResolveIntraOpThreads()}  buckets {(classifier.BatchBuckets is { } b ? string.Join(",", b) : "exact")}  " +
                           $"load+warm-up {started.Elapsed.TotalSeconds:0.0} s");
         if (classifier.DeviceFallbackReason is { } reason) Console.WriteLine($"CPU FALLBACK (device=auto): {reason}");
+        if (otherHost is not null) Console.WriteLine($"input memory: {classifier.HostMemory}; also timed in every round: {otherHost.HostMemory}");
         if (probablyGpu && !cuda) Console.WriteLine("note: CUDA was not used: these are CPU numbers");
         if (fp32 is not null)
             Console.WriteLine($"fp16 vs {fp32.Model.VersionedName} on {fp32.Device} in every round" +
@@ -139,6 +144,7 @@ internal static class InferenceBench
         var vsUnbatched = new List<double>();
         var rawVsUnbatched = new List<double>();
         var fp16VsFp32 = new List<double>();
+        var pinnedVsPageable = new List<double>();
         var batcherRates = new List<double>();
         for (int round = 1; round <= rounds; round++)
         {
@@ -157,6 +163,14 @@ internal static class InferenceBench
                 fp32.Classify(batch);
                 return bestSize;
             });
+            double rawOther = otherHost is null ? 0 : Measure(window, concurrent, worker =>
+            {
+                var batch = new DecodedImage[bestSize];
+                for (int i = 0; i < bestSize; i++) batch[i] = images[(worker * 7 + i) % images.Length];
+                otherHost.Classify(batch);
+                return bestSize;
+            });
+            if (otherHost is not null) pinnedVsPageable.Add(pinnedInput ? raw / rawOther : rawOther / raw);
             double bytesPerImage, meanBatch, rate;
             {
                 using var batcher = new DisposableBatcher(classifier, options);
@@ -171,7 +185,8 @@ internal static class InferenceBench
             batcherRates.Add(rate);
             Console.WriteLine($"round {round}: raw@{bestSize} {raw,7:0} | unbatched {unbatched,7:0} | batcher {rate,7:0} images/s " +
                               $"(mean batch {meanBatch:0.0}, {bytesPerImage:0} managed bytes allocated/image)" +
-                              (fp32 is null ? "" : $" | fp32 raw@{bestSize} {raw32,7:0}"));
+                              (fp32 is null ? "" : $" | fp32 raw@{bestSize} {raw32,7:0}") +
+                              (otherHost is null ? "" : $" | {(pinnedInput ? "pageable" : "pinned")} raw@{bestSize} {rawOther,7:0}"));
             if (fp32 is not null) fp16VsFp32.Add(raw / raw32);
             vsRaw.Add(rate / raw);
             vsUnbatched.Add(rate / unbatched);
@@ -189,6 +204,8 @@ internal static class InferenceBench
         report.Ratio("inference_raw_best_vs_unbatched", Median(rawVsUnbatched), 1.0);
         // fp16 exists to be faster on CUDA; on the CPU it is for parity checks, so no goal there.
         if (fp32 is not null) report.Ratio(cuda ? "inference_fp16_vs_fp32_cuda" : "inference_fp16_vs_fp32_cpu", Median(fp16VsFp32), cuda ? 1.0 : 0);
+        // Page-locked input exists to copy faster; no goal until a GPU run says what it buys.
+        if (otherHost is not null) report.Ratio("inference_cuda_pinned_vs_pageable_input", Median(pinnedVsPageable), 0);
         if (cuda && modelName == ModelRegistry.DefaultModelName) report.Ratio("inference_cuda_batcher_vs_5000_per_s", batched / 5000, 1.0);
         return report.Print(Console.Out);
     }
