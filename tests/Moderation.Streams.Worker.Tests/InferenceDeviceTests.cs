@@ -19,30 +19,12 @@ public sealed class InferenceDeviceTests
     public async Task Cuda_requested_where_it_cannot_run_stops_the_worker_at_start_with_the_reason_and_the_way_out()
     {
         var logs = new Logs();
-        int exitCode = Environment.ExitCode;
-        try
-        {
-            using var host = WorkerHost.Build(new Dictionary<string, string?>
-            {
-                ["Kafka:BootstrapServers"] = "127.0.0.1:1",
-                ["Inference:Device"] = "cuda",
-            }, logging => logging.AddProvider(logs));
-            await host.StartAsync(TestContext.Current.CancellationToken);
 
-            var service = host.Services.GetRequiredService<ScreeningService>();
-            var error = await Assert.ThrowsAsync<ExecutionProviderUnavailableException>(
-                () => service.Ready.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
-            Assert.Contains("Inference:Device is 'cuda'", error.Message, StringComparison.Ordinal);
-            Assert.Contains("'auto'", error.Message, StringComparison.Ordinal);
-            Assert.Equal(1, Environment.ExitCode);
-            Assert.Contains(logs.Lines, l => l.StartsWith("Critical", StringComparison.Ordinal) && l.Contains("cuda", StringComparison.Ordinal));
-            Assert.True(host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
-            await host.StopAsync(TestContext.Current.CancellationToken);
-        }
-        finally
-        {
-            Environment.ExitCode = exitCode;
-        }
+        var error = await StartIsRefusedAsync<ExecutionProviderUnavailableException>(new() { ["Inference:Device"] = "cuda" }, logs);
+
+        Assert.Contains("Inference:Device is 'cuda'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'auto'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(logs.Lines, l => l.StartsWith("Critical", StringComparison.Ordinal) && l.Contains("cuda", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -50,32 +32,15 @@ public sealed class InferenceDeviceTests
     {
         await using var stack = new EmbeddedStack();
         var logs = new Logs();
-        using var host = WorkerHost.Build(new Dictionary<string, string?>
-        {
-            ["Kafka:BootstrapServers"] = stack.Broker.BootstrapServers,
-            ["Kafka:GroupId"] = stack.GroupId,
-            ["Kafka:SessionTimeoutMs"] = "6000",
-            ["Media:Root"] = stack.MediaRoot.FullName,
-            ["Inference:Device"] = "auto",
-            ["Inference:MaxBatchSize"] = "4",
-            ["Screening:Model"] = "nsfw-mobilenet-v2-mid",
-        }, logging => logging.AddProvider(logs));
-        await host.StartAsync(TestContext.Current.CancellationToken);
-        var service = host.Services.GetRequiredService<ScreeningService>();
-        await service.Ready.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        var (host, service) = await StartReadyAsync(stack, logs, new() { ["Inference:Device"] = "auto", ["Screening:Model"] = "nsfw-mobilenet-v2-mid" });
+        using var _ = host;
 
         Assert.Equal("cpu", service.Inference!.Device);
         Assert.NotNull(service.Inference.DeviceFallbackReason);
+        Assert.Equal(1, service.Inference.Options.ConcurrentRuns); // the CPU's default, not CUDA's two
         Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("CUDA is not usable", StringComparison.Ordinal));
 
-        var uploads = Enumerable.Range(0, 6)
-            .Select(i => ($"u-{i}", EmbeddedStack.Upload($"u-{i}", stack.WriteImage($"u-{i}.png", SampleImages.Png(300 + i, 64, 48)))))
-            .ToList();
-        stack.Produce(uploads);
-        var records = stack.ReadOutcomes(uploads.Count, deadline: TimeSpan.FromSeconds(60));
-        await host.StopAsync(TestContext.Current.CancellationToken);
-
-        Assert.Equal(uploads.Count, records.Count);
+        var records = await ScreenAndStopAsync(stack, host, "u", 300, 6);
         Assert.All(records, r => Assert.Equal("nsfw-mobilenet-v2-mid@1", r.Decision.ModelVersion));
     }
 
@@ -84,32 +49,14 @@ public sealed class InferenceDeviceTests
     {
         await using var stack = new EmbeddedStack();
         var logs = new Logs();
-        using var host = WorkerHost.Build(new Dictionary<string, string?>
-        {
-            ["Kafka:BootstrapServers"] = stack.Broker.BootstrapServers,
-            ["Kafka:GroupId"] = stack.GroupId,
-            ["Kafka:SessionTimeoutMs"] = "6000",
-            ["Media:Root"] = stack.MediaRoot.FullName,
-            ["Inference:Device"] = "cpu",
-            ["Inference:Precision"] = "fp16",
-            ["Inference:MaxBatchSize"] = "4",
-        }, logging => logging.AddProvider(logs));
-        await host.StartAsync(TestContext.Current.CancellationToken);
-        var service = host.Services.GetRequiredService<ScreeningService>();
-        await service.Ready.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        var (host, service) = await StartReadyAsync(stack, logs, new() { ["Inference:Device"] = "cpu", ["Inference:Precision"] = "fp16" });
+        using var _ = host;
 
         Assert.Equal(InferencePrecision.Fp16, service.Inference!.Precision);
         Assert.Equal("nsfw-mobilenet-v2@1+fp16", service.Health().Model);
         Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("Inference:Precision=fp16 on the CPU", StringComparison.Ordinal));
 
-        var uploads = Enumerable.Range(0, 4)
-            .Select(i => ($"h-{i}", EmbeddedStack.Upload($"h-{i}", stack.WriteImage($"h-{i}.png", SampleImages.Png(400 + i, 64, 48)))))
-            .ToList();
-        stack.Produce(uploads);
-        var records = stack.ReadOutcomes(uploads.Count, deadline: TimeSpan.FromSeconds(60));
-        await host.StopAsync(TestContext.Current.CancellationToken);
-
-        Assert.Equal(uploads.Count, records.Count);
+        var records = await ScreenAndStopAsync(stack, host, "h", 400, 4);
         Assert.All(records, r => Assert.Equal("nsfw-mobilenet-v2@1+fp16", r.Decision.ModelVersion));
     }
 
@@ -131,29 +78,64 @@ public sealed class InferenceDeviceTests
     [Fact]
     public async Task Fp16_for_a_model_without_a_float16_variant_stops_the_worker_at_start_naming_the_models_with_one()
     {
+        var error = await StartIsRefusedAsync<ArgumentException>(
+            new() { ["Screening:Model"] = "nsfw-inception-v3", ["Inference:Precision"] = "fp16" }, new Logs());
+
+        Assert.Contains("'nsfw-inception-v3' has no fp16 variant", error.Message, StringComparison.Ordinal);
+        Assert.Contains("nsfw-mobilenet-v2", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts a worker with <paramref name="settings"/> that must refuse to start: readiness fails with
+    /// <typeparamref name="TException"/>, the exit code is 1 and the host stops.</summary>
+    private static async Task<TException> StartIsRefusedAsync<TException>(Dictionary<string, string?> settings, Logs logs) where TException : Exception
+    {
         int exitCode = Environment.ExitCode;
         try
         {
-            using var host = WorkerHost.Build(new Dictionary<string, string?>
-            {
-                ["Kafka:BootstrapServers"] = "127.0.0.1:1",
-                ["Screening:Model"] = "nsfw-inception-v3",
-                ["Inference:Precision"] = "fp16",
-            }, logging => logging.AddProvider(new Logs()));
+            settings["Kafka:BootstrapServers"] = "127.0.0.1:1";
+            using var host = WorkerHost.Build(settings, logging => logging.AddProvider(logs));
             await host.StartAsync(TestContext.Current.CancellationToken);
 
             var service = host.Services.GetRequiredService<ScreeningService>();
-            var error = await Assert.ThrowsAsync<ArgumentException>(
+            var error = await Assert.ThrowsAsync<TException>(
                 () => service.Ready.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
-            Assert.Contains("'nsfw-inception-v3' has no fp16 variant", error.Message, StringComparison.Ordinal);
-            Assert.Contains("nsfw-mobilenet-v2", error.Message, StringComparison.Ordinal);
             Assert.Equal(1, Environment.ExitCode);
+            Assert.True(host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
             await host.StopAsync(TestContext.Current.CancellationToken);
+            return error;
         }
         finally
         {
             Environment.ExitCode = exitCode;
         }
+    }
+
+    /// <summary>A worker on <paramref name="stack"/> with <paramref name="settings"/>, started and ready.</summary>
+    private static async Task<(IHost Host, ScreeningService Service)> StartReadyAsync(EmbeddedStack stack, Logs logs, Dictionary<string, string?> settings)
+    {
+        settings["Kafka:BootstrapServers"] = stack.Broker.BootstrapServers;
+        settings["Kafka:GroupId"] = stack.GroupId;
+        settings["Kafka:SessionTimeoutMs"] = "6000";
+        settings["Media:Root"] = stack.MediaRoot.FullName;
+        settings["Inference:MaxBatchSize"] = "4";
+        var host = WorkerHost.Build(settings, logging => logging.AddProvider(logs));
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        var service = host.Services.GetRequiredService<ScreeningService>();
+        await service.Ready.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        return (host, service);
+    }
+
+    /// <summary>Screens <paramref name="count"/> small pictures, stops the worker, and returns one outcome per upload.</summary>
+    private static async Task<List<EmbeddedStack.Record>> ScreenAndStopAsync(EmbeddedStack stack, IHost host, string prefix, int seed, int count)
+    {
+        var uploads = Enumerable.Range(0, count)
+            .Select(i => ($"{prefix}-{i}", EmbeddedStack.Upload($"{prefix}-{i}", stack.WriteImage($"{prefix}-{i}.png", SampleImages.Png(seed + i, 64, 48)))))
+            .ToList();
+        stack.Produce(uploads);
+        var records = stack.ReadOutcomes(uploads.Count, deadline: TimeSpan.FromSeconds(60));
+        await host.StopAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(uploads.Count, records.Count);
+        return records;
     }
 
     private sealed class Logs : ILoggerProvider
