@@ -3,8 +3,10 @@
 # fit one device run next to this checkout's working tree. Run it on a machine with both, from the checkout that
 # makes the device runs; then make the runs it prints (each part in its own run, the GPU check in the last).
 #
-#   tools/gpu-check/pack.sh [--arch 90] [--part-mib N]
+#   tools/gpu-check/pack.sh [--arch 90|all] [--part-mib N]
 #
+# --arch all keeps the provider as shipped (no fatbin surgery; the fallback if the reduced library fails to load on
+# the GPU), at the cost of ~200 MB more xz: about ten parts instead of three or four.
 # Why parts: a device run carries at most 64 MiB with the working tree (~33 MB here, most of it models/). The
 # self-contained publish is ~450 MB, of which libonnxruntime_providers_cuda.so is 284 MB: 218 MB of already
 # compressed GPU code for six architectures. So: the framework is trimmed (TrimMode=partial: only the framework's
@@ -18,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch=$2; shift 2 ;;
     --part-mib) part_mib=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "pack.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +46,11 @@ mkdir -p "$app"
   --exclude='libonnxruntime_providers_tensorrt.so' --exclude='libHarfBuzzSharp.so' --exclude='libonnxruntime_providers_cuda.so' .) |
   tar -xf - -C "$app"
 provider=$work/publish/libonnxruntime_providers_cuda.so
-python3 tools/gpu-check/fatbin_keep_arch.py "$provider" "$app/libonnxruntime_providers_cuda.so" --arch "$arch"
+if [ "$arch" = all ]; then
+  cp "$provider" "$app/libonnxruntime_providers_cuda.so"
+else
+  python3 tools/gpu-check/fatbin_keep_arch.py "$provider" "$app/libonnxruntime_providers_cuda.so" --arch "$arch"
+fi
 
 echo "== the packed app runs here (CPU; CUDA refused for want of the libraries)"
 image=tests/Moderation.Streams.Inference.Tests/data/images/plasma-224x224.png
@@ -72,7 +78,7 @@ rm -rf "$carry" && mkdir -p "$carry"
 split -b "$part" -d -a 2 --numeric-suffixes=1 "$work/$archive" "$carry/$archive.part-"
 {
   echo "# packed $(date -u +%Y-%m-%dT%H:%M:%SZ) from commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' (src has uncommitted changes)')"
-  echo "# Microsoft.ML.OnnxRuntime.Gpu.Linux $(sed -n 's/.*Include="Microsoft.ML.OnnxRuntime.Gpu.Linux" Version="\([^"]*\)".*/\1/p' Directory.Packages.props); CUDA provider keeps sm_$arch code only; original sha256 $(sha256sum "$provider" | cut -c1-16)"
+  echo "# Microsoft.ML.OnnxRuntime.Gpu.Linux $(sed -n 's/.*Include="Microsoft.ML.OnnxRuntime.Gpu.Linux" Version="\([^"]*\)".*/\1/p' Directory.Packages.props); CUDA provider: $([ "$arch" = all ] && echo "as shipped (every architecture)" || echo "sm_$arch code only"); original sha256 $(sha256sum "$provider" | cut -c1-16)"
   echo "$(sha256sum "$work/$archive" | cut -d' ' -f1)  $archive"
   (cd "$carry" && sha256sum "$archive".part-*)
 } > "$carry/manifest.txt"
