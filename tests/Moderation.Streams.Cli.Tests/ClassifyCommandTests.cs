@@ -46,6 +46,27 @@ public sealed class ClassifyCommandTests : IDisposable
         Assert.Equal(5, json.RootElement.GetProperty("scores").EnumerateObject().Count());
     }
 
+    [Fact]
+    public async Task Precision_fp16_scores_close_to_fp32_and_says_so_and_a_model_without_a_variant_is_a_usage_error()
+    {
+        string image = WriteImage();
+
+        using var fp16 = await CliProcess.RunAsync(["classify", "--device", "cpu", "--precision", "fp16", image], ct: Ct);
+        using var fp32 = await CliProcess.RunAsync(["classify", "--device", "cpu", image], ct: Ct);
+        using var none = await CliProcess.RunAsync(["classify", "--model", "nsfw-inception-v3", "--precision", "fp16", image], ct: Ct);
+
+        Assert.Equal(ExitCodes.Ok, await fp16.WaitForExitAsync(ct: Ct));
+        Assert.Equal(ExitCodes.Ok, await fp32.WaitForExitAsync(ct: Ct));
+        using var half = JsonDocument.Parse(Assert.Single(fp16.StdoutLines));
+        using var full = JsonDocument.Parse(Assert.Single(fp32.StdoutLines));
+        Assert.Equal("fp16", half.RootElement.GetProperty("precision").GetString());
+        Assert.False(full.RootElement.TryGetProperty("precision", out _));
+        foreach (var score in full.RootElement.GetProperty("scores").EnumerateObject())
+            Assert.InRange(half.RootElement.GetProperty("scores").GetProperty(score.Name).GetDouble(), score.Value.GetDouble() - 1e-2, score.Value.GetDouble() + 1e-2);
+        Assert.Equal(ExitCodes.Usage, await none.WaitForExitAsync(ct: Ct));
+        Assert.Contains(none.StderrLines, l => l.Contains("'nsfw-inception-v3' has no fp16 variant", StringComparison.Ordinal));
+    }
+
     private string WriteImage()
     {
         string path = Path.Combine(_images.FullName, "a.png");

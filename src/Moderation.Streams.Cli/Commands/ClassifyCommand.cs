@@ -8,7 +8,7 @@ using Moderation.Streams.Media;
 namespace Moderation.Streams.Cli.Commands;
 
 /// <summary>
-/// <c>moderation classify [--model NAME] [--device cpu|cuda|auto] FILE...</c>: one JSON line per file,
+/// <c>moderation classify [--model NAME] [--device cpu|cuda|auto] [--precision fp32|fp16] FILE...</c>: one JSON line per file,
 /// <c>{"path":…,"model":…,"scores":{"drawing":…,"hentai":…,"neutral":…,"porn":…,"sexy":…}}</c>.
 /// Files that fail go to stderr with their error code; the rest are still classified; exit 1 if any failed.
 /// </summary>
@@ -33,23 +33,34 @@ internal static class ClassifyCommand
             Description = "cpu, cuda (or fail, saying why) or auto (CUDA when usable, else the CPU, with the reason on stderr).",
             DefaultValueFactory = _ => InferenceDevice.Cpu,
         };
+        var precision = new Option<InferencePrecision>("--precision")
+        {
+            Description = "fp32, or fp16 for the model's float16 variant (meant for CUDA; on the CPU for parity checks). Lines then carry \"precision\":\"fp16\".",
+            DefaultValueFactory = _ => InferencePrecision.Fp32,
+        };
         var command = new Command("classify", "Print each file's class scores (drawing, hentai, neutral, porn, sexy) as a JSON line.");
         command.Arguments.Add(files);
         command.Options.Add(model);
         command.Options.Add(device);
+        command.Options.Add(precision);
         command.SetAction(parseResult =>
         {
             string modelName = parseResult.GetValue(model) ?? ModelRegistry.DefaultModelName;
-            if (!ModelRegistry.TryGet(modelName, out _))
+            if (!ModelRegistry.TryGet(modelName, out var descriptor))
             {
                 Console.Error.WriteLine($"moderation classify: {ModelRegistry.DescribeUnknown(modelName)}");
+                return ExitCodes.Usage;
+            }
+            if (parseResult.GetValue(precision) == InferencePrecision.Fp16 && descriptor.Fp16FileName is null)
+            {
+                Console.Error.WriteLine($"moderation classify: {ModelRegistry.DescribeNoFp16(modelName)}");
                 return ExitCodes.Usage;
             }
 
             OnnxImageClassifier classifier;
             try
             {
-                classifier = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions { Device = parseResult.GetValue(device) });
+                classifier = OnnxImageClassifier.Load(modelName, options: new ClassifierOptions { Device = parseResult.GetValue(device), Precision = parseResult.GetValue(precision) });
             }
             catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ExecutionProviderUnavailableException)
             {
@@ -70,21 +81,28 @@ internal static class ClassifyCommand
                         return;
                     }
                     var scores = classifier.Classify([ImageDecoder.DecodeFile(path)])[0];
-                    Console.Out.WriteLine(FormatLine(path, classifier.Model.Name, scores));
+                    Console.Out.WriteLine(FormatLine(path, classifier.Model, scores));
                 });
             }
         });
         return command;
     }
 
-    internal static string FormatLine(string path, string modelName, ClassScores scores)
+    /// <summary>The line's model fields: <c>"model"</c> (the name) and, for the float16 variant, <c>"precision":"fp16"</c>.</summary>
+    internal static void WriteModel(Utf8JsonWriter json, ModelDescriptor model)
+    {
+        json.WriteString("model", model.Name);
+        if (model.Precision == InferencePrecision.Fp16) json.WriteString("precision", "fp16");
+    }
+
+    internal static string FormatLine(string path, ModelDescriptor model, ClassScores scores)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, JsonOptions))
         {
             json.WriteStartObject();
             json.WriteString("path", path);
-            json.WriteString("model", modelName);
+            WriteModel(json, model);
             json.WriteStartObject("scores");
             for (int i = 0; i < scores.Labels.Count; i++) json.WriteNumber(scores.Labels[i], scores.Values[i]);
             json.WriteEndObject();

@@ -48,7 +48,7 @@ internal static class VideoFiles
         {
             json.WriteStartObject();
             json.WriteString("path", path);
-            json.WriteString("model", classifier.Model.Name);
+            ClassifyCommand.WriteModel(json, classifier.Model);
             var labels = scores[0].Labels;
             var best = new int[labels.Count];
             for (int l = 0; l < labels.Count; l++)
