@@ -122,6 +122,10 @@ public sealed class OnnxImageClassifier : IImageClassifier
                     cudaFailure = $"creating a CUDA session failed: {e.Message}";
                 }
             }
+            else
+            {
+                cudaOptions.Dispose(); // the CUDA provider could not even be appended
+            }
             if (options.Device == InferenceDevice.Cuda)
                 throw new ExecutionProviderUnavailableException(
                     $"Inference:Device is 'cuda' but the CUDA execution provider cannot be used: {cudaFailure}. " +
