@@ -111,15 +111,36 @@ public sealed class OnnxImageClassifier : IImageClassifier
             var cudaOptions = CreateOptions(cuda, out var cudaFailure);
             if (cudaFailure is null)
             {
+                OnnxImageClassifier? onCuda = null;
                 try
                 {
                     var session = new InferenceSession(path, cudaOptions);
-                    return Start(new OnnxImageClassifier(requested, path, cuda, session, cudaOptions, $"cuda:{options.CudaDeviceId}", null));
+                    onCuda = new OnnxImageClassifier(requested, path, cuda, session, cudaOptions, $"cuda:{options.CudaDeviceId}", null);
                 }
                 catch (OnnxRuntimeException e)
                 {
                     cudaOptions.Dispose();
                     cudaFailure = $"creating a CUDA session failed: {e.Message}";
+                }
+                if (onCuda is not null)
+                {
+                    // A session can be created and still fail at its first run (cuDNN, cuFFT and NVRTC are opened
+                    // then, not at load): run once here, so a broken CUDA install refuses or falls back now.
+                    try
+                    {
+                        onCuda.WarmUp(everyBucket: onCuda.Options.WarmUp);
+                        return onCuda;
+                    }
+                    catch (OnnxRuntimeException e)
+                    {
+                        onCuda.Dispose();
+                        cudaFailure = $"the first run on CUDA failed: {e.Message}";
+                    }
+                    catch
+                    {
+                        onCuda.Dispose();
+                        throw;
+                    }
                 }
             }
             else
@@ -173,7 +194,7 @@ public sealed class OnnxImageClassifier : IImageClassifier
     {
         try
         {
-            if (classifier.Options.WarmUp) classifier.WarmUp();
+            if (classifier.Options.WarmUp) classifier.WarmUp(everyBucket: true);
             return classifier;
         }
         catch
@@ -183,13 +204,20 @@ public sealed class OnnxImageClassifier : IImageClassifier
         }
     }
 
-    /// <summary>Runs every bucket (CUDA) or one image (CPU) once, on zeros, so the first real batch is not slow.</summary>
-    private void WarmUp()
+    /// <summary>
+    /// Runs every bucket (CUDA) or one image (CPU) once, on zeros, so the first real batch is not slow; with
+    /// <paramref name="everyBucket"/> false only the smallest batch (CUDA's check that it can run at all).
+    /// </summary>
+    private void WarmUp(bool everyBucket)
     {
         var lane = RentLane();
         try
         {
-            foreach (int size in _buckets ?? [1]) Run(lane, size);
+            foreach (int size in _buckets ?? [1])
+            {
+                Run(lane, size);
+                if (!everyBucket) break;
+            }
         }
         finally
         {
