@@ -21,6 +21,25 @@ public class ImageDecoderTests
     }
 
     [Fact]
+    public void Dropping_alpha_keeps_every_pixels_rgb_in_order_for_every_length()
+    {
+        var random = new Random(7);
+        foreach (int pixels in Enumerable.Range(0, 70).Concat([1000, 4097, 518_400]))
+        {
+            var rgba = new byte[pixels * 4];
+            random.NextBytes(rgba);
+            var rgb = new byte[pixels * 3];
+
+            ImageDecoder.DropAlpha(rgba, rgb);
+
+            for (int p = 0; p < pixels; p++)
+                for (int c = 0; c < 3; c++)
+                    if (rgb[p * 3 + c] != rgba[p * 4 + c])
+                        Assert.Fail($"{pixels} pixels: pixel {p} channel {c} is {rgb[p * 3 + c]}, not {rgba[p * 4 + c]}");
+        }
+    }
+
+    [Fact]
     public void Greyscale_images_decode_to_one_channel()
     {
         using var grey = new SKBitmap(new SKImageInfo(8, 8, SKColorType.Gray8, SKAlphaType.Opaque));
