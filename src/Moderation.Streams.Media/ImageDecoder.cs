@@ -119,7 +119,7 @@ public static class ImageDecoder
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"image data is truncated or corrupt ({result})");
 
         if (grey) return new DecodedImage(width, height, 1, raw) { ScaleDenominator = denominator };
-        var rgb = new byte[(long)width * height * 3];
+        var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3)); // DropAlpha writes every byte
         DropAlpha(raw, rgb);
         return new DecodedImage(width, height, 3, rgb) { ScaleDenominator = denominator };
     }
