@@ -90,7 +90,11 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
                 return [video.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(policy, upload, activity, parsed.ContentId, source, started, null, video.Unscreenable!)];
             }
             DecodedImage image;
-            using (Stage("decode")) image = await ImageDecoder.DecodeAsync(bytes, _media.Options.Decode, ct).ConfigureAwait(false);
+            using (var decode = Stage("decode"))
+            {
+                image = await ImageDecoder.DecodeAsync(bytes, _media.Options.Decode, ct).ConfigureAwait(false);
+                decode?.SetTag("moderation.decode.scale", image.ScaleDenominator); // 1 = full, 2/4/8 = JPEG DCT-scaled
+            }
             Hashing.PdqResult pdq;
             using (Stage("hash")) pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
             var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);

@@ -115,6 +115,8 @@ public class TelemetryTests
         // Every stage is a child span of the upload's span; the batch span links to the inference stage.
         var children = spans.Where(s => s.ParentSpanId == process.SpanId).Select(s => s.OperationName).ToList();
         Assert.Subset(children.ToHashSet(), new HashSet<string> { "fetch", "decode", "hash", "cache lookup", "inference", "policy", "publish", "bank lookup" });
+        var decode = Assert.Single(spans, s => s.OperationName == "decode" && s.ParentSpanId == process.SpanId);
+        Assert.Equal(1, decode.GetTagItem("moderation.decode.scale")); // a small PNG: decoded in full
         var inference = Assert.Single(spans, s => s.OperationName == "inference" && s.ParentSpanId == process.SpanId);
         var batch = Assert.Single(spans, s => s.OperationName == "inference batch" && s.Links.Any(l => l.Context.SpanId == inference.SpanId));
         Assert.Equal("cpu", batch.GetTagItem("moderation.device"));
