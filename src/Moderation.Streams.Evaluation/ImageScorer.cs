@@ -4,12 +4,17 @@ using Moderation.Streams.Media;
 
 namespace Moderation.Streams.Evaluation;
 
-/// <summary>Runs a classifier over a labelled set in batches; images that cannot be read are listed, not fatal.</summary>
+/// <summary>
+/// Runs a classifier over a labelled set in batches; images that cannot be read are listed, not fatal. Images are
+/// decoded as the worker decodes them (<see cref="MediaOptions.Decode"/>'s defaults: large JPEGs at reduced scale)
+/// unless told otherwise, so thresholds chosen here are the ones production sees.
+/// </summary>
 public static class ImageScorer
 {
     public static (IReadOnlyList<ScoredImage> Scored, IReadOnlyList<string> Failed) Score(LabelledSet set, IImageClassifier classifier,
-        int batchSize = 16, IProgress<int>? progress = null)
+        int batchSize = 16, IProgress<int>? progress = null, DecodeLimits? decode = null)
     {
+        decode ??= new MediaOptions().Decode;
         var scored = new List<ScoredImage>(set.Images.Count);
         var failed = new List<string>();
         var batch = new List<(LabelledImage Item, DecodedImage Image)>(batchSize);
@@ -18,7 +23,7 @@ public static class ImageScorer
         {
             try
             {
-                batch.Add((item, ImageDecoder.DecodeFile(item.Path)));
+                batch.Add((item, ImageDecoder.DecodeFile(item.Path, decode)));
             }
             catch (Exception e) when (e is ModerationException or IOException or UnauthorizedAccessException)
             {

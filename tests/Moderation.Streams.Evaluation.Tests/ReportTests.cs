@@ -67,4 +67,37 @@ public sealed class ReportTests : IDisposable
         Assert.Equal(result.ProposedOutcome, outcome);
         Assert.Contains(files, f => f.EndsWith("summary.md", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Images_are_decoded_as_the_worker_decodes_them_unless_told_otherwise()
+    {
+        File.WriteAllBytes(Path.Combine(_dir.FullName, "large.jpg"), SampleImages.Jpeg(8200, 2400, 1800));
+        File.WriteAllLines(Path.Combine(_dir.FullName, "labels.csv"), ["path,label", "large.jpg,drawing"]);
+        var set = LabelledSet.Load(Path.Combine(_dir.FullName, "labels.csv"));
+        using var sizes = new SizeRecorder();
+
+        ImageScorer.Score(set, sizes);
+        ImageScorer.Score(set, sizes, decode: new DecodeLimits());
+
+        // The worker's default (Media:Decode:JpegScaleMinSide 512) reads it at half scale; plain limits in full.
+        Assert.Equal([(1200, 900), (2400, 1800)], sizes.Seen);
+    }
+
+    /// <summary>A classifier that only notes the size of each picture it is given.</summary>
+    private sealed class SizeRecorder : IImageClassifier
+    {
+        public List<(int Width, int Height)> Seen { get; } = [];
+        public ModelDescriptor Model => ModelRegistry.NsfwMobileNetV2;
+        public string Device => "none";
+
+        public IReadOnlyList<ClassScores> Classify(IReadOnlyList<DecodedImage> images)
+        {
+            Seen.AddRange(images.Select(i => (i.Width, i.Height)));
+            return [.. images.Select(_ => new ClassScores(Model.Labels, new float[Model.Labels.Count]))];
+        }
+
+        public void Dispose()
+        {
+        }
+    }
 }
