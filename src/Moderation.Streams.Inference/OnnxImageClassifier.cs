@@ -111,35 +111,28 @@ public sealed class OnnxImageClassifier : IImageClassifier
             var cudaOptions = CreateOptions(cuda, out var cudaFailure);
             if (cudaFailure is null)
             {
-                OnnxImageClassifier? onCuda = null;
+                InferenceSession? session = null;
                 try
                 {
-                    var session = new InferenceSession(path, cudaOptions);
-                    onCuda = new OnnxImageClassifier(requested, path, cuda, session, cudaOptions, $"cuda:{options.CudaDeviceId}", null);
+                    session = new InferenceSession(path, cudaOptions);
                 }
                 catch (OnnxRuntimeException e)
                 {
                     cudaOptions.Dispose();
                     cudaFailure = $"creating a CUDA session failed: {e.Message}";
                 }
-                if (onCuda is not null)
+                if (session is not null)
                 {
                     // A session can be created and still fail at its first run (cuDNN, cuFFT and NVRTC are opened
-                    // then, not at load): run once here, so a broken CUDA install refuses or falls back now.
+                    // then, not at load): Start runs it once even without warm-up, so a broken CUDA install
+                    // refuses or falls back now (Start disposes the classifier when that run throws).
                     try
                     {
-                        onCuda.WarmUp(everyBucket: onCuda.Options.WarmUp);
-                        return onCuda;
+                        return Start(new OnnxImageClassifier(requested, path, cuda, session, cudaOptions, $"cuda:{options.CudaDeviceId}", null), runOnce: true);
                     }
                     catch (OnnxRuntimeException e)
                     {
-                        onCuda.Dispose();
                         cudaFailure = $"the first run on CUDA failed: {e.Message}";
-                    }
-                    catch
-                    {
-                        onCuda.Dispose();
-                        throw;
                     }
                 }
             }
@@ -190,11 +183,13 @@ public sealed class OnnxImageClassifier : IImageClassifier
         return path;
     }
 
-    private static OnnxImageClassifier Start(OnnxImageClassifier classifier)
+    /// <summary>Warms <paramref name="classifier"/> up (every bucket) when its options say so, else with
+    /// <paramref name="runOnce"/> runs its smallest batch once; disposes it if that throws.</summary>
+    private static OnnxImageClassifier Start(OnnxImageClassifier classifier, bool runOnce = false)
     {
         try
         {
-            if (classifier.Options.WarmUp) classifier.WarmUp(everyBucket: true);
+            if (classifier.Options.WarmUp || runOnce) classifier.WarmUp(everyBucket: classifier.Options.WarmUp);
             return classifier;
         }
         catch
