@@ -113,6 +113,15 @@ internal static class InferenceBench
         Console.WriteLine($"preprocessing alone (1 thread){(Preprocessor.VectorPathSupported ? ", AVX2  " : ", scalar")}    {prepPerSecond,9:0} images/s  ({1000 / prepPerSecond:0.000} ms/image)");
         Console.WriteLine($"RATIO preprocess_vector_vs_scalar {prepPerSecond / scalarPrep:0.000}");
 
+        // Direct calls of `model` at a static batch size, `concurrent` callers, each its own slice of the images.
+        double Direct(OnnxImageClassifier model, int size) => Measure(window, concurrent, worker =>
+        {
+            var batch = new DecodedImage[size];
+            for (int i = 0; i < size; i++) batch[i] = images[(worker * 7 + i) % images.Length];
+            model.Classify(batch);
+            return size;
+        });
+
         // 1. Direct calls at each static batch size, `concurrent` callers: the best one is the baseline.
         var sizes = new List<int>();
         for (int s = 1; s <= maxBatch; s *= 2) sizes.Add(s);
@@ -121,13 +130,7 @@ internal static class InferenceBench
         int bestSize = 1;
         foreach (int size in sizes)
         {
-            double rate = Measure(window, concurrent, worker =>
-            {
-                var batch = new DecodedImage[size];
-                for (int i = 0; i < size; i++) batch[i] = images[(worker * 7 + i) % images.Length];
-                classifier.Classify(batch);
-                return size;
-            });
+            double rate = Direct(classifier, size);
             Console.WriteLine($"direct, static batch {size,3} x{concurrent} callers   {rate,9:0} images/s");
             if (rate > best) (best, bestSize) = (rate, size);
         }
@@ -148,28 +151,10 @@ internal static class InferenceBench
         var batcherRates = new List<double>();
         for (int round = 1; round <= rounds; round++)
         {
-            double raw = Measure(window, concurrent, worker =>
-            {
-                var batch = new DecodedImage[bestSize];
-                for (int i = 0; i < bestSize; i++) batch[i] = images[(worker * 7 + i) % images.Length];
-                classifier.Classify(batch);
-                return bestSize;
-            });
+            double raw = Direct(classifier, bestSize);
             double unbatched = Measure(window, concurrent, worker => classifier.Classify([images[worker % images.Length]]).Count);
-            double raw32 = fp32 is null ? 0 : Measure(window, concurrent, worker =>
-            {
-                var batch = new DecodedImage[bestSize];
-                for (int i = 0; i < bestSize; i++) batch[i] = images[(worker * 7 + i) % images.Length];
-                fp32.Classify(batch);
-                return bestSize;
-            });
-            double rawOther = otherHost is null ? 0 : Measure(window, concurrent, worker =>
-            {
-                var batch = new DecodedImage[bestSize];
-                for (int i = 0; i < bestSize; i++) batch[i] = images[(worker * 7 + i) % images.Length];
-                otherHost.Classify(batch);
-                return bestSize;
-            });
+            double raw32 = fp32 is null ? 0 : Direct(fp32, bestSize);
+            double rawOther = otherHost is null ? 0 : Direct(otherHost, bestSize);
             if (otherHost is not null) pinnedVsPageable.Add(pinnedInput ? raw / rawOther : rawOther / raw);
             double bytesPerImage, meanBatch, rate;
             {
