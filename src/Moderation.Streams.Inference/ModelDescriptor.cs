@@ -103,6 +103,13 @@ public static class ModelRegistry
     public static string DescribeUnknown(string name) =>
         $"unknown model '{name}'; known models: {string.Join(", ", All.Select(m => m.Name))}";
 
+    /// <summary>Why <paramref name="name"/> cannot run at <paramref name="precision"/> (an unknown model, or float16 asked of a
+    /// model without a float16 variant), as <see cref="DescribeUnknown"/> or <see cref="DescribeNoFp16"/> say it; null when it can.</summary>
+    public static string? DescribeUnusable(string name, InferencePrecision precision) =>
+        !TryGet(name, out var model) ? DescribeUnknown(name)
+        : precision == InferencePrecision.Fp16 && model.Fp16FileName is null ? DescribeNoFp16(name)
+        : null;
+
     /// <summary>The error text for float16 asked of a model without a float16 variant: it lists the models that have one.</summary>
     public static string DescribeNoFp16(string name) =>
         $"model '{name}' has no fp16 variant in this build (Inference:Precision=fp16); models with one: " +

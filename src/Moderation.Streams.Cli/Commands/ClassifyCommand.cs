@@ -46,14 +46,9 @@ internal static class ClassifyCommand
         command.SetAction(parseResult =>
         {
             string modelName = parseResult.GetValue(model) ?? ModelRegistry.DefaultModelName;
-            if (!ModelRegistry.TryGet(modelName, out var descriptor))
+            if (ModelRegistry.DescribeUnusable(modelName, parseResult.GetValue(precision)) is { } unusable)
             {
-                Console.Error.WriteLine($"moderation classify: {ModelRegistry.DescribeUnknown(modelName)}");
-                return ExitCodes.Usage;
-            }
-            if (parseResult.GetValue(precision) == InferencePrecision.Fp16 && descriptor.Fp16FileName is null)
-            {
-                Console.Error.WriteLine($"moderation classify: {ModelRegistry.DescribeNoFp16(modelName)}");
+                Console.Error.WriteLine($"moderation classify: {unusable}");
                 return ExitCodes.Usage;
             }
 

@@ -37,14 +37,9 @@ internal static class InferenceBench
         command.SetAction(parse =>
         {
             string modelName = parse.GetValue(model)!;
-            if (!ModelRegistry.TryGet(modelName, out var descriptor))
+            if (ModelRegistry.DescribeUnusable(modelName, parse.GetValue(precision)) is { } unusable)
             {
-                Console.Error.WriteLine($"moderation bench inference: {ModelRegistry.DescribeUnknown(modelName)}");
-                return ExitCodes.Usage;
-            }
-            if (parse.GetValue(precision) == InferencePrecision.Fp16 && descriptor.Fp16FileName is null)
-            {
-                Console.Error.WriteLine($"moderation bench inference: {ModelRegistry.DescribeNoFp16(modelName)}");
+                Console.Error.WriteLine($"moderation bench inference: {unusable}");
                 return ExitCodes.Usage;
             }
             try
