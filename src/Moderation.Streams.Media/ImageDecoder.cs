@@ -147,7 +147,8 @@ public static class ImageDecoder
         }
     }
 
-    private static void CheckSize(long width, long height, DecodeLimits limits)
+    /// <summary>The pixel limits (<c>media-too-large</c>), for <see cref="PdqDecoder"/> too.</summary>
+    internal static void CheckSize(long width, long height, DecodeLimits limits)
     {
         if (width > limits.MaxSide || height > limits.MaxSide || width * height > limits.MaxPixels)
             throw new ModerationException(ErrorCodes.MediaTooLarge,

@@ -88,9 +88,7 @@ public sealed class PdqDecoder
                 int width = codec.Info.Width, height = codec.Info.Height;
                 if (width <= 0 || height <= 0)
                     throw new ModerationException(ErrorCodes.UndecodableMedia, $"invalid dimensions {width}x{height}");
-                if (width > limits.MaxSide || height > limits.MaxSide || (long)width * height > limits.MaxPixels)
-                    throw new ModerationException(ErrorCodes.MediaTooLarge,
-                        $"{width}x{height} exceeds the pixel limits ({limits.MaxPixels} pixels, {limits.MaxSide} per side)");
+                ImageDecoder.CheckSize(width, height, limits);
 
                 // Pictures up to PDQ's 512-pixel grid are never scaled, whatever MinScaledSide says.
                 int denominator = width > 512 && height > 512 ? JpegScale.Choose(codec, MinScaledSide, ref width, ref height) : 1;
