@@ -180,13 +180,7 @@ def convert(model, source_sha256, float32_from, emulate):
 
     def rounded(name):
         """--emulate: the float32 tensor, rounded to float16 values and back."""
-        half = cast(name, HALF)
-        key = (half, FLOAT)
-        if key not in casts:
-            out = f"{name}/rounded"
-            new_nodes.append(helper.make_node("Cast", [half], [out], name=out, to=FLOAT))
-            casts[key] = out
-        return casts[key]
+        return cast(cast(name, HALF), FLOAT)
 
     renamed = {}  # --emulate: node output -> its copy rounded to float16 values
     for i, n in enumerate(nodes):
