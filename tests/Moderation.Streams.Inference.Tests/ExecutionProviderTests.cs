@@ -41,6 +41,10 @@ public sealed class ExecutionProviderTests
         return true;
     }
 
+    private static void SkipWithoutCuda() =>
+        Assert.SkipWhen(MissingForCuda is not null,
+            $"{MissingForCuda} does not load here: this test needs an NVIDIA GPU with CUDA 13 and cuDNN 9 (tools/gpu-check.sh)");
+
     internal static void SkipWhereCudaCanLoad() =>
         Assert.SkipWhen(MissingCudaLibrary is null,
             $"every library {ProviderLibrary} links against loads here: this test is for a machine without CUDA 13");
@@ -138,8 +142,7 @@ public sealed class ExecutionProviderTests
     [Fact]
     public void Cuda_where_a_gpu_and_its_libraries_are_present_runs_there_in_buckets_and_scores_like_the_cpu()
     {
-        Assert.SkipWhen(MissingForCuda is not null,
-            $"{MissingForCuda} does not load here: this test needs an NVIDIA GPU with CUDA 13 and cuDNN 9 (tools/gpu-check.sh)");
+        SkipWithoutCuda();
 
         using var cuda = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Cuda, MaxBatchSize = 8 });
         using var cpu = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Cpu, MaxBatchSize = 8 });
@@ -163,8 +166,7 @@ public sealed class ExecutionProviderTests
     [Fact]
     public void On_cuda_page_locked_input_memory_gives_the_same_scores_as_pageable()
     {
-        Assert.SkipWhen(MissingForCuda is not null,
-            $"{MissingForCuda} does not load here: this test needs an NVIDIA GPU with CUDA 13 and cuDNN 9 (tools/gpu-check.sh)");
+        SkipWithoutCuda();
 
         using var pinned = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Cuda, MaxBatchSize = 8, CudaPinnedInput = true });
         using var pageable = OnnxImageClassifier.Load(options: new ClassifierOptions { Device = InferenceDevice.Cuda, MaxBatchSize = 8 });
