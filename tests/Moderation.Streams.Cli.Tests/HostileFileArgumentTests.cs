@@ -66,6 +66,21 @@ public sealed class HostileFileArgumentTests : IDisposable
     }
 
     [Fact]
+    public async Task Bank_match_reports_devices_and_fifos_per_file_and_matches_the_others()
+    {
+        await using var redis = Redis.EmbeddedRedisServer.Start();
+        var image = Image();
+        var fifo = Fifo("pipe.png");
+
+        using var cli = await CliProcess.RunAsync(["bank", "match", "--redis", redis.Configuration, "/dev/zero", fifo, image], ct: Ct);
+
+        Assert.Equal(ExitCodes.Failure, await cli.WaitForExitAsync(ct: Ct));
+        Assert.Contains(image, Assert.Single(cli.StdoutLines));
+        Assert.Contains("moderation bank match: /dev/zero: unsupported-media: not a regular file (a character device)", cli.StderrLines);
+        Assert.Contains($"moderation bank match: {fifo}: unsupported-media: not a regular file (a FIFO)", cli.StderrLines);
+    }
+
+    [Fact]
     public async Task Files_over_max_bytes_are_too_large_and_the_default_is_32_MiB()
     {
         var image = Image();
