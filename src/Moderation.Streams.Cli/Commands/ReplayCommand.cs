@@ -7,8 +7,8 @@ using Moderation.Streams.Kafka;
 using Moderation.Streams.Kafka.Replay;
 using Moderation.Streams.Media;
 using Moderation.Streams.Worker;
-using Spectre.Console;
 using Moderation.Streams.Worker.Logging;
+using Spectre.Console;
 
 namespace Moderation.Streams.Cli.Commands;
 
