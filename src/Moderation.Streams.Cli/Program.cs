@@ -8,7 +8,7 @@ public static class Program
     public static async Task<int> Main(string[] args)
     {
         var root = BuildRoot();
-        var parse = root.Parse(args);
+        var parse = root.Parse(args, Parsing);
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors) Console.Error.WriteLine($"moderation: {error.Message}");
@@ -19,6 +19,11 @@ public static class Program
         // so the parser must not cut it short (its default gives an action two seconds, then exits 143).
         return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(5) });
     }
+
+    /// <summary>How every command line is parsed. Response files are off: System.CommandLine would replace an
+    /// <c>@NAME</c> argument by the lines of the file NAME, so an argument (a file name, <c>replay --from @UNIX_MS</c>)
+    /// could make the verb read any file as arguments.</summary>
+    public static ParserConfiguration Parsing => new() { ResponseFileTokenReplacer = null };
 
     public static RootCommand BuildRoot()
     {

@@ -54,7 +54,7 @@ public sealed record Policy
     /// <param name="knownModels">Model names the ensemble and shadow may name; null = not checked.</param>
     /// <exception cref="InvalidDataException">Unreadable, malformed or invalid: the message names the file, the line and the field.</exception>
     public static Policy Load(string path, IReadOnlyCollection<string>? knownModels = null) =>
-        PolicyFile.Parse(File.ReadAllBytes(path), path, knownModels);
+        PolicyFile.Parse(PolicyFile.ReadFile(path), path, knownModels);
 
     /// <summary>Every rule the policy breaks, each as <c>field: problem</c>; empty when valid.</summary>
     public IReadOnlyList<string> Validate(IReadOnlyCollection<string>? knownModels = null) =>

@@ -10,6 +10,24 @@ namespace Moderation.Streams.Contracts;
 /// </summary>
 public static class PolicyFile
 {
+    /// <summary>Largest policy file read (a real one is a few KiB).</summary>
+    public const long MaxFileBytes = 1024 * 1024;
+
+    /// <summary>The bytes of a policy file: only a regular file of at most <see cref="MaxFileBytes"/> is read (a FIFO or
+    /// <c>/dev/zero</c> named as the policy is refused at once).</summary>
+    /// <exception cref="InvalidDataException">Not a regular file, or too large; the message names the file.</exception>
+    public static byte[] ReadFile(string path)
+    {
+        try
+        {
+            return RegularFile.ReadAllBytes(path, MaxFileBytes);
+        }
+        catch (ModerationException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
     /// <exception cref="InvalidDataException">Malformed or invalid; the message is <c>NAME: line N: field: problem</c> per error.</exception>
     public static Policy Parse(ReadOnlySpan<byte> json, string name, IReadOnlyCollection<string>? knownModels = null)
     {

@@ -35,34 +35,27 @@ public static class UploadEventParser
         // Invalid UTF-8 anywhere (unknown fields included) makes the event invalid, not only where a field is read.
         if (!System.Text.Unicode.Utf8.IsValid(utf8)) throw Invalid("event is not valid UTF-8");
 
-        JsonDocument document;
         try
         {
             var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = limits.MaxDepth, CommentHandling = JsonCommentHandling.Disallow });
             RejectDuplicateKeys(ref reader);
-            document = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = limits.MaxDepth });
+            using var document = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = limits.MaxDepth });
+            return FromDocument(document.RootElement);
         }
-        catch (JsonException e)
+        catch (Exception e) when (IsHostileInputFailure(e))
         {
-            throw Invalid($"malformed JSON: {e.Message}");
-        }
-        catch (ArgumentException e) // invalid UTF-8 surfaces here in some paths
-        {
-            throw Invalid($"malformed JSON: {e.Message}");
-        }
-
-        using (document)
-        {
-            try
-            {
-                return FromDocument(document.RootElement);
-            }
-            catch (InvalidOperationException e) // e.g. an escaped lone surrogate ("\ud800") that is no text
-            {
-                throw Invalid($"unreadable string: {e.Message}");
-            }
+            // Whatever System.Text.Json or a decoder throws on hostile text is that event's fault, never an internal error.
+            throw Invalid(e is JsonException ? $"malformed JSON: {e.Message}" : $"unreadable event: {e.Message}");
         }
     }
+
+    /// <summary>The exceptions System.Text.Json and the decoders throw on input they cannot read: malformed JSON
+    /// (<see cref="JsonException"/>), a string that is no UTF-16 text such as an escaped lone surrogate
+    /// (<see cref="InvalidOperationException"/>), invalid UTF-8 or base64 (<see cref="ArgumentException"/> incl.
+    /// <see cref="DecoderFallbackException"/>, <see cref="FormatException"/>), numbers out of range
+    /// (<see cref="OverflowException"/>).</summary>
+    private static bool IsHostileInputFailure(Exception e) =>
+        e is JsonException or InvalidOperationException or ArgumentException or FormatException or OverflowException;
 
     private static UploadEvent FromDocument(JsonElement root)
     {
@@ -129,7 +122,7 @@ public static class UploadEventParser
                 reader.Skip();
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (IsHostileInputFailure(e))
         {
         }
         return null;

@@ -37,6 +37,9 @@ public sealed class LabelledSet
     /// <summary>The labels a report lists, in a stable order.</summary>
     public IReadOnlyList<string> Labels => Mode == LabelMode.Binary ? [Safe, Unsafe] : Policy.KnownLabels;
 
+    /// <summary>Largest labels file read (about a million rows); only a regular file is read at all.</summary>
+    public const long MaxLabelsFileBytes = 256L * 1024 * 1024;
+
     /// <exception cref="InvalidDataException">A row is malformed or a label unknown, or the kinds are mixed; the message names the line.</exception>
     public static LabelledSet Load(string path)
     {
@@ -45,7 +48,17 @@ public sealed class LabelledSet
         var root = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         var images = new List<LabelledImage>();
         int lineNumber = 0;
-        foreach (var raw in File.ReadLines(path))
+        string text;
+        try
+        {
+            text = RegularFile.ReadAllText(path, MaxLabelsFileBytes);
+        }
+        catch (ModerationException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+        using var lines = new StringReader(text);
+        for (string? raw; (raw = lines.ReadLine()) is not null;)
         {
             lineNumber++;
             var line = raw.Trim();

@@ -20,14 +20,27 @@ public static class ImageDecoder
     /// <summary>One gate per limits instance (a worker has one, from <c>Media:Decode</c>).</summary>
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DecodeLimits, SemaphoreSlim> Gates = new();
 
+    /// <summary>Decodes a file named by a user (the CLI's verbs, evaluation sets): only a regular file of at most
+    /// <see cref="DecodeLimits.MaxBytes"/> is read (<see cref="ReadFile"/>).</summary>
     public static DecodedImage DecodeFile(string path, DecodeLimits? limits = null)
     {
         limits ??= DecodeLimits.Default;
-        var info = new FileInfo(path);
-        if (!info.Exists) throw new ModerationException(ErrorCodes.MediaUnavailable, $"no such file: {path}");
-        if (info.Length > limits.MaxBytes)
-            throw new ModerationException(ErrorCodes.MediaTooLarge, $"{info.Length} bytes exceeds the limit of {limits.MaxBytes}");
-        return Decode(File.ReadAllBytes(path), limits);
+        return Decode(ReadFile(path, limits.MaxBytes), limits);
+    }
+
+    /// <summary>The bytes of a regular file of at most <paramref name="maxBytes"/>: a device, FIFO or socket is
+    /// <c>unsupported-media</c> without blocking (<see cref="RegularFile"/>), a larger file <c>media-too-large</c>
+    /// unread, a missing one <c>media-unavailable</c>.</summary>
+    public static byte[] ReadFile(string path, long maxBytes)
+    {
+        try
+        {
+            return RegularFile.ReadAllBytes(path, maxBytes, ErrorCodes.UnsupportedMedia);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ModerationException(ErrorCodes.MediaUnavailable, $"no such file: {path}");
+        }
     }
 
     /// <summary>

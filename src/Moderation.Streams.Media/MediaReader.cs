@@ -81,12 +81,17 @@ public sealed class MediaReader : IDisposable
         if (!string.IsNullOrEmpty(uri.UserInfo))
             throw new ModerationException(ErrorCodes.ForbiddenUrl, "credentials in media URLs are not allowed");
         if (_root is null) throw new ModerationException(ErrorCodes.ForbiddenUrl, "file URLs are not enabled (no media root)");
+        // file://localhost/p is file:///p (RFC 8089); any other host would name another machine.
         if (!string.IsNullOrEmpty(uri.Host) && uri.Host != "localhost")
             throw new ModerationException(ErrorCodes.ForbiddenUrl, "file URLs must not name a host");
+        if (!uri.IsDefaultPort && uri.Port >= 0)
+            throw new ModerationException(ErrorCodes.ForbiddenUrl, "file URLs must not name a port");
         if (!string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
             throw new ModerationException(ErrorCodes.ForbiddenUrl, "file URLs must not have a query or fragment");
-        var local = uri.LocalPath;
-        if (local.Any(char.IsControl)) throw new ModerationException(ErrorCodes.ForbiddenUrl, "file URL path has control characters");
+        // With a host, Uri.LocalPath is a UNC path (//localhost/p): the path is the unescaped AbsolutePath instead.
+        var local = string.IsNullOrEmpty(uri.Host) ? uri.LocalPath : Uri.UnescapeDataString(uri.AbsolutePath);
+        if (!SafeText.IsClean(local))
+            throw new ModerationException(ErrorCodes.ForbiddenUrl, "file URL path has control or format characters");
         var requested = Path.GetFullPath(local);
         if (!IsUnderRoot(requested)) throw OutsideRoot();
         if (!File.Exists(requested)) throw new ModerationException(ErrorCodes.MediaUnavailable, "media file not found");
@@ -95,12 +100,13 @@ public sealed class MediaReader : IDisposable
 
         try
         {
-            await using var stream = new FileStream(real, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous);
-            if (!stream.CanSeek) throw new ModerationException(ErrorCodes.MediaUnavailable, "media file is not a regular file");
-            if (stream.Length > _options.MaxBytes) throw TooLarge(stream.Length);
-            var bytes = new byte[stream.Length];
-            await stream.ReadExactlyAsync(bytes, ct).ConfigureAwait(false);
-            return bytes;
+            // Only a regular file, checked on the opened descriptor (opened without blocking, so a FIFO cannot stall the
+            // partition); the real path is opened without following a link, so none can be swapped in after realpath.
+            return await RegularFile.ReadAllBytesAsync(real, _options.MaxBytes, ErrorCodes.ForbiddenUrl, followSymlinks: false, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ModerationException(ErrorCodes.MediaUnavailable, "media file not found");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -285,11 +291,7 @@ public sealed class MediaReader : IDisposable
         return false;
     }
 
-    private static string Printable(string s)
-    {
-        var t = new string(s.Select(c => char.IsControl(c) ? '?' : c).Take(100).ToArray());
-        return s.Length > 100 ? t + "…" : t;
-    }
+    private static string Printable(string s) => SafeText.Escape(s, 101);
 
     private static string? RealPath(string path)
     {

@@ -2,7 +2,7 @@ namespace Moderation.Streams.Media;
 
 /// <summary>
 /// Makes a media URL safe to log or to put in a DLQ message: no user info (credentials), no query string or
-/// fragment (signed-URL tokens), no control characters, and at most <see cref="MaxLength"/> characters.
+/// fragment (signed-URL tokens), no control, format or separator characters (each becomes <c>?</c>), and at most <see cref="MaxLength"/> characters.
 /// </summary>
 public static class UrlRedactor
 {
@@ -23,10 +23,14 @@ public static class UrlRedactor
             : uri.Scheme + ":…";
         if (!string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment)) text += "?…";
         var clean = new System.Text.StringBuilder(Math.Min(text.Length, MaxLength + 1));
-        foreach (char c in text)
+        for (int i = 0; i < text.Length; i++)
         {
-            if (clean.Length == MaxLength) { clean.Append('…'); break; }
-            clean.Append(char.IsControl(c) ? '?' : c);
+            if (clean.Length >= MaxLength) { clean.Append('…'); break; }
+            char c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                clean.Append(c).Append(text[++i]);
+            else
+                clean.Append(Contracts.SafeText.IsUnsafe(c) ? '?' : c); // control, format (bidi, zero-width), separators, lone surrogates
         }
         return clean.ToString();
     }

@@ -36,7 +36,7 @@ public sealed class PolicyWatcher : IDisposable
         _logger = logger;
         _accept = accept ?? (_ => null);
         _knownModels = knownModels;
-        var bytes = File.ReadAllBytes(_path);
+        var bytes = PolicyFile.ReadFile(_path);
         _current = PolicyFile.Parse(bytes, _path, knownModels);
         _lastHash = SHA256.HashData(bytes);
         if (watchEvents)
@@ -83,11 +83,11 @@ public sealed class PolicyWatcher : IDisposable
             byte[] bytes;
             try
             {
-                bytes = File.ReadAllBytes(_path);
+                bytes = PolicyFile.ReadFile(_path);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
-                // Mid-replace or briefly gone: the next event or check sees the final file.
+                // Mid-replace or briefly gone (or replaced by something that is not a regular file): the next event or check sees the final file.
                 _logger.LogDebug("Policy file {Path} not readable now: {Message}", _path, e.Message);
                 return false;
             }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
+using Moderation.Streams.Worker.Logging;
 
 namespace Moderation.Streams.Worker;
 
@@ -35,11 +36,9 @@ public static class WorkerHost
         }
         else
         {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            });
+            // Messages quote uploads: the safe formatter escapes what could forge a line (Logging/SafeConsoleFormatter.cs).
+            builder.Logging.ClearProviders();
+            builder.Logging.AddSafeConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
         }
 
         builder.Services.AddOptions<KafkaOptions>().BindConfiguration("Kafka").ValidateDataAnnotations().ValidateOnStart();

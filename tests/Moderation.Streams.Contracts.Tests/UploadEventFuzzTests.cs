@@ -26,6 +26,8 @@ public class UploadEventFuzzTests
         catch (ModerationException e)
         {
             Assert.Contains(e.Code, ParserCodes);
+            // Messages quote names and values from the event: they reach logs and DLQ headers, so they must be clean.
+            Assert.True(SafeText.IsClean(e.Message), $"unclean message: {SafeText.Escape(e.Message)}");
             return;
         }
         Assert.True(UploadEventParser.IsValidId(parsed.ContentId));
@@ -77,6 +79,60 @@ public class UploadEventFuzzTests
         Gen.Select(Gen.Int[0, Keys.Length - 1], AnyValue).Array[0, 8]
             .Select(fields => "{" + string.Join(",", fields.Select(f => $"\"{Keys[f.Item1]}\":{f.Item2}")) + "}")
             .Sample(json => ParsesByTheRulesOrRefusesWithAContractCode(Encoding.UTF8.GetBytes(json)), iter: 20_000);
+
+    /// <summary>Pieces of JSON string text that are hostile once unescaped: lone and paired surrogates (escaped, so the
+    /// bytes stay valid UTF-8), NUL, ESC, CR/LF, NEL, LINE SEPARATOR (escaped and raw), bidi overrides, a BOM.</summary>
+    private static readonly Gen<string> HostilePiece = Gen.OneOf(
+        Gen.Const(@"\ud800"), Gen.Const(@"\udfff"), Gen.Const(@"\udc00\ud800"), Gen.Const(@"\ud83d\ude00"), Gen.Const(@"\uD800x"),
+        Gen.Const(@"\u0000"), Gen.Const(@"\u001b[2J"), Gen.Const(@"\r\n"), Gen.Const(@"\n"), Gen.Const(@"\u0085"), Gen.Const("\u0085"),
+        Gen.Const(@"\u2028"), Gen.Const("\u2028"), Gen.Const("\u2029"), Gen.Const(@"\u202e"), Gen.Const(@"\ufeff"),
+        Gen.Const("content_id"), Gen.Const("image"), Gen.Const("c-1"), Gen.Const("file:///a"), Gen.Const("2026-11-25T10:00:00Z"));
+
+    private static readonly Gen<string> HostileString = HostilePiece.Array[0, 4].Select(p => "\"" + string.Concat(p) + "\"");
+
+    private static readonly Gen<string> HostileKey = Gen.OneOf(Gen.Int[0, Keys.Length - 1].Select(k => "\"" + Keys[k] + "\""), HostileString);
+
+    private static readonly Gen<string> HostileValue = Gen.OneOf(AnyValue, HostileString,
+        Gen.Select(HostileKey, HostileString).Array[0, 3].Select(f => "{" + string.Join(",", f.Select(p => p.Item1 + ":" + p.Item2)) + "}"),
+        HostileString.Array[0, 3].Select(a => "[" + string.Join(",", a) + "]"));
+
+    [Fact]
+    public void Events_with_surrogates_and_control_characters_in_names_and_values_are_refused_with_a_contract_code() =>
+        Gen.Select(HostileKey, HostileValue).Array[0, 8]
+            .Select(fields => "{" + string.Join(",", fields.Select(f => f.Item1 + ":" + f.Item2)) + "}")
+            .Sample(json => ParsesByTheRulesOrRefusesWithAContractCode(Encoding.UTF8.GetBytes(json)), iter: 20_000);
+
+    [Theory]
+    [InlineData(@"{""\ud800"":1,""content_id"":""c-1"",""media_type"":""image"",""media"":{""url"":""file:///a""}}")]
+    [InlineData(@"{""content_id"":""c-1"",""media_type"":""image"",""media"":{""\udfff"":1,""url"":""file:///a""}}")]
+    [InlineData(@"{""content_id"":""\ud800"",""media_type"":""image"",""media"":{""url"":""file:///a""}}")]
+    [InlineData(@"{""content_id"":""c-1"",""media_type"":""\ud800"",""media"":{""url"":""file:///a""}}")]
+    [InlineData(@"{""content_id"":""c-1"",""media_type"":""image"",""media"":{""url"":""file:///a\udc00""}}")]
+    [InlineData(@"{""content_id"":""c-1"",""media_type"":""image"",""media"":{""url"":""file:///a""},""created_at"":""\ud800""}")]
+    [InlineData(@"{""content_id"":""c-1"",""media_type"":""image"",""media"":{""url"":""file:///a""},""x"":{""\ud800"":1,""\ud800"":2}}")]
+    public void A_lone_surrogate_anywhere_is_an_invalid_event_not_an_internal_error(string json)
+    {
+        var e = Assert.Throws<ModerationException>(() => UploadEventParser.Parse(Encoding.UTF8.GetBytes(json)));
+        Assert.Equal(ErrorCodes.InvalidEvent, e.Code);
+        Assert.True(SafeText.IsClean(e.Message), e.Message);
+        var id = UploadEventParser.TryReadContentId(Encoding.UTF8.GetBytes(json)); // must not throw either
+        Assert.True(id is null || UploadEventParser.IsValidId(id));
+    }
+
+    [Fact]
+    public void Messages_quoting_event_text_escape_control_characters()
+    {
+        var e = Assert.Throws<ModerationException>(() => UploadEventParser.Parse(
+            Encoding.UTF8.GetBytes("{\"content_id\":\"c-1\",\"media_type\":\"im\\r\\nERROR forged\\u001b[2J\\u2028\",\"media\":{\"url\":\"file:///a\"}}")));
+        Assert.Equal(ErrorCodes.UnsupportedMedia, e.Code);
+        Assert.Equal(@"media_type 'im\u000D\u000AERROR forged\u001B[2J\u2028' is not supported (image, video)", e.Message);
+    }
+
+    [Fact]
+    public void Reading_the_content_id_of_any_broken_event_never_throws() =>
+        Gen.Select(HostileKey, HostileValue).Array[0, 8]
+            .Select(fields => "{" + string.Join(",", fields.Select(f => f.Item1 + ":" + f.Item2)) + "}")
+            .Sample(json => _ = UploadEventParser.TryReadContentId(Encoding.UTF8.GetBytes(json)), iter: 5_000);
 
     private static readonly Gen<string> Id = Gen.Char["abcXYZ019._:-"].Array[1, 128].Select(c => new string(c));
 

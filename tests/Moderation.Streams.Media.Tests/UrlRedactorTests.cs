@@ -26,4 +26,18 @@ public class UrlRedactorTests
         Assert.EndsWith("…", redacted);
         Assert.DoesNotContain('\n', UrlRedactor.Redact("https://cdn.example/a%0Ab\n.png"));
     }
+
+    [Theory]
+    [InlineData("https://cdn.example/a\u2028b.png")]
+    [InlineData("https://cdn.example/a\u0085b\u202Ec.png")]
+    [InlineData("https://cdn.exa\u2028mple/a.png")]
+    [InlineData("https://cdn.exa\u202Emple/a.png")]
+    [InlineData("https://xn--cdn-\u200B.example/a.png")]
+    [InlineData("file:///srv/media/a\u001B[2J\u2029.png")]
+    [InlineData("https://cdn.example/\uD800.png")]
+    public void Format_characters_separators_and_lone_surrogates_never_reach_a_log(string url)
+    {
+        var redacted = UrlRedactor.Redact(url);
+        Assert.True(Contracts.SafeText.IsClean(redacted), redacted);
+    }
 }

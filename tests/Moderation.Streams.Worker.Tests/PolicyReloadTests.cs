@@ -55,6 +55,43 @@ public sealed class PolicyReloadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_policy_file_replaced_by_a_fifo_or_a_device_is_not_read_and_the_policy_stays()
+    {
+        File.WriteAllText(PolicyPath, AllowAll);
+        using var watcher = new PolicyWatcher(PolicyPath, new Logs().CreateLogger("t"), checkInterval: Timeout.InfiniteTimeSpan, watchEvents: false);
+
+        File.Delete(PolicyPath);
+        Assert.Equal(0, mkfifo(PolicyPath, 0x1B6));
+        try
+        {
+            var check = Task.Run(watcher.CheckNow, TestContext.Current.CancellationToken);
+            var finished = await Task.WhenAny(check, Task.Delay(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
+            Assert.True(finished == check, "reading a FIFO as the policy blocked");
+            Assert.False(await check);
+        }
+        finally
+        {
+            if (open(PolicyPath, 1 | 0x800) is >= 0 and var fd) close(fd); // O_WRONLY|O_NONBLOCK: frees a reader wrongly blocked in open()
+        }
+        File.Delete(PolicyPath);
+        File.CreateSymbolicLink(PolicyPath, "/dev/zero");
+        Assert.False(watcher.CheckNow());
+        Assert.Equal("allow-all", watcher.Current.Version);
+
+        var e = Assert.Throws<InvalidDataException>(() => new PolicyWatcher(PolicyPath, new Logs().CreateLogger("t"), checkInterval: Timeout.InfiniteTimeSpan, watchEvents: false));
+        Assert.Contains("not a regular file (a character device)", e.Message);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int mkfifo([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, uint mode);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern int close(int fd);
+
+    [Fact]
     public void A_changed_policy_that_keeps_its_version_is_refused_so_cached_decisions_cannot_go_stale()
     {
         File.WriteAllText(PolicyPath, AllowAll);

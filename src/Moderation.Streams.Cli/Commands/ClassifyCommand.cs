@@ -38,11 +38,13 @@ internal static class ClassifyCommand
             Description = "fp32, or fp16 for the model's float16 variant (meant for CUDA; on the CPU for parity checks). Lines then carry \"precision\":\"fp16\".",
             DefaultValueFactory = _ => InferencePrecision.Fp32,
         };
+        var maxBytes = CommonOptions.MaxBytes();
         var command = new Command("classify", "Print each file's class scores (drawing, hentai, neutral, porn, sexy) as a JSON line.");
         command.Arguments.Add(files);
         command.Options.Add(model);
         command.Options.Add(device);
         command.Options.Add(precision);
+        command.Options.Add(maxBytes);
         command.SetAction(parseResult =>
         {
             string modelName = parseResult.GetValue(model) ?? ModelRegistry.DefaultModelName;
@@ -65,6 +67,8 @@ internal static class ClassifyCommand
             if (classifier.DeviceFallbackReason is { } reason)
                 Console.Error.WriteLine($"moderation classify: --device auto: CUDA is not usable, classifying on the CPU ({reason})");
 
+            long cap = parseResult.GetValue(maxBytes);
+            var limits = DecodeLimits.Default with { MaxBytes = cap };
             using (classifier)
             {
                 return PerFile.Run("classify", parseResult.GetValue(files) ?? [], path =>
@@ -72,10 +76,10 @@ internal static class ClassifyCommand
                     // Videos (MP4/MOV/WebM, by their bytes): one line aggregated over the sampled frames (VideoFiles.cs).
                     if (VideoFiles.IsVideo(path))
                     {
-                        Console.Out.WriteLine(VideoFiles.ClassifyLine(path, classifier));
+                        Console.Out.WriteLine(VideoFiles.ClassifyLine(path, classifier, cap));
                         return;
                     }
-                    var scores = classifier.Classify([ImageDecoder.DecodeFile(path)])[0];
+                    var scores = classifier.Classify([ImageDecoder.DecodeFile(path, limits)])[0];
                     Console.Out.WriteLine(FormatLine(path, classifier.Model, scores));
                 });
             }

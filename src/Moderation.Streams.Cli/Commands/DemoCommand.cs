@@ -10,6 +10,7 @@ using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
 using Moderation.Streams.Redis;
 using Moderation.Streams.Worker;
+using Moderation.Streams.Worker.Logging;
 using Spectre.Console;
 
 namespace Moderation.Streams.Cli.Commands;
@@ -68,7 +69,7 @@ internal static class DemoCommand
                 ["Media:Root"] = mediaRoot.FullName,
                 ["Telemetry:Port"] = telemetryPort.ToString(),
             };
-            using var host = WorkerHost.Build(overrides, logging => logging.AddFilter((_, level) => level >= LogLevel.Warning).AddSimpleConsole(o => o.SingleLine = true));
+            using var host = WorkerHost.Build(overrides, logging => logging.AddFilter((_, level) => level >= LogLevel.Warning).AddSafeConsole());
             await host.StartAsync(ct);
             var service = host.Services.GetRequiredService<ScreeningService>();
             await service.Ready.WaitAsync(TimeSpan.FromSeconds(60), ct);

@@ -22,11 +22,15 @@ internal static class HashCommand
         {
             Description = "Print the 8 dihedral hashes on one line (the reference's --pdqdih-across): orig,rot90,rot180,rot270,flipx,flipy,flipp,flipm,quality,path.",
         };
+        var maxBytes = CommonOptions.MaxBytes();
         var command = new Command("hash", "Print each file's PDQ hash as hash,quality,path (as Meta's pdq-photo-hasher).");
         command.Arguments.Add(files);
         command.Options.Add(dihedral);
+        command.Options.Add(maxBytes);
         command.SetAction(parseResult =>
         {
+            long cap = parseResult.GetValue(maxBytes);
+            var limits = DecodeLimits.Default with { MaxBytes = cap };
             var hasher = new PdqHasher();
             bool across = parseResult.GetValue(dihedral);
             return PerFile.Run("hash", parseResult.GetValue(files) ?? [], path =>
@@ -34,10 +38,10 @@ internal static class HashCommand
                 // Videos (MP4/MOV/WebM, by their bytes): one line per sampled frame, path#t=SECONDS (VideoFiles.cs).
                 if (VideoFiles.IsVideo(path))
                 {
-                    foreach (var line in VideoFiles.HashLines(path, across)) Console.Out.WriteLine(line);
+                    foreach (var line in VideoFiles.HashLines(path, across, cap)) Console.Out.WriteLine(line);
                     return;
                 }
-                var image = ImageDecoder.DecodeFile(path);
+                var image = ImageDecoder.DecodeFile(path, limits);
                 Console.Out.WriteLine(across
                     ? hasher.HashDihedral(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path)
                     : hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path));

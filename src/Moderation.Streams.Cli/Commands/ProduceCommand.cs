@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Media;
 
 namespace Moderation.Streams.Cli.Commands;
 
@@ -17,10 +18,11 @@ internal static class ProduceCommand
         var count = new Option<int?>("--count") { Description = "Number of uploads (cycles through the images); default one per image" };
         var inline = new Option<bool>("--inline") { Description = "Embed the media as base64 data instead of a file: URL" };
         var prefix = new Option<string>("--prefix") { Description = "content_id prefix", DefaultValueFactory = _ => "c" };
+        var maxBytes = CommonOptions.MaxBytes();
 
         var command = new Command("produce", "Publishes one UploadEvent per image of a folder (load generation, backfills from storage).")
         {
-            dir, kafka, topic, count, inline, prefix,
+            dir, kafka, topic, count, inline, prefix, maxBytes,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -52,15 +54,34 @@ internal static class ProduceCommand
                 LingerMs = 5,
             };
             using var producer = new ProducerBuilder<string, byte[]>(config).Build();
-            long failed = 0;
+            long failed = 0, unread = 0;
             for (int i = 0; i < total && !ct.IsCancellationRequested; i++)
             {
                 var file = files[i % files.Count];
+                MediaRef media;
+                if (parse.GetValue(inline))
+                {
+                    // Only regular files, capped: a FIFO or a link to /dev/zero in the folder is reported, not read.
+                    try
+                    {
+                        media = new MediaRef { Data = ImageDecoder.ReadFile(file.FullName, parse.GetValue(maxBytes)) };
+                    }
+                    catch (Exception e) when (e is ModerationException or IOException or UnauthorizedAccessException)
+                    {
+                        Console.Error.WriteLine($"moderation produce: {file.FullName}: {(e as ModerationException)?.Code ?? ErrorCodes.MediaUnavailable}: {e.Message}");
+                        unread++;
+                        continue;
+                    }
+                }
+                else
+                {
+                    media = new MediaRef { Url = new Uri(file.FullName).AbsoluteUri };
+                }
                 var upload = new UploadEvent
                 {
                     ContentId = $"{parse.GetValue(prefix)}-{i:D6}",
                     MediaType = MediaTypes.Image,
-                    Media = parse.GetValue(inline) ? new MediaRef { Data = File.ReadAllBytes(file.FullName) } : new MediaRef { Url = new Uri(file.FullName).AbsoluteUri },
+                    Media = media,
                     CreatedAt = DateTimeOffset.UtcNow,
                 };
                 producer.Produce(parse.GetValue(topic)!, new Message<string, byte[]> { Key = upload.ContentId, Value = UploadEventParser.Serialize(upload) },
@@ -69,11 +90,11 @@ internal static class ProduceCommand
             producer.Flush(TimeSpan.FromSeconds(30));
             if (failed > 0)
             {
-                Console.Error.WriteLine($"moderation produce: {failed} of {total} uploads were not acknowledged");
+                Console.Error.WriteLine($"moderation produce: {failed} of {total - unread} uploads were not acknowledged");
                 return ExitCodes.Failure;
             }
-            Console.WriteLine($"produced {total} uploads to {parse.GetValue(topic)}");
-            return ExitCodes.Ok;
+            Console.WriteLine($"produced {total - unread} uploads to {parse.GetValue(topic)}");
+            return unread > 0 ? ExitCodes.Failure : ExitCodes.Ok;
         });
         return command;
     }

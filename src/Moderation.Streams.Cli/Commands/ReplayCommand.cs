@@ -7,6 +7,7 @@ using Moderation.Streams.Kafka;
 using Moderation.Streams.Kafka.Replay;
 using Moderation.Streams.Media;
 using Moderation.Streams.Worker;
+using Moderation.Streams.Worker.Logging;
 using Spectre.Console;
 
 namespace Moderation.Streams.Cli.Commands;
@@ -122,7 +123,7 @@ internal static class ReplayCommand
 
     private static async Task<int> RunAsync(ScreeningSettings settings, ReplayRequest request, string? reportPath, string progressMode, CancellationToken ct)
     {
-        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; }));
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Warning).AddSafeConsole(o => o.TimestampFormat = "HH:mm:ss.fff "));
         var logger = loggers.CreateLogger("Moderation.Streams.Replay");
         var console = AnsiConsole.Console;
         bool bar = progressMode == "bar" || (progressMode == "auto" && console.Profile.Capabilities.Interactive && !Console.IsOutputRedirected);

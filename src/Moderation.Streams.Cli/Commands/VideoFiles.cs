@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using Moderation.Streams.Hashing;
 using Moderation.Streams.Inference;
+using Moderation.Streams.Media;
 using Moderation.Streams.Media.Video;
 using Moderation.Streams.Worker;
 
@@ -14,21 +15,23 @@ internal static class VideoFiles
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>True when the file starts like an MP4/MOV or WebM (by its bytes, not its name).</summary>
+    /// <exception cref="Contracts.ModerationException">Not a regular file (a FIFO, a device): <c>unsupported-media</c>, without blocking.</exception>
     public static bool IsVideo(string path)
     {
         Span<byte> head = stackalloc byte[64];
-        using var file = File.OpenRead(path);
-        int read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        using var file = Contracts.RegularFile.OpenRead(path, Contracts.ErrorCodes.UnsupportedMedia);
+        int read = 0, n;
+        while (read < head.Length && (n = RandomAccess.Read(file, head[read..], read)) > 0) read += n;
         return VideoSniffer.Sniff(head[..read]) is not null;
     }
 
     /// <summary>One line per sampled frame, <c>hash,quality,path#t=SECONDS</c> (the 8 dihedral hashes with
     /// <paramref name="dihedral"/>): imported into a bank, the lines make a banked video.</summary>
     /// <exception cref="Contracts.ModerationException">The video could not be screened.</exception>
-    public static IEnumerable<string> HashLines(string path, bool dihedral)
+    public static IEnumerable<string> HashLines(string path, bool dihedral, long maxBytes)
     {
         using var decoder = new VideoDecoder(new VideoLimits());
-        var (_, frames) = VideoHashing.HashAsync(decoder, File.ReadAllBytes(path), dihedral, CancellationToken.None).GetAwaiter().GetResult();
+        var (_, frames) = VideoHashing.HashAsync(decoder, ImageDecoder.ReadFile(path, maxBytes), dihedral, CancellationToken.None).GetAwaiter().GetResult();
         return frames.Select(f =>
         {
             var id = VideoMatcher.FrameId(path, f.TimestampMs);
@@ -38,10 +41,10 @@ internal static class VideoFiles
 
     /// <summary><c>{"path":…,"model":…,"scores":{highest frame score per class},"frames_sampled":M,
     /// "frame_ms":{class: time of its highest frame}}</c>.</summary>
-    public static string ClassifyLine(string path, OnnxImageClassifier classifier)
+    public static string ClassifyLine(string path, OnnxImageClassifier classifier, long maxBytes)
     {
         using var decoder = new VideoDecoder(new VideoLimits());
-        var sampled = decoder.SampleAsync(File.ReadAllBytes(path), null, CancellationToken.None).GetAwaiter().GetResult();
+        var sampled = decoder.SampleAsync(ImageDecoder.ReadFile(path, maxBytes), null, CancellationToken.None).GetAwaiter().GetResult();
         var scores = classifier.Classify(sampled.Frames.Select(f => f.Image).ToArray());
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, JsonOptions))

@@ -10,6 +10,7 @@ using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
 using Moderation.Streams.Redis;
 using Moderation.Streams.Worker;
+using Moderation.Streams.Worker.Logging;
 
 namespace Moderation.Streams.Cli.Commands.Bench;
 
@@ -73,7 +74,7 @@ internal static class PoisonBench
                 ["Kafka:SessionTimeoutMs"] = "6000",
                 ["Redis:Configuration"] = redis.Configuration,
                 ["Media:Root"] = root.FullName,
-            }, logging => logging.AddFilter((_, level) => level >= LogLevel.Error).AddSimpleConsole());
+            }, logging => logging.AddFilter((_, level) => level >= LogLevel.Error).AddSafeConsole());
             await host.StartAsync(ct);
             await host.Services.GetRequiredService<ScreeningService>().Ready.WaitAsync(TimeSpan.FromSeconds(60), ct);
 
