@@ -9,8 +9,9 @@ namespace Moderation.Streams.Media;
 /// Decodes still images with SkiaSharp. What is decoded is what the bytes are: the format is sniffed from
 /// magic bytes (<see cref="MediaSniffer"/>) and only JPEG, PNG, GIF (first frame), WebP and BMP go further.
 /// The header is then checked against <see cref="DecodeLimits"/> before any pixel memory is allocated.
-/// Pixels are the decoder's raw output (no colour management, no EXIF rotation), which matches what PDQ's
-/// reference hasher reads. Failures are <see cref="ModerationException"/>s: <c>unsupported-media</c> for
+/// Pixels are the decoder's raw output (no colour management) turned upright as a viewer shows them (the file's
+/// EXIF orientation applied, <see cref="ImageOrientation.Upright"/>), or as stored when asked
+/// (<see cref="ImageOrientation.AsStored"/>: what PDQ's reference hasher reads). Failures are <see cref="ModerationException"/>s: <c>unsupported-media</c> for
 /// anything that is not a supported image, <c>media-too-large</c> for limits, <c>undecodable-media</c> for
 /// truncated or corrupt data. Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale when
 /// <see cref="DecodeLimits.JpegScaleMinSide"/> allows (the worker's setting; off by default).
@@ -20,21 +21,21 @@ public static class ImageDecoder
     /// <summary>One gate per limits instance (a worker has one, from <c>Media:Decode</c>).</summary>
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DecodeLimits, SemaphoreSlim> Gates = new();
 
-    public static DecodedImage DecodeFile(string path, DecodeLimits? limits = null)
+    public static DecodedImage DecodeFile(string path, DecodeLimits? limits = null, ImageOrientation orientation = ImageOrientation.Upright)
     {
         limits ??= DecodeLimits.Default;
         var info = new FileInfo(path);
         if (!info.Exists) throw new ModerationException(ErrorCodes.MediaUnavailable, $"no such file: {path}");
         if (info.Length > limits.MaxBytes)
             throw new ModerationException(ErrorCodes.MediaTooLarge, $"{info.Length} bytes exceeds the limit of {limits.MaxBytes}");
-        return Decode(File.ReadAllBytes(path), limits);
+        return Decode(File.ReadAllBytes(path), limits, orientation);
     }
 
     /// <summary>
     /// <see cref="Decode"/> on the thread pool under <see cref="DecodeLimits.TimeBudget"/>: a decode that
     /// overruns answers <c>undecodable-media</c> at the deadline so the upload's partition keeps moving, while
     /// the native decode (which cannot be cancelled) runs to its end in the background. At most
-    /// <see cref="DecodeLimits.MaxConcurrentDecodes"/> decodes run at once.
+    /// <see cref="DecodeLimits.MaxConcurrentDecodes"/> decodes run at once. Pixels come back upright (the worker's decode).
     /// </summary>
     public static async Task<DecodedImage> DecodeAsync(byte[] encoded, DecodeLimits? limits = null, CancellationToken ct = default)
     {
@@ -63,7 +64,7 @@ public static class ImageDecoder
         }
     }
 
-    public static DecodedImage Decode(byte[] encoded, DecodeLimits? limits = null)
+    public static DecodedImage Decode(byte[] encoded, DecodeLimits? limits = null, ImageOrientation orientation = ImageOrientation.Upright)
     {
         limits ??= DecodeLimits.Default;
         if (encoded.Length == 0) throw new ModerationException(ErrorCodes.UndecodableMedia, "empty media");
@@ -118,10 +119,23 @@ public static class ImageDecoder
         if (result != SKCodecResult.Success)
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"image data is truncated or corrupt ({result})");
 
-        if (grey) return new DecodedImage(width, height, 1, raw) { ScaleDenominator = denominator };
+        // The recorded orientation is applied after any DCT scaling (the scale chosen does not depend on it).
+        var origin = codec.EncodedOrigin;
+        if (format == MediaFormat.Png && origin == SKEncodedOrigin.TopLeft) origin = Orientation.PngOrigin(encoded);
+        if (!Enum.IsDefined(origin)) origin = SKEncodedOrigin.TopLeft;
+        if (orientation == ImageOrientation.Upright && origin != SKEncodedOrigin.TopLeft)
+        {
+            var upright = GC.AllocateUninitializedArray<byte>(raw.Length); // Apply writes every pixel
+            if (grey) Orientation.Apply<byte>(raw, width, height, origin, upright);
+            else Orientation.Apply<uint>(MemoryMarshal.Cast<byte, uint>((ReadOnlySpan<byte>)raw), width, height, origin, MemoryMarshal.Cast<byte, uint>(upright.AsSpan()));
+            raw = upright;
+            if (Orientation.SwapsSides(origin)) (width, height) = (height, width);
+        }
+
+        if (grey) return new DecodedImage(width, height, 1, raw) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
         var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3)); // DropAlpha writes every byte
         DropAlpha(raw, rgb);
-        return new DecodedImage(width, height, 3, rgb) { ScaleDenominator = denominator };
+        return new DecodedImage(width, height, 3, rgb) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
     }
 
     /// <summary>RGBA → RGB (alpha dropped, not blended): four pixels per 16-byte shuffle where the vector unit
