@@ -85,6 +85,8 @@ public static class ImageDecoder
             if (jpeg.Scans > limits.MaxJpegScans)
                 throw new ModerationException(ErrorCodes.MediaTooLarge, $"JPEG with more than {limits.MaxJpegScans} scans");
             if (!jpeg.Complete) throw new ModerationException(ErrorCodes.UndecodableMedia, "JPEG data is truncated or corrupt (no end of image after its scans)");
+            // A file cut short and closed with EOI decodes "successfully" with invented blocks: walk the scans' data.
+            JpegEntropy.Verify(encoded);
         }
         else if (declared is { } d)
         {

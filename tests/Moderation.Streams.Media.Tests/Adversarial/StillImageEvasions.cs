@@ -115,6 +115,26 @@ public static class StillImageEvasions
     /// <summary>The probe's truncation: the first <paramref name="fraction"/> of the file, then EOI (<c>FF D9</c>).</summary>
     public static byte[] CutWithEndOfImage(byte[] jpeg, double fraction) => [.. jpeg.AsSpan(0, (int)(jpeg.Length * fraction)), 0xFF, 0xD9];
 
+    /// <summary>Where each scan's SOS marker starts, found by walking the marker segments (an <c>FF DA</c> inside a
+    /// table or an EXIF block is not a scan).</summary>
+    public static List<int> ScanStarts(byte[] jpeg)
+    {
+        var starts = new List<int>();
+        int i = 2;
+        while (i + 4 <= jpeg.Length && jpeg[i] == 0xFF)
+        {
+            byte marker = jpeg[i + 1];
+            if (marker == 0xD9) break;
+            int length = (jpeg[i + 2] << 8) | jpeg[i + 3];
+            if (marker == 0xDA) starts.Add(i);
+            i += 2 + length;
+            if (marker != 0xDA) continue;
+            // Entropy-coded data: up to the next FF that is neither stuffing (FF 00) nor a restart marker.
+            while (i + 1 < jpeg.Length && !(jpeg[i] == 0xFF && jpeg[i + 1] is not (0x00 or >= 0xD0 and <= 0xD7))) i++;
+        }
+        return starts;
+    }
+
     private static void WriteUInt24(Span<byte> span, int value)
     {
         span[0] = (byte)value;
