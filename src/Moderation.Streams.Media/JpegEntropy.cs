@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Media;
@@ -76,7 +78,7 @@ internal static class JpegEntropy
             int total = 0;
             foreach (byte c in counts) total += c;
             if (cls > 1 || slot > 3 || total > 256 || body.Length < 17 + total) throw Undecodable("bad Huffman table");
-            var table = HuffmanTable.Build(counts, body.Slice(17, total)) ?? throw Undecodable("bad Huffman table");
+            var table = HuffmanTable.Build(counts, body.Slice(17, total), ac: cls == 1) ?? throw Undecodable("bad Huffman table");
             (cls == 0 ? dc : ac)[slot] = table;
             body = body[(17 + total)..];
         }
@@ -150,23 +152,18 @@ internal static class JpegEntropy
         return bits.NextMarker();
     }
 
+    /// <summary>A sequential block: the DC difference, then AC run/size symbols to the end of block. Only bit counts
+    /// matter here, so each symbol and its magnitude bits are consumed together. A bad code reads as symbol 0 (end of
+    /// block), so the loop always ends; overruns and bad codes are looked at once per MCU.</summary>
     private static void DecodeBlock(ref BitReader bits, HuffmanTable dc, HuffmanTable ac)
     {
-        int s = bits.Decode(dc);
-        if (s > 16) { bits.BadCode = true; return; }
-        if (s > 0) bits.Skip(s);
+        bits.Symbol(dc, ac: false);
         for (int k = 1; k < 64; k++)
         {
-            int rs = bits.Decode(ac);
-            int r = rs >> 4, size = rs & 15;
-            if (size != 0)
-            {
-                k += r;
-                bits.Skip(size);
-            }
-            else if (r == 15) k += 15;
+            int rs = bits.Symbol(ac, ac: true);
+            if ((rs & 15) != 0) k += rs >> 4;
+            else if (rs == 0xF0) k += 15;
             else return; // end of block
-            if (bits.Overrun || bits.BadCode) return;
         }
     }
 
@@ -177,9 +174,7 @@ internal static class JpegEntropy
             bits.Skip(1); // one refinement bit per block
             return;
         }
-        int s = bits.Decode(dc!);
-        if (s > 16) bits.BadCode = true;
-        else if (s > 0) bits.Skip(s);
+        bits.Symbol(dc!, ac: false);
     }
 
     private static void DecodeAcFirst(ref BitReader bits, HuffmanTable ac, int ss, int se, ref int eobrun, ref ulong nonzero)
@@ -191,12 +186,11 @@ internal static class JpegEntropy
         }
         for (int k = ss; k <= se; k++)
         {
-            int rs = bits.Decode(ac);
-            int r = rs >> 4, size = rs & 15;
-            if (size != 0)
+            int rs = bits.Symbol(ac, ac: true);
+            int r = rs >> 4;
+            if ((rs & 15) != 0)
             {
                 k += r;
-                bits.Skip(size);
                 if (k < 64) nonzero |= 1UL << k;
             }
             else if (r == 15) k += 15;
@@ -205,7 +199,6 @@ internal static class JpegEntropy
                 eobrun = (1 << r) - 1 + (r > 0 ? bits.Get(r) : 0);
                 return;
             }
-            if (bits.Overrun || bits.BadCode) return;
         }
     }
 
@@ -233,7 +226,7 @@ internal static class JpegEntropy
                     else if (--r < 0) break;
                 }
                 if (size != 0 && k < 64) nonzero |= 1UL << k;
-                if (bits.Overrun || bits.BadCode) return;
+                if (bits.BadCode) return;
             }
         }
         if (eobrun > 0)
@@ -323,11 +316,12 @@ internal static class JpegEntropy
     {
         public const int LookupBits = 9;
         public readonly ushort[] Lookup = new ushort[1 << LookupBits]; // (length << 8) | symbol; 0 = longer code
+        public readonly ushort[] WithBits = new ushort[1 << LookupBits]; // the same, length plus the magnitude bits that follow
         public readonly int[] MaxCode = new int[17]; // last code of each length, -1 when none
         public readonly int[] Offset = new int[17]; // symbol index = code + Offset[length]
         public byte[] Symbols = [];
 
-        public static HuffmanTable? Build(ReadOnlySpan<byte> counts, ReadOnlySpan<byte> symbols)
+        public static HuffmanTable? Build(ReadOnlySpan<byte> counts, ReadOnlySpan<byte> symbols, bool ac)
         {
             var t = new HuffmanTable { Symbols = symbols.ToArray() };
             int code = 0, index = 0;
@@ -343,6 +337,8 @@ internal static class JpegEntropy
                     {
                         int first = code << (LookupBits - length);
                         t.Lookup.AsSpan(first, 1 << (LookupBits - length)).Fill((ushort)(length << 8 | symbols[index]));
+                        int size = ac ? symbols[index] & 15 : symbols[index];
+                        if (size <= 16) t.WithBits.AsSpan(first, 1 << (LookupBits - length)).Fill((ushort)((length + size) << 8 | symbols[index]));
                     }
                 }
                 code <<= 1;
@@ -362,11 +358,29 @@ internal static class JpegEntropy
         private ulong _buffer;
         private int _bits, _padding, _marker = -1;
 
-        public bool Overrun { get; private set; }
-        public bool BadCode { get; set; }
+        /// <summary>Some bit used so far was one of the zeros supplied past the data (sticky: once past the data, every
+        /// later bit is supplied too, and the supplied bits are the last in the buffer).</summary>
+        public readonly bool Overrun => _bits < _padding;
 
+        public bool BadCode { get; private set; }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
         private void Fill()
         {
+            // Eight bytes at a time while none of them is 0xFF (stuffing or a marker): most of the data.
+            if (_marker < 0 && _position + 8 <= _data.Length)
+            {
+                ulong word = BinaryPrimitives.ReadUInt64BigEndian(_data[_position..]);
+                ulong inverted = ~word; // a 0xFF byte is a zero byte here
+                if (((inverted - 0x0101010101010101UL) & ~inverted & 0x8080808080808080UL) == 0)
+                {
+                    int take = (64 - _bits) >> 3;
+                    _buffer = take == 8 ? word : _buffer << (take * 8) | word >> (64 - take * 8);
+                    _position += take;
+                    _bits += take * 8;
+                    return;
+                }
+            }
             while (_bits <= 56)
             {
                 int value = 0;
@@ -392,12 +406,9 @@ internal static class JpegEntropy
             }
         }
 
-        private void Consume(int n)
-        {
-            _bits -= n;
-            if (_bits < _padding) Overrun = true;
-        }
+        private void Consume(int n) => _bits -= n;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public int Get(int n)
         {
             if (_bits < n) Fill();
@@ -406,13 +417,39 @@ internal static class JpegEntropy
             return value;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Skip(int n)
         {
             if (_bits < n) Fill();
             Consume(n);
         }
 
+        /// <summary>The next symbol and the magnitude bits after it (as many as its size: the symbol itself for DC, its
+        /// low 4 bits for AC), consumed together.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Symbol(HuffmanTable table, bool ac)
+        {
+            if (_bits < 32) Fill();
+            int entry = table.WithBits[(int)(_buffer >> (_bits - HuffmanTable.LookupBits)) & ((1 << HuffmanTable.LookupBits) - 1)];
+            if (entry != 0)
+            {
+                _bits -= entry >> 8; // at most 9 + 16 bits, and at least 32 are buffered
+                return entry & 0xFF;
+            }
+            int symbol = Decode(table);
+            int size = ac ? symbol & 15 : symbol;
+            if (size > 16)
+            {
+                BadCode = true; // a DC size no 8- or 12-bit JPEG has
+                return 0;
+            }
+            if (_bits < size) Fill();
+            _bits -= size;
+            return symbol;
+        }
+
         /// <summary>The next symbol; 0 with <see cref="BadCode"/> set for a code the table lacks (libjpeg warns and invents zeros).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public int Decode(HuffmanTable table)
         {
             if (_bits < 16) Fill();
