@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using Moderation.Streams.Contracts;
 
@@ -19,9 +20,12 @@ internal static class JpegEntropy
 {
     private const int MaxComponents = 4;
 
+    /// <returns>How many scans left whole bytes of data unread after their last block (libjpeg skips them with a
+    /// warning; a well-formed file has none: its tests use this to check the walk's bit accounting).</returns>
     /// <exception cref="ModerationException">The picture is incomplete, corrupt or not checkable.</exception>
-    public static void Verify(ReadOnlySpan<byte> b)
+    public static int Verify(ReadOnlySpan<byte> b)
     {
+        int extraneous = 0;
         var dc = new HuffmanTable?[4];
         var ac = new HuffmanTable?[4];
         Frame? frame = null;
@@ -57,12 +61,13 @@ internal static class JpegEntropy
                         $"JPEG coding process SOF{marker - 0xC0} (lossless, arithmetic or hierarchical) is not supported: only Huffman-coded baseline, extended and progressive JPEGs are screened");
                 case 0xDA:
                     if (frame is null) throw Undecodable("scan before the frame header");
-                    i = DecodeScan(b, i, body, frame, dc, ac, restartInterval);
+                    i = DecodeScan(b, i, body, frame, dc, ac, restartInterval, ref extraneous);
                     break;
             }
         }
         if (frame is null) throw Undecodable("no frame header");
         frame.CheckComplete();
+        return extraneous;
     }
 
     private static ModerationException Undecodable(string why) =>
@@ -86,7 +91,7 @@ internal static class JpegEntropy
 
     /// <summary>Walks one scan whose entropy-coded data starts at <paramref name="start"/>; answers where the next marker starts.</summary>
     private static int DecodeScan(ReadOnlySpan<byte> b, int start, ReadOnlySpan<byte> header, Frame frame,
-        HuffmanTable?[] dcTables, HuffmanTable?[] acTables, int restartInterval)
+        HuffmanTable?[] dcTables, HuffmanTable?[] acTables, int restartInterval, ref int extraneous)
     {
         if (header.Length < 1) throw Undecodable("short scan header");
         int count = header[0];
@@ -149,6 +154,7 @@ internal static class JpegEntropy
             if (bits.BadCode) throw Undecodable($"invalid Huffman code in MCU {mcu} of {mcus}");
         }
         if (bits.Overrun) throw Undecodable($"scan data ends before its last MCU ({mcus})");
+        if (bits.UnreadBits() >= 8) extraneous++;
         return bits.NextMarker();
     }
 
@@ -231,8 +237,13 @@ internal static class JpegEntropy
         }
         if (eobrun > 0)
         {
-            for (; k <= se; k++)
-                if ((nonzero >> k & 1) != 0) bits.Skip(1);
+            // One correction bit for each coefficient of the rest of the band already non-zero: counted, not looped
+            // over, so a run of refinement scans over every block costs one step per block.
+            if (k <= se)
+            {
+                ulong band = (ulong.MaxValue << k) & (ulong.MaxValue >> (63 - se));
+                for (int n = BitOperations.PopCount(nonzero & band); n > 0; n -= 16) bits.Skip(Math.Min(n, 16));
+            }
             eobrun--;
         }
     }
@@ -482,6 +493,15 @@ internal static class JpegEntropy
             if (code >= _data.Length || _data[code] != 0xD0 + n) return false;
             (_position, _buffer, _bits, _padding, _marker) = (code + 1, 0, 0, 0, -1);
             return true;
+        }
+
+        /// <summary>Bits of data left between the last one used and the next marker (stuffed bytes counted as two).</summary>
+        public readonly int UnreadBits()
+        {
+            if (_marker >= 0) return Math.Max(0, _bits - _padding);
+            int i = _position;
+            while (i < _data.Length && !(_data[i] == 0xFF && i + 1 < _data.Length && _data[i + 1] != 0x00)) i++;
+            return _bits + 8 * (i - _position);
         }
 
         /// <summary>Where the marker after the data read so far starts (bytes between the last symbol and it are skipped, as libjpeg does).</summary>

@@ -52,6 +52,14 @@ public class TruncatedJpegTests
     }
 
     [Theory]
+    [MemberData(nameof(VectorJpegs))]
+    public void The_walk_of_every_reference_vector_jpeg_ends_each_scan_exactly_where_its_data_ends(string file)
+    {
+        // Bit accounting check: a symbol miscounted anywhere would leave data unread or run past the end.
+        Assert.Equal(0, JpegEntropy.Verify(File.ReadAllBytes(Path.Combine(Vectors, file))));
+    }
+
+    [Theory]
     [MemberData(nameof(Cuts))]
     public void A_jpeg_cut_short_and_closed_with_an_end_of_image_marker_is_undecodable(string file, double fraction)
     {
