@@ -125,19 +125,23 @@ public static class ImageDecoder
         var origin = codec.EncodedOrigin;
         if (format == MediaFormat.Png && origin == SKEncodedOrigin.TopLeft) origin = Orientation.PngOrigin(encoded);
         if (!Enum.IsDefined(origin)) origin = SKEncodedOrigin.TopLeft;
-        if (orientation == ImageOrientation.Upright && origin != SKEncodedOrigin.TopLeft)
-        {
-            var upright = GC.AllocateUninitializedArray<byte>(raw.Length); // Apply writes every pixel
-            if (grey) Orientation.Apply<byte>(raw, width, height, origin, upright);
-            else Orientation.Apply<uint>(MemoryMarshal.Cast<byte, uint>((ReadOnlySpan<byte>)raw), width, height, origin, MemoryMarshal.Cast<byte, uint>(upright.AsSpan()));
-            raw = upright;
-            if (Orientation.SwapsSides(origin)) (width, height) = (height, width);
-        }
+        bool turn = orientation == ImageOrientation.Upright && origin != SKEncodedOrigin.TopLeft;
+        int uprightWidth = turn && Orientation.SwapsSides(origin) ? height : width, uprightHeight = turn && Orientation.SwapsSides(origin) ? width : height;
 
-        if (grey) return new DecodedImage(width, height, 1, raw) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
-        var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3)); // DropAlpha writes every byte
-        DropAlpha(raw, rgb);
-        return new DecodedImage(width, height, 3, rgb) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
+        if (grey)
+        {
+            if (turn)
+            {
+                var upright = GC.AllocateUninitializedArray<byte>(raw.Length); // Apply writes every pixel
+                Orientation.Apply(raw, width, height, origin, upright);
+                raw = upright;
+            }
+            return new DecodedImage(uprightWidth, uprightHeight, 1, raw) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
+        }
+        var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3)); // both write every byte
+        if (turn) Orientation.ApplyDroppingAlpha(raw, width, height, origin, rgb);
+        else DropAlpha(raw, rgb);
+        return new DecodedImage(uprightWidth, uprightHeight, 3, rgb) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
     }
 
     /// <summary>RGBA → RGB (alpha dropped, not blended): four pixels per 16-byte shuffle where the vector unit

@@ -26,29 +26,14 @@ internal static class Orientation
     public static bool SwapsSides(SKEncodedOrigin origin) => origin >= SKEncodedOrigin.LeftTop;
 
     /// <summary>
-    /// Writes the <paramref name="width"/> × <paramref name="height"/> stored pixels upright into
-    /// <paramref name="upright"/> (sides swapped for origins 5–8). <typeparamref name="T"/> is one pixel: a byte
-    /// (grey) or a uint (RGBA). EXIF's names say where the stored first row and column are shown: RightTop (6) shows
-    /// the first row on the right and the first column at the top, i.e. a 90° clockwise turn.
+    /// Writes the <paramref name="width"/> × <paramref name="height"/> stored grey pixels upright into
+    /// <paramref name="upright"/> (sides swapped for origins 5–8).
     /// </summary>
-    public static void Apply<T>(ReadOnlySpan<T> stored, int width, int height, SKEncodedOrigin origin, Span<T> upright)
-        where T : unmanaged
+    public static void Apply(ReadOnlySpan<byte> stored, int width, int height, SKEncodedOrigin origin, Span<byte> upright)
     {
         if (stored.Length < width * height || upright.Length < width * height)
             throw new ArgumentException($"{stored.Length} and {upright.Length} pixels for {width}x{height}");
-        // Where the stored pixel (x, y) lands: start + x * stepX + y * stepY, in the upright picture of width W.
-        int w = SwapsSides(origin) ? height : width, h = SwapsSides(origin) ? width : height;
-        (int start, int stepX, int stepY) = origin switch
-        {
-            SKEncodedOrigin.TopRight => (w - 1, -1, w),
-            SKEncodedOrigin.BottomRight => (h * w - 1, -1, -w),
-            SKEncodedOrigin.BottomLeft => ((h - 1) * w, 1, -w),
-            SKEncodedOrigin.LeftTop => (0, w, 1),
-            SKEncodedOrigin.RightTop => (w - 1, w, -1),
-            SKEncodedOrigin.RightBottom => (h * w - 1, -w, -1),
-            SKEncodedOrigin.LeftBottom => ((h - 1) * w, -w, 1),
-            _ => (0, 1, w),
-        };
+        var (start, stepX, stepY) = Steps(width, height, origin);
         for (int y = 0; y < height; y++)
         {
             var row = stored.Slice(y * width, width);
@@ -60,6 +45,45 @@ internal static class Orientation
             }
             for (int x = 0; x < row.Length; x++, d += stepX) upright[d] = row[x];
         }
+    }
+
+    /// <summary>Stored RGBA pixels written upright as RGB (alpha dropped, not blended) in one pass, so that turning
+    /// a picture costs no buffer beyond the RGB one the decoder makes anyway.</summary>
+    public static void ApplyDroppingAlpha(ReadOnlySpan<byte> rgba, int width, int height, SKEncodedOrigin origin, Span<byte> rgb)
+    {
+        if (rgba.Length < width * height * 4 || rgb.Length < width * height * 3)
+            throw new ArgumentException($"{rgba.Length} RGBA and {rgb.Length} RGB bytes for {width}x{height}");
+        var (start, stepX, stepY) = Steps(width, height, origin);
+        for (int y = 0, s = 0; y < height; y++)
+        {
+            for (int x = 0, d = (start + y * stepY) * 3; x < width; x++, s += 4, d += stepX * 3)
+            {
+                rgb[d] = rgba[s];
+                rgb[d + 1] = rgba[s + 1];
+                rgb[d + 2] = rgba[s + 2];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where the stored pixel (x, y) lands: start + x * stepX + y * stepY, in pixels of the upright picture. EXIF's
+    /// names say where the stored first row and column are shown: RightTop (6) shows the first row on the right and
+    /// the first column at the top, i.e. a 90° clockwise turn.
+    /// </summary>
+    private static (int Start, int StepX, int StepY) Steps(int width, int height, SKEncodedOrigin origin)
+    {
+        int w = SwapsSides(origin) ? height : width, h = SwapsSides(origin) ? width : height;
+        return origin switch
+        {
+            SKEncodedOrigin.TopRight => (w - 1, -1, w),
+            SKEncodedOrigin.BottomRight => (h * w - 1, -1, -w),
+            SKEncodedOrigin.BottomLeft => ((h - 1) * w, 1, -w),
+            SKEncodedOrigin.LeftTop => (0, w, 1),
+            SKEncodedOrigin.RightTop => (w - 1, w, -1),
+            SKEncodedOrigin.RightBottom => (h * w - 1, -w, -1),
+            SKEncodedOrigin.LeftBottom => ((h - 1) * w, -w, 1),
+            _ => (0, 1, w),
+        };
     }
 
     /// <summary>The orientation in a PNG's <c>eXIf</c> chunk before its image data (where libpng-based viewers read
