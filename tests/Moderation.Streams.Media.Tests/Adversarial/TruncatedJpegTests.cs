@@ -88,6 +88,33 @@ public class TruncatedJpegTests
         Assert.Equal(ErrorCodes.UndecodableMedia, Assert.Throws<ModerationException>(() => ImageDecoder.Decode(StillImageEvasions.CutWithEndOfImage(jpeg, fraction))).Code);
     }
 
+    [Theory]
+    [InlineData("misc-images/small.jpg")] // progressive 4:2:0
+    [InlineData("misc-images/wee.jpg")] // progressive 4:4:4
+    [InlineData("bridge-mods/square-128x128.jpg")] // baseline, restart every 8 MCUs
+    [InlineData("reg-test-input/labelme-subset/q0003.jpg")] // baseline
+    public void No_cut_anywhere_in_the_scans_closed_with_an_end_of_image_marker_decodes(string file)
+    {
+        var jpeg = File.ReadAllBytes(Path.Combine(Vectors, file));
+        int firstScan = StillImageEvasions.ScanStarts(jpeg)[0];
+        var decoded = new List<int>();
+        // Every length from the first scan's header to the last data byte (the last two bytes are the EOI itself).
+        for (int length = firstScan; length <= jpeg.Length - 3; length++)
+        {
+            byte[] cut = [.. jpeg.AsSpan(0, length), 0xFF, 0xD9];
+            try
+            {
+                ImageDecoder.Decode(cut);
+                decoded.Add(length);
+            }
+            catch (ModerationException e)
+            {
+                Assert.Equal(ErrorCodes.UndecodableMedia, e.Code);
+            }
+        }
+        Assert.Empty(decoded);
+    }
+
     [Fact]
     public void A_progressive_jpeg_holding_only_its_first_scans_is_undecodable_though_every_scan_present_is_whole()
     {
