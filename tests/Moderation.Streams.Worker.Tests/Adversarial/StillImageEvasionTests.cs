@@ -96,6 +96,50 @@ public sealed class StillImageEvasionTests
     }
 
     [Fact]
+    public async Task The_classifier_sees_the_picture_as_shown_and_the_decision_cache_is_keyed_by_it()
+    {
+        using var picture = SampleImages.Render(6306, 320, 240);
+        using var stored = StillImageEvasions.Stored(picture, 6);
+        var upright = SampleImages.Encode(picture);
+        var storedWebp = SampleImages.Encode(stored, SKEncodedImageFormat.Webp, 100); // lossless: the same pixels, turned
+        var taggedWebp = StillImageEvasions.WithWebpOrientation(storedWebp, 6, stored.Width, stored.Height);
+
+        // Without Redis nothing is cached: every upload goes through the model.
+        await using (var stack = new EmbeddedStack())
+        {
+            using var host = stack.StartWorker(new() { ["Redis:Configuration"] = "127.0.0.1:1,connectTimeout=200" });
+            stack.Produce([("upright", EmbeddedStack.Upload("upright", stack.WriteImage("upright.png", upright))),
+                           ("tagged", EmbeddedStack.Upload("tagged", stack.WriteImage("tagged.webp", taggedWebp))),
+                           ("untagged", EmbeddedStack.Upload("untagged", stack.WriteImage("untagged.webp", storedWebp)))]);
+            var records = stack.ReadOutcomes(3);
+            DecisionEvent Of(string key) => Assert.Single(records, r => r.Key == key).Decision;
+
+            Assert.Equal(Of("upright").Pdq!.Hash, Of("tagged").Pdq!.Hash);
+            Assert.NotEqual(Of("upright").Pdq!.Hash, Of("untagged").Pdq!.Hash);
+            foreach (var (label, score) in Of("upright").Scores!)
+                Assert.Equal(score, Of("tagged").Scores![label], 4);
+            // The same pixels unturned score differently: the comparison above can tell the two apart.
+            Assert.Contains(Of("upright").Scores!, kv => Math.Abs(kv.Value - Of("untagged").Scores![kv.Key]) > 1e-3);
+            await host.StopAsync(Ct);
+        }
+
+        // With the cache: the turned copy of a decided picture reuses its decision.
+        await using (var stack = new EmbeddedStack())
+        {
+            using var host = stack.StartWorker();
+            stack.Produce([("first", EmbeddedStack.Upload("first", stack.WriteImage("first.png", upright)))]);
+            var first = Assert.Single(stack.ReadOutcomes(1, settle: TimeSpan.Zero)).Decision;
+            stack.Produce([("again", EmbeddedStack.Upload("again", stack.WriteImage("again.webp", taggedWebp)))]);
+            var again = stack.ReadOutcomes(2, settle: TimeSpan.Zero).Single(r => r.Key == "again").Decision;
+
+            Assert.False(first.Cached);
+            Assert.True(again.Cached);
+            Assert.Equal((first.Action, first.Pdq!.Hash), (again.Action, again.Pdq!.Hash));
+            await host.StopAsync(Ct);
+        }
+    }
+
+    [Fact]
     public async Task Jpegs_cut_at_half_with_an_end_of_image_marker_go_to_the_dlq_as_undecodable_and_their_neighbours_are_decided()
     {
         await using var stack = new EmbeddedStack();
