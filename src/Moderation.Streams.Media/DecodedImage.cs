@@ -28,6 +28,10 @@ public sealed class DecodedImage
     /// <summary>1 for a full decode; 2, 4 or 8 when a JPEG was decoded at reduced scale (<see cref="DecodeLimits.JpegScaleMinSide"/>).</summary>
     public int ScaleDenominator { get; init; } = 1;
 
+    /// <summary>The orientation the file records (EXIF 1–8; 1 when none): applied to <see cref="Pixels"/> unless
+    /// decoded <see cref="ImageOrientation.AsStored"/>.</summary>
+    public int StoredOrientation { get; init; } = 1;
+
     /// <summary>The pixels as RGB (greyscale replicated to three channels).</summary>
     public byte[] ToRgb()
     {

@@ -9,8 +9,9 @@ namespace Moderation.Streams.Media;
 /// Decodes still images with SkiaSharp. What is decoded is what the bytes are: the format is sniffed from
 /// magic bytes (<see cref="MediaSniffer"/>) and only JPEG, PNG, GIF (first frame), WebP and BMP go further.
 /// The header is then checked against <see cref="DecodeLimits"/> before any pixel memory is allocated.
-/// Pixels are the decoder's raw output (no colour management, no EXIF rotation), which matches what PDQ's
-/// reference hasher reads. Failures are <see cref="ModerationException"/>s: <c>unsupported-media</c> for
+/// Pixels are the decoder's raw output (no colour management) turned upright as a viewer shows them (the file's
+/// EXIF orientation applied, <see cref="ImageOrientation.Upright"/>), or as stored when asked
+/// (<see cref="ImageOrientation.AsStored"/>: what PDQ's reference hasher reads). Failures are <see cref="ModerationException"/>s: <c>unsupported-media</c> for
 /// anything that is not a supported image, <c>media-too-large</c> for limits, <c>undecodable-media</c> for
 /// truncated or corrupt data. Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale when
 /// <see cref="DecodeLimits.JpegScaleMinSide"/> allows (the worker's setting; off by default).
@@ -22,10 +23,10 @@ public static class ImageDecoder
 
     /// <summary>Decodes a file named by a user (the CLI's verbs, evaluation sets): only a regular file of at most
     /// <see cref="DecodeLimits.MaxBytes"/> is read (<see cref="ReadFile"/>).</summary>
-    public static DecodedImage DecodeFile(string path, DecodeLimits? limits = null)
+    public static DecodedImage DecodeFile(string path, DecodeLimits? limits = null, ImageOrientation orientation = ImageOrientation.Upright)
     {
         limits ??= DecodeLimits.Default;
-        return Decode(ReadFile(path, limits.MaxBytes), limits);
+        return Decode(ReadFile(path, limits.MaxBytes), limits, orientation);
     }
 
     /// <summary>The bytes of a regular file of at most <paramref name="maxBytes"/>: a device, FIFO or socket is
@@ -47,7 +48,7 @@ public static class ImageDecoder
     /// <see cref="Decode"/> on the thread pool under <see cref="DecodeLimits.TimeBudget"/>: a decode that
     /// overruns answers <c>undecodable-media</c> at the deadline so the upload's partition keeps moving, while
     /// the native decode (which cannot be cancelled) runs to its end in the background. At most
-    /// <see cref="DecodeLimits.MaxConcurrentDecodes"/> decodes run at once.
+    /// <see cref="DecodeLimits.MaxConcurrentDecodes"/> decodes run at once. Pixels come back upright (the worker's decode).
     /// </summary>
     public static async Task<DecodedImage> DecodeAsync(byte[] encoded, DecodeLimits? limits = null, CancellationToken ct = default)
     {
@@ -76,7 +77,7 @@ public static class ImageDecoder
         }
     }
 
-    public static DecodedImage Decode(byte[] encoded, DecodeLimits? limits = null)
+    public static DecodedImage Decode(byte[] encoded, DecodeLimits? limits = null, ImageOrientation orientation = ImageOrientation.Upright)
     {
         limits ??= DecodeLimits.Default;
         if (encoded.Length == 0) throw new ModerationException(ErrorCodes.UndecodableMedia, "empty media");
@@ -97,6 +98,8 @@ public static class ImageDecoder
             if (jpeg.Scans > limits.MaxJpegScans)
                 throw new ModerationException(ErrorCodes.MediaTooLarge, $"JPEG with more than {limits.MaxJpegScans} scans");
             if (!jpeg.Complete) throw new ModerationException(ErrorCodes.UndecodableMedia, "JPEG data is truncated or corrupt (no end of image after its scans)");
+            // A file cut short and closed with EOI decodes "successfully" with invented blocks: walk the scans' data.
+            JpegEntropy.Verify(encoded);
         }
         else if (declared is { } d)
         {
@@ -131,10 +134,27 @@ public static class ImageDecoder
         if (result != SKCodecResult.Success)
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"image data is truncated or corrupt ({result})");
 
-        if (grey) return new DecodedImage(width, height, 1, raw) { ScaleDenominator = denominator };
-        var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3)); // DropAlpha writes every byte
-        DropAlpha(raw, rgb);
-        return new DecodedImage(width, height, 3, rgb) { ScaleDenominator = denominator };
+        // The recorded orientation is applied after any DCT scaling (the scale chosen does not depend on it).
+        var origin = codec.EncodedOrigin;
+        if (format == MediaFormat.Png && origin == SKEncodedOrigin.TopLeft) origin = Orientation.PngOrigin(encoded);
+        if (!Enum.IsDefined(origin)) origin = SKEncodedOrigin.TopLeft;
+        bool turn = orientation == ImageOrientation.Upright && origin != SKEncodedOrigin.TopLeft;
+        int uprightWidth = turn && Orientation.SwapsSides(origin) ? height : width, uprightHeight = turn && Orientation.SwapsSides(origin) ? width : height;
+
+        if (grey)
+        {
+            if (turn)
+            {
+                var upright = GC.AllocateUninitializedArray<byte>(raw.Length); // Apply writes every pixel
+                Orientation.Apply(raw, width, height, origin, upright);
+                raw = upright;
+            }
+            return new DecodedImage(uprightWidth, uprightHeight, 1, raw) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
+        }
+        var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3)); // both write every byte
+        if (turn) Orientation.ApplyDroppingAlpha(raw, width, height, origin, rgb);
+        else DropAlpha(raw, rgb);
+        return new DecodedImage(uprightWidth, uprightHeight, 3, rgb) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
     }
 
     /// <summary>RGBA → RGB (alpha dropped, not blended): four pixels per 16-byte shuffle where the vector unit

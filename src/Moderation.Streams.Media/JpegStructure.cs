@@ -4,7 +4,8 @@ namespace Moderation.Streams.Media;
 /// Walks a JPEG's marker segments without decoding anything. libjpeg-turbo (inside SkiaSharp) reports a
 /// progressive JPEG cut short, or corrupt entropy data, as success with invented pixels, and decodes any
 /// number of scans: the walk finds both truncation (no EOI after the image's scans) and scan bombs
-/// (thousands of tiny refinement scans, each a pass over every block).
+/// (thousands of tiny refinement scans, each a pass over every block). A file cut short and closed with an EOI
+/// passes this walk; <see cref="JpegEntropy"/> then checks that the scans' data holds the whole picture.
 /// </summary>
 internal readonly record struct JpegStructure(int Scans, bool Complete, int Width, int Height)
 {

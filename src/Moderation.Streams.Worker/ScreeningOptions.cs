@@ -46,8 +46,9 @@ public sealed class BanksOptions
     [Range(0, 100)]
     public int MinQuality { get; set; } = 50;
 
-    /// <summary>Also match rotated and mirrored copies (the 8 dihedral hashes).</summary>
-    public bool Dihedral { get; set; }
+    /// <summary>Also match rotated and mirrored copies (the 8 dihedral hashes). On by default: a banked picture
+    /// uploaded turned or mirrored would otherwise miss every bank.</summary>
+    public bool Dihedral { get; set; } = true;
 
     /// <summary>Version check interval when no change message arrives.</summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(10);

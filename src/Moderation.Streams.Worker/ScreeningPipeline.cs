@@ -94,6 +94,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             {
                 image = await ImageDecoder.DecodeAsync(bytes, _media.Options.Decode, ct).ConfigureAwait(false);
                 decode?.SetTag("moderation.decode.scale", image.ScaleDenominator); // 1 = full, 2/4/8 = JPEG DCT-scaled
+                decode?.SetTag("moderation.decode.orientation", image.StoredOrientation); // EXIF 1-8, applied: pixels are upright
             }
             Hashing.PdqResult pdq;
             using (Stage("hash")) pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);

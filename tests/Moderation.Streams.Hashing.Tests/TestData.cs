@@ -24,15 +24,16 @@ internal static class TestData
             .ToList();
     }
 
+    // The reference hasher reads the stored pixels (no EXIF orientation), as the hash verb does.
     public static PdqResult HashFile(PdqHasher hasher, string path)
     {
-        var image = ImageDecoder.DecodeFile(path);
+        var image = ImageDecoder.DecodeFile(path, orientation: ImageOrientation.AsStored);
         return hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels);
     }
 
     public static PdqDihedral HashFileDihedral(PdqHasher hasher, string path)
     {
-        var image = ImageDecoder.DecodeFile(path);
+        var image = ImageDecoder.DecodeFile(path, orientation: ImageOrientation.AsStored);
         return hasher.HashDihedral(image.Pixels, image.Width, image.Height, image.Channels);
     }
 

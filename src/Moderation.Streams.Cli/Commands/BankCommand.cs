@@ -115,10 +115,20 @@ internal static class BankCommand
         var files = new Argument<string[]>("files") { Description = "Image files", Arity = ArgumentArity.OneOrMore };
         var maxDistance = new Option<int>("--max-distance") { Description = "Largest Hamming distance that matches", DefaultValueFactory = _ => BankMatchOptions.Default.MaxDistance };
         var minQuality = new Option<int>("--min-quality") { Description = "Hashes under this quality never match", DefaultValueFactory = _ => BankMatchOptions.Default.MinQuality };
-        var dihedral = new Option<bool>("--dihedral") { Description = "Also match rotated and mirrored copies" };
+        var dihedral = new Option<bool>("--dihedral")
+        {
+            Description = "Also match rotated and mirrored copies, as the worker does (--dihedral false turns it off)",
+            DefaultValueFactory = _ => BankMatchOptions.Default.Dihedral,
+        };
+        var upright = new Option<bool>("--upright")
+        {
+            Description = "Hash each picture upright, as a viewer shows it and the worker hashes it (its EXIF orientation applied). " +
+                          "--upright false hashes the stored pixels, as the hash verb and Meta's reference do.",
+            DefaultValueFactory = _ => true,
+        };
         var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]}.")
         {
-            redis, bank, files, maxDistance, minQuality, dihedral,
+            redis, bank, files, maxDistance, minQuality, dihedral, upright,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -147,7 +157,7 @@ internal static class BankCommand
                     PdqResult pdq;
                     try
                     {
-                        var image = ImageDecoder.DecodeFile(path);
+                        var image = ImageDecoder.DecodeFile(path, orientation: parse.GetValue(upright) ? ImageOrientation.Upright : ImageOrientation.AsStored);
                         pdq = hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels);
                     }
                     catch (Exception e) when (e is ModerationException or IOException or UnauthorizedAccessException)

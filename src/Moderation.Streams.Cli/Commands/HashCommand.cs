@@ -23,9 +23,15 @@ internal static class HashCommand
             Description = "Print the 8 dihedral hashes on one line (the reference's --pdqdih-across): orig,rot90,rot180,rot270,flipx,flipy,flipp,flipm,quality,path.",
         };
         var maxBytes = CommonOptions.MaxBytes();
+        var upright = new Option<bool>("--upright")
+        {
+            Description = "Hash each picture upright, as a viewer shows it and the worker hashes it (its EXIF orientation applied). " +
+                          "Default: the stored pixels, as Meta's reference pdq-photo-hasher reads them (and bank import expects).",
+        };
         var command = new Command("hash", "Print each file's PDQ hash as hash,quality,path (as Meta's pdq-photo-hasher).");
         command.Arguments.Add(files);
         command.Options.Add(dihedral);
+        command.Options.Add(upright);
         command.Options.Add(maxBytes);
         command.SetAction(parseResult =>
         {
@@ -33,6 +39,7 @@ internal static class HashCommand
             var limits = DecodeLimits.Default with { MaxBytes = cap };
             var hasher = new PdqHasher();
             bool across = parseResult.GetValue(dihedral);
+            var orientation = parseResult.GetValue(upright) ? ImageOrientation.Upright : ImageOrientation.AsStored;
             return PerFile.Run("hash", parseResult.GetValue(files) ?? [], path =>
             {
                 // Videos (MP4/MOV/WebM, by their bytes): one line per sampled frame, path#t=SECONDS (VideoFiles.cs).
@@ -41,7 +48,7 @@ internal static class HashCommand
                     foreach (var line in VideoFiles.HashLines(path, across, cap)) Console.Out.WriteLine(line);
                     return;
                 }
-                var image = ImageDecoder.DecodeFile(path, limits);
+                var image = ImageDecoder.DecodeFile(path, limits, orientation);
                 Console.Out.WriteLine(across
                     ? hasher.HashDihedral(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path)
                     : hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels).FormatLine(path));

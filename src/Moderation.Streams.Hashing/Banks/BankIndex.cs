@@ -9,8 +9,9 @@ public sealed record BankMatchOptions
     /// <summary>Queries and bank hashes under this quality never match (upstream: discard quality &lt;= 49).</summary>
     public int MinQuality { get; init; } = 50;
 
-    /// <summary>Also match the query's 7 rotations and mirror images.</summary>
-    public bool Dihedral { get; init; }
+    /// <summary>Also match the query's 7 rotations and mirror images (on by default: a picture stored turned or
+    /// mirrored, with or without an EXIF orientation saying so, must not slip past a bank).</summary>
+    public bool Dihedral { get; init; } = true;
 
     public static BankMatchOptions Default { get; } = new();
 

@@ -114,6 +114,10 @@ put('jpeg-named-png.png', jpeg3, 'ok')
 put('jpeg-truncated.jpg', jpeg3[:len(jpeg3) - 6], 'undecodable-media')
 put('jpeg-soi-only.jpg', b'\xff\xd8\xff', 'undecodable-media')
 put('jpeg-headers-no-scan.jpg', jpeg3[:jpeg3.index(b'\xff\xda')] + b'\xff\xd9', 'undecodable-media')
+# The adversarial probe's truncation: half of the scan data kept, then an end-of-image marker. libjpeg-turbo
+# decodes the missing blocks as grey and reports success; the decoder walks the scan and refuses it.
+scan3 = jpeg3.index(b'\xff\xda')
+put('jpeg-baseline-half-scan-then-eoi.jpg', jpeg3[:scan3 + (len(jpeg3) - scan3) // 2] + b'\xff\xd9', 'undecodable-media')
 sof = jpeg3.index(b'\xff\xc0')
 dims_bomb = bytearray(jpeg3); dims_bomb[sof + 5:sof + 9] = struct.pack('>HH', 65500, 65500)
 put('jpeg-bomb-65500x65500.jpg', bytes(dims_bomb), 'media-too-large')
@@ -127,6 +131,10 @@ rows.append(('jpeg-progressive.jpg', 'ok'))
 # Cut where the third scan starts: libjpeg-turbo decodes the first two scans and reports success.
 third_scan = [i for i in range(len(prog) - 1) if prog[i] == 0xFF and prog[i + 1] == 0xDA][2]
 put('jpeg-progressive-cut-after-two-scans.jpg', prog[:third_scan], 'undecodable-media')
+# The same cut closed with EOI (a blurry but recognisable picture, reported as success), and the whole file cut
+# at 50% with EOI appended: the file promised more scans than it holds.
+put('jpeg-progressive-two-scans-then-eoi.jpg', prog[:third_scan] + b'\xff\xd9', 'undecodable-media')
+put('jpeg-progressive-half-then-eoi.jpg', prog[:len(prog) // 2] + b'\xff\xd9', 'undecodable-media')
 # A scan bomb: the last scan of the progressive file repeated 500 times (each scan is a pass over all blocks).
 last_sos = prog.rindex(b'\xff\xda'); eoi = prog.rindex(b'\xff\xd9')
 put('jpeg-scan-bomb.jpg', prog[:eoi] + prog[last_sos:eoi] * 500 + b'\xff\xd9', 'media-too-large')
