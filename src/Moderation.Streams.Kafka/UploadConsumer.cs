@@ -17,6 +17,11 @@ namespace Moderation.Streams.Kafka;
 /// a transaction is committed every <see cref="KafkaOptions.TransactionInterval"/>. An abortable error aborts
 /// it and rewinds the partitions to the last committed offsets; a fenced producer (a newer instance with the
 /// same transactional id) stops this one.</para>
+/// <para>No single record stops a partition: an outcome the broker refuses for good as a record (too large, invalid)
+/// is replaced by a stub DLQ record (<see cref="DeadLetter.Stub"/>) so the upload's offset still commits; only when
+/// the stub is refused too is it fatal. A fatal error stops in order: consuming stops, in-flight screening is
+/// cancelled and waited for (at most <see cref="KafkaOptions.ShutdownTimeout"/>), nothing more is produced, and
+/// <see cref="Dispose"/> disposes the consumer, then the producer, after the last produce call returned.</para>
 /// </summary>
 public sealed class UploadConsumer : IDisposable
 {
@@ -49,7 +54,13 @@ public sealed class UploadConsumer : IDisposable
     private int _inFlightCount;
     private volatile Exception? _fatal;
     private volatile bool _crashed;
-    private long _consumed, _published, _transactionsCommitted, _transactionsAborted, _uploadsCommitted;
+    private long _consumed, _published, _transactionsCommitted, _transactionsAborted, _uploadsCommitted, _stubs;
+
+    // Orderly stop: handlers get this token (cancelled by a fatal error or Dispose); produce calls pass a gate that
+    // closes before the producer is disposed; Idle completes once the gate is closed and no upload task is left.
+    private readonly CancellationTokenSource _stopWork = new();
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _running, _producing, _producerClosed, _disposed;
     private readonly KeyValuePair<string, object?>[] _tags;
     private IReadOnlyDictionary<TopicPartition, long> _lag = new Dictionary<TopicPartition, long>();
     private long _lagMeasured;
@@ -104,6 +115,13 @@ public sealed class UploadConsumer : IDisposable
 
     /// <summary>Exactly-once: uploads whose outcomes and offsets are in committed transactions.</summary>
     public long UploadsCommitted => Interlocked.Read(ref _uploadsCommitted);
+
+    /// <summary>Stub DLQ records published in place of outcomes the broker refused.</summary>
+    public long Stubs => Interlocked.Read(ref _stubs);
+
+    /// <summary>Completes when the consumer has stopped publishing (a fatal error, the end of <see cref="RunAsync"/>
+    /// or <see cref="Dispose"/>) and no upload's task is running any more.</summary>
+    public Task Idle => _idle.Task;
 
     /// <summary>Uploads received but not yet finished.</summary>
     public int InFlight => Volatile.Read(ref _inFlightCount);
@@ -197,6 +215,8 @@ public sealed class UploadConsumer : IDisposable
                 DrainCompletions();
                 CommitStored();
             }
+            // Uploads still in flight after the drain are redelivered to the next owner: they publish nothing more.
+            CloseProducer();
             _consumer.Close();
             _logger.LogInformation("Stopped after {Consumed} uploads, {Published} records published", Consumed, Published);
         }
@@ -204,9 +224,59 @@ public sealed class UploadConsumer : IDisposable
         {
             // A crashed pipeline commits nothing more: what was not acknowledged is redelivered.
             _crashed = true;
+            await StopAfterFailureAsync().ConfigureAwait(false);
             throw;
         }
     }
+
+    /// <summary>After a fatal error: nothing more is produced, in-flight screening is cancelled, and its tasks are
+    /// waited for at most <see cref="KafkaOptions.ShutdownTimeout"/> (longer ones are abandoned: the produce gate
+    /// keeps them off the producer whenever they end).</summary>
+    private async Task StopAfterFailureAsync()
+    {
+        CloseProducer();
+        await _stopWork.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _idle.Task.WaitAsync(_options.ShutdownTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _logger.LogWarning("Stopping after a failure: {Count} uploads still being screened after {Timeout} are abandoned (redelivered after restart)",
+                Volatile.Read(ref _running), _options.ShutdownTimeout);
+        }
+    }
+
+    /// <summary>Produces unless the consumer has stopped publishing; false when it has.</summary>
+    private bool TryProduce(OutboundMessage message, Action<DeliveryReport<byte[]?, byte[]?>> report)
+    {
+        Interlocked.Increment(ref _producing);
+        try
+        {
+            if (Volatile.Read(ref _producerClosed) != 0) return false;
+            _producer.Produce(message.Topic, ToKafka(message), report);
+            return true;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _producing);
+        }
+    }
+
+    /// <summary>Closes the produce gate and waits for produce calls already past it (they never block) to return.</summary>
+    private void CloseProducer()
+    {
+        if (Interlocked.Exchange(ref _producerClosed, 1) != 0) return;
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _producing) != 0) spin.SpinOnce();
+        if (Volatile.Read(ref _running) == 0) _idle.TrySetResult();
+    }
+
+    private bool ProducerClosed => Volatile.Read(ref _producerClosed) != 0;
+
+    /// <summary>Errors that refuse one record for good, whatever is retried: the record must change, not the broker.</summary>
+    internal static bool IsRefusedRecord(ErrorCode code) => code is ErrorCode.MsgSizeTooLarge or ErrorCode.RecordListTooLarge
+        or ErrorCode.InvalidMsgSize or ErrorCode.InvalidRecord or ErrorCode.Local_BadMsg;
 
     private void OnClientError(string client, Error error)
     {
@@ -233,21 +303,42 @@ public sealed class UploadConsumer : IDisposable
         _inFlightBytes += bytes;
         int epoch = _generations.GetValueOrDefault(result.TopicPartition);
         long started = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref _running);
         _ = Task.Run(() => ProcessAsync(result, bytes, epoch, started));
     }
 
     private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload, int bytes, int epoch, long started)
     {
+        try
+        {
+            await ProcessCoreAsync(upload, bytes, epoch, started).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _fatal ??= e;
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _running) == 0 && ProducerClosed) _idle.TrySetResult();
+        }
+    }
+
+    private async Task ProcessCoreAsync(ConsumeResult<byte[]?, byte[]?> upload, int bytes, int epoch, long started)
+    {
         IReadOnlyList<OutboundMessage> outcome;
         try
         {
-            outcome = await _handler.HandleAsync(upload, CancellationToken.None).ConfigureAwait(false);
+            outcome = await _handler.HandleAsync(upload, _stopWork.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopWork.IsCancellationRequested)
+        {
+            return; // abandoned by a stop after a failure: redelivered after restart
         }
         catch (Exception e)
         {
             // The service failed, not the input: fail closed into the DLQ with code 'internal'.
             _logger.LogError(e, "Internal error screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
-            outcome = [DeadLetter.Create(_options.DlqTopic, upload, Contracts.ErrorCodes.Internal, e.Message)];
+            outcome = [DeadLetter.Create(_options, upload, Contracts.ErrorCodes.Internal, e.Message)];
         }
 
         if (_transactional)
@@ -266,26 +357,91 @@ public sealed class UploadConsumer : IDisposable
         }
         foreach (var message in outcome)
         {
-            try
+            if (!Publish(upload.TopicPartitionOffset, upload.Message.Key, message, () =>
             {
-                _producer.Produce(message.Topic, ToKafka(message), report =>
-                {
-                    if (report.Error.IsError)
-                    {
-                        // The idempotent producer already retried until message.timeout.ms: stop rather than skip.
-                        _fatal ??= new KafkaException(report.Error);
-                        return;
-                    }
-                    Interlocked.Increment(ref _published);
-                    if (Interlocked.Decrement(ref remaining) == 0) Complete(done, started);
-                });
-            }
-            catch (Exception e)
-            {
-                _fatal ??= e;
-                return;
-            }
+                if (Interlocked.Decrement(ref remaining) == 0) Complete(done, started);
+            })) return;
         }
+    }
+
+    /// <summary>Produces one outcome record; <paramref name="acknowledged"/> runs once it, or the stub that replaced it,
+    /// is acknowledged. False when nothing more can be produced (stopped or failed).</summary>
+    private bool Publish(TopicPartitionOffset source, byte[]? key, OutboundMessage message, Action acknowledged)
+    {
+        try
+        {
+            return TryProduce(message, report =>
+            {
+                if (!report.Error.IsError)
+                {
+                    Interlocked.Increment(ref _published);
+                    acknowledged();
+                }
+                else if (ProducerClosed)
+                {
+                    // Purged by the stop: redelivered after restart.
+                }
+                else if (IsRefusedRecord(report.Error.Code))
+                {
+                    PublishStub(source, key, message, report.Error, acknowledged);
+                }
+                else
+                {
+                    // The idempotent producer already retried until message.timeout.ms: stop rather than skip.
+                    _fatal ??= new KafkaException(report.Error);
+                }
+            });
+        }
+        catch (KafkaException e) when (IsRefusedRecord(e.Error.Code))
+        {
+            return PublishStub(source, key, message, e.Error, acknowledged);
+        }
+        catch (Exception e)
+        {
+            _fatal ??= e;
+            return false;
+        }
+    }
+
+    /// <summary>Publishes the stub DLQ record that stands in for <paramref name="refused"/>; if the broker refuses the
+    /// stub too, the pipeline stops.</summary>
+    private bool PublishStub(TopicPartitionOffset source, byte[]? key, OutboundMessage refused, Error why, Action acknowledged)
+    {
+        var stub = StubFor(source, key, refused, why);
+        try
+        {
+            return TryProduce(stub, report =>
+            {
+                if (!report.Error.IsError)
+                {
+                    Interlocked.Increment(ref _published);
+                    acknowledged();
+                }
+                else if (!ProducerClosed)
+                {
+                    _fatal ??= new KafkaException(report.Error);
+                }
+            });
+        }
+        catch (Exception e)
+        {
+            _fatal ??= e;
+            return false;
+        }
+    }
+
+    private OutboundMessage StubFor(TopicPartitionOffset source, byte[]? key, OutboundMessage refused, Error why)
+    {
+        Interlocked.Increment(ref _stubs);
+        long size = DeadLetter.SizeOf(refused) - DeadLetter.RecordOverheadBytes;
+        _logger.LogError("The broker refused the {Topic} record ({Size} bytes) of {Source}: {Reason}; publishing a stub DLQ record instead",
+            refused.Topic, size, source, why.Reason);
+        // A refused DLQ record keeps its code; a refused decision is the service's failure.
+        string code = refused.Topic == _options.DlqTopic && refused.Headers.FirstOrDefault(h => h.Key == Contracts.DlqHeaders.ErrorCode)?.GetValueBytes() is { } c
+            ? System.Text.Encoding.UTF8.GetString(c)
+            : Contracts.ErrorCodes.Internal;
+        return DeadLetter.Stub(_options.DlqTopic, source, key, code,
+            $"the outcome record for {refused.Topic} ({size} bytes) could not be stored: {why.Reason}; this stub stands in for it");
     }
 
     private static Message<byte[]?, byte[]?> ToKafka(OutboundMessage message) =>
@@ -347,10 +503,19 @@ public sealed class UploadConsumer : IDisposable
             {
                 foreach (var message in outcome)
                 {
-                    _producer.Produce(message.Topic, ToKafka(message), report =>
+                    Action<DeliveryReport<byte[]?, byte[]?>> counted = report =>
                     {
                         if (!report.Error.IsError) Interlocked.Increment(ref _published);
-                    });
+                    };
+                    try
+                    {
+                        TryProduce(message, counted);
+                    }
+                    catch (KafkaException e) when (IsRefusedRecord(e.Error.Code))
+                    {
+                        // Refused before it joined the transaction (librdkafka's own size check): the stub takes its place.
+                        TryProduce(StubFor(new TopicPartitionOffset(partition, new Offset(offset)), message.Key, message, e.Error), counted);
+                    }
                 }
             }
             catch (KafkaException e) when (!e.Error.IsFatal)
@@ -602,11 +767,16 @@ public sealed class UploadConsumer : IDisposable
         }
     }
 
+    /// <summary>Call after <see cref="RunAsync"/> returned or threw. Upload tasks still running are cancelled and kept
+    /// off the producer; the consumer is closed and disposed, then the producer.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         KafkaTelemetry.Unregister(this);
+        CloseProducer();
+        _stopWork.Cancel();
         _consumer.Dispose();
         _producer.Dispose();
-        _completionSignal.Dispose();
+        // _completionSignal and _stopWork stay undisposed: late upload tasks and delivery reports may still touch them.
     }
 }
