@@ -18,7 +18,7 @@ namespace Moderation.Streams.Kafka;
 /// it and rewinds the partitions to the last committed offsets; a fenced producer (a newer instance with the
 /// same transactional id) stops this one.</para>
 /// <para>No single record stops a partition: an outcome the broker refuses for good as a record (too large, invalid)
-/// is replaced by a stub DLQ record (<see cref="DeadLetter.Stub"/>) so the upload's offset still commits; only when
+/// is replaced by a stub DLQ record (<see cref="OutcomePublisher"/>) so the upload's offset still commits; only when
 /// the stub is refused too is it fatal. A fatal error stops in order: consuming stops, in-flight screening is
 /// cancelled and waited for (at most <see cref="KafkaOptions.ShutdownTimeout"/>), nothing more is produced, and
 /// <see cref="Dispose"/> disposes the consumer, then the producer, after the last produce call returned.</para>
@@ -54,13 +54,14 @@ public sealed class UploadConsumer : IDisposable
     private int _inFlightCount;
     private volatile Exception? _fatal;
     private volatile bool _crashed;
-    private long _consumed, _published, _transactionsCommitted, _transactionsAborted, _uploadsCommitted, _stubs;
+    private long _consumed, _published, _transactionsCommitted, _transactionsAborted, _uploadsCommitted;
+    private readonly OutcomePublisher _publisher;
 
     // Orderly stop: handlers get this token (cancelled by a fatal error or Dispose); produce calls pass a gate that
     // closes before the producer is disposed; Idle completes once the gate is closed and no upload task is left.
     private readonly CancellationTokenSource _stopWork = new();
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _running, _producing, _producerClosed, _disposed;
+    private int _running, _disposed;
     private readonly KeyValuePair<string, object?>[] _tags;
     private IReadOnlyDictionary<TopicPartition, long> _lag = new Dictionary<TopicPartition, long>();
     private long _lagMeasured;
@@ -94,6 +95,7 @@ public sealed class UploadConsumer : IDisposable
         _producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig(options))
             .SetErrorHandler((_, error) => OnClientError("producer", error))
             .Build();
+        _publisher = new OutcomePublisher(_producer, options.DlqTopic, logger, e => _fatal ??= e);
         KafkaTelemetry.Register(this);
     }
 
@@ -117,7 +119,7 @@ public sealed class UploadConsumer : IDisposable
     public long UploadsCommitted => Interlocked.Read(ref _uploadsCommitted);
 
     /// <summary>Stub DLQ records published in place of outcomes the broker refused.</summary>
-    public long Stubs => Interlocked.Read(ref _stubs);
+    public long Stubs => _publisher.Stubs;
 
     /// <summary>Completes when the consumer has stopped publishing (a fatal error, the end of <see cref="RunAsync"/>
     /// or <see cref="Dispose"/>) and no upload's task is running any more.</summary>
@@ -247,36 +249,11 @@ public sealed class UploadConsumer : IDisposable
         }
     }
 
-    /// <summary>Produces unless the consumer has stopped publishing; false when it has.</summary>
-    private bool TryProduce(OutboundMessage message, Action<DeliveryReport<byte[]?, byte[]?>> report)
-    {
-        Interlocked.Increment(ref _producing);
-        try
-        {
-            if (Volatile.Read(ref _producerClosed) != 0) return false;
-            _producer.Produce(message.Topic, ToKafka(message), report);
-            return true;
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _producing);
-        }
-    }
-
-    /// <summary>Closes the produce gate and waits for produce calls already past it (they never block) to return.</summary>
     private void CloseProducer()
     {
-        if (Interlocked.Exchange(ref _producerClosed, 1) != 0) return;
-        var spin = new SpinWait();
-        while (Volatile.Read(ref _producing) != 0) spin.SpinOnce();
+        _publisher.Close();
         if (Volatile.Read(ref _running) == 0) _idle.TrySetResult();
     }
-
-    private bool ProducerClosed => Volatile.Read(ref _producerClosed) != 0;
-
-    /// <summary>Errors that refuse one record for good, whatever is retried: the record must change, not the broker.</summary>
-    internal static bool IsRefusedRecord(ErrorCode code) => code is ErrorCode.MsgSizeTooLarge or ErrorCode.RecordListTooLarge
-        or ErrorCode.InvalidMsgSize or ErrorCode.InvalidRecord or ErrorCode.Local_BadMsg;
 
     private void OnClientError(string client, Error error)
     {
@@ -319,7 +296,7 @@ public sealed class UploadConsumer : IDisposable
         }
         finally
         {
-            if (Interlocked.Decrement(ref _running) == 0 && ProducerClosed) _idle.TrySetResult();
+            if (Interlocked.Decrement(ref _running) == 0 && _publisher.Closed) _idle.TrySetResult();
         }
     }
 
@@ -357,95 +334,13 @@ public sealed class UploadConsumer : IDisposable
         }
         foreach (var message in outcome)
         {
-            if (!Publish(upload.TopicPartitionOffset, upload.Message.Key, message, () =>
+            if (!_publisher.Publish(upload.TopicPartitionOffset, upload.Message.Key, message, () =>
             {
+                Interlocked.Increment(ref _published);
                 if (Interlocked.Decrement(ref remaining) == 0) Complete(done, started);
             })) return;
         }
     }
-
-    /// <summary>Produces one outcome record; <paramref name="acknowledged"/> runs once it, or the stub that replaced it,
-    /// is acknowledged. False when nothing more can be produced (stopped or failed).</summary>
-    private bool Publish(TopicPartitionOffset source, byte[]? key, OutboundMessage message, Action acknowledged)
-    {
-        try
-        {
-            return TryProduce(message, report =>
-            {
-                if (!report.Error.IsError)
-                {
-                    Interlocked.Increment(ref _published);
-                    acknowledged();
-                }
-                else if (ProducerClosed)
-                {
-                    // Purged by the stop: redelivered after restart.
-                }
-                else if (IsRefusedRecord(report.Error.Code))
-                {
-                    PublishStub(source, key, message, report.Error, acknowledged);
-                }
-                else
-                {
-                    // The idempotent producer already retried until message.timeout.ms: stop rather than skip.
-                    _fatal ??= new KafkaException(report.Error);
-                }
-            });
-        }
-        catch (KafkaException e) when (IsRefusedRecord(e.Error.Code))
-        {
-            return PublishStub(source, key, message, e.Error, acknowledged);
-        }
-        catch (Exception e)
-        {
-            _fatal ??= e;
-            return false;
-        }
-    }
-
-    /// <summary>Publishes the stub DLQ record that stands in for <paramref name="refused"/>; if the broker refuses the
-    /// stub too, the pipeline stops.</summary>
-    private bool PublishStub(TopicPartitionOffset source, byte[]? key, OutboundMessage refused, Error why, Action acknowledged)
-    {
-        var stub = StubFor(source, key, refused, why);
-        try
-        {
-            return TryProduce(stub, report =>
-            {
-                if (!report.Error.IsError)
-                {
-                    Interlocked.Increment(ref _published);
-                    acknowledged();
-                }
-                else if (!ProducerClosed)
-                {
-                    _fatal ??= new KafkaException(report.Error);
-                }
-            });
-        }
-        catch (Exception e)
-        {
-            _fatal ??= e;
-            return false;
-        }
-    }
-
-    private OutboundMessage StubFor(TopicPartitionOffset source, byte[]? key, OutboundMessage refused, Error why)
-    {
-        Interlocked.Increment(ref _stubs);
-        long size = DeadLetter.SizeOf(refused) - DeadLetter.RecordOverheadBytes;
-        _logger.LogError("The broker refused the {Topic} record ({Size} bytes) of {Source}: {Reason}; publishing a stub DLQ record instead",
-            refused.Topic, size, source, why.Reason);
-        // A refused DLQ record keeps its code; a refused decision is the service's failure.
-        string code = refused.Topic == _options.DlqTopic && refused.Headers.FirstOrDefault(h => h.Key == Contracts.DlqHeaders.ErrorCode)?.GetValueBytes() is { } c
-            ? System.Text.Encoding.UTF8.GetString(c)
-            : Contracts.ErrorCodes.Internal;
-        return DeadLetter.Stub(_options.DlqTopic, source, key, code,
-            $"the outcome record for {refused.Topic} ({size} bytes) could not be stored: {why.Reason}; this stub stands in for it");
-    }
-
-    private static Message<byte[]?, byte[]?> ToKafka(OutboundMessage message) =>
-        new() { Key = message.Key, Value = message.Value, Headers = message.Headers };
 
     private void Complete(Completion completion, long started)
     {
@@ -509,12 +404,12 @@ public sealed class UploadConsumer : IDisposable
                     };
                     try
                     {
-                        TryProduce(message, counted);
+                        _publisher.TryProduce(message, counted);
                     }
-                    catch (KafkaException e) when (IsRefusedRecord(e.Error.Code))
+                    catch (KafkaException e) when (OutcomePublisher.IsRefusedRecord(e.Error.Code))
                     {
                         // Refused before it joined the transaction (librdkafka's own size check): the stub takes its place.
-                        TryProduce(StubFor(new TopicPartitionOffset(partition, new Offset(offset)), message.Key, message, e.Error), counted);
+                        _publisher.TryProduce(_publisher.StubFor(new TopicPartitionOffset(partition, new Offset(offset)), message.Key, message, e.Error), counted);
                     }
                 }
             }

@@ -64,7 +64,8 @@ internal sealed class PoisonHarness : IDisposable
         }).Build();
         var records = new List<Published>();
         var deadline = DateTime.UtcNow + BrokerClients.Deadline;
-        foreach (var partition in Enumerable.Range(0, Partitions).Select(p => new TopicPartition(topic, p)))
+        var metadata = BrokerClients.Metadata(Broker.BootstrapServers).Topics.SingleOrDefault(t => t.Topic == topic);
+        foreach (var partition in (metadata?.Partitions ?? []).Select(p => new TopicPartition(topic, p.PartitionId)))
         {
             var high = consumer.QueryWatermarkOffsets(partition, BrokerClients.Deadline).High;
             if (high.Value <= 0) continue;
