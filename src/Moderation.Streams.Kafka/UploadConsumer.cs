@@ -46,6 +46,10 @@ public sealed class UploadConsumer : IDisposable
     // Bumped when a partition is forgotten (revoked, lost) or rewound (abort): completions of work dispatched
     // under an older generation are dropped, so stale outcomes never reach a later transaction or the tracker.
     private readonly Dictionary<TopicPartition, int> _generations = [];
+    // Outcomes the broker refused as records inside a transaction (delivery reports): the transaction aborts, and
+    // when their uploads are released again, stubs take their place, so a poison record costs one abort, not a loop.
+    private readonly ConcurrentQueue<(TopicPartitionOffset Source, string Topic, Error Error)> _refusedInTransaction = new();
+    private readonly Dictionary<(TopicPartitionOffset Source, string Topic), Error> _refusedBefore = [];
     private bool _draining;
     private readonly HashSet<TopicPartition> _newlyAssigned = [];
     private bool _commitInProgress;
@@ -396,12 +400,21 @@ public sealed class UploadConsumer : IDisposable
             held.Remove(offset);
             try
             {
+                var source = new TopicPartitionOffset(partition, new Offset(offset));
+                while (_refusedInTransaction.TryDequeue(out var refused)) _refusedBefore[(refused.Source, refused.Topic)] = refused.Error;
                 foreach (var message in outcome)
                 {
                     Action<DeliveryReport<byte[]?, byte[]?>> counted = report =>
                     {
                         if (!report.Error.IsError) Interlocked.Increment(ref _published);
+                        // The transaction is aborted and this upload screened again: its stub goes instead, once.
+                        else if (OutcomePublisher.IsRefusedRecord(report.Error.Code)) _refusedInTransaction.Enqueue((source, message.Topic, report.Error));
                     };
+                    if (_refusedBefore.Remove((source, message.Topic), out var before))
+                    {
+                        _publisher.TryProduce(_publisher.StubFor(source, message.Key, message, before), counted);
+                        continue;
+                    }
                     try
                     {
                         _publisher.TryProduce(message, counted);
@@ -409,7 +422,7 @@ public sealed class UploadConsumer : IDisposable
                     catch (KafkaException e) when (OutcomePublisher.IsRefusedRecord(e.Error.Code))
                     {
                         // Refused before it joined the transaction (librdkafka's own size check): the stub takes its place.
-                        _publisher.TryProduce(_publisher.StubFor(new TopicPartitionOffset(partition, new Offset(offset)), message.Key, message, e.Error), counted);
+                        _publisher.TryProduce(_publisher.StubFor(source, message.Key, message, e.Error), counted);
                     }
                 }
             }

@@ -150,6 +150,37 @@ public sealed class PoisonRecordTests : IDisposable
     }
 
     [Fact]
+    public async Task In_exactly_once_mode_records_the_broker_refused_in_an_aborted_transaction_are_replaced_by_stubs_when_released_again()
+    {
+        var options = _harness.Options(o =>
+        {
+            o.Mode = DeliveryModes.ExactlyOnce;
+            o.TransactionalId = "tx-" + Guid.NewGuid().ToString("N")[..8];
+            o.TransactionInterval = TimeSpan.FromMilliseconds(50);
+        });
+        _harness.Produce(Enumerable.Range(0, 20).Select(i => PoisonHarness.Good($"good-{i:D2}")));
+        // The first produce request is refused as too large: the transaction aborts and the partition is screened
+        // again. Against a real broker the same records would be refused again, forever: they go as stubs instead.
+        _harness.Broker.InjectRequestErrors(0, ErrorCode.MsgSizeTooLarge);
+
+        long aborted, stubs;
+        using (var consumer = new UploadConsumer(options, new Handler(options), ConsoleTestLogger.Instance))
+        {
+            await PoisonHarness.RunUntil(consumer, () => consumer.UploadsCommitted >= 20);
+            (aborted, stubs) = (consumer.TransactionsAborted, consumer.Stubs);
+        }
+
+        Assert.True(aborted >= 1, "no transaction was aborted");
+        Assert.True(stubs >= 1, "no stub replaced a refused record");
+        var dlq = _harness.Read(options.DlqTopic);
+        Assert.Equal(stubs, dlq.Count);
+        Assert.All(dlq, stub => Assert.Equal("1", stub.Header(DeadLetter.StubHeader)));
+        // Every upload is there, decided or stubbed (the embedded broker also shows the aborted copies: Distinct).
+        var allow = _harness.Read(options.AllowTopic).Select(r => r.KeyText).Distinct();
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"good-{i:D2}"), allow.Union(dlq.Select(r => r.KeyText)).Order());
+    }
+
+    [Fact]
     public async Task When_the_stub_is_refused_too_the_pipeline_stops_without_committing_past_the_upload()
     {
         var options = _harness.Options(o => o.Properties["message.timeout.ms"] = "3000");
