@@ -103,6 +103,7 @@ internal sealed class OutcomePublisher(IProducer<byte[]?, byte[]?> producer, str
     public OutboundMessage StubFor(TopicPartitionOffset source, byte[]? key, OutboundMessage refused, Error why)
     {
         Interlocked.Increment(ref _stubs);
+        KafkaTelemetry.Stubs.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", refused.Topic));
         long size = DeadLetter.SizeOf(refused) - DeadLetter.RecordOverheadBytes;
         logger.LogError("The broker refused the {Topic} record ({Size} bytes) of {Source}: {Reason}; publishing a stub DLQ record instead",
             refused.Topic, size, source, why.Reason);
