@@ -16,19 +16,22 @@ public sealed class FatalStopTests : IDisposable
 
     public void Dispose() => _harness.Dispose();
 
-    /// <summary>Upload <c>first</c> is decided at once; every other upload is held: the even ones until their token
-    /// is cancelled, the odd ones (a handler that ignores cancellation) until the test opens <see cref="Release"/>.</summary>
+    /// <summary>Upload <c>first</c> is decided when the test opens <see cref="Fire"/>; every other upload is held: the
+    /// even ones until their token is cancelled, the odd ones (a handler that ignores cancellation) until the test
+    /// opens <see cref="Release"/>.</summary>
     private sealed class HoldingHandler(KafkaOptions options) : IUploadHandler
     {
         private int _held;
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Fire { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource HundredsHeld { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int Returned;
 
         public async Task<IReadOnlyList<OutboundMessage>> HandleAsync(ConsumeResult<byte[]?, byte[]?> upload, CancellationToken ct)
         {
             var key = Encoding.UTF8.GetString(upload.Message.Key!);
-            if (key != "first")
+            if (key == "first") await Fire.Task;
+            else
             {
                 if (Interlocked.Increment(ref _held) >= 200) HundredsHeld.TrySetResult();
                 try
@@ -62,6 +65,7 @@ public sealed class FatalStopTests : IDisposable
 
         // Every produce request is refused for good from now on: the first decision's delivery report is fatal.
         _harness.Broker.InjectRequestErrors(0, Enumerable.Repeat(ErrorCode.TopicAuthorizationFailed, 100).ToArray());
+        handler.Fire.SetResult();
         var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => run.WaitAsync(TimeSpan.FromSeconds(60), Ct));
         Assert.Contains("pipeline failed", failure.Message);
         Assert.True(consumer.InFlight >= 200, $"{consumer.InFlight} in flight");
