@@ -221,9 +221,9 @@ public sealed class UploadConsumer : IDisposable
                 DrainCompletions();
                 CommitStored();
             }
+            _consumer.Close(); // may still drain and commit revoked partitions: the producer is needed until here
             // Uploads still in flight after the drain are redelivered to the next owner: they publish nothing more.
             CloseProducer();
-            _consumer.Close();
             _logger.LogInformation("Stopped after {Consumed} uploads, {Published} records published", Consumed, Published);
         }
         catch
@@ -410,20 +410,25 @@ public sealed class UploadConsumer : IDisposable
                         // The transaction is aborted and this upload screened again: its stub goes instead, once.
                         else if (OutcomePublisher.IsRefusedRecord(report.Error.Code)) _refusedInTransaction.Enqueue((source, message.Topic, report.Error));
                     };
+                    bool produced;
                     if (_refusedBefore.Remove((source, message.Topic), out var before))
                     {
-                        _publisher.TryProduce(_publisher.StubFor(source, message.Key, message, before), counted);
-                        continue;
+                        produced = _publisher.TryProduce(_publisher.StubFor(source, message.Key, message, before), counted);
                     }
-                    try
+                    else
                     {
-                        _publisher.TryProduce(message, counted);
+                        try
+                        {
+                            produced = _publisher.TryProduce(message, counted);
+                        }
+                        catch (KafkaException e) when (OutcomePublisher.IsRefusedRecord(e.Error.Code))
+                        {
+                            // Refused before it joined the transaction (librdkafka's own size check): the stub takes its place.
+                            produced = _publisher.TryProduce(_publisher.StubFor(source, message.Key, message, e.Error), counted);
+                        }
                     }
-                    catch (KafkaException e) when (OutcomePublisher.IsRefusedRecord(e.Error.Code))
-                    {
-                        // Refused before it joined the transaction (librdkafka's own size check): the stub takes its place.
-                        _publisher.TryProduce(_publisher.StubFor(source, message.Key, message, e.Error), counted);
-                    }
+                    // Stopped: this partition's offsets stay where they are (its outcomes are redone by the next owner).
+                    if (!produced) return;
                 }
             }
             catch (KafkaException e) when (!e.Error.IsFatal)
