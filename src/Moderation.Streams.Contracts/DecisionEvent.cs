@@ -43,20 +43,30 @@ public sealed record DecisionEvent
         ?? throw new JsonException("null decision");
 }
 
-/// <summary>Why an action was taken. Fields that do not apply to a source are omitted.</summary>
+/// <summary>Why an action was taken. Fields that do not apply to a source are omitted.
+/// <para>Every text is escaped (<see cref="SafeText"/>) and cut when the reason is made: ids and messages can come from
+/// outside the worker (a bank entry stored by an older version or straight into Redis, an exception's message), and a
+/// decision must stay well under the broker's record limit whatever they hold (<see cref="TextLimits"/>).</para></summary>
 public sealed record DecisionReason
 {
+    private readonly string _source = "";
+    private readonly string? _bank, _matchId, _model, _label, _code, _message;
+
     /// <summary><c>model</c>, <c>bank</c>, <c>cache</c> or <c>fail-closed</c>.</summary>
-    public required string Source { get; init; }
-    public string? Bank { get; init; }
+    public required string Source { get => _source; init => _source = SafeText.Escape(value, TextLimits.ReasonNameChars); }
+    public string? Bank { get => _bank; init => _bank = Bounded(value, TextLimits.ReasonNameChars); }
     public int? Distance { get; init; }
-    public string? MatchId { get; init; }
-    public string? Model { get; init; }
-    public string? Label { get; init; }
+
+    /// <summary>The bank entry's id: at most <see cref="TextLimits.BankIdChars"/> characters, like import allows.</summary>
+    public string? MatchId { get => _matchId; init => _matchId = Bounded(value, TextLimits.BankIdChars); }
+    public string? Model { get => _model; init => _model = Bounded(value, TextLimits.ReasonNameChars); }
+    public string? Label { get => _label; init => _label = Bounded(value, TextLimits.ReasonNameChars); }
     public float? Score { get; init; }
     public float? Threshold { get; init; }
-    public string? Code { get; init; }
-    public string? Message { get; init; }
+    public string? Code { get => _code; init => _code = Bounded(value, TextLimits.ReasonNameChars); }
+    public string? Message { get => _message; init => _message = Bounded(value, TextLimits.ReasonMessageChars); }
+
+    private static string? Bounded(string? value, int maxChars) => value is null ? null : SafeText.Escape(value, maxChars);
 
     /// <summary>Videos: presentation times (ms) of the sampled frames that drove this reason.</summary>
     public IReadOnlyList<long>? FrameTimestampsMs { get; init; }

@@ -58,6 +58,23 @@ public sealed class KafkaOptions
 
     public bool ExactlyOnce => Mode == DeliveryModes.ExactlyOnce;
 
+    /// <summary>librdkafka's default <c>message.max.bytes</c>.</summary>
+    public const int DefaultMessageMaxBytes = 1_000_000;
+
+    /// <summary>Default of <see cref="DlqMaxRecordBytes"/>: the producer's default <c>message.max.bytes</c>.</summary>
+    public const int DefaultDlqMaxRecordBytes = DefaultMessageMaxBytes;
+
+    /// <summary>The most bytes a DLQ record may take (key + value + headers + <see cref="DeadLetter.RecordOverheadBytes"/>);
+    /// the producer's <c>message.max.bytes</c> (<see cref="Properties"/>) lowers it further (<see cref="DlqRecordBudget"/>).</summary>
+    [Range(16 * 1024, int.MaxValue)]
+    public int DlqMaxRecordBytes { get; set; } = DefaultDlqMaxRecordBytes;
+
+    /// <summary>What a DLQ record is cut to: <see cref="DlqMaxRecordBytes"/>, at most the producer's <c>message.max.bytes</c>.</summary>
+    public int DlqRecordBudget =>
+        Properties.TryGetValue("message.max.bytes", out var configured) && int.TryParse(configured, out int max) && max > 0
+            ? Math.Min(DlqMaxRecordBytes, max)
+            : Math.Min(DlqMaxRecordBytes, DefaultMessageMaxBytes);
+
     /// <summary>Optional static membership (<c>group.instance.id</c>).</summary>
     public string? GroupInstanceId { get; set; }
 

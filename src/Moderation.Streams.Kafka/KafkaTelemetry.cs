@@ -14,11 +14,15 @@ public static class KafkaTelemetry
     public const string ConsumerLag = "messaging.kafka.consumer.lag";
     public const string InFlight = "moderation.uploads.inflight";
     public const string PausedPartitions = "moderation.partitions.paused";
+    public const string DlqStubs = "moderation.dlq.stubs";
 
     internal static readonly Meter Meter = new(MeterName);
     internal static readonly Counter<long> Consumed = Meter.CreateCounter<long>(ConsumedMessages, "{message}", "Upload events received");
     internal static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(ProcessDuration, "s", "Upload received to its outcome acknowledged (or released into a transaction)",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+
+    internal static readonly Counter<long> Stubs = Meter.CreateCounter<long>(DlqStubs, "{record}",
+        "Stub DLQ records published in place of outcome records the broker refused (too large, invalid): each is an upload whose real outcome is lost");
 
     private static readonly List<WeakReference<UploadConsumer>> Consumers = [];
 

@@ -17,6 +17,11 @@ namespace Moderation.Streams.Kafka;
 /// a transaction is committed every <see cref="KafkaOptions.TransactionInterval"/>. An abortable error aborts
 /// it and rewinds the partitions to the last committed offsets; a fenced producer (a newer instance with the
 /// same transactional id) stops this one.</para>
+/// <para>No single record stops a partition: an outcome the broker refuses for good as a record (too large, invalid)
+/// is replaced by a stub DLQ record (<see cref="OutcomePublisher"/>) so the upload's offset still commits; only when
+/// the stub is refused too is it fatal. A fatal error stops in order: consuming stops, in-flight screening is
+/// cancelled and waited for (at most <see cref="KafkaOptions.ShutdownTimeout"/>), nothing more is produced, and
+/// <see cref="Dispose"/> disposes the consumer, then the producer, after the last produce call returned.</para>
 /// </summary>
 public sealed class UploadConsumer : IDisposable
 {
@@ -41,6 +46,10 @@ public sealed class UploadConsumer : IDisposable
     // Bumped when a partition is forgotten (revoked, lost) or rewound (abort): completions of work dispatched
     // under an older generation are dropped, so stale outcomes never reach a later transaction or the tracker.
     private readonly Dictionary<TopicPartition, int> _generations = [];
+    // Outcomes the broker refused as records inside a transaction (delivery reports): the transaction aborts, and
+    // when their uploads are released again, stubs take their place, so a poison record costs one abort, not a loop.
+    private readonly ConcurrentQueue<(TopicPartitionOffset Source, string Topic, Error Error)> _refusedInTransaction = new();
+    private readonly Dictionary<(TopicPartitionOffset Source, string Topic), Error> _refusedBefore = [];
     private bool _draining;
     private readonly HashSet<TopicPartition> _newlyAssigned = [];
     private bool _commitInProgress;
@@ -50,6 +59,13 @@ public sealed class UploadConsumer : IDisposable
     private volatile Exception? _fatal;
     private volatile bool _crashed;
     private long _consumed, _published, _transactionsCommitted, _transactionsAborted, _uploadsCommitted;
+    private readonly OutcomePublisher _publisher;
+
+    // Orderly stop: handlers get this token (cancelled by a fatal error or Dispose); produce calls pass a gate that
+    // closes before the producer is disposed; Idle completes once the gate is closed and no upload task is left.
+    private readonly CancellationTokenSource _stopWork = new();
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _running, _disposed;
     private readonly KeyValuePair<string, object?>[] _tags;
     private IReadOnlyDictionary<TopicPartition, long> _lag = new Dictionary<TopicPartition, long>();
     private long _lagMeasured;
@@ -83,6 +99,7 @@ public sealed class UploadConsumer : IDisposable
         _producer = new ProducerBuilder<byte[]?, byte[]?>(ProducerConfig(options))
             .SetErrorHandler((_, error) => OnClientError("producer", error))
             .Build();
+        _publisher = new OutcomePublisher(_producer, options.DlqTopic, logger, e => _fatal ??= e);
         KafkaTelemetry.Register(this);
     }
 
@@ -104,6 +121,13 @@ public sealed class UploadConsumer : IDisposable
 
     /// <summary>Exactly-once: uploads whose outcomes and offsets are in committed transactions.</summary>
     public long UploadsCommitted => Interlocked.Read(ref _uploadsCommitted);
+
+    /// <summary>Stub DLQ records published in place of outcomes the broker refused.</summary>
+    public long Stubs => _publisher.Stubs;
+
+    /// <summary>Completes when the consumer has stopped publishing (a fatal error, the end of <see cref="RunAsync"/>
+    /// or <see cref="Dispose"/>) and no upload's task is running any more.</summary>
+    public Task Idle => _idle.Task;
 
     /// <summary>Uploads received but not yet finished.</summary>
     public int InFlight => Volatile.Read(ref _inFlightCount);
@@ -197,15 +221,42 @@ public sealed class UploadConsumer : IDisposable
                 DrainCompletions();
                 CommitStored();
             }
-            _consumer.Close();
+            _consumer.Close(); // may still drain and commit revoked partitions: the producer is needed until here
+            // Uploads still in flight after the drain are redelivered to the next owner: they publish nothing more.
+            CloseProducer();
             _logger.LogInformation("Stopped after {Consumed} uploads, {Published} records published", Consumed, Published);
         }
         catch
         {
             // A crashed pipeline commits nothing more: what was not acknowledged is redelivered.
             _crashed = true;
+            await StopAfterFailureAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>After a fatal error: nothing more is produced, in-flight screening is cancelled, and its tasks are
+    /// waited for at most <see cref="KafkaOptions.ShutdownTimeout"/> (longer ones are abandoned: the produce gate
+    /// keeps them off the producer whenever they end).</summary>
+    private async Task StopAfterFailureAsync()
+    {
+        CloseProducer();
+        await _stopWork.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _idle.Task.WaitAsync(_options.ShutdownTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _logger.LogWarning("Stopping after a failure: {Count} uploads still being screened after {Timeout} are abandoned (redelivered after restart)",
+                Volatile.Read(ref _running), _options.ShutdownTimeout);
+        }
+    }
+
+    private void CloseProducer()
+    {
+        _publisher.Close();
+        if (Volatile.Read(ref _running) == 0) _idle.TrySetResult();
     }
 
     private void OnClientError(string client, Error error)
@@ -233,21 +284,42 @@ public sealed class UploadConsumer : IDisposable
         _inFlightBytes += bytes;
         int epoch = _generations.GetValueOrDefault(result.TopicPartition);
         long started = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref _running);
         _ = Task.Run(() => ProcessAsync(result, bytes, epoch, started));
     }
 
     private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload, int bytes, int epoch, long started)
     {
+        try
+        {
+            await ProcessCoreAsync(upload, bytes, epoch, started).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _fatal ??= e;
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _running) == 0 && _publisher.Closed) _idle.TrySetResult();
+        }
+    }
+
+    private async Task ProcessCoreAsync(ConsumeResult<byte[]?, byte[]?> upload, int bytes, int epoch, long started)
+    {
         IReadOnlyList<OutboundMessage> outcome;
         try
         {
-            outcome = await _handler.HandleAsync(upload, CancellationToken.None).ConfigureAwait(false);
+            outcome = await _handler.HandleAsync(upload, _stopWork.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopWork.IsCancellationRequested)
+        {
+            return; // abandoned by a stop after a failure: redelivered after restart
         }
         catch (Exception e)
         {
             // The service failed, not the input: fail closed into the DLQ with code 'internal'.
             _logger.LogError(e, "Internal error screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
-            outcome = [DeadLetter.Create(_options.DlqTopic, upload, Contracts.ErrorCodes.Internal, e.Message)];
+            outcome = [DeadLetter.Create(_options, upload, Contracts.ErrorCodes.Internal, e.Message)];
         }
 
         if (_transactional)
@@ -266,30 +338,13 @@ public sealed class UploadConsumer : IDisposable
         }
         foreach (var message in outcome)
         {
-            try
+            if (!_publisher.Publish(upload.TopicPartitionOffset, upload.Message.Key, message, () =>
             {
-                _producer.Produce(message.Topic, ToKafka(message), report =>
-                {
-                    if (report.Error.IsError)
-                    {
-                        // The idempotent producer already retried until message.timeout.ms: stop rather than skip.
-                        _fatal ??= new KafkaException(report.Error);
-                        return;
-                    }
-                    Interlocked.Increment(ref _published);
-                    if (Interlocked.Decrement(ref remaining) == 0) Complete(done, started);
-                });
-            }
-            catch (Exception e)
-            {
-                _fatal ??= e;
-                return;
-            }
+                Interlocked.Increment(ref _published);
+                if (Interlocked.Decrement(ref remaining) == 0) Complete(done, started);
+            })) return;
         }
     }
-
-    private static Message<byte[]?, byte[]?> ToKafka(OutboundMessage message) =>
-        new() { Key = message.Key, Value = message.Value, Headers = message.Headers };
 
     private void Complete(Completion completion, long started)
     {
@@ -345,12 +400,35 @@ public sealed class UploadConsumer : IDisposable
             held.Remove(offset);
             try
             {
+                var source = new TopicPartitionOffset(partition, new Offset(offset));
+                while (_refusedInTransaction.TryDequeue(out var refused)) _refusedBefore[(refused.Source, refused.Topic)] = refused.Error;
                 foreach (var message in outcome)
                 {
-                    _producer.Produce(message.Topic, ToKafka(message), report =>
+                    Action<DeliveryReport<byte[]?, byte[]?>> counted = report =>
                     {
                         if (!report.Error.IsError) Interlocked.Increment(ref _published);
-                    });
+                        // The transaction is aborted and this upload screened again: its stub goes instead, once.
+                        else if (OutcomePublisher.IsRefusedRecord(report.Error.Code)) _refusedInTransaction.Enqueue((source, message.Topic, report.Error));
+                    };
+                    bool produced;
+                    if (_refusedBefore.Remove((source, message.Topic), out var before))
+                    {
+                        produced = _publisher.TryProduce(_publisher.StubFor(source, message.Key, message, before), counted);
+                    }
+                    else
+                    {
+                        try
+                        {
+                            produced = _publisher.TryProduce(message, counted);
+                        }
+                        catch (KafkaException e) when (OutcomePublisher.IsRefusedRecord(e.Error.Code))
+                        {
+                            // Refused before it joined the transaction (librdkafka's own size check): the stub takes its place.
+                            produced = _publisher.TryProduce(_publisher.StubFor(source, message.Key, message, e.Error), counted);
+                        }
+                    }
+                    // Stopped: this partition's offsets stay where they are (its outcomes are redone by the next owner).
+                    if (!produced) return;
                 }
             }
             catch (KafkaException e) when (!e.Error.IsFatal)
@@ -602,11 +680,16 @@ public sealed class UploadConsumer : IDisposable
         }
     }
 
+    /// <summary>Call after <see cref="RunAsync"/> returned or threw. Upload tasks still running are cancelled and kept
+    /// off the producer; the consumer is closed and disposed, then the producer.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         KafkaTelemetry.Unregister(this);
+        CloseProducer();
+        _stopWork.Cancel();
         _consumer.Dispose();
         _producer.Dispose();
-        _completionSignal.Dispose();
+        // _completionSignal and _stopWork stay undisposed: late upload tasks and delivery reports may still touch them.
     }
 }

@@ -162,7 +162,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             _logger.LogInformation("DLQ {Code} for {ContentId} at {Source}: {Message}", e.Code, parsed?.ContentId ?? "?", upload.TopicPartitionOffset, e.Message);
             activity?.SetStatus(ActivityStatusCode.Error, e.Code);
             _stats.DeadLetter(e.Code);
-            return [DeadLetter.Create(_kafka.DlqTopic, upload, e.Code, e.Message)];
+            return [DeadLetter.Create(_kafka, upload, e.Code, e.Message)];
         }
     }
 
@@ -188,7 +188,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         if (policy.Unscreenable != Actions.Review)
         {
             _stats.DeadLetter(ErrorCodes.Internal);
-            return DeadLetter.Create(_kafka.DlqTopic, upload, ErrorCodes.Internal, error.Message);
+            return DeadLetter.Create(_kafka, upload, ErrorCodes.Internal, error.Message);
         }
         var decision = new DecisionEvent
         {

@@ -92,12 +92,13 @@ public class DeadLetterTests
     [Fact]
     public void A_dlq_record_keeps_the_original_bytes_and_headers_and_adds_the_contract_headers()
     {
+        // The upload's headers are kept under moderation.original.*: only the worker's own headers carry contract names.
         var record = DeadLetter.Create("moderation.dlq", Upload("{bad"u8.ToArray()), "invalid-event", "malformed");
         Assert.Equal("{bad"u8.ToArray(), record.Value);
         Assert.Equal("k"u8.ToArray(), record.Key);
         string H(string n) => System.Text.Encoding.UTF8.GetString(record.Headers.GetLastBytes(n));
         Assert.Equal(("t", "invalid-event", "malformed", "uploads", "2", "7"),
-            (H("traceparent"), H("moderation.error.code"), H("moderation.error.message"), H("moderation.source.topic"), H("moderation.source.partition"), H("moderation.source.offset")));
+            (H(DeadLetter.OriginalHeaderPrefix + "traceparent"), H("moderation.error.code"), H("moderation.error.message"), H("moderation.source.topic"), H("moderation.source.partition"), H("moderation.source.offset")));
         Assert.False(record.Headers.TryGetLastBytes(DeadLetter.TruncatedHeader, out _));
     }
 

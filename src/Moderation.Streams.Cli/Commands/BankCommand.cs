@@ -188,10 +188,11 @@ internal static class BankCommand
             {
                 json.WriteStartObject();
                 json.WriteString("bank", m.Bank);
-                json.WriteString("id", m.Id);
+                // Entries stored by older versions may be huge or dirty: escaped and cut like in decisions.
+                json.WriteString("id", SafeText.Escape(m.Id, TextLimits.BankIdChars));
                 json.WriteNumber("distance", m.Distance);
                 if (m.Transform != PdqTransform.Original) json.WriteString("transform", m.Transform.ToString());
-                if (m.Entry.Label is { } label) json.WriteString("label", label);
+                if (m.Entry.Label is { } label) json.WriteString("label", SafeText.Escape(label, TextLimits.BankLabelChars));
                 json.WriteEndObject();
             }
             json.WriteEndArray();

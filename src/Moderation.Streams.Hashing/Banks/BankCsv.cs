@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Hashing.Banks;
 
@@ -8,6 +9,12 @@ namespace Moderation.Streams.Hashing.Banks;
 /// verb's <c>hash,quality,path</c> lines read as is, the path becoming the id. A first row starting with the
 /// word <c>hash</c> is a header; blank lines and lines starting with <c>#</c> are skipped. Export writes all six
 /// columns under a header, so an export imports back to the same entries.
+/// <para>Free text is bounded and clean: a row whose id is over <see cref="TextLimits.BankIdChars"/> characters, whose
+/// label or source is over <see cref="TextLimits.BankLabelChars"/>, or whose text has a control or format character
+/// (<see cref="SafeText.IsClean"/>) is refused and reported. Export neutralises spreadsheet formulas (OWASP CSV
+/// injection): a text field that starts with <c>= + - @</c>, tab or CR, after any run of <c>'</c>, gets one more
+/// <c>'</c> in front and is quoted; import takes one such <c>'</c> off again, so the round trip is exact. Text stored
+/// by older versions that import would refuse is exported escaped and cut to the limits, so it imports.</para>
 /// </summary>
 public static class BankCsv
 {
@@ -43,22 +50,27 @@ public static class BankCsv
             }
             if (!PdqHash.TryParse(fields[0].Trim(), out var hash))
             {
-                errors.Add(new RowError(lineNumber, $"not a 64-hex-digit PDQ hash: '{fields[0]}'"));
+                errors.Add(new RowError(lineNumber, $"not a 64-hex-digit PDQ hash: '{Shown(fields[0])}'"));
                 continue;
             }
             if (!int.TryParse(fields[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int quality) || quality > 100)
             {
-                errors.Add(new RowError(lineNumber, $"quality must be 0..100: '{fields[1]}'"));
+                errors.Add(new RowError(lineNumber, $"quality must be 0..100: '{Shown(fields[1])}'"));
                 continue;
             }
-            string id = fields.Count > 2 && fields[2].Length > 0 ? fields[2] : hash.ToString();
-            string? label = fields.Count > 3 && fields[3].Length > 0 ? fields[3] : null;
-            string? source = fields.Count > 4 && fields[4].Length > 0 ? fields[4] : defaultSource;
+            string id = fields.Count > 2 && fields[2].Length > 0 ? Unneutralise(fields[2]) : hash.ToString();
+            string? label = fields.Count > 3 && fields[3].Length > 0 ? Unneutralise(fields[3]) : null;
+            string? source = fields.Count > 4 && fields[4].Length > 0 ? Unneutralise(fields[4]) : Clean(defaultSource, TextLimits.BankLabelChars);
+            if (BankText.Refusal(id, label, source) is { } refused)
+            {
+                errors.Add(new RowError(lineNumber, refused));
+                continue;
+            }
             var addedAt = now;
             if (fields.Count > 5 && fields[5].Length > 0 &&
                 !DateTimeOffset.TryParse(fields[5], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out addedAt))
             {
-                errors.Add(new RowError(lineNumber, $"added_at is not a timestamp: '{fields[5]}'"));
+                errors.Add(new RowError(lineNumber, $"added_at is not a timestamp: '{Shown(fields[5])}'"));
                 continue;
             }
             entries.Add(new BankEntry(bank, id, hash, quality, label, source, addedAt.ToUniversalTime()));
@@ -75,9 +87,9 @@ public static class BankCsv
         {
             line.Clear();
             line.Append(e.Hash.ToString()).Append(',').Append(e.Quality.ToString(CultureInfo.InvariantCulture)).Append(',');
-            Quote(line, e.Id).Append(',');
-            Quote(line, e.Label).Append(',');
-            Quote(line, e.Source).Append(',');
+            Quote(line, Clean(e.Id, TextLimits.BankIdChars)).Append(',');
+            Quote(line, Clean(e.Label, TextLimits.BankLabelChars)).Append(',');
+            Quote(line, Clean(e.Source, TextLimits.BankLabelChars)).Append(',');
             line.Append(FormatTimestamp(e.AddedAt));
             writer.WriteLine(line);
         }
@@ -89,9 +101,30 @@ public static class BankCsv
     private static StringBuilder Quote(StringBuilder line, string? value)
     {
         if (string.IsNullOrEmpty(value)) return line;
-        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0) return line.Append(value);
+        bool formula = StartsFormula(value);
+        if (formula) value = "'" + value;
+        if (!formula && value.AsSpan().IndexOfAny(",\"\r\n") < 0) return line.Append(value);
         return line.Append('"').Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
     }
+
+    /// <summary>Characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).</summary>
+    private const string FormulaStarts = "=+-@\t\r";
+
+    /// <summary>True when <paramref name="value"/> is a formula start after any run of <c>'</c>: the texts export
+    /// prefixes with one more <c>'</c> (and import takes one off), so a text already starting with <c>'</c> survives too.</summary>
+    private static bool StartsFormula(string value)
+    {
+        int i = 0;
+        while (i < value.Length && value[i] == '\'') i++;
+        return i < value.Length && FormulaStarts.Contains(value[i]);
+    }
+
+    private static string Unneutralise(string value) => value.Length > 1 && value[0] == '\'' && StartsFormula(value) ? value[1..] : value;
+
+    /// <summary>What export writes for text stored before import checked it: escaped and cut, so it imports again.</summary>
+    private static string? Clean(string? value, int maxChars) => value is null ? null : SafeText.Escape(value, maxChars);
+
+    private static string Shown(string value) => BankText.Shown(value);
 
     // RFC 4180 fields of one line (quoted fields may not span lines here). False on an unterminated quote.
     private static bool Split(string line, List<string> fields)

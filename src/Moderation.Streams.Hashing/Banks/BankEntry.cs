@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Hashing.Banks;
 
@@ -31,4 +32,28 @@ public static partial class BankNames
     /// <exception cref="ArgumentException">The name is not valid.</exception>
     public static string Validate(string? name) =>
         IsValid(name) ? name! : throw new ArgumentException($"bank name '{name}' is invalid: use 1-64 of A-Z a-z 0-9 . _ -", nameof(name));
+}
+
+/// <summary>The rule for a bank entry's free text: the id at most <see cref="TextLimits.BankIdChars"/> characters, label
+/// and source at most <see cref="TextLimits.BankLabelChars"/>, none with a control or format character
+/// (<see cref="SafeText.IsClean"/>). Import refuses entries that break it, so decisions and exports stay bounded.</summary>
+public static class BankText
+{
+    /// <summary>Why an entry with this text is refused, or null when it is fine.</summary>
+    public static string? Refusal(string id, string? label, string? source) =>
+        Refusal("id", id, TextLimits.BankIdChars) ?? Refusal("label", label, TextLimits.BankLabelChars) ?? Refusal("source", source, TextLimits.BankLabelChars);
+
+    /// <inheritdoc cref="Refusal(string, string?, string?)"/>
+    public static string? Refusal(BankEntry entry) => Refusal(entry.Id, entry.Label, entry.Source);
+
+    private static string? Refusal(string field, string? value, int maxChars)
+    {
+        if (value is null) return null;
+        if (value.Length > maxChars) return $"{field} is {value.Length} characters, over the limit of {maxChars}";
+        if (!SafeText.IsClean(value)) return $"{field} '{Shown(value)}' has a control or format character (shown escaped)";
+        return null;
+    }
+
+    /// <summary>Text as it may appear in an error message: escaped and cut.</summary>
+    public static string Shown(string value) => SafeText.Escape(value, 80);
 }

@@ -50,6 +50,8 @@ public sealed class ReplayRunner : IDisposable
     private readonly SemaphoreSlim _completionSignal = new(0);
     private readonly IConsumer<byte[]?, byte[]?> _consumer;
     private readonly IProducer<byte[]?, byte[]?>? _producer;
+    private readonly OutcomePublisher? _publisher;
+    private int _disposed;
     private readonly Dictionary<TopicPartition, PartitionRange> _ranges = [];
     private readonly HashSet<TopicPartition> _reachedEnd = [];
     private readonly Dictionary<TopicPartition, long> _committed = [];
@@ -95,6 +97,7 @@ public sealed class ReplayRunner : IDisposable
                 if (e.IsFatal) _fatal ??= new KafkaException(e);
                 _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay producer: {Reason}", e.Reason);
             }).Build();
+            _publisher = new OutcomePublisher(_producer, kafka.DlqTopic, logger, e => _fatal ??= e);
         }
     }
 
@@ -176,6 +179,7 @@ public sealed class ReplayRunner : IDisposable
         _producer?.Flush(TimeSpan.FromSeconds(30));
         DrainCompletions();
         Commit();
+        _publisher?.Close(); // uploads still in flight publish nothing more: a restarted replay screens them again
         _consumer.Close();
         bool completed = error is null && _fatal is null && _reachedEnd.Count == _ranges.Count && _tracker.InFlight == 0;
         error ??= _fatal?.Message;
@@ -220,9 +224,9 @@ public sealed class ReplayRunner : IDisposable
         catch (Exception e)
         {
             _logger.LogError(e, "Internal error re-screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
-            outcome = [DeadLetter.Create(_kafka.DlqTopic, upload, Contracts.ErrorCodes.Internal, e.Message)];
+            outcome = [DeadLetter.Create(_kafka, upload, Contracts.ErrorCodes.Internal, e.Message)];
         }
-        if (_producer is null || outcome.Count == 0)
+        if (_publisher is null || outcome.Count == 0)
         {
             Complete(upload, outcome);
             return;
@@ -230,24 +234,12 @@ public sealed class ReplayRunner : IDisposable
         int remaining = outcome.Count;
         foreach (var message in outcome)
         {
-            try
+            // A record the broker refuses is replaced by a stub DLQ record, so the range still completes.
+            if (!_publisher.Publish(upload.TopicPartitionOffset, upload.Message.Key, message, () =>
             {
-                _producer.Produce(message.Topic, new Message<byte[]?, byte[]?> { Key = message.Key, Value = message.Value, Headers = message.Headers }, report =>
-                {
-                    if (report.Error.IsError)
-                    {
-                        _fatal ??= new KafkaException(report.Error);
-                        return;
-                    }
-                    Interlocked.Increment(ref _published);
-                    if (Interlocked.Decrement(ref remaining) == 0) Complete(upload, outcome);
-                });
-            }
-            catch (Exception e)
-            {
-                _fatal ??= e;
-                return;
-            }
+                Interlocked.Increment(ref _published);
+                if (Interlocked.Decrement(ref remaining) == 0) Complete(upload, outcome);
+            })) return;
         }
     }
 
@@ -311,10 +303,13 @@ public sealed class ReplayRunner : IDisposable
         }
     }
 
+    /// <summary>Call after <see cref="RunAsync"/> returned; upload tasks still running are kept off the producer.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _publisher?.Close();
         _consumer.Dispose();
         _producer?.Dispose();
-        _completionSignal.Dispose();
+        // _completionSignal stays undisposed: late upload tasks may still signal it.
     }
 }

@@ -107,6 +107,9 @@ public sealed partial class RedisBankStore
     {
         BankNames.Validate(bank);
         ArgumentNullException.ThrowIfNull(entries);
+        // Checked before anything is written: ids and labels reach decisions and exports (BankText).
+        foreach (var e in entries)
+            if (BankText.Refusal(e) is { } refused) throw new ArgumentException($"entry {BankText.Shown(e.Id)}: {refused}", nameof(entries));
         var db = _redis.GetDatabase();
         await EnsureEpochAsync(db).ConfigureAwait(false);
         await db.SetAddAsync(RegistryKey, bank).ConfigureAwait(false);
@@ -126,7 +129,7 @@ public sealed partial class RedisBankStore
             for (int i = 0; i < count; i++)
             {
                 var e = entries[start + i];
-                if (e.Bank != bank) throw new ArgumentException($"entry {e.Id} belongs to bank {e.Bank}, not {bank}", nameof(entries));
+                if (e.Bank != bank) throw new ArgumentException($"entry {BankText.Shown(e.Id)} belongs to bank {e.Bank}, not {bank}", nameof(entries));
                 fields[i] = new HashEntry(e.Id, Encode(e));
             }
             var tx = db.CreateTransaction();

@@ -62,6 +62,29 @@ public abstract class BankStoreContract(IStoreFixture store)
     }
 
     [Fact]
+    public async Task An_import_with_a_huge_or_dirty_id_or_label_is_refused_before_anything_is_written()
+    {
+        var bankStore = NewStore();
+        var good = Entries("guarded", 3, seed: 5);
+        foreach (var bad in new[]
+        {
+            good[0] with { Id = new string('i', Contracts.TextLimits.BankIdChars + 1) },
+            good[0] with { Id = "h-1\r\nforged" },
+            good[0] with { Label = new string('l', Contracts.TextLimits.BankLabelChars + 1) },
+            good[0] with { Source = "src\u202E" },
+        })
+        {
+            var refused = await Assert.ThrowsAsync<ArgumentException>(() => bankStore.ImportAsync("guarded", [.. good, bad], replace: true));
+            Assert.True(Contracts.SafeText.IsClean(refused.Message) && refused.Message.Length < 400, refused.Message);
+        }
+        Assert.Empty((await bankStore.LoadAsync("guarded", Ct)).Entries);
+
+        var atLimits = good[1] with { Id = new string('i', Contracts.TextLimits.BankIdChars), Label = new string('l', Contracts.TextLimits.BankLabelChars) };
+        await bankStore.ImportAsync("guarded", [atLimits]);
+        Assert.Equal([atLimits], (await bankStore.LoadAsync("guarded", Ct)).Entries);
+    }
+
+    [Fact]
     public async Task Every_change_moves_the_version_and_list_shows_counts()
     {
         var bankStore = NewStore();
