@@ -81,6 +81,24 @@ public sealed class HostileFileArgumentTests : IDisposable
     }
 
     [Fact]
+    public async Task Bank_import_refuses_devices_and_fifos_without_blocking_or_writing()
+    {
+        await using var redis = Redis.EmbeddedRedisServer.Start();
+        var fifo = Fifo("pipe.csv");
+
+        using var zero = await CliProcess.RunAsync(["bank", "import", "--redis", redis.Configuration, "--bank", "b", "/dev/zero"], ct: Ct);
+        using var pipe = await CliProcess.RunAsync(["bank", "import", "--redis", redis.Configuration, "--bank", "b", fifo], ct: Ct);
+        using var list = await CliProcess.RunAsync(["bank", "list", "--redis", redis.Configuration], ct: Ct);
+
+        Assert.Equal(ExitCodes.Failure, await zero.WaitForExitAsync(ct: Ct));
+        Assert.Contains("moderation bank import: /dev/zero: unsupported-media: not a regular file (a character device)", zero.StderrLines);
+        Assert.Equal(ExitCodes.Failure, await pipe.WaitForExitAsync(ct: Ct));
+        Assert.Contains($"moderation bank import: {fifo}: unsupported-media: not a regular file (a FIFO)", pipe.StderrLines);
+        Assert.Equal(ExitCodes.Ok, await list.WaitForExitAsync(ct: Ct));
+        Assert.Empty(list.StdoutLines);
+    }
+
+    [Fact]
     public async Task Files_over_max_bytes_are_too_large_and_the_default_is_32_MiB()
     {
         var image = Image();

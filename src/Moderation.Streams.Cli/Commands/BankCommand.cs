@@ -54,7 +54,17 @@ internal static class BankCommand
         {
             var name = parse.GetValue(bank)!;
             var path = parse.GetValue(file)!;
-            var (entries, errors) = ReadCsv(path, name, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name));
+            List<BankEntry> entries;
+            List<BankCsv.RowError> errors;
+            try
+            {
+                (entries, errors) = ReadCsv(path, name, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name));
+            }
+            catch (ModerationException e)
+            {
+                Console.Error.WriteLine($"moderation bank import: {path}: {e.Code}: {e.Message}");
+                return ExitCodes.Failure;
+            }
             foreach (var error in errors) Console.Error.WriteLine($"moderation bank import: line {error.Line}: {error.Message}");
             if (errors.Count > 0) return ExitCodes.Failure;
             long version = await store.ImportAsync(name, entries, parse.GetValue(replace));
@@ -68,7 +78,10 @@ internal static class BankCommand
 
     private static (List<BankEntry>, List<BankCsv.RowError>) ReadCsv(FileInfo path, string bank, string source)
     {
-        using var reader = path.Name == "-" ? new StreamReader(Console.OpenStandardInput()) : new StreamReader(path.FullName);
+        // A named file must be a regular file (a FIFO would block, /dev/zero never end): refused before Redis is written.
+        using var reader = path.Name == "-"
+            ? new StreamReader(Console.OpenStandardInput())
+            : new StreamReader(new FileStream(RegularFile.OpenRead(path.FullName, ErrorCodes.UnsupportedMedia), FileAccess.Read));
         return BankCsv.Read(reader, bank, source, DateTimeOffset.UtcNow);
     }
 
