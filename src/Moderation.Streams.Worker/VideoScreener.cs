@@ -82,7 +82,8 @@ public sealed class VideoScreener : IDisposable
         {
             // A bank may have grown since: the frames' hashes are kept with the decision and matched again.
             if (hit.Decision.Action != Actions.Takedown && index is not null && VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is { } later)
-                return new VideoScreening(BankTakedown(policy, contentId, later, hit.Frames, source, started));
+                return new VideoScreening(BankTakedown(policy, contentId, later, hit.Frames, source, started,
+                    hit.Decision.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message));
             return new VideoScreening(hit.Decision with { ContentId = contentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source });
         }
 
@@ -90,15 +91,24 @@ public sealed class VideoScreener : IDisposable
         var (sampled, frames) = await VideoHashing.HashAsync(_decoder, video, index?.Options.Dihedral == true, ct).ConfigureAwait(false);
         DecodeHistogram.Record(_time.GetElapsedTime(decodeStarted).TotalMilliseconds);
         FramesHistogram.Record(sampled.Frames.Count);
+        return await DecideAsync(policy, contentId, sampled.Frames, frames, sampled.NotCovered, index, banksUnavailable, cacheable ? key : null, source, started, surface, ct).ConfigureAwait(false);
+    }
 
+    /// <summary>The decision on a set of hashed frames (a video's samples, an animation's frames): bank match, else
+    /// every frame through the batcher and the policy; media screened only in part is never allowed
+    /// (<see cref="PartialScreening"/>).</summary>
+    /// <param name="cacheKey">Where to store the decision, or null when it must not be cached.</param>
+    internal async Task<VideoScreening> DecideAsync(Policy policy, string contentId, IReadOnlyList<VideoFrame> sampled, FrameHash[] frames, string? notCovered,
+        BankIndex? index, bool banksUnavailable, DecisionCacheKey? cacheKey, SourceInfo source, long started, string? surface, CancellationToken ct)
+    {
         if (index is not null && VideoMatcher.FindBest(frames, index, Limits.Match) is { } match)
-            return new VideoScreening(BankTakedown(policy, contentId, match, frames, source, started));
+            return new VideoScreening(BankTakedown(policy, contentId, match, frames, source, started, notCovered));
 
         ClassScores[] scores;
         try
         {
             // Every frame is submitted at once: the batcher groups them (with other uploads' images) into batches.
-            scores = await Task.WhenAll(sampled.Frames.Select(f => _batcher.ClassifyAsync(f.Image, ct))).ConfigureAwait(false);
+            scores = await Task.WhenAll(sampled.Select(f => _batcher.ClassifyAsync(f.Image, ct))).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -106,7 +116,7 @@ public sealed class VideoScreener : IDisposable
         }
 
         var aggregate = VideoScores.Aggregate(policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold, surface);
-        var (action, reasons) = (aggregate.Action, aggregate.Reasons);
+        var (action, reasons) = PartialScreening.Apply(aggregate.Action, aggregate.Reasons, notCovered);
         if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
             (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
         var top = frames[aggregate.TopFrame];
@@ -123,25 +133,26 @@ public sealed class VideoScreener : IDisposable
             LatencyMs = Elapsed(started),
             Source = source,
         };
-        if (cacheable) await StoreAsync(key, decision, frames, ct).ConfigureAwait(false);
+        if (cacheKey is { } key) await StoreAsync(key, decision, frames, ct).ConfigureAwait(false);
         return new VideoScreening(decision);
     }
 
-    private DecisionEvent BankTakedown(Policy policy, string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started)
+    private DecisionEvent BankTakedown(Policy policy, string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started, string? notCovered)
     {
         var first = frames.First(f => f.TimestampMs == match.FrameTimestampsMs[0]);
         string what = match.IsVideo
             ? $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match {match.BankFramesMatched} of {match.BankFrames} frames of a banked video"
             : $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match a banked image";
+        var (_, reasons) = PartialScreening.Apply(Actions.Takedown, [new DecisionReason
+        {
+            Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId, Message = what,
+            FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = frames.Count,
+        }], notCovered);
         return new DecisionEvent
         {
             ContentId = contentId,
             Action = Actions.Takedown,
-            Reasons = [new DecisionReason
-            {
-                Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId, Message = what,
-                FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = frames.Count,
-            }],
+            Reasons = reasons,
             Pdq = new PdqInfo(first.Hash.ToString(), first.Quality),
             PolicyVersion = policy.Version,
             DecidedAt = _time.GetUtcNow(),
