@@ -28,6 +28,18 @@ public sealed record DecodeLimits
     /// for a turn does not count against <see cref="TimeBudget"/>; a decode abandoned at its budget keeps its turn until it ends.</summary>
     public int MaxConcurrentDecodes { get; init; }
 
+    /// <summary>Animated GIF, WebP and PNG: most frames decoded (composed and PDQ-hashed, each one matched against the
+    /// banks). An animation with more frames is screened on these only: partially screened, never allowed.</summary>
+    public int MaxFramesDecoded { get; init; } = 500;
+
+    /// <summary>Animations: most pixels decoded over all frames (frames × canvas size); frames past it are not
+    /// decoded (partially screened). With <see cref="TimeBudget"/>, what keeps a 10,000-frame GIF from being a CPU bomb.</summary>
+    public long MaxAnimationPixels { get; init; } = 400_000_000;
+
+    /// <summary>Animations: most frames classified by the model, spread evenly over the decoded frames (each is
+    /// scaled to at most 512 px on its longer side, like a video's sampled frames).</summary>
+    public int MaxAnimationFrames { get; init; } = 60;
+
     /// <summary>
     /// A JPEG whose sides both stay at least this long at 1/2, 1/4 or 1/8 scale is decoded at the smallest such
     /// scale (libjpeg's DCT scaling skips most of the decoding work): a 12-megapixel photo is read as 1000x750.

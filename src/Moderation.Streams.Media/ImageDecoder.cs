@@ -7,7 +7,7 @@ namespace Moderation.Streams.Media;
 
 /// <summary>
 /// Decodes still images with SkiaSharp. What is decoded is what the bytes are: the format is sniffed from
-/// magic bytes (<see cref="MediaSniffer"/>) and only JPEG, PNG, GIF (first frame), WebP and BMP go further.
+/// magic bytes (<see cref="MediaSniffer"/>) and only JPEG, PNG, GIF, WebP and BMP go further (this decodes a still, or an animation's first frame / PNG default image; the worker screens every frame of an animation through <see cref="AnimatedImageDecoder"/>).
 /// The header is then checked against <see cref="DecodeLimits"/> before any pixel memory is allocated.
 /// Pixels are the decoder's raw output (no colour management, no EXIF rotation), which matches what PDQ's
 /// reference hasher reads. Failures are <see cref="ModerationException"/>s: <c>unsupported-media</c> for
@@ -36,29 +36,40 @@ public static class ImageDecoder
     /// the native decode (which cannot be cancelled) runs to its end in the background. At most
     /// <see cref="DecodeLimits.MaxConcurrentDecodes"/> decodes run at once.
     /// </summary>
-    public static async Task<DecodedImage> DecodeAsync(byte[] encoded, DecodeLimits? limits = null, CancellationToken ct = default)
+    public static Task<DecodedImage> DecodeAsync(byte[] encoded, DecodeLimits? limits = null, CancellationToken ct = default)
     {
         limits ??= DecodeLimits.Default;
+        return RunGatedAsync(_ => Decode(encoded, limits), limits, ct);
+    }
+
+    /// <summary>Runs <paramref name="decode"/> on the thread pool under <paramref name="limits"/>' gate and time
+    /// budget. The token it is given is cancelled at the budget, so a decode that checks it (an animation's frame
+    /// loop) stops there instead of running on in the background.</summary>
+    internal static async Task<T> RunGatedAsync<T>(Func<CancellationToken, T> decode, DecodeLimits limits, CancellationToken ct)
+    {
         var gate = Gates.GetValue(limits, static l => new SemaphoreSlim(l.MaxConcurrentDecodes > 0 ? l.MaxConcurrentDecodes : Environment.ProcessorCount));
         await gate.WaitAsync(ct).ConfigureAwait(false);
-        var decode = Task.Run(() =>
+        var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var work = Task.Run(() =>
         {
             try
             {
-                return Decode(encoded, limits);
+                return decode(budget.Token);
             }
             finally
             {
                 gate.Release();
             }
         }, CancellationToken.None);
+        _ = work.ContinueWith(_ => budget.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            return await decode.WaitAsync(limits.TimeBudget, ct).ConfigureAwait(false);
+            return await work.WaitAsync(limits.TimeBudget, ct).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            _ = decode.ContinueWith(static t => t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+            try { budget.Cancel(); } catch (ObjectDisposedException) { }
+            _ = work.ContinueWith(static t => t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"decoding took longer than the budget of {limits.TimeBudget.TotalSeconds:0.###} s");
         }
     }
@@ -111,7 +122,7 @@ public static class ImageDecoder
         SKCodecResult result;
         unsafe
         {
-            // Frame 0 only: an animated GIF or WebP is screened by its first frame.
+            // Frame 0 only: the worker decodes animations frame by frame with AnimatedImageDecoder.
             fixed (byte* p = raw) result = codec.GetPixels(target, (IntPtr)p, new SKCodecOptions(0));
         }
         // Truncated or corrupt data is refused rather than screened half-decoded (missing rows come back zeroed).

@@ -89,6 +89,12 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
                 var video = await _video.ScreenAsync(parsed.ContentId, bytes, source, started, ct, policy, parsed.Surface).ConfigureAwait(false);
                 return [video.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(policy, upload, activity, parsed.ContentId, source, started, null, video.Unscreenable!)];
             }
+            if (AnimatedImageDecoder.IsAnimated(bytes))
+            {
+                // Every frame a viewer can see (VideoScreener.ScreenAnimationAsync): hashed, bank-matched, sampled for the model.
+                var animation = await _video.ScreenAnimationAsync(parsed.ContentId, bytes, _media.Options.Decode, source, started, ct, policy, parsed.Surface).ConfigureAwait(false);
+                return [animation.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(policy, upload, activity, parsed.ContentId, source, started, null, animation.Unscreenable!)];
+            }
             DecodedImage image;
             using (var decode = Stage("decode"))
             {

@@ -54,13 +54,14 @@ public sealed class AdversarialMedia : IDisposable
     public byte[] Footage(string name, int seconds, params string[] extra) => Make(name,
         [.. (string[])["-f", "lavfi", "-i", $"testsrc=size=160x120:rate=5:duration={seconds}", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"], .. extra]);
 
-    /// <summary>An animated GIF of the stills, one a second (ffmpeg's palette per file keeps the picture's colours close).</summary>
+    /// <summary>An animated GIF of the stills, one a second (ffmpeg's palette per file keeps the picture's colours close;
+    /// without <c>passthrough</c> ffmpeg 5.1 drops the last frame behind <c>paletteuse</c>).</summary>
     public byte[] Gif(params string[] stills) => Make("frames.gif",
-        [.. Inputs(stills), "-filter_complex", $"{Concat(stills.Length)}split[a][b];[a]palettegen[p];[b][p]paletteuse", "-loop", "0"]);
+        [.. Inputs(stills), "-filter_complex", $"{Concat(stills.Length)}split[a][b];[a]palettegen[p];[b][p]paletteuse", "-loop", "0", "-fps_mode", "passthrough"]);
 
     /// <summary>A lossless animated WebP of the stills, one a second.</summary>
     public byte[] AnimatedWebp(params string[] stills) => Make("frames.webp",
-        [.. Inputs(stills), "-filter_complex", $"{Concat(stills.Length)}format=rgba", "-c:v", "libwebp_anim", "-lossless", "1", "-loop", "0"]);
+        [.. Inputs(stills), "-filter_complex", $"{Concat(stills.Length)}format=rgba", "-c:v", "libwebp_anim", "-lossless", "1", "-loop", "0", "-fps_mode", "passthrough"]);
 
     private static IEnumerable<string> Inputs(string[] stills) =>
         stills.SelectMany(s => new[] { "-loop", "1", "-framerate", "1", "-t", "1", "-i", s });
