@@ -35,10 +35,12 @@ public sealed class AdversarialMedia : IDisposable
         "-filter_complex", $"[1:v]scale={Width}:{Height},setsar=1[p];[0:v][p]concat=n=2:v=1,format=yuv420p[v]", "-map", "[v]",
         "-c:v", "libx264", "-preset", "ultrafast");
 
-    /// <summary>4.7 s of black/white strobe at 25 fps (a scene change every frame: 117 of them), then the picture for 2 s.</summary>
+    /// <summary>4.7 s of black/white strobe at 30 fps, then the picture for 2 s. The strobe flips every second frame:
+    /// ffmpeg's scene score compares each frame's difference with the previous difference, so a flip on every frame scores
+    /// 0 after the first, while this one scores 1 on every other frame (70 scene changes, more than a 60-frame budget).</summary>
     public byte[] AfterStrobe(string picture) => Make("strobe.mp4",
-        "-f", "lavfi", "-i", $"nullsrc=size={Width}x{Height}:rate=25:duration=4.7,geq=lum=255*mod(N\\,2):cb=128:cr=128",
-        "-loop", "1", "-framerate", "25", "-t", "2", "-i", picture,
+        "-f", "lavfi", "-i", $"nullsrc=size={Width}x{Height}:rate=30:duration=4.7,geq=lum=255*mod(floor(N/2)\\,2):cb=128:cr=128",
+        "-loop", "1", "-framerate", "30", "-t", "2", "-i", picture,
         "-filter_complex", $"[0:v]format=yuv420p,setsar=1[s];[1:v]scale={Width}:{Height},setsar=1,format=yuv420p[p];[s][p]concat=n=2:v=1[v]", "-map", "[v]",
         "-c:v", "libx264", "-preset", "ultrafast");
 
