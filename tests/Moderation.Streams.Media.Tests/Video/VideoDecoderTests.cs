@@ -138,6 +138,20 @@ public sealed class VideoDecoderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_video_with_cover_art_is_refused_since_the_picture_is_not_a_screened_codec()
+    {
+        // Players and file browsers show an attached picture (cover art): it is never silently left unscreened.
+        _videos.TestSrc("plain.mp4", 64, 48, seconds: 1);
+        File.WriteAllBytes(_videos.PathOf("cover.png"), SampleImages.Png(3, 64, 48));
+        var covered = _videos.Make("covered.mp4", "-i", _videos.PathOf("plain.mp4"), "-i", _videos.PathOf("cover.png"), "-map", "0", "-map", "1", "-c", "copy",
+            "-disposition:v:1", "attached_pic");
+        using var decoder = new VideoDecoder(new VideoLimits());
+        var e = await Assert.ThrowsAsync<ModerationException>(() => decoder.SampleAsync(covered, null, Ct));
+        Assert.Equal(ErrorCodes.UnsupportedMedia, e.Code);
+        Assert.Contains("png", e.Message);
+    }
+
+    [Fact]
     public void Faststart_leaves_files_alone_when_the_index_already_comes_first_or_the_boxes_do_not_add_up()
     {
         var video = _videos.TestSrc("fast.mp4", seconds: 1, extra: ["-movflags", "+faststart"]);
