@@ -206,11 +206,13 @@ public sealed partial class VideoDecoder : IDisposable
                 throw new ModerationException(ErrorCodes.MediaTooLarge, $"video of {track.Width}x{track.Height} exceeds the limit ({_limits.MaxSide} px a side, {_limits.MaxPixels} pixels)");
             if (track.Duration is { } td && td > _limits.MaxDuration)
                 throw new ModerationException(ErrorCodes.MediaTooLarge, $"video of {td.TotalSeconds:0.#} s exceeds the limit of {_limits.MaxDuration.TotalSeconds:0.#} s");
-            if (track.DeclaredFrames is { } n && n > _limits.MaxDeclaredFrames)
-                throw new ModerationException(ErrorCodes.MediaTooLarge, $"video declares {n} frames, more than {_limits.MaxDeclaredFrames}");
             if (track.DeclaredFrames == 0 && info.Tracks.Count == 1)
                 throw new ModerationException(ErrorCodes.UndecodableMedia, "video stream has no frames");
         }
+        // Every track is decoded in full: the frames of all of them together are the work.
+        long declared = info.Tracks.Sum(t => t.DeclaredFrames ?? 0);
+        if (declared > _limits.MaxDeclaredFrames)
+            throw new ModerationException(ErrorCodes.MediaTooLarge, $"video declares {declared} frames, more than {_limits.MaxDeclaredFrames}");
         if (info.Duration is { } d && d > _limits.MaxDuration)
             throw new ModerationException(ErrorCodes.MediaTooLarge, $"video of {d.TotalSeconds:0.#} s exceeds the limit of {_limits.MaxDuration.TotalSeconds:0.#} s");
         return info;

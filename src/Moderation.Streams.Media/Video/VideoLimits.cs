@@ -28,7 +28,8 @@ public sealed record VideoLimits
     /// <summary>Most streams (video, audio, subtitles, data) a container may declare.</summary>
     public int MaxStreams { get; init; } = 8;
 
-    /// <summary>Most frames the video stream may declare (when the container says), e.g. 10 minutes at 60 fps.</summary>
+    /// <summary>Most frames the video tracks may declare together (when the container says), e.g. 10 minutes at 60 fps:
+    /// every track is decoded in full.</summary>
     public long MaxDeclaredFrames { get; init; } = 36_000;
 
     /// <summary>Uniform samples are this far apart while <see cref="MaxFrames"/> of them cover the whole duration;

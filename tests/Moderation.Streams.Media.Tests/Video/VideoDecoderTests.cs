@@ -130,6 +130,9 @@ public sealed class VideoDecoderTests : IDisposable
         Assert.Equal([(0, 0L), (0, 1000), (1, 0), (1, 1000), (1, 2000)], both.Frames.Select(f => (f.Track, f.TimestampMs)));
         Assert.Equal((80, 60), (both.Frames[^1].Image.Width, both.Frames[^1].Image.Height));
         Assert.Null(both.NotCovered);
+        // Every track is decoded in full, so the declared-frame limit applies to them together (50 + 75 frames).
+        using (var decoder = new VideoDecoder(new VideoLimits { MaxDeclaredFrames = 100 }))
+            Assert.Equal(ErrorCodes.MediaTooLarge, (await Assert.ThrowsAsync<ModerationException>(() => decoder.SampleAsync(tracks, null, Ct))).Code);
 
         var video = _videos.TestSrc("long.mp4", 64, 48, seconds: 12, rate: 5);
         var sparse = await SampleAsync(video, new VideoLimits { SceneThreshold = 0, MaxFrames = 4, MaxSampleGap = TimeSpan.FromSeconds(2) });
