@@ -52,6 +52,18 @@ public sealed class AnimatedImageDecoderTests : IDisposable
     }
 
     [Fact]
+    public void A_ten_thousand_frame_gif_is_decoded_only_up_to_the_default_frame_limit_and_reported()
+    {
+        var gif = _files.Make("many.gif", "-f", "lavfi", "-i", "testsrc=size=16x16:rate=100:duration=100", "-loop", "0", "-fps_mode", "passthrough");
+        int seen = 0;
+        var result = AnimatedImageDecoder.Decode(gif, new MediaOptions().Decode, (_, _, _) => seen++, Ct);
+
+        Assert.Equal((500, 500), (result.FramesDecoded, seen));
+        Assert.Equal(60, result.Sampled.Count);
+        Assert.Equal("10000 frames, only the first 500 decoded (limits: 500 frames, 400000000 pixels)", result.NotCovered);
+    }
+
+    [Fact]
     public async Task An_animation_over_the_time_budget_is_undecodable_and_its_frame_loop_stops()
     {
         var gif = Gif(30, 320, 240);
