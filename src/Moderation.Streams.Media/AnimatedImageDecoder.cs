@@ -115,8 +115,14 @@ public static class AnimatedImageDecoder
             // The canvas holds frame i-1: Skia draws frame i over it when i-1 is a frame it may build on.
             int required = i < infos.Length ? infos[i].RequiredFrame : -1;
             int prior = required < 0 ? -1 : i - 1;
+            // An independent frame starts from a transparent canvas (Skia draws only the frame's own rectangle).
+            if (prior < 0) Array.Clear(canvas);
             var result = GetPixels(codec, info, canvas, i, prior);
-            if (result == SKCodecResult.InvalidParameters && prior >= 0) result = GetPixels(codec, info, canvas, i, -1);
+            if (result == SKCodecResult.InvalidParameters && prior >= 0)
+            {
+                Array.Clear(canvas);
+                result = GetPixels(codec, info, canvas, i, -1); // Skia decodes the frames this one needs itself
+            }
             if (result != SKCodecResult.Success)
                 return FormattableString.Invariant($"frame {i} of {count} could not be decoded ({result}); it and the frames after it were not screened");
             var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3));
