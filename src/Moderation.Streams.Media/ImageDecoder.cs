@@ -7,13 +7,15 @@ namespace Moderation.Streams.Media;
 
 /// <summary>
 /// Decodes still images with SkiaSharp. What is decoded is what the bytes are: the format is sniffed from
-/// magic bytes (<see cref="MediaSniffer"/>) and only JPEG, PNG, GIF, WebP and BMP go further (this decodes a still, or an animation's first frame / PNG default image; the worker screens every frame of an animation through <see cref="AnimatedImageDecoder"/>).
+/// magic bytes (<see cref="MediaSniffer"/>) and only JPEG, PNG, GIF, WebP and BMP go further.
 /// The header is then checked against <see cref="DecodeLimits"/> before any pixel memory is allocated.
 /// Pixels are the decoder's raw output (no colour management, no EXIF rotation), which matches what PDQ's
 /// reference hasher reads. Failures are <see cref="ModerationException"/>s: <c>unsupported-media</c> for
 /// anything that is not a supported image, <c>media-too-large</c> for limits, <c>undecodable-media</c> for
 /// truncated or corrupt data. Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale when
-/// <see cref="DecodeLimits.JpegScaleMinSide"/> allows (the worker's setting; off by default).
+/// <see cref="DecodeLimits.JpegScaleMinSide"/> allows (the worker's setting; off by default). An animation decodes
+/// here as its first frame (a PNG as its default image); the worker screens every frame of one through
+/// <see cref="AnimatedImageDecoder"/>.
 /// </summary>
 public static class ImageDecoder
 {
