@@ -48,8 +48,7 @@ public static class AnimatedImageDecoder
     public static DecodedAnimation Decode(byte[] encoded, DecodeLimits limits, Action<int, long, DecodedImage>? onFrame, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(limits);
-        ArgumentOutOfRangeException.ThrowIfLessThan(limits.MaxFramesDecoded, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(limits.MaxAnimationFrames, 1);
+        limits.Validate();
         // The still-image checks (size, format, header pixels), and the first frame / default image as a still.
         var first = ImageDecoder.Decode(encoded, limits with { JpegScaleMinSide = 0 });
         var format = MediaSniffer.Sniff(encoded);

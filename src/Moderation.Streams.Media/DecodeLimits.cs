@@ -49,6 +49,18 @@ public sealed record DecodeLimits
     /// </summary>
     public int JpegScaleMinSide { get; init; }
 
+    /// <summary>Checks the animation limits (the worker calls it at start, so a bad setting stops it there rather than
+    /// failing every animated upload).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxFramesDecoded, 1, nameof(MaxFramesDecoded));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxAnimationPixels, 1, nameof(MaxAnimationPixels));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxAnimationFrames, 1, nameof(MaxAnimationFrames));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxAnimationFrames, 1000, nameof(MaxAnimationFrames));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(TimeBudget, TimeSpan.Zero, nameof(TimeBudget));
+    }
+
     /// <summary>The worker's <see cref="JpegScaleMinSide"/>: PDQ's 512-pixel grid.</summary>
     public const int ScaledJpegMinSide = 512;
 

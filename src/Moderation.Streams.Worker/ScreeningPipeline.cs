@@ -52,6 +52,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         _shadow = shadow;
         _banks = banks;
         _banksFailClosed = banksFailClosed;
+        media.Options.Decode.Validate();
         _video = new VideoScreener(media.Options.Video, policy, batcher, cache, VideoScreener.BanksOf(banks), banksFailClosed, stats, logger, time);
         _kafka = kafka;
         _options = options;

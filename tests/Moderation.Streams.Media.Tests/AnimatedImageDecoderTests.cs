@@ -75,5 +75,15 @@ public sealed class AnimatedImageDecoderTests : IDisposable
         Assert.True(atTimeout < 30, $"{atTimeout} frames decoded before the budget");
     }
 
+    [Fact]
+    public void Animation_limits_out_of_range_are_refused()
+    {
+        DecodeLimits.Default.Validate();
+        Assert.Throws<ArgumentOutOfRangeException>(() => (DecodeLimits.Default with { MaxFramesDecoded = 0 }).Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => (DecodeLimits.Default with { MaxAnimationPixels = 0 }).Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => (DecodeLimits.Default with { MaxAnimationFrames = 0 }).Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => AnimatedImageDecoder.Decode(Gif(2), DecodeLimits.Default with { MaxAnimationFrames = 0 }, null, Ct));
+    }
+
     public void Dispose() => _files.Dispose();
 }
