@@ -52,6 +52,8 @@ public static class AnimatedImageDecoder
         // The still-image checks (size, format, header pixels), and the first frame / default image as a still.
         var first = ImageDecoder.Decode(encoded, limits with { JpegScaleMinSide = 0 });
         var format = MediaSniffer.Sniff(encoded);
+        // Every frame is turned as the first one was (the file's one recorded orientation), so all frames are seen upright.
+        var origin = (SKEncodedOrigin)first.StoredOrientation;
         var frames = new List<(int Index, long Ms, DecodedImage Image)>();
         int decoded = 0;
         string? notCovered;
@@ -75,13 +77,7 @@ public static class AnimatedImageDecoder
                 Take(0, 0, first);
                 offset = 1;
             }
-            var rgb = new byte[checked(apng.Width * apng.Height * 3)];
-            notCovered = apng.Compose(budget, (i, ms, canvas) =>
-            {
-                var pixels = new byte[rgb.Length];
-                ImageDecoder.DropAlpha(canvas, pixels);
-                Take(offset + i, ms, new DecodedImage(apng.Width, apng.Height, 3, pixels));
-            }, ct);
+            notCovered = apng.Compose(budget, (i, ms, canvas) => Take(offset + i, ms, Upright(canvas, apng.Width, apng.Height, origin)), ct);
             if (notCovered is null && apng.FrameCount > budget)
                 notCovered = $"{apng.FrameCount} frames, only the first {budget} decoded (limits: {limits.MaxFramesDecoded} frames, {limits.MaxAnimationPixels} pixels)";
         }
@@ -94,7 +90,7 @@ public static class AnimatedImageDecoder
             int width = codec.Info.Width, height = codec.Info.Height;
             int budget = FrameBudget(width, height, limits);
             selected = Spread(Math.Min(budget, declared), limits.MaxAnimationFrames);
-            notCovered = ComposeSkia(codec, infos, width, height, Math.Min(budget, declared), Take, ct);
+            notCovered = ComposeSkia(codec, infos, width, height, origin, Math.Min(budget, declared), Take, ct);
             if (notCovered is null && declared > budget)
                 notCovered = $"{declared} frames, only the first {budget} decoded (limits: {limits.MaxFramesDecoded} frames, {limits.MaxAnimationPixels} pixels)";
         }
@@ -103,7 +99,7 @@ public static class AnimatedImageDecoder
         return new DecodedAnimation(decoded, sampled, notCovered);
     }
 
-    private static string? ComposeSkia(SKCodec codec, SKCodecFrameInfo[] infos, int width, int height, int count, Action<int, long, DecodedImage> take, CancellationToken ct)
+    private static string? ComposeSkia(SKCodec codec, SKCodecFrameInfo[] infos, int width, int height, SKEncodedOrigin origin, int count, Action<int, long, DecodedImage> take, CancellationToken ct)
     {
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul, null);
         var canvas = new byte[(long)info.RowBytes * height];
@@ -124,12 +120,23 @@ public static class AnimatedImageDecoder
             }
             if (result != SKCodecResult.Success)
                 return FormattableString.Invariant($"frame {i} of {count} could not be decoded ({result}); it and the frames after it were not screened");
-            var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3));
-            ImageDecoder.DropAlpha(canvas, rgb);
-            take(i, ms, new DecodedImage(width, height, 3, rgb));
+            take(i, ms, Upright(canvas, width, height, origin));
             ms += i < infos.Length ? Math.Max(0, infos[i].Duration) : 0;
         }
         return null;
+    }
+
+    /// <summary>A composed RGBA canvas as upright RGB (alpha dropped, the recorded orientation applied in the same pass).</summary>
+    private static DecodedImage Upright(byte[] canvas, int width, int height, SKEncodedOrigin origin)
+    {
+        var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3));
+        if (origin == SKEncodedOrigin.TopLeft)
+        {
+            ImageDecoder.DropAlpha(canvas, rgb);
+            return new DecodedImage(width, height, 3, rgb);
+        }
+        Orientation.ApplyDroppingAlpha(canvas, width, height, origin, rgb);
+        return Orientation.SwapsSides(origin) ? new DecodedImage(height, width, 3, rgb) : new DecodedImage(width, height, 3, rgb);
     }
 
     private static unsafe SKCodecResult GetPixels(SKCodec codec, SKImageInfo info, byte[] canvas, int index, int prior)

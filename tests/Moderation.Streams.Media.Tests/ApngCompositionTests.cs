@@ -104,6 +104,24 @@ public sealed class ApngCompositionTests
     }
 
     [Fact]
+    public void Every_frame_of_an_animation_is_turned_upright_by_the_files_recorded_orientation()
+    {
+        // Frame 1 paints the stored left half blue over a red frame 0. Stored 64x48 with orientation 6 (turn 90°
+        // clockwise to show): viewers see 48x64 with the blue half on top, so the frames must be screened that way.
+        var apng = Adversarial.StillImageEvasions.WithPngOrientation(
+            Apng(new Frame(SKColors.Red, 64, 48), new Frame(SKColors.Blue, 32, 48)), 6);
+
+        var frames = Frames(apng, out var notCovered);
+
+        Assert.Null(notCovered);
+        Assert.Equal(2, frames.Count);
+        Assert.All(frames, f => Assert.Equal((48, 64), (f.Image.Width, f.Image.Height)));
+        Assert.Equal(ImageDecoder.Decode(apng).Pixels, frames[0].Image.Pixels); // the still decoder's upright frame 0
+        Assert.Equal((0, 0, 255), At(frames[1].Image, 10, 5));
+        Assert.Equal((255, 0, 0), At(frames[1].Image, 10, 60));
+    }
+
+    [Fact]
     public void Frame_rectangles_dispose_to_background_and_to_previous_and_blend_over_transparency()
     {
         var apng = Apng(
