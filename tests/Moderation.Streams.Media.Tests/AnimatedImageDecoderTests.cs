@@ -67,7 +67,7 @@ public sealed class AnimatedImageDecoderTests : IDisposable
     public async Task An_animation_over_the_time_budget_is_undecodable_and_its_frame_loop_stops_instead_of_running_on()
     {
         var gif = Gif(30);
-        var limits = DecodeLimits.Default with { TimeBudget = TimeSpan.FromMilliseconds(50), MaxConcurrentDecodes = 1 };
+        var limits = DecodeLimits.Default with { TimeBudget = TimeSpan.FromMilliseconds(500), MaxConcurrentDecodes = 1 };
         using var hold = new ManualResetEventSlim();
         int frames = 0;
         // The second frame's callback holds the loop until the upload has been given up at its budget.
@@ -79,7 +79,9 @@ public sealed class AnimatedImageDecoderTests : IDisposable
         // The next decode on the same limits waits for the abandoned one's turn: by then its loop has ended.
         try { await ImageDecoder.DecodeAsync(SampleImages.Png(1, 16, 16), limits, Ct); }
         catch (ModerationException) { } // its own budget may run out on a busy machine; the turn was still taken
-        Assert.Equal(2, Volatile.Read(ref frames));
+        // Stopped at the frame after the held one (2); on a very busy machine the budget may run out before the loop
+        // reaches the held frame (0 or 1). A loop that ran on after the budget would have decoded all 30.
+        Assert.InRange(Volatile.Read(ref frames), 0, 2);
     }
 
     [Fact]

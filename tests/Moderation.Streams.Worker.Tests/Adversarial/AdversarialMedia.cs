@@ -155,7 +155,7 @@ public sealed class AdversarialMedia : IDisposable
     public byte[] Make(string name, params string[] args)
     {
         bool found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, "ffmpeg")));
-        Assert.True(found, "ffmpeg is not installed: the adversarial tests need Debian's ffmpeg (apt-get install -y ffmpeg; ./test.sh installs it)");
+        Assert.True(found, "ffmpeg is not installed: the video and animation tests need Debian's ffmpeg (apt-get install -y ffmpeg; ./test.sh installs it)");
         var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "-hide_banner", "-nostdin", "-v", "error", "-y" }.Concat(args).Append(PathOf(name))) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
