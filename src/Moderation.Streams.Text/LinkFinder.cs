@@ -14,7 +14,9 @@ public sealed record FoundHost(string Host, int Start, int End);
 /// <c>bad[dot]example</c>, <c>bad dot example</c>). Fullwidth and ideographic dots count as dots; format characters
 /// are removed first. Each host is canonicalised: lower case, IDNA (punycode) through <see cref="IdnMapping"/>;
 /// userinfo (<c>user@</c>), the port and a trailing dot are not part of what is found. Anything shaped like a host
-/// is returned (<c>file.txt</c> too): only the domain lists decide what matters.
+/// is returned (<c>file.txt</c> too): only the domain lists decide what matters. A host written with look-alike
+/// letters of other scripts (<c>bаd.example</c> with a Cyrillic <c>а</c>) is returned twice: as its own punycode and as
+/// the ASCII host it imitates.
 /// </summary>
 public static class LinkFinder
 {
@@ -49,10 +51,27 @@ public static class LinkFinder
                 if (!spelledDot) labels.Add(span.Slice(l.Index, l.Length).ToString());
             }
             if (labels.Count < 2) continue;
-            if (Canonical(string.Join('.', labels)) is { } host)
-                hosts.Add(new FoundHost(host, starts[m.Index], ends[m.Index + m.Length - 1]));
+            string written = string.Join('.', labels);
+            int start = starts[m.Index], end = ends[m.Index + m.Length - 1];
+            if (Canonical(written) is { } host) hosts.Add(new FoundHost(host, start, end));
+            // A host spelled with look-alike letters (Cyrillic а in bаd.example) is also checked as the host it imitates.
+            if (!Ascii.IsValid(written) && Lookalike(written) is { } imitated && Canonical(imitated) is { } canonical)
+                hosts.Add(new FoundHost(canonical, start, end));
         }
         return hosts;
+    }
+
+    /// <summary>The ASCII host a non-ASCII host looks like (confusables and Latin letters with diacritics folded, as
+    /// for terms), or null when some letter has no ASCII look-alike.</summary>
+    private static string? Lookalike(string host)
+    {
+        var ascii = new StringBuilder(host.Length);
+        foreach (var unit in TextFolding.Fold(host))
+        {
+            if (unit.CodePoint is not ('.' or '-' or (>= 'a' and <= 'z') or (>= '0' and <= '9'))) return null;
+            ascii.Append((char)unit.CodePoint);
+        }
+        return ascii.ToString();
     }
 
     private static bool IsDefangEdge(char c) => char.IsWhiteSpace(c) || c is '[' or ']' or '(' or ')' or '{' or '}';

@@ -23,7 +23,10 @@ public sealed class BoundedInputTests
         "5c4",
     };
 
-    [Theory]
+    /// <summary>Only bounds a failure (a quadratic matcher takes hours on these); nothing measures the time taken.</summary>
+    private const int Deadline = 120_000;
+
+    [Theory(Timeout = Deadline)]
     [MemberData(nameof(Shapes))]
     public async Task A_megabyte_of_adversarial_text_is_matched_in_linear_time(string shape)
     {

@@ -24,6 +24,8 @@ public sealed class DomainMatchTests
         { "go to bücher.example now", "bücher.example", "d2" },
         { "go to shop.BÜCHER.example now", "shop.BÜCHER.example", "d2" },
         { "go to xn--bcher-kva.example now", "xn--bcher-kva.example", "d2" },
+        { "go to bаd.ехample now", "bаd.ехample", "d1" },                  // Cyrillic а, е, х: looks like bad.example
+        { "go to ΒΑD.EXAMPLE now", "ΒΑD.EXAMPLE", "d1" },                  // Greek capitals
     };
 
     [Theory]
@@ -45,6 +47,7 @@ public sealed class DomainMatchTests
     [InlineData("go to bad.examples now")]
     [InlineData("bad example")]
     [InlineData("go to bucher.example now")]
+    [InlineData("go to bаdd.example now")]
     public void Other_domains_do_not_match(string text)
     {
         Assert.Empty(Banks.Match(text, domains: Phish));
