@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using static Moderation.Streams.Text.CodePoints;
 using System.Text.RegularExpressions;
 
 namespace Moderation.Streams.Text;
@@ -117,7 +118,7 @@ public static class LinkFinder
             };
             if (cp is >= 'A' and <= 'Z') cp += 32;
             int before = view.Length;
-            view.Append(char.ConvertFromUtf32(Rune.IsValid(cp) ? cp : 0xFFFD));
+            AppendCodePoint(view, Rune.IsValid(cp) ? cp : 0xFFFD);
             for (int k = before; k < view.Length; k++)
             {
                 starts.Add(start);

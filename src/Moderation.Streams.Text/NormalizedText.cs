@@ -1,4 +1,5 @@
 using System.Text;
+using static Moderation.Streams.Text.CodePoints;
 
 namespace Moderation.Streams.Text;
 
@@ -72,7 +73,7 @@ public sealed class NormalizedText
         {
             var text = new StringBuilder();
             for (int r = 0; r < RunChar.Length; r++)
-                for (int k = 0; k < (RunCount[r] >= 3 ? 1 : RunCount[r]); k++) text.Append(char.ConvertFromUtf32(RunChar[r]));
+                for (int k = 0; k < (RunCount[r] >= 3 ? 1 : RunCount[r]); k++) AppendCodePoint(text, RunChar[r]);
             return text.ToString();
         }
     }
@@ -102,7 +103,7 @@ public sealed class NormalizedText
         foreach (var unit in folded)
         {
             int before = foldedText.Length;
-            foldedText.Append(char.ConvertFromUtf32(unit.CodePoint));
+            AppendCodePoint(foldedText, unit.CodePoint);
             for (int k = before; k < foldedText.Length; k++)
             {
                 foldedStart.Add(unit.Start);

@@ -1,4 +1,5 @@
 using System.Text;
+using static Moderation.Streams.Text.CodePoints;
 using System.Text.RegularExpressions;
 
 namespace Moderation.Streams.Text;
@@ -212,7 +213,7 @@ public sealed class TermBank
     private static string FirstWordKey(int[] chars, int from)
     {
         var key = new StringBuilder();
-        for (int k = from; k < chars.Length && NormalizedText.IsWord(chars[k]); k++) key.Append(char.ConvertFromUtf32(chars[k]));
+        for (int k = from; k < chars.Length && NormalizedText.IsWord(chars[k]); k++) AppendCodePoint(key, chars[k]);
         return key.ToString();
     }
 
@@ -231,7 +232,7 @@ public sealed class TermBank
                 key.Clear();
                 for (int k = r; k < n && NormalizedText.IsWord(text.RunChar[k]); k++)
                 {
-                    key.Append(char.ConvertFromUtf32(text.RunChar[k]));
+                    AppendCodePoint(key, text.RunChar[k]);
                     if (key.Length > _longestFirstWord) break;
                     // Inside a joined chain a word may end after any letter; elsewhere only the whole word is a key.
                     bool wordEnds = k + 1 == n || !NormalizedText.IsWord(text.RunChar[k + 1]);

@@ -40,15 +40,15 @@ internal static class TextFolding
 
     private static void FoldRune(Rune rune, int start, int end, List<FoldedUnit> units)
     {
+        if (rune.IsAscii)
+        {
+            units.Add(new FoldedUnit(char.ToLowerInvariant((char)rune.Value), start, end));
+            return;
+        }
         if (IsInvisible(rune)) return;
         if (Confusables.TryFold(rune.Value, out char latin) || Confusables.TryFold(Rune.ToLowerInvariant(rune).Value, out latin))
         {
             units.Add(new FoldedUnit(latin, start, end));
-            return;
-        }
-        if (rune.IsAscii)
-        {
-            units.Add(new FoldedUnit(char.ToLowerInvariant((char)rune.Value), start, end));
             return;
         }
         if (IsLatinOrCompatibility(rune.Value))
