@@ -21,7 +21,7 @@ public sealed record FoundHost(string Host, int Start, int End);
 /// </summary>
 public static class LinkFinder
 {
-    private const string Label = @"[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?";
+    private const string Label = @"[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?";
     private const string Separator = @"(?:\.|\s?[\[\(\{]\s?(?:\.|dot)\s?[\]\)\}]\s?|\s+dot\s+)";
 
     // Linear time whatever the text (non-backtracking engine).
@@ -94,7 +94,7 @@ public static class LinkFinder
         }
     }
 
-    /// <summary>The text with format characters removed, fullwidth ASCII and the other dots folded, lower case; with
+    /// <summary>The text with format characters (and the combining marks that draw nothing) removed, fullwidth ASCII and the other dots folded, lower case; with
     /// each UTF-16 unit's original span.</summary>
     private static (string View, int[] Starts, int[] Ends) View(string text)
     {
@@ -108,7 +108,7 @@ public static class LinkFinder
             int start = i;
             i += length;
             var category = Rune.GetUnicodeCategory(rune);
-            if (category is UnicodeCategory.Format) continue;
+            if (category is UnicodeCategory.Format || TextFolding.IsDefaultIgnorableMark(rune.Value)) continue;
             int cp = rune.Value switch
             {
                 0x3002 or 0xFF0E or 0xFF61 or 0x2024 or 0xFE52 => '.',

@@ -142,7 +142,7 @@ public sealed class TermBank
         }
         catch (NotSupportedException e)
         {
-            return $"regex needs backtracking ({e.Message}): '{TextBankCsv.Shown(pattern)}'";
+            return $"regex cannot run without backtracking or is too large ({e.Message}): '{TextBankCsv.Shown(pattern)}'";
         }
         catch (ArgumentException e)
         {

@@ -75,6 +75,10 @@ internal static class TextFolding
         return rune.Value is 0x115F or 0x1160 or 0x3164 or 0xFFA0 or 0x2800 or 0x180E;
     }
 
+    /// <summary>Combining marks that draw nothing: the grapheme joiner, variation selectors, invisible fillers.</summary>
+    public static bool IsDefaultIgnorableMark(int cp) =>
+        cp is 0x034F or (>= 0xFE00 and <= 0xFE0F) or (>= 0xE0100 and <= 0xE01EF) or 0x115F or 0x1160 or 0x3164 or 0xFFA0 or 0x180E;
+
     /// <summary>Blocks whose characters are Latin letters, compatibility variants of ASCII, or punctuation with an
     /// ASCII equivalent: transliterated. Other scripts keep their letters (lower-cased).</summary>
     private static bool IsLatinOrCompatibility(int cp) => cp switch
