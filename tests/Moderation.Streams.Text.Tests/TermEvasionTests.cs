@@ -82,6 +82,22 @@ public sealed class TermEvasionTests
         Assert.Equal("cunt", "I live in Scunthorpe"[inner.Start..inner.End]);
     }
 
+    [Theory]
+    [InlineData("ssca", 1, 4)]        // a longer first run: only its last letter
+    [InlineData("scaa", 0, 3)]        // a longer last run: only its first letter
+    [InlineData("xscaaaay", 1, 7)]    // a letter repeated for evasion: the whole run
+    [InlineData("x5c4y", 1, 4)]
+    [InlineData("xs.c.a", -1, -1)]    // joined chains are words of their own: "xs" is not a single letter
+    public void Substring_terms_report_the_letters_they_cover(string text, int start, int end)
+    {
+        var bank = Banks.Terms("sca,x,s1,substring\n");
+
+        var matches = Banks.Match(text, bank);
+
+        if (start < 0) Assert.Empty(matches);
+        else Assert.Equal((start, end), (Assert.Single(matches).Start, Assert.Single(matches).End));
+    }
+
     [Fact]
     public void Doubled_letters_are_not_repetition_so_good_is_not_god_but_gooood_is_both()
     {
