@@ -63,6 +63,22 @@ public sealed partial class TextMatchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Control_format_and_line_separator_characters_in_a_text_stay_escaped_on_one_line()
+    {
+        const string hostile = "pay\u001B[31m s\u200Bcam\r\nnext\u2028\u202E line";
+
+        using var cli = await CliProcess.RunAsync(["text", "match", "--terms", Terms, hostile], ct: Ct);
+
+        Assert.Equal(ExitCodes.Ok, await cli.WaitForExitAsync(ct: Ct));
+        var line = Assert.Single(cli.StdoutLines);
+        Assert.True(Contracts.SafeText.IsClean(line), line);
+        var json = JsonDocument.Parse(line).RootElement;
+        Assert.Equal(hostile, json.GetProperty("text").GetString());
+        var match = Assert.Single(json.GetProperty("matches").EnumerateArray());
+        Assert.Equal("s\u200Bcam", hostile[match.GetProperty("start").GetInt32()..match.GetProperty("end").GetInt32()]);
+    }
+
+    [Fact]
     public async Task Meaning_banks_are_not_implemented_yet_and_say_so_with_exit_2()
     {
         using var cli = await CliProcess.RunAsync(["text", "match", "--terms", Terms, "--texts", File("known.csv", "a text,scam\n"), "x"], ct: Ct);
