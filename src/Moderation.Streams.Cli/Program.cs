@@ -40,6 +40,7 @@ public static class Program
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(ChaosCommand.Create());
         root.Subcommands.Add(TopCommand.Create());
+        root.Subcommands.Add(TextCommand.Create());
         return root;
     }
 }

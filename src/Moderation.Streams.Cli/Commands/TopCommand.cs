@@ -43,7 +43,7 @@ internal static class TopCommand
                 AnsiConsole.Write(Render(baseUri, previous, current));
                 return ExitCodes.Ok;
             }
-            await AnsiConsole.Live(new Text("reading…")).StartAsync(async live =>
+            await AnsiConsole.Live(new Spectre.Console.Text("reading…")).StartAsync(async live =>
             {
                 while (!ct.IsCancellationRequested)
                 {

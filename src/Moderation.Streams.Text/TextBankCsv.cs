@@ -1,0 +1,107 @@
+using System.Text;
+using Moderation.Streams.Contracts;
+
+namespace Moderation.Streams.Text;
+
+/// <summary>A row of a text bank file that was refused, with its 1-based line number.</summary>
+public sealed record TextBankRowError(int Line, string Message);
+
+/// <summary>A text bank file that could not be loaded: every refused row, so all can be fixed at once.</summary>
+public sealed class TextBankException(string bank, IReadOnlyList<TextBankRowError> errors)
+    : Exception($"bank '{SafeText.Escape(bank, TextLimits.ReasonNameChars)}': {errors.Count} row(s) refused")
+{
+    public string Bank { get; } = bank;
+
+    public IReadOnlyList<TextBankRowError> Errors { get; } = errors;
+}
+
+/// <summary>
+/// Rows of the CSV text bank files (RFC 4180 quoting, one row per line): a first row whose first field is the
+/// header word is skipped, as are blank lines and lines starting with <c>#</c>. The free text of a row is bounded
+/// and clean: ids at most <see cref="TextLimits.BankIdChars"/>, categories at most
+/// <see cref="TextLimits.ReasonNameChars"/> characters, no control or format character (<see cref="SafeText.IsClean"/>).
+/// </summary>
+internal static class TextBankCsv
+{
+    /// <summary>At most this many rows per file; a larger file is refused rather than cut.</summary>
+    public const int MaxRows = 1_000_000;
+
+    public static IEnumerable<(int Line, List<string> Fields)> Rows(TextReader reader, string headerWord, List<TextBankRowError> errors)
+    {
+        int lineNumber = 0, rows = 0;
+        bool first = true;
+        while (reader.ReadLine() is { } line)
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line) || line.StartsWith('#')) continue;
+            var fields = new List<string>(4);
+            if (!Split(line, fields))
+            {
+                errors.Add(new TextBankRowError(lineNumber, "unbalanced quotes"));
+                continue;
+            }
+            if (first)
+            {
+                first = false;
+                if (fields[0].Trim().Equals(headerWord, StringComparison.OrdinalIgnoreCase)) continue;
+            }
+            if (++rows > MaxRows)
+            {
+                errors.Add(new TextBankRowError(lineNumber, $"more than {MaxRows} rows"));
+                yield break;
+            }
+            yield return (lineNumber, fields);
+        }
+    }
+
+    /// <summary>Why a category or id cannot be used, or null.</summary>
+    public static string? Refusal(string category, string id)
+    {
+        if (category.Length == 0) return "category is empty";
+        if (category.Length > TextLimits.ReasonNameChars) return $"category is longer than {TextLimits.ReasonNameChars} characters";
+        if (!SafeText.IsClean(category)) return $"category has a control or format character: '{Shown(category)}'";
+        if (id.Length > TextLimits.BankIdChars) return $"id is longer than {TextLimits.BankIdChars} characters";
+        if (!SafeText.IsClean(id)) return $"id has a control or format character: '{Shown(id)}'";
+        return null;
+    }
+
+    public static string Shown(string value) => SafeText.Escape(value, 80);
+
+    private static bool Split(string line, List<string> fields)
+    {
+        var field = new StringBuilder();
+        int i = 0;
+        while (true)
+        {
+            field.Clear();
+            if (i < line.Length && line[i] == '"')
+            {
+                i++;
+                while (true)
+                {
+                    if (i >= line.Length) return false;
+                    if (line[i] == '"')
+                    {
+                        if (i + 1 < line.Length && line[i + 1] == '"')
+                        {
+                            field.Append('"');
+                            i += 2;
+                            continue;
+                        }
+                        i++;
+                        break;
+                    }
+                    field.Append(line[i++]);
+                }
+                while (i < line.Length && line[i] != ',') field.Append(line[i++]);
+            }
+            else
+            {
+                while (i < line.Length && line[i] != ',') field.Append(line[i++]);
+            }
+            fields.Add(field.ToString());
+            if (i >= line.Length) return true;
+            i++;
+        }
+    }
+}

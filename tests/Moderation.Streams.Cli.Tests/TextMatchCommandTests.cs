@@ -1,0 +1,143 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+namespace Moderation.Streams.Cli.Tests;
+
+/// <summary>
+/// <c>moderation text match</c> as a process: texts from arguments or standard input, one JSON line per text in the
+/// format DESIGN.md fixes (<c>bank</c> = file name without extension, offsets in UTF-16 units of the original text),
+/// exit 0 ok, 1 failure, 2 bad usage. Every run is bounded by <see cref="ModerationProcess.DefaultDeadline"/>.
+/// </summary>
+public sealed partial class TextMatchCommandTests : IDisposable
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("text-match-");
+
+    public void Dispose() => _dir.Delete(true);
+
+    private string File(string name, string content)
+    {
+        var path = Path.Combine(_dir.FullName, name);
+        System.IO.File.WriteAllText(path, content);
+        return path;
+    }
+
+    private string Terms => File("fraud.csv", "pattern,category,id,mode\nscam,scam,t1\n\"free\\s+money\",spam,r1,regex\n");
+
+    private string Domains => File("phish.list.txt", "domain,category,id\nbad.example,phishing,d1\n");
+
+    [Fact]
+    public async Task Texts_given_as_arguments_print_one_json_line_each_in_the_fixed_format()
+    {
+        using var cli = await CliProcess.RunAsync(
+            ["text", "match", "--terms", Terms, "--domains", Domains, "Ｓ𝐂AM at hxxps://www.bad[.]example/x", "nothing here"], ct: Ct);
+
+        Assert.Equal(ExitCodes.Ok, await cli.WaitForExitAsync(ct: Ct));
+        Assert.Equal(
+            [
+                """{"text":"\uFF33\uD835\uDC02AM at hxxps://www.bad[.]example/x","matches":[""" +
+                """{"kind":"term","bank":"fraud","id":"t1","category":"scam","start":0,"end":5},""" +
+                """{"kind":"domain","bank":"phish.list","id":"d1","category":"phishing","start":17,"end":34}]}""",
+                """{"text":"nothing here","matches":[]}""",
+            ],
+            cli.StdoutLines);
+        Assert.Empty(cli.StderrLines);
+        // 𝐂 is two UTF-16 units: SCAM is [0,5), www.bad[.]example is [17,34).
+        Assert.Equal("www.bad[.]example", "Ｓ𝐂AM at hxxps://www.bad[.]example/x"[17..34]);
+    }
+
+    [Fact]
+    public async Task Without_arguments_each_standard_input_line_is_a_text()
+    {
+        using var cli = CliProcess.Start(["text", "match", "--terms", Terms]);
+        await cli.StandardInput.WriteAsync("s.c.a.m\r\n\nget FREE   money\nscampi");
+        cli.StandardInput.Close();
+
+        Assert.Equal(ExitCodes.Ok, await cli.WaitForExitAsync(ct: Ct));
+        var lines = cli.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["s.c.a.m", "", "get FREE   money", "scampi"], lines.Select(l => l.GetProperty("text").GetString()));
+        Assert.Equal([1, 0, 1, 0], lines.Select(l => l.GetProperty("matches").GetArrayLength()));
+        var regex = lines[2].GetProperty("matches")[0];
+        Assert.Equal(("r1", 4, 16), (regex.GetProperty("id").GetString(), regex.GetProperty("start").GetInt32(), regex.GetProperty("end").GetInt32()));
+        Assert.Equal(["kind", "bank", "id", "category", "start", "end"], regex.EnumerateObject().Select(p => p.Name));
+    }
+
+    [Fact]
+    public async Task Control_format_and_line_separator_characters_in_a_text_stay_escaped_on_one_line()
+    {
+        const string hostile = "pay\u001B[31m s\u200Bcam\r\nnext\u2028\u202E line";
+
+        using var cli = await CliProcess.RunAsync(["text", "match", "--terms", Terms, hostile], ct: Ct);
+
+        Assert.Equal(ExitCodes.Ok, await cli.WaitForExitAsync(ct: Ct));
+        var line = Assert.Single(cli.StdoutLines);
+        Assert.True(Contracts.SafeText.IsClean(line), line);
+        var json = JsonDocument.Parse(line).RootElement;
+        Assert.Equal(hostile, json.GetProperty("text").GetString());
+        var match = Assert.Single(json.GetProperty("matches").EnumerateArray());
+        Assert.Equal("s\u200Bcam", hostile[match.GetProperty("start").GetInt32()..match.GetProperty("end").GetInt32()]);
+    }
+
+    [Fact]
+    public async Task Meaning_banks_are_not_implemented_yet_and_say_so_with_exit_2()
+    {
+        using var cli = await CliProcess.RunAsync(["text", "match", "--terms", Terms, "--texts", File("known.csv", "a text,scam\n"), "x"], ct: Ct);
+
+        Assert.Equal(ExitCodes.Usage, await cli.WaitForExitAsync(ct: Ct));
+        Assert.Empty(cli.StdoutLines);
+        Assert.Contains(cli.StderrLines, l => l.Contains("--texts") && l.Contains("not implemented yet"));
+    }
+
+    [Fact]
+    public async Task No_bank_at_all_is_bad_usage()
+    {
+        using var cli = await CliProcess.RunAsync(["text", "match", "scam"], ct: Ct);
+
+        Assert.Equal(ExitCodes.Usage, await cli.WaitForExitAsync(ct: Ct));
+        Assert.Empty(cli.StdoutLines);
+    }
+
+    [Fact]
+    public async Task A_bank_with_bad_rows_reports_each_by_line_and_nothing_is_matched()
+    {
+        var bad = File("bad.csv", "pattern,category,id,mode\nscam,scam\n\"(a+)+$\",x,r,regex\nfoo,bar,baz,fuzzy\n");
+
+        using var cli = await CliProcess.RunAsync(["text", "match", "--terms", bad, "--domains", Domains, "scam"], ct: Ct);
+
+        Assert.Equal(ExitCodes.Failure, await cli.WaitForExitAsync(ct: Ct));
+        Assert.Empty(cli.StdoutLines);
+        Assert.Contains(cli.StderrLines, l => l.StartsWith($"moderation text match: {bad}:3: regex nests unbounded quantifiers", StringComparison.Ordinal));
+        Assert.Contains(cli.StderrLines, l => l.StartsWith($"moderation text match: {bad}:4: mode must be", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Bank_files_that_are_devices_fifos_or_missing_fail_without_blocking()
+    {
+        var fifo = Path.Combine(_dir.FullName, "pipe.csv");
+        Assert.Equal(0, mkfifo(fifo, 0x1B6));
+        var missing = Path.Combine(_dir.FullName, "missing.csv");
+
+        using var cli = await CliProcess.RunAsync(["text", "match", "--terms", "/dev/zero", "--terms", fifo, "--domains", missing, "scam"], ct: Ct);
+
+        Assert.Equal(ExitCodes.Failure, await cli.WaitForExitAsync(ct: Ct));
+        Assert.Empty(cli.StdoutLines);
+        Assert.Contains("moderation text match: /dev/zero: unsupported-media: not a regular file (a character device)", cli.StderrLines);
+        Assert.Contains($"moderation text match: {fifo}: unsupported-media: not a regular file (a FIFO)", cli.StderrLines);
+        Assert.Contains(cli.StderrLines, l => l.StartsWith($"moderation text match: {missing}: media-unavailable", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Help_describes_the_verb_and_its_options()
+    {
+        using var cli = await CliProcess.RunAsync(["text", "match", "--help"], ct: Ct);
+
+        Assert.Equal(ExitCodes.Ok, await cli.WaitForExitAsync(ct: Ct));
+        var help = string.Join('\n', cli.StdoutLines);
+        Assert.Contains("--terms", help);
+        Assert.Contains("--domains", help);
+        Assert.Contains("--texts", help);
+    }
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int mkfifo(string path, uint mode);
+}
