@@ -219,7 +219,13 @@ internal static class JpegEntropy
             {
                 int rs = bits.Decode(ac);
                 int r = rs >> 4, size = rs & 15;
-                if (size != 0) bits.Skip(1); // the new coefficient's sign (its size is always 1)
+                if (size != 0)
+                {
+                    // The new coefficient's sign. Its size is always 1: libjpeg warns "bad Huffman code" for any other
+                    // size and reads one bit anyway, so such a file is corrupt (Skia still reports success).
+                    if (size != 1) bits.MarkBadCode();
+                    bits.Skip(1);
+                }
                 else if (r != 15)
                 {
                     eobrun = (1 << r) + (r > 0 ? bits.Get(r) : 0);
@@ -374,6 +380,9 @@ internal static class JpegEntropy
         public readonly bool Overrun => _bits < _padding;
 
         public bool BadCode { get; private set; }
+
+        /// <summary>A symbol the table has but the scan cannot use (libjpeg's <c>JWRN_HUFF_BAD_CODE</c>).</summary>
+        public void MarkBadCode() => BadCode = true;
 
         [MethodImpl(MethodImplOptions.NoInlining)]
         private void Fill()
