@@ -116,7 +116,7 @@ internal static class JpegEntropy
         {
             if (needDc && dc[n] is null || needAc && ac[n] is null)
                 throw Undecodable("scan uses a Huffman table that was never defined");
-            frame.Record(components[n], ss, se, al);
+            frame.Record(components[n], ss, se, ah, al);
         }
 
         var bits = new BitReader(b, start);
@@ -306,9 +306,25 @@ internal static class JpegEntropy
         /// <summary>Which coefficients of each block of component <paramref name="c"/> are non-zero (bit k: zig-zag position k).</summary>
         public ulong[] NonZero(int c) => _nonzero[c] ??= new ulong[(long)BlocksWide(c) * BlocksHigh(c)];
 
-        public void Record(int c, int ss, int se, int al)
+        /// <summary>Notes that a scan codes coefficients <paramref name="ss"/>–<paramref name="se"/> of component
+        /// <paramref name="c"/> from bit <paramref name="ah"/> down to <paramref name="al"/>. In a progressive frame each
+        /// scan must continue where the last one over the same coefficients stopped: a refinement whose Ah is not the
+        /// previous Al, or an AC scan before the component's DC scan, is what libjpeg calls an inconsistent progression
+        /// (a warning, and success from Skia); a first scan over coefficients already coded replaces them silently, so
+        /// a progressive viewer shows one picture while the file loads and another when it is complete. All are refused.</summary>
+        public void Record(int c, int ss, int se, int ah, int al)
         {
-            for (int k = ss; k <= se; k++) _approximation[c * 64 + k] = al;
+            if (Progressive && ss > 0 && _approximation[c * 64] < 0)
+                throw Undecodable($"inconsistent progression: component {_ids[c]} has an AC scan before its DC scan");
+            for (int k = ss; k <= se; k++)
+            {
+                int previous = _approximation[c * 64 + k];
+                if (Progressive && (ah == 0 ? previous >= 0 : previous != ah))
+                    throw Undecodable(previous < 0
+                        ? $"inconsistent progression: component {_ids[c]} coefficient {k} is refined from bit {ah} but was never coded"
+                        : $"inconsistent progression: component {_ids[c]} coefficient {k} is coded from bit {ah} but was coded down to bit {previous}");
+                _approximation[c * 64 + k] = al;
+            }
         }
 
         /// <summary>Every coefficient of every component coded down to its last bit (a progressive file's last scans present).</summary>

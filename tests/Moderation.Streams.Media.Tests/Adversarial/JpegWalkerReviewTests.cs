@@ -81,4 +81,54 @@ public class JpegWalkerReviewTests
         Assert.Equal(ErrorCodes.UndecodableMedia, e.Code);
         Assert.Contains("invalid Huffman code", e.Message);
     }
+
+    /// <summary>Offsets of each scan's Ss byte (Se, then Ah/Al follow).</summary>
+    private static List<int> SpectralBytes(byte[] jpeg) =>
+        Segments(jpeg).Where(s => s.Marker == 0xDA).Select(s => s.Body + 1 + 2 * jpeg[s.Body]).ToList();
+
+    [Fact]
+    public void A_refinement_scan_whose_previous_bit_does_not_match_is_refused()
+    {
+        // misc-images/small.jpg codes luma AC 1-5 with Al = 2, then refines them from Ah = 2. With the first scan's Al
+        // set to 0 (its data reads the same), libjpeg warns "Inconsistent progression sequence" and Skia reports
+        // success: the refinement bits are added to coefficients that were already whole.
+        var jpeg = File.ReadAllBytes(Path.Combine(Vectors, "misc-images", "small.jpg"));
+        int first = SpectralBytes(jpeg).First(at => jpeg[at] > 0 && jpeg[at + 2] >> 4 == 0 && (jpeg[at + 2] & 15) > 0);
+        jpeg[first + 2] &= 0xF0;
+
+        using (var codec = SKCodec.Create(SKData.CreateCopy(jpeg)))
+        {
+            var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+            using var bitmap = new SKBitmap(info);
+            Assert.Equal(SKCodecResult.Success, codec.GetPixels(info, bitmap.GetPixels()));
+        }
+        var e = Assert.Throws<ModerationException>(() => ImageDecoder.Decode(jpeg));
+        Assert.Equal(ErrorCodes.UndecodableMedia, e.Code);
+        Assert.Contains("progression", e.Message);
+    }
+
+    [Fact]
+    public void A_progressive_jpeg_that_codes_a_coefficient_a_second_time_is_refused()
+    {
+        // A first scan over coefficients already coded replaces them (libjpeg says nothing): a progressive viewer shows
+        // the picture of the earlier scans while the file loads and the later one when it is complete. Here the file's
+        // DC scans (first pass, Al = 1, and its refinement) are repeated just before the end: the file is whole either way.
+        var jpeg = File.ReadAllBytes(Path.Combine(Vectors, "misc-images", "small.jpg"));
+        var segments = Segments(jpeg);
+        var dcScans = Enumerable.Range(0, segments.Count)
+            .Where(i => segments[i].Marker == 0xDA && jpeg[segments[i].Body + 1 + 2 * jpeg[segments[i].Body]] == 0).ToList();
+        Assert.Equal(2, dcScans.Count);
+        var repeated = new List<byte>(jpeg.AsSpan(0, jpeg.Length - 2).ToArray());
+        foreach (int i in dcScans)
+        {
+            int start = segments[i].Body - 4, end = i + 1 < segments.Count ? segments[i + 1].Body - 4 : jpeg.Length - 2;
+            repeated.AddRange(jpeg.AsSpan(start, end - start).ToArray());
+        }
+        byte[] twice = [.. repeated, 0xFF, 0xD9];
+        Assert.Equal(0, JpegEntropy.Verify(jpeg));
+
+        var e = Assert.Throws<ModerationException>(() => ImageDecoder.Decode(twice));
+        Assert.Equal(ErrorCodes.UndecodableMedia, e.Code);
+        Assert.Contains("progression", e.Message);
+    }
 }
