@@ -18,7 +18,8 @@ public enum ImageOrientation
 /// <summary>
 /// Turns stored pixels upright. SkiaSharp reports a JPEG's or WebP's EXIF orientation as
 /// <see cref="SKCodec.EncodedOrigin"/> but never applies it, and ignores a PNG's <c>eXIf</c> chunk, which browsers
-/// honour: that one is read here (<see cref="PngOrigin"/>).
+/// honour: that one is read here (<see cref="PngOrigin"/>). A WebP's EXIF orientation is not applied: Chromium and
+/// Firefox show WebP pixels as stored (<see cref="ImageDecoder"/>).
 /// </summary>
 internal static class Orientation
 {
