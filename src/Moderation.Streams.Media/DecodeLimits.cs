@@ -28,6 +28,18 @@ public sealed record DecodeLimits
     /// for a turn does not count against <see cref="TimeBudget"/>; a decode abandoned at its budget keeps its turn until it ends.</summary>
     public int MaxConcurrentDecodes { get; init; }
 
+    /// <summary>Animated GIF, WebP and PNG: most frames decoded (composed and PDQ-hashed, each one matched against the
+    /// banks). An animation with more frames is screened on these only: partially screened, never allowed.</summary>
+    public int MaxFramesDecoded { get; init; } = 500;
+
+    /// <summary>Animations: most pixels decoded over all frames (frames × canvas size); frames past it are not
+    /// decoded (partially screened). With <see cref="TimeBudget"/>, what keeps a 10,000-frame GIF from being a CPU bomb.</summary>
+    public long MaxAnimationPixels { get; init; } = 400_000_000;
+
+    /// <summary>Animations: most frames classified by the model, spread evenly over the decoded frames (each is
+    /// scaled to at most 512 px on its longer side, like a video's sampled frames).</summary>
+    public int MaxAnimationFrames { get; init; } = 60;
+
     /// <summary>
     /// A JPEG whose sides both stay at least this long at 1/2, 1/4 or 1/8 scale is decoded at the smallest such
     /// scale (libjpeg's DCT scaling skips most of the decoding work): a 12-megapixel photo is read as 1000x750.
@@ -36,6 +48,18 @@ public sealed record DecodeLimits
     /// at least the pixels they sample, slightly smoothed (PDQ bits that move: <c>moderation bench pdq</c>).
     /// </summary>
     public int JpegScaleMinSide { get; init; }
+
+    /// <summary>Checks the animation limits (the worker calls it at start, so a bad setting stops it there rather than
+    /// failing every animated upload).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxFramesDecoded, 1, nameof(MaxFramesDecoded));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxAnimationPixels, 1, nameof(MaxAnimationPixels));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxAnimationFrames, 1, nameof(MaxAnimationFrames));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxAnimationFrames, 1000, nameof(MaxAnimationFrames));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(TimeBudget, TimeSpan.Zero, nameof(TimeBudget));
+    }
 
     /// <summary>The worker's <see cref="JpegScaleMinSide"/>: PDQ's 512-pixel grid.</summary>
     public const int ScaledJpegMinSide = 512;

@@ -7,14 +7,16 @@ namespace Moderation.Streams.Media;
 
 /// <summary>
 /// Decodes still images with SkiaSharp. What is decoded is what the bytes are: the format is sniffed from
-/// magic bytes (<see cref="MediaSniffer"/>) and only JPEG, PNG, GIF (first frame), WebP and BMP go further.
+/// magic bytes (<see cref="MediaSniffer"/>) and only JPEG, PNG, GIF, WebP and BMP go further.
 /// The header is then checked against <see cref="DecodeLimits"/> before any pixel memory is allocated.
 /// Pixels are the decoder's raw output (no colour management) turned upright as a viewer shows them (the file's
 /// EXIF orientation applied, <see cref="ImageOrientation.Upright"/>), or as stored when asked
 /// (<see cref="ImageOrientation.AsStored"/>: what PDQ's reference hasher reads). Failures are <see cref="ModerationException"/>s: <c>unsupported-media</c> for
 /// anything that is not a supported image, <c>media-too-large</c> for limits, <c>undecodable-media</c> for
 /// truncated or corrupt data. Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale when
-/// <see cref="DecodeLimits.JpegScaleMinSide"/> allows (the worker's setting; off by default).
+/// <see cref="DecodeLimits.JpegScaleMinSide"/> allows (the worker's setting; off by default). An animation decodes
+/// here as its first frame (a PNG as its default image); the worker screens every frame of one through
+/// <see cref="AnimatedImageDecoder"/>.
 /// </summary>
 public static class ImageDecoder
 {
@@ -50,29 +52,40 @@ public static class ImageDecoder
     /// the native decode (which cannot be cancelled) runs to its end in the background. At most
     /// <see cref="DecodeLimits.MaxConcurrentDecodes"/> decodes run at once. Pixels come back upright (the worker's decode).
     /// </summary>
-    public static async Task<DecodedImage> DecodeAsync(byte[] encoded, DecodeLimits? limits = null, CancellationToken ct = default)
+    public static Task<DecodedImage> DecodeAsync(byte[] encoded, DecodeLimits? limits = null, CancellationToken ct = default)
     {
         limits ??= DecodeLimits.Default;
+        return RunGatedAsync(_ => Decode(encoded, limits), limits, ct);
+    }
+
+    /// <summary>Runs <paramref name="decode"/> on the thread pool under <paramref name="limits"/>' gate and time
+    /// budget. The token it is given is cancelled at the budget, so a decode that checks it (an animation's frame
+    /// loop) stops there instead of running on in the background.</summary>
+    internal static async Task<T> RunGatedAsync<T>(Func<CancellationToken, T> decode, DecodeLimits limits, CancellationToken ct)
+    {
         var gate = Gates.GetValue(limits, static l => new SemaphoreSlim(l.MaxConcurrentDecodes > 0 ? l.MaxConcurrentDecodes : Environment.ProcessorCount));
         await gate.WaitAsync(ct).ConfigureAwait(false);
-        var decode = Task.Run(() =>
+        var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var work = Task.Run(() =>
         {
             try
             {
-                return Decode(encoded, limits);
+                return decode(budget.Token);
             }
             finally
             {
                 gate.Release();
             }
         }, CancellationToken.None);
+        _ = work.ContinueWith(_ => budget.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
-            return await decode.WaitAsync(limits.TimeBudget, ct).ConfigureAwait(false);
+            return await work.WaitAsync(limits.TimeBudget, ct).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            _ = decode.ContinueWith(static t => t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+            try { budget.Cancel(); } catch (ObjectDisposedException) { }
+            _ = work.ContinueWith(static t => t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"decoding took longer than the budget of {limits.TimeBudget.TotalSeconds:0.###} s");
         }
     }
@@ -127,7 +140,7 @@ public static class ImageDecoder
         SKCodecResult result;
         unsafe
         {
-            // Frame 0 only: an animated GIF or WebP is screened by its first frame.
+            // Frame 0 only: the worker decodes animations frame by frame with AnimatedImageDecoder.
             fixed (byte* p = raw) result = codec.GetPixels(target, (IntPtr)p, new SKCodecOptions(0));
         }
         // Truncated or corrupt data is refused rather than screened half-decoded (missing rows come back zeroed).

@@ -32,7 +32,7 @@ public enum MediaFormat
 /// <summary>Identifies media by its leading bytes.</summary>
 public static class MediaSniffer
 {
-    /// <summary>The formats the decoder screens: JPEG, PNG, GIF (first frame), WebP, BMP.</summary>
+    /// <summary>The formats the decoder screens: JPEG, PNG, GIF, WebP, BMP (animated GIF/WebP/PNG frame by frame).</summary>
     public static bool IsSupportedImage(MediaFormat format) =>
         format is MediaFormat.Jpeg or MediaFormat.Png or MediaFormat.Gif or MediaFormat.Webp or MediaFormat.Bmp;
 

@@ -52,6 +52,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         _shadow = shadow;
         _banks = banks;
         _banksFailClosed = banksFailClosed;
+        media.Options.Decode.Validate();
         _video = new VideoScreener(media.Options.Video, policy, batcher, cache, VideoScreener.BanksOf(banks), banksFailClosed, stats, logger, time);
         _kafka = kafka;
         _options = options;
@@ -88,6 +89,12 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
                 // One decision per video (VideoScreener.cs): sampled frames, PDQ, banks, the same batcher, the policy.
                 var video = await _video.ScreenAsync(parsed.ContentId, bytes, source, started, ct, policy, parsed.Surface).ConfigureAwait(false);
                 return [video.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(policy, upload, activity, parsed.ContentId, source, started, null, video.Unscreenable!)];
+            }
+            if (AnimatedImageDecoder.IsAnimated(bytes))
+            {
+                // Every frame a viewer can see (VideoScreener.ScreenAnimationAsync): hashed, bank-matched, sampled for the model.
+                var animation = await _video.ScreenAnimationAsync(parsed.ContentId, bytes, _media.Options.Decode, source, started, ct, policy, parsed.Surface).ConfigureAwait(false);
+                return [animation.Decision is { } d ? Publish(upload, activity, d) : Unscreenable(policy, upload, activity, parsed.ContentId, source, started, null, animation.Unscreenable!)];
             }
             DecodedImage image;
             using (var decode = Stage("decode"))

@@ -12,12 +12,12 @@ public static class VideoHashing
 {
     public static async Task<(SampledVideo Video, FrameHash[] Frames)> HashAsync(VideoDecoder decoder, byte[] video, bool dihedral, CancellationToken ct)
     {
-        var hashes = new FrameHash?[decoder.Limits.MaxFrames];
+        var hashes = new Dictionary<int, FrameHash>();
         var hasher = new PdqHasher(); // the frame consumer calls one frame at a time
         var sampled = await decoder.SampleAsync(video, (i, image) =>
         {
             var pdq = hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels);
-            hashes[i] = new FrameHash(-1, pdq.Hash, pdq.Quality, dihedral ? hasher.DihedralOfLast() : null);
+            lock (hashes) hashes[i] = new FrameHash(-1, pdq.Hash, pdq.Quality, dihedral ? hasher.DihedralOfLast() : null);
             return ValueTask.CompletedTask;
         }, ct).ConfigureAwait(false);
         var frames = sampled.Frames.Select(f => hashes[f.Index]! with { TimestampMs = f.TimestampMs }).ToArray();

@@ -6,7 +6,11 @@ using Moderation.Streams.Media.Video;
 namespace Moderation.Streams.Worker;
 
 /// <summary>One sampled frame's PDQ hash (and its 8 dihedral hashes when the banks match rotations).</summary>
-public sealed record FrameHash(long TimestampMs, PdqHash Hash, int Quality, PdqDihedral? Dihedral = null);
+public sealed record FrameHash(long TimestampMs, PdqHash Hash, int Quality, PdqDihedral? Dihedral = null)
+{
+    /// <summary>The frame's position among the decoded frames (animations: which of them it is).</summary>
+    public int Index { get; init; }
+}
 
 /// <summary>A video found in (or containing something from) a bank.</summary>
 /// <param name="MatchId">The banked video's id (before <c>#t=</c>) or the banked image's id.</param>

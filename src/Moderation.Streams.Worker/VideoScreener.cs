@@ -82,7 +82,8 @@ public sealed class VideoScreener : IDisposable
         {
             // A bank may have grown since: the frames' hashes are kept with the decision and matched again.
             if (hit.Decision.Action != Actions.Takedown && index is not null && VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is { } later)
-                return new VideoScreening(BankTakedown(policy, contentId, later, hit.Frames, source, started));
+                return new VideoScreening(BankTakedown(policy, contentId, later, hit.Frames, source, started,
+                    hit.Decision.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message));
             return new VideoScreening(hit.Decision with { ContentId = contentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source });
         }
 
@@ -90,15 +91,66 @@ public sealed class VideoScreener : IDisposable
         var (sampled, frames) = await VideoHashing.HashAsync(_decoder, video, index?.Options.Dihedral == true, ct).ConfigureAwait(false);
         DecodeHistogram.Record(_time.GetElapsedTime(decodeStarted).TotalMilliseconds);
         FramesHistogram.Record(sampled.Frames.Count);
+        return await DecideAsync(policy, contentId, sampled.Frames, frames, frames, sampled.NotCovered, index, banksUnavailable, cacheable ? key : null, source, started, surface, ct).ConfigureAwait(false);
+    }
 
-        if (index is not null && VideoMatcher.FindBest(frames, index, Limits.Match) is { } match)
-            return new VideoScreening(BankTakedown(policy, contentId, match, frames, source, started));
+    /// <summary>
+    /// Screens an animated GIF, WebP or PNG (<see cref="AnimatedImageDecoder.IsAnimated"/>) like a video: every decoded
+    /// frame (the APNG default image too) is PDQ-hashed and matched against the banks, an even spread of them goes
+    /// through the batcher, and frames past the decode limits make it partially screened. Cached by the bytes' SHA-256
+    /// like a video.
+    /// </summary>
+    /// <exception cref="ModerationException">As the still-image decoder, for the file itself.</exception>
+    public async Task<VideoScreening> ScreenAnimationAsync(string contentId, byte[] encoded, DecodeLimits limits, SourceInfo source, long started,
+        CancellationToken ct, Policy? policy = null, string? surface = null)
+    {
+        policy ??= _policy;
+        var index = _banks?.Invoke();
+        bool banksUnavailable = _banks is not null && index is null;
+        bool cacheable = _cache is not null && !banksUnavailable;
+        var key = new DecisionCacheKey(ContentHash(encoded), policy.CacheVersion(surface), ModelVersion);
+        if (cacheable && await TryCachedAsync(key, ct).ConfigureAwait(false) is { } hit)
+        {
+            if (hit.Decision.Action != Actions.Takedown && index is not null && VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is { } later)
+                return new VideoScreening(BankTakedown(policy, contentId, later, hit.Frames, source, started,
+                    hit.Decision.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message));
+            return new VideoScreening(hit.Decision with { ContentId = contentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source });
+        }
+
+        bool dihedral = index?.Options.Dihedral == true;
+        var hasher = new PdqHasher(); // the decoder calls back one frame at a time
+        var all = new List<FrameHash>();
+        var animation = await AnimatedImageDecoder.DecodeAsync(encoded, limits, (i, ms, image) =>
+        {
+            var pdq = hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels);
+            lock (all) all.Add(new FrameHash(ms, pdq.Hash, pdq.Quality, dihedral ? hasher.DihedralOfLast() : null) { Index = i });
+        }, ct).ConfigureAwait(false);
+        FrameHash[] everyFrame;
+        lock (all) everyFrame = [.. all];
+        var byIndex = everyFrame.ToDictionary(f => f.Index);
+        var sampledHashes = animation.Sampled.Select(f => byIndex[f.Index]).ToArray();
+        FramesHistogram.Record(animation.Sampled.Count);
+        return await DecideAsync(policy, contentId, animation.Sampled, sampledHashes, everyFrame, animation.NotCovered, index, banksUnavailable,
+            cacheable ? key : null, source, started, surface, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The decision on a set of hashed frames (a video's samples, an animation's frames): bank match, else
+    /// every frame through the batcher and the policy; media screened only in part is never allowed
+    /// (<see cref="PartialScreening"/>).</summary>
+    /// <param name="cacheKey">Where to store the decision, or null when it must not be cached.</param>
+    /// <param name="frames">The hashes of <paramref name="sampled"/>, one each, in the same order.</param>
+    /// <param name="matchFrames">Every hashed frame, matched against the banks (an animation's are more than those classified).</param>
+    internal async Task<VideoScreening> DecideAsync(Policy policy, string contentId, IReadOnlyList<VideoFrame> sampled, FrameHash[] frames, FrameHash[] matchFrames,
+        string? notCovered, BankIndex? index, bool banksUnavailable, DecisionCacheKey? cacheKey, SourceInfo source, long started, string? surface, CancellationToken ct)
+    {
+        if (index is not null && VideoMatcher.FindBest(matchFrames, index, Limits.Match) is { } match)
+            return new VideoScreening(BankTakedown(policy, contentId, match, matchFrames, source, started, notCovered));
 
         ClassScores[] scores;
         try
         {
             // Every frame is submitted at once: the batcher groups them (with other uploads' images) into batches.
-            scores = await Task.WhenAll(sampled.Frames.Select(f => _batcher.ClassifyAsync(f.Image, ct))).ConfigureAwait(false);
+            scores = await Task.WhenAll(sampled.Select(f => _batcher.ClassifyAsync(f.Image, ct))).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -106,7 +158,7 @@ public sealed class VideoScreener : IDisposable
         }
 
         var aggregate = VideoScores.Aggregate(policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold, surface);
-        var (action, reasons) = (aggregate.Action, aggregate.Reasons);
+        var (action, reasons) = PartialScreening.Apply(aggregate.Action, aggregate.Reasons, notCovered);
         if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
             (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
         var top = frames[aggregate.TopFrame];
@@ -123,25 +175,26 @@ public sealed class VideoScreener : IDisposable
             LatencyMs = Elapsed(started),
             Source = source,
         };
-        if (cacheable) await StoreAsync(key, decision, frames, ct).ConfigureAwait(false);
+        if (cacheKey is { } key) await StoreAsync(key, decision, matchFrames, ct).ConfigureAwait(false);
         return new VideoScreening(decision);
     }
 
-    private DecisionEvent BankTakedown(Policy policy, string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started)
+    private DecisionEvent BankTakedown(Policy policy, string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started, string? notCovered)
     {
         var first = frames.First(f => f.TimestampMs == match.FrameTimestampsMs[0]);
         string what = match.IsVideo
             ? $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match {match.BankFramesMatched} of {match.BankFrames} frames of a banked video"
             : $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match a banked image";
+        var (_, reasons) = PartialScreening.Apply(Actions.Takedown, [new DecisionReason
+        {
+            Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId, Message = what,
+            FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = frames.Count,
+        }], notCovered);
         return new DecisionEvent
         {
             ContentId = contentId,
             Action = Actions.Takedown,
-            Reasons = [new DecisionReason
-            {
-                Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId, Message = what,
-                FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = frames.Count,
-            }],
+            Reasons = reasons,
             Pdq = new PdqInfo(first.Hash.ToString(), first.Quality),
             PolicyVersion = policy.Version,
             DecidedAt = _time.GetUtcNow(),

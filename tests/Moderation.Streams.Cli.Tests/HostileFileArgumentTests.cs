@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
+using static Moderation.Streams.Tests.Shared.Libc;
 
 namespace Moderation.Streams.Cli.Tests;
 
@@ -22,8 +23,7 @@ public sealed class HostileFileArgumentTests : IDisposable
         foreach (var fifo in _fifos)
         {
             // A process wrongly blocked in open() on the FIFO is released (and then killed by its deadline).
-            int fd = open(fifo, OWrOnly | ONonBlock);
-            if (fd >= 0) close(fd);
+            ReleaseBlockedReaders(fifo);
         }
         _dir.Delete(true);
     }
@@ -168,15 +168,4 @@ public sealed class HostileFileArgumentTests : IDisposable
         Assert.True(await replay.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, replay.Transcript());
         Assert.Contains(replay.StdoutLines, l => l.StartsWith("replay group=", StringComparison.Ordinal) && l.Contains(" total=0 "));
     }
-
-    private const int OWrOnly = 1, ONonBlock = 0x800;
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int mkfifo([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-    [DllImport("libc")]
-    private static extern int close(int fd);
 }

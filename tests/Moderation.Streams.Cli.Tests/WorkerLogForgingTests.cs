@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
+using static Moderation.Streams.Tests.Shared.Libc;
 
 namespace Moderation.Streams.Cli.Tests;
 
@@ -23,7 +24,7 @@ public sealed class WorkerLogForgingTests : IDisposable
 
     public void Dispose()
     {
-        if (_fifo is not null && open(_fifo, OWrOnly | ONonBlock) is >= 0 and var fd) close(fd); // releases a reader wrongly blocked on it
+        if (_fifo is not null) ReleaseBlockedReaders(_fifo);
         _media.Delete(true);
     }
 
@@ -107,15 +108,4 @@ public sealed class WorkerLogForgingTests : IDisposable
                 outcomes.Add(new Outcome(r.Topic, r.Message.Key, r.Message.Headers));
         return outcomes;
     }
-
-    private const int OWrOnly = 1, ONonBlock = 0x800;
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int mkfifo([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-    [DllImport("libc")]
-    private static extern int close(int fd);
 }

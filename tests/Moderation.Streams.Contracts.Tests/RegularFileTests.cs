@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Moderation.Streams.Contracts;
+using static Moderation.Streams.Tests.Shared.Libc;
 
 namespace Moderation.Streams.Contracts.Tests;
 
@@ -17,7 +18,7 @@ public sealed class RegularFileTests : IDisposable
     public void Dispose()
     {
         foreach (var fifo in _fifos)
-            if (open(fifo, OWrOnly | ONonBlock) is >= 0 and var fd) close(fd); // frees a reader wrongly blocked in open()
+            ReleaseBlockedReaders(fifo);
         _dir.Delete(true);
     }
 
@@ -106,15 +107,4 @@ public sealed class RegularFileTests : IDisposable
     {
         Assert.Throws<FileNotFoundException>(() => RegularFile.ReadAllBytes(PathOf("nope"), 10));
     }
-
-    private const int OWrOnly = 1, ONonBlock = 0x800;
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int mkfifo([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-    [DllImport("libc")]
-    private static extern int close(int fd);
 }

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Media;
+using static Moderation.Streams.Tests.Shared.Libc;
 
 namespace Moderation.Streams.Media.Tests;
 
@@ -23,8 +24,7 @@ public sealed class SpecialFileTests : IDisposable
         // Release any reader still blocked in open() on one of our FIFOs (only when the code under test is wrong).
         foreach (var fifo in _fifos)
         {
-            int fd = open(fifo, OWrOnly | ONonBlock);
-            if (fd >= 0) close(fd);
+            ReleaseBlockedReaders(fifo);
         }
         foreach (var socket in _sockets) socket.Dispose();
         _root.Delete(true);
@@ -168,15 +168,4 @@ public sealed class SpecialFileTests : IDisposable
         Assert.Equal(ErrorCodes.ForbiddenUrl, e.Code);
         Assert.True(SafeText.IsClean(e.Message), e.Message);
     }
-
-    private const int ORdOnly = 0, OWrOnly = 1, ONonBlock = 0x800;
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int mkfifo([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-    [DllImport("libc")]
-    private static extern int close(int fd);
 }

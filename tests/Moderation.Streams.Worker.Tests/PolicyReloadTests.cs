@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Media;
+using static Moderation.Streams.Tests.Shared.Libc;
 
 namespace Moderation.Streams.Worker.Tests;
 
@@ -71,7 +72,7 @@ public sealed class PolicyReloadTests : IDisposable
         }
         finally
         {
-            if (open(PolicyPath, 1 | 0x800) is >= 0 and var fd) close(fd); // O_WRONLY|O_NONBLOCK: frees a reader wrongly blocked in open()
+            ReleaseBlockedReaders(PolicyPath);
         }
         File.Delete(PolicyPath);
         File.CreateSymbolicLink(PolicyPath, "/dev/zero");
@@ -82,14 +83,8 @@ public sealed class PolicyReloadTests : IDisposable
         Assert.Contains("not a regular file (a character device)", e.Message);
     }
 
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int mkfifo([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, uint mode);
 
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
 
-    [System.Runtime.InteropServices.DllImport("libc")]
-    private static extern int close(int fd);
 
     [Fact]
     public void A_changed_policy_that_keeps_its_version_is_refused_so_cached_decisions_cannot_go_stale()

@@ -21,7 +21,7 @@ public sealed class VideoScreeningTests
     [Fact]
     public async Task A_video_gets_one_decision_listing_the_frames_that_drove_it_and_a_byte_identical_reupload_comes_from_the_cache()
     {
-        using var videos = new Videos();
+        using var videos = new Adversarial.AdversarialMedia(); // tiny videos made by the real ffmpeg
         await using var stack = new EmbeddedStack();
         // A policy under which every frame counts: the reason must list them all.
         var policy = Path.Combine(stack.MediaRoot.FullName, "policy.json");
@@ -59,7 +59,7 @@ public sealed class VideoScreeningTests
     [Fact]
     public async Task A_reencoded_resized_copy_of_a_banked_video_and_a_video_showing_a_banked_image_are_taken_down_without_inference()
     {
-        using var videos = new Videos();
+        using var videos = new Adversarial.AdversarialMedia(); // tiny videos made by the real ffmpeg
         await using var stack = new EmbeddedStack();
         // The banked video: a slideshow of four distinct pictures, a second each.
         for (int i = 0; i < 4; i++) File.WriteAllBytes(videos.PathOf($"slide{i}.png"), SampleImages.Png(7100 + i, 640, 480));
@@ -117,7 +117,7 @@ public sealed class VideoScreeningTests
     [Fact]
     public async Task A_cached_video_decision_is_taken_down_when_a_mirror_image_of_one_of_its_frames_is_banked_later()
     {
-        using var videos = new Videos();
+        using var videos = new Adversarial.AdversarialMedia(); // tiny videos made by the real ffmpeg
         await using var stack = new EmbeddedStack();
         var policy = Path.Combine(stack.MediaRoot.FullName, "policy.json");
         File.WriteAllText(policy, """{"version":"mirror-test","review":{"drawing":0.000001},"banks":{"*":"takedown"}}""");
@@ -161,7 +161,7 @@ public sealed class VideoScreeningTests
     [Fact]
     public async Task Hostile_videos_cost_one_dlq_record_each_with_their_code_never_touch_files_and_every_neighbour_is_decided()
     {
-        using var videos = new Videos();
+        using var videos = new Adversarial.AdversarialMedia(); // tiny videos made by the real ffmpeg
         await using var stack = new EmbeddedStack();
         var good = videos.Make("good.mp4", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p");
         var fast = videos.Make("fast.mp4", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart");
@@ -213,32 +213,6 @@ public sealed class VideoScreeningTests
             await Task.Delay(100, Ct);
         }
         await host.StopAsync(Ct);
-    }
-
-    /// <summary>Tiny videos made by the real ffmpeg in a temporary folder.</summary>
-    private sealed class Videos : IDisposable
-    {
-        private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("video-screening-");
-
-        public string PathOf(string name) => Path.Combine(_folder.FullName, name);
-
-        public byte[] Make(string name, params string[] args)
-        {
-            bool found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, "ffmpeg")));
-            Assert.True(found, "ffmpeg is not installed: the video tests need Debian's ffmpeg (apt-get install -y ffmpeg; ./test.sh installs it)");
-            var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { "-hide_banner", "-nostdin", "-v", "error", "-y" }.Concat(args).Append(PathOf(name))) psi.ArgumentList.Add(a);
-            using var p = Process.Start(psi)!;
-            var stderr = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            Assert.True(p.ExitCode == 0, $"ffmpeg {string.Join(' ', args)} failed: {stderr}");
-            return File.ReadAllBytes(PathOf(name));
-        }
-
-        public void Dispose()
-        {
-            try { _folder.Delete(recursive: true); } catch (IOException) { }
-        }
     }
 }
 

@@ -28,17 +28,32 @@ public sealed record VideoLimits
     /// <summary>Most streams (video, audio, subtitles, data) a container may declare.</summary>
     public int MaxStreams { get; init; } = 8;
 
-    /// <summary>Most frames the video stream may declare (when the container says), e.g. 10 minutes at 60 fps.</summary>
+    /// <summary>Most frames the video tracks may declare together (when the container says), e.g. 10 minutes at 60 fps:
+    /// every track is decoded in full.</summary>
     public long MaxDeclaredFrames { get; init; } = 36_000;
 
-    /// <summary>One frame is sampled at least this often (plus scene changes), up to <see cref="MaxFrames"/>.</summary>
+    /// <summary>Uniform samples are this far apart while <see cref="MaxFrames"/> of them cover the whole duration;
+    /// a longer video is sampled evenly at <c>duration / MaxFrames</c> instead.</summary>
     public TimeSpan SampleInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>ffmpeg's scene score (0..1) above which a frame is sampled as a scene change; 0 turns scene sampling off.</summary>
     public double SceneThreshold { get; init; } = 0.4;
 
-    /// <summary>Most frames sampled per video (each is hashed and classified).</summary>
-    public int MaxFrames { get; init; } = 60;
+    /// <summary>Most uniform samples per video (spread over its whole duration, shared by its video tracks). Each
+    /// sampled frame is hashed and classified.</summary>
+    public int MaxFrames { get; init; } = 120;
+
+    /// <summary>Most scene-change frames per video, a budget of their own so that a strobe (a scene change every
+    /// frame) cannot use up the uniform samples; 0 samples no scene changes.</summary>
+    public int MaxSceneFrames { get; init; } = 30;
+
+    /// <summary>The widest spacing of uniform samples that still counts as screening the whole video: a video so long
+    /// that <see cref="MaxFrames"/> samples must be further apart is screened evenly but only in part (never allowed,
+    /// see <c>PartialScreening</c>). The default covers <see cref="MaxDuration"/> (10 min = 120 × 5 s).</summary>
+    public TimeSpan MaxSampleGap { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most frames one video can yield: the uniform and the scene-change budgets together.</summary>
+    public int MaxFramesTotal => MaxFrames + MaxSceneFrames;
 
     /// <summary>Sampled frames are scaled so that their longer side is at most this (never up). 512 is where
     /// PDQ's reference stops downsampling with its 512×512 stretch, so frames are hashed as they come.</summary>
@@ -82,6 +97,9 @@ public sealed record VideoLimits
         if (SceneThreshold is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(SceneThreshold), SceneThreshold, "Must be in [0, 1).");
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrames, 1, nameof(MaxFrames));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxFrames, 1000, nameof(MaxFrames));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxSceneFrames, nameof(MaxSceneFrames));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxSceneFrames, 1000, nameof(MaxSceneFrames));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxSampleGap, TimeSpan.FromMilliseconds(40), nameof(MaxSampleGap));
         ArgumentOutOfRangeException.ThrowIfLessThan(FrameMaxSide, 32, nameof(FrameMaxSide));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(FrameMaxSide, 2048, nameof(FrameMaxSide));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ProbeTimeout, TimeSpan.Zero, nameof(ProbeTimeout));

@@ -102,6 +102,59 @@ public sealed class VideoDecoderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_strobe_spends_only_the_scene_budget_and_the_uniform_samples_still_reach_the_end()
+    {
+        // 3 s of black/white strobe at 25 fps flipping every second frame (ffmpeg scores a scene change on every other
+        // frame; a flip on every frame scores 0 after the first), then 3 s of test pattern.
+        var video = _videos.Make("strobe.mp4", "-f", "lavfi", "-i", "nullsrc=size=64x48:rate=25:duration=3,geq=lum=255*mod(floor(N/2)\\,2):cb=128:cr=128",
+            "-f", "lavfi", "-i", "testsrc=size=64x48:rate=25:duration=3", "-filter_complex", "[0:v]format=yuv420p,setsar=1[a];[1:v]format=yuv420p,setsar=1[b];[a][b]concat=n=2:v=1[v]",
+            "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast");
+        var sampled = await SampleAsync(video, new VideoLimits { MaxSceneFrames = 5 });
+
+        var onGrid = sampled.Frames.Where(f => f.TimestampMs % 1000 == 0).Select(f => f.TimestampMs).ToList();
+        Assert.Equal([0L, 1000, 2000, 3000, 4000, 5000], onGrid);
+        Assert.Equal(5, sampled.Frames.Count - onGrid.Count);
+        Assert.Equal(sampled.Frames.Select(f => f.TimestampMs).Order(), sampled.Frames.Select(f => f.TimestampMs));
+        Assert.Null(sampled.NotCovered);
+    }
+
+    [Fact]
+    public async Task Every_video_track_is_sampled_and_a_long_video_is_spread_evenly_but_reported_as_not_covered()
+    {
+        _videos.TestSrc("one.mp4", 64, 48, seconds: 2);
+        _videos.Make("two.mp4", "-f", "lavfi", "-i", "smptebars=size=80x60:rate=25:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p");
+        var tracks = _videos.Make("tracks.mp4", "-i", _videos.PathOf("one.mp4"), "-i", _videos.PathOf("two.mp4"), "-map", "0:v", "-map", "1:v", "-c", "copy",
+            "-disposition:v:0", "0", "-disposition:v:1", "default");
+        var both = await SampleAsync(tracks, new VideoLimits { SceneThreshold = 0 });
+        Assert.Equal(2, both.Info.Tracks.Count);
+        Assert.Equal([(0, 0L), (0, 1000), (1, 0), (1, 1000), (1, 2000)], both.Frames.Select(f => (f.Track, f.TimestampMs)));
+        Assert.Equal((80, 60), (both.Frames[^1].Image.Width, both.Frames[^1].Image.Height));
+        Assert.Null(both.NotCovered);
+        // Every track is decoded in full, so the declared-frame limit applies to them together (50 + 75 frames).
+        using (var decoder = new VideoDecoder(new VideoLimits { MaxDeclaredFrames = 100 }))
+            Assert.Equal(ErrorCodes.MediaTooLarge, (await Assert.ThrowsAsync<ModerationException>(() => decoder.SampleAsync(tracks, null, Ct))).Code);
+
+        var video = _videos.TestSrc("long.mp4", 64, 48, seconds: 12, rate: 5);
+        var sparse = await SampleAsync(video, new VideoLimits { SceneThreshold = 0, MaxFrames = 4, MaxSampleGap = TimeSpan.FromSeconds(2) });
+        Assert.Equal([0L, 3000, 6000, 9000], sparse.Frames.Select(f => f.TimestampMs));
+        Assert.Contains("sampled only every 3 s", sparse.NotCovered);
+    }
+
+    [Fact]
+    public async Task A_video_with_cover_art_is_refused_since_the_picture_is_not_a_screened_codec()
+    {
+        // Players and file browsers show an attached picture (cover art): it is never silently left unscreened.
+        _videos.TestSrc("plain.mp4", 64, 48, seconds: 1);
+        File.WriteAllBytes(_videos.PathOf("cover.png"), SampleImages.Png(3, 64, 48));
+        var covered = _videos.Make("covered.mp4", "-i", _videos.PathOf("plain.mp4"), "-i", _videos.PathOf("cover.png"), "-map", "0", "-map", "1", "-c", "copy",
+            "-disposition:v:1", "attached_pic");
+        using var decoder = new VideoDecoder(new VideoLimits());
+        var e = await Assert.ThrowsAsync<ModerationException>(() => decoder.SampleAsync(covered, null, Ct));
+        Assert.Equal(ErrorCodes.UnsupportedMedia, e.Code);
+        Assert.Contains("png", e.Message);
+    }
+
+    [Fact]
     public void Faststart_leaves_files_alone_when_the_index_already_comes_first_or_the_boxes_do_not_add_up()
     {
         var video = _videos.TestSrc("fast.mp4", seconds: 1, extra: ["-movflags", "+faststart"]);
