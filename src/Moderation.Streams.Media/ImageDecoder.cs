@@ -150,6 +150,8 @@ public static class ImageDecoder
         // The recorded orientation is applied after any DCT scaling (the scale chosen does not depend on it).
         var origin = codec.EncodedOrigin;
         if (format == MediaFormat.Png && origin == SKEncodedOrigin.TopLeft) origin = Orientation.PngOrigin(encoded);
+        // Browsers (Chromium, Firefox) show a WebP's pixels as stored whatever its EXIF chunk says: so does the worker.
+        if (format == MediaFormat.Webp) origin = SKEncodedOrigin.TopLeft;
         if (!Enum.IsDefined(origin)) origin = SKEncodedOrigin.TopLeft;
         bool turn = orientation == ImageOrientation.Upright && origin != SKEncodedOrigin.TopLeft;
         int uprightWidth = turn && Orientation.SwapsSides(origin) ? height : width, uprightHeight = turn && Orientation.SwapsSides(origin) ? width : height;

@@ -18,7 +18,8 @@ public enum ImageOrientation
 /// <summary>
 /// Turns stored pixels upright. SkiaSharp reports a JPEG's or WebP's EXIF orientation as
 /// <see cref="SKCodec.EncodedOrigin"/> but never applies it, and ignores a PNG's <c>eXIf</c> chunk, which browsers
-/// honour: that one is read here (<see cref="PngOrigin"/>).
+/// honour: that one is read here (<see cref="PngOrigin"/>). A WebP's EXIF orientation is not applied: Chromium and
+/// Firefox show WebP pixels as stored (<see cref="ImageDecoder"/>).
 /// </summary>
 internal static class Orientation
 {
@@ -87,7 +88,8 @@ internal static class Orientation
     }
 
     /// <summary>The orientation in a PNG's <c>eXIf</c> chunk before its image data (where libpng-based viewers read
-    /// it), <see cref="SKEncodedOrigin.TopLeft"/> when there is none or it is not one of 1–8.</summary>
+    /// it), <see cref="SKEncodedOrigin.TopLeft"/> when there is none or it is not one of 1–8. A chunk whose CRC is wrong
+    /// is skipped, as libpng (and so Chromium) drops such an ancillary chunk: its orientation is never shown.</summary>
     public static SKEncodedOrigin PngOrigin(ReadOnlySpan<byte> png)
     {
         for (int i = 8; i + 12 <= png.Length;)
@@ -95,13 +97,37 @@ internal static class Orientation
             uint length = BinaryPrimitives.ReadUInt32BigEndian(png[i..]);
             var type = png.Slice(i + 4, 4);
             if (type.SequenceEqual("IDAT"u8) || type.SequenceEqual("IEND"u8) || length > (uint)(png.Length - i - 12)) break;
-            if (type.SequenceEqual("eXIf"u8)) return TiffOrigin(png.Slice(i + 8, (int)length));
+            if (type.SequenceEqual("eXIf"u8)
+                && Crc32(png.Slice(i + 4, 4 + (int)length)) == BinaryPrimitives.ReadUInt32BigEndian(png[(i + 8 + (int)length)..]))
+                return TiffOrigin(png.Slice(i + 8, (int)length));
             i += 12 + (int)length;
         }
         return SKEncodedOrigin.TopLeft;
     }
 
-    /// <summary>Tag 0x0112 of IFD0 of a TIFF structure (EXIF), either byte order.</summary>
+    private static readonly uint[] CrcTable = BuildCrcTable();
+
+    private static uint[] BuildCrcTable()
+    {
+        var table = new uint[256];
+        for (uint n = 0; n < 256; n++)
+        {
+            uint c = n;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[n] = c;
+        }
+        return table;
+    }
+
+    /// <summary>PNG's CRC-32 (ISO 3309, as zlib's <c>crc32</c>) of a chunk's type and data.</summary>
+    private static uint Crc32(ReadOnlySpan<byte> bytes)
+    {
+        uint c = 0xFFFFFFFFu;
+        foreach (byte b in bytes) c = CrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
+        return c ^ 0xFFFFFFFFu;
+    }
+
+    /// <summary>Tag 0x0112 (SHORT, count 1) of IFD0 of a TIFF structure (EXIF), either byte order.</summary>
     internal static SKEncodedOrigin TiffOrigin(ReadOnlySpan<byte> tiff)
     {
         if (tiff.Length < 8) return SKEncodedOrigin.TopLeft;
@@ -116,6 +142,9 @@ internal static class Orientation
             long at = ifd + 2 + e * 12L;
             if (at + 12 > tiff.Length) break;
             if (U16(tiff, (int)at, little) != 0x0112 || U16(tiff, (int)at + 2, little) != 3) continue; // Orientation, SHORT
+            // One value, as Skia's EXIF reader (JPEG, WebP) and Chromium want: any other count is ignored there.
+            uint count = little ? BinaryPrimitives.ReadUInt32LittleEndian(tiff[((int)at + 4)..]) : BinaryPrimitives.ReadUInt32BigEndian(tiff[((int)at + 4)..]);
+            if (count != 1) continue;
             uint value = U16(tiff, (int)at + 8, little);
             return value is >= 1 and <= 8 ? (SKEncodedOrigin)value : SKEncodedOrigin.TopLeft;
         }

@@ -116,7 +116,7 @@ internal static class JpegEntropy
         {
             if (needDc && dc[n] is null || needAc && ac[n] is null)
                 throw Undecodable("scan uses a Huffman table that was never defined");
-            frame.Record(components[n], ss, se, al);
+            frame.Record(components[n], ss, se, ah, al);
         }
 
         var bits = new BitReader(b, start);
@@ -219,7 +219,13 @@ internal static class JpegEntropy
             {
                 int rs = bits.Decode(ac);
                 int r = rs >> 4, size = rs & 15;
-                if (size != 0) bits.Skip(1); // the new coefficient's sign (its size is always 1)
+                if (size != 0)
+                {
+                    // The new coefficient's sign. Its size is always 1: libjpeg warns "bad Huffman code" for any other
+                    // size and reads one bit anyway, so such a file is corrupt (Skia still reports success).
+                    if (size != 1) bits.MarkBadCode();
+                    bits.Skip(1);
+                }
                 else if (r != 15)
                 {
                     eobrun = (1 << r) + (r > 0 ? bits.Get(r) : 0);
@@ -300,9 +306,25 @@ internal static class JpegEntropy
         /// <summary>Which coefficients of each block of component <paramref name="c"/> are non-zero (bit k: zig-zag position k).</summary>
         public ulong[] NonZero(int c) => _nonzero[c] ??= new ulong[(long)BlocksWide(c) * BlocksHigh(c)];
 
-        public void Record(int c, int ss, int se, int al)
+        /// <summary>Notes that a scan codes coefficients <paramref name="ss"/>–<paramref name="se"/> of component
+        /// <paramref name="c"/> from bit <paramref name="ah"/> down to <paramref name="al"/>. In a progressive frame each
+        /// scan must continue where the last one over the same coefficients stopped: a refinement whose Ah is not the
+        /// previous Al, or an AC scan before the component's DC scan, is what libjpeg calls an inconsistent progression
+        /// (a warning, and success from Skia); a first scan over coefficients already coded replaces them silently, so
+        /// a progressive viewer shows one picture while the file loads and another when it is complete. All are refused.</summary>
+        public void Record(int c, int ss, int se, int ah, int al)
         {
-            for (int k = ss; k <= se; k++) _approximation[c * 64 + k] = al;
+            if (Progressive && ss > 0 && _approximation[c * 64] < 0)
+                throw Undecodable($"inconsistent progression: component {_ids[c]} has an AC scan before its DC scan");
+            for (int k = ss; k <= se; k++)
+            {
+                int previous = _approximation[c * 64 + k];
+                if (Progressive && (ah == 0 ? previous >= 0 : previous != ah))
+                    throw Undecodable(previous < 0
+                        ? $"inconsistent progression: component {_ids[c]} coefficient {k} is refined from bit {ah} but was never coded"
+                        : $"inconsistent progression: component {_ids[c]} coefficient {k} is coded from bit {ah} but was coded down to bit {previous}");
+                _approximation[c * 64 + k] = al;
+            }
         }
 
         /// <summary>Every coefficient of every component coded down to its last bit (a progressive file's last scans present).</summary>
@@ -374,6 +396,9 @@ internal static class JpegEntropy
         public readonly bool Overrun => _bits < _padding;
 
         public bool BadCode { get; private set; }
+
+        /// <summary>A symbol the table has but the scan cannot use (libjpeg's <c>JWRN_HUFF_BAD_CODE</c>).</summary>
+        public void MarkBadCode() => BadCode = true;
 
         [MethodImpl(MethodImplOptions.NoInlining)]
         private void Fill()

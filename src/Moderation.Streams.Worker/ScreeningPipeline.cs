@@ -253,7 +253,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         _stats.Decision(decision.Action, decision.Cached, decision.LatencyMs,
             decision.Cached ? "cache" : decision.Reasons.Any(r => r.Source == "fail-closed") ? "fail-closed" : decision.Reasons.FirstOrDefault()?.Source ?? "model");
         var headers = new Headers();
-        var traceparent = activity?.Id ?? Header(upload, TraceParentHeader);
+        var traceparent = activity?.Id ?? UploadTraceParent(upload);
         if (traceparent is not null) headers.Add(TraceParentHeader, Encoding.ASCII.GetBytes(traceparent));
         return new OutboundMessage(_kafka.TopicFor(decision.Action), Encoding.UTF8.GetBytes(decision.ContentId), decision.ToUtf8Json(), headers);
     }
@@ -278,6 +278,14 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         }
         return activity;
     }
+
+    /// <summary>The upload's <c>traceparent</c> when it parses as a W3C trace context, written anew from what was parsed
+    /// (55 characters of hex and dashes); none otherwise. The header's bytes never reach the decision as they came: they
+    /// may hold control characters, a forged line, or as much as the upload topic allows.</summary>
+    private static string? UploadTraceParent(ConsumeResult<byte[]?, byte[]?> upload) =>
+        Header(upload, TraceParentHeader) is { } raw && ActivityContext.TryParse(raw, null, out var context)
+            ? $"00-{context.TraceId.ToHexString()}-{context.SpanId.ToHexString()}-{((context.TraceFlags & ActivityTraceFlags.Recorded) != 0 ? "01" : "00")}"
+            : null;
 
     private static string? Header(ConsumeResult<byte[]?, byte[]?> upload, string name) =>
         upload.Message.Headers is { } headers && headers.TryGetLastBytes(name, out var value) ? Encoding.ASCII.GetString(value) : null;

@@ -101,16 +101,17 @@ public sealed class StillImageEvasionTests
         using var picture = SampleImages.Render(6306, 320, 240);
         using var stored = StillImageEvasions.Stored(picture, 6);
         var upright = SampleImages.Encode(picture);
-        var storedWebp = SampleImages.Encode(stored, SKEncodedImageFormat.Webp, 100); // lossless: the same pixels, turned
-        var taggedWebp = StillImageEvasions.WithWebpOrientation(storedWebp, 6, stored.Width, stored.Height);
+        // PNG is lossless: the same pixels, turned. (Not WebP: browsers show a WebP's pixels as stored whatever its EXIF says.)
+        var storedPng = SampleImages.Encode(stored);
+        var taggedPng = StillImageEvasions.WithPngOrientation(storedPng, 6);
 
         // Without Redis nothing is cached: every upload goes through the model.
         await using (var stack = new EmbeddedStack())
         {
             using var host = stack.StartWorker(new() { ["Redis:Configuration"] = "127.0.0.1:1,connectTimeout=200" });
             stack.Produce([("upright", EmbeddedStack.Upload("upright", stack.WriteImage("upright.png", upright))),
-                           ("tagged", EmbeddedStack.Upload("tagged", stack.WriteImage("tagged.webp", taggedWebp))),
-                           ("untagged", EmbeddedStack.Upload("untagged", stack.WriteImage("untagged.webp", storedWebp)))]);
+                           ("tagged", EmbeddedStack.Upload("tagged", stack.WriteImage("tagged.png", taggedPng))),
+                           ("untagged", EmbeddedStack.Upload("untagged", stack.WriteImage("untagged.png", storedPng)))]);
             var records = stack.ReadOutcomes(3);
             DecisionEvent Of(string key) => Assert.Single(records, r => r.Key == key).Decision;
 
@@ -129,7 +130,7 @@ public sealed class StillImageEvasionTests
             using var host = stack.StartWorker();
             stack.Produce([("first", EmbeddedStack.Upload("first", stack.WriteImage("first.png", upright)))]);
             var first = Assert.Single(stack.ReadOutcomes(1, settle: TimeSpan.Zero)).Decision;
-            stack.Produce([("again", EmbeddedStack.Upload("again", stack.WriteImage("again.webp", taggedWebp)))]);
+            stack.Produce([("again", EmbeddedStack.Upload("again", stack.WriteImage("again.png", taggedPng)))]);
             var again = stack.ReadOutcomes(2, settle: TimeSpan.Zero).Single(r => r.Key == "again").Decision;
 
             Assert.False(first.Cached);
