@@ -1,4 +1,3 @@
-using System.Text;
 using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Text;
@@ -35,7 +34,7 @@ internal static class TextBankCsv
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line) || line.StartsWith('#')) continue;
             var fields = new List<string>(4);
-            if (!Split(line, fields))
+            if (!CsvLine.TrySplit(line, fields))
             {
                 errors.Add(new TextBankRowError(lineNumber, "unbalanced quotes"));
                 continue;
@@ -66,42 +65,4 @@ internal static class TextBankCsv
     }
 
     public static string Shown(string value) => SafeText.Escape(value, 80);
-
-    private static bool Split(string line, List<string> fields)
-    {
-        var field = new StringBuilder();
-        int i = 0;
-        while (true)
-        {
-            field.Clear();
-            if (i < line.Length && line[i] == '"')
-            {
-                i++;
-                while (true)
-                {
-                    if (i >= line.Length) return false;
-                    if (line[i] == '"')
-                    {
-                        if (i + 1 < line.Length && line[i + 1] == '"')
-                        {
-                            field.Append('"');
-                            i += 2;
-                            continue;
-                        }
-                        i++;
-                        break;
-                    }
-                    field.Append(line[i++]);
-                }
-                while (i < line.Length && line[i] != ',') field.Append(line[i++]);
-            }
-            else
-            {
-                while (i < line.Length && line[i] != ',') field.Append(line[i++]);
-            }
-            fields.Add(field.ToString());
-            if (i >= line.Length) return true;
-            i++;
-        }
-    }
 }

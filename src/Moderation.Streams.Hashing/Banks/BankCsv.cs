@@ -37,7 +37,7 @@ public static class BankCsv
         {
             lineNumber++;
             if (line.Length == 0 || line.StartsWith('#') || string.IsNullOrWhiteSpace(line)) continue;
-            if (!Split(line, fields))
+            if (!CsvLine.TrySplit(line, fields))
             {
                 errors.Add(new RowError(lineNumber, "unbalanced quotes"));
                 continue;
@@ -125,45 +125,4 @@ public static class BankCsv
     private static string? Clean(string? value, int maxChars) => value is null ? null : SafeText.Escape(value, maxChars);
 
     private static string Shown(string value) => BankText.Shown(value);
-
-    // RFC 4180 fields of one line (quoted fields may not span lines here). False on an unterminated quote.
-    private static bool Split(string line, List<string> fields)
-    {
-        fields.Clear();
-        var field = new StringBuilder();
-        int i = 0;
-        while (true)
-        {
-            field.Clear();
-            if (i < line.Length && line[i] == '"')
-            {
-                i++;
-                while (true)
-                {
-                    if (i >= line.Length) return false;
-                    if (line[i] == '"')
-                    {
-                        if (i + 1 < line.Length && line[i + 1] == '"')
-                        {
-                            field.Append('"');
-                            i += 2;
-                            continue;
-                        }
-                        i++;
-                        break;
-                    }
-                    field.Append(line[i++]);
-                }
-                // Anything between the closing quote and the comma is kept, as lenient readers do.
-                while (i < line.Length && line[i] != ',') field.Append(line[i++]);
-            }
-            else
-            {
-                while (i < line.Length && line[i] != ',') field.Append(line[i++]);
-            }
-            fields.Add(field.ToString());
-            if (i >= line.Length) return true;
-            i++; // the comma
-        }
-    }
 }
