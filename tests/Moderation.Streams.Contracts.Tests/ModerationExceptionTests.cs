@@ -19,6 +19,7 @@ public sealed class ModerationExceptionTests
         Assert.Equal((2, 1, 0), (Actions.Severity(Actions.Takedown), Actions.Severity(Actions.Review), Actions.Severity(Actions.Allow)));
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => Actions.Severity("Allow"));
         Assert.Equal("action", e.ParamName);
+        Assert.StartsWith("unknown action", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

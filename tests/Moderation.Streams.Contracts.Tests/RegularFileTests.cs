@@ -191,4 +191,19 @@ public sealed class RegularFileTests : IDisposable
         Assert.Throws<ModerationException>(() => RegularFile.ReadAllBytes(dir, 3));
         Assert.Equal(0, OpenDescriptorsOn(dir));
     }
+
+    [Fact]
+    public void A_missing_file_names_its_path_and_other_open_failures_are_io_errors()
+    {
+        var missing = Assert.Throws<FileNotFoundException>(() => RegularFile.ReadAllBytes(PathOf("nope"), 10));
+        Assert.Equal(($"no such file: {PathOf("nope")}", PathOf("nope")), (missing.Message, missing.FileName));
+        File.WriteAllBytes(PathOf("file"), [1]);
+        Assert.Throws<FileNotFoundException>(() => RegularFile.ReadAllBytes(Path.Combine(PathOf("file"), "child"), 10)); // ENOTDIR
+
+        File.CreateSymbolicLink(PathOf("loop-a"), PathOf("loop-b"));
+        File.CreateSymbolicLink(PathOf("loop-b"), PathOf("loop-a"));
+        var loop = Assert.Throws<IOException>(() => RegularFile.ReadAllBytes(PathOf("loop-a"), 10));
+        Assert.StartsWith($"cannot open {PathOf("loop-a")}: ", loop.Message, StringComparison.Ordinal);
+        Assert.IsNotType<ModerationException>(loop);
+    }
 }

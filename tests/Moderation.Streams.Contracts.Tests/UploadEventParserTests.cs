@@ -175,4 +175,23 @@ public class UploadEventParserTests
         Assert.Equal("""{"content_id":"c-1","uploader_id":"u-9","media_type":"image","media":{"url":"file:///a"}}""", UploadEventParser.SerializeToString(upload));
         Assert.Equal("""{"content_id":"c-1","media_type":"image","media":{"url":"file:///a"}}""", UploadEventParser.SerializeToString(upload with { UploaderId = null }));
     }
+
+    [Theory]
+    [InlineData("azAZ09._:-", true)]
+    [InlineData("A", true)]
+    [InlineData("Z", true)]
+    [InlineData("a", true)]
+    [InlineData("z", true)]
+    [InlineData("0", true)]
+    [InlineData("9", true)]
+    [InlineData("@", false)] // the characters either side of each allowed range
+    [InlineData("[", false)]
+    [InlineData("`", false)]
+    [InlineData("{", false)]
+    [InlineData("/", false)]
+    [InlineData(";", false)]
+    [InlineData("a b", false)]
+    [InlineData("", false)]
+    public void Ids_are_made_of_letters_digits_and_four_punctuation_marks(string id, bool valid) =>
+        Assert.Equal(valid, UploadEventParser.IsValidId(id));
 }
