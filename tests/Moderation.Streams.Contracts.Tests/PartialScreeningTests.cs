@@ -44,4 +44,11 @@ public sealed class PartialScreeningTests
         Assert.DoesNotContain('\n', message);
         Assert.True(message.Length <= PartialScreening.MaxMessageChars + 1, message);
     }
+
+    [Fact]
+    public void Null_reasons_are_refused_even_when_everything_was_screened()
+    {
+        Assert.Throws<ArgumentNullException>(() => PartialScreening.Apply(Actions.Allow, null!, null));
+        Assert.Throws<ArgumentNullException>(() => PartialScreening.Apply(Actions.Allow, null!, "x"));
+    }
 }

@@ -46,6 +46,43 @@ public class SafeTextTests
     }
 
     [Fact]
+    public void Null_is_empty_and_a_limit_under_one_is_refused()
+    {
+        Assert.Equal("", SafeText.Escape(null));
+        Assert.Equal("", SafeText.Escape(null, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SafeText.Escape("a", 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => SafeText.Escape(null, 0));
+    }
+
+    [Fact]
+    public void Clean_text_exactly_at_the_limit_is_the_same_string_and_one_over_is_cut()
+    {
+        var text = "abcde";
+        Assert.Same(text, SafeText.Escape(text, 5));
+        Assert.Equal("abcd…", SafeText.Escape("abcdef", 5));
+        // The last piece may fill the limit exactly when nothing follows it, escaped or not.
+        Assert.Equal("ab\\u000A", SafeText.Escape("ab\n", 8));
+        Assert.Equal("ab…", SafeText.Escape("ab\n", 7));
+        Assert.Equal("ab…", SafeText.Escape("ab\nc", 8)); // it would leave no room for the ellipsis
+    }
+
+    [Fact]
+    public void A_surrogate_pair_before_an_escaped_character_is_kept_once()
+    {
+        Assert.Equal("😀\\u000A", SafeText.Escape("😀\n", 20));
+        Assert.Equal("x😀y\\u0000", SafeText.Escape("x😀y\0"));
+    }
+
+    [Fact]
+    public void Utf8_capping_keeps_the_longest_whole_prefix()
+    {
+        var text = "aé中😀b"; // 1 + 2 + 3 + 4 + 1 bytes
+        int[] kept = [0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10, 11];
+        for (int max = 0; max < kept.Length; max++)
+            Assert.Equal(Encoding.UTF8.GetBytes(text)[..kept[max]], SafeText.Utf8Capped(text, max));
+    }
+
+    [Fact]
     public void Escaped_text_is_always_clean_and_within_the_limit() =>
         Gen.Char.Array[0, 300].Select(Gen.Int[1, 400]).Sample((chars, max) =>
         {

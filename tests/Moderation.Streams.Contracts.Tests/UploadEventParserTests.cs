@@ -106,4 +106,92 @@ public class UploadEventParserTests
         Assert.Null(UploadEventParser.TryReadContentId("garbage"u8));
         Assert.Null(UploadEventParser.TryReadContentId("""{"content_id":"bad id"}"""u8));
     }
+
+    /// <summary>What follows the content_id's value (without its closing quote) in a valid event.</summary>
+    private const string Tail = "\",\"media_type\":\"image\",\"media\":{\"url\":\"file:///a\"}}";
+
+    [Fact]
+    public void The_default_limits_are_16_MiB_and_16_levels_and_an_event_exactly_at_the_size_limit_is_accepted()
+    {
+        Assert.Equal((16 * 1024 * 1024, 16), (new EventLimits().MaxEventBytes, new EventLimits().MaxDepth));
+        var json = Encoding.UTF8.GetBytes("""{"content_id":"c-1""" + Tail);
+        Assert.Equal("c-1", UploadEventParser.Parse(json, new EventLimits { MaxEventBytes = json.Length }).ContentId);
+        Assert.Contains("exceeds the limit", Assert.Throws<ModerationException>(() => UploadEventParser.Parse(json, new EventLimits { MaxEventBytes = json.Length - 1 })).Message);
+    }
+
+    [Theory]
+    [InlineData("""{"content_id":"a","media_type":"image","media":"file:///a"}""", "media must be an object with exactly one of url or data")]
+    [InlineData("""{"content_id":"a","media_type":"image","media":{"data":1}}""", "media.data must be a base64 string")]
+    [InlineData("""{"content_id":"a","media_type":"image","media":{"data":""}}""", "media.data is empty")]
+    [InlineData("""{"content_id":"a","media_type":"image","media":{"url":"file:///a"},"caption":1}""", "caption must be a string")]
+    [InlineData("""{"content_id":"a","media_type":1,"media":{"url":"file:///a"}}""", "media_type must be a string")]
+    public void Each_field_rule_has_its_own_message(string json, string message)
+    {
+        var e = Assert.Throws<ModerationException>(() => Parse(json));
+        Assert.Equal((ErrorCodes.InvalidEvent, message), (e.Code, e.Message));
+    }
+
+    [Fact]
+    public void A_url_of_8192_characters_is_accepted_and_8193_is_not()
+    {
+        static string WithUrl(int length) => """{"content_id":"a","media_type":"image","media":{"url":"file:///""" + new string('u', length - 8) + "\"}}";
+        Assert.Equal(8192, Parse(WithUrl(8192)).Media.Url!.Length);
+        Assert.Equal("media.url is longer than 8192 characters", Assert.Throws<ModerationException>(() => Parse(WithUrl(8193))).Message);
+    }
+
+    [Fact]
+    public void Invalid_utf8_and_unreadable_strings_say_so()
+    {
+        var bytes = Encoding.UTF8.GetBytes("""{"content_id":"a","media_type":"image","media":{"url":"file:///a"},"x":"??"}""");
+        bytes[^3] = 0xC3; // a lead byte followed by '?' is not UTF-8
+        Assert.Equal("event is not valid UTF-8", Assert.Throws<ModerationException>(() => UploadEventParser.Parse(bytes)).Message);
+
+        var lone = Assert.Throws<ModerationException>(() => Parse("""{"content_id":"\ud800""" + Tail));
+        Assert.StartsWith("unreadable event: ", lone.Message, StringComparison.Ordinal);
+        Assert.StartsWith("malformed JSON: ", Assert.Throws<ModerationException>(() => Parse("{")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_long_duplicate_key_is_quoted_cut_to_64_characters()
+    {
+        var key = new string('k', 100);
+        var e = Assert.Throws<ModerationException>(() => Parse("{\"" + key + "\":1,\"" + key + "\":2,\"content_id\":\"a" + Tail));
+        Assert.Equal($"duplicate key '{new string('k', 64)}…'", e.Message);
+    }
+
+    [Fact]
+    public void The_content_id_is_only_read_from_its_own_field_and_only_at_shallow_depth()
+    {
+        Assert.Equal("c-1", UploadEventParser.TryReadContentId("""{"a":"x","content_id":"c-1"}"""u8));
+        Assert.Null(UploadEventParser.TryReadContentId("""{"a":"x"}"""u8));
+        Assert.Null(UploadEventParser.TryReadContentId("""{"x":[[[[[[[[[1]]]]]]]]],"content_id":"c-1"}"""u8)); // deeper than 8
+        Assert.Equal("c-1", UploadEventParser.TryReadContentId("""{"x":[[[[[[1]]]]]],"content_id":"c-1"}"""u8));
+    }
+
+    [Fact]
+    public void Serialising_writes_the_uploader_only_when_there_is_one()
+    {
+        var upload = new UploadEvent { ContentId = "c-1", UploaderId = "u-9", MediaType = MediaTypes.Image, Media = new MediaRef { Url = "file:///a" } };
+        Assert.Equal("""{"content_id":"c-1","uploader_id":"u-9","media_type":"image","media":{"url":"file:///a"}}""", UploadEventParser.SerializeToString(upload));
+        Assert.Equal("""{"content_id":"c-1","media_type":"image","media":{"url":"file:///a"}}""", UploadEventParser.SerializeToString(upload with { UploaderId = null }));
+    }
+
+    [Theory]
+    [InlineData("azAZ09._:-", true)]
+    [InlineData("A", true)]
+    [InlineData("Z", true)]
+    [InlineData("a", true)]
+    [InlineData("z", true)]
+    [InlineData("0", true)]
+    [InlineData("9", true)]
+    [InlineData("@", false)] // the characters either side of each allowed range
+    [InlineData("[", false)]
+    [InlineData("`", false)]
+    [InlineData("{", false)]
+    [InlineData("/", false)]
+    [InlineData(";", false)]
+    [InlineData("a b", false)]
+    [InlineData("", false)]
+    public void Ids_are_made_of_letters_digits_and_four_punctuation_marks(string id, bool valid) =>
+        Assert.Equal(valid, UploadEventParser.IsValidId(id));
 }

@@ -51,4 +51,19 @@ public sealed class DecisionReasonBoundsTests
         Assert.Equal(decision.Reasons[0], again.Reasons[0]);
         Assert.Equal(decision.ToUtf8Json(), again.ToUtf8Json());
     }
+
+    [Fact]
+    public void A_json_null_decision_is_a_json_error()
+    {
+        var e = Assert.Throws<System.Text.Json.JsonException>(() => DecisionEvent.FromUtf8Json("null"u8));
+        Assert.Equal("null decision", e.Message);
+    }
+
+    [Fact]
+    public void Texts_set_to_null_stay_null_and_are_left_out_of_the_json()
+    {
+        var reason = new DecisionReason { Source = "model", Bank = null, MatchId = null, Model = null, Label = null, Code = null, Message = null };
+        Assert.Equal((string?)null, reason.Bank ?? reason.MatchId ?? reason.Model ?? reason.Label ?? reason.Code ?? reason.Message);
+        Assert.Contains("\"reasons\":[{\"source\":\"model\"}]", System.Text.Encoding.UTF8.GetString(Decision(reason).ToUtf8Json()));
+    }
 }
