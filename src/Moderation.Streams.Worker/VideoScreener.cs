@@ -81,10 +81,7 @@ public sealed class VideoScreener : IDisposable
         if (cacheable && await TryCachedAsync(key, ct).ConfigureAwait(false) is { } hit)
         {
             // A bank may have grown since: the frames' hashes are kept with the decision and matched again.
-            if (hit.Decision.Action != Actions.Takedown && index is not null && VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is { } later)
-                return new VideoScreening(BankTakedown(policy, contentId, later, hit.Frames, source, started,
-                    hit.Decision.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message));
-            return new VideoScreening(hit.Decision with { ContentId = contentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source });
+            return new VideoScreening(FromCache(policy, contentId, hit, index, source, started));
         }
 
         long decodeStarted = _time.GetTimestamp();
@@ -111,10 +108,7 @@ public sealed class VideoScreener : IDisposable
         var key = new DecisionCacheKey(ContentHash(encoded), policy.CacheVersion(surface), ModelVersion);
         if (cacheable && await TryCachedAsync(key, ct).ConfigureAwait(false) is { } hit)
         {
-            if (hit.Decision.Action != Actions.Takedown && index is not null && VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is { } later)
-                return new VideoScreening(BankTakedown(policy, contentId, later, hit.Frames, source, started,
-                    hit.Decision.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message));
-            return new VideoScreening(hit.Decision with { ContentId = contentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source });
+            return new VideoScreening(FromCache(policy, contentId, hit, index, source, started));
         }
 
         bool dihedral = index?.Options.Dihedral == true;
@@ -134,6 +128,17 @@ public sealed class VideoScreener : IDisposable
             cacheable ? key : null, source, started, surface, ct).ConfigureAwait(false);
     }
 
+    /// <summary>A cached decision, matched again against the banks (they may have grown since: the frames' hashes are kept
+    /// with it). A later match to a takedown bank takes it down; one to a review bank makes it at least a review.</summary>
+    private DecisionEvent FromCache(Policy policy, string contentId, (DecisionEvent Decision, FrameHash[] Frames) hit, BankIndex? index, SourceInfo source, long started)
+    {
+        var cached = hit.Decision with { ContentId = contentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source };
+        if (cached.Action == Actions.Takedown || index is null || VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is not { } later) return cached;
+        if (policy.BankAction(later.Bank) == Actions.Takedown)
+            return BankTakedown(policy, contentId, later, hit.Frames, source, started, cached.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message);
+        return cached with { Action = Actions.Review, Reasons = [BankReason(later, hit.Frames.Length), .. cached.Reasons] };
+    }
+
     /// <summary>The decision on a set of hashed frames (a video's samples, an animation's frames): bank match, else
     /// every frame through the batcher and the policy; media screened only in part is never allowed
     /// (<see cref="PartialScreening"/>).</summary>
@@ -143,8 +148,16 @@ public sealed class VideoScreener : IDisposable
     internal async Task<VideoScreening> DecideAsync(Policy policy, string contentId, IReadOnlyList<VideoFrame> sampled, FrameHash[] frames, FrameHash[] matchFrames,
         string? notCovered, BankIndex? index, bool banksUnavailable, DecisionCacheKey? cacheKey, SourceInfo source, long started, string? surface, CancellationToken ct)
     {
+        // A bank whose policy rule is review sends the match to review and still lets the model take it down (as for
+        // images); such decisions are not cached.
+        DecisionReason? bankReview = null;
         if (index is not null && VideoMatcher.FindBest(matchFrames, index, Limits.Match) is { } match)
-            return new VideoScreening(BankTakedown(policy, contentId, match, matchFrames, source, started, notCovered));
+        {
+            if (policy.BankAction(match.Bank) == Actions.Takedown)
+                return new VideoScreening(BankTakedown(policy, contentId, match, matchFrames, source, started, notCovered));
+            bankReview = BankReason(match, matchFrames.Length);
+            cacheKey = null;
+        }
 
         ClassScores[] scores;
         try
@@ -159,6 +172,8 @@ public sealed class VideoScreener : IDisposable
 
         var aggregate = VideoScores.Aggregate(policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold, surface);
         var (action, reasons) = PartialScreening.Apply(aggregate.Action, aggregate.Reasons, notCovered);
+        if (bankReview is not null)
+            (action, reasons) = (Actions.Severity(action) > Actions.Severity(Actions.Review) ? action : Actions.Review, [bankReview, .. reasons]);
         if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
             (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
         var top = frames[aggregate.TopFrame];
@@ -179,17 +194,22 @@ public sealed class VideoScreener : IDisposable
         return new VideoScreening(decision);
     }
 
-    private DecisionEvent BankTakedown(Policy policy, string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started, string? notCovered)
+    private static DecisionReason BankReason(VideoBankMatch match, int framesHashed)
     {
-        var first = frames.First(f => f.TimestampMs == match.FrameTimestampsMs[0]);
         string what = match.IsVideo
             ? $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match {match.BankFramesMatched} of {match.BankFrames} frames of a banked video"
             : $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match a banked image";
-        var (_, reasons) = PartialScreening.Apply(Actions.Takedown, [new DecisionReason
+        return new DecisionReason
         {
             Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId, Message = what,
-            FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = frames.Count,
-        }], notCovered);
+            FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = framesHashed,
+        };
+    }
+
+    private DecisionEvent BankTakedown(Policy policy, string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started, string? notCovered)
+    {
+        var first = frames.First(f => f.TimestampMs == match.FrameTimestampsMs[0]);
+        var (_, reasons) = PartialScreening.Apply(Actions.Takedown, [BankReason(match, frames.Count)], notCovered);
         return new DecisionEvent
         {
             ContentId = contentId,

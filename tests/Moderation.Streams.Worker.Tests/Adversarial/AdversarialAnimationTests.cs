@@ -51,6 +51,35 @@ public sealed class AdversarialAnimationTests
     }
 
     [Fact]
+    public async Task A_match_to_a_bank_whose_policy_rule_is_review_sends_an_animation_to_review_with_the_bank_reason_first()
+    {
+        // As for stills: a review bank's match is not a takedown on its own; the model still runs and the more severe wins.
+        using var media = new AdversarialMedia();
+        await using var stack = new EmbeddedStack();
+        var banked = SampleImages.Png(7730, AdversarialMedia.Width, AdversarialMedia.Height);
+        var innocent = SampleImages.Png(7731, AdversarialMedia.Width, AdversarialMedia.Height);
+        await AdversarialVideoTests.BankAsync(stack, "pic-borderline", banked);
+        var policy = Path.Combine(stack.MediaRoot.FullName, "policy.json");
+        File.WriteAllText(policy, """{"version":"review-bank","banks":{"known-bad":"review"}}""");
+        var gif = media.Gif(media.Still("innocent.png", innocent), media.Still("banked.png", banked));
+
+        using var host = stack.StartWorker(new() { ["Screening:PolicyFile"] = policy });
+        stack.Produce([("first", EmbeddedStack.Upload("first", stack.WriteImage("a.gif", gif))),
+                       ("again", EmbeddedStack.Upload("again", stack.WriteImage("b.gif", gif)))]);
+        var records = stack.ReadOutcomes(2, settle: TimeSpan.Zero);
+
+        foreach (var key in new[] { "first", "again" })
+        {
+            var decision = Assert.Single(records, r => r.Key == key).Decision;
+            Assert.NotEqual(Actions.Allow, decision.Action);
+            Assert.Equal(("bank", "known-bad", "pic-borderline"), (decision.Reasons[0].Source, decision.Reasons[0].Bank, decision.Reasons[0].MatchId));
+            Assert.NotNull(decision.Scores); // the model ran
+            Assert.False(decision.Cached); // review-bank decisions are not cached
+        }
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task An_animation_with_more_frames_than_the_decode_limit_goes_to_review_as_partially_screened_and_a_still_keeps_its_path()
     {
         using var media = new AdversarialMedia();
