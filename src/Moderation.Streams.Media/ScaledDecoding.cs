@@ -44,8 +44,9 @@ internal static class JpegScale
 /// decoding work is skipped) as long as both sides stay at least <see cref="MinScaledSide"/>: the hash then
 /// samples the same 512x512 grid from a slightly smoothed picture, which moves few bits (measured by
 /// <c>bench pdq</c>). Other formats, and JPEGs too small to scale, are decoded in full. Pixels go straight into
-/// a buffer reused across calls (RGBA is hashed as is, without an RGB copy). Same limits and refusals as
-/// <see cref="ImageDecoder"/>. Not thread-safe: one instance per thread.
+/// a buffer reused across calls (RGBA is hashed as is, without an RGB copy). The same size limits as
+/// <see cref="ImageDecoder"/>, but not its JPEG completeness check nor its EXIF orientation: this is the benchmark's
+/// reference-style fast path (<c>bench pdq</c>), not the worker's. Not thread-safe: one instance per thread.
 /// </summary>
 public sealed class PdqDecoder
 {
