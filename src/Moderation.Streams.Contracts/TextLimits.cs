@@ -19,4 +19,17 @@ public static class TextLimits
 
     /// <summary>The <c>message</c> of a decision reason (often an exception's message).</summary>
     public const int ReasonMessageChars = 1000;
+
+    /// <summary>Why a free-text <paramref name="field"/> is refused — longer than <paramref name="maxChars"/>, or with a
+    /// control or format character (<see cref="SafeText.IsClean"/>) — or null when it is fine (or absent).</summary>
+    public static string? Refusal(string field, string? value, int maxChars)
+    {
+        if (value is null) return null;
+        if (value.Length > maxChars) return $"{field} is {value.Length} characters, over the limit of {maxChars}";
+        if (!SafeText.IsClean(value)) return $"{field} '{Shown(value)}' has a control or format character (shown escaped)";
+        return null;
+    }
+
+    /// <summary>Text as it may appear in an error message: escaped and cut to 80 characters.</summary>
+    public static string Shown(string value) => SafeText.Escape(value, 80);
 }

@@ -77,7 +77,7 @@ public static class AnimatedImageDecoder
                 Take(0, 0, first);
                 offset = 1;
             }
-            notCovered = apng.Compose(budget, (i, ms, canvas) => Take(offset + i, ms, Upright(canvas, apng.Width, apng.Height, origin)), ct);
+            notCovered = apng.Compose(budget, (i, ms, canvas) => Take(offset + i, ms, ImageDecoder.UprightRgb(canvas, apng.Width, apng.Height, origin)), ct);
             if (notCovered is null && apng.FrameCount > budget)
                 notCovered = $"{apng.FrameCount} frames, only the first {budget} decoded (limits: {limits.MaxFramesDecoded} frames, {limits.MaxAnimationPixels} pixels)";
         }
@@ -120,23 +120,10 @@ public static class AnimatedImageDecoder
             }
             if (result != SKCodecResult.Success)
                 return FormattableString.Invariant($"frame {i} of {count} could not be decoded ({result}); it and the frames after it were not screened");
-            take(i, ms, Upright(canvas, width, height, origin));
+            take(i, ms, ImageDecoder.UprightRgb(canvas, width, height, origin));
             ms += i < infos.Length ? Math.Max(0, infos[i].Duration) : 0;
         }
         return null;
-    }
-
-    /// <summary>A composed RGBA canvas as upright RGB (alpha dropped, the recorded orientation applied in the same pass).</summary>
-    private static DecodedImage Upright(byte[] canvas, int width, int height, SKEncodedOrigin origin)
-    {
-        var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3));
-        if (origin == SKEncodedOrigin.TopLeft)
-        {
-            ImageDecoder.DropAlpha(canvas, rgb);
-            return new DecodedImage(width, height, 3, rgb);
-        }
-        Orientation.ApplyDroppingAlpha(canvas, width, height, origin, rgb);
-        return Orientation.SwapsSides(origin) ? new DecodedImage(height, width, 3, rgb) : new DecodedImage(width, height, 3, rgb);
     }
 
     private static unsafe SKCodecResult GetPixels(SKCodec codec, SKImageInfo info, byte[] canvas, int index, int prior)

@@ -166,10 +166,18 @@ public static class ImageDecoder
             }
             return new DecodedImage(uprightWidth, uprightHeight, 1, raw) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
         }
+        return UprightRgb(raw, width, height, turn ? origin : SKEncodedOrigin.TopLeft, denominator, (int)origin);
+    }
+
+    /// <summary>Stored RGBA pixels as RGB (alpha dropped, not blended) turned by <paramref name="turnBy"/> in the same
+    /// pass (sides swapped for origins 5–8); <see cref="SKEncodedOrigin.TopLeft"/> keeps them as stored.</summary>
+    internal static DecodedImage UprightRgb(ReadOnlySpan<byte> rgba, int width, int height, SKEncodedOrigin turnBy, int scaleDenominator = 1, int storedOrientation = 1)
+    {
         var rgb = GC.AllocateUninitializedArray<byte>(checked(width * height * 3)); // both write every byte
-        if (turn) Orientation.ApplyDroppingAlpha(raw, width, height, origin, rgb);
-        else DropAlpha(raw, rgb);
-        return new DecodedImage(uprightWidth, uprightHeight, 3, rgb) { ScaleDenominator = denominator, StoredOrientation = (int)origin };
+        if (turnBy == SKEncodedOrigin.TopLeft) DropAlpha(rgba, rgb);
+        else Orientation.ApplyDroppingAlpha(rgba, width, height, turnBy, rgb);
+        bool swap = Orientation.SwapsSides(turnBy);
+        return new DecodedImage(swap ? height : width, swap ? width : height, 3, rgb) { ScaleDenominator = scaleDenominator, StoredOrientation = storedOrientation };
     }
 
     /// <summary>RGBA → RGB (alpha dropped, not blended): four pixels per 16-byte shuffle where the vector unit

@@ -54,15 +54,9 @@ internal static class TextBankCsv
     }
 
     /// <summary>Why a category or id cannot be used, or null.</summary>
-    public static string? Refusal(string category, string id)
-    {
-        if (category.Length == 0) return "category is empty";
-        if (category.Length > TextLimits.ReasonNameChars) return $"category is longer than {TextLimits.ReasonNameChars} characters";
-        if (!SafeText.IsClean(category)) return $"category has a control or format character: '{Shown(category)}'";
-        if (id.Length > TextLimits.BankIdChars) return $"id is longer than {TextLimits.BankIdChars} characters";
-        if (!SafeText.IsClean(id)) return $"id has a control or format character: '{Shown(id)}'";
-        return null;
-    }
+    public static string? Refusal(string category, string id) =>
+        category.Length == 0 ? "category is empty"
+        : TextLimits.Refusal("category", category, TextLimits.ReasonNameChars) ?? TextLimits.Refusal("id", id, TextLimits.BankIdChars);
 
-    public static string Shown(string value) => SafeText.Escape(value, 80);
+    public static string Shown(string value) => TextLimits.Shown(value);
 }

@@ -41,19 +41,12 @@ public static class BankText
 {
     /// <summary>Why an entry with this text is refused, or null when it is fine.</summary>
     public static string? Refusal(string id, string? label, string? source) =>
-        Refusal("id", id, TextLimits.BankIdChars) ?? Refusal("label", label, TextLimits.BankLabelChars) ?? Refusal("source", source, TextLimits.BankLabelChars);
+        TextLimits.Refusal("id", id, TextLimits.BankIdChars) ?? TextLimits.Refusal("label", label, TextLimits.BankLabelChars)
+        ?? TextLimits.Refusal("source", source, TextLimits.BankLabelChars);
 
     /// <inheritdoc cref="Refusal(string, string?, string?)"/>
     public static string? Refusal(BankEntry entry) => Refusal(entry.Id, entry.Label, entry.Source);
 
-    private static string? Refusal(string field, string? value, int maxChars)
-    {
-        if (value is null) return null;
-        if (value.Length > maxChars) return $"{field} is {value.Length} characters, over the limit of {maxChars}";
-        if (!SafeText.IsClean(value)) return $"{field} '{Shown(value)}' has a control or format character (shown escaped)";
-        return null;
-    }
-
     /// <summary>Text as it may appear in an error message: escaped and cut.</summary>
-    public static string Shown(string value) => SafeText.Escape(value, 80);
+    public static string Shown(string value) => TextLimits.Shown(value);
 }
