@@ -19,6 +19,10 @@ public static class Actions
         Allow => 0,
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, "unknown action"),
     };
+
+    /// <summary>The action when a signal demands human eyes (a review bank's match, media screened only in part):
+    /// a takedown stays a takedown, anything else becomes a review.</summary>
+    public static string AtLeastReview(string action) => Severity(action) > Severity(Review) ? action : Review;
 }
 
 /// <summary>One decision per upload, published to the per-action topic (see DESIGN.md).</summary>

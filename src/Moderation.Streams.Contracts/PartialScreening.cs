@@ -20,6 +20,6 @@ public static class PartialScreening
         ArgumentNullException.ThrowIfNull(reasons);
         if (notCovered is null) return (action, reasons);
         var reason = new DecisionReason { Source = "fail-closed", Code = Code, Message = SafeText.Escape(notCovered, MaxMessageChars) };
-        return (Actions.Severity(action) >= Actions.Severity(Actions.Review) ? action : Actions.Review, [.. reasons, reason]);
+        return (Actions.AtLeastReview(action), [.. reasons, reason]);
     }
 }

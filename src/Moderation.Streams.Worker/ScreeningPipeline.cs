@@ -142,7 +142,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             var (action, reasons) = policy.Decide(_batcher.Classifier.Model.Name, scoreMap, parsed.Surface);
             policySpan?.Dispose();
             if (bankReview is not null)
-                (action, reasons) = (Actions.Severity(action) > Actions.Severity(Actions.Review) ? action : Actions.Review, [bankReview, .. reasons]);
+                (action, reasons) = (Actions.AtLeastReview(action), [bankReview, .. reasons]);
             if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
                 (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
             var decision = new DecisionEvent

@@ -136,7 +136,7 @@ public sealed class VideoScreener : IDisposable
         if (cached.Action == Actions.Takedown || index is null || VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is not { } later) return cached;
         if (policy.BankAction(later.Bank) == Actions.Takedown)
             return BankTakedown(policy, contentId, later, hit.Frames, source, started, cached.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message);
-        return cached with { Action = Actions.Review, Reasons = [BankReason(later, hit.Frames.Length), .. cached.Reasons] };
+        return cached with { Action = Actions.AtLeastReview(cached.Action), Reasons = [BankReason(later, hit.Frames.Length), .. cached.Reasons] };
     }
 
     /// <summary>The decision on a set of hashed frames (a video's samples, an animation's frames): bank match, else
@@ -173,7 +173,7 @@ public sealed class VideoScreener : IDisposable
         var aggregate = VideoScores.Aggregate(policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold, surface);
         var (action, reasons) = PartialScreening.Apply(aggregate.Action, aggregate.Reasons, notCovered);
         if (bankReview is not null)
-            (action, reasons) = (Actions.Severity(action) > Actions.Severity(Actions.Review) ? action : Actions.Review, [bankReview, .. reasons]);
+            (action, reasons) = (Actions.AtLeastReview(action), [bankReview, .. reasons]);
         if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
             (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
         var top = frames[aggregate.TopFrame];

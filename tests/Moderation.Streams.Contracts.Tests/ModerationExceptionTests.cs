@@ -14,6 +14,11 @@ public sealed class ModerationExceptionTests
     }
 
     [Fact]
+    public void At_least_review_keeps_a_takedown_and_makes_anything_else_a_review() =>
+        Assert.Equal((Actions.Takedown, Actions.Review, Actions.Review),
+            (Actions.AtLeastReview(Actions.Takedown), Actions.AtLeastReview(Actions.Review), Actions.AtLeastReview(Actions.Allow)));
+
+    [Fact]
     public void Severity_orders_takedown_over_review_over_allow_and_refuses_anything_else()
     {
         Assert.Equal((2, 1, 0), (Actions.Severity(Actions.Takedown), Actions.Severity(Actions.Review), Actions.Severity(Actions.Allow)));
