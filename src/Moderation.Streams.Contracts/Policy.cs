@@ -47,6 +47,9 @@ public sealed record Policy
 
     public static readonly IReadOnlyList<string> KnownLabels = ["drawing", "hentai", "neutral", "porn", "sexy"];
 
+    /// <summary><see cref="Unscreenable"/>'s other value: an upload that could not be screened goes to the DLQ.</summary>
+    public const string DeadLetter = "dlq";
+
     /// <summary>Wildcard key of <see cref="Banks"/>.</summary>
     public const string AnyBank = "*";
 
@@ -74,7 +77,7 @@ public sealed record Policy
         }
         foreach (var (bank, action) in Banks)
             if (action is not (Actions.Takedown or Actions.Review)) errors.Add(($"banks.{bank}", $"'{action}' must be 'takedown' or 'review'"));
-        if (Unscreenable is not (Actions.Review or "dlq")) errors.Add(("unscreenable", "unscreenable must be 'review' or 'dlq' (never allow)"));
+        if (Unscreenable is not (Actions.Review or DeadLetter)) errors.Add(("unscreenable", "unscreenable must be 'review' or 'dlq' (never allow)"));
         Ensemble?.Validate(errors, knownModels);
         if (Shadow is { } shadow)
         {
@@ -121,7 +124,7 @@ public sealed record Policy
 
     /// <summary>Applies the thresholds to a model's scores: the most severe action any class reaches.</summary>
     /// <param name="surface">The upload's surface: its override (if the policy has one) replaces base thresholds class by class.</param>
-    public (string Action, IReadOnlyList<DecisionReason> Reasons) Decide(string model, IReadOnlyDictionary<string, float> scores, string? surface = null)
+    public (string Action, IReadOnlyList<DecisionReason> Reasons) ApplyThresholds(string model, IReadOnlyDictionary<string, float> scores, string? surface = null)
     {
         var over = surface is not null && Surfaces.TryGetValue(surface, out var o) ? o : null;
         var reasons = new List<DecisionReason>();

@@ -226,5 +226,5 @@ public static class EvaluationReport
         return s.ToString();
     }
 
-    private static string ActionOf(Policy policy, ScoredImage i) => policy.Decide("m", i.Scores).Action;
+    private static string ActionOf(Policy policy, ScoredImage i) => policy.ApplyThresholds("m", i.Scores).Action;
 }

@@ -103,7 +103,7 @@ public static class Evaluator
         {
             bool bad = isUnsafe(image);
             if (bad) unsafeCount++;
-            switch (policy.Decide(model, image.Scores).Action)
+            switch (policy.ApplyThresholds(model, image.Scores).Action)
             {
                 case Actions.Takedown: takedowns++; if (bad) correct++; break;
                 case Actions.Review: reviews++; if (bad) unsafeReviewed++; break;

@@ -95,10 +95,13 @@ public static class ScreeningPipelineFactory
                 logger.LogWarning("No Redis configured: decisions are not cached and no hash banks are matched");
             }
             var current = watcher;
-            var pipeline = new ScreeningPipeline(kafka, screening, policy, reader, batcher, cache, stats, logger,
-                banks: matcher, banksFailClosed: banks.WhenUnavailable != "model",
-                currentPolicy: current is null ? null : () => current.Current, shadow: shadowDecisions,
-                mediaRetry: new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()));
+            var services = new ScreenerServices
+            {
+                Batcher = batcher, Banks = matcher, BanksFailClosed = banks.WhenUnavailable != "model", Stats = stats, Logger = logger,
+                Cache = cache is null ? null : new CachedDecisions(cache, stats, logger),
+            };
+            var pipeline = new ScreeningPipeline(kafka, screening, reader, services, current is null ? () => policy : () => current.Current,
+                shadowDecisions, new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()));
             return new ScreeningComponents
             {
                 Policy = policy, Classifier = classifier, Models = models, Batcher = batcher, Media = reader, Watcher = watcher,

@@ -43,8 +43,8 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
     public long Missing => Interlocked.Read(ref _missing);
 
     /// <summary>The shadow record for <paramref name="live"/>, or null when the candidate has no scores for it.</summary>
-    /// <param name="failClosed">The live decision was subject to the banks-unavailable rule (a model allow becomes review).</param>
-    public OutboundMessage? Decide(Policy policy, string? surface, ClassScores liveScores, DecisionEvent live, bool failClosed)
+    /// <param name="signals">The signals the live decision was made on (banks, surface): the candidate's scores replace the live model's.</param>
+    public OutboundMessage? Decide(Policy policy, UploadSignals signals, ClassScores liveScores, DecisionEvent live)
     {
         if (classifier.TakeCandidate(liveScores) is not { } scores)
         {
@@ -52,10 +52,10 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
             return null;
         }
         var shadowPolicy = policy.ForShadow();
-        var scoreMap = scores.ToDictionary();
-        var (action, reasons) = shadowPolicy.Decide(classifier.Candidate.Model.Name, scoreMap, surface);
-        if (failClosed && action == Actions.Allow)
-            (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
+        var verdict = Decider.Decide(shadowPolicy, signals with { Model = ModelSignal.Still(classifier.Candidate.Model.Name, scores.Labels, scores.Values) });
+        string action = verdict.Action;
+        var reasons = verdict.Reasons;
+        var scoreMap = verdict.Scores;
         var decision = live with
         {
             Action = action,

@@ -14,16 +14,12 @@ using Moderation.Streams.Redis.Banks;
 
 namespace Moderation.Streams.Worker;
 
-/// <summary>What screening a video gave: a decision, or the error that kept it from being screened (the pipeline
-/// fails closed on it as on an image's).</summary>
-public sealed record VideoScreening(DecisionEvent? Decision, Exception? Unscreenable = null);
-
 /// <summary>
 /// Screens one video upload into one decision: exact-video cache (SHA-256 of the bytes) → sampled frames
 /// (<see cref="VideoDecoder"/>) hashed with PDQ as they arrive → bank match over all frames (<see cref="VideoMatcher"/>;
-/// a match is taken down without inference) → every frame through the shared <see cref="DynamicBatcher"/> (one video
-/// fills batches) → per-class aggregation (<see cref="VideoScores"/>) → the policy. Reasons list the frames that
-/// drove them. Errors in the media itself are <see cref="ModerationException"/>s for the DLQ.
+/// a takedown bank's match needs no inference) → every frame through the shared <see cref="DynamicBatcher"/> (one video
+/// fills batches) → <see cref="Decider.Decide"/> (per-class aggregation over the frames, then the policy). Reasons list
+/// the frames that drove them. Errors in the media itself are <see cref="ModerationException"/>s for the DLQ.
 /// </summary>
 public sealed class VideoScreener : IDisposable
 {
@@ -32,29 +28,16 @@ public sealed class VideoScreener : IDisposable
     private static readonly Histogram<double> DecodeHistogram = Meter.CreateHistogram<double>("moderation.video.decode", "ms", "ffprobe + ffmpeg sampling time per video");
 
     private readonly VideoDecoder _decoder;
-    private readonly Policy _policy;
-    private readonly DynamicBatcher _batcher;
-    private readonly IDecisionCache? _cache;
+    private readonly ScreenerServices _services;
     private readonly Func<BankIndex?>? _banks;
-    private readonly bool _banksFailClosed;
-    private readonly ScreeningStats _stats;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _time;
 
     /// <param name="banks">The bank index to match against now, or null when the banks cannot be trusted
     /// (unavailable); null itself when no banks are configured.</param>
-    public VideoScreener(VideoLimits limits, Policy policy, DynamicBatcher batcher, IDecisionCache? cache, Func<BankIndex?>? banks,
-        bool banksFailClosed, ScreeningStats stats, ILogger logger, TimeProvider? time = null)
+    public VideoScreener(VideoLimits limits, ScreenerServices services, Func<BankIndex?>? banks)
     {
         _decoder = new VideoDecoder(limits);
-        _policy = policy;
-        _batcher = batcher;
-        _cache = cache;
+        _services = services;
         _banks = banks;
-        _banksFailClosed = banksFailClosed;
-        _stats = stats;
-        _logger = logger;
-        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>The pipeline's bank matcher as this screener's bank source.</summary>
@@ -62,33 +45,21 @@ public sealed class VideoScreener : IDisposable
 
     public VideoLimits Limits => _decoder.Limits;
 
-    private string ModelName => _batcher.Classifier.Model.Name;
-    private string ModelVersion => _batcher.Classifier.Model.VersionedName;
-
     /// <param name="started">The pipeline's start timestamp (<see cref="TimeProvider.GetTimestamp"/>) for the latency.</param>
+    /// <param name="policy">The policy in force for this upload (hot reload).</param>
     /// <exception cref="ModerationException">unsupported-media, media-too-large, undecodable-media.</exception>
-    /// <param name="policy">The policy in force for this upload (hot reload); null = the one given at construction.</param>
-    public async Task<VideoScreening> ScreenAsync(string contentId, byte[] video, SourceInfo source, long started, CancellationToken ct, Policy? policy = null, string? surface = null)
+    public async Task<Screened> ScreenAsync(string contentId, byte[] video, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct)
     {
-        policy ??= _policy;
         if (!Limits.Enabled) throw new ModerationException(ErrorCodes.UnsupportedMedia, "video screening is disabled on this worker");
         VideoSniffer.Require(video); // refused before any lookup or process
+        var upload = new Upload(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(video));
+        if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
-        var index = _banks?.Invoke();
-        bool banksUnavailable = _banks is not null && index is null;
-        bool cacheable = _cache is not null && !banksUnavailable;
-        var key = new DecisionCacheKey(ContentHash(video), policy.CacheVersion(surface), ModelVersion);
-        if (cacheable && await TryCachedAsync(key, ct).ConfigureAwait(false) is { } hit)
-        {
-            // A bank may have grown since: the frames' hashes are kept with the decision and matched again.
-            return new VideoScreening(FromCache(policy, contentId, hit, index, source, started));
-        }
-
-        long decodeStarted = _time.GetTimestamp();
-        var (sampled, frames) = await VideoHashing.HashAsync(_decoder, video, index?.Options.Dihedral == true, ct).ConfigureAwait(false);
-        DecodeHistogram.Record(_time.GetElapsedTime(decodeStarted).TotalMilliseconds);
+        long decodeStarted = _services.Time.GetTimestamp();
+        var (sampled, frames) = await VideoHashing.HashAsync(_decoder, video, upload.Index?.Options.Dihedral == true, ct).ConfigureAwait(false);
+        DecodeHistogram.Record(_services.Time.GetElapsedTime(decodeStarted).TotalMilliseconds);
         FramesHistogram.Record(sampled.Frames.Count);
-        return await DecideAsync(policy, contentId, sampled.Frames, frames, frames, sampled.NotCovered, index, banksUnavailable, cacheable ? key : null, source, started, surface, ct).ConfigureAwait(false);
+        return await DecideAsync(upload, sampled.Frames, frames, frames, sampled.NotCovered, ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -98,20 +69,13 @@ public sealed class VideoScreener : IDisposable
     /// like a video.
     /// </summary>
     /// <exception cref="ModerationException">As the still-image decoder, for the file itself.</exception>
-    public async Task<VideoScreening> ScreenAnimationAsync(string contentId, byte[] encoded, DecodeLimits limits, SourceInfo source, long started,
-        CancellationToken ct, Policy? policy = null, string? surface = null)
+    public async Task<Screened> ScreenAnimationAsync(string contentId, byte[] encoded, DecodeLimits limits, Policy policy, string? surface,
+        SourceInfo source, long started, CancellationToken ct)
     {
-        policy ??= _policy;
-        var index = _banks?.Invoke();
-        bool banksUnavailable = _banks is not null && index is null;
-        bool cacheable = _cache is not null && !banksUnavailable;
-        var key = new DecisionCacheKey(ContentHash(encoded), policy.CacheVersion(surface), ModelVersion);
-        if (cacheable && await TryCachedAsync(key, ct).ConfigureAwait(false) is { } hit)
-        {
-            return new VideoScreening(FromCache(policy, contentId, hit, index, source, started));
-        }
+        var upload = new Upload(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(encoded));
+        if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
-        bool dihedral = index?.Options.Dihedral == true;
+        bool dihedral = upload.Index?.Options.Dihedral == true;
         var hasher = new PdqHasher(); // the decoder calls back one frame at a time
         var all = new List<FrameHash>();
         var animation = await AnimatedImageDecoder.DecodeAsync(encoded, limits, (i, ms, image) =>
@@ -124,104 +88,93 @@ public sealed class VideoScreener : IDisposable
         var byIndex = everyFrame.ToDictionary(f => f.Index);
         var sampledHashes = animation.Sampled.Select(f => byIndex[f.Index]).ToArray();
         FramesHistogram.Record(animation.Sampled.Count);
-        return await DecideAsync(policy, contentId, animation.Sampled, sampledHashes, everyFrame, animation.NotCovered, index, banksUnavailable,
-            cacheable ? key : null, source, started, surface, ct).ConfigureAwait(false);
+        return await DecideAsync(upload, animation.Sampled, sampledHashes, everyFrame, animation.NotCovered, ct).ConfigureAwait(false);
     }
 
-    /// <summary>A cached decision, matched again against the banks (they may have grown since: the frames' hashes are kept
-    /// with it). A later match to a takedown bank takes it down; one to a review bank makes it at least a review.</summary>
-    private DecisionEvent FromCache(Policy policy, string contentId, (DecisionEvent Decision, FrameHash[] Frames) hit, BankIndex? index, SourceInfo source, long started)
+    /// <summary>One upload as the screener sees it: the policy in force, and the bank index read once (null when the
+    /// banks are configured but cannot be trusted).</summary>
+    private sealed record Upload(string ContentId, Policy Policy, string? Surface, SourceInfo Source, long Started, BankIndex? Index, string ContentHash);
+
+    private UploadSignals SignalsOf(Upload upload) => new()
     {
-        var cached = hit.Decision with { ContentId = contentId, Cached = true, DecidedAt = _time.GetUtcNow(), LatencyMs = Elapsed(started), Source = source };
-        if (cached.Action == Actions.Takedown || index is null || VideoMatcher.FindBest(hit.Frames, index, Limits.Match) is not { } later) return cached;
-        if (policy.BankAction(later.Bank) == Actions.Takedown)
-            return BankTakedown(policy, contentId, later, hit.Frames, source, started, cached.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message);
-        return cached with { Action = Actions.AtLeastReview(cached.Action), Reasons = [BankReason(later, hit.Frames.Length), .. cached.Reasons] };
+        Surface = upload.Surface,
+        Banks = _banks is null ? BankSignal.NotConfigured : upload.Index is null ? BankSignal.Unavailable : BankSignal.NoMatch,
+        BanksFailClosed = _services.BanksFailClosed,
+    };
+
+    private BankSignal Match(Upload upload, IReadOnlyList<FrameHash> frames) =>
+        upload.Index is { } index && VideoMatcher.FindBest(frames, index, Limits.Match) is { } match
+            ? BankSignal.Matched(new BankHit(match.Bank, match.MatchId, match.Distance, Describe(match), match.FrameTimestampsMs, frames.Count))
+            : SignalsOf(upload).Banks;
+
+    /// <summary>A cached decision on the same bytes, matched again against the banks (they may have grown since: the frames'
+    /// hashes are kept with it); null on a miss or when the decider will not reuse it.</summary>
+    private async Task<Screened?> TryCachedAsync(Upload upload, CancellationToken ct)
+    {
+        if (_services.Cache is not { } cache) return null;
+        var entry = await cache.TryGetAsync(CacheKey(upload), json => JsonSerializer.Deserialize<CacheEntry>(json, ContractJson.Options), ct).ConfigureAwait(false);
+        if (entry?.Decision is not { } hit || entry.Frames is null) return null;
+        var frames = entry.Frames.Select(f => f.ToFrameHash()).ToArray();
+        var signals = SignalsOf(upload) with { Cached = hit };
+        if (!Decider.MayReuse(hit, signals)) return null;
+        var verdict = Decider.Decide(upload.Policy, signals with { Banks = Match(upload, frames) });
+        return new Screened(_services.ToEvent(verdict, upload.ContentId, upload.Policy, PdqOf(verdict, frames, hit.Pdq), upload.Source, upload.Started, hit));
     }
 
     /// <summary>The decision on a set of hashed frames (a video's samples, an animation's frames): bank match, else
-    /// every frame through the batcher and the policy; media screened only in part is never allowed
-    /// (<see cref="PartialScreening"/>).</summary>
-    /// <param name="cacheKey">Where to store the decision, or null when it must not be cached.</param>
+    /// every frame through the batcher, then <see cref="Decider.Decide"/>.</summary>
     /// <param name="frames">The hashes of <paramref name="sampled"/>, one each, in the same order.</param>
     /// <param name="matchFrames">Every hashed frame, matched against the banks (an animation's are more than those classified).</param>
-    internal async Task<VideoScreening> DecideAsync(Policy policy, string contentId, IReadOnlyList<VideoFrame> sampled, FrameHash[] frames, FrameHash[] matchFrames,
-        string? notCovered, BankIndex? index, bool banksUnavailable, DecisionCacheKey? cacheKey, SourceInfo source, long started, string? surface, CancellationToken ct)
+    private async Task<Screened> DecideAsync(Upload upload, IReadOnlyList<VideoFrame> sampled, FrameHash[] frames, FrameHash[] matchFrames,
+        string? notCovered, CancellationToken ct)
     {
-        // A bank whose policy rule is review sends the match to review and still lets the model take it down (as for
-        // images); such decisions are not cached.
-        DecisionReason? bankReview = null;
-        if (index is not null && VideoMatcher.FindBest(matchFrames, index, Limits.Match) is { } match)
-        {
-            if (policy.BankAction(match.Bank) == Actions.Takedown)
-                return new VideoScreening(BankTakedown(policy, contentId, match, matchFrames, source, started, notCovered));
-            bankReview = BankReason(match, matchFrames.Length);
-            cacheKey = null;
-        }
+        var policy = upload.Policy;
+        var signals = SignalsOf(upload) with { Banks = Match(upload, matchFrames), NotCovered = notCovered };
+        if (Decider.Settled(policy, signals) is { } settled)
+            return new Screened(_services.ToEvent(settled, upload.ContentId, policy, PdqOf(settled, matchFrames, null), upload.Source, upload.Started));
 
-        ClassScores[] scores;
+        Exception? failure = null;
         try
         {
             // Every frame is submitted at once: the batcher groups them (with other uploads' images) into batches.
-            scores = await Task.WhenAll(sampled.Select(f => _batcher.ClassifyAsync(f.Image, ct))).ConfigureAwait(false);
+            var scores = await Task.WhenAll(sampled.Select(f => _services.Batcher.ClassifyAsync(f.Image, ct))).ConfigureAwait(false);
+            signals = signals with
+            {
+                Model = ModelSignal.OfFrames(_services.ModelName, scores[0].Labels, [.. frames.Select(f => f.TimestampMs)],
+                    [.. scores.Select(s => s.Values)], Limits.Match.MinFramesOverThreshold),
+            };
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return new VideoScreening(null, e);
+            failure = e;
+            signals = signals with { ModelFailure = e.Message };
         }
 
-        var aggregate = VideoScores.Aggregate(policy, ModelName, frames.Select(f => f.TimestampMs).ToArray(), scores, Limits.Match.MinFramesOverThreshold, surface);
-        var (action, reasons) = PartialScreening.Apply(aggregate.Action, aggregate.Reasons, notCovered);
-        if (bankReview is not null)
-            (action, reasons) = (Actions.AtLeastReview(action), [bankReview, .. reasons]);
-        if (banksUnavailable && _banksFailClosed && action == Actions.Allow)
-            (action, reasons) = (Actions.Review, [.. reasons, new DecisionReason { Source = "fail-closed", Code = "banks-unavailable", Message = "hash banks unavailable: not allowed on the model alone" }]);
-        var top = frames[aggregate.TopFrame];
-        var decision = new DecisionEvent
+        var verdict = Decider.Decide(policy, signals);
+        if (verdict.IsDeadLetter) return new Screened(null, failure);
+        var decision = _services.ToEvent(verdict, upload.ContentId, policy, failure is null ? PdqOf(verdict, frames, null) : null, upload.Source, upload.Started);
+        if (Decider.MayStore(signals, verdict) && _services.Cache is { } cache)
         {
-            ContentId = contentId,
-            Action = action,
-            Reasons = reasons,
-            Scores = aggregate.MaxScores,
-            Pdq = new PdqInfo(top.Hash.ToString(), top.Quality),
-            PolicyVersion = policy.Version,
-            ModelVersion = ModelVersion,
-            DecidedAt = _time.GetUtcNow(),
-            LatencyMs = Elapsed(started),
-            Source = source,
-        };
-        if (cacheKey is { } key) await StoreAsync(key, decision, matchFrames, ct).ConfigureAwait(false);
-        return new VideoScreening(decision);
+            var json = Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(new CacheEntry(decision, [.. matchFrames.Select(CachedFrame.Of)]), ContractJson.Options));
+            await cache.StoreAsync(CacheKey(upload), decision, json, ct).ConfigureAwait(false);
+        }
+        return new Screened(decision, failure);
     }
 
-    private static DecisionReason BankReason(VideoBankMatch match, int framesHashed)
+    private DecisionCacheKey CacheKey(Upload upload) => new(upload.ContentHash, upload.Policy.CacheVersion(upload.Surface), _services.ModelVersion);
+
+    /// <summary>The hash that stands for the upload: a bank takedown's first matching frame, else the frame that drove the
+    /// model's decision, else (a reused cached decision) the cached one's.</summary>
+    private static PdqInfo? PdqOf(Verdict verdict, IReadOnlyList<FrameHash> frames, PdqInfo? cached)
     {
-        string what = match.IsVideo
-            ? $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match {match.BankFramesMatched} of {match.BankFrames} frames of a banked video"
-            : $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match a banked image";
-        return new DecisionReason
-        {
-            Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId, Message = what,
-            FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = framesHashed,
-        };
+        FrameHash? frame = verdict.BankTakedown is { FrameTimestampsMs: [var first, ..] } ? frames.First(f => f.TimestampMs == first)
+            : verdict.TopFrame is { } top && !verdict.FromCache ? frames[top] : null;
+        return frame is null ? cached : new PdqInfo(frame.Hash.ToString(), frame.Quality);
     }
 
-    private DecisionEvent BankTakedown(Policy policy, string contentId, VideoBankMatch match, IReadOnlyList<FrameHash> frames, SourceInfo source, long started, string? notCovered)
-    {
-        var first = frames.First(f => f.TimestampMs == match.FrameTimestampsMs[0]);
-        var (_, reasons) = PartialScreening.Apply(Actions.Takedown, [BankReason(match, frames.Count)], notCovered);
-        return new DecisionEvent
-        {
-            ContentId = contentId,
-            Action = Actions.Takedown,
-            Reasons = reasons,
-            Pdq = new PdqInfo(first.Hash.ToString(), first.Quality),
-            PolicyVersion = policy.Version,
-            DecidedAt = _time.GetUtcNow(),
-            LatencyMs = Elapsed(started),
-            Source = source,
-        };
-    }
+    private static string Describe(VideoBankMatch match) => match.IsVideo
+        ? $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match {match.BankFramesMatched} of {match.BankFrames} frames of a banked video"
+        : $"{match.FrameTimestampsMs.Count} of {match.FramesHashed} frames match a banked image";
 
     /// <summary>The exact-video cache key: SHA-256 of the bytes, 64 hex digits like a PDQ hash (the cache's key
     /// format), so a byte-identical re-upload skips ffmpeg and the model.</summary>
@@ -247,46 +200,6 @@ public sealed class VideoScreener : IDisposable
             return new FrameHash(T, PdqHash.Parse(Hash), Quality, dihedral);
         }
     }
-
-    private async Task<(DecisionEvent Decision, FrameHash[] Frames)?> TryCachedAsync(DecisionCacheKey key, CancellationToken ct)
-    {
-        try
-        {
-            var cached = await _cache!.TryGetAsync(key, ct).ConfigureAwait(false);
-            if (cached is null) return null;
-            var entry = JsonSerializer.Deserialize<CacheEntry>(cached.DecisionJson, ContractJson.Options);
-            if (entry?.Decision is null || entry.Frames is null) return null;
-            return (entry.Decision, entry.Frames.Select(f => f.ToFrameHash()).ToArray());
-        }
-        catch (StoreUnavailableException e)
-        {
-            _stats.CacheUnavailable();
-            _logger.LogWarning("Decision cache unavailable, screening the video: {Message}", e.Message);
-            return null;
-        }
-        catch (Exception e) when (e is JsonException or FormatException or NotSupportedException)
-        {
-            _logger.LogWarning("Unreadable cached video decision ignored: {Message}", e.Message);
-            return null;
-        }
-    }
-
-    private async Task StoreAsync(DecisionCacheKey key, DecisionEvent decision, IReadOnlyList<FrameHash> frames, CancellationToken ct)
-    {
-        try
-        {
-            var entry = new CacheEntry(decision, frames.Select(CachedFrame.Of).ToArray());
-            var json = Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(entry, ContractJson.Options));
-            await _cache!.SetAsync(key, new CachedDecision(decision.Action, json, decision.DecidedAt), ct).ConfigureAwait(false);
-        }
-        catch (StoreUnavailableException e)
-        {
-            _stats.CacheUnavailable();
-            _logger.LogWarning("Decision cache unavailable, video decision not cached: {Message}", e.Message);
-        }
-    }
-
-    private long Elapsed(long started) => (long)_time.GetElapsedTime(started).TotalMilliseconds;
 
     public void Dispose()
     {

@@ -31,13 +31,13 @@ public class PolicyRulesTests
     {
         var policy = Parse(Full);
         var sexy = Scores(sexy: 0.6f);
-        Assert.Equal(Actions.Allow, policy.Decide("m", sexy).Action);
-        Assert.Equal(Actions.Review, policy.Decide("m", sexy, "story").Action);
-        Assert.Equal(Actions.Takedown, policy.Decide("m", Scores(sexy: 0.96f), "story").Action);
+        Assert.Equal(Actions.Allow, policy.ApplyThresholds("m", sexy).Action);
+        Assert.Equal(Actions.Review, policy.ApplyThresholds("m", sexy, "story").Action);
+        Assert.Equal(Actions.Takedown, policy.ApplyThresholds("m", Scores(sexy: 0.96f), "story").Action);
         // porn keeps the base thresholds on a story, and an unknown surface is the base policy
-        Assert.Equal(Actions.Review, policy.Decide("m", Scores(porn: 0.75f), "story").Action);
-        Assert.Equal(Actions.Review, policy.Decide("m", Scores(porn: 0.75f), "no-such-surface").Action);
-        var (action, reasons) = policy.Decide("m", Scores(porn: 0.75f), "profile-photo");
+        Assert.Equal(Actions.Review, policy.ApplyThresholds("m", Scores(porn: 0.75f), "story").Action);
+        Assert.Equal(Actions.Review, policy.ApplyThresholds("m", Scores(porn: 0.75f), "no-such-surface").Action);
+        var (action, reasons) = policy.ApplyThresholds("m", Scores(porn: 0.75f), "profile-photo");
         Assert.Equal(Actions.Takedown, action);
         Assert.Equal(0.70f, Assert.Single(reasons).Threshold);
     }
@@ -94,7 +94,7 @@ public class PolicyRulesTests
         var example = Policy.Load(file, ["nsfw-mobilenet-v2", "nsfw-mobilenet-v2-mid", "nsfw-inception-v3"]);
         Assert.False(string.IsNullOrEmpty(example.Version));
         var old = Parse("""{"version":"2026-11-25.1","takedown":{"porn":0.9},"review":{"sexy":0.8},"unscreenable":"review"}""");
-        Assert.Equal(Actions.Takedown, old.Decide("m", Scores(porn: 0.95f), "story").Action);
+        Assert.Equal(Actions.Takedown, old.ApplyThresholds("m", Scores(porn: 0.95f), "story").Action);
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public class PolicyRulesTests
         var policy = Parse(Full);
         var again = Parse(PolicyFile.ToJson(policy));
         Assert.Equal(PolicyFile.ToJson(policy), PolicyFile.ToJson(again));
-        Assert.Equal(Actions.Review, again.Decide("m", Scores(sexy: 0.6f), "story").Action);
+        Assert.Equal(Actions.Review, again.ApplyThresholds("m", Scores(sexy: 0.6f), "story").Action);
         Assert.DoesNotContain("surfaces", PolicyFile.ToJson(Policy.Default));
     }
 

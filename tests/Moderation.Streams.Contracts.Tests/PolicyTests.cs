@@ -10,7 +10,7 @@ public class PolicyTests
     [Fact]
     public void Scores_at_or_above_the_takedown_threshold_take_down_with_the_reason()
     {
-        var (action, reasons) = Policy.Default.Decide("m", Scores(porn: 0.90f, sexy: 0.85f));
+        var (action, reasons) = Policy.Default.ApplyThresholds("m", Scores(porn: 0.90f, sexy: 0.85f));
         Assert.Equal(Actions.Takedown, action);
         var reason = Assert.Single(reasons);
         Assert.Equal(("model", "m", "porn", 0.90f, 0.90f), (reason.Source, reason.Model, reason.Label, reason.Score!.Value, reason.Threshold!.Value));
@@ -19,10 +19,10 @@ public class PolicyTests
     [Fact]
     public void The_review_band_sits_below_takedown()
     {
-        Assert.Equal(Actions.Review, Policy.Default.Decide("m", Scores(porn: 0.89f)).Action);
-        Assert.Equal(Actions.Review, Policy.Default.Decide("m", Scores(sexy: 0.80f)).Action);
-        Assert.Equal(Actions.Allow, Policy.Default.Decide("m", Scores(porn: 0.59f, sexy: 0.79f, neutral: 0.99f)).Action);
-        Assert.Empty(Policy.Default.Decide("m", Scores(neutral: 1)).Reasons);
+        Assert.Equal(Actions.Review, Policy.Default.ApplyThresholds("m", Scores(porn: 0.89f)).Action);
+        Assert.Equal(Actions.Review, Policy.Default.ApplyThresholds("m", Scores(sexy: 0.80f)).Action);
+        Assert.Equal(Actions.Allow, Policy.Default.ApplyThresholds("m", Scores(porn: 0.59f, sexy: 0.79f, neutral: 0.99f)).Action);
+        Assert.Empty(Policy.Default.ApplyThresholds("m", Scores(neutral: 1)).Reasons);
     }
 
     [Fact]
@@ -38,7 +38,7 @@ public class PolicyTests
             var policy = Policy.Load(file);
             Assert.Equal("strict-1", policy.Version);
             Assert.Equal("dlq", policy.Unscreenable);
-            Assert.Equal(Actions.Takedown, policy.Decide("m", Scores(porn: 0.5f)).Action);
+            Assert.Equal(Actions.Takedown, policy.ApplyThresholds("m", Scores(porn: 0.5f)).Action);
         }
         finally
         {

@@ -83,7 +83,7 @@ public sealed class BankMatchingTests
         {
             Assert.Equal(5, decision.Scores!.Count); // screened by the model
             Assert.NotEqual(Actions.Allow, decision.Action);
-            var byModel = Policy.Default.Decide("nsfw-mobilenet-v2", decision.Scores).Action;
+            var byModel = Policy.Default.ApplyThresholds("nsfw-mobilenet-v2", decision.Scores).Action;
             if (byModel == Actions.Allow)
                 Assert.Contains(decision.Reasons, r => r is { Source: "fail-closed", Code: "banks-unavailable" });
             else

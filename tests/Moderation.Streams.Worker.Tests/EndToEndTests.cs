@@ -50,7 +50,7 @@ public class EndToEndTests
                 Assert.Equal("nsfw-mobilenet-v2@1", d.ModelVersion);
                 Assert.Equal(5, d.Scores!.Count);
                 Assert.Equal(64, d.Pdq!.Hash.Length);
-                Assert.Equal(Policy.Default.Decide("nsfw-mobilenet-v2", d.Scores).Action, d.Action);
+                Assert.Equal(Policy.Default.ApplyThresholds("nsfw-mobilenet-v2", d.Scores).Action, d.Action);
             }
             foreach (var (key, (value, code)) in broken)
             {

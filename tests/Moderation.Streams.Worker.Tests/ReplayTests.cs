@@ -173,7 +173,7 @@ public sealed class ReplayTests
             Review = new Dictionary<string, float> { ["porn"] = median / 10, ["hentai"] = 0.6f, ["sexy"] = 0.8f },
         };
         var expected = previous
-            .Select(d => (Before: d.Action, After: stricter.Decide("nsfw-mobilenet-v2", d.Scores!).Action))
+            .Select(d => (Before: d.Action, After: stricter.ApplyThresholds("nsfw-mobilenet-v2", d.Scores!).Action))
             .Where(x => x.Before != x.After)
             .GroupBy(x => $"{x.Before}->{x.After}").ToDictionary(g => g.Key, g => (long)g.Count());
         Assert.NotEmpty(expected);

@@ -60,7 +60,7 @@ public sealed class ShadowTests
 
         var decisions = new ShadowDecisions(shadow, new KafkaOptions());
         var live = new DecisionEvent { ContentId = "c", Action = Actions.Allow, Reasons = [], PolicyVersion = "p", DecidedAt = DateTimeOffset.UnixEpoch };
-        Assert.Null(decisions.Decide(Policy.Default, null, scores[0], live, failClosed: false));
+        Assert.Null(decisions.Decide(Policy.Default, new UploadSignals(), scores[0], live));
         Assert.Equal((0, 1), (decisions.Total, decisions.Missing));
     }
 
@@ -73,14 +73,14 @@ public sealed class ShadowTests
         var scores = shadow.Classify([Image(1), Image(2)]);
         var live = new DecisionEvent { ContentId = "c1", Action = Actions.Takedown, Reasons = [], PolicyVersion = "p", DecidedAt = DateTimeOffset.UnixEpoch };
 
-        var record = decisions.Decide(policy, null, scores[0], live, failClosed: false)!;
+        var record = decisions.Decide(policy, new UploadSignals(), scores[0], live)!;
         var shadowDecision = DecisionEvent.FromUtf8Json(record.Value);
         Assert.Equal(Topics.Shadow, record.Topic);
         Assert.Equal((Actions.Review, "candidate@1", "2026-11-25.1+shadow"), (shadowDecision.Action, shadowDecision.ModelVersion, shadowDecision.PolicyVersion));
         Assert.Equal("takedown", Encoding.ASCII.GetString(record.Headers.GetLastBytes(ShadowDecisions.LiveActionHeader)));
         Assert.Equal("changed", Encoding.ASCII.GetString(record.Headers.GetLastBytes(ShadowDecisions.AgreementHeader)));
 
-        decisions.Decide(Policy.Default, null, scores[1], live with { ContentId = "c2" }, failClosed: false); // live thresholds: takedown too
+        decisions.Decide(Policy.Default, new UploadSignals(), scores[1], live with { ContentId = "c2" }); // live thresholds: takedown too
         Assert.Equal(1, decisions.Counts[(Actions.Takedown, Actions.Review)]);
         Assert.Equal(1, decisions.Counts[(Actions.Takedown, Actions.Takedown)]);
         Assert.Equal(0.5, decisions.Agreement);
@@ -119,7 +119,7 @@ public sealed class ShadowTests
             var d = live[id];
             Assert.Equal(("nsfw-mobilenet-v2@1", "shadowed-1"), (d.ModelVersion, d.PolicyVersion));
             foreach (var (label, score) in expected) Assert.Equal(score, d.Scores![label], 4);
-            Assert.Equal(Policy.Default.Decide("nsfw-mobilenet-v2", d.Scores!).Action, d.Action);
+            Assert.Equal(Policy.Default.ApplyThresholds("nsfw-mobilenet-v2", d.Scores!).Action, d.Action);
         }
         // Shadow decisions: one per upload, the candidate's scores and thresholds, the live action beside it.
         Assert.Equal(images.Keys.Order(), shadow.Select(s => s.Decision.ContentId).Order());

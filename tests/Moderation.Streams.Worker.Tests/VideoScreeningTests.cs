@@ -261,45 +261,4 @@ public sealed class VideoMatcherTests
         Assert.Equal([3000L, 4000], match.FrameTimestampsMs);
         Assert.Null(VideoMatcher.FindBest(frames, index, new VideoMatchOptions { MinImageFrames = 3 }));
     }
-
-    [Fact]
-    public void Frame_scores_aggregate_to_the_maximum_and_reasons_list_the_frames_over_the_threshold()
-    {
-        var labels = ClassLabels.All;
-        ClassScores Frame(float porn) => new(labels, labels.Select(l => l == "porn" ? porn : (1 - porn) / 4).ToArray());
-        var frames = new[] { Frame(0.1f), Frame(0.95f), Frame(0.7f), Frame(0.92f) };
-        long[] times = [0, 1000, 1400, 2000];
-
-        var result = VideoScores.Aggregate(Policy.Default, "m", times, frames);
-        Assert.Equal(Actions.Takedown, result.Action);
-        Assert.Equal(0.95f, result.MaxScores["porn"]);
-        var reason = Assert.Single(result.Reasons);
-        Assert.Equal(("porn", 0.95f, 4), (reason.Label, reason.Score, reason.FramesSampled));
-        Assert.Equal([1000L, 2000], reason.FrameTimestampsMs);
-        Assert.Equal(1, result.TopFrame);
-
-        // Three frames over a threshold required: only the review band (0.60) has three.
-        var strict = VideoScores.Aggregate(Policy.Default, "m", times, frames, minFramesOverThreshold: 3);
-        Assert.Equal(Actions.Review, strict.Action);
-        Assert.Equal([1000L, 1400, 2000], Assert.Single(strict.Reasons).FrameTimestampsMs);
-    }
-
-    [Fact]
-    public void A_surface_override_applies_to_a_video_as_to_an_image()
-    {
-        var labels = ClassLabels.All;
-        ClassScores Frame(float porn) => new(labels, labels.Select(l => l == "porn" ? porn : (1 - porn) / 4).ToArray());
-        var frames = new[] { Frame(0.2f), Frame(0.7f) };
-        long[] times = [0, 1000];
-        var policy = Policy.Default with
-        {
-            Surfaces = new Dictionary<string, PolicyOverride> { ["kids"] = new() { Takedown = new Dictionary<string, float> { ["porn"] = 0.5f } } },
-        };
-
-        Assert.Equal(Actions.Review, VideoScores.Aggregate(policy, "m", times, frames).Action);
-        var kids = VideoScores.Aggregate(policy, "m", times, frames, surface: "kids");
-        Assert.Equal(Actions.Takedown, kids.Action);
-        Assert.Equal([1000L], Assert.Single(kids.Reasons).FrameTimestampsMs);
-        Assert.Equal(policy.Decide("m", kids.MaxScores, "kids").Action, kids.Action);
-    }
 }

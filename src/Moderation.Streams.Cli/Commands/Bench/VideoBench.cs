@@ -76,7 +76,8 @@ internal static class VideoBench
             var random = new Random(12);
             var bank = new BankIndex(Enumerable.Range(0, 10_000).Select(i => new BankEntry("bench", $"e{i}",
                 new PdqHash((ulong)random.NextInt64(), (ulong)random.NextInt64(), (ulong)random.NextInt64(), (ulong)random.NextInt64()), 90, null, null, DateTimeOffset.UnixEpoch)));
-            using var screener = new VideoScreener(limits, Policy.Default, batcher, null, () => bank, true, new ScreeningStats(), NullLogger.Instance);
+            using var screener = new VideoScreener(limits,
+                new ScreenerServices { Batcher = batcher, Stats = new ScreeningStats(), Logger = NullLogger.Instance }, () => bank);
             using var decoder = new VideoDecoder(limits);
             Console.WriteLine($"model {classifier.Model.VersionedName} on {(classifier.IsCuda ? "CUDA" : "CPU")}, {concurrency} videos in flight, {Environment.ProcessorCount} cores");
 
@@ -96,8 +97,8 @@ internal static class VideoBench
                 var source = new SourceInfo("bench", 0, 0);
                 await Parallel.ForEachAsync(videos.Select((v, i) => (v, i)), new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = ct }, async (x, token) =>
                 {
-                    var result = await screener.ScreenAsync($"v{x.i}", x.v, source, Stopwatch.GetTimestamp(), token);
-                    if (result.Decision is null) throw new InvalidOperationException("unscreenable: " + result.Unscreenable?.Message);
+                    var result = await screener.ScreenAsync($"v{x.i}", x.v, Policy.Default, null, source, Stopwatch.GetTimestamp(), token);
+                    if (result.Decision is null) throw new InvalidOperationException("unscreenable: " + result.Failure?.Message);
                 });
                 return t.Elapsed.TotalSeconds;
             }

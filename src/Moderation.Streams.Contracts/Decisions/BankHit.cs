@@ -1,0 +1,11 @@
+namespace Moderation.Streams.Contracts;
+
+/// <summary>A bank entry an upload matched, as the decision reports it.</summary>
+/// <param name="Bank">The bank's name (the policy's <c>banks</c> rule for it says what the match does).</param>
+/// <param name="MatchId">The bank entry's id (a banked video's id without its <c>#t=</c>).</param>
+/// <param name="Distance">Hamming distance of the closest matching hash.</param>
+/// <param name="Message">Videos and animations: how many frames matched what.</param>
+/// <param name="FrameTimestampsMs">Videos and animations: the upload's frames that matched.</param>
+/// <param name="FramesSampled">Videos and animations: how many frames were hashed.</param>
+public sealed record BankHit(string Bank, string MatchId, int Distance, string? Message = null,
+    IReadOnlyList<long>? FrameTimestampsMs = null, int? FramesSampled = null);

@@ -1,0 +1,176 @@
+namespace Moderation.Streams.Contracts;
+
+/// <summary>
+/// The one decision function: every signal of an upload (<see cref="UploadSignals"/>) and the policy in force in, the
+/// action and its reasons out. Pure: no I/O, no clock. The rules, in order:
+/// <list type="number">
+/// <item>A cached decision being reused stands, unless a bank matched since: a takedown bank takes it down, a review
+/// bank makes it at least a review.</item>
+/// <item>A match in a bank whose rule is takedown (the default) takes the upload down; the model is not needed.</item>
+/// <item>An upload the model could not score is never allowed: <c>review</c>, or the DLQ, as the policy's
+/// <c>unscreenable</c> says. An upload with neither a model score nor a bank takedown is a review.</item>
+/// <item>Otherwise the model's scores against the policy's thresholds (per surface; for frames, the k-th highest frame
+/// per class, k = <see cref="ModelSignal.MinFramesOverThreshold"/>).</item>
+/// <item>Media screened only in part is never allowed (<see cref="PartialScreening"/>).</item>
+/// <item>A match in a review bank makes the action at least a review (the model may still take it down).</item>
+/// <item>While the banks are unavailable and the worker fails closed, an allow becomes a review.</item>
+/// </list>
+/// Each step only raises the action (takedown &gt; review &gt; allow) and adds the reason that raised it.
+/// </summary>
+public static class Decider
+{
+    public const string BanksUnavailableCode = "banks-unavailable";
+    public const string NotScreenedCode = "not-screened";
+
+    public static Verdict Decide(Policy policy, UploadSignals signals)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(signals);
+        var bank = signals.Banks.Match;
+        if (signals.Cached is { } cached) return FromCache(policy, cached, bank);
+        if (bank is not null && policy.BankAction(bank.Bank) == Actions.Takedown) return BankTakedown(bank, signals.NotCovered);
+
+        Verdict verdict;
+        if (signals.ModelFailure is { } failure)
+        {
+            var reason = FailClosed(ErrorCodes.Internal, failure);
+            if (policy.Unscreenable == Policy.DeadLetter) return new Verdict(Policy.DeadLetter, [reason]) { ModelRan = true };
+            verdict = new Verdict(Actions.Review, [reason]) { ModelRan = true };
+        }
+        else if (signals.Model is { } model)
+        {
+            verdict = Thresholds(policy, model, signals.Surface);
+        }
+        else
+        {
+            verdict = new Verdict(Actions.Review, [FailClosed(NotScreenedCode, "neither the model nor a takedown bank decided this upload")]);
+        }
+
+        var (action, reasons) = PartialScreening.Apply(verdict.Action, verdict.Reasons, signals.NotCovered);
+        if (bank is not null) (action, reasons) = (Actions.AtLeastReview(action), [BankReason(bank), .. reasons]);
+        if (signals.Banks.IsUnavailable && signals.BanksFailClosed && action == Actions.Allow)
+            (action, reasons) = (Actions.Review, [.. reasons, FailClosed(BanksUnavailableCode, "hash banks unavailable: not allowed on the model alone")]);
+        return verdict with { Action = action, Reasons = reasons };
+    }
+
+    /// <summary>The verdict when the signals gathered so far decide whatever the model would say (a match in a takedown
+    /// bank: known content comes down without the cache or the model); null when the model is needed.</summary>
+    public static Verdict? Settled(Policy policy, UploadSignals signals)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(signals);
+        return signals.Cached is null && signals.Banks.Match is { } match && policy.BankAction(match.Bank) == Actions.Takedown
+            ? Decide(policy, signals) : null;
+    }
+
+    /// <summary>Whether a cached decision may stand for this upload: not a cached allow while the banks cannot be trusted
+    /// (the allow was made when they could, and a match since cannot be ruled out).</summary>
+    public static bool MayReuse(DecisionEvent cached, UploadSignals signals)
+    {
+        ArgumentNullException.ThrowIfNull(cached);
+        ArgumentNullException.ThrowIfNull(signals);
+        return !(signals.Banks.IsUnavailable && cached.Action == Actions.Allow);
+    }
+
+    /// <summary>Whether a fresh decision may be cached for the next identical upload: only one the model made with the
+    /// banks trusted and no bank match (a bank decision is made again on every upload, as the bank may change; a fail-closed
+    /// review must not outlive its cause).</summary>
+    public static bool MayStore(UploadSignals signals, Verdict verdict)
+    {
+        ArgumentNullException.ThrowIfNull(signals);
+        ArgumentNullException.ThrowIfNull(verdict);
+        return signals.Model is not null && signals.ModelFailure is null && signals.Cached is null && signals.Banks.Match is null
+            && !signals.Banks.IsUnavailable && !verdict.IsDeadLetter;
+    }
+
+    /// <summary>The reason a bank match gives.</summary>
+    public static DecisionReason BankReason(BankHit match)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        return new DecisionReason
+        {
+            Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId, Message = match.Message,
+            FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = match.FramesSampled,
+        };
+    }
+
+    private static DecisionReason FailClosed(string code, string message) => new() { Source = "fail-closed", Code = code, Message = message };
+
+    private static Verdict BankTakedown(BankHit match, string? notCovered)
+    {
+        var (action, reasons) = PartialScreening.Apply(Actions.Takedown, [BankReason(match)], notCovered);
+        return new Verdict(action, reasons) { BankTakedown = match };
+    }
+
+    private static Verdict FromCache(Policy policy, DecisionEvent cached, BankHit? bank)
+    {
+        if (cached.Action == Actions.Takedown || bank is null)
+            return new Verdict(cached.Action, cached.Reasons) { Scores = cached.Scores, FromCache = true, ModelRan = cached.ModelVersion is not null };
+        if (policy.BankAction(bank.Bank) == Actions.Takedown)
+            return BankTakedown(bank, cached.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message);
+        return new Verdict(Actions.AtLeastReview(cached.Action), [BankReason(bank), .. cached.Reasons])
+        {
+            Scores = cached.Scores, FromCache = true, ModelRan = cached.ModelVersion is not null,
+        };
+    }
+
+    /// <summary>The policy's thresholds on the model's scores. For frames, each class scores its k-th highest frame, so an
+    /// action needs k frames over its threshold, and each model reason lists the frames at or over it ("N of M frames").</summary>
+    private static Verdict Thresholds(Policy policy, ModelSignal model, string? surface)
+    {
+        model.Validate();
+        var labels = model.Labels;
+        var frames = model.Frames;
+        int k = Math.Min(model.MinFramesOverThreshold, frames.Count);
+        var max = new Dictionary<string, float>(labels.Count, StringComparer.Ordinal);
+        var kth = new Dictionary<string, float>(labels.Count, StringComparer.Ordinal);
+        var column = new float[frames.Count];
+        for (int l = 0; l < labels.Count; l++)
+        {
+            for (int f = 0; f < frames.Count; f++) column[f] = frames[f][l];
+            Array.Sort(column);
+            max[labels[l]] = column[^1];
+            kth[labels[l]] = column[^k];
+        }
+
+        var (action, reasons) = policy.ApplyThresholds(model.Model, kth, surface);
+        int top = -1;
+        var withFrames = new List<DecisionReason>(reasons.Count);
+        foreach (var reason in reasons)
+        {
+            int l = IndexOf(labels, reason.Label!);
+            float threshold = reason.Threshold!.Value;
+            var over = new List<long>();
+            int best = -1;
+            for (int f = 0; f < frames.Count; f++)
+            {
+                if (frames[f][l] < threshold) continue;
+                if (model.TimestampsMs is { } t) over.Add(t[f]);
+                if (best < 0 || frames[f][l] > frames[best][l]) best = f;
+            }
+            if (top < 0) top = best;
+            withFrames.Add(model.TimestampsMs is null ? reason : reason with
+            {
+                FrameTimestampsMs = over,
+                FramesSampled = frames.Count,
+                Message = $"{over.Count} of {frames.Count} frames at or over {threshold:0.##}",
+            });
+        }
+        if (top < 0)
+        {
+            // No reason: the frame with the highest score of any class but "neutral" stands for the upload.
+            float bestScore = -1;
+            for (int f = 0; f < frames.Count; f++)
+                for (int l = 0; l < labels.Count; l++)
+                    if (labels[l] != "neutral" && frames[f][l] > bestScore) (bestScore, top) = (frames[f][l], f);
+        }
+        return new Verdict(action, withFrames) { Scores = max, TopFrame = Math.Max(0, top), ModelRan = true };
+    }
+
+    private static int IndexOf(IReadOnlyList<string> labels, string label)
+    {
+        for (int i = 0; i < labels.Count; i++)
+            if (string.Equals(labels[i], label, StringComparison.Ordinal)) return i;
+        throw new KeyNotFoundException(label);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Inference;
+using Moderation.Streams.Media;
+using Moderation.Streams.Redis;
+
+namespace Moderation.Streams.Worker;
+
+/// <summary>
+/// Screens one still image: decode (upright, within the decode limits) → PDQ → banks → decision cache → classifier
+/// (through the shared batcher) → <see cref="Decider.Decide"/>. A bank takedown needs no model; a cached decision is reused
+/// when the decider allows it; a fresh model decision is cached when it allows that.
+/// </summary>
+public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits, int minCacheQuality, ShadowDecisions? shadow = null)
+{
+    private readonly ThreadLocal<PdqHasher> _hasher = new(() => new PdqHasher());
+
+    /// <exception cref="ModerationException">The image itself is bad (unsupported, too large, undecodable): for the DLQ.</exception>
+    public async Task<Screened> ScreenAsync(string contentId, byte[] bytes, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct)
+    {
+        DecodedImage image;
+        using (var decode = Stages.Start("decode"))
+        {
+            image = await ImageDecoder.DecodeAsync(bytes, limits, ct).ConfigureAwait(false);
+            decode?.SetTag("moderation.decode.scale", image.ScaleDenominator); // 1 = full, 2/4/8 = JPEG DCT-scaled
+            decode?.SetTag("moderation.decode.orientation", image.StoredOrientation); // EXIF 1-8, applied: pixels are upright
+        }
+        PdqResult pdq;
+        using (Stages.Start("hash")) pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
+        var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
+        var signals = new UploadSignals { Surface = surface, Banks = LookUp(pdq), BanksFailClosed = services.BanksFailClosed };
+
+        // Known content comes down without the cache or the model.
+        if (Decider.Settled(policy, signals) is { } settled)
+            return new Screened(services.ToEvent(settled, contentId, policy, pdqInfo, source, started));
+
+        var key = new DecisionCacheKey(pdqInfo.Hash, policy.CacheVersion(surface), services.ModelVersion);
+        bool cacheable = services.Cache is not null && pdq.Quality >= minCacheQuality; // flat images hash alike
+        if (cacheable && await services.Cache!.TryGetAsync(key, json => DecisionEvent.FromUtf8Json(Encoding.UTF8.GetBytes(json)), ct).ConfigureAwait(false) is { } hit
+            && Decider.MayReuse(hit, signals))
+            return new Screened(services.ToEvent(Decider.Decide(policy, signals with { Cached = hit }), contentId, policy, pdqInfo, source, started, hit));
+
+        ClassScores? scores = null;
+        Exception? failure = null;
+        try
+        {
+            using (Stages.Start("inference")) scores = await services.Batcher.ClassifyAsync(image, ct).ConfigureAwait(false);
+            signals = signals with { Model = ModelSignal.Still(services.ModelName, scores.Labels, scores.Values) };
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            failure = e;
+            signals = signals with { ModelFailure = e.Message };
+        }
+
+        Verdict verdict;
+        using (Stages.Start("policy")) verdict = Decider.Decide(policy, signals);
+        if (verdict.IsDeadLetter) return new Screened(null, failure);
+        var decision = services.ToEvent(verdict, contentId, policy, pdqInfo, source, started);
+        if (cacheable && Decider.MayStore(signals, verdict))
+            await services.Cache!.StoreAsync(key, decision, Encoding.UTF8.GetString(decision.ToUtf8Json()), ct).ConfigureAwait(false);
+        // The shadow's would-be decision comes after the live one is made and never changes it.
+        var shadowRecord = scores is not null ? shadow?.Decide(policy, signals, scores, decision) : null;
+        return new Screened(decision, failure, shadowRecord);
+    }
+
+    private BankSignal LookUp(PdqResult pdq)
+    {
+        if (services.Banks is not { } banks) return BankSignal.NotConfigured;
+        using var span = Stages.Start("bank lookup");
+        var lookup = banks.Match(pdq.Hash, pdq.Quality, banks.Options.Match.Dihedral ? _hasher.Value!.DihedralOfLast() : null);
+        span?.SetTag("moderation.bank.matched", lookup.Match is not null);
+        return lookup switch
+        {
+            { Status: Redis.Banks.BankLookupStatus.Unavailable } => BankSignal.Unavailable,
+            { Match: { } m } => BankSignal.Matched(new BankHit(m.Bank, m.Id, m.Distance)),
+            _ => BankSignal.NoMatch,
+        };
+    }
+}
