@@ -19,9 +19,7 @@ namespace Moderation.Streams.Worker;
 /// </summary>
 public sealed class ScreeningPipeline : IUploadHandler, IDisposable
 {
-    public const string ActivitySourceName = "Moderation.Streams.Worker";
     public const string TraceParentHeader = "traceparent";
-    private static readonly ActivitySource Source = new(ActivitySourceName);
 
     private readonly KafkaOptions _kafka;
     private readonly ScreeningOptions _options;
@@ -259,14 +257,14 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
     }
 
     /// <summary>A child span of the upload's span for one stage (fetch, decode, hash, bank lookup, cache lookup, inference, policy, publish).</summary>
-    private static Activity? Stage(string name) => Source.StartActivity(name, ActivityKind.Internal);
+    private static Activity? Stage(string name) => WorkerTelemetry.Source.StartActivity(name, ActivityKind.Internal);
 
     private Activity? StartActivity(ConsumeResult<byte[]?, byte[]?> upload)
     {
         ActivityContext parent = default;
         if (Header(upload, TraceParentHeader) is { } traceparent)
             ActivityContext.TryParse(traceparent, null, out parent);
-        var activity = Source.StartActivity($"process {upload.Topic}", ActivityKind.Consumer, parent);
+        var activity = WorkerTelemetry.Source.StartActivity($"process {upload.Topic}", ActivityKind.Consumer, parent);
         if (activity is not null)
         {
             activity.SetTag("messaging.system", "kafka");

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -27,10 +26,6 @@ public sealed record VideoScreening(DecisionEvent? Decision, Exception? Unscreen
 /// </summary>
 public sealed class VideoScreener : IDisposable
 {
-    private static readonly Meter Meter = new(ScreeningStats.MeterName);
-    private static readonly Histogram<long> FramesHistogram = Meter.CreateHistogram<long>("moderation.video.frames", "{frame}", "Frames sampled per screened video");
-    private static readonly Histogram<double> DecodeHistogram = Meter.CreateHistogram<double>("moderation.video.decode", "ms", "ffprobe + ffmpeg sampling time per video");
-
     private readonly VideoDecoder _decoder;
     private readonly Policy _policy;
     private readonly DynamicBatcher _batcher;
@@ -86,8 +81,8 @@ public sealed class VideoScreener : IDisposable
 
         long decodeStarted = _time.GetTimestamp();
         var (sampled, frames) = await VideoHashing.HashAsync(_decoder, video, index?.Options.Dihedral == true, ct).ConfigureAwait(false);
-        DecodeHistogram.Record(_time.GetElapsedTime(decodeStarted).TotalMilliseconds);
-        FramesHistogram.Record(sampled.Frames.Count);
+        WorkerTelemetry.VideoDecodeDuration.Record(_time.GetElapsedTime(decodeStarted).TotalSeconds);
+        WorkerTelemetry.VideoFrames.Record(sampled.Frames.Count);
         return await DecideAsync(policy, contentId, sampled.Frames, frames, frames, sampled.NotCovered, index, banksUnavailable, cacheable ? key : null, source, started, surface, ct).ConfigureAwait(false);
     }
 
@@ -123,7 +118,7 @@ public sealed class VideoScreener : IDisposable
         lock (all) everyFrame = [.. all];
         var byIndex = everyFrame.ToDictionary(f => f.Index);
         var sampledHashes = animation.Sampled.Select(f => byIndex[f.Index]).ToArray();
-        FramesHistogram.Record(animation.Sampled.Count);
+        WorkerTelemetry.VideoFrames.Record(animation.Sampled.Count);
         return await DecideAsync(policy, contentId, animation.Sampled, sampledHashes, everyFrame, animation.NotCovered, index, banksUnavailable,
             cacheable ? key : null, source, started, surface, ct).ConfigureAwait(false);
     }
