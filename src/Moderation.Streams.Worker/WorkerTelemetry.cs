@@ -1,11 +1,9 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -38,8 +36,8 @@ public sealed class TelemetryOptions
 /// <summary>
 /// OpenTelemetry for the worker: its one <see cref="ActivitySource"/> (the screening pipeline's spans) and one
 /// <see cref="Meter"/> with every instrument of this component; the host's wiring (traces, metrics of every component
-/// through <see cref="ModerationTelemetry"/>, Prometheus scrape endpoint and OTLP, logs over OTLP) and the
-/// liveness and readiness endpoints. Durations are histograms in seconds (OpenTelemetry semantic conventions).
+/// through <see cref="ModerationTelemetry"/>, Prometheus scrape endpoint and OTLP, logs over OTLP) and its
+/// health checks. Durations are histograms in seconds (OpenTelemetry semantic conventions).
 /// </summary>
 public static class WorkerTelemetry
 {
@@ -102,6 +100,7 @@ public static class WorkerTelemetry
             });
         if (otlp is { Length: > 0 })
             telemetry.WithLogging(l => l.AddOtlpExporter(o => o.Endpoint = new Uri(otlp)));
+        WorkerHealthChecks.Add(builder);
 
         if (port < 0)
         {
@@ -117,18 +116,8 @@ public static class WorkerTelemetry
     public static void MapEndpoints(WebApplication app)
     {
         app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapGet("/healthz", (ScreeningService service) =>
-            service.Failed is { } failure
-                ? Results.Json(new { status = "failed", error = failure.Message }, statusCode: 500)
-                : Results.Json(new { status = "alive" }));
-        app.MapGet("/readyz", (ScreeningService service) =>
-        {
-            var health = service.Health();
-            return Results.Json(health, JsonOptions, statusCode: health.Ready ? 200 : 503);
-        });
+        WorkerHealthChecks.Map(app);
     }
-
-    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>The address the endpoints listen on (after start; null when none).</summary>
     public static Uri? ListeningOn(IHost host)
