@@ -189,7 +189,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         batch.DropCancelled(ref _cancelled);
         if (batch.Count == 0) return;
         foreach (var request in batch.Requests)
-            InferenceTelemetry.QueueWait.Record(_time.GetElapsedTime(request.Submitted, now).TotalMilliseconds);
+            InferenceTelemetry.QueueWait.Record(_time.GetElapsedTime(request.Submitted, now).TotalSeconds);
         InferenceTelemetry.BatchSize.Record(batch.Count);
         IReadOnlyList<ClassScores> scores;
         // One span per batch, linked to the span of every upload in it (a batch has many parents).
@@ -204,7 +204,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         {
             long inferenceStarted = _time.GetTimestamp();
             scores = _classifier.Classify(batch.Images);
-            InferenceTelemetry.Duration.Record(_time.GetElapsedTime(inferenceStarted).TotalMilliseconds,
+            InferenceTelemetry.Duration.Record(_time.GetElapsedTime(inferenceStarted).TotalSeconds,
                 new KeyValuePair<string, object?>("model", _classifier.Model.VersionedName), new KeyValuePair<string, object?>("device", _classifier.Device));
             if (scores.Count != batch.Count)
                 throw new InvalidOperationException($"the classifier returned {scores.Count} results for {batch.Count} images");

@@ -90,7 +90,7 @@ public sealed partial class RedisDecisionCache : IDecisionCache
         catch (Exception ex) when (IsStoreFailure(ex, ct))
         {
             Interlocked.Increment(ref _errors);
-            RedisCacheTelemetry.Lookups.Add(1, new KeyValuePair<string, object?>(RedisCacheTelemetry.ResultTag, "error"));
+            RedisTelemetry.Lookups.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
             throw Unavailable("read", ex);
         }
 
@@ -98,12 +98,12 @@ public sealed partial class RedisDecisionCache : IDecisionCache
         if (decision is null)
         {
             Interlocked.Increment(ref _misses);
-            RedisCacheTelemetry.Lookups.Add(1, new KeyValuePair<string, object?>(RedisCacheTelemetry.ResultTag, "miss"));
+            RedisTelemetry.Lookups.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "miss"));
         }
         else
         {
             Interlocked.Increment(ref _hits);
-            RedisCacheTelemetry.Lookups.Add(1, new KeyValuePair<string, object?>(RedisCacheTelemetry.ResultTag, "hit"));
+            RedisTelemetry.Lookups.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "hit"));
         }
 
         return decision;
@@ -126,11 +126,11 @@ public sealed partial class RedisDecisionCache : IDecisionCache
         catch (Exception ex) when (IsStoreFailure(ex, ct))
         {
             Interlocked.Increment(ref _errors);
-            RedisCacheTelemetry.Writes.Add(1, new KeyValuePair<string, object?>(RedisCacheTelemetry.ResultTag, "error"));
+            RedisTelemetry.Writes.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
             throw Unavailable("write", ex);
         }
 
-        RedisCacheTelemetry.Writes.Add(1, new KeyValuePair<string, object?>(RedisCacheTelemetry.ResultTag, "ok"));
+        RedisTelemetry.Writes.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "ok"));
     }
 
     private static ResiliencePipeline BuildPipeline(RedisCacheOptions options, TimeProvider timeProvider) =>

@@ -17,7 +17,6 @@ namespace Moderation.Streams.Worker;
 /// </summary>
 public sealed class ScreeningPipeline : IUploadHandler, IDisposable
 {
-    public const string ActivitySourceName = "Moderation.Streams.Worker";
     public const string TraceParentHeader = "traceparent";
 
     private readonly KafkaOptions _kafka;
@@ -116,7 +115,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         ActivityContext parent = default;
         if (Header(upload, TraceParentHeader) is { } traceparent)
             ActivityContext.TryParse(traceparent, null, out parent);
-        var activity = Stages.Source.StartActivity($"process {upload.Topic}", ActivityKind.Consumer, parent);
+        var activity = WorkerTelemetry.Source.StartActivity($"process {upload.Topic}", ActivityKind.Consumer, parent);
         if (activity is not null)
         {
             activity.SetTag("messaging.system", "kafka");

@@ -1,17 +1,11 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 
 namespace Moderation.Streams.Worker;
 
 /// <summary>Counters of one worker: decisions by action, DLQ records by code, cache hits. Also exported as
-/// OpenTelemetry metrics through the <c>Moderation.Streams.Worker</c> meter.</summary>
+/// OpenTelemetry metrics through <see cref="WorkerTelemetry"/>'s meter.</summary>
 public sealed class ScreeningStats
 {
-    public const string MeterName = "Moderation.Streams.Worker";
-    private static readonly Meter Meter = new(MeterName);
-    private static readonly Counter<long> DecisionsCounter = Meter.CreateCounter<long>("moderation.decisions", description: "Decisions published, by action");
-    private static readonly Counter<long> DlqCounter = Meter.CreateCounter<long>("moderation.dlq", description: "DLQ records, by error code");
-    private static readonly Histogram<double> LatencyHistogram = Meter.CreateHistogram<double>("moderation.decision.latency", "ms", "Upload consumed to decision made");
 
     private readonly ConcurrentDictionary<string, long> _decisions = new();
     private readonly ConcurrentDictionary<string, long> _dlq = new();
@@ -22,15 +16,15 @@ public sealed class ScreeningStats
     {
         _decisions.AddOrUpdate(action, 1, (_, n) => n + 1);
         if (cached) Interlocked.Increment(ref _cacheHits);
-        DecisionsCounter.Add(1, new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("cached", cached),
+        WorkerTelemetry.Decisions.Add(1, new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("cached", cached),
             new KeyValuePair<string, object?>("reason", reason));
-        LatencyHistogram.Record(latencyMs);
+        WorkerTelemetry.DecisionDuration.Record(latencyMs / 1000.0);
     }
 
     public void DeadLetter(string code)
     {
         _dlq.AddOrUpdate(code, 1, (_, n) => n + 1);
-        DlqCounter.Add(1, new KeyValuePair<string, object?>("code", code));
+        WorkerTelemetry.DeadLetters.Add(1, new KeyValuePair<string, object?>("code", code));
     }
 
     public void CacheUnavailable() => Interlocked.Increment(ref _cacheUnavailable);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Text;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
@@ -18,11 +17,6 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
 {
     public const string LiveActionHeader = "moderation.shadow.live_action";
     public const string AgreementHeader = "moderation.shadow.agreement";
-
-    // Same meter name as ScreeningStats: the worker's OpenTelemetry setup already exports it.
-    private static readonly Meter Meter = new(ScreeningStats.MeterName);
-    private static readonly Counter<long> DecisionsCounter = Meter.CreateCounter<long>("moderation.shadow.decisions",
-        description: "Shadow model would-be decisions, by agreement with the live decision, live action and shadow action");
 
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ConcurrentDictionary<(string Live, string Shadow), long> _counts = new();
@@ -67,7 +61,7 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
         };
         bool agreed = action == live.Action;
         _counts.AddOrUpdate((live.Action, action), 1, (_, n) => n + 1);
-        DecisionsCounter.Add(1, new KeyValuePair<string, object?>("agreement", agreed),
+        WorkerTelemetry.ShadowDecisionsMade.Add(1, new KeyValuePair<string, object?>("agreement", agreed),
             new KeyValuePair<string, object?>("live_action", live.Action), new KeyValuePair<string, object?>("shadow_action", action));
         var headers = new Headers
         {

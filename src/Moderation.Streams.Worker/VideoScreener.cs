@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -23,10 +22,6 @@ namespace Moderation.Streams.Worker;
 /// </summary>
 public sealed class VideoScreener : IDisposable
 {
-    private static readonly Meter Meter = new(ScreeningStats.MeterName);
-    private static readonly Histogram<long> FramesHistogram = Meter.CreateHistogram<long>("moderation.video.frames", "{frame}", "Frames sampled per screened video");
-    private static readonly Histogram<double> DecodeHistogram = Meter.CreateHistogram<double>("moderation.video.decode", "ms", "ffprobe + ffmpeg sampling time per video");
-
     private readonly VideoDecoder _decoder;
     private readonly ScreenerServices _services;
     private readonly Func<BankIndex?>? _banks;
@@ -57,8 +52,8 @@ public sealed class VideoScreener : IDisposable
 
         long decodeStarted = _services.Time.GetTimestamp();
         var (sampled, frames) = await VideoHashing.HashAsync(_decoder, video, upload.Index?.Options.Dihedral == true, ct).ConfigureAwait(false);
-        DecodeHistogram.Record(_services.Time.GetElapsedTime(decodeStarted).TotalMilliseconds);
-        FramesHistogram.Record(sampled.Frames.Count);
+        WorkerTelemetry.VideoDecodeDuration.Record(_services.Time.GetElapsedTime(decodeStarted).TotalSeconds);
+        WorkerTelemetry.VideoFrames.Record(sampled.Frames.Count);
         return await DecideAsync(upload, sampled.Frames, frames, frames, sampled.NotCovered, ct).ConfigureAwait(false);
     }
 
@@ -87,7 +82,7 @@ public sealed class VideoScreener : IDisposable
         lock (all) everyFrame = [.. all];
         var byIndex = everyFrame.ToDictionary(f => f.Index);
         var sampledHashes = animation.Sampled.Select(f => byIndex[f.Index]).ToArray();
-        FramesHistogram.Record(animation.Sampled.Count);
+        WorkerTelemetry.VideoFrames.Record(animation.Sampled.Count);
         return await DecideAsync(upload, animation.Sampled, sampledHashes, everyFrame, animation.NotCovered, ct).ConfigureAwait(false);
     }
 

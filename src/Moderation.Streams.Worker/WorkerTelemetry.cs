@@ -1,9 +1,9 @@
-using System.Text.Json;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -34,17 +34,51 @@ public sealed class TelemetryOptions
 }
 
 /// <summary>
-/// OpenTelemetry for the worker: traces of the screening pipeline, metrics of every component (Prometheus
-/// scrape endpoint and OTLP), logs over OTLP; plus liveness and readiness endpoints.
+/// OpenTelemetry for the worker: its one <see cref="ActivitySource"/> (the screening pipeline's spans) and one
+/// <see cref="Meter"/> with every instrument of this component; the host's wiring (traces, metrics of every component
+/// through <see cref="ModerationTelemetry"/>, Prometheus scrape endpoint and OTLP, logs over OTLP) and its
+/// health checks. Durations are histograms in seconds (OpenTelemetry semantic conventions).
 /// </summary>
 public static class WorkerTelemetry
 {
-    /// <summary>Every meter the worker exports.</summary>
-    public static readonly string[] Meters =
-    [
-        ScreeningStats.MeterName, Kafka.KafkaTelemetry.MeterName, Redis.RedisCacheTelemetry.MeterName,
-        Inference.InferenceTelemetry.MeterName,
-    ];
+    public const string MeterName = "Moderation.Streams.Worker";
+    public const string ActivitySourceName = "Moderation.Streams.Worker";
+
+    /// <summary>Counter of published decisions, tagged <c>action</c>, <c>cached</c>, <c>reason</c>.</summary>
+    public const string DecisionsCounter = "moderation.decisions";
+
+    /// <summary>Counter of DLQ records, tagged <c>code</c>.</summary>
+    public const string DlqCounter = "moderation.dlq";
+
+    /// <summary>Histogram (s) of the time from an upload consumed to its decision made.</summary>
+    public const string DecisionDurationHistogram = "moderation.decision.duration";
+
+    /// <summary>Counter of the shadow model's would-be decisions, tagged <c>agreement</c>, <c>live_action</c>, <c>shadow_action</c>.</summary>
+    public const string ShadowDecisionsCounter = "moderation.shadow.decisions";
+
+    /// <summary>Histogram of frames sampled per screened video or animation.</summary>
+    public const string VideoFramesHistogram = "moderation.video.frames";
+
+    /// <summary>Histogram (s) of ffprobe + ffmpeg sampling time per video.</summary>
+    public const string VideoDecodeDurationHistogram = "moderation.video.decode.duration";
+
+    /// <summary>Bucket boundaries (seconds) of an upload's screening time: the same as <c>messaging.process.duration</c>'s.</summary>
+    private static readonly double[] UploadDurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+    /// <summary>Bucket boundaries (seconds) of a video's decode: up to <c>Media:Video:MaxFrames</c> frames of a long video.</summary>
+    private static readonly double[] VideoDecodeBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+    internal static readonly ActivitySource Source = new(ActivitySourceName);
+    internal static readonly Meter Meter = new(MeterName);
+    internal static readonly Counter<long> Decisions = Meter.CreateCounter<long>(DecisionsCounter, description: "Decisions published, by action");
+    internal static readonly Counter<long> DeadLetters = Meter.CreateCounter<long>(DlqCounter, description: "DLQ records, by error code");
+    internal static readonly Histogram<double> DecisionDuration = Meter.CreateHistogram<double>(DecisionDurationHistogram, "s", "Upload consumed to decision made",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = UploadDurationBuckets });
+    internal static readonly Counter<long> ShadowDecisionsMade = Meter.CreateCounter<long>(ShadowDecisionsCounter,
+        description: "Shadow model would-be decisions, by agreement with the live decision, live action and shadow action");
+    internal static readonly Histogram<long> VideoFrames = Meter.CreateHistogram<long>(VideoFramesHistogram, "{frame}", "Frames sampled per screened video");
+    internal static readonly Histogram<double> VideoDecodeDuration = Meter.CreateHistogram<double>(VideoDecodeDurationHistogram, "s", "ffprobe + ffmpeg sampling time per video",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = VideoDecodeBuckets });
 
     public static void Add(WebApplicationBuilder builder, int defaultPort)
     {
@@ -55,17 +89,18 @@ public static class WorkerTelemetry
             .ConfigureResource(r => r.AddService(options.ServiceName))
             .WithTracing(t =>
             {
-                t.AddSource(ScreeningPipeline.ActivitySourceName, Inference.InferenceTelemetry.ActivitySourceName);
+                t.AddModerationTelemetry();
                 if (otlp is { Length: > 0 }) t.AddOtlpExporter(o => o.Endpoint = new Uri(otlp));
             })
             .WithMetrics(m =>
             {
-                m.AddMeter(Meters);
+                m.AddModerationTelemetry();
                 m.AddPrometheusExporter();
                 if (otlp is { Length: > 0 }) m.AddOtlpExporter(o => o.Endpoint = new Uri(otlp));
             });
         if (otlp is { Length: > 0 })
             telemetry.WithLogging(l => l.AddOtlpExporter(o => o.Endpoint = new Uri(otlp)));
+        WorkerHealthChecks.Add(builder);
 
         if (port < 0)
         {
@@ -81,18 +116,8 @@ public static class WorkerTelemetry
     public static void MapEndpoints(WebApplication app)
     {
         app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapGet("/healthz", (ScreeningService service) =>
-            service.Failed is { } failure
-                ? Results.Json(new { status = "failed", error = failure.Message }, statusCode: 500)
-                : Results.Json(new { status = "alive" }));
-        app.MapGet("/readyz", (ScreeningService service) =>
-        {
-            var health = service.Health();
-            return Results.Json(health, JsonOptions, statusCode: health.Ready ? 200 : 503);
-        });
+        WorkerHealthChecks.Map(app);
     }
-
-    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>The address the endpoints listen on (after start; null when none).</summary>
     public static Uri? ListeningOn(IHost host)

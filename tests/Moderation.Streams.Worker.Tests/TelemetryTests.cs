@@ -53,8 +53,10 @@ public class TelemetryTests
         Assert.Contains("moderation_partitions_paused", metrics);
         Assert.Matches("moderation_decisions_total\\{[^}]*action=\"allow\"", metrics);
         Assert.Matches("moderation_dlq_total\\{[^}]*code=\"invalid-event\"", metrics);
-        Assert.Contains("moderation_decision_latency_milliseconds_bucket", metrics);
-        Assert.Contains("moderation_inference_duration_milliseconds_bucket{", metrics);
+        Assert.Contains("moderation_decision_duration_seconds_bucket", metrics);
+        Assert.Contains("moderation_inference_duration_seconds_bucket{", metrics);
+        Assert.Contains("moderation_inference_queue_wait_seconds_bucket", metrics);
+        Assert.DoesNotContain("_milliseconds", metrics); // durations are in seconds
 
         // Every worker metric the Grafana dashboard and the alert rules query is really exported.
         var deploy = Path.Combine(RepoRoot(), "deploy");
@@ -92,7 +94,7 @@ public class TelemetryTests
     public async Task Each_upload_is_one_consumer_span_that_continues_the_producer_trace_and_names_its_outcome()
     {
         var spans = new List<Activity>();
-        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(ScreeningPipeline.ActivitySourceName, Inference.InferenceTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddModerationTelemetry().AddInMemoryExporter(spans).Build();
         await using var stack = new EmbeddedStack();
         var url = stack.WriteImage("a.png", SampleImages.Png(4));
         using var host = stack.StartWorker();

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Moderation.Streams.Hashing;
@@ -41,10 +40,6 @@ public readonly record struct BankLookup(BankLookupStatus Status, BankMatch? Mat
 /// </remarks>
 public sealed class BankMatcher : IAsyncDisposable
 {
-    private static readonly Meter Meter = new(RedisCacheTelemetry.MeterName);
-    private static readonly Counter<long> Lookups = Meter.CreateCounter<long>("moderation.bank.lookups", "{lookup}", "Bank lookups by result (matched | no-match | unavailable).");
-    private static readonly Counter<long> Syncs = Meter.CreateCounter<long>("moderation.bank.syncs", "{sync}", "Bank syncs with the store by result (ok | error).");
-
     private readonly RedisBankStore _store;
     private readonly BankMatcherOptions _options;
     private readonly ILogger _logger;
@@ -119,11 +114,11 @@ public sealed class BankMatcher : IAsyncDisposable
     {
         if (!IsAvailable)
         {
-            Lookups.Add(1, new KeyValuePair<string, object?>("result", "unavailable"));
+            RedisTelemetry.BankLookups.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "unavailable"));
             return BankLookup.Unavailable;
         }
         var match = Index.FindBest(hash, quality, dihedral);
-        Lookups.Add(1, new KeyValuePair<string, object?>("result", match is null ? "no-match" : "matched"));
+        RedisTelemetry.BankLookups.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, match is null ? "no-match" : "matched"));
         return new BankLookup(match is null ? BankLookupStatus.NoMatch : BankLookupStatus.Matched, match);
     }
 
@@ -177,7 +172,7 @@ public sealed class BankMatcher : IAsyncDisposable
             Interlocked.Exchange(ref _lastSyncTimestamp, _time.GetTimestamp());
             Volatile.Write(ref _loaded, true);
             if (full) _lastFullReload = _time.GetTimestamp();
-            Syncs.Add(1, new KeyValuePair<string, object?>("result", "ok"));
+            RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "ok"));
             return changed;
         }
         finally
@@ -211,7 +206,7 @@ public sealed class BankMatcher : IAsyncDisposable
             }
             catch (Exception e)
             {
-                Syncs.Add(1, new KeyValuePair<string, object?>("result", "error"));
+                RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
                 _logger.LogError(e, "Hash bank refresh failed");
             }
         }
@@ -251,7 +246,7 @@ public sealed class BankMatcher : IAsyncDisposable
         }
         catch (Exception e) when (e is RedisException or TimeoutException or ExecutionRejectedException && !ct.IsCancellationRequested)
         {
-            Syncs.Add(1, new KeyValuePair<string, object?>("result", "error"));
+            RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
             throw new StoreUnavailableException(e is BrokenCircuitException
                 ? "Bank read refused: the circuit to the store is open after repeated failures."
                 : $"Bank read failed: {e.Message}", e);
