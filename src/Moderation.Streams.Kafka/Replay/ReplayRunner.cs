@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 
@@ -8,12 +7,14 @@ namespace Moderation.Streams.Kafka.Replay;
 /// <summary>
 /// Re-screens a bounded range of the uploads topic: its own consume loop over assigned partitions (no group
 /// membership, so live workers are never rebalanced), each stopped at the end offset captured when the range was
-/// resolved. Outcomes are produced asynchronously; an upload counts as finished when all its records are
-/// acknowledged, and the gap-free finished position is committed to the replay's group so a restarted replay
-/// resumes there. Dry runs decide and report without producing or committing.
+/// resolved. Outcomes are produced through the worker's <see cref="OutcomePublisher"/> (the same producer settings,
+/// stubs for refused records); an upload counts as finished when all its records are acknowledged, and the gap-free
+/// finished position is committed to the replay's group so a restarted replay resumes there. Dry runs decide and
+/// report without producing or committing.
 /// </summary>
 public sealed class ReplayRunner : IDisposable
 {
+    private static readonly TimeSpan PollSlice = TimeSpan.FromMilliseconds(100);
     private readonly KafkaOptions _kafka;
     private readonly ReplayPlan _plan;
     private readonly IUploadHandler _handler;
@@ -24,15 +25,15 @@ public sealed class ReplayRunner : IDisposable
     private readonly ConcurrentQueue<(TopicPartition Partition, long Offset)> _completed = new();
     private readonly SemaphoreSlim _completionSignal = new(0);
     private readonly IConsumer<byte[]?, byte[]?> _consumer;
-    private readonly IProducer<byte[]?, byte[]?>? _producer;
     private readonly OutcomePublisher? _publisher;
     private int _disposed;
     private readonly Dictionary<TopicPartition, PartitionRange> _ranges = [];
     private readonly HashSet<TopicPartition> _reachedEnd = [];
     private readonly Dictionary<TopicPartition, long> _committed = [];
     private volatile Exception? _fatal;
-    private long _processed, _published, _dispatched;
+    private long _processed, _dispatched;
 
+    /// <param name="time">The clock of the rate, the commit interval and the shutdown wait; <see cref="TimeProvider.System"/> by default.</param>
     public ReplayRunner(KafkaOptions kafka, ReplayPlan plan, IUploadHandler handler, ReplayOptions options, ILogger logger, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxInFlight, 1);
@@ -53,27 +54,9 @@ public sealed class ReplayRunner : IDisposable
             EnablePartitionEof = true,
             // An offset deleted by retention mid-replay is an error, not a silent jump: the range would be incomplete.
             AutoOffsetReset = AutoOffsetReset.Error,
-        }).SetErrorHandler((_, e) =>
-        {
-            if (e.IsFatal) _fatal ??= new KafkaException(e);
-            _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay consumer: {Reason}", e.Reason);
-        }).Build();
+        }).SetErrorHandler((_, e) => OnClientError("consumer", e)).Build();
         if (!options.DryRun)
-        {
-            _producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig(KafkaSecurity.Properties(kafka))
-            {
-                BootstrapServers = kafka.BootstrapServers,
-                EnableIdempotence = true,
-                Acks = Acks.All,
-                LingerMs = 5,
-                MessageTimeoutMs = 120_000,
-            }).SetErrorHandler((_, e) =>
-            {
-                if (e.IsFatal) _fatal ??= new KafkaException(e);
-                _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay producer: {Reason}", e.Reason);
-            }).Build();
-            _publisher = new OutcomePublisher(_producer, kafka.DlqTopic, logger, e => _fatal ??= e);
-        }
+            _publisher = new OutcomePublisher(KafkaClientConfig.Producer(kafka), kafka.DlqTopic, logger, e => OnClientError("producer", e), e => _fatal ??= e);
     }
 
     public ReplayPlan Plan => _plan;
@@ -86,7 +69,7 @@ public sealed class ReplayRunner : IDisposable
     public long Processed => Interlocked.Read(ref _processed);
 
     /// <summary>Records acknowledged by the broker in this run.</summary>
-    public long Published => Interlocked.Read(ref _published);
+    public long Published => _publisher?.Published ?? 0;
 
     /// <summary>Runs the range to its end (Completed), until <paramref name="ct"/> fires, or until a Kafka failure;
     /// in every case it commits what finished before returning.</summary>
@@ -123,7 +106,7 @@ public sealed class ReplayRunner : IDisposable
                 ConsumeResult<byte[]?, byte[]?>? result;
                 try
                 {
-                    result = _consumer.Consume(TimeSpan.FromMilliseconds(100));
+                    result = _consumer.Consume(PollSlice);
                 }
                 catch (ConsumeException e) when (e.Error.Code == ErrorCode.Local_AutoOffsetReset)
                 {
@@ -151,7 +134,7 @@ public sealed class ReplayRunner : IDisposable
         }
 
         await DrainAsync().ConfigureAwait(false);
-        _producer?.Flush(TimeSpan.FromSeconds(30));
+        _publisher?.Flush(TimeSpan.FromSeconds(30));
         DrainCompletions();
         Commit();
         _publisher?.Close(); // uploads still in flight publish nothing more: a restarted replay screens them again
@@ -162,12 +145,18 @@ public sealed class ReplayRunner : IDisposable
         return new ReplayResult(completed, _plan.Total, _plan.AlreadyDone, Processed, Published, completed ? null : error);
     }
 
+    private void OnClientError(string client, Error error)
+    {
+        if (error.IsFatal) _fatal ??= new KafkaException(error);
+        _logger.Log(error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay {Client}: {Reason}", client, error.Reason);
+    }
+
     private TimeSpan Throttle(long started)
     {
-        if (_tracker.InFlight >= _options.MaxInFlight) return TimeSpan.FromMilliseconds(100);
+        if (_tracker.InFlight >= _options.MaxInFlight) return PollSlice;
         if (_options.Rate is not { } rate) return TimeSpan.Zero;
         var due = TimeSpan.FromSeconds(_dispatched / rate) - _time.GetElapsedTime(started);
-        return due <= TimeSpan.Zero ? TimeSpan.Zero : due < TimeSpan.FromMilliseconds(100) ? due : TimeSpan.FromMilliseconds(100);
+        return due <= TimeSpan.Zero ? TimeSpan.Zero : due < PollSlice ? due : PollSlice;
     }
 
     private void ReachedEnd(TopicPartition partition)
@@ -201,21 +190,9 @@ public sealed class ReplayRunner : IDisposable
             _logger.LogError(e, "Internal error re-screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
             outcome = [DeadLetter.Create(_kafka, upload, Contracts.ErrorCodes.Internal, e.Message)];
         }
-        if (_publisher is null || outcome.Count == 0)
-        {
-            Complete(upload, outcome);
-            return;
-        }
-        int remaining = outcome.Count;
-        foreach (var message in outcome)
-        {
-            // A record the broker refuses is replaced by a stub DLQ record, so the range still completes.
-            if (!_publisher.Publish(upload.TopicPartitionOffset, upload.Message.Key, message, () =>
-            {
-                Interlocked.Increment(ref _published);
-                if (Interlocked.Decrement(ref remaining) == 0) Complete(upload, outcome);
-            })) return;
-        }
+        if (_publisher is null) Complete(upload, outcome);
+        // A record the broker refuses is replaced by a stub DLQ record, so the range still completes.
+        else _publisher.PublishOutcome(upload, outcome, () => Complete(upload, outcome));
     }
 
     private void Complete(ConsumeResult<byte[]?, byte[]?> upload, IReadOnlyList<OutboundMessage> outcome)
@@ -243,10 +220,10 @@ public sealed class ReplayRunner : IDisposable
 
     private async Task DrainAsync()
     {
-        var waited = Stopwatch.StartNew();
-        while (_tracker.InFlight > 0 && _fatal is null && waited.Elapsed < _options.ShutdownTimeout)
+        long started = _time.GetTimestamp();
+        while (_tracker.InFlight > 0 && _fatal is null && _time.GetElapsedTime(started) < _options.ShutdownTimeout)
         {
-            await _completionSignal.WaitAsync(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+            await _completionSignal.WaitAsync(PollSlice).ConfigureAwait(false);
             DrainCompletions();
         }
         if (_tracker.InFlight > 0)
@@ -284,7 +261,7 @@ public sealed class ReplayRunner : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _publisher?.Close();
         _consumer.Dispose();
-        _producer?.Dispose();
+        _publisher?.Dispose();
         // _completionSignal stays undisposed: late upload tasks may still signal it.
     }
 }
