@@ -22,14 +22,14 @@ public sealed class KafkaSecurityTests : IDisposable
     private static KafkaOptions With(KafkaSecurityOptions security) => new() { BootstrapServers = "kafka-1:9093", Security = security };
 
     [Fact]
-    public void Scram_over_tls_reaches_both_clients_with_the_password_read_from_its_file()
+    public void Scram_over_tls_reaches_every_client_with_the_password_read_from_its_file()
     {
         var options = With(new KafkaSecurityOptions
         {
             Protocol = "SASL_SSL", SaslMechanism = "scram-sha-512", Username = "worker",
             PasswordFile = File("password", Secret + "\n"), CaFile = File("ca.pem", "-----BEGIN CERTIFICATE-----"),
         });
-        foreach (ClientConfig config in new ClientConfig[] { KafkaClientConfig.Consumer(options), KafkaClientConfig.Producer(options) })
+        foreach (ClientConfig config in new ClientConfig[] { KafkaClientConfig.Consumer(options), KafkaClientConfig.Producer(options), KafkaClientConfig.TransactionalProducer(options) })
         {
             Assert.Equal(SecurityProtocol.SaslSsl, config.SecurityProtocol);
             Assert.Equal(SaslMechanism.ScramSha512, config.SaslMechanism);
