@@ -15,6 +15,7 @@ public sealed record ReplayOptions
     /// <summary>How often finished offsets are committed to the replay's group (what a restart resumes from).</summary>
     public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long an interrupted replay waits for in-flight uploads before it stops.</summary>
+    /// <summary>How long an interrupted replay waits for in-flight uploads before it stops, and a failed one for the
+    /// uploads it cancelled.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

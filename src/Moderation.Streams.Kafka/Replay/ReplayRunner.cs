@@ -11,6 +11,9 @@ namespace Moderation.Streams.Kafka.Replay;
 /// stubs for refused records); an upload counts as finished when all its records are acknowledged, and the gap-free
 /// finished position is committed to the replay's group so a restarted replay resumes there. Dry runs decide and
 /// report without producing or committing.
+/// <para>A failure stops in order, like <see cref="UploadConsumer"/>: nothing more is produced, in-flight uploads are
+/// cancelled and waited for (at most <see cref="ReplayOptions.ShutdownTimeout"/>), and what was acknowledged before
+/// is committed.</para>
 /// </summary>
 public sealed class ReplayRunner : IDisposable
 {
@@ -26,6 +29,7 @@ public sealed class ReplayRunner : IDisposable
     private readonly SemaphoreSlim _completionSignal = new(0);
     private readonly IConsumer<byte[]?, byte[]?> _consumer;
     private readonly OutcomePublisher? _publisher;
+    private readonly UploadTasks _tasks;
     private int _disposed;
     private readonly Dictionary<TopicPartition, PartitionRange> _ranges = [];
     private readonly HashSet<TopicPartition> _reachedEnd = [];
@@ -44,6 +48,7 @@ public sealed class ReplayRunner : IDisposable
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _tasks = new UploadTasks(e => _fatal ??= e);
         foreach (var range in plan.Partitions) _ranges[plan.TopicPartition(range)] = range;
         _consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.Properties(kafka))
         {
@@ -70,6 +75,10 @@ public sealed class ReplayRunner : IDisposable
 
     /// <summary>Records acknowledged by the broker in this run.</summary>
     public long Published => _publisher?.Published ?? 0;
+
+    /// <summary>Completes when the replay has stopped publishing (the end of <see cref="RunAsync"/> or
+    /// <see cref="Dispose"/>) and no upload's task is running any more.</summary>
+    public Task Idle => _tasks.Idle;
 
     /// <summary>Runs the range to its end (Completed), until <paramref name="ct"/> fires, or until a Kafka failure;
     /// in every case it commits what finished before returning.</summary>
@@ -133,16 +142,41 @@ public sealed class ReplayRunner : IDisposable
             _logger.LogError(e, "Replay failed: {Message}", e.Message);
         }
 
-        await DrainAsync().ConfigureAwait(false);
-        _publisher?.Flush(TimeSpan.FromSeconds(30));
+        if (error is null) await DrainAsync().ConfigureAwait(false);
+        if (error is not null || _fatal is not null)
+        {
+            await StopAfterFailureAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            _publisher?.Flush(TimeSpan.FromSeconds(30));
+        }
         DrainCompletions();
         Commit();
-        _publisher?.Close(); // uploads still in flight publish nothing more: a restarted replay screens them again
+        ClosePublisher(); // uploads still in flight publish nothing more: a restarted replay screens them again
         _consumer.Close();
         bool completed = error is null && _fatal is null && _reachedEnd.Count == _ranges.Count && _tracker.InFlight == 0;
         error ??= _fatal?.Message;
         if (!completed && error is null) error = ct.IsCancellationRequested ? "interrupted" : "stopped before the end of the range";
         return new ReplayResult(completed, _plan.Total, _plan.AlreadyDone, Processed, Published, completed ? null : error);
+    }
+
+    /// <summary>After a failure: nothing more is produced, in-flight uploads are cancelled and waited for at most
+    /// <see cref="ReplayOptions.ShutdownTimeout"/> (longer ones are abandoned: the produce gate keeps them off the
+    /// producer whenever they end); what was acknowledged before is still committed.</summary>
+    private async Task StopAfterFailureAsync()
+    {
+        ClosePublisher();
+        int abandoned = await _tasks.CancelAsync(_options.ShutdownTimeout, _time).ConfigureAwait(false);
+        if (abandoned > 0)
+            _logger.LogWarning("Replay stopping after a failure: {Count} uploads still being screened after {Timeout} are abandoned (a restarted replay screens them again)",
+                abandoned, _options.ShutdownTimeout);
+    }
+
+    private void ClosePublisher()
+    {
+        _publisher?.Close();
+        _tasks.Close();
     }
 
     private void OnClientError(string client, Error error)
@@ -175,15 +209,19 @@ public sealed class ReplayRunner : IDisposable
     {
         _tracker.Begin(upload.TopicPartition, upload.Offset.Value);
         _dispatched++;
-        _ = Task.Run(() => ProcessAsync(upload));
+        _tasks.Start(ct => ProcessAsync(upload, ct));
     }
 
-    private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload)
+    private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload, CancellationToken ct)
     {
         IReadOnlyList<OutboundMessage> outcome;
         try
         {
-            outcome = await _handler.HandleAsync(upload, CancellationToken.None).ConfigureAwait(false);
+            outcome = await _handler.HandleAsync(upload, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return; // abandoned by a stop after a failure: a restarted replay screens it again
         }
         catch (Exception e)
         {
@@ -226,7 +264,7 @@ public sealed class ReplayRunner : IDisposable
             await _completionSignal.WaitAsync(PollSlice).ConfigureAwait(false);
             DrainCompletions();
         }
-        if (_tracker.InFlight > 0)
+        if (_tracker.InFlight > 0 && _fatal is null)
             _logger.LogWarning("{Count} uploads still in flight; a restarted replay screens them again", _tracker.InFlight);
     }
 
@@ -255,11 +293,13 @@ public sealed class ReplayRunner : IDisposable
         }
     }
 
-    /// <summary>Call after <see cref="RunAsync"/> returned; upload tasks still running are kept off the producer.</summary>
+    /// <summary>Call after <see cref="RunAsync"/> returned. Upload tasks still running are cancelled and kept off the
+    /// producer; the consumer is disposed, then the producer.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _publisher?.Close();
+        ClosePublisher();
+        _tasks.Cancel();
         _consumer.Dispose();
         _publisher?.Dispose();
         // _completionSignal stays undisposed: late upload tasks may still signal it.
