@@ -92,9 +92,3 @@ public sealed class KafkaOptions
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, "unknown action"),
     };
 }
-
-public static class DeliveryModes
-{
-    public const string AtLeastOnce = "at-least-once";
-    public const string ExactlyOnce = "exactly-once";
-}

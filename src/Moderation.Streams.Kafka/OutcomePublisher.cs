@@ -6,9 +6,11 @@ using Moderation.Streams.Contracts;
 namespace Moderation.Streams.Kafka;
 
 /// <summary>
-/// Produces outcome records for a consume loop (<see cref="UploadConsumer"/>, <see cref="Replay.ReplayRunner"/>) so
-/// that no single record can stop a partition and nothing is produced once the loop has stopped:
+/// The producer of a consume loop (<see cref="UploadConsumer"/>, <see cref="Replay.ReplayRunner"/>) and the one way
+/// outcome records reach it, so that no single record can stop a partition and nothing is produced once the loop
+/// has stopped:
 /// <list type="bullet">
+/// <item>an upload finishes (<see cref="PublishOutcome"/>) once every record of its outcome is acknowledged;</item>
 /// <item>a record refused for good as a record (<see cref="IsRefusedRecord"/>: too large, invalid), by librdkafka's
 /// own check or in the delivery report, is replaced by a stub DLQ record (<see cref="DeadLetter.Stub"/>) that
 /// acknowledges the upload in its place; a refused stub, or any other failure, goes to <c>fail</c>;</item>
@@ -16,12 +18,32 @@ namespace Moderation.Streams.Kafka;
 /// producer can be disposed while upload tasks are still running.</item>
 /// </list>
 /// </summary>
-internal sealed class OutcomePublisher(IProducer<byte[]?, byte[]?> producer, string dlqTopic, ILogger logger, Action<Exception> fail)
+internal sealed class OutcomePublisher : IDisposable
 {
-    private int _producing, _closed;
-    private long _stubs;
+    private readonly string _dlqTopic;
+    private readonly ILogger _logger;
+    private readonly Action<Exception> _fail;
+    private int _producing, _closed, _disposed;
+    private long _stubs, _published;
+
+    /// <param name="config">From <see cref="KafkaClientConfig"/>.</param>
+    /// <param name="clientError">The producer's error callback (librdkafka's client-level errors, fatal or not).</param>
+    /// <param name="fail">Called when a record can be neither published nor replaced: the loop must stop.</param>
+    public OutcomePublisher(ProducerConfig config, string dlqTopic, ILogger logger, Action<Error> clientError, Action<Exception> fail)
+    {
+        _dlqTopic = dlqTopic;
+        _logger = logger;
+        _fail = fail;
+        Producer = new ProducerBuilder<byte[]?, byte[]?>(config).SetErrorHandler((_, error) => clientError(error)).Build();
+    }
+
+    /// <summary>For the transaction calls of exactly-once mode; records go through <see cref="TryProduce"/>.</summary>
+    public IProducer<byte[]?, byte[]?> Producer { get; }
 
     public bool Closed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>Records acknowledged by the broker (outcomes and stubs).</summary>
+    public long Published => Interlocked.Read(ref _published);
 
     /// <summary>Stub DLQ records produced in place of refused outcomes.</summary>
     public long Stubs => Interlocked.Read(ref _stubs);
@@ -37,7 +59,11 @@ internal sealed class OutcomePublisher(IProducer<byte[]?, byte[]?> producer, str
         try
         {
             if (Closed) return false;
-            producer.Produce(message.Topic, new Message<byte[]?, byte[]?> { Key = message.Key, Value = message.Value, Headers = message.Headers }, report);
+            Producer.Produce(message.Topic, new Message<byte[]?, byte[]?> { Key = message.Key, Value = message.Value, Headers = message.Headers }, r =>
+            {
+                if (!r.Error.IsError) Interlocked.Increment(ref _published);
+                report(r);
+            });
             return true;
         }
         finally
@@ -46,18 +72,28 @@ internal sealed class OutcomePublisher(IProducer<byte[]?, byte[]?> producer, str
         }
     }
 
-    /// <summary>Shuts the gate and waits for produce calls already past it (they never block) to return.</summary>
-    public void Close()
+    /// <summary>Produces the outcome records of <paramref name="upload"/>; <paramref name="acknowledged"/> runs once
+    /// every one of them, or the stub that replaced it, is acknowledged (at once for an empty outcome).
+    /// False when nothing more can be produced (closed, or failed): the upload never finishes.</summary>
+    public bool PublishOutcome(ConsumeResult<byte[]?, byte[]?> upload, IReadOnlyList<OutboundMessage> outcome, Action acknowledged)
     {
-        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
-        var spin = new SpinWait();
-        while (Volatile.Read(ref _producing) != 0) spin.SpinOnce();
+        int remaining = outcome.Count;
+        if (remaining == 0)
+        {
+            acknowledged();
+            return true;
+        }
+        foreach (var message in outcome)
+        {
+            if (!Publish(upload.TopicPartitionOffset, upload.Message.Key, message, () =>
+            {
+                if (Interlocked.Decrement(ref remaining) == 0) acknowledged();
+            })) return false;
+        }
+        return true;
     }
 
-    /// <summary>Produces one outcome record of the upload at <paramref name="source"/> (key <paramref name="key"/>);
-    /// <paramref name="acknowledged"/> runs once it, or the stub that replaced it, is acknowledged.
-    /// False when nothing more can be produced (closed, or failed).</summary>
-    public bool Publish(TopicPartitionOffset source, byte[]? key, OutboundMessage message, Action acknowledged)
+    private bool Publish(TopicPartitionOffset source, byte[]? key, OutboundMessage message, Action acknowledged)
     {
         try
         {
@@ -67,7 +103,7 @@ internal sealed class OutcomePublisher(IProducer<byte[]?, byte[]?> producer, str
                 else if (Closed) { } // purged by the stop: redelivered after restart
                 else if (IsRefusedRecord(report.Error.Code)) PublishStub(source, key, message, report.Error, acknowledged);
                 // The idempotent producer already retried until message.timeout.ms: stop rather than skip.
-                else fail(new KafkaException(report.Error));
+                else _fail(new KafkaException(report.Error));
             });
         }
         catch (KafkaException e) when (IsRefusedRecord(e.Error.Code))
@@ -76,7 +112,7 @@ internal sealed class OutcomePublisher(IProducer<byte[]?, byte[]?> producer, str
         }
         catch (Exception e)
         {
-            fail(e);
+            _fail(e);
             return false;
         }
     }
@@ -88,12 +124,12 @@ internal sealed class OutcomePublisher(IProducer<byte[]?, byte[]?> producer, str
             return TryProduce(StubFor(source, key, refused, why), report =>
             {
                 if (!report.Error.IsError) acknowledged();
-                else if (!Closed) fail(new KafkaException(report.Error));
+                else if (!Closed) _fail(new KafkaException(report.Error));
             });
         }
         catch (Exception e)
         {
-            fail(e);
+            _fail(e);
             return false;
         }
     }
@@ -105,12 +141,31 @@ internal sealed class OutcomePublisher(IProducer<byte[]?, byte[]?> producer, str
         Interlocked.Increment(ref _stubs);
         KafkaTelemetry.Stubs.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", refused.Topic));
         long size = DeadLetter.SizeOf(refused) - DeadLetter.RecordOverheadBytes;
-        logger.LogError("The broker refused the {Topic} record ({Size} bytes) of {Source}: {Reason}; publishing a stub DLQ record instead",
+        _logger.LogError("The broker refused the {Topic} record ({Size} bytes) of {Source}: {Reason}; publishing a stub DLQ record instead",
             refused.Topic, size, source, why.Reason);
-        string code = refused.Topic == dlqTopic && refused.Headers.FirstOrDefault(h => h.Key == DlqHeaders.ErrorCode)?.GetValueBytes() is { } c
+        string code = refused.Topic == _dlqTopic && refused.Headers.FirstOrDefault(h => h.Key == DlqHeaders.ErrorCode)?.GetValueBytes() is { } c
             ? Encoding.UTF8.GetString(c)
             : ErrorCodes.Internal;
-        return DeadLetter.Stub(dlqTopic, source, key, code,
+        return DeadLetter.Stub(_dlqTopic, source, key, code,
             $"the outcome record for {refused.Topic} ({size} bytes) could not be stored: {why.Reason}; this stub stands in for it");
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the delivery reports of everything produced.</summary>
+    public void Flush(TimeSpan timeout) => Producer.Flush(timeout);
+
+    /// <summary>Shuts the gate and waits for produce calls already past it (they never block) to return.</summary>
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _producing) != 0) spin.SpinOnce();
+    }
+
+    /// <summary>Closes the gate, then disposes the producer: no produce call can reach it any more.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Close();
+        Producer.Dispose();
     }
 }

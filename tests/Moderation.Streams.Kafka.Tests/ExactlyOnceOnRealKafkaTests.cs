@@ -59,15 +59,13 @@ public sealed class ExactlyOnceOnRealKafkaTests
         // The first instance commits some transactions and is then replaced while its last one is open.
         var first = new UploadConsumer(options, new EchoHandler(options), ConsoleTestLogger.Instance);
         using var stopFirst = new CancellationTokenSource();
-        _ = Task.Run(() => first.RunAsync(stopFirst.Token), Ct);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (first.UploadsCommitted < 100 && DateTime.UtcNow < deadline) await Task.Delay(20, Ct);
-        Assert.True(first.UploadsCommitted >= 100);
+        var firstRun = Task.Run(() => first.RunAsync(stopFirst.Token), Ct);
+        Assert.True(await Eventually.Holds(() => first.UploadsCommitted >= 100, firstRun, TimeSpan.FromSeconds(60)));
         // A restarted instance with the same transactional id fences the first and aborts its open transaction.
         using var second = new UploadConsumer(options, new EchoHandler(options), ConsoleTestLogger.Instance);
         using var stopSecond = new CancellationTokenSource();
         var run = Task.Run(() => second.RunAsync(stopSecond.Token), Ct);
-        while (second.UploadsCommitted + first.UploadsCommitted < 300 && DateTime.UtcNow < deadline.AddSeconds(60)) await Task.Delay(50, Ct);
+        await Eventually.Holds(() => second.UploadsCommitted + first.UploadsCommitted >= 300, run, TimeSpan.FromSeconds(120));
         await stopSecond.CancelAsync();
         await run;
 

@@ -22,14 +22,14 @@ public sealed class KafkaSecurityTests : IDisposable
     private static KafkaOptions With(KafkaSecurityOptions security) => new() { BootstrapServers = "kafka-1:9093", Security = security };
 
     [Fact]
-    public void Scram_over_tls_reaches_both_clients_with_the_password_read_from_its_file()
+    public void Scram_over_tls_reaches_every_client_with_the_password_read_from_its_file()
     {
         var options = With(new KafkaSecurityOptions
         {
             Protocol = "SASL_SSL", SaslMechanism = "scram-sha-512", Username = "worker",
             PasswordFile = File("password", Secret + "\n"), CaFile = File("ca.pem", "-----BEGIN CERTIFICATE-----"),
         });
-        foreach (ClientConfig config in new ClientConfig[] { UploadConsumer.ConsumerConfig(options), UploadConsumer.ProducerConfig(options) })
+        foreach (ClientConfig config in new ClientConfig[] { KafkaClientConfig.Consumer(options), KafkaClientConfig.Producer(options), KafkaClientConfig.TransactionalProducer(options) })
         {
             Assert.Equal(SecurityProtocol.SaslSsl, config.SecurityProtocol);
             Assert.Equal(SaslMechanism.ScramSha512, config.SaslMechanism);
@@ -46,7 +46,7 @@ public sealed class KafkaSecurityTests : IDisposable
     [Fact]
     public void Oauthbearer_uses_oidc_client_credentials_with_the_secret_from_its_file()
     {
-        var config = UploadConsumer.ConsumerConfig(With(new KafkaSecurityOptions
+        var config = KafkaClientConfig.Consumer(With(new KafkaSecurityOptions
         {
             Protocol = "sasl_ssl", SaslMechanism = "OAUTHBEARER", OAuthTokenEndpoint = "https://idp.example/oauth2/token",
             OAuthClientId = "moderation", OAuthClientSecretFile = File("client-secret", Secret), OAuthScope = "kafka",
@@ -64,7 +64,7 @@ public sealed class KafkaSecurityTests : IDisposable
     [Fact]
     public void Mutual_tls_takes_certificate_key_and_key_password_files()
     {
-        var config = UploadConsumer.ProducerConfig(With(new KafkaSecurityOptions
+        var config = KafkaClientConfig.Producer(With(new KafkaSecurityOptions
         {
             Protocol = "ssl", CertificateFile = File("client.pem", "cert"), KeyFile = File("client.key", "key"),
             KeyPasswordFile = File("key-password", Secret), VerifyHostname = false,
@@ -80,8 +80,8 @@ public sealed class KafkaSecurityTests : IDisposable
     public void Without_a_protocol_the_properties_stay_in_charge()
     {
         var options = new KafkaOptions { Properties = { ["security.protocol"] = "ssl" } };
-        Assert.Equal(SecurityProtocol.Ssl, UploadConsumer.ConsumerConfig(options).SecurityProtocol);
-        Assert.Null(UploadConsumer.ConsumerConfig(new KafkaOptions()).SecurityProtocol);
+        Assert.Equal(SecurityProtocol.Ssl, KafkaClientConfig.Consumer(options).SecurityProtocol);
+        Assert.Null(KafkaClientConfig.Consumer(new KafkaOptions()).SecurityProtocol);
     }
 
     public static TheoryData<string> BadSettings() => ["protocol", "mechanism", "no-password-file", "empty-password", "http-endpoint", "tls-on-plaintext", "cert-without-key", "missing-ca"];
@@ -102,7 +102,7 @@ public sealed class KafkaSecurityTests : IDisposable
             "cert-without-key" => new KafkaSecurityOptions { Protocol = "ssl", CertificateFile = password },
             _ => new KafkaSecurityOptions { Protocol = "ssl", CaFile = Path.Combine(_dir.FullName, "missing-ca.pem") },
         };
-        var e = Assert.Throws<InvalidOperationException>(() => UploadConsumer.ConsumerConfig(With(security)));
+        var e = Assert.Throws<InvalidOperationException>(() => KafkaClientConfig.Consumer(With(security)));
         Assert.Contains("Kafka:Security", e.Message);
         Assert.DoesNotContain(Secret, e.Message);
     }
@@ -117,7 +117,7 @@ public sealed class KafkaSecurityTests : IDisposable
             GroupId = "security-test",
             Security = new KafkaSecurityOptions { Protocol = "sasl_plaintext", SaslMechanism = "SCRAM-SHA-256", Username = "worker", PasswordFile = File("password", Secret) },
         };
-        var config = UploadConsumer.ConsumerConfig(options);
+        var config = KafkaClientConfig.Consumer(options);
         config.Debug = "all";
         var lines = new ConcurrentQueue<string>();
         using (var consumer = new ConsumerBuilder<byte[], byte[]>(config)

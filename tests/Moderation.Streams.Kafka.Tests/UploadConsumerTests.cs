@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Kafka;
 
@@ -98,16 +99,6 @@ public sealed class UploadConsumerTests : IDisposable
         return partitions.Select((p, i) => (committed[i].Offset.Value, consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value)).ToList();
     }
 
-    private static async Task RunUntil(UploadConsumer consumer, Func<bool> done, CancellationTokenSource? stop = null)
-    {
-        stop ??= new CancellationTokenSource();
-        var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (!done() && DateTime.UtcNow < deadline && !run.IsCompleted) await Task.Delay(50, Ct);
-        await stop.CancelAsync();
-        await run;
-    }
-
     [Fact]
     public async Task Uploads_finishing_out_of_order_all_get_one_outcome_and_the_group_commits_to_the_end()
     {
@@ -116,7 +107,7 @@ public sealed class UploadConsumerTests : IDisposable
         var handler = new ScriptedHandler(options, key => Task.Delay(int.Parse(key[^1..]) % 2 == 0 ? 30 : 0));
         Produce(200);
         using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
-            await RunUntil(consumer, () => consumer.Published >= 200 && consumer.InFlight == 0);
+            await Eventually.RunUntil(consumer, () => consumer.Published >= 200 && consumer.InFlight == 0);
 
         var keys = ReadKeys(Topics.Allow, 200);
         Assert.Equal(Enumerable.Range(0, 200).Select(i => $"u-{i:D5}"), keys.Order());
@@ -130,7 +121,7 @@ public sealed class UploadConsumerTests : IDisposable
         var handler = new ScriptedHandler(options, key => key == "u-00007" ? throw new InvalidOperationException("boom") : Task.CompletedTask);
         Produce(30);
         using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
-            await RunUntil(consumer, () => consumer.Published >= 30 && consumer.InFlight == 0);
+            await Eventually.RunUntil(consumer, () => consumer.Published >= 30 && consumer.InFlight == 0);
 
         Assert.Equal(29, ReadKeys(Topics.Allow, 29).Count);
         Assert.Equal(["u-00007"], ReadKeys(Topics.Dlq, 1));
@@ -147,13 +138,11 @@ public sealed class UploadConsumerTests : IDisposable
         using var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance);
         using var stop = new CancellationTokenSource();
         var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (consumer.PausedPartitions == 0 && DateTime.UtcNow < deadline) await Task.Delay(20, Ct);
-        Assert.True(consumer.PausedPartitions > 0, "partitions were never paused");
+        Assert.True(await Eventually.Holds(() => consumer.PausedPartitions > 0, run), "partitions were never paused");
         Assert.Equal(4, consumer.InFlight);
 
         gate.SetResult();
-        while (consumer.Published < 40 && DateTime.UtcNow < deadline) await Task.Delay(20, Ct);
+        await Eventually.Holds(() => consumer.Published >= 40, run);
         await stop.CancelAsync();
         await run;
         Assert.True(handler.MaxConcurrent <= 4, $"{handler.MaxConcurrent} uploads ran at once");
@@ -191,7 +180,7 @@ public sealed class UploadConsumerTests : IDisposable
         Produce(60);
         _broker.InjectRequestErrors(0, ErrorCode.NotLeaderForPartition, ErrorCode.RequestTimedOut, ErrorCode.NotEnoughReplicas);
         using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
-            await RunUntil(consumer, () => consumer.Published >= 60 && consumer.InFlight == 0);
+            await Eventually.RunUntil(consumer, () => consumer.Published >= 60 && consumer.InFlight == 0);
 
         Assert.Equal(Enumerable.Range(0, 60).Select(i => $"u-{i:D5}"), ReadKeys(Topics.Allow, 60).Order());
     }
@@ -223,12 +212,38 @@ public sealed class UploadConsumerTests : IDisposable
         long transactions;
         using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
         {
-            await RunUntil(consumer, () => consumer.Published >= 120 && consumer.InFlight == 0);
+            await Eventually.RunUntil(consumer, () => consumer.Published >= 120 && consumer.InFlight == 0);
             transactions = consumer.TransactionsCommitted;
         }
 
         Assert.True(transactions >= 1);
         Assert.Equal(Enumerable.Range(0, 120).Select(i => $"u-{i:D5}"), ReadKeys(Topics.Allow, 120, IsolationLevel.ReadCommitted).Order());
+    }
+
+    [Fact]
+    public async Task Exactly_once_mode_commits_the_open_transaction_when_its_interval_has_passed_on_the_injected_clock()
+    {
+        var time = new FakeTimeProvider();
+        var options = Options(o =>
+        {
+            o.Mode = DeliveryModes.ExactlyOnce;
+            o.TransactionalId = "tx-" + Guid.NewGuid().ToString("N")[..8];
+            o.TransactionInterval = TimeSpan.FromMinutes(1);
+        });
+        Produce(30);
+        using var consumer = new UploadConsumer(options, new ScriptedHandler(options), ConsoleTestLogger.Instance, time);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
+
+        // Every outcome is acknowledged inside the open transaction; the clock has not moved, so it stays open.
+        Assert.True(await Eventually.Holds(() => consumer.Published >= 30, run), $"{consumer.Published} published");
+        Assert.Equal((0L, 0L), (consumer.TransactionsCommitted, consumer.UploadsCommitted));
+
+        time.Advance(options.TransactionInterval);
+        Assert.True(await Eventually.Holds(() => consumer.UploadsCommitted >= 30, run), $"{consumer.UploadsCommitted} committed");
+        Assert.Equal((1L, 30L), (consumer.TransactionsCommitted, consumer.UploadsCommitted));
+        await stop.CancelAsync();
+        await run;
     }
 
     [Fact]
@@ -247,7 +262,7 @@ public sealed class UploadConsumerTests : IDisposable
         long aborted;
         using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
         {
-            await RunUntil(consumer, () => consumer.TransactionsAborted > 0 && consumer.UploadsCommitted >= 50);
+            await Eventually.RunUntil(consumer, () => consumer.TransactionsAborted > 0 && consumer.UploadsCommitted >= 50);
             aborted = consumer.TransactionsAborted;
         }
         var keys = ReadKeys(Topics.Allow, 50, IsolationLevel.ReadUncommitted);

@@ -1,44 +1,23 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 
 namespace Moderation.Streams.Kafka.Replay;
 
-/// <summary>How a replay runs (the range itself is the <see cref="ReplayPlan"/>).</summary>
-public sealed record ReplayOptions
-{
-    /// <summary>Uploads per second at most, so live screening keeps its share; null = as fast as it goes.</summary>
-    public double? Rate { get; init; }
-
-    /// <summary>Decide without publishing or committing anything.</summary>
-    public bool DryRun { get; init; }
-
-    /// <summary>Uploads being screened at once; the loop stops fetching above it.</summary>
-    public int MaxInFlight { get; init; } = 256;
-
-    /// <summary>How often finished offsets are committed to the replay's group (what a restart resumes from).</summary>
-    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>How long an interrupted replay waits for in-flight uploads before it stops.</summary>
-    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
-}
-
-/// <summary>How a replay ended. <see cref="Completed"/> only when every offset of the range was processed.</summary>
-public sealed record ReplayResult(bool Completed, long Total, long AlreadyDone, long Processed, long Published, string? Error)
-{
-    public long Done => AlreadyDone + Processed;
-}
-
 /// <summary>
 /// Re-screens a bounded range of the uploads topic: its own consume loop over assigned partitions (no group
 /// membership, so live workers are never rebalanced), each stopped at the end offset captured when the range was
-/// resolved. Outcomes are produced asynchronously; an upload counts as finished when all its records are
-/// acknowledged, and the gap-free finished position is committed to the replay's group so a restarted replay
-/// resumes there. Dry runs decide and report without producing or committing.
+/// resolved. Outcomes are produced through the worker's <see cref="OutcomePublisher"/> (the same producer settings,
+/// stubs for refused records); an upload counts as finished when all its records are acknowledged, and the gap-free
+/// finished position is committed to the replay's group so a restarted replay resumes there. Dry runs decide and
+/// report without producing or committing.
+/// <para>A failure stops in order, like <see cref="UploadConsumer"/>: nothing more is produced, in-flight uploads are
+/// cancelled and waited for (at most <see cref="ReplayOptions.ShutdownTimeout"/>), and what was acknowledged before
+/// is committed.</para>
 /// </summary>
 public sealed class ReplayRunner : IDisposable
 {
+    private static readonly TimeSpan PollSlice = TimeSpan.FromMilliseconds(100);
     private readonly KafkaOptions _kafka;
     private readonly ReplayPlan _plan;
     private readonly IUploadHandler _handler;
@@ -49,15 +28,16 @@ public sealed class ReplayRunner : IDisposable
     private readonly ConcurrentQueue<(TopicPartition Partition, long Offset)> _completed = new();
     private readonly SemaphoreSlim _completionSignal = new(0);
     private readonly IConsumer<byte[]?, byte[]?> _consumer;
-    private readonly IProducer<byte[]?, byte[]?>? _producer;
     private readonly OutcomePublisher? _publisher;
+    private readonly UploadTasks _tasks;
     private int _disposed;
     private readonly Dictionary<TopicPartition, PartitionRange> _ranges = [];
     private readonly HashSet<TopicPartition> _reachedEnd = [];
     private readonly Dictionary<TopicPartition, long> _committed = [];
     private volatile Exception? _fatal;
-    private long _processed, _published, _dispatched;
+    private long _processed, _dispatched;
 
+    /// <param name="time">The clock of the rate, the commit interval and the shutdown wait; <see cref="TimeProvider.System"/> by default.</param>
     public ReplayRunner(KafkaOptions kafka, ReplayPlan plan, IUploadHandler handler, ReplayOptions options, ILogger logger, TimeProvider? time = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxInFlight, 1);
@@ -68,6 +48,7 @@ public sealed class ReplayRunner : IDisposable
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _tasks = new UploadTasks(e => _fatal ??= e);
         foreach (var range in plan.Partitions) _ranges[plan.TopicPartition(range)] = range;
         _consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.Properties(kafka))
         {
@@ -78,27 +59,9 @@ public sealed class ReplayRunner : IDisposable
             EnablePartitionEof = true,
             // An offset deleted by retention mid-replay is an error, not a silent jump: the range would be incomplete.
             AutoOffsetReset = AutoOffsetReset.Error,
-        }).SetErrorHandler((_, e) =>
-        {
-            if (e.IsFatal) _fatal ??= new KafkaException(e);
-            _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay consumer: {Reason}", e.Reason);
-        }).Build();
+        }).SetErrorHandler((_, e) => OnClientError("consumer", e)).Build();
         if (!options.DryRun)
-        {
-            _producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig(KafkaSecurity.Properties(kafka))
-            {
-                BootstrapServers = kafka.BootstrapServers,
-                EnableIdempotence = true,
-                Acks = Acks.All,
-                LingerMs = 5,
-                MessageTimeoutMs = 120_000,
-            }).SetErrorHandler((_, e) =>
-            {
-                if (e.IsFatal) _fatal ??= new KafkaException(e);
-                _logger.Log(e.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay producer: {Reason}", e.Reason);
-            }).Build();
-            _publisher = new OutcomePublisher(_producer, kafka.DlqTopic, logger, e => _fatal ??= e);
-        }
+            _publisher = new OutcomePublisher(KafkaClientConfig.Producer(kafka), kafka.DlqTopic, logger, e => OnClientError("producer", e), e => _fatal ??= e);
     }
 
     public ReplayPlan Plan => _plan;
@@ -111,7 +74,11 @@ public sealed class ReplayRunner : IDisposable
     public long Processed => Interlocked.Read(ref _processed);
 
     /// <summary>Records acknowledged by the broker in this run.</summary>
-    public long Published => Interlocked.Read(ref _published);
+    public long Published => _publisher?.Published ?? 0;
+
+    /// <summary>Completes when the replay has stopped publishing (the end of <see cref="RunAsync"/> or
+    /// <see cref="Dispose"/>) and no upload's task is running any more.</summary>
+    public Task Idle => _tasks.Idle;
 
     /// <summary>Runs the range to its end (Completed), until <paramref name="ct"/> fires, or until a Kafka failure;
     /// in every case it commits what finished before returning.</summary>
@@ -148,7 +115,7 @@ public sealed class ReplayRunner : IDisposable
                 ConsumeResult<byte[]?, byte[]?>? result;
                 try
                 {
-                    result = _consumer.Consume(TimeSpan.FromMilliseconds(100));
+                    result = _consumer.Consume(PollSlice);
                 }
                 catch (ConsumeException e) when (e.Error.Code == ErrorCode.Local_AutoOffsetReset)
                 {
@@ -175,11 +142,18 @@ public sealed class ReplayRunner : IDisposable
             _logger.LogError(e, "Replay failed: {Message}", e.Message);
         }
 
-        await DrainAsync().ConfigureAwait(false);
-        _producer?.Flush(TimeSpan.FromSeconds(30));
+        if (error is null) await DrainAsync().ConfigureAwait(false);
+        if (error is not null || _fatal is not null)
+        {
+            await StopAfterFailureAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            _publisher?.Flush(TimeSpan.FromSeconds(30));
+        }
         DrainCompletions();
         Commit();
-        _publisher?.Close(); // uploads still in flight publish nothing more: a restarted replay screens them again
+        ClosePublisher(); // uploads still in flight publish nothing more: a restarted replay screens them again
         _consumer.Close();
         bool completed = error is null && _fatal is null && _reachedEnd.Count == _ranges.Count && _tracker.InFlight == 0;
         error ??= _fatal?.Message;
@@ -187,12 +161,36 @@ public sealed class ReplayRunner : IDisposable
         return new ReplayResult(completed, _plan.Total, _plan.AlreadyDone, Processed, Published, completed ? null : error);
     }
 
+    /// <summary>After a failure: nothing more is produced, in-flight uploads are cancelled and waited for at most
+    /// <see cref="ReplayOptions.ShutdownTimeout"/> (longer ones are abandoned: the produce gate keeps them off the
+    /// producer whenever they end); what was acknowledged before is still committed.</summary>
+    private async Task StopAfterFailureAsync()
+    {
+        ClosePublisher();
+        int abandoned = await _tasks.CancelAsync(_options.ShutdownTimeout, _time).ConfigureAwait(false);
+        if (abandoned > 0)
+            _logger.LogWarning("Replay stopping after a failure: {Count} uploads still being screened after {Timeout} are abandoned (a restarted replay screens them again)",
+                abandoned, _options.ShutdownTimeout);
+    }
+
+    private void ClosePublisher()
+    {
+        _publisher?.Close();
+        _tasks.Close();
+    }
+
+    private void OnClientError(string client, Error error)
+    {
+        if (error.IsFatal) _fatal ??= new KafkaException(error);
+        _logger.Log(error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay {Client}: {Reason}", client, error.Reason);
+    }
+
     private TimeSpan Throttle(long started)
     {
-        if (_tracker.InFlight >= _options.MaxInFlight) return TimeSpan.FromMilliseconds(100);
+        if (_tracker.InFlight >= _options.MaxInFlight) return PollSlice;
         if (_options.Rate is not { } rate) return TimeSpan.Zero;
         var due = TimeSpan.FromSeconds(_dispatched / rate) - _time.GetElapsedTime(started);
-        return due <= TimeSpan.Zero ? TimeSpan.Zero : due < TimeSpan.FromMilliseconds(100) ? due : TimeSpan.FromMilliseconds(100);
+        return due <= TimeSpan.Zero ? TimeSpan.Zero : due < PollSlice ? due : PollSlice;
     }
 
     private void ReachedEnd(TopicPartition partition)
@@ -211,36 +209,28 @@ public sealed class ReplayRunner : IDisposable
     {
         _tracker.Begin(upload.TopicPartition, upload.Offset.Value);
         _dispatched++;
-        _ = Task.Run(() => ProcessAsync(upload));
+        _tasks.Start(ct => ProcessAsync(upload, ct));
     }
 
-    private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload)
+    private async Task ProcessAsync(ConsumeResult<byte[]?, byte[]?> upload, CancellationToken ct)
     {
         IReadOnlyList<OutboundMessage> outcome;
         try
         {
-            outcome = await _handler.HandleAsync(upload, CancellationToken.None).ConfigureAwait(false);
+            outcome = await _handler.HandleAsync(upload, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return; // abandoned by a stop after a failure: a restarted replay screens it again
         }
         catch (Exception e)
         {
             _logger.LogError(e, "Internal error re-screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
             outcome = [DeadLetter.Create(_kafka, upload, Contracts.ErrorCodes.Internal, e.Message)];
         }
-        if (_publisher is null || outcome.Count == 0)
-        {
-            Complete(upload, outcome);
-            return;
-        }
-        int remaining = outcome.Count;
-        foreach (var message in outcome)
-        {
-            // A record the broker refuses is replaced by a stub DLQ record, so the range still completes.
-            if (!_publisher.Publish(upload.TopicPartitionOffset, upload.Message.Key, message, () =>
-            {
-                Interlocked.Increment(ref _published);
-                if (Interlocked.Decrement(ref remaining) == 0) Complete(upload, outcome);
-            })) return;
-        }
+        if (_publisher is null) Complete(upload, outcome);
+        // A record the broker refuses is replaced by a stub DLQ record, so the range still completes.
+        else _publisher.PublishOutcome(upload, outcome, () => Complete(upload, outcome));
     }
 
     private void Complete(ConsumeResult<byte[]?, byte[]?> upload, IReadOnlyList<OutboundMessage> outcome)
@@ -268,13 +258,13 @@ public sealed class ReplayRunner : IDisposable
 
     private async Task DrainAsync()
     {
-        var waited = Stopwatch.StartNew();
-        while (_tracker.InFlight > 0 && _fatal is null && waited.Elapsed < _options.ShutdownTimeout)
+        long started = _time.GetTimestamp();
+        while (_tracker.InFlight > 0 && _fatal is null && _time.GetElapsedTime(started) < _options.ShutdownTimeout)
         {
-            await _completionSignal.WaitAsync(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
+            await _completionSignal.WaitAsync(PollSlice).ConfigureAwait(false);
             DrainCompletions();
         }
-        if (_tracker.InFlight > 0)
+        if (_tracker.InFlight > 0 && _fatal is null)
             _logger.LogWarning("{Count} uploads still in flight; a restarted replay screens them again", _tracker.InFlight);
     }
 
@@ -303,13 +293,15 @@ public sealed class ReplayRunner : IDisposable
         }
     }
 
-    /// <summary>Call after <see cref="RunAsync"/> returned; upload tasks still running are kept off the producer.</summary>
+    /// <summary>Call after <see cref="RunAsync"/> returned. Upload tasks still running are cancelled and kept off the
+    /// producer; the consumer is disposed, then the producer.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _publisher?.Close();
+        ClosePublisher();
+        _tasks.Cancel();
         _consumer.Dispose();
-        _producer?.Dispose();
+        _publisher?.Dispose();
         // _completionSignal stays undisposed: late upload tasks may still signal it.
     }
 }

@@ -88,15 +88,4 @@ internal sealed class PoisonHarness : IDisposable
         var committed = consumer.Committed([partition], TimeSpan.FromSeconds(10));
         return (committed[0].Offset.Value, consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High.Value);
     }
-
-    /// <summary>Runs the consumer until <paramref name="done"/> (the deadline only bounds a hang), then stops it.</summary>
-    public static async Task RunUntil(UploadConsumer consumer, Func<bool> done)
-    {
-        using var stop = new CancellationTokenSource();
-        var run = Task.Run(() => consumer.RunAsync(stop.Token), TestContext.Current.CancellationToken);
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (!done() && DateTime.UtcNow < deadline && !run.IsCompleted) await Task.Delay(50, TestContext.Current.CancellationToken);
-        await stop.CancelAsync();
-        await run;
-    }
 }

@@ -39,7 +39,7 @@ public sealed class PoisonRecordTests : IDisposable
     private async Task<(List<PoisonHarness.Published> Allow, List<PoisonHarness.Published> Dlq)> ScreenAsync(KafkaOptions options, IUploadHandler handler, int expected)
     {
         using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
-            await PoisonHarness.RunUntil(consumer, () => consumer.Consumed >= expected && consumer.InFlight == 0 && _harness.Committed(options.GroupId).Committed >= expected);
+            await Eventually.RunUntil(consumer, () => consumer.Consumed >= expected && consumer.InFlight == 0 && _harness.Committed(options.GroupId).Committed >= expected);
         return (_harness.Read(options.AllowTopic), _harness.Read(options.DlqTopic));
     }
 
@@ -166,7 +166,7 @@ public sealed class PoisonRecordTests : IDisposable
         long aborted, stubs;
         using (var consumer = new UploadConsumer(options, new Handler(options), ConsoleTestLogger.Instance))
         {
-            await PoisonHarness.RunUntil(consumer, () => consumer.UploadsCommitted >= 20);
+            await Eventually.RunUntil(consumer, () => consumer.UploadsCommitted >= 20);
             (aborted, stubs) = (consumer.TransactionsAborted, consumer.Stubs);
         }
 

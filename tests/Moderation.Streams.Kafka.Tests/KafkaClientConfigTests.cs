@@ -1,0 +1,43 @@
+using Confluent.Kafka;
+
+namespace Moderation.Streams.Kafka.Tests;
+
+/// <summary>One home for the clients' settings: the worker and a replay publish through the same producer settings,
+/// and only the exactly-once worker's producer is transactional.</summary>
+public sealed class KafkaClientConfigTests
+{
+    [Fact]
+    public void The_outcome_producer_is_idempotent_with_acks_from_every_replica_and_never_transactional()
+    {
+        // A replay copies the live settings, exactly-once mode included, and publishes without transactions.
+        var config = KafkaClientConfig.Producer(new KafkaOptions { BootstrapServers = "kafka-1:9092", Mode = DeliveryModes.ExactlyOnce });
+        Assert.Equal("kafka-1:9092", config.BootstrapServers);
+        Assert.True(config.EnableIdempotence);
+        Assert.Equal(Acks.All, config.Acks);
+        Assert.Null(config.TransactionalId);
+    }
+
+    [Fact]
+    public void The_transactional_producer_is_the_outcome_producer_with_a_stable_id_and_a_message_timeout_within_the_transactions()
+    {
+        var options = new KafkaOptions { GroupId = "workers", Mode = DeliveryModes.ExactlyOnce };
+        var config = KafkaClientConfig.TransactionalProducer(options);
+        Assert.True(config.EnableIdempotence);
+        Assert.Equal(Acks.All, config.Acks);
+        Assert.Equal($"workers-{Environment.MachineName}", config.TransactionalId);
+        Assert.True(config.MessageTimeoutMs <= config.TransactionTimeoutMs, $"{config.MessageTimeoutMs} > {config.TransactionTimeoutMs}");
+
+        options.TransactionalId = "worker-0";
+        Assert.Equal("worker-0", KafkaClientConfig.TransactionalProducer(options).TransactionalId);
+    }
+
+    [Fact]
+    public void The_worker_consumer_commits_from_the_offset_store_only_in_at_least_once_mode()
+    {
+        var atLeastOnce = KafkaClientConfig.Consumer(new KafkaOptions());
+        var exactlyOnce = KafkaClientConfig.Consumer(new KafkaOptions { Mode = DeliveryModes.ExactlyOnce });
+        Assert.Equal((true, false), (atLeastOnce.EnableAutoCommit, atLeastOnce.EnableAutoOffsetStore));
+        Assert.Equal((false, false), (exactlyOnce.EnableAutoCommit, exactlyOnce.EnableAutoOffsetStore));
+        Assert.All([atLeastOnce, exactlyOnce], c => Assert.Equal(IsolationLevel.ReadCommitted, c.IsolationLevel));
+    }
+}
