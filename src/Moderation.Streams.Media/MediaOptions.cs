@@ -1,7 +1,11 @@
+using System.ComponentModel.DataAnnotations;
+using Moderation.Streams.Contracts;
+
 namespace Moderation.Streams.Media;
 
-/// <summary>Where media may be read from, and how much of it (configuration section <c>Media</c>).</summary>
-public sealed record MediaOptions
+/// <summary>Where media may be read from, and how much of it (configuration section <c>Media</c>); validated at start,
+/// its <c>Decode</c> and <c>Video</c> limits with it.</summary>
+public sealed record MediaOptions : IValidatableObject
 {
     /// <summary>Directory under which <c>file:</c> URLs are served; null forbids <c>file:</c> URLs.</summary>
     public string? Root { get; init; }
@@ -23,6 +27,7 @@ public sealed record MediaOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Redirects followed per fetch; every hop is checked again like the first URL. 0 refuses redirects.</summary>
+    [Range(0, 20)]
     public int MaxRedirects { get; init; } = 3;
 
     /// <summary>Decode limits (<c>Media:Decode</c>); large JPEGs are decoded at reduced scale by default here.</summary>
@@ -30,4 +35,20 @@ public sealed record MediaOptions
 
     /// <summary>Video probing, sampling and limits (<c>Media:Video</c>).</summary>
     public Video.VideoLimits Video { get; init; } = new();
+
+    /// <exception cref="ArgumentException">A setting is out of range (the message names it).</exception>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBytes, 1, nameof(MaxBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(FetchTimeout, TimeSpan.Zero, nameof(FetchTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ConnectTimeout, TimeSpan.Zero, nameof(ConnectTimeout));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxRedirects, nameof(MaxRedirects));
+        ArgumentNullException.ThrowIfNull(AllowedHosts, nameof(AllowedHosts));
+        ArgumentNullException.ThrowIfNull(Decode, nameof(Decode));
+        ArgumentNullException.ThrowIfNull(Video, nameof(Video));
+        Decode.Validate();
+        Video.Validate();
+    }
+
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext) => SettingsValidation.Run(Validate, "Media");
 }

@@ -61,13 +61,7 @@ public sealed class ModelComposition : IDisposable
 
     /// <summary>A batcher over <see cref="Batched"/> with the worker's batching settings.</summary>
     public DynamicBatcher CreateBatcher(OnnxImageClassifier primary, InferenceOptions inference, TimeProvider? time = null) =>
-        new(Batched, new DynamicBatcherOptions
-        {
-            MaxBatchSize = inference.MaxBatchSize,
-            MaxQueueDelay = TimeSpan.FromMilliseconds(inference.MaxQueueDelayMs),
-            MaxQueued = inference.MaxQueued,
-            ConcurrentBatches = primary.Options.ConcurrentRuns,
-        }, time);
+        new(Batched, inference.Batcher(primary.Options.ConcurrentRuns), time);
 
     private OnnxImageClassifier Load(string name, OnnxImageClassifier primary, string? modelsDirectory)
     {

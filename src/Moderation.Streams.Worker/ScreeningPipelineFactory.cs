@@ -9,39 +9,6 @@ using StackExchange.Redis;
 
 namespace Moderation.Streams.Worker;
 
-/// <summary>Everything one <see cref="ScreeningPipeline"/> runs on; disposing it releases the model, Redis and banks.</summary>
-public sealed class ScreeningComponents : IAsyncDisposable
-{
-    /// <summary>The policy at start (the pipeline reads <see cref="Watcher"/>'s current one when it watches the file).</summary>
-    public required Policy Policy { get; init; }
-    public required OnnxImageClassifier Classifier { get; init; }
-    public required ModelComposition Models { get; init; }
-    public required DynamicBatcher Batcher { get; init; }
-    public required MediaReader Media { get; init; }
-    public PolicyWatcher? Watcher { get; init; }
-    public ShadowDecisions? Shadow { get; init; }
-    public IConnectionMultiplexer? Redis { get; init; }
-    public IDecisionCache? Cache { get; init; }
-    public BankMatcher? Banks { get; init; }
-    public required ScreeningPipeline Pipeline { get; init; }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Banks is not null) await Banks.DisposeAsync().ConfigureAwait(false);
-        if (Redis is not null) await Redis.DisposeAsync().ConfigureAwait(false);
-        await Batcher.DisposeAsync().ConfigureAwait(false);
-        Pipeline.Dispose();
-        Media.Dispose();
-        Models.Dispose();
-        Classifier.Dispose();
-        Watcher?.Dispose();
-    }
-}
-
-/// <summary>What a pipeline is built from: the worker's settings sections.</summary>
-public sealed record ScreeningSettings(KafkaOptions Kafka, ScreeningOptions Screening, MediaOptions Media, RedisOptions Redis, BanksOptions Banks,
-    InferenceOptions? Inference = null, MediaRetryOptions? MediaRetry = null);
-
 /// <summary>
 /// The one way a screening pipeline is assembled — policy (optionally watched for hot reload), classifier,
 /// ensemble members and shadow candidate, batcher, media reader with retries, decision cache, banks — used by
@@ -86,7 +53,7 @@ public static class ScreeningPipelineFactory
                     connection.IsConnected ? "connected" : "connecting", cache is null ? "off" : "on", banks.Enabled ? "on" : "off");
                 if (banks.Enabled)
                 {
-                    matcher = new BankMatcher(new RedisBankStore(connection), MatcherOptions(banks), logger);
+                    matcher = new BankMatcher(new RedisBankStore(connection), banks, logger);
                     await matcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);
                 }
             }
@@ -97,7 +64,7 @@ public static class ScreeningPipelineFactory
             var current = watcher;
             var services = new ScreenerServices
             {
-                Batcher = batcher, Banks = matcher, BanksFailClosed = banks.WhenUnavailable != "model", Stats = stats, Logger = logger,
+                Batcher = batcher, Banks = matcher, BanksFailClosed = banks.FailClosed, Stats = stats, Logger = logger,
                 Cache = cache is null ? null : new CachedDecisions(cache, stats, logger),
             };
             var pipeline = new ScreeningPipeline(kafka, screening, reader, services, current is null ? () => policy : () => current.Current,
@@ -120,12 +87,4 @@ public static class ScreeningPipelineFactory
             throw;
         }
     }
-
-    public static BankMatcherOptions MatcherOptions(BanksOptions o) => new()
-    {
-        Match = new Hashing.Banks.BankMatchOptions { MaxDistance = o.MaxDistance, MinQuality = o.MinQuality, Dihedral = o.Dihedral },
-        RefreshInterval = o.RefreshInterval,
-        FullReloadInterval = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMinutes(15).Ticks, o.RefreshInterval.Ticks)),
-        MaxStaleness = o.MaxStaleness,
-    };
 }

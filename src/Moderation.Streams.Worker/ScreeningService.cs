@@ -22,7 +22,7 @@ public sealed class ScreeningService(
     IOptions<MediaOptions> media,
     IOptions<MediaRetryOptions> mediaRetry,
     IOptions<RedisOptions> redis,
-    IOptions<BanksOptions> banks,
+    IOptions<BankMatcherOptions> banks,
     ScreeningStats stats,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggers) : BackgroundService

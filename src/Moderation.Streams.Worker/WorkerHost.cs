@@ -1,3 +1,4 @@
+using Moderation.Streams.Redis.Banks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -41,13 +42,7 @@ public static class WorkerHost
             builder.Logging.AddSafeConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
         }
 
-        builder.Services.AddOptions<KafkaOptions>().BindConfiguration("Kafka").ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<ScreeningOptions>().BindConfiguration("Screening").ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<InferenceOptions>().BindConfiguration("Inference").ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<MediaOptions>().BindConfiguration("Media");
-        builder.Services.AddOptions<MediaRetryOptions>().BindConfiguration("Media:Retry");
-        builder.Services.AddOptions<RedisOptions>().BindConfiguration("Redis");
-        builder.Services.AddOptions<BanksOptions>().BindConfiguration("Banks").ValidateDataAnnotations().ValidateOnStart();
+        ScreeningSettings.Register(builder.Services);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
         builder.Services.AddSingleton<ScreeningStats>();
         builder.Services.AddSingleton<ScreeningService>();

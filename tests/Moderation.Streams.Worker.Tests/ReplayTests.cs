@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Redis.Banks;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Kafka.Replay;
 using Moderation.Streams.Media;
@@ -33,7 +34,7 @@ public sealed class ReplayTests
         new ScreeningOptions { PolicyFile = policyFile },
         new MediaOptions { Root = stack.MediaRoot.FullName },
         new RedisOptions(),
-        new BanksOptions());
+        new BankMatcherOptions());
 
     private static void ProduceAt(EmbeddedStack stack, IEnumerable<(string Id, byte[] Upload, DateTimeOffset At)> uploads)
     {

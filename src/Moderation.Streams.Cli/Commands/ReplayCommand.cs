@@ -1,3 +1,4 @@
+using Moderation.Streams.Redis.Banks;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -111,14 +112,7 @@ internal static class ReplayCommand
             .AddEnvironmentVariables()
             .AddInMemoryCollection(overrides)
             .Build();
-        return new ScreeningSettings(
-            config.GetSection("Kafka").Get<KafkaOptions>() ?? new KafkaOptions(),
-            config.GetSection("Screening").Get<ScreeningOptions>() ?? new ScreeningOptions(),
-            config.GetSection("Media").Get<MediaOptions>() ?? new MediaOptions(),
-            config.GetSection("Redis").Get<RedisOptions>() ?? new RedisOptions(),
-            config.GetSection("Banks").Get<BanksOptions>() ?? new BanksOptions(),
-            config.GetSection("Inference").Get<InferenceOptions>() ?? new InferenceOptions(),
-            config.GetSection("Media:Retry").Get<MediaRetryOptions>() ?? new MediaRetryOptions());
+        return ScreeningSettings.Bind(config);
     }
 
     private static async Task<int> RunAsync(ScreeningSettings settings, ReplayRequest request, string? reportPath, string progressMode, CancellationToken ct)

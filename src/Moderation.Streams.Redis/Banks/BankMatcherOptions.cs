@@ -1,20 +1,49 @@
+using System.ComponentModel.DataAnnotations;
+using Moderation.Streams.Contracts;
 using Moderation.Streams.Hashing.Banks;
 
 namespace Moderation.Streams.Redis.Banks;
 
-/// <summary>Settings of <see cref="BankMatcher"/>; <see cref="Validate"/> runs in its constructor.</summary>
-public sealed record BankMatcherOptions
+/// <summary>Hash-bank matching (configuration section <c>Banks</c>; needs <c>Redis:Configuration</c>): the settings of
+/// <see cref="BankMatcher"/>, bound directly; <see cref="Validate"/> runs at start and in its constructor.</summary>
+public sealed record BankMatcherOptions : IValidatableObject
 {
+    /// <summary>Match uploads against the banks in Redis (when Redis is configured).</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Largest Hamming distance that matches (upstream's PDQ threshold is 31).</summary>
+    [Range(0, 47)]
+    public int MaxDistance { get; init; } = BankMatchOptions.Default.MaxDistance;
+
+    /// <summary>Hashes under this quality never match.</summary>
+    [Range(0, 100)]
+    public int MinQuality { get; init; } = BankMatchOptions.Default.MinQuality;
+
+    /// <summary>Also match rotated and mirrored copies (the 8 dihedral hashes). On by default: a banked picture
+    /// uploaded turned or mirrored would otherwise miss every bank.</summary>
+    public bool Dihedral { get; init; } = BankMatchOptions.Default.Dihedral;
+
+    /// <summary>How long the worker waits for the first load before it starts consuming.</summary>
+    public TimeSpan StartupTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>When the banks are unavailable: <c>review</c> (default: a model <c>allow</c> becomes
+    /// <c>review</c>, never silently allowing what a bank would have caught) or <c>model</c> (the model alone decides).</summary>
+    [RegularExpression("^(review|model)$")]
+    public string WhenUnavailable { get; init; } = "review";
+
+    /// <summary>True unless <see cref="WhenUnavailable"/> is <c>model</c>.</summary>
+    public bool FailClosed => WhenUnavailable != "model";
+
     /// <summary>Prefix of the bank keys (the same as the writers'); no <c>{</c> or <c>}</c>.</summary>
     public string KeyPrefix { get; init; } = "moderation:";
 
-    /// <summary>What counts as a match.</summary>
-    public BankMatchOptions Match { get; init; } = BankMatchOptions.Default;
+    /// <summary>What counts as a match (<see cref="MaxDistance"/>, <see cref="MinQuality"/>, <see cref="Dihedral"/>).</summary>
+    public BankMatchOptions Match => new() { MaxDistance = MaxDistance, MinQuality = MinQuality, Dihedral = Dihedral };
 
     /// <summary>How often versions are compared even without a change message (a missed message costs at most this).</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How often every bank is read again whatever its version says.</summary>
+    /// <summary>How often every bank is read again whatever its version says (at least <see cref="RefreshInterval"/>).</summary>
     public TimeSpan FullReloadInterval { get; init; } = TimeSpan.FromMinutes(15);
 
     /// <summary>After this long without a successful sync the banks count as unavailable (fail closed).</summary>
@@ -40,8 +69,10 @@ public sealed record BankMatcherOptions
         ArgumentNullException.ThrowIfNull(KeyPrefix);
         if (KeyPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
             throw new ArgumentException("KeyPrefix must not contain '{' or '}'.", nameof(KeyPrefix));
-        ArgumentNullException.ThrowIfNull(Match);
         Match.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(StartupTimeout, TimeSpan.Zero, nameof(StartupTimeout));
+        if (WhenUnavailable is not ("review" or "model"))
+            throw new ArgumentException($"WhenUnavailable '{WhenUnavailable}' must be 'review' or 'model'.", nameof(WhenUnavailable));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RefreshInterval, TimeSpan.Zero, nameof(RefreshInterval));
         ArgumentOutOfRangeException.ThrowIfLessThan(FullReloadInterval, RefreshInterval, nameof(FullReloadInterval));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxStaleness, RefreshInterval, nameof(MaxStaleness));
@@ -51,4 +82,6 @@ public sealed record BankMatcherOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(BreakerMinimumThroughput, 2, nameof(BreakerMinimumThroughput));
         ArgumentOutOfRangeException.ThrowIfLessThan(BreakerBreakDuration, TimeSpan.FromMilliseconds(500), nameof(BreakerBreakDuration));
     }
+
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext) => SettingsValidation.Run(Validate, "Banks");
 }

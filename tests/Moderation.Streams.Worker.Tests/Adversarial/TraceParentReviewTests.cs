@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Redis.Banks;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Kafka.Replay;
 using Moderation.Streams.Media;
@@ -47,7 +48,7 @@ public sealed class TraceParentReviewTests
             new ScreeningOptions(),
             new MediaOptions { Root = stack.MediaRoot.FullName },
             new RedisOptions(),
-            new BanksOptions());
+            new BankMatcherOptions());
 
         var report = await ReplayJob.RunAsync(settings, new ReplayRequest { From = new ReplayBound.Earliest() }, NullLogger.Instance, null, Ct);
 
