@@ -36,7 +36,8 @@ public readonly record struct BankLookup(BankLookupStatus Status, BankMatch? Mat
 /// <see cref="BankMatcherOptions.MaxStaleness"/>; after that, and before the first load, they are
 /// <see cref="BankLookupStatus.Unavailable"/>. A bank that vanishes from the registry while its version key
 /// vanished too (a store restarted empty, not a deletion, which keeps counting the version) is kept: an
-/// emptied store must not silently let known content through.
+/// emptied store must not silently let known content through. Each copy remembers the epoch it was read under
+/// and is read again whenever the store lists it under another, whatever its version says.
 /// </remarks>
 public sealed class BankMatcher : IAsyncDisposable
 {
@@ -47,7 +48,9 @@ public sealed class BankMatcher : IAsyncDisposable
     private readonly ResiliencePipeline _pipeline;
     private readonly SemaphoreSlim _syncLock = new(1, 1);
     private readonly SemaphoreSlim _wake = new(0, 1);
-    private readonly Dictionary<string, (long Version, List<BankEntry> Entries)> _banks = new(StringComparer.Ordinal);
+    // Epoch: the store epoch the copy was read under. A version means something only within its epoch: a bank
+    // kept through a restart (an orphan) holds an old-epoch version that the new counter can reach again.
+    private readonly Dictionary<string, (long Version, string? Epoch, List<BankEntry> Entries)> _banks = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private BankIndex _index;
     private IReadOnlyDictionary<string, long> _versions = new Dictionary<string, long>();
@@ -141,9 +144,9 @@ public sealed class BankMatcher : IAsyncDisposable
             bool changed = false;
             foreach (var (name, version) in versions)
             {
-                if (!full && _banks.TryGetValue(name, out var loaded) && loaded.Version == version) continue;
+                if (!full && _banks.TryGetValue(name, out var loaded) && loaded.Version == version && loaded.Epoch == state.Epoch) continue;
                 var (readVersion, entries) = await Read((s, token) => new ValueTask<(long, List<BankEntry>)>(s.LoadAsync(name, token)), ct).ConfigureAwait(false);
-                _banks[name] = (readVersion, entries);
+                _banks[name] = (readVersion, state.Epoch, entries);
                 _orphans.Remove(name);
                 changed = true;
             }
