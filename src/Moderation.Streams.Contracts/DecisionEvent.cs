@@ -54,9 +54,9 @@ public sealed record DecisionEvent
 public sealed record DecisionReason
 {
     private readonly string _source = "";
-    private readonly string? _bank, _matchId, _model, _label, _code, _message;
+    private readonly string? _bank, _matchId, _model, _label, _code, _message, _field, _kind, _id, _category;
 
-    /// <summary><c>model</c>, <c>bank</c>, <c>cache</c> or <c>fail-closed</c>.</summary>
+    /// <summary><c>model</c>, <c>bank</c>, <c>text</c>, <c>cache</c> or <c>fail-closed</c>.</summary>
     public required string Source { get => _source; init => _source = SafeText.Escape(value, TextLimits.ReasonNameChars); }
     public string? Bank { get => _bank; init => _bank = Bounded(value, TextLimits.ReasonNameChars); }
     public int? Distance { get; init; }
@@ -77,6 +77,25 @@ public sealed record DecisionReason
 
     /// <summary>Videos: how many frames were sampled (the M of "N of M frames").</summary>
     public int? FramesSampled { get; init; }
+
+    /// <summary>Text: the event field that matched, <c>caption</c> or <c>text</c>.</summary>
+    public string? Field { get => _field; init => _field = Bounded(value, TextLimits.ReasonNameChars); }
+
+    /// <summary>Text: <c>term</c>, <c>domain</c> or <c>text</c> (the kind of bank that matched).</summary>
+    public string? Kind { get => _kind; init => _kind = Bounded(value, TextLimits.ReasonNameChars); }
+
+    /// <summary>Text: the bank entry's id.</summary>
+    public string? Id { get => _id; init => _id = Bounded(value, TextLimits.BankIdChars); }
+
+    /// <summary>Text: the bank entry's category (the policy's <c>text</c> rules map it to an action).</summary>
+    public string? Category { get => _category; init => _category = Bounded(value, TextLimits.ReasonNameChars); }
+
+    /// <summary>Text: where the match lies in the field, UTF-16 offsets into the original text.</summary>
+    public int? Start { get; init; }
+    public int? End { get; init; }
+
+    /// <summary>Text, meaning banks: the cosine similarity to the banked text (instead of a span).</summary>
+    public float? Similarity { get; init; }
 }
 
 public sealed record PdqInfo(string Hash, int Quality);

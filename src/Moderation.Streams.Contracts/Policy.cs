@@ -31,6 +31,10 @@ public sealed record Policy
     /// Without a rule a match is a takedown.</summary>
     public IReadOnlyDictionary<string, string> Banks { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Text category → action of a text match in a caption or a text item (<c>takedown</c> or <c>review</c>);
+    /// <c>*</c> for every other category. Without a rule a text match is a review.</summary>
+    public IReadOnlyDictionary<string, string> Text { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Several models scoring every image, combined class by class; null = the worker's one model.</summary>
     public PolicyEnsemble? Ensemble { get; init; }
 
@@ -77,6 +81,11 @@ public sealed record Policy
         }
         foreach (var (bank, action) in Banks)
             if (action is not (Actions.Takedown or Actions.Review)) errors.Add(($"banks.{bank}", $"'{action}' must be 'takedown' or 'review'"));
+        foreach (var (category, action) in Text)
+        {
+            if (string.IsNullOrWhiteSpace(category)) errors.Add(("text", "a category name must not be empty"));
+            if (action is not (Actions.Takedown or Actions.Review)) errors.Add(($"text.{category}", $"'{action}' must be 'takedown' or 'review'"));
+        }
         if (Unscreenable is not (Actions.Review or DeadLetter)) errors.Add(("unscreenable", "unscreenable must be 'review' or 'dlq' (never allow)"));
         Ensemble?.Validate(errors, knownModels);
         if (Shadow is { } shadow)
@@ -154,6 +163,10 @@ public sealed record Policy
     /// <summary>What a match in <paramref name="bank"/> does: its rule, else the <c>*</c> rule, else takedown.</summary>
     public string BankAction(string bank) =>
         Banks.TryGetValue(bank, out var action) || Banks.TryGetValue(AnyBank, out action) ? action : Actions.Takedown;
+
+    /// <summary>What a text match of <paramref name="category"/> does: its rule, else the <c>*</c> rule, else review.</summary>
+    public string TextAction(string category) =>
+        Text.TryGetValue(category, out var action) || Text.TryGetValue(AnyBank, out action) ? action : Actions.Review;
 
     /// <summary>
     /// The version a decision for <paramref name="surface"/> is cached under: the policy version, plus the surface

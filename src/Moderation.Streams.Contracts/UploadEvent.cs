@@ -6,8 +6,14 @@ public sealed record UploadEvent
     public required string ContentId { get; init; }
     public string? UploaderId { get; init; }
     public required string MediaType { get; init; }
-    public required MediaRef Media { get; init; }
+    /// <summary>The media to screen; null for a <c>text</c> item, which has none.</summary>
+    public MediaRef? Media { get; init; }
+
+    /// <summary>Optional text shown with the media, screened by the text signals (at most <see cref="EventLimits.MaxCaptionChars"/>).</summary>
     public string? Caption { get; init; }
+
+    /// <summary>A <c>text</c> item's text (a comment, a bio, a post): required there, absent otherwise.</summary>
+    public string? Text { get; init; }
     public DateTimeOffset? CreatedAt { get; init; }
 
     /// <summary>Where the upload will appear (e.g. <c>story</c>, <c>profile-photo</c>): selects the policy's surface
@@ -28,4 +34,7 @@ public static class MediaTypes
 {
     public const string Image = "image";
     public const string Video = "video";
+
+    /// <summary>An item with no media (a comment, a bio, a post), screened by the text signals alone.</summary>
+    public const string Text = "text";
 }

@@ -12,6 +12,12 @@ public sealed record EventLimits
     /// <summary>Deepest JSON nesting accepted.</summary>
     public int MaxDepth { get; init; } = 16;
 
+    /// <summary>Longest <c>caption</c> accepted, in characters (Unicode scalar values); longer is <c>invalid-event</c>.</summary>
+    public int MaxCaptionChars { get; init; } = 4_000;
+
+    /// <summary>Longest <c>text</c> of a <c>text</c> item, in characters (Unicode scalar values).</summary>
+    public int MaxTextChars { get; init; } = 10_000;
+
     public static EventLimits Default { get; } = new();
 }
 
@@ -40,7 +46,7 @@ public static class UploadEventParser
             var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = limits.MaxDepth, CommentHandling = JsonCommentHandling.Disallow });
             RejectDuplicateKeys(ref reader);
             using var document = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = limits.MaxDepth });
-            return FromDocument(document.RootElement);
+            return FromDocument(document.RootElement, limits);
         }
         catch (Exception e) when (IsHostileInputFailure(e))
         {
@@ -57,7 +63,7 @@ public static class UploadEventParser
     private static bool IsHostileInputFailure(Exception e) =>
         e is JsonException or InvalidOperationException or ArgumentException or FormatException or OverflowException;
 
-    private static UploadEvent FromDocument(JsonElement root)
+    private static UploadEvent FromDocument(JsonElement root, EventLimits limits)
     {
         if (root.ValueKind != JsonValueKind.Object) throw Invalid("event must be a JSON object");
 
@@ -68,8 +74,20 @@ public static class UploadEventParser
             throw Invalid("uploader_id must be 1-128 characters of [A-Za-z0-9._:-]");
 
         string mediaType = RequiredString(root, "media_type");
-        var media = ParseMedia(root);
+        bool textItem = mediaType == MediaTypes.Text;
+        var media = textItem ? NoMedia(root) : ParseMedia(root);
+        // A lone surrogate (escaped as \uD800) is no text: reading it fails as hostile input, invalid-event. Control
+        // characters are kept as they came: the text signals read through them and reasons quote offsets, not text.
         string? caption = OptionalString(root, "caption");
+        if (caption is not null && Chars(caption) > limits.MaxCaptionChars)
+            throw Invalid($"caption of {Chars(caption)} characters exceeds the limit of {limits.MaxCaptionChars}");
+        // "text" belongs to text items; on other uploads it is an unknown field, ignored as the contract says.
+        string? text = textItem ? OptionalString(root, "text") : null;
+        if (textItem)
+        {
+            if (string.IsNullOrEmpty(text)) throw Invalid("text is required for media_type text (1 or more characters)");
+            if (Chars(text) > limits.MaxTextChars) throw Invalid($"text of {Chars(text)} characters exceeds the limit of {limits.MaxTextChars}");
+        }
         DateTimeOffset? createdAt = null;
         var createdText = OptionalString(root, "created_at");
         if (createdText is not null)
@@ -80,8 +98,8 @@ public static class UploadEventParser
             createdAt = parsed;
         }
 
-        if (mediaType is not (MediaTypes.Image or MediaTypes.Video))
-            throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{Truncate(mediaType)}' is not supported (image, video)");
+        if (mediaType is not (MediaTypes.Image or MediaTypes.Video or MediaTypes.Text))
+            throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{Truncate(mediaType)}' is not supported (image, video, text)");
 
         return new UploadEvent
         {
@@ -90,6 +108,7 @@ public static class UploadEventParser
             MediaType = mediaType,
             Media = media,
             Caption = caption,
+            Text = text,
             CreatedAt = createdAt,
             // Additive field: events that carried an odd "surface" before it meant anything stay valid.
             Surface = root.TryGetProperty("surface", out var surface) && surface.ValueKind == JsonValueKind.String
@@ -138,6 +157,19 @@ public static class UploadEventParser
         }
         return true;
     }
+
+    /// <summary>Characters as the limits count them: Unicode scalar values (an emoji is one, not two UTF-16 units).</summary>
+    private static int Chars(string text)
+    {
+        int n = 0;
+        foreach (var _ in text.EnumerateRunes()) n++;
+        return n;
+    }
+
+    /// <summary>A <c>text</c> item has no media: a <c>media</c> field (other than null) is invalid.</summary>
+    private static MediaRef? NoMedia(JsonElement root) =>
+        root.TryGetProperty("media", out var media) && media.ValueKind != JsonValueKind.Null
+            ? throw Invalid("media must be absent for media_type text") : null;
 
     private static MediaRef ParseMedia(JsonElement root)
     {
@@ -221,11 +253,15 @@ public static class UploadEventParser
             w.WriteString("content_id", upload.ContentId);
             if (upload.UploaderId is not null) w.WriteString("uploader_id", upload.UploaderId);
             w.WriteString("media_type", upload.MediaType);
-            w.WriteStartObject("media");
-            if (upload.Media.Url is not null) w.WriteString("url", upload.Media.Url);
-            if (upload.Media.Data is not null) w.WriteBase64String("data", upload.Media.Data);
-            w.WriteEndObject();
+            if (upload.Media is { } media)
+            {
+                w.WriteStartObject("media");
+                if (media.Url is not null) w.WriteString("url", media.Url);
+                if (media.Data is not null) w.WriteBase64String("data", media.Data);
+                w.WriteEndObject();
+            }
             if (upload.Caption is not null) w.WriteString("caption", upload.Caption);
+            if (upload.Text is not null) w.WriteString("text", upload.Text);
             if (upload.CreatedAt is { } created) w.WriteString("created_at", created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
             w.WriteEndObject();
         }

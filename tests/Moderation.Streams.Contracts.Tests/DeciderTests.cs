@@ -9,7 +9,11 @@ public sealed class DeciderTests
     private static readonly IReadOnlyList<string> Labels = Policy.KnownLabels; // drawing, hentai, neutral, porn, sexy
 
     /// <summary>Bank <c>r</c> is a review bank, <c>t</c> (and every other) a takedown bank.</summary>
-    private static readonly Policy Banked = Policy.Default with { Banks = new Dictionary<string, string> { ["r"] = Actions.Review } };
+    private static readonly Policy Banked = Policy.Default with
+    {
+        Banks = new Dictionary<string, string> { ["r"] = Actions.Review },
+        Text = new Dictionary<string, string> { ["scam"] = Actions.Takedown, ["spam"] = Actions.Review }, // drugs: no rule, a review
+    };
 
     private static float[] Scores(float porn = 0, float sexy = 0, float hentai = 0) =>
         [.. Labels.Select(l => l switch { "porn" => porn, "sexy" => sexy, "hentai" => hentai, "neutral" => 1 - porn - sexy - hentai, _ => 0f })];
@@ -165,6 +169,62 @@ public sealed class DeciderTests
         Assert.Equal(("fail-closed", PartialScreening.Code, "the last 40 s"), (verdict.Reasons[^1].Source, verdict.Reasons[^1].Code, verdict.Reasons[^1].Message));
     }
 
+    private static TextHit Hit(string category, string field = TextHit.CaptionField) => new(field, "term", "scams", "t-7", category, 3, 9);
+
+    [Fact]
+    public void A_caption_match_raises_an_allowed_picture_to_its_category_rule_and_never_lowers_it()
+    {
+        var signals = new UploadSignals { Model = Still(porn: 0.1f), HasText = true, TextBanks = BankStatus.Checked, TextHits = [Hit("spam")] };
+        var review = Decider.Decide(Banked, signals);
+        Assert.Equal(Actions.Review, review.Action);
+        var reason = Assert.Single(review.Reasons);
+        Assert.Equal(("text", "caption", "term", "scams", "t-7", "spam", 3, 9), (reason.Source, reason.Field, reason.Kind, reason.Bank, reason.Id, reason.Category, reason.Start, reason.End));
+
+        Assert.Equal(Actions.Takedown, Decider.Decide(Banked, signals with { TextHits = [Hit("scam")] }).Action);
+        Assert.Equal(Actions.Review, Decider.Decide(Banked, signals with { TextHits = [Hit("drugs")] }).Action); // no rule: review
+        // A takedown by the model stays one; the caption's reason is added beside it.
+        var takedown = Decider.Decide(Banked, signals with { Model = Still(porn: 0.95f) });
+        Assert.Equal((Actions.Takedown, 2), (takedown.Action, takedown.Reasons.Count));
+    }
+
+    [Fact]
+    public void Text_in_a_takedown_category_settles_the_upload_and_a_text_match_is_never_cached()
+    {
+        var signals = new UploadSignals { HasText = true, TextBanks = BankStatus.Checked, TextHits = [Hit("scam")] };
+        Assert.Equal(Actions.Takedown, Decider.Settled(Banked, signals)!.Action);
+        Assert.Null(Decider.Settled(Banked, signals with { TextHits = [Hit("spam")] }));
+        var withModel = signals with { Model = Still(), TextHits = [Hit("spam")] };
+        Assert.False(Decider.MayStore(withModel, Decider.Decide(Banked, withModel)));
+        // A cached decision on the picture, reused with a new caption: the caption is decided afresh on top of it.
+        var reused = Decider.Decide(Banked, withModel with { Model = null, Cached = Cached(Actions.Allow) });
+        Assert.Equal((Actions.Review, true), (reused.Action, reused.FromCache));
+    }
+
+    [Fact]
+    public void A_text_item_is_decided_by_its_text_alone_and_is_a_review_when_nothing_could_screen_it()
+    {
+        var item = new UploadSignals { TextOnly = true, HasText = true, TextBanks = BankStatus.Checked };
+        var allow = Decider.Decide(Banked, item);
+        Assert.Equal((Actions.Allow, false), (allow.Action, allow.ModelRan));
+        Assert.Equal(Actions.Takedown, Decider.Decide(Banked, item with { TextHits = [Hit("scam", TextHit.TextField)] }).Action);
+
+        var unconfigured = Decider.Decide(Banked, item with { TextBanks = BankStatus.NotConfigured });
+        Assert.Equal((Actions.Review, Decider.NotScreenedCode), (unconfigured.Action, Assert.Single(unconfigured.Reasons).Code));
+        var unavailable = Decider.Decide(Banked, item with { TextBanks = BankStatus.Unavailable });
+        Assert.Equal((Actions.Review, Decider.TextBanksUnavailableCode), (unavailable.Action, Assert.Single(unavailable.Reasons).Code));
+        Assert.Equal(Actions.Allow, Decider.Decide(Banked, item with { TextBanks = BankStatus.Unavailable, BanksFailClosed = false }).Action);
+    }
+
+    [Fact]
+    public void A_caption_the_text_banks_could_not_screen_keeps_an_allowed_picture_from_being_allowed()
+    {
+        var signals = new UploadSignals { Model = Still(), HasText = true, TextBanks = BankStatus.Unavailable };
+        Assert.Equal(Actions.Review, Decider.Decide(Banked, signals).Action);
+        // No caption: nothing went unscreened. No text banks configured: captions are not screened on this worker.
+        Assert.Equal(Actions.Allow, Decider.Decide(Banked, signals with { HasText = false }).Action);
+        Assert.Equal(Actions.Allow, Decider.Decide(Banked, signals with { TextBanks = BankStatus.NotConfigured }).Action);
+    }
+
     private static DecisionEvent Cached(string action, params DecisionReason[] reasons) => new()
     {
         ContentId = "old", Action = action, Reasons = reasons, PolicyVersion = "p", ModelVersion = "m@1", DecidedAt = DateTimeOffset.UnixEpoch,
@@ -234,13 +294,28 @@ public sealed class DeciderTests
             ? ModelSignal.Still("m", Labels, frames[0])
             : ModelSignal.OfFrames("m", Labels, [.. frames.Select((_, i) => i * 1000L)], [.. frames.Select(f => (IReadOnlyList<float>)f)], k));
 
-    private static readonly Gen<UploadSignals> AnySignals =
+    private static readonly Gen<TextHit[]> AnyTextHits = Gen.OneOf("scam", "drugs", "spam").Select(Gen.OneOf(TextHit.CaptionField, TextHit.TextField))
+        .Select((category, field) => new TextHit(field, "term", "b", "t-1", category, 0, 4)).Array[0, 2];
+
+    private static readonly Gen<BankStatus> AnyTextBanks = Gen.OneOf(BankStatus.NotConfigured, BankStatus.Checked, BankStatus.Unavailable);
+
+    private static readonly Gen<UploadSignals> AnyMediaSignals =
         Gen.Select(AnyBanks, Gen.Bool, AnyModel.Null(), Gen.OneOf<string?>(null, null, "batch failed"), Gen.OneOf<string?>(null, null, "tail cut"),
-            Gen.OneOf<string?>(null, "story"))
-        .Select((banks, failClosed, model, failure, notCovered, surface) => new UploadSignals
+            Gen.OneOf<string?>(null, "story"), Gen.Select(AnyTextHits, AnyTextBanks, Gen.Bool))
+        .Select((banks, failClosed, model, failure, notCovered, surface, text) => new UploadSignals
         {
             Banks = banks, BanksFailClosed = failClosed, Model = model, ModelFailure = failure, NotCovered = notCovered, Surface = surface,
+            // Text hits only come from banks that answered, on an upload with text.
+            TextHits = text.Item2 == BankStatus.Checked ? text.Item1 : [], TextBanks = text.Item2, HasText = text.Item3 || (text.Item2 == BankStatus.Checked && text.Item1.Length > 0),
         });
+
+    private static readonly Gen<UploadSignals> AnyTextItem =
+        Gen.Select(AnyTextHits, AnyTextBanks, Gen.Bool).Select((hits, textBanks, failClosed) => new UploadSignals
+        {
+            TextOnly = true, HasText = true, BanksFailClosed = failClosed, TextBanks = textBanks, TextHits = textBanks == BankStatus.Checked ? hits : [],
+        });
+
+    private static readonly Gen<UploadSignals> AnySignals = Gen.Frequency((4, AnyMediaSignals), (1, AnyTextItem));
 
     private static readonly Gen<Policy> AnyPolicy = Gen.Select(Gen.OneOf(Actions.Review, Policy.DeadLetter), Gen.Bool).Select((unscreenable, strictStory) => Banked with
     {
@@ -256,8 +331,9 @@ public sealed class DeciderTests
         Gen.Select(AnyPolicy, AnySignals).Sample((policy, s) =>
         {
             var verdict = Decider.Decide(policy, s);
-            bool distrusted = s.ModelFailure is not null || s.Model is null || s.NotCovered is not null || s.Banks.Match is not null
-                || (s.Banks.IsUnavailable && s.BanksFailClosed);
+            bool distrusted = s.ModelFailure is not null || (s.Model is null && !s.TextOnly) || s.NotCovered is not null || s.Banks.Match is not null
+                || (s.Banks.IsUnavailable && s.BanksFailClosed) || s.TextHits.Count > 0
+                || (s.HasText && s.TextBanks == BankStatus.Unavailable && s.BanksFailClosed) || (s.TextOnly && s.TextBanks == BankStatus.NotConfigured);
             if (verdict.IsDeadLetter) return s.ModelFailure is not null && policy.Unscreenable == Policy.DeadLetter;
             return !distrusted || verdict.Action != Actions.Allow;
         }, iter: 20_000);
@@ -288,14 +364,17 @@ public sealed class DeciderTests
             var asks = new List<string>();
             if (s.Banks.Match is { } m) asks.Add(policy.Banks.TryGetValue(m.Bank, out var rule) ? rule : Actions.Takedown);
             bool bankTakedown = asks.Contains(Actions.Takedown);
-            if (s.ModelFailure is not null || s.Model is null) asks.Add(Actions.Review);
+            if (s.TextOnly) asks.Add(s.TextBanks == BankStatus.NotConfigured ? Actions.Review : Actions.Allow);
+            else if (s.ModelFailure is not null || s.Model is null) asks.Add(Actions.Review);
             else if (!bankTakedown) asks.Add(ModelAsks(policy, s.Model, s.Surface));
             if (s.NotCovered is not null) asks.Add(Actions.Review);
+            asks.AddRange(s.TextHits.Select(h => policy.Text.TryGetValue(h.Category, out var r) ? r : Actions.Review));
             string most = asks.MaxBy(Actions.Severity) ?? Actions.Allow;
-            if (most == Actions.Allow && s.Banks.IsUnavailable && s.BanksFailClosed) most = Actions.Review;
+            if (most == Actions.Allow && s.BanksFailClosed && (s.Banks.IsUnavailable || (s.HasText && s.TextBanks == BankStatus.Unavailable))) most = Actions.Review;
             return verdict.Action == most && (verdict.Action == Actions.Allow) == (verdict.Reasons.Count == 0)
                 && (s.Banks.Match is null || verdict.Reasons.Any(r => r.Source == "bank"))
-                && (s.NotCovered is null || verdict.Reasons.Any(r => r.Code == PartialScreening.Code));
+                && (s.NotCovered is null || verdict.Reasons.Any(r => r.Code == PartialScreening.Code))
+                && verdict.Reasons.Count(r => r.Source == "text") == s.TextHits.Count;
         }, iter: 20_000);
     }
 
@@ -319,6 +398,7 @@ public sealed class DeciderTests
         Gen.Select(Gen.OneOf(Actions.Allow, Actions.Review, Actions.Takedown), AnyBanks).Sample((action, banks) =>
         {
             var signals = new UploadSignals { Cached = Cached(action), Banks = banks };
+            if (!Decider.MayReuse(signals.Cached, signals)) return action == Actions.Allow && banks.IsUnavailable;
             var verdict = Decider.Decide(Banked, signals);
             int floor = Actions.Severity(action);
             if (banks.Match is { } m) floor = Math.Max(floor, Actions.Severity(Banked.BankAction(m.Bank)));

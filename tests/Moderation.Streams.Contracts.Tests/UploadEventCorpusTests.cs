@@ -28,7 +28,9 @@ public class UploadEventCorpusTests
         {
             var parsed = UploadEventParser.Parse(bytes);
             Assert.True(UploadEventParser.IsValidId(parsed.ContentId));
-            Assert.True(parsed.Media.Url is not null ^ parsed.Media.Data is not null);
+            Assert.True(parsed.MediaType == MediaTypes.Text
+                ? parsed.Media is null && parsed.Text is { Length: > 0 }
+                : parsed.Media!.Url is not null ^ parsed.Media.Data is not null);
         }
         else
         {

@@ -32,8 +32,10 @@ public class UploadEventFuzzTests
         }
         Assert.True(UploadEventParser.IsValidId(parsed.ContentId));
         Assert.True(parsed.UploaderId is null || UploadEventParser.IsValidId(parsed.UploaderId));
-        Assert.Contains(parsed.MediaType, new[] { MediaTypes.Image, MediaTypes.Video });
-        Assert.True(parsed.Media.Url is { Length: > 0 and <= 8192 } ^ parsed.Media.Data is { Length: > 0 });
+        Assert.Contains(parsed.MediaType, new[] { MediaTypes.Image, MediaTypes.Video, MediaTypes.Text });
+        Assert.True(parsed.MediaType == MediaTypes.Text
+            ? parsed.Media is null && parsed.Text is { Length: > 0 }
+            : parsed.Media!.Url is { Length: > 0 and <= 8192 } ^ parsed.Media.Data is { Length: > 0 });
         // TryReadContentId agrees with a successful parse whenever it finds an id.
         var recovered = UploadEventParser.TryReadContentId(bytes);
         Assert.True(recovered is null || recovered == parsed.ContentId);
@@ -125,7 +127,7 @@ public class UploadEventFuzzTests
         var e = Assert.Throws<ModerationException>(() => UploadEventParser.Parse(
             Encoding.UTF8.GetBytes("{\"content_id\":\"c-1\",\"media_type\":\"im\\r\\nERROR forged\\u001b[2J\\u2028\",\"media\":{\"url\":\"file:///a\"}}")));
         Assert.Equal(ErrorCodes.UnsupportedMedia, e.Code);
-        Assert.Equal(@"media_type 'im\u000D\u000AERROR forged\u001B[2J\u2028' is not supported (image, video)", e.Message);
+        Assert.Equal(@"media_type 'im\u000D\u000AERROR forged\u001B[2J\u2028' is not supported (image, video, text)", e.Message);
     }
 
     [Fact]
@@ -148,7 +150,7 @@ public class UploadEventFuzzTests
                 Caption = caption,
             };
             var back = UploadEventParser.Parse(UploadEventParser.Serialize(upload));
-            Assert.Equal((upload.ContentId, upload.MediaType, upload.Media.Url, upload.Caption), (back.ContentId, back.MediaType, back.Media.Url, back.Caption));
-            Assert.Equal(upload.Media.Data, back.Media.Data);
+            Assert.Equal((upload.ContentId, upload.MediaType, upload.Media?.Url, upload.Caption, upload.Text), (back.ContentId, back.MediaType, back.Media?.Url, back.Caption, back.Text));
+            Assert.Equal(upload.Media?.Data, back.Media?.Data);
         }, iter: 5_000);
 }

@@ -17,8 +17,8 @@ public class UploadEventParserTests
         Assert.Equal("c-123", e.ContentId);
         Assert.Equal("u-9", e.UploaderId);
         Assert.Equal("image", e.MediaType);
-        Assert.Equal("https://cdn.example/abc.jpg", e.Media.Url);
-        Assert.Null(e.Media.Data);
+        Assert.Equal("https://cdn.example/abc.jpg", e.Media!.Url);
+        Assert.Null(e.Media!.Data);
         Assert.Equal("optional text", e.Caption);
         Assert.Equal(new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero), e.CreatedAt);
     }
@@ -27,7 +27,7 @@ public class UploadEventParserTests
     public void Inline_data_is_base64_decoded_and_unknown_fields_are_ignored()
     {
         var e = Parse("""{"content_id":"a","media_type":"image","media":{"data":"AQID"},"future_field":{"x":[1,2]}}""");
-        Assert.Equal(new byte[] { 1, 2, 3 }, e.Media.Data);
+        Assert.Equal(new byte[] { 1, 2, 3 }, e.Media!.Data);
     }
 
     [Fact]
@@ -36,7 +36,7 @@ public class UploadEventParserTests
         var original = new UploadEvent { ContentId = "c:1.x_y-z", UploaderId = "u", MediaType = "image", Media = new MediaRef { Data = [9, 8, 7] }, Caption = "ü", CreatedAt = DateTimeOffset.UnixEpoch };
         var back = UploadEventParser.Parse(UploadEventParser.Serialize(original));
         Assert.Equal(original.ContentId, back.ContentId);
-        Assert.Equal(original.Media.Data, back.Media.Data);
+        Assert.Equal(original.Media!.Data, back.Media!.Data);
         Assert.Equal(original.Caption, back.Caption);
         Assert.Equal(original.CreatedAt, back.CreatedAt);
     }
@@ -135,7 +135,7 @@ public class UploadEventParserTests
     public void A_url_of_8192_characters_is_accepted_and_8193_is_not()
     {
         static string WithUrl(int length) => """{"content_id":"a","media_type":"image","media":{"url":"file:///""" + new string('u', length - 8) + "\"}}";
-        Assert.Equal(8192, Parse(WithUrl(8192)).Media.Url!.Length);
+        Assert.Equal(8192, Parse(WithUrl(8192)).Media!.Url!.Length);
         Assert.Equal("media.url is longer than 8192 characters", Assert.Throws<ModerationException>(() => Parse(WithUrl(8193))).Message);
     }
 

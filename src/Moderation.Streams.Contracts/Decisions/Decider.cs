@@ -13,7 +13,10 @@ namespace Moderation.Streams.Contracts;
 /// per class, k = <see cref="ModelSignal.MinFramesOverThreshold"/>).</item>
 /// <item>Media screened only in part is never allowed (<see cref="PartialScreening"/>).</item>
 /// <item>A match in a review bank makes the action at least a review (the model may still take it down).</item>
-/// <item>While the banks are unavailable and the worker fails closed, an allow becomes a review.</item>
+/// <item>Each text match in the caption or a text item's text raises the action to its category's rule (<see cref="Policy.Text"/>).
+/// A text item has no model: its text decides, and with no text banks configured it is a review.</item>
+/// <item>While the hash banks (or, for an upload with text, the text banks) are unavailable and the worker fails closed,
+/// an allow becomes a review.</item>
 /// </list>
 /// Each step only raises the action (takedown &gt; review &gt; allow) and adds the reason that raised it.
 /// </summary>
@@ -21,46 +24,91 @@ public static class Decider
 {
     public const string BanksUnavailableCode = "banks-unavailable";
     public const string NotScreenedCode = "not-screened";
+    public const string TextBanksUnavailableCode = "text-banks-unavailable";
 
     public static Verdict Decide(Policy policy, UploadSignals signals)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(signals);
         var bank = signals.Banks.Match;
-        if (signals.Cached is { } cached) return FromCache(policy, cached, bank);
-        if (bank is not null && policy.BankAction(bank.Bank) == Actions.Takedown) return BankTakedown(bank, signals.NotCovered);
-
         Verdict verdict;
+        if (signals.Cached is { } cached) verdict = FromCache(policy, cached, bank);
+        else if (bank is not null && policy.BankAction(bank.Bank) == Actions.Takedown) verdict = BankTakedown(bank, signals.NotCovered);
+        else
+        {
+            verdict = Media(policy, signals);
+            if (verdict.IsDeadLetter) return verdict;
+            var (action, reasons) = PartialScreening.Apply(verdict.Action, verdict.Reasons, signals.NotCovered);
+            if (bank is not null) (action, reasons) = (Actions.AtLeastReview(action), [BankReason(bank), .. reasons]);
+            verdict = verdict with { Action = action, Reasons = reasons };
+        }
+        return FailClosed(signals, Text(policy, signals, verdict));
+    }
+
+    /// <summary>What the media (or, for a text item, the absence of media) says: the model's scores against the
+    /// thresholds, or a fail-closed review (or the DLQ) when there are none.</summary>
+    private static Verdict Media(Policy policy, UploadSignals signals)
+    {
         if (signals.ModelFailure is { } failure)
         {
             var reason = FailClosed(ErrorCodes.Internal, failure);
-            if (policy.Unscreenable == Policy.DeadLetter) return new Verdict(Policy.DeadLetter, [reason]) { ModelRan = true };
-            verdict = new Verdict(Actions.Review, [reason]) { ModelRan = true };
+            return new Verdict(policy.Unscreenable == Policy.DeadLetter ? Policy.DeadLetter : Actions.Review, [reason]) { ModelRan = true };
         }
-        else if (signals.Model is { } model)
-        {
-            verdict = Thresholds(policy, model, signals.Surface);
-        }
-        else
-        {
-            verdict = new Verdict(Actions.Review, [FailClosed(NotScreenedCode, "neither the model nor a takedown bank decided this upload")]);
-        }
+        if (signals.Model is { } model) return Thresholds(policy, model, signals.Surface);
+        if (signals.TextOnly)
+            return signals.TextBanks == BankStatus.NotConfigured
+                ? new Verdict(Actions.Review, [FailClosed(NotScreenedCode, "a text item, and no text banks are configured to screen it")])
+                : new Verdict(Actions.Allow, []);
+        return new Verdict(Actions.Review, [FailClosed(NotScreenedCode, "neither the model nor a takedown bank decided this upload")]);
+    }
 
-        var (action, reasons) = PartialScreening.Apply(verdict.Action, verdict.Reasons, signals.NotCovered);
-        if (bank is not null) (action, reasons) = (Actions.AtLeastReview(action), [BankReason(bank), .. reasons]);
-        if (signals.Banks.IsUnavailable && signals.BanksFailClosed && action == Actions.Allow)
-            (action, reasons) = (Actions.Review, [.. reasons, FailClosed(BanksUnavailableCode, "hash banks unavailable: not allowed on the model alone")]);
+    /// <summary>Each text match raises the action to its category's rule (never lowers it) and adds its reason.</summary>
+    private static Verdict Text(Policy policy, UploadSignals signals, Verdict verdict)
+    {
+        if (signals.TextHits.Count == 0) return verdict;
+        string action = verdict.Action;
+        var reasons = new List<DecisionReason>(verdict.Reasons);
+        foreach (var hit in signals.TextHits)
+        {
+            var rule = policy.TextAction(hit.Category);
+            if (Actions.Severity(rule) > Actions.Severity(action)) action = rule;
+            reasons.Add(TextReason(hit));
+        }
         return verdict with { Action = action, Reasons = reasons };
     }
 
+    /// <summary>While the hash banks (or, for an upload with text, the text banks) cannot be trusted and the worker fails
+    /// closed, an allow becomes a review.</summary>
+    private static Verdict FailClosed(UploadSignals signals, Verdict verdict)
+    {
+        if (verdict.Action != Actions.Allow || !signals.BanksFailClosed) return verdict;
+        if (signals.Banks.IsUnavailable)
+            return verdict with { Action = Actions.Review, Reasons = [.. verdict.Reasons, FailClosed(BanksUnavailableCode, "hash banks unavailable: not allowed on the model alone")] };
+        if (signals.HasText && signals.TextBanks == BankStatus.Unavailable)
+            return verdict with { Action = Actions.Review, Reasons = [.. verdict.Reasons, FailClosed(TextBanksUnavailableCode, "text banks unavailable: the text was not screened")] };
+        return verdict;
+    }
+
+    /// <summary>The reason a text match gives.</summary>
+    public static DecisionReason TextReason(TextHit hit)
+    {
+        ArgumentNullException.ThrowIfNull(hit);
+        return new DecisionReason
+        {
+            Source = "text", Field = hit.Field, Kind = hit.Kind, Bank = hit.Bank, Id = hit.Id, Category = hit.Category,
+            Start = hit.Start, End = hit.End, Similarity = hit.Similarity,
+        };
+    }
+
     /// <summary>The verdict when the signals gathered so far decide whatever the model would say (a match in a takedown
-    /// bank: known content comes down without the cache or the model); null when the model is needed.</summary>
+    /// bank, or text in a takedown category: it comes down without the cache or the model); null when the model is needed.</summary>
     public static Verdict? Settled(Policy policy, UploadSignals signals)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(signals);
-        return signals.Cached is null && signals.Banks.Match is { } match && policy.BankAction(match.Bank) == Actions.Takedown
-            ? Decide(policy, signals) : null;
+        bool bankTakedown = signals.Banks.Match is { } match && policy.BankAction(match.Bank) == Actions.Takedown;
+        bool textTakedown = signals.TextHits.Any(h => policy.TextAction(h.Category) == Actions.Takedown);
+        return signals.Cached is null && (bankTakedown || textTakedown) ? Decide(policy, signals) : null;
     }
 
     /// <summary>Whether a cached decision may stand for this upload: not a cached allow while the banks cannot be trusted
@@ -73,14 +121,14 @@ public static class Decider
     }
 
     /// <summary>Whether a fresh decision may be cached for the next identical upload: only one the model made with the
-    /// banks trusted and no bank match (a bank decision is made again on every upload, as the bank may change; a fail-closed
+    /// banks trusted, no bank match and no text match (a caption travels with one upload, not with its media) (a bank decision is made again on every upload, as the bank may change; a fail-closed
     /// review must not outlive its cause).</summary>
     public static bool MayStore(UploadSignals signals, Verdict verdict)
     {
         ArgumentNullException.ThrowIfNull(signals);
         ArgumentNullException.ThrowIfNull(verdict);
         return signals.Model is not null && signals.ModelFailure is null && signals.Cached is null && signals.Banks.Match is null
-            && !signals.Banks.IsUnavailable && !verdict.IsDeadLetter;
+            && !signals.Banks.IsUnavailable && signals.TextHits.Count == 0 && !verdict.IsDeadLetter;
     }
 
     /// <summary>The reason a bank match gives.</summary>

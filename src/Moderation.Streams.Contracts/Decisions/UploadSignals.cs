@@ -26,6 +26,18 @@ public sealed record UploadSignals
     /// <summary>What of the media was not screened (<see cref="PartialScreening"/>); null when all of it was.</summary>
     public string? NotCovered { get; init; }
 
+    /// <summary>The upload has text to screen: a caption, or a text item's text.</summary>
+    public bool HasText { get; init; }
+
+    /// <summary>A text item (<c>media_type: "text"</c>): no media and no model; its text decides.</summary>
+    public bool TextOnly { get; init; }
+
+    /// <summary>Whether the text banks could be asked (<see cref="BankStatus.NotConfigured"/> when none are).</summary>
+    public BankStatus TextBanks { get; init; } = BankStatus.NotConfigured;
+
+    /// <summary>What the caption or the text matched in the text banks.</summary>
+    public IReadOnlyList<TextHit> TextHits { get; init; } = [];
+
     /// <summary>A decision on the same content from the decision cache, being reused (<see cref="Decider.MayReuse"/>).</summary>
     public DecisionEvent? Cached { get; init; }
 }
