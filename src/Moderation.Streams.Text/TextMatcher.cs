@@ -7,6 +7,9 @@ namespace Moderation.Streams.Text;
 /// </summary>
 public sealed class TextMatcher(IReadOnlyList<TermBank> terms, IReadOnlyList<DomainBank> domains)
 {
+    /// <summary>How many banks it matches against (none: it can screen nothing).</summary>
+    public int BankCount => terms.Count + domains.Count;
+
     public IReadOnlyList<TextMatch> Match(string text)
     {
         ArgumentNullException.ThrowIfNull(text);

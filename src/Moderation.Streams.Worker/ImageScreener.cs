@@ -17,7 +17,8 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
     private readonly ThreadLocal<PdqHasher> _hasher = new(() => new PdqHasher());
 
     /// <exception cref="ModerationException">The image itself is bad (unsupported, too large, undecodable): for the DLQ.</exception>
-    public async Task<Screened> ScreenAsync(string contentId, byte[] bytes, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct)
+    /// <param name="caption">The upload's caption, screened by the text banks beside the picture.</param>
+    public async Task<Screened> ScreenAsync(string contentId, byte[] bytes, string? caption, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct)
     {
         DecodedImage image;
         using (var decode = Stages.Start("decode"))
@@ -29,7 +30,8 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         PdqResult pdq;
         using (Stages.Start("hash")) pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
         var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
-        var signals = new UploadSignals { Surface = surface, Banks = LookUp(pdq), BanksFailClosed = services.BanksFailClosed };
+        var signals = services.WithText(new UploadSignals { Surface = surface, Banks = LookUp(pdq), BanksFailClosed = services.BanksFailClosed },
+            caption, TextHit.CaptionField);
 
         // Known content comes down without the cache or the model.
         if (Decider.Settled(policy, signals) is { } settled)

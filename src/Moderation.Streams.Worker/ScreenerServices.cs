@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Inference;
 using Moderation.Streams.Redis.Banks;
+using Moderation.Streams.Text;
 
 namespace Moderation.Streams.Worker;
 
@@ -16,6 +17,10 @@ public sealed class ScreenerServices
     /// <summary>The hash banks; null = none configured.</summary>
     public BankMatcher? Banks { get; init; }
 
+    /// <summary>The text banks to match captions and text items against now, or null when they cannot be trusted;
+    /// null itself when none are configured.</summary>
+    public Func<TextMatcher?>? TextBanks { get; init; }
+
     /// <summary><c>Banks:WhenUnavailable</c> is <c>review</c>: while the banks cannot be trusted nothing is allowed on the model alone.</summary>
     public bool BanksFailClosed { get; init; } = true;
 
@@ -25,6 +30,22 @@ public sealed class ScreenerServices
 
     public string ModelName => Batcher.Classifier.Model.Name;
     public string ModelVersion => Batcher.Classifier.Model.VersionedName;
+
+    /// <summary><paramref name="signals"/> with what the text banks say about <paramref name="text"/> (a caption, or a text
+    /// item's text) in <paramref name="field"/>.</summary>
+    public UploadSignals WithText(UploadSignals signals, string? text, string field)
+    {
+        ArgumentNullException.ThrowIfNull(signals);
+        if (string.IsNullOrEmpty(text)) return signals;
+        signals = signals with { HasText = true };
+        if (TextBanks is null) return signals;
+        if (TextBanks() is not { } matcher) return signals with { TextBanks = BankStatus.Unavailable };
+        if (matcher.BankCount == 0) return signals; // no text bank exists: nothing to screen with, as if none were configured
+        using var span = Stages.Start("text match");
+        var hits = matcher.Match(text).Select(m => new TextHit(field, m.Kind, m.Bank, m.Id, m.Category, m.Start, m.End)).ToArray();
+        span?.SetTag("moderation.text.matches", hits.Length);
+        return signals with { TextBanks = BankStatus.Checked, TextHits = hits };
+    }
 
     /// <summary>The decision record for a verdict: a reused cached decision keeps its scores and versions and is marked
     /// cached; a bank takedown names no model; anything else names the model when it ran.</summary>

@@ -22,11 +22,13 @@ public sealed class ScreeningComponents : IAsyncDisposable
     public IConnectionMultiplexer? Redis { get; init; }
     public IDecisionCache? Cache { get; init; }
     public BankMatcher? Banks { get; init; }
+    public Redis.TextBanks.TextBankMatcher? TextBanks { get; init; }
     public required ScreeningPipeline Pipeline { get; init; }
 
     public async ValueTask DisposeAsync()
     {
         if (Banks is not null) await Banks.DisposeAsync().ConfigureAwait(false);
+        if (TextBanks is not null) await TextBanks.DisposeAsync().ConfigureAwait(false);
         if (Redis is not null) await Redis.DisposeAsync().ConfigureAwait(false);
         await Batcher.DisposeAsync().ConfigureAwait(false);
         Pipeline.Dispose();

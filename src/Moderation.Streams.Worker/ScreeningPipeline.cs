@@ -10,7 +10,8 @@ namespace Moderation.Streams.Worker;
 
 /// <summary>
 /// One upload from record to outbound messages: parse → fetch → route to its screener (<see cref="ImageScreener"/> for a
-/// still image, <see cref="VideoScreener"/> for a video or an animated image) → publish the decision on its action's
+/// still image, <see cref="VideoScreener"/> for a video or an animated image, <see cref="TextScreener"/> for a text item,
+/// which has no media to fetch; captions are screened by the image and video screeners) → publish the decision on its action's
 /// topic. Every decision is made by <see cref="Decider.Decide"/> inside the screener; this class makes none. Bad input
 /// becomes a DLQ record with the contract's code; an upload that could not be screened is published as the screener's
 /// fail-closed decision, or sent to the DLQ when the policy says so.
@@ -25,6 +26,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
     private readonly Func<Policy> _policy;
     private readonly ImageScreener _images;
     private readonly VideoScreener _videos;
+    private readonly TextScreener _texts;
     private readonly MediaFetchResilience _mediaRetry;
 
     /// <param name="policy">The policy in force now (<see cref="PolicyWatcher.Current"/> under hot reload); read once per upload.</param>
@@ -40,6 +42,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         _mediaRetry = mediaRetry ?? new MediaFetchResilience(new MediaRetryOptions(), services.Time);
         _images = new ImageScreener(services, media.Options.Decode, options.MinCacheQuality, shadow);
         _videos = new VideoScreener(media.Options.Video, services, VideoScreener.BanksOf(services.Banks));
+        _texts = new TextScreener(services);
     }
 
     /// <summary>The policy in force; an upload reads it once and is decided by that one policy throughout.</summary>
@@ -57,17 +60,19 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         {
             parsed = UploadEventParser.Parse(upload.Message.Value ?? []);
             activity?.SetTag("moderation.content_id", parsed.ContentId);
-            if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video))
+            if (parsed.MediaType == MediaTypes.Text)
+                return Publish(upload, activity, parsed.ContentId, policy, _texts.Screen(parsed.ContentId, parsed.Text!, policy, source, started));
+            if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video) || parsed.Media is not { } media)
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             byte[] bytes;
-            using (Stages.Start("fetch")) bytes = await _mediaRetry.ReadAsync(token => _media.ReadAsync(parsed.Media, token), ct).ConfigureAwait(false);
+            using (Stages.Start("fetch")) bytes = await _mediaRetry.ReadAsync(token => _media.ReadAsync(media, token), ct).ConfigureAwait(false);
             var screened = parsed.MediaType == MediaTypes.Video
                 // One decision per video: sampled frames, PDQ, banks, the same batcher.
-                ? await _videos.ScreenAsync(parsed.ContentId, bytes, policy, parsed.Surface, source, started, ct).ConfigureAwait(false)
+                ? await _videos.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct).ConfigureAwait(false)
                 : AnimatedImageDecoder.IsAnimated(bytes)
                     // Every frame a viewer can see: hashed, bank-matched, sampled for the model.
-                    ? await _videos.ScreenAnimationAsync(parsed.ContentId, bytes, _media.Options.Decode, policy, parsed.Surface, source, started, ct).ConfigureAwait(false)
-                    : await _images.ScreenAsync(parsed.ContentId, bytes, policy, parsed.Surface, source, started, ct).ConfigureAwait(false);
+                    ? await _videos.ScreenAnimationAsync(parsed.ContentId, bytes, parsed.Caption, _media.Options.Decode, policy, parsed.Surface, source, started, ct).ConfigureAwait(false)
+                    : await _images.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct).ConfigureAwait(false);
             return Publish(upload, activity, parsed.ContentId, policy, screened);
         }
         catch (ModerationException e) when (e.Code != ErrorCodes.Internal)

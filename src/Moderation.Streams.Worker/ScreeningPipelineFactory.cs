@@ -31,6 +31,7 @@ public static class ScreeningPipelineFactory
         MediaReader? reader = null;
         IConnectionMultiplexer? connection = null;
         BankMatcher? matcher = null;
+        Redis.TextBanks.TextBankMatcher? textMatcher = null;
         try
         {
             var knownModels = ModelRegistry.All.Select(m => m.Name).ToList();
@@ -53,8 +54,11 @@ public static class ScreeningPipelineFactory
                     connection.IsConnected ? "connected" : "connecting", cache is null ? "off" : "on", banks.Enabled ? "on" : "off");
                 if (banks.Enabled)
                 {
-                    matcher = new BankMatcher(new RedisBankStore(connection), banks, logger);
+                    matcher = new BankMatcher(new RedisBankStore(connection, banks.KeyPrefix), banks, logger);
                     await matcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);
+                    // Term and domain banks for captions and text items, kept in step like the hash banks.
+                    textMatcher = new Redis.TextBanks.TextBankMatcher(connection, new Redis.TextBanks.RedisTextBankStore(connection, banks.KeyPrefix), banks, logger);
+                    await textMatcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);
                 }
             }
             else
@@ -65,6 +69,7 @@ public static class ScreeningPipelineFactory
             var services = new ScreenerServices
             {
                 Batcher = batcher, Banks = matcher, BanksFailClosed = banks.FailClosed, Stats = stats, Logger = logger,
+                TextBanks = textMatcher is { } texts ? () => texts.Current : null,
                 Cache = cache is null ? null : new CachedDecisions(cache, stats, logger),
             };
             var pipeline = new ScreeningPipeline(kafka, screening, reader, services, current is null ? () => policy : () => current.Current,
@@ -72,12 +77,13 @@ public static class ScreeningPipelineFactory
             return new ScreeningComponents
             {
                 Policy = policy, Classifier = classifier, Models = models, Batcher = batcher, Media = reader, Watcher = watcher,
-                Shadow = shadowDecisions, Redis = connection, Cache = cache, Banks = matcher, Pipeline = pipeline,
+                Shadow = shadowDecisions, Redis = connection, Cache = cache, Banks = matcher, TextBanks = textMatcher, Pipeline = pipeline,
             };
         }
         catch
         {
             if (matcher is not null) await matcher.DisposeAsync().ConfigureAwait(false);
+            if (textMatcher is not null) await textMatcher.DisposeAsync().ConfigureAwait(false);
             if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
             if (batcher is not null) await batcher.DisposeAsync().ConfigureAwait(false);
             reader?.Dispose();

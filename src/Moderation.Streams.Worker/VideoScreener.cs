@@ -43,11 +43,12 @@ public sealed class VideoScreener : IDisposable
     /// <param name="started">The pipeline's start timestamp (<see cref="TimeProvider.GetTimestamp"/>) for the latency.</param>
     /// <param name="policy">The policy in force for this upload (hot reload).</param>
     /// <exception cref="ModerationException">unsupported-media, media-too-large, undecodable-media.</exception>
-    public async Task<Screened> ScreenAsync(string contentId, byte[] video, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct)
+    /// <param name="caption">The upload's caption, screened by the text banks beside the frames.</param>
+    public async Task<Screened> ScreenAsync(string contentId, byte[] video, string? caption, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct)
     {
         if (!Limits.Enabled) throw new ModerationException(ErrorCodes.UnsupportedMedia, "video screening is disabled on this worker");
         VideoSniffer.Require(video); // refused before any lookup or process
-        var upload = new Upload(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(video));
+        var upload = new Upload(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(video), caption);
         if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
         long decodeStarted = _services.Time.GetTimestamp();
@@ -64,10 +65,10 @@ public sealed class VideoScreener : IDisposable
     /// like a video.
     /// </summary>
     /// <exception cref="ModerationException">As the still-image decoder, for the file itself.</exception>
-    public async Task<Screened> ScreenAnimationAsync(string contentId, byte[] encoded, DecodeLimits limits, Policy policy, string? surface,
+    public async Task<Screened> ScreenAnimationAsync(string contentId, byte[] encoded, string? caption, DecodeLimits limits, Policy policy, string? surface,
         SourceInfo source, long started, CancellationToken ct)
     {
-        var upload = new Upload(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(encoded));
+        var upload = new Upload(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(encoded), caption);
         if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
         bool dihedral = upload.Index?.Options.Dihedral == true;
@@ -88,9 +89,13 @@ public sealed class VideoScreener : IDisposable
 
     /// <summary>One upload as the screener sees it: the policy in force, and the bank index read once (null when the
     /// banks are configured but cannot be trusted).</summary>
-    private sealed record Upload(string ContentId, Policy Policy, string? Surface, SourceInfo Source, long Started, BankIndex? Index, string ContentHash);
+    private sealed record Upload(string ContentId, Policy Policy, string? Surface, SourceInfo Source, long Started, BankIndex? Index, string ContentHash, string? Caption)
+    {
+        /// <summary>What the text banks said about the caption, asked once.</summary>
+        public UploadSignals? Text { get; set; }
+    }
 
-    private UploadSignals SignalsOf(Upload upload) => new()
+    private UploadSignals SignalsOf(Upload upload) => (upload.Text ??= _services.WithText(new UploadSignals(), upload.Caption, TextHit.CaptionField)) with
     {
         Surface = upload.Surface,
         Banks = _banks is null ? BankSignal.NotConfigured : upload.Index is null ? BankSignal.Unavailable : BankSignal.NoMatch,

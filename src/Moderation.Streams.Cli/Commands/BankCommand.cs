@@ -20,7 +20,7 @@ internal static class BankCommand
 {
     public static Command Create()
     {
-        var command = new Command("bank", "Manage hash banks (named sets of known-violating PDQ hashes) in Redis.");
+        var command = new Command("bank", "Manage banks in Redis: hash banks (known-violating PDQ hashes) and, with --kind terms|domains, text banks.");
         command.Subcommands.Add(Import());
         command.Subcommands.Add(Export());
         command.Subcommands.Add(List());
@@ -34,6 +34,17 @@ internal static class BankCommand
         Description = "Bank name (1-64 of A-Z a-z 0-9 . _ -)",
         Required = required,
     };
+
+    private static Option<string> KindOption()
+    {
+        var option = new Option<string>("--kind")
+        {
+            Description = "hashes (default: PDQ hash banks), terms (pattern,category[,id[,mode]]) or domains (domain,category[,id])",
+            DefaultValueFactory = _ => TextBankVerbs.Hashes,
+        };
+        option.AcceptOnlyFromAmong([.. TextBankVerbs.Kinds]);
+        return option;
+    }
 
     private static Option<string?> RedisOption()
     {
@@ -49,11 +60,14 @@ internal static class BankCommand
         var file = new Argument<FileInfo>("file") { Description = "CSV rows hash,quality[,id[,label[,source[,added_at]]]]; '-' reads standard input. The hash verb's output imports as is." };
         var replace = new Option<bool>("--replace") { Description = "Empty the bank first (default: add, replacing entries with the same id)" };
         var source = new Option<string?>("--source") { Description = "Source recorded for rows without one (default: the file name)" };
-        var command = new Command("import", "Import hashes from CSV into a bank; prints the bank's new version.") { redis, bank, file, replace, source };
+        var kind = KindOption();
+        var command = new Command("import", "Import hashes (or, with --kind, terms or domains) from CSV into a bank; prints the bank's new version.") { redis, bank, file, replace, source, kind };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "import", async store =>
         {
             var name = parse.GetValue(bank)!;
             var path = parse.GetValue(file)!;
+            if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes)
+                return await TextBankVerbs.ImportAsync(store, textKind, name, path, parse.GetValue(replace));
             List<BankEntry> entries;
             List<BankCsv.RowError> errors;
             try
@@ -90,9 +104,11 @@ internal static class BankCommand
         var redis = RedisOption();
         var bank = BankOption();
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Write to this file (default: standard output)" };
-        var command = new Command("export", "Export a bank as CSV (hash,quality,id,label,source,added_at), ordered by id.") { redis, bank, output };
+        var kind = KindOption();
+        var command = new Command("export", "Export a bank as CSV (hash,quality,id,label,source,added_at; text banks as imported), ordered by id.") { redis, bank, output, kind };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "export", async store =>
         {
+            if (parse.GetValue(kind) != TextBankVerbs.Hashes) return await TextBankVerbs.ExportAsync(store, parse.GetValue(bank)!, parse.GetValue(output));
             var (_, entries) = await store.LoadAsync(BankNames.Validate(parse.GetValue(bank)), ct);
             entries.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
             var path = parse.GetValue(output);
@@ -107,9 +123,11 @@ internal static class BankCommand
     {
         var redis = RedisOption();
         var json = new Option<bool>("--json") { Description = "One JSON object per bank" };
-        var command = new Command("list", "List banks: name, hashes, version.") { redis, json };
+        var kind = KindOption();
+        var command = new Command("list", "List banks of one kind: name, entries, version.") { redis, json, kind };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "list", async store =>
         {
+            if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes) return await TextBankVerbs.ListAsync(store, textKind, parse.GetValue(json));
             foreach (var info in await store.ListAsync())
             {
                 Console.Out.WriteLine(parse.GetValue(json)
@@ -221,7 +239,8 @@ internal static class BankCommand
         var bank = BankOption();
         var ids = new Argument<string[]>("ids") { Description = "Entry ids to remove", Arity = ArgumentArity.ZeroOrMore };
         var all = new Option<bool>("--all") { Description = "Delete the whole bank" };
-        var command = new Command("remove", "Remove entries by id, or a whole bank with --all.") { redis, bank, ids, all };
+        var kind = KindOption();
+        var command = new Command("remove", "Remove entries by id, or a whole bank with --all.") { redis, bank, ids, all, kind };
         command.SetAction(async (parse, ct) =>
         {
             var idList = parse.GetValue(ids) ?? [];
@@ -232,6 +251,7 @@ internal static class BankCommand
             }
             return await WithStore(parse, redis, "remove", async store =>
             {
+                if (parse.GetValue(kind) != TextBankVerbs.Hashes) return await TextBankVerbs.RemoveAsync(store, parse.GetValue(bank)!, idList, parse.GetValue(all));
                 var name = BankNames.Validate(parse.GetValue(bank));
                 if (parse.GetValue(all))
                 {

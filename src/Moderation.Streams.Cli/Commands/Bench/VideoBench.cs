@@ -97,7 +97,7 @@ internal static class VideoBench
                 var source = new SourceInfo("bench", 0, 0);
                 await Parallel.ForEachAsync(videos.Select((v, i) => (v, i)), new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = ct }, async (x, token) =>
                 {
-                    var result = await screener.ScreenAsync($"v{x.i}", x.v, Policy.Default, null, source, Stopwatch.GetTimestamp(), token);
+                    var result = await screener.ScreenAsync($"v{x.i}", x.v, null, Policy.Default, null, source, Stopwatch.GetTimestamp(), token);
                     if (result.Decision is null) throw new InvalidOperationException("unscreenable: " + result.Failure?.Message);
                 });
                 return t.Elapsed.TotalSeconds;

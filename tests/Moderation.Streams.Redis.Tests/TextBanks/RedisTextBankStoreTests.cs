@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Time.Testing;
+using Moderation.Streams.Redis.Banks;
+using Moderation.Streams.Redis.TextBanks;
+using Moderation.Streams.Redis.Tests.Servers;
+using Moderation.Streams.Text;
+
+namespace Moderation.Streams.Redis.Tests.TextBanks;
+
+/// <summary>Term and domain banks in a real redis-server: what is stored always loads, kinds never mix, changes reach a
+/// matcher, and a copy nobody could refresh stops being trusted.</summary>
+public sealed class RedisTextBankStoreTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Imported_banks_export_as_they_load_and_match_like_the_files()
+    {
+        await using var server = await RedisServerProcess.StartAsync(Ct);
+        await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
+        var store = new RedisTextBankStore(redis);
+        Assert.Equal(1, await store.ImportAsync("scams", TextBankKinds.Terms, new StringReader("pattern,category,id,mode\n\"free, crypto\",scam,t-1\n\"wire \"\"now\"\"\",scam,t-2,substring\n")));
+        Assert.Equal(2, await store.ImportAsync("scams", TextBankKinds.Terms, new StringReader("giveaway,scam,t-3\n")));
+        await store.ImportAsync("links", TextBankKinds.Domains, new StringReader("Bad.Example.,phishing,d-1\n"));
+
+        var listed = await store.ListAsync();
+        Assert.Equal([("links", "domains", 1L, 1L), ("scams", "terms", 3L, 2L)], listed.Select(b => (b.Name, b.Kind, b.Count, b.Version)));
+        var export = await store.ExportAsync("scams");
+        var again = TermBank.Load("scams", new StringReader(export)); // the export is a bank file again
+        Assert.Equal(["t-1", "t-2", "t-3"], again.Entries.Select(e => e.Id));
+        Assert.Equal("wire \"now\"", again.Entries[1].Pattern);
+        Assert.Equal(TermMode.Substring, again.Entries[1].Mode);
+        Assert.Contains("\"bad.example\"", await store.ExportAsync("links")); // stored canonical
+
+        var (matcher, versions) = await store.LoadAsync(Ct);
+        Assert.Equal(2, versions["scams"]);
+        Assert.Equal(["t-1", "d-1"], matcher.Match("free, crypto at https://x.bad.example/").Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task A_refused_row_refuses_the_import_and_kinds_never_mix()
+    {
+        await using var server = await RedisServerProcess.StartAsync(Ct);
+        await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
+        var store = new RedisTextBankStore(redis);
+        var e = await Assert.ThrowsAsync<TextBankException>(() => store.ImportAsync("scams", TextBankKinds.Terms, new StringReader("ok,scam\n(a+)+$,scam,r,regex\n")));
+        Assert.Single(e.Errors);
+        Assert.Empty(await store.ListAsync()); // nothing written
+
+        await store.ImportAsync("scams", TextBankKinds.Terms, new StringReader("ok,scam\n"));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.ImportAsync("scams", TextBankKinds.Domains, new StringReader("bad.example,x\n")));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.ImportAsync("scams", "texts", new StringReader("x,y\n")));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => store.ExportAsync("nosuch"));
+
+        var (removed, version) = await store.RemoveAsync("scams", ["ok", "missing"]);
+        Assert.Equal((1, 2), (removed, version)); // the refused imports wrote nothing, not even a version
+        await store.DeleteAsync("scams");
+        Assert.Empty(await store.ListAsync());
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => store.DeleteAsync("scams"));
+    }
+
+    [Fact]
+    public async Task A_matcher_follows_the_store_and_stops_trusting_a_copy_it_cannot_refresh()
+    {
+        await using var server = await RedisServerProcess.StartAsync(Ct);
+        await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
+        var store = new RedisTextBankStore(redis);
+        await store.ImportAsync("drugs", TextBankKinds.Terms, new StringReader("oxy,drugs\n"));
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        await using var matcher = new TextBankMatcher(redis, store, new BankMatcherOptions { RefreshInterval = TimeSpan.FromMinutes(1), FullReloadInterval = TimeSpan.FromHours(1), MaxStaleness = TimeSpan.FromMinutes(2) }, time: time);
+        Assert.Null(matcher.Current); // nothing loaded yet
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Single(matcher.Current!.Match("buy oxy"));
+        Assert.Empty(matcher.Current.Match("oxygen"));
+
+        Assert.False(await matcher.SyncAsync(Ct)); // nothing moved
+        await store.ImportAsync("drugs", TextBankKinds.Terms, new StringReader("fentanyl,drugs\n"));
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Single(matcher.Current!.Match("fentanyl for sale"));
+
+        await server.StopAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => matcher.SyncAsync(Ct));
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.NotNull(matcher.Current); // fresh enough
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Null(matcher.Current); // too old to trust: texts fail closed
+    }
+}
