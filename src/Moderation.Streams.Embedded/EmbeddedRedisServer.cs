@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Garnet;
 
-namespace Moderation.Streams.Redis;
+namespace Moderation.Streams.Embedded;
 
 /// <summary>
 /// An in-process Redis-protocol store (Microsoft Garnet) on 127.0.0.1, memory only: no AOF, no storage

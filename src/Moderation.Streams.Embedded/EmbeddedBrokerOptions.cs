@@ -1,6 +1,6 @@
 using Moderation.Streams.Contracts;
 
-namespace Moderation.Streams.Kafka;
+namespace Moderation.Streams.Embedded;
 
 /// <summary>How to start an <see cref="EmbeddedKafkaBroker"/>.</summary>
 public sealed record EmbeddedBrokerOptions
@@ -21,6 +21,3 @@ public sealed record EmbeddedBrokerOptions
     /// <summary>Topics created at start (consumers never auto-create topics on the mock broker).</summary>
     public IReadOnlyList<string> Topics { get; init; } = Contracts.Topics.All;
 }
-
-/// <summary>The embedded broker could not start or refused an operation; the message is librdkafka's.</summary>
-public sealed class EmbeddedBrokerException(string message, Exception? inner = null) : Exception(message, inner);

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Moderation.Streams.Kafka;
+namespace Moderation.Streams.Embedded;
 
 /// <summary>
 /// A Kafka-protocol broker inside this process: librdkafka's mock cluster (the one Confluent.Kafka ships),

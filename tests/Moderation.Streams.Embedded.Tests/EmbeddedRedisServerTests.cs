@@ -1,10 +1,13 @@
+using Moderation.Streams.Redis;
 using StackExchange.Redis;
 
-namespace Moderation.Streams.Redis.Tests;
+namespace Moderation.Streams.Embedded.Tests;
 
 public sealed class EmbeddedRedisServerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private const string AnyHash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     [Fact]
     public async Task Port_zero_picks_a_free_port_and_the_configuration_string_connects_to_it()
@@ -33,6 +36,6 @@ public sealed class EmbeddedRedisServerTests
 
         var cache = new RedisDecisionCache(redis, new RedisCacheOptions());
         await Assert.ThrowsAsync<StoreUnavailableException>(
-            () => cache.TryGetAsync(new DecisionCacheKey(DecisionCacheContract.Hash(1), "p", "m"), Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct));
+            () => cache.TryGetAsync(new DecisionCacheKey(AnyHash, "p", "m"), Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct));
     }
 }

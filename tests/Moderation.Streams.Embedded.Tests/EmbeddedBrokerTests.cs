@@ -2,8 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Kafka.Tests;
 
-namespace Moderation.Streams.Kafka.Tests;
+namespace Moderation.Streams.Embedded.Tests;
 
 public sealed class EmbeddedBrokerTests
 {

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Moderation.Streams.Kafka;
+namespace Moderation.Streams.Embedded;
 
 /// <summary>
 /// Listens on 127.0.0.1:<c>port</c> and relays every connection, byte for byte, to one target endpoint.

@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 
-namespace Moderation.Streams.Kafka;
+namespace Moderation.Streams.Embedded;
 
 /// <summary>
 /// The few librdkafka entry points the embedded broker needs (<c>rdkafka.h</c>, <c>rdkafka_mock.h</c>).
