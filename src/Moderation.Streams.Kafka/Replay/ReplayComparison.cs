@@ -5,9 +5,8 @@ using System.Text.Json;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Kafka;
-using Moderation.Streams.Kafka.Replay;
 
-namespace Moderation.Streams.Worker;
+namespace Moderation.Streams.Kafka.Replay;
 
 /// <summary>One outcome read from (or about to be written to) a decision or DLQ topic.</summary>
 /// <param name="Action"><c>takedown</c>, <c>review</c>, <c>allow</c>, or <c>dlq</c>.</param>
