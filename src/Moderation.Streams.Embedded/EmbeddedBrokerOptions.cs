@@ -1,5 +1,3 @@
-using Moderation.Streams.Contracts;
-
 namespace Moderation.Streams.Embedded;
 
 /// <summary>How to start an <see cref="EmbeddedKafkaBroker"/>.</summary>

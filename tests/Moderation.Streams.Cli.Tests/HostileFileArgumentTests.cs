@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Moderation.Streams.Embedded;
-using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
 using static Moderation.Streams.Tests.Shared.Libc;
 

@@ -3,7 +3,6 @@ using System.Text;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Embedded;
-using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
 using static Moderation.Streams.Tests.Shared.Libc;
 

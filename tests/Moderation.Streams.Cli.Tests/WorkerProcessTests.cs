@@ -2,7 +2,6 @@ using Confluent.Kafka;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Embedded;
 using Moderation.Streams.Media;
-using Moderation.Streams.Redis;
 
 namespace Moderation.Streams.Cli.Tests;
 

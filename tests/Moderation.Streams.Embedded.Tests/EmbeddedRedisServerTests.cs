@@ -1,5 +1,4 @@
 using Moderation.Streams.Redis;
-using StackExchange.Redis;
 
 namespace Moderation.Streams.Embedded.Tests;
 

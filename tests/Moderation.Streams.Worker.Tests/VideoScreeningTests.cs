@@ -3,7 +3,6 @@ using System.Text;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Hashing;
 using Moderation.Streams.Hashing.Banks;
-using Moderation.Streams.Inference;
 using Moderation.Streams.Media;
 using Moderation.Streams.Media.Video;
 using Moderation.Streams.Redis;

@@ -3,7 +3,6 @@ using System.CommandLine.Parsing;
 using System.Runtime.InteropServices;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Embedded;
-using Moderation.Streams.Kafka;
 
 namespace Moderation.Streams.Cli.Commands;
 

@@ -9,7 +9,6 @@ using Moderation.Streams.Contracts;
 using Moderation.Streams.Embedded;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
-using Moderation.Streams.Redis;
 using Moderation.Streams.Worker;
 using Moderation.Streams.Worker.Logging;
 
