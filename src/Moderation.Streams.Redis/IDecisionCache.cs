@@ -14,13 +14,3 @@ public interface IDecisionCache
     /// <exception cref="StoreUnavailableException">The store cannot answer now; the decision stands uncached.</exception>
     Task SetAsync(DecisionCacheKey key, CachedDecision decision, CancellationToken ct);
 }
-
-/// <param name="PdqHashHex">The 256-bit PDQ hash as 64 hex digits (either case; stored lower-case).</param>
-/// <param name="PolicyVersion">Policy version, e.g. <c>2026-11-25.1</c>; must not contain <c>|</c>.</param>
-/// <param name="ModelVersion">Model version, e.g. <c>nsfw-mobilenet-v2@1</c>.</param>
-public readonly record struct DecisionCacheKey(string PdqHashHex, string PolicyVersion, string ModelVersion);
-
-/// <param name="Action">The decided action (<c>takedown</c>, <c>review</c>, <c>allow</c>).</param>
-/// <param name="DecisionJson">The full decision as the caller serialised it; opaque to this layer.</param>
-/// <param name="DecidedAt">When the decision was originally made.</param>
-public sealed record CachedDecision(string Action, string DecisionJson, DateTimeOffset DecidedAt);
