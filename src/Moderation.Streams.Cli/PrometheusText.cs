@@ -2,12 +2,6 @@ using System.Globalization;
 
 namespace Moderation.Streams.Cli;
 
-/// <summary>One sample of the Prometheus text exposition format.</summary>
-public sealed record PrometheusSample(string Name, IReadOnlyDictionary<string, string> Labels, double Value)
-{
-    public string? Label(string name) => Labels.TryGetValue(name, out var v) ? v : null;
-}
-
 /// <summary>A small reader for the Prometheus text format (what <c>/metrics</c> serves): comments skipped,
 /// labels unescaped, values parsed invariantly (NaN and ±Inf included).</summary>
 public static class PrometheusText

@@ -18,12 +18,3 @@ public static class Topics
     /// <summary>Where an upload's one outcome lands: a decision topic or the DLQ.</summary>
     public static IReadOnlyList<string> Outcomes { get; } = [Takedown, Review, Allow, Dlq];
 }
-
-public static class DlqHeaders
-{
-    public const string ErrorCode = "moderation.error.code";
-    public const string ErrorMessage = "moderation.error.message";
-    public const string SourceTopic = "moderation.source.topic";
-    public const string SourcePartition = "moderation.source.partition";
-    public const string SourceOffset = "moderation.source.offset";
-}

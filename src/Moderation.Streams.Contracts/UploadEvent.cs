@@ -20,21 +20,3 @@ public sealed record UploadEvent
     /// override. Optional and additive: absent, or not a valid id, it is null and the base thresholds apply.</summary>
     public string? Surface { get; init; }
 }
-
-/// <summary>Exactly one of <see cref="Url"/> or <see cref="Data"/> is set.</summary>
-public sealed record MediaRef
-{
-    public string? Url { get; init; }
-
-    /// <summary>Inline media, already base64-decoded.</summary>
-    public byte[]? Data { get; init; }
-}
-
-public static class MediaTypes
-{
-    public const string Image = "image";
-    public const string Video = "video";
-
-    /// <summary>An item with no media (a comment, a bio, a post), screened by the text signals alone.</summary>
-    public const string Text = "text";
-}

@@ -2,60 +2,6 @@ using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Evaluation;
 
-/// <summary>One labelled image with what the model(s) said.</summary>
-public sealed record ScoredImage(string Path, string Label, IReadOnlyDictionary<string, float> Scores)
-{
-    public string TopLabel => Scores.MaxBy(kv => kv.Value).Key;
-}
-
-/// <summary>What to look for.</summary>
-public sealed record EvaluationSettings
-{
-    /// <summary>Precision the proposed takedown thresholds must reach on the set.</summary>
-    public double TargetPrecision { get; init; } = 0.95;
-
-    /// <summary>Precision of the proposed review band (lower: review is a human look, not an action).</summary>
-    public double ReviewPrecision { get; init; } = 0.5;
-
-    /// <summary>Version of the proposed policy; null = the base version + "+eval".</summary>
-    public string? ProposedVersion { get; init; }
-
-    /// <summary>Name of the model(s) in reasons and the report.</summary>
-    public string Model { get; init; } = "model";
-}
-
-/// <summary>What a policy does to a labelled set: how precise its takedowns are and how much unsafe content slips through.</summary>
-public sealed record PolicyOutcome(string Version, int Takedowns, int CorrectTakedowns, int Reviews, int UnsafeReviewed, int Allowed, int UnsafeAllowed, int Unsafe)
-{
-    public double TakedownPrecision => ClassMetrics.Ratio(CorrectTakedowns, Takedowns);
-    public double TakedownRecall => ClassMetrics.Ratio(CorrectTakedowns, Unsafe);
-
-    /// <summary>Share of unsafe content allowed (neither taken down nor reviewed).</summary>
-    public double SlipThrough => ClassMetrics.Ratio(UnsafeAllowed, Unsafe);
-}
-
-/// <summary>The threshold of one class for the proposed policy, and why.</summary>
-public sealed record ThresholdChoice(string Label, float? Takedown, float? Review, string Note);
-
-/// <summary>Everything the report shows.</summary>
-public sealed record EvaluationResult(
-    LabelMode Mode,
-    IReadOnlyList<ScoredImage> Images,
-    IReadOnlyList<string> UnsafeClasses,
-    ConfusionMatrix Confusion,
-    IReadOnlyDictionary<string, ThresholdSweep> Sweeps,
-    IReadOnlyDictionary<string, SweepPoint?> AtTarget,
-    Policy Base,
-    PolicyOutcome Current,
-    Policy Proposed,
-    PolicyOutcome ProposedOutcome,
-    IReadOnlyList<ThresholdChoice> Choices,
-    EvaluationSettings Settings)
-{
-    /// <summary>The proposed takedowns reach the target precision on this set (and take something down).</summary>
-    public bool MeetsTarget => ProposedOutcome.Takedowns > 0 && ProposedOutcome.TakedownPrecision >= Settings.TargetPrecision;
-}
-
 /// <summary>
 /// Measures a model and a policy on labelled scores. Unsafe means a class the base policy takes down (in binary
 /// sets: the <c>unsafe</c> label). Five-class sets get a confusion matrix of the top class and one sweep per

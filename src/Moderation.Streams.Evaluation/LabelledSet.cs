@@ -2,16 +2,6 @@ using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Evaluation;
 
-/// <summary>How the labels of a set are read: the five classes, or a binary safe/unsafe split.</summary>
-public enum LabelMode
-{
-    Classes,
-    Binary,
-}
-
-/// <summary>One labelled image.</summary>
-public sealed record LabelledImage(string Path, string Label, int Line);
-
 /// <summary>
 /// A labelled evaluation set: a CSV of <c>path,label</c> rows (paths relative to the CSV; an optional
 /// <c>path,label</c> header; <c>#</c> comments) or a folder with one sub-folder per label. Labels are the five

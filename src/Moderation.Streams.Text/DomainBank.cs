@@ -1,8 +1,5 @@
 namespace Moderation.Streams.Text;
 
-/// <summary>One row of a domains bank; <see cref="Domain"/> is canonical (lower case, punycode).</summary>
-public sealed record DomainEntry(string Domain, string Category, string Id);
-
 /// <summary>
 /// A <c>domains</c> bank: rows <c>domain,category[,id]</c>; an entry matches the domain and every subdomain of it.
 /// Domains are canonicalised like found hosts (<see cref="LinkFinder.Canonical"/>), so <c>Bücher.Example.</c> in a

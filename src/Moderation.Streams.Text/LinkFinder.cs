@@ -5,9 +5,6 @@ using System.Text.RegularExpressions;
 
 namespace Moderation.Streams.Text;
 
-/// <summary>A host named in a text: its canonical ASCII form and the UTF-16 span of the original text.</summary>
-public sealed record FoundHost(string Host, int Start, int End);
-
 /// <summary>
 /// Finds the hosts a text names, in every form a reader would follow: URLs (<c>https://bad.example/x</c>,
 /// <c>hxxp://</c>: the scheme does not matter, the host is found by its shape), bare hosts (<c>bad.example/x</c>,

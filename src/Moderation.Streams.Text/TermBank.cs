@@ -4,17 +4,6 @@ using System.Text.RegularExpressions;
 
 namespace Moderation.Streams.Text;
 
-/// <summary>How a term pattern matches: whole words or phrases, anywhere, or a regular expression.</summary>
-public enum TermMode
-{
-    Word,
-    Substring,
-    Regex,
-}
-
-/// <summary>One row of a terms bank.</summary>
-public sealed record TermEntry(string Pattern, string Category, string Id, TermMode Mode);
-
 /// <summary>
 /// A <c>terms</c> bank: rows <c>pattern,category[,id[,mode]]</c>. <c>word</c> and <c>substring</c> patterns are
 /// normalised like texts (<see cref="NormalizedText"/>) and compared run by run; <c>word</c> patterns only at word

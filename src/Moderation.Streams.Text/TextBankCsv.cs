@@ -2,18 +2,6 @@ using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Text;
 
-/// <summary>A row of a text bank file that was refused, with its 1-based line number.</summary>
-public sealed record TextBankRowError(int Line, string Message);
-
-/// <summary>A text bank file that could not be loaded: every refused row, so all can be fixed at once.</summary>
-public sealed class TextBankException(string bank, IReadOnlyList<TextBankRowError> errors)
-    : Exception($"bank '{SafeText.Escape(bank, TextLimits.ReasonNameChars)}': {errors.Count} row(s) refused")
-{
-    public string Bank { get; } = bank;
-
-    public IReadOnlyList<TextBankRowError> Errors { get; } = errors;
-}
-
 /// <summary>
 /// Rows of the CSV text bank files (RFC 4180 quoting, one row per line): a first row whose first field is the
 /// header word is skipped, as are blank lines and lines starting with <c>#</c>. The free text of a row is bounded

@@ -1,4 +1,5 @@
 using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
 using Moderation.Streams.Media.Video;
 
 namespace Moderation.Streams.Worker;

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Moderation.Streams.Kafka;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Media;
 using static Moderation.Streams.Tests.Shared.Libc;
 
@@ -68,7 +68,7 @@ public sealed class HostileFileArgumentTests : IDisposable
     [Fact]
     public async Task Bank_match_reports_devices_and_fifos_per_file_and_matches_the_others()
     {
-        await using var redis = Redis.EmbeddedRedisServer.Start();
+        await using var redis = EmbeddedRedisServer.Start();
         var image = Image();
         var fifo = Fifo("pipe.png");
 
@@ -83,7 +83,7 @@ public sealed class HostileFileArgumentTests : IDisposable
     [Fact]
     public async Task Bank_import_refuses_devices_and_fifos_without_blocking_or_writing()
     {
-        await using var redis = Redis.EmbeddedRedisServer.Start();
+        await using var redis = EmbeddedRedisServer.Start();
         var fifo = Fifo("pipe.csv");
 
         using var zero = await CliProcess.RunAsync(["bank", "import", "--redis", redis.Configuration, "--bank", "b", "/dev/zero"], ct: Ct);

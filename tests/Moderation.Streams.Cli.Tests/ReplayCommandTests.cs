@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
-using Moderation.Streams.Kafka;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Kafka.Replay;
 using Moderation.Streams.Media;
 

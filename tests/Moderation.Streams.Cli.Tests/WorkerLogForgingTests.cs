@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
-using Moderation.Streams.Kafka;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Media;
 using static Moderation.Streams.Tests.Shared.Libc;
 

@@ -1,7 +1,7 @@
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Media;
-using Moderation.Streams.Redis;
 
 namespace Moderation.Streams.Cli.Tests;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Confluent.Kafka;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Kafka;
 
 namespace Moderation.Streams.Kafka.Tests;

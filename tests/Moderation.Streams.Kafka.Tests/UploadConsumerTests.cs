@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Kafka;
 
 namespace Moderation.Streams.Kafka.Tests;

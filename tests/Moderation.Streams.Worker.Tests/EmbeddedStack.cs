@@ -4,9 +4,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
-using Moderation.Streams.Redis;
 using Moderation.Streams.Worker;
 
 namespace Moderation.Streams.Worker.Tests;

@@ -3,7 +3,6 @@ using System.Text;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Hashing;
 using Moderation.Streams.Hashing.Banks;
-using Moderation.Streams.Inference;
 using Moderation.Streams.Media;
 using Moderation.Streams.Media.Video;
 using Moderation.Streams.Redis;
@@ -213,52 +212,5 @@ public sealed class VideoScreeningTests
             await Task.Delay(100, Ct);
         }
         await host.StopAsync(Ct);
-    }
-}
-
-/// <summary>The vPDQ-style rule and the frame-score aggregation on an in-memory bank and made-up scores.</summary>
-public sealed class VideoMatcherTests
-{
-    private static PdqHash Random(int seed)
-    {
-        var r = new Random(seed);
-        return new PdqHash((ulong)r.NextInt64(), (ulong)r.NextInt64(), (ulong)r.NextInt64(), (ulong)r.NextInt64());
-    }
-
-    private static PdqHash Flip(PdqHash h, int bits) => new(h.GetWord(0) ^ ((1UL << bits) - 1), h.GetWord(1), h.GetWord(2), h.GetWord(3));
-
-    private static BankEntry Entry(string id, PdqHash hash) => new("b", id, hash, 90, null, null, DateTimeOffset.UnixEpoch);
-
-    [Fact]
-    public void A_banked_video_matches_only_when_enough_frames_match_both_ways()
-    {
-        var banked = Enumerable.Range(0, 10).Select(Random).ToArray();
-        var index = new BankIndex(banked.Select((h, i) => Entry(VideoMatcher.FrameId("v", i * 1000), h)));
-        var options = new VideoMatchOptions { MinQueryShare = 0.7, MinBankShare = 0.7 };
-        FrameHash[] Upload(IEnumerable<PdqHash> hashes) => hashes.Select((h, i) => new FrameHash(i * 1000, h, 90)).ToArray();
-
-        // A copy a few bits away from every frame.
-        var copy = VideoMatcher.FindBest(Upload(banked.Select(h => Flip(h, 6))), index, options);
-        Assert.Equal(("v", true, 6, 10, 10), (copy!.MatchId, copy.IsVideo, copy.Distance, copy.BankFramesMatched, copy.BankFrames));
-        // Three seconds of it inside a long upload: most of the upload is something else.
-        Assert.Null(VideoMatcher.FindBest(Upload(banked.Take(3).Concat(Enumerable.Range(100, 20).Select(Random))), index, options));
-        // A short clip (3 of 10 banked frames) matches the query side only.
-        Assert.Null(VideoMatcher.FindBest(Upload(banked.Take(3)), index, options));
-        Assert.NotNull(VideoMatcher.FindBest(Upload(banked.Take(3)), index, options with { MinBankShare = 0.3 }));
-        // Low-quality frames never count.
-        Assert.Null(VideoMatcher.FindBest(banked.Select((h, i) => new FrameHash(i, h, 10)).ToArray(), index, options));
-    }
-
-    [Fact]
-    public void A_banked_image_matches_when_enough_frames_show_it_and_the_match_lists_them()
-    {
-        var picture = Random(42);
-        var index = new BankIndex([Entry("pic", picture)]);
-        var frames = Enumerable.Range(0, 8).Select(i => new FrameHash(i * 1000, i is 3 or 4 ? Flip(picture, 4) : Random(200 + i), 90)).ToArray();
-
-        var match = VideoMatcher.FindBest(frames, index, new VideoMatchOptions());
-        Assert.Equal(("pic", false), (match!.MatchId, match.IsVideo));
-        Assert.Equal([3000L, 4000], match.FrameTimestampsMs);
-        Assert.Null(VideoMatcher.FindBest(frames, index, new VideoMatchOptions { MinImageFrames = 3 }));
     }
 }

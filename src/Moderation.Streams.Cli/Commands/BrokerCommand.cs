@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Runtime.InteropServices;
 using Moderation.Streams.Contracts;
-using Moderation.Streams.Kafka;
+using Moderation.Streams.Embedded;
 
 namespace Moderation.Streams.Cli.Commands;
 

@@ -4,9 +4,9 @@ using System.Net;
 using System.Net.Sockets;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
-using Moderation.Streams.Redis;
 
 namespace Moderation.Streams.Cli.Commands;
 

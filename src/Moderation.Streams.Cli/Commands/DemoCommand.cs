@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
 using Moderation.Streams.Redis;

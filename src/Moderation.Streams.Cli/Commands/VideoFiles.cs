@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
 using Moderation.Streams.Inference;
 using Moderation.Streams.Media;
 using Moderation.Streams.Media.Video;

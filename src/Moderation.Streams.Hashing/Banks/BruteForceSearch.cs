@@ -6,14 +6,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Moderation.Streams.Hashing.Banks;
 
-/// <summary>A kernel of <see cref="BruteForceSearch"/>.</summary>
-public enum BruteForceKernel
-{
-    Scalar,
-    Avx2,
-    Avx512,
-}
-
 /// <summary>
 /// Linear scan over packed hashes: the baseline an index must beat, and the reference its results are checked
 /// against. Three kernels: AVX-512 (two hashes per 512-bit vector, nibble-table popcount with 512-bit

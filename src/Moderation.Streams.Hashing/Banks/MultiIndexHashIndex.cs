@@ -4,9 +4,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Moderation.Streams.Hashing.Banks;
 
-/// <summary>A hash found by a search: its position in the indexed list and its distance to the query.</summary>
-public readonly record struct IndexHit(int Position, int Distance);
-
 /// <summary>
 /// Multi-index hashing (Norouzi et al.) for PDQ's 256 bits: one exact table per 16-bit word, 16 tables.
 /// <para>

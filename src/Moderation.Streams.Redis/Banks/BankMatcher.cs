@@ -4,25 +4,9 @@ using Moderation.Streams.Hashing;
 using Moderation.Streams.Hashing.Banks;
 using Polly;
 using Polly.CircuitBreaker;
-using Polly.Retry;
 using StackExchange.Redis;
 
 namespace Moderation.Streams.Redis.Banks;
-
-/// <summary>Outcome of a bank lookup.</summary>
-public enum BankLookupStatus
-{
-    /// <summary>The banks are loaded and nothing is near the hash (or its quality is too low to match).</summary>
-    NoMatch,
-    Matched,
-    /// <summary>No bank copy fresh enough to trust: the caller must fail closed.</summary>
-    Unavailable,
-}
-
-public readonly record struct BankLookup(BankLookupStatus Status, BankMatch? Match)
-{
-    public static BankLookup Unavailable => new(BankLookupStatus.Unavailable, null);
-}
 
 /// <summary>
 /// Every bank of the store, held in memory as one <see cref="BankIndex"/> and kept in sync: a change message

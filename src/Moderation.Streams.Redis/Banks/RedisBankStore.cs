@@ -7,14 +7,6 @@ using StackExchange.Redis;
 
 namespace Moderation.Streams.Redis.Banks;
 
-/// <summary>A bank's name, entry count and version as the store holds them.</summary>
-public sealed record BankInfo(string Name, long Count, long Version);
-
-/// <summary>What a reader compares to decide what to read again: the store's epoch (a random id set by the first
-/// writer: a store restarted empty gets a new one, so counters that started again from 1 cannot be mistaken for
-/// versions already seen) and every bank's version.</summary>
-public sealed record BankStoreState(string? Epoch, IReadOnlyDictionary<string, long> Versions);
-
 /// <summary>
 /// Hash banks in Redis (or a Redis Cluster, or Garnet).
 /// </summary>

@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
@@ -74,19 +73,4 @@ public sealed class SafeConsoleFormatter : ConsoleFormatter, IDisposable
     };
 
     public void Dispose() => _reload?.Dispose();
-}
-
-public static class SafeConsoleLogging
-{
-    /// <summary>Console logging through <see cref="SafeConsoleFormatter"/> (unless configuration asks for the JSON
-    /// formatter, which escapes control characters itself). <paramref name="configure"/> sets the timestamp format.</summary>
-    public static ILoggingBuilder AddSafeConsole(this ILoggingBuilder logging, Action<SimpleConsoleFormatterOptions>? configure = null)
-    {
-        logging.AddConsole(o =>
-        {
-            if (o.FormatterName != ConsoleFormatterNames.Json) o.FormatterName = SafeConsoleFormatter.FormatterName;
-        });
-        logging.AddConsoleFormatter<SafeConsoleFormatter, SimpleConsoleFormatterOptions>(configure ?? (_ => { }));
-        return logging;
-    }
 }

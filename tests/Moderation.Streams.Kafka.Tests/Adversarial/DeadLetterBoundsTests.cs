@@ -1,6 +1,7 @@
 using System.Text;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Embedded;
 
 namespace Moderation.Streams.Kafka.Tests.Adversarial;
 

@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Kafka.Replay;
 
 namespace Moderation.Streams.Kafka.Tests.Replay;

@@ -1,6 +1,7 @@
 using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
+using Moderation.Streams.Embedded;
 using Moderation.Streams.Kafka.Replay;
 
 namespace Moderation.Streams.Kafka.Tests.Replay;

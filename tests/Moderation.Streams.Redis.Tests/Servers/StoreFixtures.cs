@@ -1,3 +1,4 @@
+using Moderation.Streams.Embedded;
 using StackExchange.Redis;
 
 namespace Moderation.Streams.Redis.Tests.Servers;

@@ -1,0 +1,3 @@
+namespace Moderation.Streams.Contracts;
+
+public sealed record PdqInfo(string Hash, int Quality);

@@ -1,0 +1,3 @@
+namespace Moderation.Streams.Contracts;
+
+public sealed record SourceInfo(string Topic, int Partition, long Offset);

@@ -1,0 +1,4 @@
+namespace Moderation.Streams.Evaluation;
+
+/// <summary>One labelled image.</summary>
+public sealed record LabelledImage(string Path, string Label, int Line);
