@@ -10,7 +10,7 @@ public sealed class TextBankCommandTests
     [Fact]
     public async Task Term_and_domain_banks_import_list_export_and_remove_through_the_cli()
     {
-        await using var redis = Redis.EmbeddedRedisServer.Start();
+        await using var redis = Embedded.EmbeddedRedisServer.Start();
         var dir = Directory.CreateTempSubdirectory("text-banks-");
         var terms = Path.Combine(dir.FullName, "scams.csv");
         File.WriteAllText(terms, "pattern,category,id\nfree crypto,scam,t-1\ngiveaway,scam,t-2\n");
