@@ -88,6 +88,7 @@ public static class EvaluationReport
         s.AppendLine(r.MeetsTarget
             ? $"The proposed policy reaches takedown precision {F(r.ProposedOutcome.TakedownPrecision)} ≥ {r.Settings.TargetPrecision:0.###} on this set."
             : $"**No policy reaching takedown precision {r.Settings.TargetPrecision:0.###} takes anything down on this set.**");
+        foreach (var problem in r.Problems) s.AppendLine($"\n**Not safe to use:** {problem}.");
         s.AppendLine();
         s.AppendLine("| class | takedown ≥ | review ≥ | note |");
         s.AppendLine("|---|---:|---:|---|");
