@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what the tests need when it is missing (redis-server, kcat, ffmpeg, a font for
-# plots, and python3-onnx for the model-conversion test), then runs every test project of the solution, and the
-# Inference tests once more against the GPU ONNX Runtime package.
+# plots, python3-onnx for the model-conversion test, and promtool from Debian's prometheus package for the alert
+# rules' suite), then runs every test project of the solution, and the Inference tests once more against the GPU
+# ONNX Runtime package.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -10,6 +11,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core) # text in evaluate's plots
+command -v promtool >/dev/null 2>&1 || need+=(prometheus) # `promtool test rules deploy/prometheus/tests/*.yml`
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || need+=(python3 python3-onnx python3-numpy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]} (apt)"
@@ -18,6 +20,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# The alert rules' promtool suite (Deploy.Tests, AlertRulesTests) fails instead of skipping without promtool.
+export MODERATION_REQUIRE_PROMTOOL=1
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -8,7 +8,8 @@ namespace Moderation.Streams.Evaluation;
 /// <summary>
 /// Writes an evaluation to a folder: <c>summary.md</c> (metrics, confusion matrix, thresholds, current vs proposed
 /// policy), <c>pr-CLASS.png</c> (precision–recall curve), <c>sweep-CLASS.png</c> (precision, recall and F1 against
-/// the threshold, with the chosen one marked), <c>hist-CLASS.png</c> (score histogram, positives vs the rest),
+/// the threshold, with the chosen one marked), <c>hist-CLASS.png</c> (score histogram, positives vs the rest; both
+/// on a log-odds score axis where the scores crowd near 0 or 1, see <see cref="ScoreAxis"/>), average precision,
 /// <c>scores.csv</c> and <c>proposed-policy.json</c>. Plots are ScottPlot PNGs, rendered headless with SkiaSharp.
 /// </summary>
 public static class EvaluationReport
@@ -67,15 +68,15 @@ public static class EvaluationReport
         s.AppendLine();
         s.AppendLine($"## Threshold for precision {r.Settings.TargetPrecision:0.###}");
         s.AppendLine();
-        s.AppendLine("| score | positives | threshold | precision | recall |");
-        s.AppendLine("|---|---:|---:|---:|---:|");
+        s.AppendLine("| score | positives | average precision | threshold | precision | recall |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|");
         foreach (var (label, sweep) in r.Sweeps)
         {
             var p = r.AtTarget[label];
             var positives = r.Mode == LabelMode.Binary ? $"{sweep.Positives} unsafe" : sweep.Positives.ToString(Inv);
             s.AppendLine(p is null
-                ? $"| {label} | {positives} | not reached | | |"
-                : $"| {label} | {positives} | {p.Threshold.ToString("0.######", Inv)} | {F(p.Precision)} | {F(p.Recall)} |");
+                ? $"| {label} | {positives} | {F(sweep.AveragePrecision)} | not reached | | |"
+                : $"| {label} | {positives} | {F(sweep.AveragePrecision)} | {p.Threshold.ToString("0.######", Inv)} | {F(p.Precision)} | {F(p.Recall)} |");
         }
         s.AppendLine();
         s.AppendLine("## Policies on this set");
@@ -88,6 +89,7 @@ public static class EvaluationReport
         s.AppendLine(r.MeetsTarget
             ? $"The proposed policy reaches takedown precision {F(r.ProposedOutcome.TakedownPrecision)} ≥ {r.Settings.TargetPrecision:0.###} on this set."
             : $"**No policy reaching takedown precision {r.Settings.TargetPrecision:0.###} takes anything down on this set.**");
+        foreach (var problem in r.Problems) s.AppendLine($"\n**Not safe to use:** {problem}.");
         s.AppendLine();
         s.AppendLine("| class | takedown ≥ | review ≥ | note |");
         s.AppendLine("|---|---:|---:|---|");
@@ -114,15 +116,17 @@ public static class EvaluationReport
         var plot = new Plot();
         var points = sweep.Points.Where(p => !double.IsNaN(p.Precision)).ToList();
         var line = plot.Add.Scatter(points.Select(p => p.Recall).Prepend(0).ToArray(), points.Select(p => p.Precision).Prepend(points.FirstOrDefault()?.Precision ?? 1).ToArray());
-        line.LegendText = $"{label} ({sweep.Positives} positives, {sweep.Negatives} negatives)";
+        line.LegendText = $"{label}: AP {F(sweep.AveragePrecision)} ({sweep.Positives} positives, {sweep.Negatives} negatives)";
         if (chosen is not null)
         {
             var mark = plot.Add.Marker(chosen.Recall, chosen.Precision, MarkerShape.FilledCircle, 10, Colors.Red);
             mark.LegendText = $"threshold {chosen.Threshold:0.####}";
         }
-        plot.Title($"Precision-recall: {label}");
+        plot.Title($"Precision-recall: {label} (average precision {F(sweep.AveragePrecision)})");
         plot.XLabel("recall");
         plot.YLabel("precision");
+        plot.Axes.Bottom.TickGenerator = UnitTicks();
+        plot.Axes.Left.TickGenerator = UnitTicks();
         plot.Axes.SetLimits(0, 1.02, 0, 1.05);
         plot.ShowLegend(Alignment.LowerLeft);
         return Save(plot, folder, $"pr-{label}.png");
@@ -132,7 +136,8 @@ public static class EvaluationReport
     {
         var plot = new Plot();
         var points = sweep.Points.Reverse().ToList(); // thresholds ascending
-        double[] x = [.. points.Select(p => (double)p.Threshold)];
+        var axis = ScoreAxis.For([.. points.Select(p => p.Threshold)]);
+        double[] x = [.. points.Select(p => axis.Map(p.Threshold))];
         foreach (var (name, values) in new[] { ("precision", points.Select(p => double.IsNaN(p.Precision) ? 1 : p.Precision)), ("recall", points.Select(p => p.Recall)), ("F1", points.Select(p => p.F1)) })
         {
             var s = plot.Add.Scatter(x, values.ToArray());
@@ -144,13 +149,16 @@ public static class EvaluationReport
         targetLine.LinePattern = LinePattern.Dashed;
         if (chosen is not null)
         {
-            var v = plot.Add.VerticalLine(chosen.Threshold);
-            v.LegendText = $"chosen {chosen.Threshold:0.####}";
+            var v = plot.Add.VerticalLine(axis.Map(chosen.Threshold));
+            v.LegendText = $"chosen {chosen.Threshold.ToString("0.######", Inv)}";
         }
         plot.Title($"Threshold sweep: {label}");
-        plot.XLabel($"{label} score threshold");
+        plot.XLabel($"{label} score threshold{(axis.LogOdds ? " (log-odds scale)" : "")}");
         plot.YLabel("value");
-        plot.Axes.SetLimits(0, 1, 0, 1.05);
+        plot.Axes.Bottom.TickGenerator = Ticks(axis);
+        plot.Axes.Left.TickGenerator = UnitTicks();
+        var (min, max) = Padded(axis);
+        plot.Axes.SetLimits(min, max, 0, 1.05);
         plot.ShowLegend(Alignment.LowerLeft);
         return Save(plot, folder, $"sweep-{label}.png");
     }
@@ -160,28 +168,52 @@ public static class EvaluationReport
         const int bins = 20;
         bool Positive(ScoredImage i) => result.Mode == LabelMode.Binary ? i.Label == LabelledSet.Unsafe : i.Label == label;
         var plot = new Plot();
+        var axis = ScoreAxis.For([.. result.Images.Select(i => i.Scores.GetValueOrDefault(label))]);
+        var (min, max) = axis.Limits;
+        double width = (max - min) / bins;
+        double tallest = 0;
         foreach (var (name, positive, color) in new[] { ("positives", true, Colors.OrangeRed), ("others", false, Colors.SteelBlue) })
         {
             var counts = new double[bins];
             foreach (var i in result.Images.Where(i => Positive(i) == positive))
-                counts[Math.Min(bins - 1, (int)(i.Scores.GetValueOrDefault(label) * bins))]++;
+                counts[Math.Clamp((int)((axis.Map(i.Scores.GetValueOrDefault(label)) - min) / width), 0, bins - 1)]++;
+            tallest = Math.Max(tallest, counts.Max());
             double offset = positive ? 0.25 : 0.75;
-            var bars = plot.Add.Bars(Enumerable.Range(0, bins).Select(b => (b + offset) / bins).ToArray(), counts);
+            var bars = plot.Add.Bars(Enumerable.Range(0, bins).Select(b => min + (b + offset) * width).ToArray(), counts);
             foreach (var bar in bars.Bars)
             {
-                bar.Size = 0.45 / bins;
+                bar.Size = 0.45 * width;
                 bar.FillColor = color;
             }
             bars.LegendText = positive ? (result.Mode == LabelMode.Binary ? "labelled unsafe" : $"labelled {label}") : name;
         }
         plot.Title($"Score histogram: {label}");
-        plot.XLabel($"{label} score");
+        plot.XLabel($"{label} score{(axis.LogOdds ? " (log-odds scale)" : "")}");
         plot.YLabel("images");
-        plot.Axes.SetLimitsX(0, 1);
+        plot.Axes.Bottom.TickGenerator = Ticks(axis);
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(Math.Max(1, Math.Ceiling(tallest / 8.0))); // whole images
+        plot.Axes.SetLimitsX(Padded(axis).Min, Padded(axis).Max);
         plot.Axes.Margins(bottom: 0);
         plot.ShowLegend(Alignment.UpperCenter);
         return Save(plot, folder, $"hist-{label}.png");
     }
+
+    private static ScottPlot.TickGenerators.NumericManual Ticks(ScoreAxis axis)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var (position, text) in axis.Ticks) ticks.AddMajor(position, text);
+        return ticks;
+    }
+
+    // Room for the outer tick labels, which are centred on their ticks.
+    private static (double Min, double Max) Padded(ScoreAxis axis)
+    {
+        var (min, max) = axis.Limits;
+        return axis.LogOdds ? (min - 0.02 * (max - min), max + 0.04 * (max - min)) : (min, max);
+    }
+
+    private static ScottPlot.TickGenerators.NumericManual UnitTicks() =>
+        Ticks(new ScoreAxis(false, [.. Enumerable.Range(0, 11).Select(i => (i / 10.0, (i / 10.0).ToString("0.0", Inv)))]));
 
     // The bundled SkiaSharp native library has no fontconfig, so family names find nothing and text would not be
     // drawn: register a TrueType file from the usual places by path. Without one, plots are drawn without text.

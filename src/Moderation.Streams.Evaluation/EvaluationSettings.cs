@@ -14,4 +14,10 @@ public sealed record EvaluationSettings
 
     /// <summary>Name of the model(s) in reasons and the report.</summary>
     public string Model { get; init; } = "model";
+
+    /// <summary>Largest share of the set the proposed policy may send to human review; review bands proposed from the
+    /// set are raised until it holds. Review is a queue of people: a band flagging most uploads is no band.</summary>
+    public double MaxReviewShare { get; init; } = DefaultMaxReviewShare;
+
+    public const double DefaultMaxReviewShare = 0.2;
 }

@@ -47,6 +47,23 @@ public sealed class ThresholdSweep
         return best;
     }
 
+    /// <summary>Average precision: the area under the step precision-recall curve, Σ (Rₙ − Rₙ₋₁)·Pₙ over the
+    /// thresholds from the highest down (scikit-learn's definition, no interpolation); NaN without positives.</summary>
+    public double AveragePrecision
+    {
+        get
+        {
+            if (Positives == 0) return double.NaN;
+            double ap = 0, previousRecall = 0;
+            foreach (var point in Points)
+            {
+                ap += (point.Recall - previousRecall) * point.Precision;
+                previousRecall = point.Recall;
+            }
+            return ap;
+        }
+    }
+
     /// <summary>What a given threshold gives.</summary>
     public SweepPoint At(float threshold)
     {

@@ -55,6 +55,8 @@ public sealed class ReportTests : IDisposable
         Assert.False(File.Exists(Path.Combine(report, "pr-porn.png"))); // no porn in the set: no curve to draw
         var summary = File.ReadAllText(Path.Combine(report, "summary.md"));
         Assert.Contains("| **drawing** |", summary);
+        Assert.Contains("| average precision |", summary);
+        Assert.Matches(@"\| drawing \| 12 \| [01]\.\d{3} \|", summary);
         Assert.Contains("![pr-drawing.png](pr-drawing.png)", summary);
         Assert.Equal(total + 1, File.ReadAllLines(Path.Combine(report, "scores.csv")).Length);
 

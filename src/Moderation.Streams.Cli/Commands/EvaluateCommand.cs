@@ -7,10 +7,13 @@ namespace Moderation.Streams.Cli.Commands;
 
 /// <summary>
 /// <c>moderation evaluate --labels labels.csv [--model NAME]… [--policy FILE] [--target-precision P] [--out DIR]
-/// [--write-policy FILE]</c>: scores a labelled set, prints per-class precision/recall/F1, the confusion matrix,
-/// the threshold reaching the target precision, and current vs proposed policy; writes the report folder (plots,
-/// summary.md, scores.csv, proposed-policy.json). Exit 0 when the proposed policy meets the target on the set,
-/// 1 when it cannot or images failed, 2 on bad usage (unknown model, malformed labels or policy).
+/// [--max-review-share S] [--write-policy FILE]</c>: scores a labelled set, prints per-class precision/recall/F1, the
+/// confusion matrix, the threshold reaching the target precision, and current vs proposed policy; writes the report
+/// folder (plots, summary.md, scores.csv, proposed-policy.json). A class without labelled examples keeps the base
+/// policy's thresholds, and review bands are raised until at most S of the set goes to review. Exit 0 when the
+/// proposed policy meets the target on the set and is safe, 1 when it misses the target, would drop or raise a
+/// threshold of a class without examples or review more than S (then --write-policy writes nothing), or images
+/// failed; 2 on bad usage (unknown model, malformed labels or policy).
 /// </summary>
 internal static class EvaluateCommand
 {
@@ -29,17 +32,24 @@ internal static class EvaluateCommand
         var policy = new Option<string?>("--policy") { Description = "Base policy (its takedown classes are what counts as unsafe; default: the built-in policy). Its ensemble is used when no --model is given." };
         var target = new Option<double>("--target-precision") { Description = "Takedown precision the proposed policy must reach on the set.", DefaultValueFactory = _ => 0.95 };
         var review = new Option<double>("--review-precision") { Description = "Precision of the proposed review band.", DefaultValueFactory = _ => 0.5 };
+        var maxReview = new Option<double>("--max-review-share")
+        {
+            Description = "Largest share of the set the proposed policy may send to review (0-1); review bands are raised to stay under it.",
+            DefaultValueFactory = _ => EvaluationSettings.DefaultMaxReviewShare,
+        };
         var output = new Option<string>("--out") { Description = "Report folder.", DefaultValueFactory = _ => "evaluation-report" };
-        var writePolicy = new Option<string?>("--write-policy") { Description = "Also write the proposed policy to this file." };
+        var writePolicy = new Option<string?>("--write-policy") { Description = "Also write the proposed policy to this file (not when it is unsafe: see the exit codes)." };
         var version = new Option<string?>("--policy-version") { Description = "Version of the proposed policy (default: the base version + '+eval')." };
         var modelsDir = new Option<string?>("--models-dir") { Description = "Folder of the .onnx files (default: models/ next to the executable)." };
 
         var command = new Command("evaluate", "Precision/recall, confusion matrix and threshold sweep of a labelled set, with plots and a proposed policy.");
-        foreach (var o in new Option[] { labels, models, combine, weights, policy, target, review, output, writePolicy, version, modelsDir }) command.Options.Add(o);
+        foreach (var o in new Option[] { labels, models, combine, weights, policy, target, review, maxReview, output, writePolicy, version, modelsDir }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             double targetPrecision = parse.GetValue(target), reviewPrecision = parse.GetValue(review);
             if (targetPrecision is <= 0 or > 1 || reviewPrecision is <= 0 or > 1) return Usage("--target-precision and --review-precision must be in (0, 1]");
+            double reviewShare = parse.GetValue(maxReview);
+            if (reviewShare is < 0 or > 1 || double.IsNaN(reviewShare)) return Usage("--max-review-share must be in [0, 1]");
             Policy basePolicy;
             LabelledSet set;
             try
@@ -74,13 +84,19 @@ internal static class EvaluateCommand
                     ReviewPrecision = reviewPrecision,
                     ProposedVersion = parse.GetValue(version),
                     Model = classifier.Model.Name,
+                    MaxReviewShare = reviewShare,
                 });
                 var folder = parse.GetValue(output)!;
                 var files = EvaluationReport.Write(result, folder, set.Source);
                 Console.Out.Write(EvaluationReport.Markdown(result, set.Source));
-                if (parse.GetValue(writePolicy) is { } policyOut) File.WriteAllText(policyOut, PolicyFile.ToJson(result.Proposed));
+                foreach (var problem in result.Problems) Console.Error.WriteLine($"moderation evaluate: unsafe proposal: {problem}");
+                if (parse.GetValue(writePolicy) is { } policyOut)
+                {
+                    if (result.Problems.Count == 0) File.WriteAllText(policyOut, PolicyFile.ToJson(result.Proposed));
+                    else Console.Error.WriteLine($"moderation evaluate: {policyOut} not written: the proposal would weaken the policy");
+                }
                 Console.Error.WriteLine($"evaluate: report in {Path.GetFullPath(folder)} ({files.Count} files)");
-                return result.MeetsTarget && failed.Count == 0 ? ExitCodes.Ok : ExitCodes.Failure;
+                return result.MeetsTarget && result.Problems.Count == 0 && failed.Count == 0 ? ExitCodes.Ok : ExitCodes.Failure;
             }
             catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException)
             {

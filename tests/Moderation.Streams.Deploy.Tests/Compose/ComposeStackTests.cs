@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Moderation.Streams.Contracts;
 using Moderation.Streams.Deploy.Tests.Helm;
+using Moderation.Streams.Kafka.Replay;
 
 namespace Moderation.Streams.Deploy.Tests.Compose;
 
@@ -123,5 +125,36 @@ public sealed class ComposeStackTests
                 Assert.Contains(panel.GetProperty("targets").EnumerateArray(), t => !string.IsNullOrWhiteSpace(t.GetProperty("expr").GetString()));
             }
         }
+    }
+
+    [Fact]
+    public void Worker_metrics_reach_prometheus_by_one_path_so_no_sum_counts_twice()
+    {
+        // Prometheus scrapes each worker's /metrics (job moderation-workers, which the alerts and dashboard use);
+        // the collector must not re-export the same series to a Prometheus endpoint that is scraped as well.
+        var prometheus = (IDictionary<string, object?>)YamlValues.Load(File.ReadAllText(Path.Combine(RepoPaths.Deploy, "prometheus", "prometheus.yml")))!;
+        var targets = ((IList<object?>)prometheus["scrape_configs"]!).Cast<IDictionary<string, object?>>()
+            .SelectMany(j => (j.Get("static_configs") as IList<object?> ?? []).Cast<IDictionary<string, object?>>())
+            .SelectMany(c => ((IList<object?>)c["targets"]!).Cast<string>()).ToList();
+        Assert.DoesNotContain(targets, t => t.StartsWith("otel-collector:", StringComparison.Ordinal));
+        var collector = (IDictionary<string, object?>)YamlValues.Load(File.ReadAllText(Path.Combine(RepoPaths.Deploy, "otel", "collector.yaml")))!;
+        var metrics = (IDictionary<string, object?>)((IDictionary<string, object?>)((IDictionary<string, object?>)collector["service"]!)["pipelines"]!)["metrics"]!;
+        Assert.DoesNotContain(((IList<object?>)metrics["exporters"]!).Cast<string>(), e => e.Split('/')[0] is "prometheus" or "prometheusremotewrite");
+    }
+
+    [Fact]
+    public void Cpu_workers_pin_the_cpu_device_so_no_gpu_fallback_is_counted()
+    {
+        Assert.EndsWith("-cpu", (string)Service("worker")["image"]!);
+        Assert.Equal("cpu", ((IDictionary<string, object?>)Service("worker")["environment"]!)["Inference__Device"]);
+    }
+
+    [Fact]
+    public void Kafka_init_creates_every_topic_the_features_publish_to()
+    {
+        var command = string.Join("\n", ((IList<object?>)Service("kafka-init")["command"]!).Cast<string>());
+        var created = System.Text.RegularExpressions.Regex.Matches(command, @"(?<=[\s])([a-z][a-z.-]*):\d+").Select(m => m.Groups[1].Value).ToHashSet();
+        foreach (var topic in Topics.All.Concat([ReplayTopics.Takedown, ReplayTopics.Review, ReplayTopics.Allow, ReplayTopics.Dlq]))
+            Assert.True(created.Contains(topic), $"kafka-init does not create {topic} (auto-creation is off)");
     }
 }

@@ -3,7 +3,7 @@ namespace Moderation.Streams.Deploy.Tests.Helm;
 /// <summary>
 /// Renders the chart like `helm template RELEASE CHART -n NAMESPACE -f OVERRIDES`: values.yaml merged with the
 /// overrides, every file under templates/ parsed (their define blocks shared), each file whose name does not
-/// start with "_" rendered with .Values, .Release, .Chart, .Capabilities and .Template.
+/// start with "_" rendered with .Values, .Release, .Chart, .Capabilities, .Template and .Files.Get.
 /// </summary>
 public sealed class ChartRenderer
 {
@@ -64,14 +64,22 @@ public sealed class ChartRenderer
                 {
                     ["Name"] = name, ["BasePath"] = _chartName + "/templates",
                 },
-                ["Files"] = new SortedDictionary<string, object?>(StringComparer.Ordinal),
+                // .Files.Get "PATH": a file of the chart (outside templates/), "" when there is none, as in helm.
+                ["Files"] = new SortedDictionary<string, object?>(StringComparer.Ordinal) { ["Get"] = (Func<string, object?>)ChartFile },
             };
             result[Path.GetRelativePath(_chartDir, file).Replace('\\', '/')] = engine.Execute(name, root);
         }
         return result;
     }
 
-    private string TemplateName(string file) => _chartName + "/" + Path.GetRelativePath(_chartDir, file).Replace('\\', '/');
+    private string ChartFile(string relative)
+    {
+        var path = Path.GetFullPath(Path.Combine(_chartDir, relative));
+        return path.StartsWith(Path.GetFullPath(_chartDir) + Path.DirectorySeparatorChar, StringComparison.Ordinal) && File.Exists(path)
+            ? File.ReadAllText(path) : "";
+    }
+
+        private string TemplateName(string file) => _chartName + "/" + Path.GetRelativePath(_chartDir, file).Replace('\\', '/');
 
     /// <summary>The YAML documents of rendered manifests (NOTES.txt excluded), split on "---" lines as helm does,
     /// empty documents dropped.</summary>

@@ -550,9 +550,16 @@ public sealed class GoTemplate
             if (piped is not null) args.Add(() => piped.Value);
             return Call(fn.Name, args, at);
         }
-        if (command.Args.Count > 1 || piped is not null)
-            throw new TemplateException($"{at.Where}: can't give arguments to a non-function");
-        return EvalOperand(command.Args[0], dot, scope, at);
+        if (command.Args.Count == 1 && piped is null) return EvalOperand(command.Args[0], dot, scope, at);
+        // A method with one string argument, like helm's .Files.Get "files/x.yml": a Func<string, object?> in the data.
+        if (EvalOperand(command.Args[0], dot, scope, at) is Func<string, object?> method)
+        {
+            var args = command.Args.Skip(1).Select(a => EvalOperand(a, dot, scope, at)).ToList();
+            if (piped is not null) args.Add(piped.Value);
+            if (args.Count != 1) throw new TemplateException($"{at.Where}: the method wants 1 argument, got {args.Count}");
+            return method(ToText(args[0]));
+        }
+        throw new TemplateException($"{at.Where}: can't give arguments to a non-function");
     }
 
     private object? EvalOperand(Operand operand, object? dot, Scope scope, Node at) => operand switch

@@ -30,6 +30,7 @@ public sealed class RenderedManifests
         ("keda.sh/v1alpha1", "ScaledObject"),
         ("keda.sh/v1alpha1", "TriggerAuthentication"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("monitoring.coreos.com/v1", "PrometheusRule"),
     ];
 
     public string Scenario { get; }
@@ -97,6 +98,22 @@ public sealed class RenderedManifests
               tls: { enabled: true, host: redis.internal, existingSecret: redis-mtls, caKey: ca.pem, certKey: tls.crt, keyKey: tls.key }
             autoscaling: { enabled: true, mode: keda }
             replay: { enabled: true, name: all-credentials }
+            """,
+        // Alert rules for a release whose group and uploads topic are not the compose stack's.
+        ["prometheus-rule"] = """
+            kafka:
+              groupId: screeners
+              topics: { uploads: media-uploads }
+            prometheusRule: { enabled: true }
+            """,
+        // Two versions of an inline policy (a hot reload, not a rollout).
+        ["policy-a"] = """
+            policy:
+              json: '{ "version": "a", "takedown": { "porn": 0.9 }, "review": { "porn": 0.6 } }'
+            """,
+        ["policy-b"] = """
+            policy:
+              json: '{ "version": "b", "takedown": { "porn": 0.8, "hentai": 0.9 }, "review": { "porn": 0.5 } }'
             """,
         // TLS only (a client certificate, no SASL): no username, nothing from a secretKeyRef.
         ["kafka-mtls-only"] = """
