@@ -22,6 +22,16 @@ public sealed record ModelDescriptor(string Name, int Version, string FileName, 
     /// </summary>
     public string? Fp16FileName { get; init; }
 
+    /// <summary>SHA-256 (lower-case hex) of the committed <see cref="FileName"/>: <c>moderation doctor</c> and the worker's
+    /// start check the file against it, since decisions record <see cref="VersionedName"/>, not the file.</summary>
+    public string? Sha256 { get; init; }
+
+    /// <summary>SHA-256 of the committed <see cref="Fp16FileName"/>.</summary>
+    public string? Fp16Sha256 { get; init; }
+
+    /// <summary>The expected SHA-256 of <see cref="ModelFileName"/>; null when the registry records none.</summary>
+    public string? ModelSha256 => Precision == InferencePrecision.Fp16 ? Fp16Sha256 : Sha256;
+
     /// <summary>The file <see cref="Precision"/> runs: <see cref="FileName"/> or <see cref="Fp16FileName"/>.</summary>
     public string ModelFileName => Precision == InferencePrecision.Fp16
         ? Fp16FileName ?? throw new InvalidOperationException($"{Name}: float16 descriptor without a float16 file")
@@ -54,7 +64,9 @@ public static class ModelRegistry
     public static ModelDescriptor NsfwMobileNetV2 { get; } =
         new("nsfw-mobilenet-v2", 1, "nsfw-mobilenet-v2.onnx", 224, ClassLabels.All)
         {
+            Sha256 = "bcd8116a3df2cc9594a109249574db5c76f3b0acc88d84cabcd109a5f76654ef",
             Fp16FileName = "nsfw-mobilenet-v2.fp16.onnx",
+            Fp16Sha256 = "1d1442919027cb33b69250edf7d2d7fff585ac84445a18d6ea1e6442ea341565",
             Source = "nsfwjs 4.4.0 mobilenet_v2 (TF.js layers model, MIT)",
         };
 
@@ -62,7 +74,9 @@ public static class ModelRegistry
     public static ModelDescriptor NsfwMobileNetV2Mid { get; } =
         new("nsfw-mobilenet-v2-mid", 1, "nsfw-mobilenet-v2-mid.onnx", 224, ClassLabels.All)
         {
+            Sha256 = "80544b486750037196a0a4925bf671834f3ac3713acb4117854ffb605b7a6872",
             Fp16FileName = "nsfw-mobilenet-v2-mid.fp16.onnx",
+            Fp16Sha256 = "5659aadb409c32e8acd4c11abe89f4609d8f41070acd8f9e7ef7601de50035fa",
             Source = "nsfwjs 4.4.0 mobilenet_v2_mid (TF.js graph model, MIT)",
         };
 
@@ -74,6 +88,7 @@ public static class ModelRegistry
     public static ModelDescriptor NsfwInceptionV3 { get; } =
         new("nsfw-inception-v3", 1, "nsfw-inception-v3.onnx", 299, ClassLabels.All)
         {
+            Sha256 = "baa20dd2d6d4f172386be0ad83c7218906db6028171d9253da74c97ae564277c",
             Source = "nsfwjs 4.4.0 inception_v3 (TF.js layers model, MIT)",
         };
 
