@@ -25,6 +25,9 @@ public sealed record DependencyCheck(string Name, CheckStatus Status, string Det
 {
     public bool Failed => Status == CheckStatus.Fail;
 
+    /// <summary>The model file is there and loads, but is not the registered one (its SHA-256 differs).</summary>
+    internal bool WrongModelFile { get; init; }
+
     public override string ToString() =>
         $"{Status.ToString().ToLowerInvariant(),-4} {Name}: {Detail}" + (Fix is null ? "" : $"; fix: {Fix}");
 }
@@ -39,6 +42,9 @@ public sealed record DependencyCheck(string Name, CheckStatus Status, string Det
 public static partial class WorkerDoctor
 {
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(10);
+
+    public const string ModelCheck = "model";
+    public const string OnnxRuntimeCheck = "onnxruntime";
 
     public static async Task<IReadOnlyList<DependencyCheck>> CheckAllAsync(ScreeningSettings settings, TimeSpan connectTimeout, CancellationToken ct)
     {
@@ -139,7 +145,7 @@ public static partial class WorkerDoctor
     {
         var name = screening.Model;
         if (ModelRegistry.DescribeUnusable(name, inference.Precision) is { } unusable)
-            return new("model", CheckStatus.Fail, unusable, "set Screening:Model (--model) and Inference:Precision to a model this build has");
+            return new(ModelCheck, CheckStatus.Fail, unusable, "set Screening:Model (--model) and Inference:Precision to a model this build has");
         var model = ModelRegistry.Get(name).WithPrecision(inference.Precision);
         var directory = Path.GetFullPath(screening.ModelsDirectory ?? OnnxImageClassifier.DefaultModelsDirectory);
         var files = new List<(string File, string? Sha256)> { (model.ModelFileName, model.ModelSha256) };
@@ -150,7 +156,7 @@ public static partial class WorkerDoctor
         {
             var path = Path.Combine(directory, file);
             if (!File.Exists(path))
-                return new("model", CheckStatus.Fail, $"{model.VersionedName}: {path} not found",
+                return new(ModelCheck, CheckStatus.Fail, $"{model.VersionedName}: {path} not found",
                     "restore the models/ folder (the images carry it under /app/models) or set Screening:ModelsDirectory to where the files are");
             string actual;
             try
@@ -160,17 +166,18 @@ public static partial class WorkerDoctor
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                return new("model", CheckStatus.Fail, $"{model.VersionedName}: cannot read {path}: {e.Message}", "make the file readable by the worker's user");
+                return new(ModelCheck, CheckStatus.Fail, $"{model.VersionedName}: cannot read {path}: {e.Message}", "make the file readable by the worker's user");
             }
             if (expected is null)
-                return new("model", CheckStatus.Warn, $"{model.VersionedName}: {path} (sha256 {actual}; the registry records none to compare)",
+                return new(ModelCheck, CheckStatus.Warn, $"{model.VersionedName}: {path} (sha256 {actual}; the registry records none to compare)",
                     "record the file's sha256 in ModelRegistry");
             if (!string.Equals(actual, expected, StringComparison.Ordinal))
-                return new("model", CheckStatus.Fail, $"{model.VersionedName}: {path} has sha256 {actual}, not the registry's {expected}: decisions would name a model that did not make them",
-                    "restore the committed file, or register the new weights as a new model version (ModelRegistry)");
+                return new(ModelCheck, CheckStatus.Fail, $"{model.VersionedName}: {path} has sha256 {actual}, not the registry's {expected}: decisions would name a model that did not make them",
+                    "restore the committed file, or register the new weights as a new model version (ModelRegistry)")
+                { WrongModelFile = true };
             found.Add($"{path} sha256 {actual[..12]}… ok");
         }
-        return new("model", CheckStatus.Ok, $"{model.VersionedName}: {string.Join(", ", found)}");
+        return new(ModelCheck, CheckStatus.Ok, $"{model.VersionedName}: {string.Join(", ", found)}");
     }
 
     private static DependencyCheck CheckOnnxRuntime(InferenceOptions inference)
@@ -183,19 +190,19 @@ public static partial class WorkerDoctor
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException)
         {
-            return new("onnxruntime", CheckStatus.Fail, $"ONNX Runtime does not load: {e.Message}", "reinstall the worker (its native onnxruntime library is missing or broken)");
+            return new(OnnxRuntimeCheck, CheckStatus.Fail, $"ONNX Runtime does not load: {e.Message}", "reinstall the worker (its native onnxruntime library is missing or broken)");
         }
         if (!providers.Contains("CPUExecutionProvider"))
-            return new("onnxruntime", CheckStatus.Fail, $"{version}: no CPU provider among {string.Join(", ", providers)}", "reinstall the worker");
+            return new(OnnxRuntimeCheck, CheckStatus.Fail, $"{version}: no CPU provider among {string.Join(", ", providers)}", "reinstall the worker");
         if (inference.Device == InferenceDevice.Cpu)
-            return new("onnxruntime", CheckStatus.Ok, $"{version}, CPU (Inference:Device=cpu)");
+            return new(OnnxRuntimeCheck, CheckStatus.Ok, $"{version}, CPU (Inference:Device=cpu)");
         var setting = $"Inference:Device={inference.Device.ToString().ToLowerInvariant()}";
         if (OnnxImageClassifier.CudaUnavailableReason(inference.CudaDeviceId) is not { } reason)
-            return new("onnxruntime", CheckStatus.Ok, $"{version}, CUDA on device {inference.CudaDeviceId} ({setting}; cuDNN is opened at the model's first run)");
+            return new(OnnxRuntimeCheck, CheckStatus.Ok, $"{version}, CUDA on device {inference.CudaDeviceId} ({setting}; cuDNN is opened at the model's first run)");
         return inference.Device == InferenceDevice.Cuda
-            ? new("onnxruntime", CheckStatus.Fail, $"{version}: {setting} but CUDA cannot be used: {Shorten(reason)}",
+            ? new(OnnxRuntimeCheck, CheckStatus.Fail, $"{version}: {setting} but CUDA cannot be used: {Shorten(reason)}",
                 "run the CUDA image on a node with an NVIDIA GPU (CUDA 13, cuDNN 9), or set Inference:Device=auto or cpu")
-            : new("onnxruntime", CheckStatus.Warn, $"{version}: CUDA cannot be used ({Shorten(reason)}), inference runs on the CPU ({setting})",
+            : new(OnnxRuntimeCheck, CheckStatus.Warn, $"{version}: CUDA cannot be used ({Shorten(reason)}), inference runs on the CPU ({setting})",
                 "on a GPU node, use the CUDA image; on a CPU node, set Inference:Device=cpu to say so");
     }
 
