@@ -77,6 +77,9 @@ public sealed partial class DockerfileRulesTests
         var healthcheck = Assert.Single(final, i => i.Keyword == "HEALTHCHECK").Arguments;
         Assert.Contains("CMD [", healthcheck);
         Assert.Contains("healthcheck.dll", healthcheck);
+        // The program asks readiness: a worker that is up but cannot screen (no ffmpeg) shows as unhealthy.
+        var program = File.ReadAllText(Path.Combine(RepoPaths.Deploy, "docker", "healthcheck", "Program.cs"));
+        Assert.Contains("http://127.0.0.1:{port}/readyz", program);
         foreach (var keyword in new[] { "ENTRYPOINT", "CMD" })
         {
             var args = JsonSerializer.Deserialize<string[]>(Assert.Single(final, i => i.Keyword == keyword).Arguments)!;
