@@ -78,7 +78,7 @@ public sealed class ScreeningService(
         try
         {
             var settings = new ScreeningSettings(kafka.Value, screening.Value, media.Value, redis.Value, banks.Value, inference.Value, mediaRetry.Value);
-            if (!await StartChecksPassAsync(settings, stoppingToken).ConfigureAwait(false))
+            if (!await RunStartChecksAsync(settings, stoppingToken).ConfigureAwait(false))
             {
                 // Not ready, and out of the consumer group: the partitions go to the workers that can screen them, a
                 // rollout of a broken image stalls instead of replacing good workers, and nothing is sent to the DLQ
@@ -118,10 +118,10 @@ public sealed class ScreeningService(
     /// one that is not ok with its fix. A failed model or ONNX Runtime check refuses the start (exit 1), as a model that
     /// does not load always did: nothing could be screened. Loading the model then refuses with its own error, except
     /// for a file that is not the registered one, which would load and be recorded under the registered name: refused
-    /// here. A failed video check returns false: images could be screened, but every video would go to the DLQ as
-    /// internal, so the worker stays up, not ready, without consuming.
+    /// here. A failed video check returns false (hold back): images could be screened, but every video would go to
+    /// the DLQ as internal, so the worker stays up, not ready, without consuming.
     /// </summary>
-    private async Task<bool> StartChecksPassAsync(ScreeningSettings settings, CancellationToken ct)
+    private async Task<bool> RunStartChecksAsync(ScreeningSettings settings, CancellationToken ct)
     {
         var checks = await WorkerDoctor.CheckInstallationAsync(settings, ct).ConfigureAwait(false);
         foreach (var check in checks)
