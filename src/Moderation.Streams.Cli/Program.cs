@@ -41,6 +41,7 @@ public static class Program
         root.Subcommands.Add(ChaosCommand.Create());
         root.Subcommands.Add(TopCommand.Create());
         root.Subcommands.Add(TextCommand.Create());
+        root.Subcommands.Add(DoctorCommand.Create());
         return root;
     }
 }

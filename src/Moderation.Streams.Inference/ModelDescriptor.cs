@@ -22,6 +22,16 @@ public sealed record ModelDescriptor(string Name, int Version, string FileName, 
     /// </summary>
     public string? Fp16FileName { get; init; }
 
+    /// <summary>SHA-256 (lower-case hex) of the committed <see cref="FileName"/>: <c>moderation doctor</c> and the worker's
+    /// start check the file against it, since decisions record <see cref="VersionedName"/>, not the file.</summary>
+    public string? Sha256 { get; init; }
+
+    /// <summary>SHA-256 of the committed <see cref="Fp16FileName"/>.</summary>
+    public string? Fp16Sha256 { get; init; }
+
+    /// <summary>The expected SHA-256 of <see cref="ModelFileName"/>; null when the registry records none.</summary>
+    public string? ModelSha256 => Precision == InferencePrecision.Fp16 ? Fp16Sha256 : Sha256;
+
     /// <summary>The file <see cref="Precision"/> runs: <see cref="FileName"/> or <see cref="Fp16FileName"/>.</summary>
     public string ModelFileName => Precision == InferencePrecision.Fp16
         ? Fp16FileName ?? throw new InvalidOperationException($"{Name}: float16 descriptor without a float16 file")

@@ -7,7 +7,9 @@ public static class ModelRegistry
     public static ModelDescriptor NsfwMobileNetV2 { get; } =
         new("nsfw-mobilenet-v2", 1, "nsfw-mobilenet-v2.onnx", 224, ClassLabels.All)
         {
+            Sha256 = "bcd8116a3df2cc9594a109249574db5c76f3b0acc88d84cabcd109a5f76654ef",
             Fp16FileName = "nsfw-mobilenet-v2.fp16.onnx",
+            Fp16Sha256 = "1d1442919027cb33b69250edf7d2d7fff585ac84445a18d6ea1e6442ea341565",
             Source = "nsfwjs 4.4.0 mobilenet_v2 (TF.js layers model, MIT)",
         };
 
@@ -15,7 +17,9 @@ public static class ModelRegistry
     public static ModelDescriptor NsfwMobileNetV2Mid { get; } =
         new("nsfw-mobilenet-v2-mid", 1, "nsfw-mobilenet-v2-mid.onnx", 224, ClassLabels.All)
         {
+            Sha256 = "80544b486750037196a0a4925bf671834f3ac3713acb4117854ffb605b7a6872",
             Fp16FileName = "nsfw-mobilenet-v2-mid.fp16.onnx",
+            Fp16Sha256 = "5659aadb409c32e8acd4c11abe89f4609d8f41070acd8f9e7ef7601de50035fa",
             Source = "nsfwjs 4.4.0 mobilenet_v2_mid (TF.js graph model, MIT)",
         };
 
@@ -27,6 +31,7 @@ public static class ModelRegistry
     public static ModelDescriptor NsfwInceptionV3 { get; } =
         new("nsfw-inception-v3", 1, "nsfw-inception-v3.onnx", 299, ClassLabels.All)
         {
+            Sha256 = "baa20dd2d6d4f172386be0ad83c7218906db6028171d9253da74c97ae564277c",
             Source = "nsfwjs 4.4.0 inception_v3 (TF.js layers model, MIT)",
         };
 

@@ -309,6 +309,22 @@ public sealed class OnnxImageClassifier : IImageClassifier
     /// not be (the CPU-only package has no CUDA entry point; the GPU package without a GPU or CUDA 13
     /// libraries fails to load its provider library).
     /// </summary>
+    /// <summary>The ONNX Runtime version and the execution providers its build lists (CUDA is listed even without a GPU:
+    /// <see cref="CudaUnavailableReason"/> tells whether it loads).</summary>
+    public static (string Version, IReadOnlyList<string> Providers) Runtime() =>
+        (OrtEnv.Instance().GetVersionString(), OrtEnv.Instance().GetAvailableProviders());
+
+    /// <summary>
+    /// Why the CUDA execution provider cannot be appended on this machine (no GPU or driver, CUDA 13 libraries missing,
+    /// or the CPU-only ONNX Runtime build); null when it can. A cheap check without a model: cuDNN is opened only at a
+    /// session's first run, which <see cref="Load"/> does.
+    /// </summary>
+    public static string? CudaUnavailableReason(int deviceId = 0)
+    {
+        using var session = CreateOptions(new ClassifierOptions { Device = InferenceDevice.Cuda, CudaDeviceId = deviceId }, out var failure);
+        return failure;
+    }
+
     private static SessionOptions CreateOptions(ClassifierOptions options, out string? cudaFailure)
     {
         cudaFailure = null;

@@ -49,19 +49,26 @@ public sealed class ScreeningService(
     /// <summary>The shadow model's would-be decisions and agreement counts; null when the policy has no shadow.</summary>
     public ShadowDecisions? Shadow { get; private set; }
 
-    /// <summary>Readiness: model loaded, Kafka brokers reachable, Redis reachable or the degraded mode announced.</summary>
+    /// <summary>The start checks that failed (<see cref="WorkerDoctor.CheckInstallationAsync"/>): while any did, the worker
+    /// is not ready and does not consume. Empty before they ran and when all passed.</summary>
+    public IReadOnlyList<DependencyCheck> FailedChecks { get; private set; } = [];
+
+    /// <summary>Readiness: start checks passed, model loaded, Kafka brokers reachable, Redis reachable or the degraded mode announced.</summary>
     public WorkerHealth Health()
     {
+        var failedChecks = FailedChecks;
         var consumer = Consumer;
         bool modelReady = Ready.IsCompletedSuccessfully && Inference is not null;
         string kafkaState = consumer is null ? "starting" : consumer.BrokersReachable ? "reachable" : "all brokers down";
         string redisState = redis.Value.Configuration is not { Length: > 0 } ? "none (decisions not cached, banks off)"
             : _redis?.IsConnected == true ? "connected"
             : "unreachable: degraded (model decides; bank-less decisions follow Banks:WhenUnavailable)";
-        bool ready = Failed is null && modelReady && consumer is not null && consumer.BrokersReachable;
+        bool ready = Failed is null && failedChecks.Count == 0 && modelReady && consumer is not null && consumer.BrokersReachable;
         return new WorkerHealth(ready, Failed is not null ? "failed" : ready ? "ready" : "not ready",
             Inference?.Model.VersionedName, Inference?.Device, Inference?.DeviceFallbackReason,
-            kafkaState, redisState, consumer?.AssignedPartitions ?? 0, consumer?.InFlight ?? 0);
+            failedChecks.Count > 0 ? "not started: a start check failed" : kafkaState, redisState,
+            consumer?.AssignedPartitions ?? 0, consumer?.InFlight ?? 0,
+            failedChecks.Count > 0 ? failedChecks.Select(c => c.ToString()).ToArray() : null);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -70,8 +77,18 @@ public sealed class ScreeningService(
         await Task.Yield();
         try
         {
+            var settings = new ScreeningSettings(kafka.Value, screening.Value, media.Value, redis.Value, banks.Value, inference.Value, mediaRetry.Value);
+            if (!await RunStartChecksAsync(settings, stoppingToken).ConfigureAwait(false))
+            {
+                // Not ready, and out of the consumer group: the partitions go to the workers that can screen them, a
+                // rollout of a broken image stalls instead of replacing good workers, and nothing is sent to the DLQ
+                // for a fault of this process. A restart with the fix is the way out: nothing here would change.
+                var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                using (stoppingToken.Register(() => stopped.TrySetResult())) await stopped.Task.ConfigureAwait(false);
+                return;
+            }
             await using var components = await ScreeningPipelineFactory.CreateAsync(
-                new ScreeningSettings(kafka.Value, screening.Value, media.Value, redis.Value, banks.Value, inference.Value, mediaRetry.Value),
+                settings,
                 stats, _logger, useDecisionCache: true, watchPolicy: true, shadow: true, stoppingToken).ConfigureAwait(false);
             Inference = components.Classifier;
             PolicyWatcher = components.Watcher;
@@ -94,5 +111,32 @@ public sealed class ScreeningService(
             if (lifetime.ApplicationStarted.IsCancellationRequested) lifetime.StopApplication();
             else lifetime.ApplicationStarted.Register(lifetime.StopApplication);
         }
+    }
+
+    /// <summary>
+    /// Runs <c>moderation doctor</c>'s installation checks (ffmpeg, ffprobe, codecs, model, ONNX Runtime) and logs each
+    /// one that is not ok with its fix. A failed model or ONNX Runtime check refuses the start (exit 1), as a model that
+    /// does not load always did: nothing could be screened. Loading the model then refuses with its own error, except
+    /// for a file that is not the registered one, which would load and be recorded under the registered name: refused
+    /// here. A failed video check returns false (hold back): images could be screened, but every video would go to
+    /// the DLQ as internal, so the worker stays up, not ready, without consuming.
+    /// </summary>
+    private async Task<bool> RunStartChecksAsync(ScreeningSettings settings, CancellationToken ct)
+    {
+        var checks = await WorkerDoctor.CheckInstallationAsync(settings, ct).ConfigureAwait(false);
+        foreach (var check in checks)
+        {
+            if (check.Status == CheckStatus.Warn) _logger.LogWarning("Start check: {Check}", check.ToString());
+            else if (check.Failed) _logger.LogError("Start check: {Check}", check.ToString());
+        }
+        if (checks.FirstOrDefault(c => c.WrongModelFile) is { } wrongFile) throw new InvalidDataException($"start check failed: {wrongFile}");
+        // The model's loading refuses these with its own (typed) error.
+        if (checks.Any(c => c.Failed && c.Name is WorkerDoctor.ModelCheck or WorkerDoctor.OnnxRuntimeCheck)) return true;
+        var failed = checks.Where(c => c.Failed).ToArray();
+        if (failed.Length == 0) return true;
+        FailedChecks = failed;
+        _logger.LogCritical("Not ready, not consuming: {Count} start check(s) failed ({Names}); fix them and restart (moderation doctor checks the same)",
+            failed.Length, string.Join(", ", failed.Select(c => c.Name)));
+        return false;
     }
 }

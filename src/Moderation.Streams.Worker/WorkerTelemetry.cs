@@ -138,4 +138,6 @@ public static class WorkerTelemetry
 }
 
 /// <summary>What <c>/readyz</c> reports.</summary>
-public sealed record WorkerHealth(bool Ready, string Status, string? Model, string? Device, string? DeviceNote, string Kafka, string Redis, int AssignedPartitions, int InFlight);
+/// <param name="FailedChecks">The start checks that failed (one <c>moderation doctor</c> line each, with its fix); null when none did.</param>
+public sealed record WorkerHealth(bool Ready, string Status, string? Model, string? Device, string? DeviceNote, string Kafka, string Redis, int AssignedPartitions, int InFlight,
+    IReadOnlyList<string>? FailedChecks = null);

@@ -83,4 +83,49 @@ public sealed class WorkerProcessTests : IDisposable
         Assert.Equal(1, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
         Assert.Contains("no-such-model", worker.Transcript());
     }
+
+    [Fact]
+    public async Task A_worker_whose_model_file_is_not_the_registered_one_refuses_to_start_with_exit_code_1()
+    {
+        // Another model that loads under the default's name: it would decide, recorded as nsfw-mobilenet-v2@1.
+        var models = _media.CreateSubdirectory("models");
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "models", "nsfw-mobilenet-v2-mid.onnx"), Path.Combine(models.FullName, "nsfw-mobilenet-v2.onnx"));
+        using var broker = CliProcess.Start(["broker"]);
+        var bootstrap = (await broker.WaitForLineAsync(l => l.StartsWith("bootstrap="), ct: Ct))["bootstrap=".Length..];
+        using var worker = CliProcess.Start(["worker", "--kafka", bootstrap, "--telemetry-port", "-1"],
+            new Dictionary<string, string?> { ["Screening__ModelsDirectory"] = models.FullName });
+        Assert.Equal(1, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
+        Assert.Contains("Start check: fail model: nsfw-mobilenet-v2@1: ", worker.Transcript());
+        Assert.Contains("not the registry's bcd8116a3df2", worker.Transcript());
+    }
+
+    [Fact]
+    public async Task A_worker_without_ffmpeg_says_so_with_the_fix_stays_not_ready_and_does_not_consume()
+    {
+        using var broker = CliProcess.Start(["broker"]);
+        var bootstrap = (await broker.WaitForLineAsync(l => l.StartsWith("bootstrap="), ct: Ct))["bootstrap=".Length..];
+        using var worker = CliProcess.Start(["worker", "--kafka", bootstrap, "--group", "no-ffmpeg", "--telemetry-port", "0"],
+            new Dictionary<string, string?> { ["Media__Video__FfmpegPath"] = "/nonexistent/ffmpeg" });
+        var telemetry = (await worker.WaitForLineAsync(l => l.StartsWith("telemetry="), TimeSpan.FromSeconds(60), Ct))["telemetry=".Length..].Split(' ')[0];
+
+        var line = await worker.WaitForLineAsync(l => l.Contains("Start check: fail ffmpeg"), TimeSpan.FromSeconds(60), Ct);
+        Assert.Contains("/nonexistent/ffmpeg is not an executable file (Media:Video:FfmpegPath); fix: install ffmpeg", line);
+        await worker.WaitForLineAsync(l => l.Contains("Not ready, not consuming"), TimeSpan.FromSeconds(60), Ct);
+
+        using var http = new HttpClient { BaseAddress = new Uri(telemetry) };
+        using var ready = await http.GetAsync("/readyz", Ct);
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        var health = System.Text.Json.JsonDocument.Parse(await ready.Content.ReadAsStringAsync(Ct)).RootElement;
+        Assert.False(health.GetProperty("ready").GetBoolean());
+        Assert.StartsWith("fail ffmpeg: /nonexistent/ffmpeg", health.GetProperty("failed_checks")[0].GetString());
+        Assert.Equal("not started: a start check failed", health.GetProperty("kafka").GetString());
+        Assert.Equal(0, health.GetProperty("assigned_partitions").GetInt32());
+        // Alive (no restart loop): readiness holds it out, the log and /readyz say what to fix.
+        using var live = await http.GetAsync("/healthz", Ct);
+        Assert.Equal(System.Net.HttpStatusCode.OK, live.StatusCode);
+        Assert.DoesNotContain(worker.StdoutLines, l => l.Contains("Consuming uploads"));
+
+        worker.Terminate();
+        Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
+    }
 }

@@ -1,16 +1,20 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Media.Video;
 
 /// <summary>
 /// Runs ffmpeg or ffprobe on bytes given through standard input (the tool never opens a path we did not choose):
-/// <c>/bin/sh -c 'ulimit -t CPU; ulimit -v MEM; exec tool args'</c> with an empty environment (no
-/// <c>FFREPORT</c>, no proxies), standard output handed to the caller as a stream, standard error read line by
-/// line, and a wall-clock timeout after which the process is killed. A run never outlives its call.
+/// the executable itself, found on PATH (<see cref="Resolve"/>), started directly with its arguments as a list (no
+/// shell: the runtime images have none) and an empty environment but PATH (no <c>FFREPORT</c>, no proxies). Its
+/// CPU-time and address-space limits are set on the child with <c>prlimit(2)</c> before a byte of input is written
+/// (until then the tool can only parse its arguments and wait on standard input). Standard output is handed to the
+/// caller as a stream, standard error read line by line, and a wall-clock timeout kills the process. A run never
+/// outlives its call.
 /// </summary>
-public static class FfmpegProcess
+public static partial class FfmpegProcess
 {
     /// <summary>Lines of standard error kept for the error message.</summary>
     private const int TailLines = 8;
@@ -29,7 +33,8 @@ public static class FfmpegProcess
     public static async Task<Result> RunAsync(string tool, IReadOnlyList<string> args, ReadOnlyMemory<byte> stdin,
         Func<Stream, CancellationToken, Task> readStdout, Action<string>? onStderrLine, VideoLimits limits, TimeSpan timeout, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo("/bin/sh")
+        var path = Resolve(tool) ?? throw new ModerationException(ErrorCodes.Internal, NotFound(tool));
+        var psi = new ProcessStartInfo(path)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -38,14 +43,7 @@ public static class FfmpegProcess
             WorkingDirectory = "/",
         };
         psi.Environment.Clear();
-        psi.Environment["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
-        psi.ArgumentList.Add("-c");
-        // The script is constant; the tool and its arguments arrive as "$0" "$@", never parsed by the shell.
-        psi.ArgumentList.Add(
-            (limits.CpuSeconds > 0 ? $"ulimit -t {limits.CpuSeconds} || exit 126; " : "")
-            + (limits.MemoryMiB > 0 ? $"ulimit -v {limits.MemoryMiB * 1024L} || exit 126; " : "")
-            + "exec \"$0\" \"$@\"");
-        psi.ArgumentList.Add(tool);
+        psi.Environment["PATH"] = SearchPath;
         foreach (var a in args) psi.ArgumentList.Add(a);
 
         using var process = new Process { StartInfo = psi };
@@ -55,7 +53,13 @@ public static class FfmpegProcess
         }
         catch (Win32Exception e)
         {
-            throw new ModerationException(ErrorCodes.Internal, $"could not start {Path.GetFileName(tool)}: {e.Message}", e);
+            throw new ModerationException(ErrorCodes.Internal, $"could not start {Path.GetFileName(tool)} ({path}): {e.Message}", e);
+        }
+        if (LimitFailure(process.Id, limits) is { } limitFailure)
+        {
+            Kill(process);
+            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            throw new ModerationException(ErrorCodes.Internal, $"could not limit {Path.GetFileName(tool)}: {limitFailure}");
         }
 
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -128,14 +132,87 @@ public static class FfmpegProcess
         }
 
         var result = new Result(process.ExitCode, tail.ToArray());
-        // The shell could not run the tool (not found, not executable, limits refused): the worker is broken, not the media.
-        if (result.ExitCode is 126 or 127)
-            throw new ModerationException(ErrorCodes.Internal, $"could not run {Path.GetFileName(tool)}: {result.LastError}");
         // SIGXCPU (24) at the soft CPU limit, SIGKILL (9) at the hard one: .NET reports 128 + signal.
         if (limits.CpuSeconds > 0 && result.ExitCode is 128 + 24 or 128 + 9)
             throw new ModerationException(ErrorCodes.UndecodableMedia, $"{Path.GetFileName(tool)} ran past its CPU limit of {limits.CpuSeconds} s and was stopped");
         return result;
     }
+
+    /// <summary>The PATH the tools are looked up on and run with: the worker's own.</summary>
+    private static string SearchPath => Environment.GetEnvironmentVariable("PATH") is { Length: > 0 } path ? path : "/usr/local/bin:/usr/bin:/bin";
+
+    /// <summary>
+    /// The executable <paramref name="tool"/> names: a path (anything with a '/') as it is, otherwise the first
+    /// executable file of that name in a PATH directory (never the working directory); null when there is none.
+    /// </summary>
+    public static string? Resolve(string tool)
+    {
+        if (string.IsNullOrWhiteSpace(tool)) return null;
+        if (tool.Contains('/')) return IsExecutableFile(tool) ? Path.GetFullPath(tool) : null;
+        foreach (var directory in SearchPath.Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!Path.IsPathRooted(directory)) continue;
+            var candidate = Path.Combine(directory, tool);
+            if (IsExecutableFile(candidate)) return candidate;
+        }
+        return null;
+    }
+
+    /// <summary>What to say when <see cref="Resolve"/> finds nothing: where it looked and what to do.</summary>
+    public static string NotFound(string tool) => tool.Contains('/')
+        ? $"{tool} is not an executable file"
+        : $"{tool} not found on PATH ({SearchPath})";
+
+    private static bool IsExecutableFile(string path)
+    {
+        try
+        {
+            if (!File.Exists(path)) return false;
+            if (OperatingSystem.IsWindows()) return true;
+            return (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Sets the CPU-time and address-space limits of process <paramref name="pid"/>; null when done (or the
+    /// process already exited), else why not.</summary>
+    private static unsafe string? LimitFailure(int pid, VideoLimits limits)
+    {
+        if (!OperatingSystem.IsLinux()) return limits.CpuSeconds > 0 || limits.MemoryMiB > 0 ? "process limits need Linux (prlimit)" : null;
+        // Soft CPU limit: SIGXCPU; one second later the hard limit: SIGKILL (both mapped to undecodable-media).
+        if (limits.CpuSeconds > 0 && SetLimit(pid, RlimitCpu, (ulong)limits.CpuSeconds, (ulong)limits.CpuSeconds + 1) is { } cpu) return $"RLIMIT_CPU: {cpu}";
+        if (limits.MemoryMiB > 0)
+        {
+            ulong bytes = (ulong)limits.MemoryMiB * 1024 * 1024;
+            if (SetLimit(pid, RlimitAs, bytes, bytes) is { } memory) return $"RLIMIT_AS: {memory}";
+        }
+        return null;
+
+        static string? SetLimit(int pid, int resource, ulong soft, ulong hard)
+        {
+            var limit = new Rlimit { Current = soft, Maximum = hard };
+            if (Prlimit(pid, resource, &limit, null) == 0) return null;
+            int errno = Marshal.GetLastPInvokeError();
+            return errno == Esrch ? null : $"prlimit failed with errno {errno}";
+        }
+    }
+
+    private const int RlimitCpu = 0;
+    private const int RlimitAs = 9;
+    private const int Esrch = 3;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Rlimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [LibraryImport("libc", EntryPoint = "prlimit64", SetLastError = true)]
+    private static unsafe partial int Prlimit(int pid, int resource, Rlimit* newLimit, Rlimit* oldLimit);
 
     private static void Kill(Process process)
     {

@@ -67,10 +67,10 @@ public sealed record VideoLimits
     /// <summary>Wall-clock time one ffmpeg sampling run may take.</summary>
     public TimeSpan DecodeTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>CPU seconds (all threads) one ffprobe or ffmpeg process may use (<c>ulimit -t</c>); 0 = no limit.</summary>
+    /// <summary>CPU seconds (all threads) one ffprobe or ffmpeg process may use (<c>RLIMIT_CPU</c>, set on the process); 0 = no limit.</summary>
     public int CpuSeconds { get; init; } = 120;
 
-    /// <summary>Virtual memory one ffprobe or ffmpeg process may map, in MiB (<c>ulimit -v</c>); 0 = no limit.</summary>
+    /// <summary>Virtual memory one ffprobe or ffmpeg process may map, in MiB (<c>RLIMIT_AS</c>); 0 = no limit.</summary>
     public int MemoryMiB { get; init; } = 4096;
 
     /// <summary>ffmpeg threads per decode (0 = ffmpeg's choice).</summary>

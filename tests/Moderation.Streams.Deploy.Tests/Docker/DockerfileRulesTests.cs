@@ -21,7 +21,26 @@ public sealed partial class DockerfileRulesTests
     {
         Assert.Equal(["Dockerfile", "Dockerfile.cuda"], Dockerfiles().Select(d => (string)d.Data).ToArray());
         Assert.Contains(Load("Dockerfile.cuda").Bases(), b => b.Image.StartsWith("nvidia/cuda:", StringComparison.Ordinal) && b.Image.Contains("-runtime-", StringComparison.Ordinal));
-        Assert.Contains(Load("Dockerfile").Bases(), b => b.Image.Contains("chiseled", StringComparison.Ordinal));
+        Assert.StartsWith("mcr.microsoft.com/dotnet/aspnet:", Load("Dockerfile").Bases()[^1].Image, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Dockerfiles))]
+    public void The_runtime_stage_installs_ffmpeg_and_ffprobe_as_root_before_it_drops_to_the_runtime_user(string name)
+    {
+        // Video is on by default: an image without ffmpeg sends every video to the DLQ as internal.
+        var final = Load(name).FinalStage.ToList();
+        var user = final.Single(i => i.Keyword == "USER");
+        var install = Assert.Single(final, i => i.Keyword == "RUN" && Regex.IsMatch(i.Arguments, @"\bapt-get install\b[^&]*\sffmpeg\b"));
+        Assert.True(install.Line < user.Line, $"{name}:{install.Line}: ffmpeg is installed after USER (as the runtime user)");
+        Assert.Contains("--no-install-recommends", install.Arguments);
+        Assert.Contains("rm -rf /var/lib/apt/lists/*", install.Arguments);
+        // The build fails there if either tool is missing (Debian's ffmpeg package carries both).
+        Assert.Matches(@"\bffmpeg -hide_banner -version\b", install.Arguments);
+        Assert.Matches(@"\bffprobe -hide_banner -version\b", install.Arguments);
+        // Nothing may override the image's PATH so that /usr/bin (ffmpeg, ffprobe) drops out of it.
+        foreach (var env in final.Where(i => i.Keyword == "ENV" && i.Arguments.Contains("PATH=", StringComparison.Ordinal)))
+            Assert.Matches(@"(^|\s)PATH=[^\s]*\$PATH", env.Arguments);
     }
 
     [GeneratedRegex(@"^[a-z0-9./-]+(:[A-Za-z0-9._-]*\d+\.\d+\.\d+[A-Za-z0-9._-]*)?(@sha256:[a-f0-9]{64})?$")]
@@ -58,6 +77,9 @@ public sealed partial class DockerfileRulesTests
         var healthcheck = Assert.Single(final, i => i.Keyword == "HEALTHCHECK").Arguments;
         Assert.Contains("CMD [", healthcheck);
         Assert.Contains("healthcheck.dll", healthcheck);
+        // The program asks readiness: a worker that is up but cannot screen (no ffmpeg) shows as unhealthy.
+        var program = File.ReadAllText(Path.Combine(RepoPaths.Deploy, "docker", "healthcheck", "Program.cs"));
+        Assert.Contains("http://127.0.0.1:{port}/readyz", program);
         foreach (var keyword in new[] { "ENTRYPOINT", "CMD" })
         {
             var args = JsonSerializer.Deserialize<string[]>(Assert.Single(final, i => i.Keyword == keyword).Arguments)!;
@@ -67,7 +89,8 @@ public sealed partial class DockerfileRulesTests
         Assert.Equal(["dotnet", "/app/moderation.dll"], entrypoint);
         // The USER line comes after every COPY of the stage, so nothing copied is owned by the runtime user.
         Assert.True(final.Where(i => i.Keyword == "COPY").All(c => c.Line < final.Single(i => i.Keyword == "USER").Line));
-        Assert.DoesNotContain(final, i => i.Keyword == "RUN");
+        // Only root may install (ffmpeg); nothing runs as the runtime user at build time.
+        Assert.True(final.Where(i => i.Keyword == "RUN").All(r => r.Line < final.Single(i => i.Keyword == "USER").Line));
     }
 
     [Theory]

@@ -122,6 +122,44 @@ public sealed class HostileVideoTests : IDisposable
         Assert.Empty(names.Except(["PATH", "PWD", "SHLVL", "_"]));
     }
 
+    [Fact]
+    public async Task The_tool_is_started_itself_without_a_shell_so_an_image_without_bin_sh_runs_it()
+    {
+        // A shell in between would add its own variables (dash: PWD) to what env prints.
+        var printed = await OutputOf("env", [], "");
+        Assert.Equal([$"PATH={Environment.GetEnvironmentVariable("PATH")}"], printed.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task The_cpu_and_memory_limits_are_set_on_the_tool_before_it_reads_its_input()
+    {
+        // cat reads standard input to its end before /proc/self/limits: the limits it prints held while it read the input.
+        var printed = await OutputOf("cat", ["-", "/proc/self/limits"], "input\n", new VideoLimits { CpuSeconds = 7, MemoryMiB = 512 });
+        var lines = printed.Split('\n');
+        Assert.Equal("input", lines[0]);
+        Assert.Matches(@"^Max cpu time\s+7\s+8\s+seconds", lines.Single(l => l.StartsWith("Max cpu time", StringComparison.Ordinal)));
+        Assert.Matches(@"^Max address space\s+536870912\s+536870912\s+bytes", lines.Single(l => l.StartsWith("Max address space", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_tool_missing_from_path_or_at_a_missing_path_is_internal_and_named()
+    {
+        var e = await Assert.ThrowsAsync<ModerationException>(() => OutputOf("no-such-tool-4f1c", [], ""));
+        Assert.Equal(ErrorCodes.Internal, e.Code);
+        Assert.Contains("no-such-tool-4f1c not found on PATH", e.Message);
+        Assert.Null(FfmpegProcess.Resolve("/nonexistent/ffmpeg"));
+        Assert.Equal("/usr/bin/env", FfmpegProcess.Resolve("/usr/bin/env"));
+    }
+
+    private static async Task<string> OutputOf(string tool, string[] args, string input, VideoLimits? limits = null)
+    {
+        var output = new MemoryStream();
+        var result = await FfmpegProcess.RunAsync(tool, args, Encoding.UTF8.GetBytes(input),
+            (stdout, token) => stdout.CopyToAsync(output, token), null, limits ?? new VideoLimits(), TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(0, result.ExitCode);
+        return Encoding.UTF8.GetString(output.ToArray());
+    }
+
     private string WriteScript(string name, string body)
     {
         var path = _videos.PathOf(name);
