@@ -406,3 +406,45 @@ public sealed class DeciderTests
         }, iter: 2_000);
     }
 }
+
+/// <summary>The decider refuses signals that cannot be right, rather than deciding on them.</summary>
+public sealed class DeciderInputTests
+{
+    private static readonly IReadOnlyList<string> Labels = Policy.KnownLabels;
+
+    [Fact]
+    public void Malformed_model_signals_and_missing_arguments_are_refused()
+    {
+        float[] five = [0, 0, 1, 0, 0];
+        Assert.Throws<ArgumentException>(() => Decider.Decide(Policy.Default, new UploadSignals { Model = ModelSignal.OfFrames("m", Labels, [], []) }));
+        Assert.Throws<ArgumentException>(() => Decider.Decide(Policy.Default, new UploadSignals { Model = ModelSignal.Still("m", Labels, [0.5f, 0.5f]) }));
+        Assert.Throws<ArgumentException>(() => Decider.Decide(Policy.Default, new UploadSignals { Model = ModelSignal.OfFrames("m", Labels, [0, 1], [five]) }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Decider.Decide(Policy.Default, new UploadSignals { Model = ModelSignal.OfFrames("m", Labels, [0], [five], 0) }));
+        Assert.Throws<ArgumentNullException>(() => Decider.Decide(null!, new UploadSignals()));
+        Assert.Throws<ArgumentNullException>(() => Decider.Decide(Policy.Default, null!));
+        Assert.Throws<ArgumentNullException>(() => Decider.Settled(Policy.Default, null!));
+        Assert.Throws<ArgumentNullException>(() => Decider.MayReuse(null!, new UploadSignals()));
+        Assert.Throws<ArgumentNullException>(() => Decider.MayStore(new UploadSignals(), null!));
+        Assert.Throws<ArgumentNullException>(() => BankSignal.Matched(null!));
+    }
+
+    [Fact]
+    public void A_dead_letter_verdict_says_the_model_was_asked_and_a_cached_decision_without_a_model_says_it_was_not()
+    {
+        var dlq = Decider.Decide(Policy.Default with { Unscreenable = Policy.DeadLetter }, new UploadSignals { ModelFailure = "x" });
+        Assert.True(dlq.IsDeadLetter && dlq.ModelRan);
+        var bankTakedown = new DecisionEvent { ContentId = "c", Action = Actions.Takedown, Reasons = [], PolicyVersion = "p", DecidedAt = DateTimeOffset.UnixEpoch };
+        Assert.False(Decider.Decide(Policy.Default, new UploadSignals { Cached = bankTakedown }).ModelRan);
+    }
+
+    [Fact]
+    public void A_settings_check_that_throws_becomes_one_validation_result_naming_the_setting()
+    {
+        Assert.Empty(SettingsValidation.Run(() => { }, "Media"));
+        var result = Assert.Single(SettingsValidation.Run(() => throw new ArgumentOutOfRangeException("MaxBytes", "must be positive"), "Media"));
+        Assert.StartsWith("Media: ", result.ErrorMessage);
+        Assert.Contains("must be positive", result.ErrorMessage);
+        Assert.Equal(["MaxBytes"], result.MemberNames);
+        Assert.Throws<ArgumentNullException>(() => SettingsValidation.Run(null!, "x").ToList());
+    }
+}
