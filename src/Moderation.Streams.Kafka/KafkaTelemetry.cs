@@ -15,6 +15,7 @@ public static class KafkaTelemetry
     public const string InFlight = "moderation.uploads.inflight";
     public const string PausedPartitions = "moderation.partitions.paused";
     public const string DlqStubs = "moderation.dlq.stubs";
+    public const string OptionalRecordsDropped = "moderation.optional.dropped";
 
     internal static readonly Meter Meter = new(MeterName);
     internal static readonly Counter<long> Consumed = Meter.CreateCounter<long>(ConsumedMessages, "{message}", "Upload events received");
@@ -23,6 +24,9 @@ public static class KafkaTelemetry
 
     internal static readonly Counter<long> Stubs = Meter.CreateCounter<long>(DlqStubs, "{record}",
         "Stub DLQ records published in place of outcome records the broker refused (too large, invalid): each is an upload whose real outcome is lost");
+
+    internal static readonly Counter<long> OptionalDropped = Meter.CreateCounter<long>(OptionalRecordsDropped, "{record}",
+        "Optional records (shadow decisions) not delivered and dropped, by topic: live decisions are not affected");
 
     private static readonly List<WeakReference<UploadConsumer>> Consumers = [];
 

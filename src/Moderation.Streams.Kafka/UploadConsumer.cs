@@ -80,7 +80,7 @@ public sealed class UploadConsumer : IDisposable
             .Build();
         _publisher = new OutcomePublisher(
             options.ExactlyOnce ? KafkaClientConfig.TransactionalProducer(options) : KafkaClientConfig.Producer(options),
-            options.DlqTopic, logger, error => OnClientError("producer", error), e => _fatal ??= e);
+            options.DlqTopic, logger, error => OnClientError("producer", error), e => _fatal ??= e, _time);
         _delivery = options.ExactlyOnce
             ? _exactlyOnce = new ExactlyOnceDelivery(_publisher, _consumer, options, logger, _time, DropInFlight, Fail)
             : new AtLeastOnceDelivery(_publisher, _consumer, _tracker, logger);
@@ -108,6 +108,9 @@ public sealed class UploadConsumer : IDisposable
 
     /// <summary>Stub DLQ records published in place of outcomes the broker refused.</summary>
     public long Stubs => _publisher.Stubs;
+
+    /// <summary>Optional records (<see cref="OutboundMessage.Optional"/>: shadow decisions) that could not be delivered and were dropped.</summary>
+    public long OptionalDropped => _publisher.OptionalDropped;
 
     /// <summary>Completes when the consumer has stopped publishing (a fatal error, the end of <see cref="RunAsync"/>
     /// or <see cref="Dispose"/>) and no upload's task is running any more.</summary>
