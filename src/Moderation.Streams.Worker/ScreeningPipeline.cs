@@ -60,7 +60,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video))
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             byte[] bytes;
-            using (Stages.Start("fetch")) bytes = await _mediaRetry.ReadAsync(token => _media.ReadAsync(parsed.Media, token), ct).ConfigureAwait(false);
+            using (Stages.Start("fetch")) bytes = await _mediaRetry.ReadAsync(parsed.Media, token => _media.ReadAsync(parsed.Media, token), ct).ConfigureAwait(false);
             var screened = parsed.MediaType == MediaTypes.Video
                 // One decision per video: sampled frames, PDQ, banks, the same batcher.
                 ? await _videos.ScreenAsync(parsed.ContentId, bytes, policy, parsed.Surface, source, started, ct).ConfigureAwait(false)
