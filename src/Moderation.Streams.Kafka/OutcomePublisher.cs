@@ -214,8 +214,11 @@ internal sealed class OutcomePublisher : IDisposable
         string code = refused.Topic == _dlqTopic && refused.Headers.FirstOrDefault(h => h.Key == DlqHeaders.ErrorCode)?.GetValueBytes() is { } c
             ? Encoding.UTF8.GetString(c)
             : ErrorCodes.Internal;
-        return DeadLetter.Stub(_dlqTopic, source, key, code,
+        var stub = DeadLetter.Stub(_dlqTopic, source, key, code,
             $"the outcome record for {refused.Topic} ({size} bytes) could not be stored: {why.Reason}; this stub stands in for it");
+        // A stub for a refused DLQ record stands in for one already counted; a stub for a decision is a new DLQ record.
+        if (refused.Topic != _dlqTopic) KafkaTelemetry.CountDeadLetter(stub);
+        return stub;
     }
 
     /// <summary>Waits up to <paramref name="timeout"/> for the delivery reports of everything produced.</summary>

@@ -234,16 +234,30 @@ public sealed class UploadConsumer : IDisposable
         }
         catch (Exception e)
         {
-            // The service failed, not the input: fail closed into the DLQ with code 'internal'.
+            // The service failed, not the input: fail closed as the handler's policy says, else into the DLQ ('internal').
             _logger.LogError(e, "Internal error screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
-            outcome = [DeadLetter.Create(_options, upload, Contracts.ErrorCodes.Internal, e.Message)];
+            outcome = Unhandled(upload, e);
         }
+        KafkaTelemetry.CountDeadLetters(outcome, _options.DlqTopic);
         _delivery.Deliver(upload, outcome, held =>
         {
             KafkaTelemetry.Duration.Record(_time.GetElapsedTime(started).TotalSeconds, _tags);
             _completed.Enqueue(new Completion(upload.TopicPartition, upload.Offset.Value, bytes, epoch, held));
             if (Volatile.Read(ref _draining)) _completionSignal.Release();
         });
+    }
+
+    private IReadOnlyList<OutboundMessage> Unhandled(ConsumeResult<byte[]?, byte[]?> upload, Exception error)
+    {
+        try
+        {
+            if (_handler.Unhandled(upload, error) is { } outcome) return outcome;
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "The handler's outcome for a failed upload at {TopicPartitionOffset} failed too", upload.TopicPartitionOffset);
+        }
+        return [DeadLetter.Create(_options, upload, Contracts.ErrorCodes.Internal, error.Message)];
     }
 
     private void DrainCompletions()

@@ -226,11 +226,30 @@ public sealed class ReplayRunner : IDisposable
         catch (Exception e)
         {
             _logger.LogError(e, "Internal error re-screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
-            outcome = [DeadLetter.Create(_kafka, upload, Contracts.ErrorCodes.Internal, e.Message)];
+            outcome = Unhandled(upload, e);
         }
-        if (_publisher is null) Complete(upload, outcome);
+        if (_publisher is null)
+        {
+            Complete(upload, outcome);
+            return;
+        }
+        KafkaTelemetry.CountDeadLetters(outcome, _kafka.DlqTopic);
         // A record the broker refuses is replaced by a stub DLQ record, so the range still completes.
-        else _publisher.PublishOutcome(upload, outcome, () => Complete(upload, outcome));
+        _publisher.PublishOutcome(upload, outcome, () => Complete(upload, outcome));
+    }
+
+    /// <summary>As the worker's loop: the handler's policy decides a failed upload, else a DLQ record with code <c>internal</c>.</summary>
+    private IReadOnlyList<OutboundMessage> Unhandled(ConsumeResult<byte[]?, byte[]?> upload, Exception error)
+    {
+        try
+        {
+            if (_handler.Unhandled(upload, error) is { } outcome) return outcome;
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "The handler's outcome for a failed upload at {TopicPartitionOffset} failed too", upload.TopicPartitionOffset);
+        }
+        return [DeadLetter.Create(_kafka, upload, Contracts.ErrorCodes.Internal, error.Message)];
     }
 
     private void Complete(ConsumeResult<byte[]?, byte[]?> upload, IReadOnlyList<OutboundMessage> outcome)
