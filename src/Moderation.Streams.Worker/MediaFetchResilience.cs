@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using Moderation.Streams.Contracts;
 using Polly;
@@ -48,8 +49,12 @@ public sealed class MediaFetchResilience : IDisposable
     private readonly MediaRetryOptions _options;
     private readonly TimeProvider _time;
     private readonly ResiliencePipeline _local;
-    // One pipeline (retry + breaker) per origin; origins are bounded by Media:AllowedHosts, unknown hosts are refused before a fetch.
+    // One pipeline (retry + breaker) per origin. Media:AllowedHosts admits subdomains, so uploads could name endless
+    // origins: past MaxOrigins the rest share one breaker.
     private readonly ResiliencePipelineRegistry<string> _origins = new();
+    private readonly ConcurrentDictionary<string, byte> _known = new();
+    private const int MaxOrigins = 1024;
+    private const string OtherOrigins = "other origins";
 
     public MediaFetchResilience(MediaRetryOptions options, TimeProvider? time = null)
     {
@@ -68,6 +73,7 @@ public sealed class MediaFetchResilience : IDisposable
     public async Task<byte[]> ReadAsync(MediaRef media, Func<CancellationToken, Task<byte[]>> read, CancellationToken ct)
     {
         string? origin = OriginOf(media);
+        if (origin is not null && !_known.ContainsKey(origin) && !(_known.Count < MaxOrigins && _known.TryAdd(origin, 0))) origin = OtherOrigins;
         var pipeline = origin is null ? _local : _origins.GetOrAddPipeline(origin, builder => Build(builder, breaker: true));
         try
         {
