@@ -39,13 +39,17 @@ internal sealed class OutcomePublisher : IDisposable
     /// <param name="config">From <see cref="KafkaClientConfig"/>.</param>
     /// <param name="clientError">The producer's error callback (librdkafka's client-level errors, fatal or not).</param>
     /// <param name="fail">Called when a record can be neither published nor replaced: the loop must stop.</param>
-    public OutcomePublisher(ProducerConfig config, string dlqTopic, ILogger logger, Action<Error> clientError, Action<Exception> fail, TimeProvider? time = null)
+    /// <param name="clientLog">librdkafka's own log lines (<see cref="KafkaClientLog.Log"/>); its default writes them to stderr.</param>
+    public OutcomePublisher(ProducerConfig config, string dlqTopic, ILogger logger, Action<Error> clientError, Action<Exception> fail, TimeProvider? time = null,
+        Action<LogMessage>? clientLog = null)
     {
         _time = time ?? TimeProvider.System;
         _dlqTopic = dlqTopic;
         _logger = logger;
         _fail = fail;
-        Producer = new ProducerBuilder<byte[]?, byte[]?>(config).SetErrorHandler((_, error) => clientError(error)).Build();
+        var builder = new ProducerBuilder<byte[]?, byte[]?>(config).SetErrorHandler((_, error) => clientError(error));
+        if (clientLog is not null) builder.SetLogHandler((_, message) => clientLog(message));
+        Producer = builder.Build();
     }
 
     /// <summary>For the transaction calls of exactly-once mode; records go through <see cref="TryProduce"/>.</summary>

@@ -23,6 +23,7 @@ public sealed class ReplayRunner : IDisposable
     private readonly IUploadHandler _handler;
     private readonly ReplayOptions _options;
     private readonly ILogger _logger;
+    private readonly Contracts.LogThrottle _logThrottle = new(KafkaClientLog.Interval);
     private readonly TimeProvider _time;
     private readonly OffsetTracker _tracker = new();
     private readonly ConcurrentQueue<(TopicPartition Partition, long Offset)> _completed = new();
@@ -59,9 +60,11 @@ public sealed class ReplayRunner : IDisposable
             EnablePartitionEof = true,
             // An offset deleted by retention mid-replay is an error, not a silent jump: the range would be incomplete.
             AutoOffsetReset = AutoOffsetReset.Error,
-        }).SetErrorHandler((_, e) => OnClientError("consumer", e)).Build();
+        }).SetErrorHandler((_, e) => OnClientError("consumer", e))
+            .SetLogHandler((_, m) => KafkaClientLog.Log(_logger, _logThrottle, "consumer", m)).Build();
         if (!options.DryRun)
-            _publisher = new OutcomePublisher(KafkaClientConfig.Producer(kafka), kafka.DlqTopic, logger, e => OnClientError("producer", e), e => _fatal ??= e);
+            _publisher = new OutcomePublisher(KafkaClientConfig.Producer(kafka), kafka.DlqTopic, logger, e => OnClientError("producer", e), e => _fatal ??= e,
+                clientLog: m => KafkaClientLog.Log(_logger, _logThrottle, "producer", m));
     }
 
     public ReplayPlan Plan => _plan;
@@ -123,7 +126,7 @@ public sealed class ReplayRunner : IDisposable
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {
-                    _logger.LogWarning("Replay consume: {Reason}", e.Error.Reason);
+                    KafkaClientLog.Error(_logger, _logThrottle, "Replay consume", e.Error);
                     continue;
                 }
                 if (result is null || _reachedEnd.Contains(result.TopicPartition) || !_ranges.TryGetValue(result.TopicPartition, out var range)) continue;
@@ -182,7 +185,7 @@ public sealed class ReplayRunner : IDisposable
     private void OnClientError(string client, Error error)
     {
         if (error.IsFatal) _fatal ??= new KafkaException(error);
-        _logger.Log(error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay {Client}: {Reason}", client, error.Reason);
+        KafkaClientLog.Error(_logger, _logThrottle, "Replay " + client, error);
     }
 
     private TimeSpan Throttle(long started)
