@@ -15,6 +15,11 @@ public static class KafkaTelemetry
     public const string InFlight = "moderation.uploads.inflight";
     public const string PausedPartitions = "moderation.partitions.paused";
     public const string DlqStubs = "moderation.dlq.stubs";
+    public const string OptionalRecordsDropped = "moderation.optional.dropped";
+
+    /// <summary>Counter of DLQ records, tagged <c>code</c> (the record's <c>moderation.error.code</c>) and
+    /// <c>messaging.destination.name</c>: every one, whatever wrote it (the pipeline, the consume loop's catch-all, a stub).</summary>
+    public const string DeadLetterCounter = "moderation.dlq";
 
     internal static readonly Meter Meter = new(MeterName);
     internal static readonly Counter<long> Consumed = Meter.CreateCounter<long>(ConsumedMessages, "{message}", "Upload events received");
@@ -24,6 +29,11 @@ public static class KafkaTelemetry
     internal static readonly Counter<long> Stubs = Meter.CreateCounter<long>(DlqStubs, "{record}",
         "Stub DLQ records published in place of outcome records the broker refused (too large, invalid): each is an upload whose real outcome is lost");
 
+    internal static readonly Counter<long> DeadLetters = Meter.CreateCounter<long>(DeadLetterCounter, "{record}", "DLQ records, by error code");
+
+    internal static readonly Counter<long> OptionalDropped = Meter.CreateCounter<long>(OptionalRecordsDropped, "{record}",
+        "Optional records (shadow decisions) not delivered and dropped, by topic: live decisions are not affected");
+
     private static readonly List<WeakReference<UploadConsumer>> Consumers = [];
 
     static KafkaTelemetry()
@@ -31,6 +41,19 @@ public static class KafkaTelemetry
         Meter.CreateObservableGauge(ConsumerLag, ObserveLag, "{message}", "High watermark minus the committed (stored) offset, per partition");
         Meter.CreateObservableGauge(InFlight, () => Sum(c => c.InFlight), "{upload}", "Uploads received but not finished");
         Meter.CreateObservableGauge(PausedPartitions, () => Sum(c => c.PausedPartitions), "{partition}", "Partitions paused by backpressure");
+    }
+
+    /// <summary>Counts the DLQ records of an upload's outcome (<see cref="DeadLetterCounter"/>).</summary>
+    internal static void CountDeadLetters(IReadOnlyList<OutboundMessage> outcome, string dlqTopic)
+    {
+        foreach (var message in outcome)
+            if (message.Topic == dlqTopic) CountDeadLetter(message);
+    }
+
+    internal static void CountDeadLetter(OutboundMessage record)
+    {
+        string code = record.Headers.TryGetLastBytes(Contracts.DlqHeaders.ErrorCode, out var bytes) ? System.Text.Encoding.UTF8.GetString(bytes) : "?";
+        DeadLetters.Add(1, new KeyValuePair<string, object?>("code", code), new KeyValuePair<string, object?>("messaging.destination.name", record.Topic));
     }
 
     internal static void Register(UploadConsumer consumer)

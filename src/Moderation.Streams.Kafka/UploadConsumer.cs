@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Kafka;
 
@@ -50,6 +51,8 @@ public sealed class UploadConsumer : IDisposable
     private IReadOnlyDictionary<TopicPartition, long> _lag = new Dictionary<TopicPartition, long>();
     private long _lagMeasured;
     private volatile bool _brokersDown;
+    private long _clientErrors;
+    private readonly LogThrottle _logThrottle;
 
     private sealed record Completion(TopicPartition Partition, long Offset, int Bytes, int Epoch, IReadOnlyList<OutboundMessage>? Held);
 
@@ -60,6 +63,7 @@ public sealed class UploadConsumer : IDisposable
         _handler = handler;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _logThrottle = new LogThrottle(KafkaClientLog.Interval, _time);
         _tags =
         [
             new("messaging.system", "kafka"),
@@ -77,10 +81,12 @@ public sealed class UploadConsumer : IDisposable
             .SetPartitionsRevokedHandler((_, partitions) => OnRevoked(partitions))
             .SetPartitionsLostHandler((_, partitions) => OnLost(partitions))
             .SetErrorHandler((_, error) => OnClientError("consumer", error))
+            .SetLogHandler((_, message) => KafkaClientLog.Log(_logger, _logThrottle, "consumer", message))
             .Build();
         _publisher = new OutcomePublisher(
             options.ExactlyOnce ? KafkaClientConfig.TransactionalProducer(options) : KafkaClientConfig.Producer(options),
-            options.DlqTopic, logger, error => OnClientError("producer", error), e => _fatal ??= e);
+            options.DlqTopic, logger, error => OnClientError("producer", error), e => _fatal ??= e, _time,
+            message => KafkaClientLog.Log(_logger, _logThrottle, "producer", message));
         _delivery = options.ExactlyOnce
             ? _exactlyOnce = new ExactlyOnceDelivery(_publisher, _consumer, options, logger, _time, DropInFlight, Fail)
             : new AtLeastOnceDelivery(_publisher, _consumer, _tracker, logger);
@@ -108,6 +114,12 @@ public sealed class UploadConsumer : IDisposable
 
     /// <summary>Stub DLQ records published in place of outcomes the broker refused.</summary>
     public long Stubs => _publisher.Stubs;
+
+    /// <summary>Client-level errors librdkafka reported (each is logged at most once per kind per <see cref="KafkaClientLog.Interval"/>).</summary>
+    public long ClientErrors => Interlocked.Read(ref _clientErrors);
+
+    /// <summary>Optional records (<see cref="OutboundMessage.Optional"/>: shadow decisions) that could not be delivered and were dropped.</summary>
+    public long OptionalDropped => _publisher.OptionalDropped;
 
     /// <summary>Completes when the consumer has stopped publishing (a fatal error, the end of <see cref="RunAsync"/>
     /// or <see cref="Dispose"/>) and no upload's task is running any more.</summary>
@@ -143,7 +155,7 @@ public sealed class UploadConsumer : IDisposable
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {
-                    _logger.LogWarning("Consume: {Reason}", e.Error.Reason);
+                    KafkaClientLog.Error(_logger, _logThrottle, "Consume", e.Error);
                     continue;
                 }
                 if (result?.Message is null) continue;
@@ -187,9 +199,10 @@ public sealed class UploadConsumer : IDisposable
 
     private void OnClientError(string client, Error error)
     {
+        Interlocked.Increment(ref _clientErrors);
         if (error.Code == ErrorCode.Local_AllBrokersDown) _brokersDown = true;
         if (error.IsFatal) _fatal ??= new KafkaException(error);
-        _logger.Log(error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Kafka {Client}: {Reason}", client, error.Reason);
+        KafkaClientLog.Error(_logger, _logThrottle, "Kafka " + client, error);
     }
 
     private void ThrowIfFatal()
@@ -231,16 +244,30 @@ public sealed class UploadConsumer : IDisposable
         }
         catch (Exception e)
         {
-            // The service failed, not the input: fail closed into the DLQ with code 'internal'.
+            // The service failed, not the input: fail closed as the handler's policy says, else into the DLQ ('internal').
             _logger.LogError(e, "Internal error screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
-            outcome = [DeadLetter.Create(_options, upload, Contracts.ErrorCodes.Internal, e.Message)];
+            outcome = Unhandled(upload, e);
         }
+        KafkaTelemetry.CountDeadLetters(outcome, _options.DlqTopic);
         _delivery.Deliver(upload, outcome, held =>
         {
             KafkaTelemetry.Duration.Record(_time.GetElapsedTime(started).TotalSeconds, _tags);
             _completed.Enqueue(new Completion(upload.TopicPartition, upload.Offset.Value, bytes, epoch, held));
             if (Volatile.Read(ref _draining)) _completionSignal.Release();
         });
+    }
+
+    private IReadOnlyList<OutboundMessage> Unhandled(ConsumeResult<byte[]?, byte[]?> upload, Exception error)
+    {
+        try
+        {
+            if (_handler.Unhandled(upload, error) is { } outcome) return outcome;
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "The handler's outcome for a failed upload at {TopicPartitionOffset} failed too", upload.TopicPartitionOffset);
+        }
+        return [DeadLetter.Create(_options, upload, Contracts.ErrorCodes.Internal, error.Message)];
     }
 
     private void DrainCompletions()

@@ -11,8 +11,11 @@ namespace Moderation.Streams.Worker;
 /// cannot be read, is logged and counted and the upload is screened (or decided) as if there were no cache. Whether a
 /// cached decision may be reused, and whether a decision may be stored, is <see cref="Decider"/>'s call, not this class's.
 /// </summary>
-public sealed class CachedDecisions(IDecisionCache cache, ScreeningStats stats, ILogger logger)
+public sealed class CachedDecisions(IDecisionCache cache, ScreeningStats stats, ILogger logger, TimeProvider? time = null)
 {
+    /// <summary>While the store is down every upload fails over: one warning per kind per interval, the rest counted.</summary>
+    private readonly LogThrottle _warnings = new(TimeSpan.FromSeconds(30), time);
+
     /// <summary>The entry under <paramref name="key"/>, read by <paramref name="read"/> from its JSON; null on a miss,
     /// when the store is unavailable, or when the entry cannot be read.</summary>
     public async Task<T?> TryGetAsync<T>(DecisionCacheKey key, Func<string, T?> read, CancellationToken ct) where T : class
@@ -26,13 +29,15 @@ public sealed class CachedDecisions(IDecisionCache cache, ScreeningStats stats, 
         catch (StoreUnavailableException e)
         {
             stats.CacheUnavailable();
-            logger.LogWarning("Decision cache unavailable, screening without it: {Message}", e.Message);
+            if (_warnings.ShouldLog("lookup", out long more))
+                logger.LogWarning("Decision cache unavailable, screening without it: {Message} ({Suppressed} more not logged)", e.Message, more);
             return null;
         }
         catch (Exception e) when (e is JsonException or FormatException or NotSupportedException or ArgumentException)
         {
             span?.SetStatus(ActivityStatusCode.Error, "unreadable entry");
-            logger.LogWarning("Unreadable cached decision ignored: {Message}", e.Message);
+            if (_warnings.ShouldLog("unreadable", out long more))
+                logger.LogWarning("Unreadable cached decision ignored: {Message} ({Suppressed} more not logged)", e.Message, more);
             return null;
         }
     }
@@ -48,7 +53,8 @@ public sealed class CachedDecisions(IDecisionCache cache, ScreeningStats stats, 
         catch (StoreUnavailableException e)
         {
             stats.CacheUnavailable();
-            logger.LogWarning("Decision cache unavailable, decision not cached: {Message}", e.Message);
+            if (_warnings.ShouldLog("store", out long more))
+                logger.LogWarning("Decision cache unavailable, decision not cached: {Message} ({Suppressed} more not logged)", e.Message, more);
         }
     }
 }

@@ -12,7 +12,7 @@ public sealed class MediaRetryOptions : IValidatableObject
     /// <summary>First backoff; doubled each retry, with jitter.</summary>
     public TimeSpan BaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Share of failing fetches (over <see cref="BreakerSamplingDuration"/>, at least
+    /// <summary>Share of failing fetches from one origin (over <see cref="BreakerSamplingDuration"/>, at least
     /// <see cref="BreakerMinimumThroughput"/> of them) that opens the breaker: fetches then fail fast for
     /// <see cref="BreakerBreakDuration"/> instead of piling up on a dead CDN.</summary>
     [Range(0.01, 1.0)]

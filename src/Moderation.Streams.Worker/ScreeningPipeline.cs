@@ -65,7 +65,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video) || parsed.Media is not { } media)
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             byte[] bytes;
-            using (Stages.Start("fetch")) bytes = await _mediaRetry.ReadAsync(token => _media.ReadAsync(media, token), ct).ConfigureAwait(false);
+            using (Stages.Start("fetch")) bytes = await _mediaRetry.ReadAsync(media, token => _media.ReadAsync(media, token), ct).ConfigureAwait(false);
             var screened = parsed.MediaType == MediaTypes.Video
                 // One decision per video: sampled frames, PDQ, banks, the same batcher.
                 ? await _videos.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct).ConfigureAwait(false)
@@ -82,6 +82,30 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             _services.Stats.DeadLetter(e.Code);
             return [DeadLetter.Create(_kafka, upload, e.Code, e.Message)];
         }
+    }
+
+    /// <summary>An upload whose screening threw (the service failed, not the input) is decided like one the model could
+    /// not score: by <see cref="Decider.Decide"/> under the policy's <c>unscreenable</c> (a fail-closed review, or the DLQ).</summary>
+    public IReadOnlyList<OutboundMessage>? Unhandled(ConsumeResult<byte[]?, byte[]?> upload, Exception error)
+    {
+        var policy = Policy;
+        UploadEvent parsed;
+        try
+        {
+            parsed = UploadEventParser.Parse(upload.Message.Value ?? []);
+        }
+        catch (ModerationException)
+        {
+            return null; // the loop's own DLQ record
+        }
+        var verdict = Decider.Decide(policy, new UploadSignals { Surface = parsed.Surface, ModelFailure = error.Message });
+        if (verdict.IsDeadLetter)
+        {
+            _services.Stats.DeadLetter(ErrorCodes.Internal);
+            return [DeadLetter.Create(_kafka, upload, ErrorCodes.Internal, error.Message)];
+        }
+        var source = new SourceInfo(upload.Topic, upload.Partition.Value, upload.Offset.Value);
+        return [Publish(upload, Activity.Current, _services.ToEvent(verdict, parsed.ContentId, policy, null, source, _services.Time.GetTimestamp()))];
     }
 
     private IReadOnlyList<OutboundMessage> Publish(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, string contentId, Policy policy, Screened screened)

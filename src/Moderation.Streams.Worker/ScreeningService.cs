@@ -105,7 +105,9 @@ public sealed class ScreeningService(
         {
             _ready.TrySetException(e);
             Failed = e;
-            _logger.LogCritical(e, "Screening stopped: {Message}", e.Message);
+            // Could not start (model, policy, settings): one line says why; a crash while running keeps its stack trace.
+            if (!Ready.IsCompletedSuccessfully || StartupErrors.IsConfiguration(e)) _logger.LogCritical("Screening stopped: {Message}", StartupErrors.OneLine(e));
+            else _logger.LogCritical(e, "Screening stopped: {Message}", e.Message);
             Environment.ExitCode = 1;
             // Stopping while the host is still starting would cancel its start; stop once it has started.
             if (lifetime.ApplicationStarted.IsCancellationRequested) lifetime.StopApplication();

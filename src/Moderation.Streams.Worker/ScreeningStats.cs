@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 
 namespace Moderation.Streams.Worker;
 
-/// <summary>Counters of one worker: decisions by action, DLQ records by code, cache hits. Also exported as
-/// OpenTelemetry metrics through <see cref="WorkerTelemetry"/>'s meter.</summary>
+/// <summary>Counters of one worker: decisions by action, DLQ records by code, cache hits. Decisions are also exported as
+/// OpenTelemetry metrics through <see cref="WorkerTelemetry"/>'s meter; DLQ records by the consume loop's (<c>moderation.dlq</c>).</summary>
 public sealed class ScreeningStats
 {
 
@@ -23,8 +23,8 @@ public sealed class ScreeningStats
 
     public void DeadLetter(string code)
     {
+        // The metric is counted where the record is published (UploadConsumer), so no path that writes one is missed.
         _dlq.AddOrUpdate(code, 1, (_, n) => n + 1);
-        WorkerTelemetry.DeadLetters.Add(1, new KeyValuePair<string, object?>("code", code));
     }
 
     public void CacheUnavailable() => Interlocked.Increment(ref _cacheUnavailable);

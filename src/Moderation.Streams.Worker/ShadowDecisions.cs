@@ -68,6 +68,7 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
             { LiveActionHeader, Encoding.ASCII.GetBytes(live.Action) },
             { AgreementHeader, Encoding.ASCII.GetBytes(agreed ? "agree" : "changed") },
         };
-        return new OutboundMessage(kafka.ShadowTopic, Encoding.UTF8.GetBytes(live.ContentId), decision.ToUtf8Json(), headers);
+        // Optional: a missing or failing shadow topic is counted and dropped, never holds up or stops live screening.
+        return new OutboundMessage(kafka.ShadowTopic, Encoding.UTF8.GetBytes(live.ContentId), decision.ToUtf8Json(), headers) { Optional = true };
     }
 }

@@ -40,6 +40,8 @@ public static class WorkerHost
             // Messages quote uploads: the safe formatter escapes what could forge a line (Logging/SafeConsoleFormatter.cs).
             builder.Logging.ClearProviders();
             builder.Logging.AddSafeConsole(o => o.TimestampFormat = "HH:mm:ss.fff ");
+            // "Hosting failed to start" with a stack trace: the worker verb says why in one line itself.
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         }
 
         ScreeningSettings.Register(builder.Services);

@@ -47,8 +47,9 @@ public static class WorkerTelemetry
     /// <summary>Counter of published decisions, tagged <c>action</c>, <c>cached</c>, <c>reason</c>.</summary>
     public const string DecisionsCounter = "moderation.decisions";
 
-    /// <summary>Counter of DLQ records, tagged <c>code</c>.</summary>
-    public const string DlqCounter = "moderation.dlq";
+    /// <summary>Counter of DLQ records, tagged <c>code</c>: counted by the consume loop for every DLQ record, whatever
+    /// wrote it (<see cref="Kafka.KafkaTelemetry.DeadLetterCounter"/>, on the Kafka meter).</summary>
+    public const string DlqCounter = Kafka.KafkaTelemetry.DeadLetterCounter;
 
     /// <summary>Histogram (s) of the time from an upload consumed to its decision made.</summary>
     public const string DecisionDurationHistogram = "moderation.decision.duration";
@@ -71,7 +72,6 @@ public static class WorkerTelemetry
     internal static readonly ActivitySource Source = new(ActivitySourceName);
     internal static readonly Meter Meter = new(MeterName);
     internal static readonly Counter<long> Decisions = Meter.CreateCounter<long>(DecisionsCounter, description: "Decisions published, by action");
-    internal static readonly Counter<long> DeadLetters = Meter.CreateCounter<long>(DlqCounter, description: "DLQ records, by error code");
     internal static readonly Histogram<double> DecisionDuration = Meter.CreateHistogram<double>(DecisionDurationHistogram, "s", "Upload consumed to decision made",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = UploadDurationBuckets });
     internal static readonly Counter<long> ShadowDecisionsMade = Meter.CreateCounter<long>(ShadowDecisionsCounter,

@@ -75,13 +75,16 @@ public sealed class WorkerProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task A_worker_with_an_unknown_model_refuses_to_start_with_exit_code_1()
+    public async Task A_worker_with_an_unknown_model_refuses_to_start_with_exit_code_2_like_classify_in_one_line()
     {
         using var broker = CliProcess.Start(["broker"]);
         var bootstrap = (await broker.WaitForLineAsync(l => l.StartsWith("bootstrap="), ct: Ct))["bootstrap=".Length..];
         using var worker = CliProcess.Start(["worker", "--kafka", bootstrap, "--model", "no-such-model", "--telemetry-port", "-1"]);
-        Assert.Equal(1, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
-        Assert.Contains("no-such-model", worker.Transcript());
+        // Bad usage, as 'classify --model no-such-model' says (it exited 1 before, with a stack trace).
+        Assert.Equal(ExitCodes.Usage, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
+        var why = Assert.Single(worker.StdoutLines.Concat(worker.StderrLines), l => l.Contains("no-such-model", StringComparison.Ordinal));
+        Assert.EndsWith("Screening stopped: unknown model 'no-such-model'; known models: nsfw-mobilenet-v2, nsfw-mobilenet-v2-mid, nsfw-inception-v3", why);
+        Assert.DoesNotContain(worker.StdoutLines.Concat(worker.StderrLines), l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal) || l.Contains("(Parameter '", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -109,7 +109,13 @@ internal static class BankCommand
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "export", async store =>
         {
             if (parse.GetValue(kind) != TextBankVerbs.Hashes) return await TextBankVerbs.ExportAsync(store, parse.GetValue(bank)!, parse.GetValue(output));
-            var (_, entries) = await store.LoadAsync(BankNames.Validate(parse.GetValue(bank)), ct);
+            var name = BankNames.Validate(parse.GetValue(bank));
+            if (!await store.ExistsAsync(name))
+            {
+                Console.Error.WriteLine($"moderation bank export: no bank {name} (see 'moderation bank list')");
+                return ExitCodes.Failure;
+            }
+            var (_, entries) = await store.LoadAsync(name, ct);
             entries.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
             var path = parse.GetValue(output);
             using var writer = path is null ? new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) : new StreamWriter(path.FullName, false, new UTF8Encoding(false));
@@ -259,8 +265,18 @@ internal static class BankCommand
                     Console.Out.WriteLine(existed ? $"deleted bank {name}" : $"no bank {name}");
                     return existed ? ExitCodes.Ok : ExitCodes.Failure;
                 }
+                if (!await store.ExistsAsync(name))
+                {
+                    Console.Error.WriteLine($"moderation bank remove: no bank {name} (see 'moderation bank list')");
+                    return ExitCodes.Failure;
+                }
                 long removed = await store.RemoveAsync(name, idList);
                 Console.Out.WriteLine($"removed {removed} of {idList.Length} from {name}");
+                if (removed < idList.Distinct().Count())
+                {
+                    Console.Error.WriteLine($"moderation bank remove: {idList.Distinct().Count() - removed} of the ids are not in {name}");
+                    return ExitCodes.Failure;
+                }
                 return ExitCodes.Ok;
             });
         });

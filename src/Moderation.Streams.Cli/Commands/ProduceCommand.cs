@@ -19,10 +19,11 @@ internal static class ProduceCommand
         var inline = new Option<bool>("--inline") { Description = "Embed the media as base64 data instead of a file: URL" };
         var prefix = new Option<string>("--prefix") { Description = "content_id prefix", DefaultValueFactory = _ => "c" };
         var maxBytes = CommonOptions.MaxBytes();
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the broker to acknowledge every upload", DefaultValueFactory = _ => 30 };
 
         var command = new Command("produce", "Publishes one UploadEvent per image of a folder (load generation, backfills from storage).")
         {
-            dir, kafka, topic, count, inline, prefix, maxBytes,
+            dir, kafka, topic, count, inline, prefix, maxBytes, timeout,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -45,6 +46,12 @@ internal static class ProduceCommand
                 Console.Error.WriteLine("moderation produce: --prefix must be characters of [A-Za-z0-9._:-]");
                 return ExitCodes.Usage;
             }
+            if (parse.GetValue(timeout) is < 1 or > 3600)
+            {
+                Console.Error.WriteLine("moderation produce: --timeout must be 1 to 3600 seconds");
+                return ExitCodes.Usage;
+            }
+            var ackTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout));
             int total = parse.GetValue(count) ?? files.Count;
             var config = new ProducerConfig
             {
@@ -52,9 +59,14 @@ internal static class ProduceCommand
                 EnableIdempotence = true,
                 Acks = Acks.All,
                 LingerMs = 5,
+                // A report for every upload within the wait: undelivered ones fail instead of staying queued.
+                MessageTimeoutMs = (int)ackTimeout.TotalMilliseconds,
             };
-            using var producer = new ProducerBuilder<string, byte[]>(config).Build();
-            long failed = 0, unread = 0;
+            using var producer = new ProducerBuilder<string, byte[]>(config)
+                .SetLogHandler((_, _) => { }) // the broker's unreachability is reported once, below, not per connection attempt
+                .Build();
+            long failed = 0, unread = 0, acknowledged = 0;
+            string? firstError = null;
             for (int i = 0; i < total && !ct.IsCancellationRequested; i++)
             {
                 var file = files[i % files.Count];
@@ -85,15 +97,23 @@ internal static class ProduceCommand
                     CreatedAt = DateTimeOffset.UtcNow,
                 };
                 producer.Produce(parse.GetValue(topic)!, new Message<string, byte[]> { Key = upload.ContentId, Value = UploadEventParser.Serialize(upload) },
-                    report => { if (report.Error.IsError) Interlocked.Increment(ref failed); });
+                    report =>
+                    {
+                        if (!report.Error.IsError) Interlocked.Increment(ref acknowledged);
+                        else if (Interlocked.Increment(ref failed) == 1) firstError = report.Error.Reason;
+                    });
             }
-            producer.Flush(TimeSpan.FromSeconds(30));
-            if (failed > 0)
+            // Flush returns what is still queued: uploads the broker never acknowledged were not produced.
+            int queued = producer.Flush(ackTimeout + TimeSpan.FromSeconds(5));
+            long sent = Interlocked.Read(ref acknowledged);
+            if (sent < total - unread)
             {
-                Console.Error.WriteLine($"moderation produce: {failed} of {total - unread} uploads were not acknowledged");
+                Console.Error.WriteLine($"moderation produce: {total - unread - sent} of {total - unread} uploads were not acknowledged by {config.BootstrapServers}"
+                    + (firstError is not null ? $" ({firstError})" : queued > 0 ? $" ({queued} still queued after {parse.GetValue(timeout)} s)" : ""));
+                Console.WriteLine($"produced {sent} uploads to {parse.GetValue(topic)}");
                 return ExitCodes.Failure;
             }
-            Console.WriteLine($"produced {total - unread} uploads to {parse.GetValue(topic)}");
+            Console.WriteLine($"produced {sent} uploads to {parse.GetValue(topic)}");
             return unread > 0 ? ExitCodes.Failure : ExitCodes.Ok;
         });
         return command;

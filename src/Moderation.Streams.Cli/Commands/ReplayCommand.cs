@@ -36,6 +36,10 @@ internal static class ReplayCommand
         var name = new Option<string?>("--name") { Description = "Replay name; progress is committed to group moderation-replay-NAME. Default: derived from range, topic, policy, model and output, so the same command resumes" };
         var topic = new Option<string?>("--topic") { Description = "Uploads topic (config Kafka:UploadsTopic)" };
         var live = new Option<bool>("--live") { Description = "Publish to the live decision topics instead of moderation.backfill.<action> / moderation.backfill.dlq" };
+        var withoutBanks = new Option<bool>("--without-banks")
+        {
+            Description = "Allow --live without --redis: decisions published with no hash bank consulted (banked content may be allowed)",
+        };
         var dryRun = new Option<bool>("--dry-run") { Description = "Decide without publishing or committing anything" };
         var rate = new Option<double?>("--rate") { Description = "At most this many uploads per second (leave live screening its share)" };
         var model = new Option<string?>("--model") { Description = "Candidate model (config Screening:Model)" };
@@ -51,7 +55,7 @@ internal static class ReplayCommand
         var command = new Command("replay", "Re-screens a range of the uploads topic (timestamps or offsets) in its own consumer group, " +
             "to moderation.backfill.* (or the live topics with --live); resumable; --compare diffs with the decisions published before.")
         {
-            kafka, redis, from, to, name, topic, live, dryRun, rate, model, policy, mediaRoot, compare, report, useCache, maxInFlight, progress,
+            kafka, redis, from, to, name, topic, live, withoutBanks, dryRun, rate, model, policy, mediaRoot, compare, report, useCache, maxInFlight, progress,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -92,6 +96,14 @@ internal static class ReplayCommand
             Set("Screening:PolicyFile", parse.GetValue(policy)?.FullName);
             Set("Screening:Model", parse.GetValue(model));
             var settings = Settings(overrides);
+            if (settings.Redis.Configuration is not { Length: > 0 })
+            {
+                // Without Redis no bank is consulted: banked content the worker took down would be re-decided by the model alone.
+                if (request.Live && !request.DryRun && !parse.GetValue(withoutBanks))
+                    return Usage("--live without --redis would publish decisions made with no hash bank consulted (banked content may be allowed): " +
+                        "give --redis CONFIG (or Redis__Configuration), or --without-banks to publish them anyway");
+                Console.Error.WriteLine("moderation replay: no --redis: hash banks are not consulted, so decisions may differ from the worker's (a bank takedown becomes the model's call)");
+            }
             return await RunAsync(settings, request, parse.GetValue(report), parse.GetValue(progress)!, ct);
         });
         return command;

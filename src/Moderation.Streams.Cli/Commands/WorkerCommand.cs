@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Moderation.Streams.Worker;
 
@@ -48,6 +49,17 @@ internal static class WorkerCommand
                 Console.Error.WriteLine($"moderation worker: invalid configuration: {e.Message}");
                 return ExitCodes.Usage;
             }
+            catch (IOException e)
+            {
+                // Kestrel could not bind the telemetry port (in use, or not ours to take).
+                Console.Error.WriteLine($"moderation worker: {StartupErrors.OneLine(e)} (--telemetry-port, Telemetry:Port)");
+                // The screening service may have started: stop it in order before the host is disposed.
+                await host.StopAsync(CancellationToken.None);
+                return ExitCodes.Failure;
+            }
+            // The service logged why in one line; a bad model name, policy file or setting is bad usage, like classify's.
+            if (host.Services.GetRequiredService<ScreeningService>().Failed is { } failed)
+                return StartupErrors.IsConfiguration(failed) ? ExitCodes.Usage : ExitCodes.Failure;
             return Environment.ExitCode == 0 ? ExitCodes.Ok : ExitCodes.Failure;
         });
         return command;

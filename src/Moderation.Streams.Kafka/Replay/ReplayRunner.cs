@@ -23,6 +23,7 @@ public sealed class ReplayRunner : IDisposable
     private readonly IUploadHandler _handler;
     private readonly ReplayOptions _options;
     private readonly ILogger _logger;
+    private readonly Contracts.LogThrottle _logThrottle = new(KafkaClientLog.Interval);
     private readonly TimeProvider _time;
     private readonly OffsetTracker _tracker = new();
     private readonly ConcurrentQueue<(TopicPartition Partition, long Offset)> _completed = new();
@@ -59,9 +60,11 @@ public sealed class ReplayRunner : IDisposable
             EnablePartitionEof = true,
             // An offset deleted by retention mid-replay is an error, not a silent jump: the range would be incomplete.
             AutoOffsetReset = AutoOffsetReset.Error,
-        }).SetErrorHandler((_, e) => OnClientError("consumer", e)).Build();
+        }).SetErrorHandler((_, e) => OnClientError("consumer", e))
+            .SetLogHandler((_, m) => KafkaClientLog.Log(_logger, _logThrottle, "consumer", m)).Build();
         if (!options.DryRun)
-            _publisher = new OutcomePublisher(KafkaClientConfig.Producer(kafka), kafka.DlqTopic, logger, e => OnClientError("producer", e), e => _fatal ??= e);
+            _publisher = new OutcomePublisher(KafkaClientConfig.Producer(kafka), kafka.DlqTopic, logger, e => OnClientError("producer", e), e => _fatal ??= e,
+                clientLog: m => KafkaClientLog.Log(_logger, _logThrottle, "producer", m));
     }
 
     public ReplayPlan Plan => _plan;
@@ -123,7 +126,7 @@ public sealed class ReplayRunner : IDisposable
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {
-                    _logger.LogWarning("Replay consume: {Reason}", e.Error.Reason);
+                    KafkaClientLog.Error(_logger, _logThrottle, "Replay consume", e.Error);
                     continue;
                 }
                 if (result is null || _reachedEnd.Contains(result.TopicPartition) || !_ranges.TryGetValue(result.TopicPartition, out var range)) continue;
@@ -182,7 +185,7 @@ public sealed class ReplayRunner : IDisposable
     private void OnClientError(string client, Error error)
     {
         if (error.IsFatal) _fatal ??= new KafkaException(error);
-        _logger.Log(error.IsFatal ? LogLevel.Critical : LogLevel.Warning, "Replay {Client}: {Reason}", client, error.Reason);
+        KafkaClientLog.Error(_logger, _logThrottle, "Replay " + client, error);
     }
 
     private TimeSpan Throttle(long started)
@@ -226,11 +229,30 @@ public sealed class ReplayRunner : IDisposable
         catch (Exception e)
         {
             _logger.LogError(e, "Internal error re-screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
-            outcome = [DeadLetter.Create(_kafka, upload, Contracts.ErrorCodes.Internal, e.Message)];
+            outcome = Unhandled(upload, e);
         }
-        if (_publisher is null) Complete(upload, outcome);
+        if (_publisher is null)
+        {
+            Complete(upload, outcome);
+            return;
+        }
+        KafkaTelemetry.CountDeadLetters(outcome, _kafka.DlqTopic);
         // A record the broker refuses is replaced by a stub DLQ record, so the range still completes.
-        else _publisher.PublishOutcome(upload, outcome, () => Complete(upload, outcome));
+        _publisher.PublishOutcome(upload, outcome, () => Complete(upload, outcome));
+    }
+
+    /// <summary>As the worker's loop: the handler's policy decides a failed upload, else a DLQ record with code <c>internal</c>.</summary>
+    private IReadOnlyList<OutboundMessage> Unhandled(ConsumeResult<byte[]?, byte[]?> upload, Exception error)
+    {
+        try
+        {
+            if (_handler.Unhandled(upload, error) is { } outcome) return outcome;
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "The handler's outcome for a failed upload at {TopicPartitionOffset} failed too", upload.TopicPartitionOffset);
+        }
+        return [DeadLetter.Create(_kafka, upload, Contracts.ErrorCodes.Internal, error.Message)];
     }
 
     private void Complete(ConsumeResult<byte[]?, byte[]?> upload, IReadOnlyList<OutboundMessage> outcome)

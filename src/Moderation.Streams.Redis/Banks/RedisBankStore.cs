@@ -77,6 +77,10 @@ public sealed partial class RedisBankStore
         return infos;
     }
 
+    /// <summary>Whether the bank is in the registry (imported and not deleted since).</summary>
+    public async Task<bool> ExistsAsync(string bank) =>
+        await _redis.GetDatabase().SetContainsAsync(RegistryKey, BankNames.Validate(bank)).ConfigureAwait(false);
+
     /// <summary>The bank's version (0 when it does not exist).</summary>
     public async Task<long> GetVersionAsync(string bank) =>
         ParseVersion(await _redis.GetDatabase().StringGetAsync(VersionKey(BankNames.Validate(bank))).ConfigureAwait(false));

@@ -7,10 +7,12 @@ namespace Moderation.Streams.Kafka.Tests.Adversarial;
 
 /// <summary>An embedded broker with the uploads topic, raw producing of hostile records, and reading back what a
 /// consumer published and committed.</summary>
-internal sealed class PoisonHarness : IDisposable
+/// <param name="topics">The topics that exist (the contract's by default); producers may not create others when
+/// <c>allow.auto.create.topics</c> is false.</param>
+internal sealed class PoisonHarness(IReadOnlyList<string>? topics = null) : IDisposable
 {
     public const int Partitions = 1;
-    public EmbeddedKafkaBroker Broker { get; } = EmbeddedKafkaBroker.Start(new EmbeddedBrokerOptions { Partitions = Partitions });
+    public EmbeddedKafkaBroker Broker { get; } = EmbeddedKafkaBroker.Start(new EmbeddedBrokerOptions { Partitions = Partitions, Topics = topics ?? Topics.All });
 
     public void Dispose() => Broker.Dispose();
 
