@@ -128,10 +128,13 @@ public sealed class ScreeningService(
         var checks = await WorkerDoctor.CheckInstallationAsync(settings, ct).ConfigureAwait(false);
         foreach (var check in checks)
         {
+            // A model that does not load says so itself, in one line, when it is loaded below: not twice.
+            if (check.Failed && !check.WrongModelFile && check.Name is WorkerDoctor.ModelCheck or WorkerDoctor.OnnxRuntimeCheck) continue;
             if (check.Status == CheckStatus.Warn) _logger.LogWarning("Start check: {Check}", check.ToString());
             else if (check.Failed) _logger.LogError("Start check: {Check}", check.ToString());
         }
-        if (checks.FirstOrDefault(c => c.WrongModelFile) is { } wrongFile) throw new InvalidDataException($"start check failed: {wrongFile}");
+        // A broken install, like a model that does not load (exit 1), not a setting to fix (exit 2).
+        if (checks.FirstOrDefault(c => c.WrongModelFile) is { } wrongFile) throw new InvalidOperationException($"start check failed: {wrongFile}");
         // The model's loading refuses these with its own (typed) error.
         if (checks.Any(c => c.Failed && c.Name is WorkerDoctor.ModelCheck or WorkerDoctor.OnnxRuntimeCheck)) return true;
         var failed = checks.Where(c => c.Failed).ToArray();
