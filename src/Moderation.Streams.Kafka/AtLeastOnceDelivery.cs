@@ -5,12 +5,18 @@ namespace Moderation.Streams.Kafka;
 
 /// <summary>
 /// At-least-once (the default): outcomes are produced as soon as they are ready (idempotent producer, acks=all); an
-/// upload's offset is stored only after every record it produced was acknowledged, gap-free per partition; offsets are
-/// auto-committed from the store, and committed explicitly on revoke and at the end of the run.
+/// upload's offset is stored only after every record it produced was acknowledged, gap-free per partition; stored
+/// offsets are committed at most <see cref="KafkaOptions.CommitInterval"/> after they advanced (on
+/// <paramref name="time"/>, so the bound is testable), and on revoke and at the end of the run. What a crash re-screens
+/// is what was in flight plus at most one interval of finished work.
 /// </summary>
-internal sealed class AtLeastOnceDelivery(OutcomePublisher publisher, IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, ILogger logger)
+internal sealed class AtLeastOnceDelivery(OutcomePublisher publisher, IConsumer<byte[]?, byte[]?> consumer, OffsetTracker tracker, ILogger logger,
+    TimeSpan commitInterval, TimeProvider time)
     : OutcomeDelivery
 {
+    // When the oldest stored offset not yet committed was stored; null when everything stored is committed.
+    private long? _uncommittedSince;
+
     public override void Deliver(ConsumeResult<byte[]?, byte[]?> upload, IReadOnlyList<OutboundMessage> outcome,
         Action<IReadOnlyList<OutboundMessage>?> finished) =>
         publisher.PublishOutcome(upload, outcome, () => finished(null));
@@ -20,12 +26,18 @@ internal sealed class AtLeastOnceDelivery(OutcomePublisher publisher, IConsumer<
         try
         {
             consumer.StoreOffset(new TopicPartitionOffset(partition, new Offset(next)));
+            _uncommittedSince ??= time.GetTimestamp();
         }
         catch (KafkaException e)
         {
             // The partition was revoked meanwhile; its new owner re-screens from the committed offset.
             logger.LogDebug("StoreOffset {Partition}: {Reason}", partition, e.Error.Reason);
         }
+    }
+
+    public override void Tick()
+    {
+        if (_uncommittedSince is { } since && time.GetElapsedTime(since) >= commitInterval) CommitStored("Commit");
     }
 
     public override void Revoked(IReadOnlyList<TopicPartition> partitions)
@@ -48,18 +60,25 @@ internal sealed class AtLeastOnceDelivery(OutcomePublisher publisher, IConsumer<
 
     public override void Flush() => publisher.Flush(TimeSpan.FromSeconds(10));
 
-    public override void CommitFinished()
+    public override void CommitFinished() => CommitStored("Final commit");
+
+    /// <summary>Commits the stored offsets of the assigned partitions (one broker round trip). A failed commit (a
+    /// rebalance in progress) is tried again on the next tick; revoke commits its partitions itself.</summary>
+    private void CommitStored(string what)
     {
         try
         {
             consumer.Commit();
+            _uncommittedSince = null;
         }
         catch (KafkaException e) when (e.Error.Code == ErrorCode.Local_NoOffset)
         {
+            _uncommittedSince = null;
         }
         catch (KafkaException e)
         {
-            logger.LogWarning("Final commit failed: {Reason}", e.Error.Reason);
+            _uncommittedSince = time.GetTimestamp();
+            logger.LogWarning("{What} failed: {Reason}", what, e.Error.Reason);
         }
     }
 }

@@ -83,7 +83,7 @@ public sealed class UploadConsumer : IDisposable
             options.DlqTopic, logger, error => OnClientError("producer", error), e => _fatal ??= e);
         _delivery = options.ExactlyOnce
             ? _exactlyOnce = new ExactlyOnceDelivery(_publisher, _consumer, options, logger, _time, DropInFlight, Fail)
-            : new AtLeastOnceDelivery(_publisher, _consumer, _tracker, logger);
+            : new AtLeastOnceDelivery(_publisher, _consumer, _tracker, logger, options.CommitInterval, _time);
         KafkaTelemetry.Register(this);
     }
 

@@ -26,7 +26,7 @@ public sealed class UploadConsumerTests : IDisposable
             GroupId = "g-" + Guid.NewGuid().ToString("N")[..8],
             SessionTimeoutMs = 6000,
             ShutdownTimeout = TimeSpan.FromSeconds(20),
-            AutoCommitIntervalMs = 200,
+            CommitInterval = TimeSpan.FromMilliseconds(200),
         };
         configure?.Invoke(options);
         return options;
@@ -218,6 +218,30 @@ public sealed class UploadConsumerTests : IDisposable
 
         Assert.True(transactions >= 1);
         Assert.Equal(Enumerable.Range(0, 120).Select(i => $"u-{i:D5}"), ReadKeys(Topics.Allow, 120, IsolationLevel.ReadCommitted).Order());
+    }
+
+    [Fact]
+    public async Task Finished_offsets_are_committed_once_the_commit_interval_has_passed_on_the_injected_clock_and_not_before()
+    {
+        var time = new FakeTimeProvider();
+        var options = Options(o => o.CommitInterval = TimeSpan.FromMinutes(1));
+        Produce(30);
+        using var consumer = new UploadConsumer(options, new ScriptedHandler(options), ConsoleTestLogger.Instance, time);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
+
+        // Every outcome is acknowledged and every offset stored; the clock has not moved, so nothing is committed yet.
+        Assert.True(await Eventually.Holds(() => consumer.Published >= 30 && consumer.InFlight == 0, run), $"{consumer.Published} published");
+        Assert.All(Committed(options.GroupId), p => Assert.True(p.Committed < 0, $"committed {p.Committed} before the interval"));
+
+        time.Advance(options.CommitInterval - TimeSpan.FromMilliseconds(1));
+        Assert.True(await Eventually.Holds(() => consumer.Consumed >= 30, run));
+        Assert.All(Committed(options.GroupId), p => Assert.True(p.Committed < 0, $"committed {p.Committed} before the interval"));
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(await Eventually.Holds(() => Committed(options.GroupId).All(p => p.Committed == p.High), run), "not committed one interval after");
+        await stop.CancelAsync();
+        await run;
     }
 
     [Fact]
