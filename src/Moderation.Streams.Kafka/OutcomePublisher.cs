@@ -146,8 +146,11 @@ internal sealed class OutcomePublisher : IDisposable
         string code = refused.Topic == _dlqTopic && refused.Headers.FirstOrDefault(h => h.Key == DlqHeaders.ErrorCode)?.GetValueBytes() is { } c
             ? Encoding.UTF8.GetString(c)
             : ErrorCodes.Internal;
-        return DeadLetter.Stub(_dlqTopic, source, key, code,
+        var stub = DeadLetter.Stub(_dlqTopic, source, key, code,
             $"the outcome record for {refused.Topic} ({size} bytes) could not be stored: {why.Reason}; this stub stands in for it");
+        // The stub stands in for the refused record: a redelivered duplicate of either is recognised by the same id.
+        if (refused.Headers.TryGetLastBytes(DecisionId.Header, out var id)) stub.Headers.Add(DecisionId.Header, id);
+        return stub;
     }
 
     /// <summary>Waits up to <paramref name="timeout"/> for the delivery reports of everything produced.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
+using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Kafka;
 
@@ -235,12 +236,26 @@ public sealed class UploadConsumer : IDisposable
             _logger.LogError(e, "Internal error screening {TopicPartitionOffset}", upload.TopicPartitionOffset);
             outcome = [DeadLetter.Create(_options, upload, Contracts.ErrorCodes.Internal, e.Message)];
         }
+        StampDecisionIds(upload, outcome);
         _delivery.Deliver(upload, outcome, held =>
         {
             KafkaTelemetry.Duration.Record(_time.GetElapsedTime(started).TotalSeconds, _tags);
             _completed.Enqueue(new Completion(upload.TopicPartition, upload.Offset.Value, bytes, epoch, held));
             if (Volatile.Read(ref _draining)) _completionSignal.Release();
         });
+    }
+
+    /// <summary>Every outcome record carries a <see cref="DecisionId"/>; the handler's own (with its policy and model
+    /// versions) is kept, a record without one (the internal DLQ record above) gets one of the upload alone.</summary>
+    private static void StampDecisionIds(ConsumeResult<byte[]?, byte[]?> upload, IReadOnlyList<OutboundMessage> outcome)
+    {
+        foreach (var record in outcome)
+        {
+            if (record.Headers.TryGetLastBytes(DecisionId.Header, out _)) continue;
+            string contentId = upload.Message.Key is { } key ? System.Text.Encoding.UTF8.GetString(key) : "";
+            record.Headers.Add(DecisionId.Header, System.Text.Encoding.ASCII.GetBytes(
+                DecisionId.For(contentId, upload.Topic, upload.Partition.Value, upload.Offset.Value, "", "")));
+        }
     }
 
     private void DrainCompletions()

@@ -221,6 +221,52 @@ public sealed class UploadConsumerTests : IDisposable
     }
 
     [Fact]
+    public async Task Every_outcome_carries_a_decision_id_that_a_redelivery_of_the_same_upload_repeats()
+    {
+        // Every fifth upload fails in the handler: its internal DLQ record is the consume loop's own, and carries an id too.
+        Produce(20);
+        async Task ScreenAsync()
+        {
+            var options = Options();
+            var handler = new ScriptedHandler(options, key => key.EndsWith('0') || key.EndsWith('5') ? throw new InvalidOperationException("boom") : Task.CompletedTask);
+            using var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance);
+            await Eventually.RunUntil(consumer, () => consumer.Published >= 20);
+        }
+        await ScreenAsync();
+        // A second group screens the same offsets again: what a redelivery after a crash does.
+        await ScreenAsync();
+
+        var ids = ReadRecords([Topics.Allow, Topics.Dlq], 40);
+        Assert.Equal(40, ids.Count);
+        Assert.All(ids, r => Assert.Matches("^[0-9a-f]{32}$", r.Id));
+        Assert.Equal(8, ids.Count(r => r.Topic == Topics.Dlq));
+        // Each upload's two outcomes share one id; no two uploads share one.
+        Assert.All(ids.GroupBy(r => r.Key), g => Assert.Single(g.Select(r => r.Id).Distinct()));
+        Assert.Equal(20, ids.Select(r => r.Id).Distinct().Count());
+    }
+
+    private List<(string Topic, string Key, string Id)> ReadRecords(string[] topics, int atLeast)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = _broker.BootstrapServers,
+            GroupId = "reader-" + Guid.NewGuid().ToString("N"),
+        }).Build();
+        consumer.Assign(topics.SelectMany(t => Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(t, p, Offset.Beginning))));
+        var records = new List<(string, string, string)>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        DateTime? settle = null;
+        while (DateTime.UtcNow < (settle ?? deadline))
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            if (r?.Message is not null)
+                records.Add((r.Topic, r.Message.Key, r.Message.Headers.TryGetLastBytes(DecisionId.Header, out var id) ? Encoding.ASCII.GetString(id) : ""));
+            if (records.Count >= atLeast && settle is null) settle = DateTime.UtcNow.AddMilliseconds(700);
+        }
+        return records;
+    }
+
+    [Fact]
     public async Task Finished_offsets_are_committed_once_the_commit_interval_has_passed_on_the_injected_clock_and_not_before()
     {
         var time = new FakeTimeProvider();
