@@ -62,8 +62,10 @@ internal sealed class AtLeastOnceDelivery(OutcomePublisher publisher, IConsumer<
 
     public override void CommitFinished() => CommitStored("Final commit");
 
-    /// <summary>Commits the stored offsets of the assigned partitions (one broker round trip). A failed commit (a
-    /// rebalance in progress) is tried again on the next tick; revoke commits its partitions itself.</summary>
+    /// <summary>Commits the stored offsets of the assigned partitions (one broker round trip). The group refuses commits
+    /// while it rebalances: those are tried again on the next tick, so finished work is committed as soon as the
+    /// rebalance ends (each kill of a worker rebalances the group, and whatever stays uncommitted meanwhile is what
+    /// the next crash re-screens). Other failures wait for the next interval. Revoke commits its partitions itself.</summary>
     private void CommitStored(string what)
     {
         try
@@ -74,6 +76,10 @@ internal sealed class AtLeastOnceDelivery(OutcomePublisher publisher, IConsumer<
         catch (KafkaException e) when (e.Error.Code == ErrorCode.Local_NoOffset)
         {
             _uncommittedSince = null;
+        }
+        catch (KafkaException e) when (e.Error.Code is ErrorCode.RebalanceInProgress or ErrorCode.IllegalGeneration)
+        {
+            logger.LogDebug("{What} refused while the group rebalances: {Reason}", what, e.Error.Reason);
         }
         catch (KafkaException e)
         {
