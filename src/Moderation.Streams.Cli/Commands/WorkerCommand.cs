@@ -36,11 +36,7 @@ internal static class WorkerCommand
             Set("Kafka:GroupId", parse.GetValue(group));
             Set("Screening:Model", parse.GetValue(model));
             Set("Telemetry:Port", parse.GetValue(telemetryPort)?.ToString());
-            // Static membership by default: a worker restarted on the same host (a container restarted in its pod keeps the
-            // pod name) rejoins as the same member and gets its partitions back without a rebalance. Several workers on one
-            // host need their own Kafka:GroupInstanceId each; an empty one means dynamic membership.
-            var defaults = new Dictionary<string, string?> { ["Kafka:GroupInstanceId"] = Environment.MachineName };
-            using var host = WorkerHost.Build(overrides, defaultTelemetryPort: Worker.TelemetryOptions.DefaultPort, defaults: defaults);
+            using var host = WorkerHost.Build(overrides, defaultTelemetryPort: Worker.TelemetryOptions.DefaultPort, defaults: WorkerHost.WorkerDefaults);
             try
             {
                 await host.StartAsync(CancellationToken.None);
