@@ -40,6 +40,8 @@ internal sealed class AtLeastOnceDelivery(OutcomePublisher publisher, IConsumer<
         if (_uncommittedSince is { } since && time.GetElapsedTime(since) >= commitInterval) CommitStored("Commit");
     }
 
+    public override void Revoking(IReadOnlyList<TopicPartition> partitions) => Revoked(partitions);
+
     public override void Revoked(IReadOnlyList<TopicPartition> partitions)
     {
         var offsets = partitions

@@ -36,6 +36,8 @@ public sealed class UploadConsumer : IDisposable
     private readonly UploadTasks _tasks;
     private readonly HashSet<TopicPartition> _paused = [];
     private readonly HashSet<TopicPartition> _newlyAssigned = [];
+    // Paused because too much of their work is finished but held back behind one slow upload (not committable).
+    private readonly HashSet<TopicPartition> _heldBack = [];
     // Bumped when a partition is forgotten (revoked, lost) or rewound (abort): completions of work dispatched
     // under an older generation are dropped, so stale outcomes never reach a later transaction or the tracker.
     private readonly Dictionary<TopicPartition, int> _generations = [];
@@ -315,17 +317,37 @@ public sealed class UploadConsumer : IDisposable
         }
         else if (_newlyAssigned.Count > 0)
         {
-            var assigned = _consumer.Assignment.Where(_newlyAssigned.Contains).Where(p => !_paused.Contains(p)).ToList();
+            var assigned = _consumer.Assignment.Where(_newlyAssigned.Contains).Where(p => !_paused.Contains(p) && !_heldBack.Contains(p)).ToList();
             if (assigned.Count > 0) _consumer.Resume(assigned);
         }
         _newlyAssigned.Clear();
         if (!full && drained && _paused.Count > 0)
         {
-            var assigned = _consumer.Assignment.Where(_paused.Contains).ToList();
+            var assigned = _consumer.Assignment.Where(p => _paused.Contains(p) && !_heldBack.Contains(p)).ToList();
             if (assigned.Count > 0) _consumer.Resume(assigned);
             _paused.Clear();
         }
-        PausedPartitions = _paused.Count;
+        LimitUncommitted();
+        PausedPartitions = _paused.Union(_heldBack).Count();
+    }
+
+    /// <summary>A partition stops fetching while <see cref="KafkaOptions.MaxInFlight"/> of its uploads are not yet
+    /// committable (in flight, or finished behind one that is), and resumes at half: one slow upload can hold back its
+    /// partition's commits, and without this bound a crash would then re-screen everything finished behind it.</summary>
+    private void LimitUncommitted()
+    {
+        // Held-back partitions the tracker forgot (an exactly-once rewind) count as empty and resume.
+        foreach (var partition in _tracker.Partitions.Concat(_heldBack).Distinct().ToList())
+        {
+            int uncommitted = _tracker.UncommittedIn(partition);
+            if (uncommitted >= _options.MaxInFlight && _heldBack.Add(partition))
+            {
+                if (!_paused.Contains(partition)) _consumer.Pause([partition]);
+                _logger.LogDebug("Paused {Partition}: {Count} uploads not yet committable", partition, uncommitted);
+            }
+            else if (uncommitted <= _options.MaxInFlight / 2 && _heldBack.Remove(partition) && !_paused.Contains(partition))
+                _consumer.Resume([partition]);
+        }
     }
 
     private void OnRevoked(List<TopicPartitionOffset> revoked)
@@ -337,6 +359,10 @@ public sealed class UploadConsumer : IDisposable
         }
         var partitions = revoked.Select(p => p.TopicPartition).ToList();
         _logger.LogInformation("Revoked {Partitions}: draining", string.Join(",", partitions.Select(p => p.Partition.Value)));
+        // What already finished is committed first, while the group still takes commits (it refuses them once a member
+        // rejoins and the next rebalance starts: a drain can outlast that); what the drain finishes, after it.
+        DrainCompletions();
+        _delivery.Revoking(partitions);
         // Runs on the poll thread inside Consume: waiting here is bounded by ShutdownTimeout.
         DrainAsync(partitions, "revoke").GetAwaiter().GetResult();
         _delivery.Revoked(partitions);
@@ -358,6 +384,7 @@ public sealed class UploadConsumer : IDisposable
             _generations[p] = _generations.GetValueOrDefault(p) + 1;
             _tracker.Forget(p);
             _paused.Remove(p);
+            _heldBack.Remove(p);
             _delivery.Forget(p);
         }
     }

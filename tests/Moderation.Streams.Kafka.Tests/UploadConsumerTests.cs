@@ -150,6 +150,31 @@ public sealed class UploadConsumerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_partition_whose_work_is_held_back_behind_one_slow_upload_stops_fetching_at_the_in_flight_limit()
+    {
+        // One upload never finishes until released: everything after it in its partition finishes but cannot commit,
+        // which is what a crash would re-screen. The in-flight count alone never sees it (one upload is unfinished).
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = Options(o => o.MaxInFlight = 8);
+        var handler = new ScriptedHandler(options, key => key == "u-00000" ? release.Task : Task.CompletedTask);
+        Produce(90);
+        using var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
+
+        Assert.True(await Eventually.Holds(() => consumer.PausedPartitions == 1 && consumer.InFlight == 1 && consumer.Consumed >= 90 - 30, run),
+            $"{consumer.PausedPartitions} paused, {consumer.Consumed} consumed");
+        long consumed = consumer.Consumed;
+        Assert.True(consumed < 90, $"all {consumed} consumed behind a stuck upload");
+
+        release.SetResult();
+        Assert.True(await Eventually.Holds(() => consumer.Published >= 90, run), $"{consumer.Published} published");
+        await stop.CancelAsync();
+        await run;
+        Assert.All(Committed(options.GroupId), p => Assert.Equal(p.High, p.Committed));
+    }
+
+    [Fact]
     public async Task Stopping_drains_in_flight_uploads_and_commits_them()
     {
         var options = Options();
