@@ -16,16 +16,17 @@ public static class KafkaClientConfig
     {
         BootstrapServers = options.BootstrapServers,
         GroupId = options.GroupId,
-        // Exactly-once commits offsets inside the producer's transactions, never from the consumer.
-        EnableAutoCommit = !options.ExactlyOnce,
-        AutoCommitIntervalMs = options.AutoCommitIntervalMs,
+        // Offsets are committed by the delivery mode: at-least-once every CommitInterval on the consumer's clock (and on
+        // revoke and shutdown), exactly-once inside the producer's transactions; never by librdkafka's timer.
+        EnableAutoCommit = false,
         EnableAutoOffsetStore = false,
         AutoOffsetReset = AutoOffsetReset.Earliest,
         PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
         SessionTimeoutMs = options.SessionTimeoutMs,
+        HeartbeatIntervalMs = options.HeartbeatIntervalMs,
         MaxPollIntervalMs = options.MaxPollIntervalMs,
         EnablePartitionEof = false,
-        GroupInstanceId = options.GroupInstanceId,
+        GroupInstanceId = string.IsNullOrWhiteSpace(options.GroupInstanceId) ? null : options.GroupInstanceId,
         IsolationLevel = IsolationLevel.ReadCommitted,
     };
 

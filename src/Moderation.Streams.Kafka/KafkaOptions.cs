@@ -29,14 +29,24 @@ public sealed class KafkaOptions
     [Range(1024, long.MaxValue)]
     public long MaxInFlightBytes { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>How long the group waits for a silent member before its partitions move. With static membership
+    /// (<see cref="GroupInstanceId"/>) a worker restarted within it gets its partitions back without a rebalance; a
+    /// worker that does not come back holds them this long. 15 s covers a container restart after a crash (seconds).</summary>
     [Range(1000, 3_600_000)]
-    public int SessionTimeoutMs { get; set; } = 10_000;
+    public int SessionTimeoutMs { get; set; } = 15_000;
+
+    /// <summary>Heartbeats to the group coordinator; members learn of a rebalance within one. At most a third of
+    /// <see cref="SessionTimeoutMs"/>.</summary>
+    [Range(100, 1_200_000)]
+    public int HeartbeatIntervalMs { get; set; } = 1000;
 
     [Range(1000, int.MaxValue)]
     public int MaxPollIntervalMs { get; set; } = 300_000;
 
-    [Range(0, 60_000)]
-    public int AutoCommitIntervalMs { get; set; } = 1000;
+    /// <summary>At-least-once: finished offsets are committed at most this long after they became committable
+    /// (measured on the consumer's clock), besides on revoke and at shutdown. A crash re-screens at most this much
+    /// finished work (plus what was in flight); each commit is one broker round trip on the poll thread.</summary>
+    public TimeSpan CommitInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>How long revoked partitions and SIGTERM wait for in-flight uploads before giving up.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -75,7 +85,10 @@ public sealed class KafkaOptions
             ? Math.Min(DlqMaxRecordBytes, max)
             : Math.Min(DlqMaxRecordBytes, DefaultMessageMaxBytes);
 
-    /// <summary>Optional static membership (<c>group.instance.id</c>).</summary>
+    /// <summary>Static membership (<c>group.instance.id</c>): a worker that restarts with the same id within
+    /// <see cref="SessionTimeoutMs"/> gets its partitions back without rebalancing the others. Unique per worker instance
+    /// (two members with one id fence each other). The <c>worker</c> verb defaults it to the host name (the pod name on
+    /// Kubernetes); unset here means dynamic membership.</summary>
     public string? GroupInstanceId { get; set; }
 
     /// <summary>Extra librdkafka settings for both clients (e.g. security.protocol, sasl.*).</summary>

@@ -33,7 +33,9 @@ public sealed class OffsetTracker
         if (!_partitions.TryGetValue(partition, out var state) || !state.Pending.Remove(offset)) return null;
         InFlight--;
         long committable = state.Pending.Count > 0 ? state.Pending.Min : state.LastDispatched + 1;
+        if (offset > committable) state.HeldBack.Add(offset); // finished behind an unfinished upload
         if (committable <= state.Committable) return null;
+        if (state.HeldBack.Count > 0) state.HeldBack.RemoveWhere(o => o < committable);
         state.Committable = committable;
         state.Advanced = true;
         return committable;
@@ -41,6 +43,11 @@ public sealed class OffsetTracker
 
     public int PendingIn(TopicPartition partition) =>
         _partitions.TryGetValue(partition, out var state) ? state.Pending.Count : 0;
+
+    /// <summary>Uploads of a partition dispatched but not yet committable: those still pending and those finished
+    /// behind one of them. What a crash now would make the partition's next owner screen again.</summary>
+    public int UncommittedIn(TopicPartition partition) =>
+        _partitions.TryGetValue(partition, out var state) ? state.Pending.Count + state.HeldBack.Count : 0;
 
     /// <summary>The next offset to commit for a partition, or null when nothing finished yet.</summary>
     public long? CommittableOffset(TopicPartition partition) =>
@@ -57,6 +64,8 @@ public sealed class OffsetTracker
     private sealed class PartitionState
     {
         public SortedSet<long> Pending { get; } = [];
+        /// <summary>Finished offsets above the lowest pending one: they commit when it finishes.</summary>
+        public SortedSet<long> HeldBack { get; } = [];
         public long LastDispatched { get; set; } = -1;
         /// <summary>Next offset to consume; starts at the first offset dispatched after assignment.</summary>
         public long Committable { get; set; }

@@ -31,6 +31,10 @@ internal abstract class OutcomeDelivery
     /// <summary>Each turn of the poll loop, before polling.</summary>
     public virtual void Tick() { }
 
+    /// <summary>Inside the revoke callback, before the revoked partitions are drained: commit what already finished in
+    /// them, if the mode can commit part of them.</summary>
+    public virtual void Revoking(IReadOnlyList<TopicPartition> partitions) { }
+
     /// <summary>Inside the revoke callback, after the revoked partitions were drained: commit what finished in them.</summary>
     public abstract void Revoked(IReadOnlyList<TopicPartition> partitions);
 

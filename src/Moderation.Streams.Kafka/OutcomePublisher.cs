@@ -222,6 +222,8 @@ internal sealed class OutcomePublisher : IDisposable
             $"the outcome record for {refused.Topic} ({size} bytes) could not be stored: {why.Reason}; this stub stands in for it");
         // A stub for a refused DLQ record stands in for one already counted; a stub for a decision is a new DLQ record.
         if (refused.Topic != _dlqTopic) KafkaTelemetry.CountDeadLetter(stub);
+        // The stub stands in for the refused record: a redelivered duplicate of either is recognised by the same id.
+        if (refused.Headers.TryGetLastBytes(DecisionId.Header, out var id)) stub.Headers.Add(DecisionId.Header, id);
         return stub;
     }
 

@@ -36,6 +36,8 @@ public sealed class UploadConsumer : IDisposable
     private readonly UploadTasks _tasks;
     private readonly HashSet<TopicPartition> _paused = [];
     private readonly HashSet<TopicPartition> _newlyAssigned = [];
+    // Paused because too much of their work is finished but held back behind one slow upload (not committable).
+    private readonly HashSet<TopicPartition> _heldBack = [];
     // Bumped when a partition is forgotten (revoked, lost) or rewound (abort): completions of work dispatched
     // under an older generation are dropped, so stale outcomes never reach a later transaction or the tracker.
     private readonly Dictionary<TopicPartition, int> _generations = [];
@@ -89,7 +91,7 @@ public sealed class UploadConsumer : IDisposable
             message => KafkaClientLog.Log(_logger, _logThrottle, "producer", message));
         _delivery = options.ExactlyOnce
             ? _exactlyOnce = new ExactlyOnceDelivery(_publisher, _consumer, options, logger, _time, DropInFlight, Fail)
-            : new AtLeastOnceDelivery(_publisher, _consumer, _tracker, logger);
+            : new AtLeastOnceDelivery(_publisher, _consumer, _tracker, logger, options.CommitInterval, _time);
         KafkaTelemetry.Register(this);
     }
 
@@ -249,6 +251,7 @@ public sealed class UploadConsumer : IDisposable
             outcome = Unhandled(upload, e);
         }
         KafkaTelemetry.CountDeadLetters(outcome, _options.DlqTopic);
+        StampDecisionIds(upload, outcome);
         _delivery.Deliver(upload, outcome, held =>
         {
             KafkaTelemetry.Duration.Record(_time.GetElapsedTime(started).TotalSeconds, _tags);
@@ -268,6 +271,19 @@ public sealed class UploadConsumer : IDisposable
             _logger.LogError(e, "The handler's outcome for a failed upload at {TopicPartitionOffset} failed too", upload.TopicPartitionOffset);
         }
         return [DeadLetter.Create(_options, upload, Contracts.ErrorCodes.Internal, error.Message)];
+    }
+
+    /// <summary>Every outcome record carries a <see cref="DecisionId"/>; the handler's own (with its policy and model
+    /// versions) is kept, a record without one (the internal DLQ record above) gets one of the upload alone.</summary>
+    private static void StampDecisionIds(ConsumeResult<byte[]?, byte[]?> upload, IReadOnlyList<OutboundMessage> outcome)
+    {
+        foreach (var record in outcome)
+        {
+            if (record.Headers.TryGetLastBytes(DecisionId.Header, out _)) continue;
+            string contentId = upload.Message.Key is { } key ? System.Text.Encoding.UTF8.GetString(key) : "";
+            record.Headers.Add(DecisionId.Header, System.Text.Encoding.ASCII.GetBytes(
+                DecisionId.For(contentId, upload.Topic, upload.Partition.Value, upload.Offset.Value, "", "")));
+        }
     }
 
     private void DrainCompletions()
@@ -327,17 +343,37 @@ public sealed class UploadConsumer : IDisposable
         }
         else if (_newlyAssigned.Count > 0)
         {
-            var assigned = _consumer.Assignment.Where(_newlyAssigned.Contains).Where(p => !_paused.Contains(p)).ToList();
+            var assigned = _consumer.Assignment.Where(_newlyAssigned.Contains).Where(p => !_paused.Contains(p) && !_heldBack.Contains(p)).ToList();
             if (assigned.Count > 0) _consumer.Resume(assigned);
         }
         _newlyAssigned.Clear();
         if (!full && drained && _paused.Count > 0)
         {
-            var assigned = _consumer.Assignment.Where(_paused.Contains).ToList();
+            var assigned = _consumer.Assignment.Where(p => _paused.Contains(p) && !_heldBack.Contains(p)).ToList();
             if (assigned.Count > 0) _consumer.Resume(assigned);
             _paused.Clear();
         }
-        PausedPartitions = _paused.Count;
+        LimitUncommitted();
+        PausedPartitions = _paused.Union(_heldBack).Count();
+    }
+
+    /// <summary>A partition stops fetching while <see cref="KafkaOptions.MaxInFlight"/> of its uploads are not yet
+    /// committable (in flight, or finished behind one that is), and resumes at half: one slow upload can hold back its
+    /// partition's commits, and without this bound a crash would then re-screen everything finished behind it.</summary>
+    private void LimitUncommitted()
+    {
+        // Held-back partitions the tracker forgot (an exactly-once rewind) count as empty and resume.
+        foreach (var partition in _tracker.Partitions.Concat(_heldBack).Distinct().ToList())
+        {
+            int uncommitted = _tracker.UncommittedIn(partition);
+            if (uncommitted >= _options.MaxInFlight && _heldBack.Add(partition))
+            {
+                if (!_paused.Contains(partition)) _consumer.Pause([partition]);
+                _logger.LogDebug("Paused {Partition}: {Count} uploads not yet committable", partition, uncommitted);
+            }
+            else if (uncommitted <= _options.MaxInFlight / 2 && _heldBack.Remove(partition) && !_paused.Contains(partition))
+                _consumer.Resume([partition]);
+        }
     }
 
     private void OnRevoked(List<TopicPartitionOffset> revoked)
@@ -349,6 +385,10 @@ public sealed class UploadConsumer : IDisposable
         }
         var partitions = revoked.Select(p => p.TopicPartition).ToList();
         _logger.LogInformation("Revoked {Partitions}: draining", string.Join(",", partitions.Select(p => p.Partition.Value)));
+        // What already finished is committed first, while the group still takes commits (it refuses them once a member
+        // rejoins and the next rebalance starts: a drain can outlast that); what the drain finishes, after it.
+        DrainCompletions();
+        _delivery.Revoking(partitions);
         // Runs on the poll thread inside Consume: waiting here is bounded by ShutdownTimeout.
         DrainAsync(partitions, "revoke").GetAwaiter().GetResult();
         _delivery.Revoked(partitions);
@@ -370,6 +410,7 @@ public sealed class UploadConsumer : IDisposable
             _generations[p] = _generations.GetValueOrDefault(p) + 1;
             _tracker.Forget(p);
             _paused.Remove(p);
+            _heldBack.Remove(p);
             _delivery.Forget(p);
         }
     }

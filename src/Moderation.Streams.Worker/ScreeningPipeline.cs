@@ -80,7 +80,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             _services.Logger.LogInformation("DLQ {Code} for {ContentId} at {Source}: {Message}", e.Code, parsed?.ContentId ?? "?", upload.TopicPartitionOffset, e.Message);
             activity?.SetStatus(ActivityStatusCode.Error, e.Code);
             _services.Stats.DeadLetter(e.Code);
-            return [DeadLetter.Create(_kafka, upload, e.Code, e.Message)];
+            return [WithDecisionId(DeadLetter.Create(_kafka, upload, e.Code, e.Message), upload, parsed?.ContentId, policy.Version)];
         }
     }
 
@@ -108,6 +108,16 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         return [Publish(upload, Activity.Current, _services.ToEvent(verdict, parsed.ContentId, policy, null, source, _services.Time.GetTimestamp()))];
     }
 
+    /// <summary>Adds <see cref="DecisionId"/> to a DLQ record: the upload's content id (its key when it did not parse),
+    /// source, and the policy and model versions it was screened under.</summary>
+    private OutboundMessage WithDecisionId(OutboundMessage record, ConsumeResult<byte[]?, byte[]?> upload, string? contentId, string policyVersion)
+    {
+        contentId ??= upload.Message.Key is { } key ? Encoding.UTF8.GetString(key) : "";
+        record.Headers.Add(DecisionId.Header, Encoding.ASCII.GetBytes(
+            DecisionId.For(contentId, upload.Topic, upload.Partition.Value, upload.Offset.Value, policyVersion, ModelVersion)));
+        return record;
+    }
+
     private IReadOnlyList<OutboundMessage> Publish(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, string contentId, Policy policy, Screened screened)
     {
         if (screened.Failure is { } failure)
@@ -118,7 +128,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         if (screened.Decision is not { } decision)
         {
             _services.Stats.DeadLetter(ErrorCodes.Internal);
-            return [DeadLetter.Create(_kafka, upload, ErrorCodes.Internal, screened.Failure?.Message ?? "not screened")];
+            return [WithDecisionId(DeadLetter.Create(_kafka, upload, ErrorCodes.Internal, screened.Failure?.Message ?? "not screened"), upload, contentId, policy.Version)];
         }
         var live = Publish(upload, activity, decision);
         return screened.Shadow is { } shadow ? [live, shadow] : [live];
@@ -136,6 +146,8 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         var headers = new Headers();
         var traceparent = activity?.Id ?? UploadTraceParent(upload);
         if (traceparent is not null) headers.Add(TraceParentHeader, Encoding.ASCII.GetBytes(traceparent));
+        headers.Add(DecisionId.Header, Encoding.ASCII.GetBytes(
+            DecisionId.For(decision.ContentId, upload.Topic, upload.Partition.Value, upload.Offset.Value, decision.PolicyVersion, decision.ModelVersion ?? "")));
         return new OutboundMessage(_kafka.TopicFor(decision.Action), Encoding.UTF8.GetBytes(decision.ContentId), decision.ToUtf8Json(), headers);
     }
 

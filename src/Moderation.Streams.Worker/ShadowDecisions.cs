@@ -68,6 +68,9 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
             { LiveActionHeader, Encoding.ASCII.GetBytes(live.Action) },
             { AgreementHeader, Encoding.ASCII.GetBytes(agreed ? "agree" : "changed") },
         };
+        if (live.Source is { } source)
+            headers.Add(DecisionId.Header, Encoding.ASCII.GetBytes(
+                DecisionId.For(live.ContentId, source.Topic, source.Partition, source.Offset, decision.PolicyVersion, decision.ModelVersion ?? "")));
         // Optional: a missing or failing shadow topic is counted and dropped, never holds up or stops live screening.
         return new OutboundMessage(kafka.ShadowTopic, Encoding.UTF8.GetBytes(live.ContentId), decision.ToUtf8Json(), headers) { Optional = true };
     }

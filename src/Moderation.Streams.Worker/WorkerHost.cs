@@ -19,13 +19,23 @@ public static class WorkerHost
 {
     /// <param name="defaultTelemetryPort">Port of the telemetry endpoints when <c>Telemetry:Port</c> is not configured:
     /// the <c>worker</c> verb passes 9464; embedded hosts (demo, tests) default to 0, a free port.</param>
-    public static IHost Build(IReadOnlyDictionary<string, string?> overrides, Action<ILoggingBuilder>? logging = null, int defaultTelemetryPort = 0)
+    /// <summary>The <c>worker</c> verb's defaults under every configuration source. Static membership: a worker restarted on
+    /// the same host (a container restarted in its pod keeps the pod name) rejoins as the same member and gets its
+    /// partitions back without a rebalance. Several workers on one host need a <c>Kafka:GroupInstanceId</c> each; an
+    /// empty one means dynamic membership.</summary>
+    public static IReadOnlyDictionary<string, string?> WorkerDefaults { get; } =
+        new Dictionary<string, string?> { ["Kafka:GroupInstanceId"] = Environment.MachineName };
+
+    /// <param name="defaults">Settings under every source (appsettings.json, environment, <paramref name="overrides"/>).</param>
+    public static IHost Build(IReadOnlyDictionary<string, string?> overrides, Action<ILoggingBuilder>? logging = null, int defaultTelemetryPort = 0,
+        IReadOnlyDictionary<string, string?>? defaults = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = [],
             ContentRootPath = AppContext.BaseDirectory,
         });
+        if (defaults is not null) builder.Configuration.AddInMemoryCollection(defaults);
         builder.Configuration.AddJsonFile("appsettings.json", optional: true);
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddInMemoryCollection(overrides);

@@ -32,12 +32,25 @@ public sealed class KafkaClientConfigTests
     }
 
     [Fact]
-    public void The_worker_consumer_commits_from_the_offset_store_only_in_at_least_once_mode()
+    public void The_worker_consumer_never_commits_on_librdkafkas_timer_the_delivery_mode_commits_on_its_own_clock()
     {
         var atLeastOnce = KafkaClientConfig.Consumer(new KafkaOptions());
         var exactlyOnce = KafkaClientConfig.Consumer(new KafkaOptions { Mode = DeliveryModes.ExactlyOnce });
-        Assert.Equal((true, false), (atLeastOnce.EnableAutoCommit, atLeastOnce.EnableAutoOffsetStore));
+        Assert.Equal((false, false), (atLeastOnce.EnableAutoCommit, atLeastOnce.EnableAutoOffsetStore));
         Assert.Equal((false, false), (exactlyOnce.EnableAutoCommit, exactlyOnce.EnableAutoOffsetStore));
         Assert.All([atLeastOnce, exactlyOnce], c => Assert.Equal(IsolationLevel.ReadCommitted, c.IsolationLevel));
+    }
+
+    [Fact]
+    public void Static_membership_and_heartbeat_reach_the_consumer_and_a_blank_instance_id_means_dynamic_membership()
+    {
+        var config = KafkaClientConfig.Consumer(new KafkaOptions { GroupInstanceId = "moderation-worker-7f9c-x2" });
+        Assert.Equal("moderation-worker-7f9c-x2", config.GroupInstanceId);
+        Assert.Equal(PartitionAssignmentStrategy.CooperativeSticky, config.PartitionAssignmentStrategy);
+        var defaults = new KafkaOptions();
+        Assert.Equal((defaults.SessionTimeoutMs, defaults.HeartbeatIntervalMs), (config.SessionTimeoutMs, config.HeartbeatIntervalMs));
+        Assert.True(defaults.HeartbeatIntervalMs * 3 <= defaults.SessionTimeoutMs, "heartbeat above a third of the session timeout");
+        Assert.Null(KafkaClientConfig.Consumer(new KafkaOptions { GroupInstanceId = " " }).GroupInstanceId);
+        Assert.Null(KafkaClientConfig.Consumer(new KafkaOptions()).GroupInstanceId);
     }
 }

@@ -23,6 +23,23 @@ public class OffsetTrackerTests
     }
 
     [Fact]
+    public void Uploads_finished_behind_an_unfinished_one_count_as_uncommitted_until_it_finishes()
+    {
+        var tracker = new OffsetTracker();
+        for (long o = 10; o < 15; o++) tracker.Begin(P0, o);
+        Assert.Null(tracker.Complete(P0, 12));
+        Assert.Null(tracker.Complete(P0, 14));
+        Assert.Equal(5, tracker.UncommittedIn(P0));   // 10, 11, 13 in flight; 12, 14 held back behind 10
+        Assert.Equal(11, tracker.Complete(P0, 10));
+        Assert.Equal(4, tracker.UncommittedIn(P0));
+        Assert.Equal(13, tracker.Complete(P0, 11));   // 12 becomes committable with it
+        Assert.Equal(2, tracker.UncommittedIn(P0));
+        Assert.Equal(15, tracker.Complete(P0, 13));
+        Assert.Equal(0, tracker.UncommittedIn(P0));
+        Assert.Equal(0, tracker.UncommittedIn(P1));
+    }
+
+    [Fact]
     public void Partitions_are_tracked_independently()
     {
         var tracker = new OffsetTracker();

@@ -27,7 +27,7 @@ public sealed class UploadConsumerTests : IDisposable
             GroupId = "g-" + Guid.NewGuid().ToString("N")[..8],
             SessionTimeoutMs = 6000,
             ShutdownTimeout = TimeSpan.FromSeconds(20),
-            AutoCommitIntervalMs = 200,
+            CommitInterval = TimeSpan.FromMilliseconds(200),
         };
         configure?.Invoke(options);
         return options;
@@ -151,6 +151,31 @@ public sealed class UploadConsumerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_partition_whose_work_is_held_back_behind_one_slow_upload_stops_fetching_at_the_in_flight_limit()
+    {
+        // One upload never finishes until released: everything after it in its partition finishes but cannot commit,
+        // which is what a crash would re-screen. The in-flight count alone never sees it (one upload is unfinished).
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = Options(o => o.MaxInFlight = 8);
+        var handler = new ScriptedHandler(options, key => key == "u-00000" ? release.Task : Task.CompletedTask);
+        Produce(90);
+        using var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
+
+        Assert.True(await Eventually.Holds(() => consumer.PausedPartitions == 1 && consumer.InFlight == 1 && consumer.Consumed >= 90 - 30, run),
+            $"{consumer.PausedPartitions} paused, {consumer.Consumed} consumed");
+        long consumed = consumer.Consumed;
+        Assert.True(consumed < 90, $"all {consumed} consumed behind a stuck upload");
+
+        release.SetResult();
+        Assert.True(await Eventually.Holds(() => consumer.Published >= 90, run), $"{consumer.Published} published");
+        await stop.CancelAsync();
+        await run;
+        Assert.All(Committed(options.GroupId), p => Assert.Equal(p.High, p.Committed));
+    }
+
+    [Fact]
     public async Task Stopping_drains_in_flight_uploads_and_commits_them()
     {
         var options = Options();
@@ -219,6 +244,76 @@ public sealed class UploadConsumerTests : IDisposable
 
         Assert.True(transactions >= 1);
         Assert.Equal(Enumerable.Range(0, 120).Select(i => $"u-{i:D5}"), ReadKeys(Topics.Allow, 120, IsolationLevel.ReadCommitted).Order());
+    }
+
+    [Fact]
+    public async Task Every_outcome_carries_a_decision_id_that_a_redelivery_of_the_same_upload_repeats()
+    {
+        // Every fifth upload fails in the handler: its internal DLQ record is the consume loop's own, and carries an id too.
+        Produce(20);
+        async Task ScreenAsync()
+        {
+            var options = Options();
+            var handler = new ScriptedHandler(options, key => key.EndsWith('0') || key.EndsWith('5') ? throw new InvalidOperationException("boom") : Task.CompletedTask);
+            using var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance);
+            await Eventually.RunUntil(consumer, () => consumer.Published >= 20);
+        }
+        await ScreenAsync();
+        // A second group screens the same offsets again: what a redelivery after a crash does.
+        await ScreenAsync();
+
+        var ids = ReadRecords([Topics.Allow, Topics.Dlq], 40);
+        Assert.Equal(40, ids.Count);
+        Assert.All(ids, r => Assert.Matches("^[0-9a-f]{32}$", r.Id));
+        Assert.Equal(8, ids.Count(r => r.Topic == Topics.Dlq));
+        // Each upload's two outcomes share one id; no two uploads share one.
+        Assert.All(ids.GroupBy(r => r.Key), g => Assert.Single(g.Select(r => r.Id).Distinct()));
+        Assert.Equal(20, ids.Select(r => r.Id).Distinct().Count());
+    }
+
+    private List<(string Topic, string Key, string Id)> ReadRecords(string[] topics, int atLeast)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = _broker.BootstrapServers,
+            GroupId = "reader-" + Guid.NewGuid().ToString("N"),
+        }).Build();
+        consumer.Assign(topics.SelectMany(t => Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(t, p, Offset.Beginning))));
+        var records = new List<(string, string, string)>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        DateTime? settle = null;
+        while (DateTime.UtcNow < (settle ?? deadline))
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            if (r?.Message is not null)
+                records.Add((r.Topic, r.Message.Key, r.Message.Headers.TryGetLastBytes(DecisionId.Header, out var id) ? Encoding.ASCII.GetString(id) : ""));
+            if (records.Count >= atLeast && settle is null) settle = DateTime.UtcNow.AddMilliseconds(700);
+        }
+        return records;
+    }
+
+    [Fact]
+    public async Task Finished_offsets_are_committed_once_the_commit_interval_has_passed_on_the_injected_clock_and_not_before()
+    {
+        var time = new FakeTimeProvider();
+        var options = Options(o => o.CommitInterval = TimeSpan.FromMinutes(1));
+        Produce(30);
+        using var consumer = new UploadConsumer(options, new ScriptedHandler(options), ConsoleTestLogger.Instance, time);
+        using var stop = new CancellationTokenSource();
+        var run = Task.Run(() => consumer.RunAsync(stop.Token), Ct);
+
+        // Every outcome is acknowledged and every offset stored; the clock has not moved, so nothing is committed yet.
+        Assert.True(await Eventually.Holds(() => consumer.Published >= 30 && consumer.InFlight == 0, run), $"{consumer.Published} published");
+        Assert.All(Committed(options.GroupId), p => Assert.True(p.Committed < 0, $"committed {p.Committed} before the interval"));
+
+        time.Advance(options.CommitInterval - TimeSpan.FromMilliseconds(1));
+        Assert.True(await Eventually.Holds(() => consumer.Consumed >= 30, run));
+        Assert.All(Committed(options.GroupId), p => Assert.True(p.Committed < 0, $"committed {p.Committed} before the interval"));
+
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(await Eventually.Holds(() => Committed(options.GroupId).All(p => p.Committed == p.High), run), "not committed one interval after");
+        await stop.CancelAsync();
+        await run;
     }
 
     [Fact]

@@ -108,6 +108,23 @@ public class EndToEndTests
     }
 
     [Fact]
+    public async Task Decisions_and_dlq_records_carry_the_decision_id_of_their_upload_source_policy_and_model()
+    {
+        await using var stack = new EmbeddedStack();
+        var url = stack.WriteImage("a.png", SampleImages.Png(8));
+        using var host = stack.StartWorker();
+        stack.Produce([("a", EmbeddedStack.Upload("a", url)), ("bad", "{\"content_id\":"u8.ToArray())]);
+        var records = stack.ReadOutcomes(2);
+        var decision = Assert.Single(records, r => r.Topic != Topics.Dlq);
+        Assert.Equal(DecisionId.For("a", Topics.Uploads, decision.Partition, decision.Offset, decision.Decision.PolicyVersion, decision.Decision.ModelVersion!),
+            decision.Header(DecisionId.Header));
+        var dlq = Assert.Single(records, r => r.Topic == Topics.Dlq);
+        Assert.Equal(DecisionId.For("bad", Topics.Uploads, int.Parse(dlq.Header(DlqHeaders.SourcePartition)), long.Parse(dlq.Header(DlqHeaders.SourceOffset)),
+            decision.Decision.PolicyVersion, decision.Decision.ModelVersion!), dlq.Header(DecisionId.Header));
+        await host.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task The_upload_trace_context_is_carried_onto_its_decision()
     {
         await using var stack = new EmbeddedStack();

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.DependencyInjection;
+using Moderation.Streams.Kafka;
 using Moderation.Streams.Worker;
 
 namespace Moderation.Streams.Worker.Tests;
@@ -64,5 +66,18 @@ public sealed class ScreeningSettingsTests
         using var host = WorkerHost.Build(new Dictionary<string, string?> { ["Media:Decode:MaxFramesDecoded"] = "0", ["Kafka:BootstrapServers"] = "127.0.0.1:1" });
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
         Assert.Contains("MaxFramesDecoded", string.Join(" ", e.Failures));
+    }
+
+    [Fact]
+    public void The_worker_joins_as_a_static_member_named_after_its_host_unless_configured_otherwise()
+    {
+        KafkaOptions Kafka(Dictionary<string, string?> overrides)
+        {
+            using var host = WorkerHost.Build(overrides, defaults: WorkerHost.WorkerDefaults);
+            return host.Services.GetRequiredService<IOptions<KafkaOptions>>().Value;
+        }
+        Assert.Equal(Environment.MachineName, KafkaClientConfig.Consumer(Kafka([])).GroupInstanceId);
+        Assert.Equal("worker-7", KafkaClientConfig.Consumer(Kafka(new() { ["Kafka:GroupInstanceId"] = "worker-7" })).GroupInstanceId);
+        Assert.Null(KafkaClientConfig.Consumer(Kafka(new() { ["Kafka:GroupInstanceId"] = "" })).GroupInstanceId);
     }
 }

@@ -18,7 +18,8 @@ internal static class WorkerCommand
         var telemetryPort = new Option<int?>("--telemetry-port") { Description = "Port of /metrics, /healthz and /readyz (config Telemetry:Port, default 9464; 0 = any free port, -1 = none)" };
 
         var command = new Command("worker", "Runs the screening service: consumes uploads, decides, publishes decisions. " +
-            "Configuration from appsettings.json, environment (Kafka__BootstrapServers, …) and these flags; SIGTERM drains and commits.")
+            "Configuration from appsettings.json, environment (Kafka__BootstrapServers, …) and these flags; SIGTERM drains and commits. " +
+            "Joins the group as a static member named after the host (Kafka:GroupInstanceId; set one per worker when several share a host).")
         {
             kafka, redis, mediaRoot, policy, group, model, telemetryPort,
         };
@@ -36,7 +37,7 @@ internal static class WorkerCommand
             Set("Kafka:GroupId", parse.GetValue(group));
             Set("Screening:Model", parse.GetValue(model));
             Set("Telemetry:Port", parse.GetValue(telemetryPort)?.ToString());
-            using var host = WorkerHost.Build(overrides, defaultTelemetryPort: Worker.TelemetryOptions.DefaultPort);
+            using var host = WorkerHost.Build(overrides, defaultTelemetryPort: Worker.TelemetryOptions.DefaultPort, defaults: WorkerHost.WorkerDefaults);
             try
             {
                 await host.StartAsync(CancellationToken.None);

@@ -233,6 +233,22 @@ public sealed partial class ChartManifestTests
 
     [Theory]
     [MemberData(nameof(Scenarios))]
+    public void Workers_join_the_group_as_static_members_named_after_their_pod_with_a_heartbeat_within_the_session(string scenario)
+    {
+        var m = RenderedManifests.For(scenario);
+        var worker = Worker(m).Spec.Template.Spec.Containers[0];
+        var instance = worker.Env?.SingleOrDefault(e => e.Name == "Kafka__GroupInstanceId");
+        if (m.Value("kafka.staticMembership") is true)
+            Assert.Equal("metadata.name", instance?.ValueFrom?.FieldRef?.FieldPath);
+        else
+            Assert.Null(instance);
+        var config = m.All<V1ConfigMap>().Single(c => c.Metadata.Name == Assert.Single(worker.EnvFrom).ConfigMapRef.Name).Data;
+        int session = int.Parse(config["Kafka__SessionTimeoutMs"]), heartbeat = int.Parse(config["Kafka__HeartbeatIntervalMs"]);
+        Assert.True(heartbeat * 3 <= session, $"heartbeat {heartbeat} ms above a third of the session timeout {session} ms");
+    }
+
+    [Theory]
+    [MemberData(nameof(Scenarios))]
     public void Termination_grace_outlasts_the_workers_drain_timeout(string scenario)
     {
         var m = RenderedManifests.For(scenario);

@@ -24,7 +24,7 @@ internal sealed class PoisonHarness(IReadOnlyList<string>? topics = null) : IDis
             GroupId = "g-" + Guid.NewGuid().ToString("N")[..8],
             SessionTimeoutMs = 6000,
             ShutdownTimeout = TimeSpan.FromSeconds(20),
-            AutoCommitIntervalMs = 200,
+            CommitInterval = TimeSpan.FromMilliseconds(200),
         };
         configure?.Invoke(options);
         return options;
