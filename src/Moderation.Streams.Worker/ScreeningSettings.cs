@@ -21,6 +21,16 @@ public sealed record ScreeningSettings(KafkaOptions Kafka, ScreeningOptions Scre
         Section<RedisOptions>(config, "Redis"), Section<BankMatcherOptions>(config, "Banks"), Section<InferenceOptions>(config, "Inference"),
         Section<MediaRetryOptions>(config, "Media:Retry"));
 
+    /// <summary>Binds every section from the worker's configuration sources, in its order: appsettings.json next to the
+    /// executable, the environment (<c>Kafka__BootstrapServers</c>…), then <paramref name="overrides"/> (a verb's flags).</summary>
+    /// <exception cref="OptionsValidationException">A section is invalid.</exception>
+    public static ScreeningSettings Load(IEnumerable<KeyValuePair<string, string?>> overrides) => Bind(new ConfigurationBuilder()
+        .SetBasePath(AppContext.BaseDirectory)
+        .AddJsonFile("appsettings.json", optional: true)
+        .AddEnvironmentVariables()
+        .AddInMemoryCollection(overrides)
+        .Build());
+
     /// <summary>Registers every section with the host: bound, validated at start (the host refuses to start on a bad one).</summary>
     public static void Register(IServiceCollection services)
     {

@@ -40,12 +40,7 @@ internal static class DoctorCommand
             try
             {
                 // The worker's configuration sources, in its order: appsettings.json, environment, then the flags.
-                settings = ScreeningSettings.Bind(new ConfigurationBuilder()
-                    .SetBasePath(AppContext.BaseDirectory)
-                    .AddJsonFile("appsettings.json", optional: true)
-                    .AddEnvironmentVariables()
-                    .AddInMemoryCollection(overrides)
-                    .Build());
+                settings = ScreeningSettings.Load(overrides);
             }
             catch (Exception e) when (e is Microsoft.Extensions.Options.OptionsValidationException or ArgumentException or InvalidOperationException)
             {

@@ -116,16 +116,7 @@ internal static class ReplayCommand
     }
 
     /// <summary>The worker's configuration sources: appsettings.json, environment, then the flags.</summary>
-    private static ScreeningSettings Settings(Dictionary<string, string?> overrides)
-    {
-        var config = new ConfigurationBuilder()
-            .SetBasePath(AppContext.BaseDirectory)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddEnvironmentVariables()
-            .AddInMemoryCollection(overrides)
-            .Build();
-        return ScreeningSettings.Bind(config);
-    }
+    private static ScreeningSettings Settings(Dictionary<string, string?> overrides) => ScreeningSettings.Load(overrides);
 
     private static async Task<int> RunAsync(ScreeningSettings settings, ReplayRequest request, string? reportPath, string progressMode, CancellationToken ct)
     {

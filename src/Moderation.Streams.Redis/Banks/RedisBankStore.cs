@@ -37,9 +37,7 @@ public sealed partial class RedisBankStore
     public RedisBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:")
     {
         ArgumentNullException.ThrowIfNull(redis);
-        ArgumentNullException.ThrowIfNull(keyPrefix);
-        if (keyPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
-            throw new ArgumentException("keyPrefix must not contain '{' or '}': it would change the hash slot.", nameof(keyPrefix));
+        StoreKeys.CheckPrefix(keyPrefix);
         _redis = redis;
         _prefix = keyPrefix;
         ChangesChannel = RedisChannel.Literal(keyPrefix + "banks:changed");

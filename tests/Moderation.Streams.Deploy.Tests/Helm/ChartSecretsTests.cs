@@ -292,9 +292,12 @@ public sealed partial class ChartSecretsTests
         Assert.NotEmpty(workerFiles);
         Assert.Equal(workerFiles, MountedFiles(job.Pod, job.Container, job.What).Order().ToList());
         Assert.Equal(worker.Container.EnvFrom.Single().ConfigMapRef.Name, job.Container.EnvFrom.Single().ConfigMapRef.Name);
+        // The same credentials and environment, except the workers' static-membership id (their pod name): a replay
+        // consumes in its own group and must not take a worker's identity.
         Assert.Equal(
-            (worker.Container.Env ?? []).Select(e => (e.Name, e.Value, e.ValueFrom?.SecretKeyRef?.Name, e.ValueFrom?.SecretKeyRef?.Key)),
+            (worker.Container.Env ?? []).Where(e => e.Name != "Kafka__GroupInstanceId").Select(e => (e.Name, e.Value, e.ValueFrom?.SecretKeyRef?.Name, e.ValueFrom?.SecretKeyRef?.Key)),
             (job.Container.Env ?? []).Select(e => (e.Name, e.Value, e.ValueFrom?.SecretKeyRef?.Name, e.ValueFrom?.SecretKeyRef?.Key)));
+        Assert.DoesNotContain(job.Container.Env ?? [], e => e.Name == "Kafka__GroupInstanceId");
         Assert.Equal("Never", job.Pod.RestartPolicy);
     }
 
