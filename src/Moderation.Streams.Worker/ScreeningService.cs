@@ -103,12 +103,14 @@ public sealed class ScreeningService(
         }
         catch (Exception e) when (!stoppingToken.IsCancellationRequested || e is not OperationCanceledException)
         {
-            _ready.TrySetException(e);
+            bool starting = !Ready.IsCompleted;
+            // The exit code and the failure are set before readiness fails: whoever awaits Ready sees both.
             Failed = e;
-            // Could not start (model, policy, settings): one line says why; a crash while running keeps its stack trace.
-            if (!Ready.IsCompletedSuccessfully || StartupErrors.IsConfiguration(e)) _logger.LogCritical("Screening stopped: {Message}", StartupErrors.OneLine(e));
-            else _logger.LogCritical(e, "Screening stopped: {Message}", e.Message);
             Environment.ExitCode = 1;
+            // Could not start (model, policy, settings): one line says why; a crash while running keeps its stack trace.
+            if (starting || StartupErrors.IsConfiguration(e)) _logger.LogCritical("Screening stopped: {Message}", StartupErrors.OneLine(e));
+            else _logger.LogCritical(e, "Screening stopped: {Message}", e.Message);
+            _ready.TrySetException(e);
             // Stopping while the host is still starting would cancel its start; stop once it has started.
             if (lifetime.ApplicationStarted.IsCancellationRequested) lifetime.StopApplication();
             else lifetime.ApplicationStarted.Register(lifetime.StopApplication);
