@@ -60,6 +60,8 @@ internal static class DemoCommand
             var all = firstWave.Concat(secondWave).ToList();
             await BankKnownBadAsync(redis.Configuration);
             console.MarkupLine("bank [green]demo-known-bad[/]: the PDQ hash of one picture, as if taken down before; its re-uploads follow");
+            await BankTextAsync(redis.Configuration);
+            console.MarkupLine("text banks [green]demo-scams[/] (terms) and [green]demo-phishing[/] (domains): captions and comments are screened against them");
 
             var overrides = new Dictionary<string, string?>
             {
@@ -185,7 +187,8 @@ internal static class DemoCommand
         }
         var d = DecisionEvent.FromUtf8Json(r.Message.Value);
         string detail = d.Reasons.Count > 0
-            ? string.Join("; ", d.Reasons.Select(x => x.Source == "bank" ? $"bank {x.Bank} match {x.MatchId} at distance {x.Distance}" : x.Label is not null ? $"{x.Label} {x.Score:0.00} ≥ {x.Threshold:0.00}" : $"{x.Source} {x.Code}"))
+            ? string.Join("; ", d.Reasons.Select(x => x.Source == "bank" ? $"bank {x.Bank} match {x.MatchId} at distance {x.Distance}"
+                : x.Source == "text" ? $"{x.Field} matches {x.Kind} {x.Id} ({x.Category}) at {x.Start}-{x.End}" : x.Label is not null ? $"{x.Label} {x.Score:0.00} ≥ {x.Threshold:0.00}" : $"{x.Source} {x.Code}"))
             : d.Scores is { } s ? $"top {s.MaxBy(kv => kv.Value).Key} {s.Values.Max():0.00}" : "";
         return new Outcome(d.ContentId, r.Topic, d.Action, detail, d.LatencyMs, d.Cached);
     }
@@ -231,14 +234,27 @@ internal static class DemoCommand
             [new Hashing.Banks.BankEntry("demo-known-bad", $"known-bad-{KnownBadSeed}", pdq.Hash, pdq.Quality, "demo", "demo", DateTimeOffset.UtcNow)]);
     }
 
+    /// <summary>A term bank and a domain bank, as trust &amp; safety would import them with <c>bank import --kind</c>.</summary>
+    private static async Task BankTextAsync(string redisConfiguration)
+    {
+        await using var connection = await RedisConnector.ConnectAsync(redisConfiguration);
+        var store = new Redis.TextBanks.RedisTextBankStore(connection);
+        await store.ImportAsync("demo-scams", Redis.TextBanks.TextBankKinds.Terms, new StringReader("pattern,category,id\nfree crypto,scam,scam-1\n"));
+        await store.ImportAsync("demo-phishing", Redis.TextBanks.TextBankKinds.Domains, new StringReader("domain,category,id\nlogin-verify.example,phishing,phish-1\n"));
+    }
+
     private static (List<Sample> First, List<Sample> Second) BuildSamples(string root, int distinct)
     {
         var first = new List<Sample>();
         var second = new List<Sample>();
         string Url(string file) => new Uri(Path.Combine(root, file)).AbsoluteUri;
-        byte[] Event(string id, string url, string mediaType = MediaTypes.Image) => UploadEventParser.Serialize(new UploadEvent
+        byte[] Event(string id, string url, string mediaType = MediaTypes.Image, string? caption = null) => UploadEventParser.Serialize(new UploadEvent
         {
-            ContentId = id, UploaderId = "demo-user", MediaType = mediaType, Media = new MediaRef { Url = url }, CreatedAt = DateTimeOffset.UtcNow,
+            ContentId = id, UploaderId = "demo-user", MediaType = mediaType, Media = new MediaRef { Url = url }, Caption = caption, CreatedAt = DateTimeOffset.UtcNow,
+        });
+        byte[] Comment(string id, string text) => UploadEventParser.Serialize(new UploadEvent
+        {
+            ContentId = id, UploaderId = "demo-user", MediaType = MediaTypes.Text, Text = text, CreatedAt = DateTimeOffset.UtcNow,
         });
 
         for (int i = 0; i < distinct; i++)
@@ -257,6 +273,13 @@ internal static class DemoCommand
             File.WriteAllBytes(Path.Combine(root, file), SampleImages.Plasma(500 + i));
             first.Add(new Sample($"plasma-{i:D3}", "synthetic plasma", "decision", Event($"plasma-{i:D3}", Url(file))));
         }
+        // Captions screened beside the picture (a match raises the action, never lowers it), and text-only comments.
+        first.Add(new Sample("caption-benign", "caption: benign", "decision", Event("caption-benign", Url("img-000.png"), caption: "sunset at the lake #nofilter")));
+        first.Add(new Sample("caption-scam", "caption: obfuscated scam", "decision", Event("caption-scam", Url("img-000.png"), caption: "ｆｒ\u200Bｅｅ c.r.y.p.t.o giveaway, DM me")));
+        first.Add(new Sample("caption-link", "caption: defanged link", "decision", Event("caption-link", Url("img-000.png"), caption: "verify your account at hxxps://login-verify[.]example/x")));
+        first.Add(new Sample("comment-ok", "text comment", "decision", Comment("comment-ok", "what a shot!")));
+        first.Add(new Sample("comment-scam", "text comment: scam", "decision", Comment("comment-scam", "F R E E  crypto for everyone, DM")));
+
         // Inline media, as base64 data in the event.
         first.Add(new Sample("inline-000", "inline data", "decision", UploadEventParser.Serialize(new UploadEvent
         {
