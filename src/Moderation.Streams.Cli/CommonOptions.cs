@@ -19,6 +19,12 @@ internal static class CommonOptions
         Validators = { r => { if (r.GetValueOrDefault<long>() < 1) r.AddError("--max-bytes must be at least 1"); } },
     };
 
+    /// <summary>The worker's model, as the verbs that run or check a worker take it.</summary>
+    public static Option<string?> WorkerModel() => new("--model")
+    {
+        Description = "Model name (config Screening:Model, default nsfw-mobilenet-v2)",
+    };
+
     public static Option<string?> Redis() => new("--redis")
     {
         Description = "StackExchange.Redis configuration string (config Redis:Configuration); omit for no decision cache",

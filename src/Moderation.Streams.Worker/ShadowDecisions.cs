@@ -48,13 +48,11 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
         var shadowPolicy = policy.ForShadow();
         var verdict = Decider.Decide(shadowPolicy, signals with { Model = ModelSignal.Still(classifier.Candidate.Model.Name, scores.Labels, scores.Values) });
         string action = verdict.Action;
-        var reasons = verdict.Reasons;
-        var scoreMap = verdict.Scores;
         var decision = live with
         {
             Action = action,
-            Reasons = reasons,
-            Scores = scoreMap,
+            Reasons = verdict.Reasons,
+            Scores = verdict.Scores,
             PolicyVersion = shadowPolicy.Version,
             ModelVersion = classifier.Candidate.Model.VersionedName,
             DecidedAt = _time.GetUtcNow(),

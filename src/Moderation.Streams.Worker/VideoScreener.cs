@@ -48,7 +48,7 @@ public sealed class VideoScreener : IDisposable
     {
         if (!Limits.Enabled) throw new ModerationException(ErrorCodes.UnsupportedMedia, "video screening is disabled on this worker");
         VideoSniffer.Require(video); // refused before any lookup or process
-        var upload = new Upload(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(video), caption);
+        var upload = Begin(contentId, policy, surface, source, started, video, caption);
         if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
         long decodeStarted = _services.Time.GetTimestamp();
@@ -68,7 +68,7 @@ public sealed class VideoScreener : IDisposable
     public async Task<Screened> ScreenAnimationAsync(string contentId, byte[] encoded, string? caption, DecodeLimits limits, Policy policy, string? surface,
         SourceInfo source, long started, CancellationToken ct)
     {
-        var upload = new Upload(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(encoded), caption);
+        var upload = Begin(contentId, policy, surface, source, started, encoded, caption);
         if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
         bool dihedral = upload.Index?.Options.Dihedral == true;
@@ -89,13 +89,13 @@ public sealed class VideoScreener : IDisposable
 
     /// <summary>One upload as the screener sees it: the policy in force, and the bank index read once (null when the
     /// banks are configured but cannot be trusted).</summary>
-    private sealed record Upload(string ContentId, Policy Policy, string? Surface, SourceInfo Source, long Started, BankIndex? Index, string ContentHash, string? Caption)
-    {
-        /// <summary>What the text banks said about the caption, asked once.</summary>
-        public UploadSignals? Text { get; set; }
-    }
+    /// <param name="Text">What the text banks said about the caption, asked once.</param>
+    private sealed record Upload(string ContentId, Policy Policy, string? Surface, SourceInfo Source, long Started, BankIndex? Index, string ContentHash, UploadSignals Text);
 
-    private UploadSignals SignalsOf(Upload upload) => (upload.Text ??= _services.WithText(new UploadSignals(), upload.Caption, TextHit.CaptionField)) with
+    private Upload Begin(string contentId, Policy policy, string? surface, SourceInfo source, long started, byte[] bytes, string? caption) =>
+        new(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(bytes), _services.WithText(new UploadSignals(), caption, TextHit.CaptionField));
+
+    private UploadSignals SignalsOf(Upload upload) => upload.Text with
     {
         Surface = upload.Surface,
         Banks = _banks is null ? BankSignal.NotConfigured : upload.Index is null ? BankSignal.Unavailable : BankSignal.NoMatch,

@@ -12,7 +12,7 @@ internal static class DoctorCommand
     {
         var kafka = CommonOptions.Kafka();
         var redis = CommonOptions.Redis();
-        var model = new Option<string?>("--model") { Description = "Model name (config Screening:Model, default nsfw-mobilenet-v2)" };
+        var model = CommonOptions.WorkerModel();
         var timeout = new Option<double>("--timeout")
         {
             Description = "Seconds to wait for Kafka and for Redis",

@@ -14,7 +14,7 @@ internal static class WorkerCommand
         var mediaRoot = new Option<DirectoryInfo?>("--media-root") { Description = "Directory that file: URLs may read from (config Media:Root)" };
         var policy = new Option<FileInfo?>("--policy") { Description = "Policy JSON file (config Screening:PolicyFile); default: the built-in policy" };
         var group = new Option<string?>("--group") { Description = "Consumer group (config Kafka:GroupId, default moderation-workers)" };
-        var model = new Option<string?>("--model") { Description = "Model name (config Screening:Model, default nsfw-mobilenet-v2)" };
+        var model = CommonOptions.WorkerModel();
         var telemetryPort = new Option<int?>("--telemetry-port") { Description = "Port of /metrics, /healthz and /readyz (config Telemetry:Port, default 9464; 0 = any free port, -1 = none)" };
 
         var command = new Command("worker", "Runs the screening service: consumes uploads, decides, publishes decisions. " +

@@ -40,22 +40,36 @@ public sealed class RedisTextBankStore
     public async Task<IReadOnlyList<TextBankInfo>> ListAsync()
     {
         var db = _redis.GetDatabase();
-        var registry = await db.HashGetAllAsync(RegistryKey).ConfigureAwait(false);
-        var banks = registry.Select(e => (Name: (string)e.Name!, Kind: (string)e.Value!)).Where(b => BankNames.IsValid(b.Name))
-            .OrderBy(b => b.Name, StringComparer.Ordinal).ToList();
+        var banks = await RegistryAsync().ConfigureAwait(false);
         var counts = banks.Select(b => db.HashLengthAsync(EntriesKey(b.Name))).ToList();
-        var versions = banks.Select(b => db.StringGetAsync(VersionKey(b.Name))).ToList();
+        var versions = await VersionsAsync(banks).ConfigureAwait(false);
         var result = new List<TextBankInfo>(banks.Count);
         for (int i = 0; i < banks.Count; i++)
-            result.Add(new TextBankInfo(banks[i].Name, banks[i].Kind, await counts[i].ConfigureAwait(false), ParseVersion(await versions[i].ConfigureAwait(false))));
+            result.Add(new TextBankInfo(banks[i].Name, banks[i].Kind, await counts[i].ConfigureAwait(false), versions[i]));
         return result;
     }
 
-    /// <summary>The version of every text bank now (what a matcher compares to decide whether to reload).</summary>
+    /// <summary>The version of every text bank now (what a matcher compares to decide whether to reload): the registry and
+    /// one counter per bank, nothing else.</summary>
     public async Task<IReadOnlyDictionary<string, long>> GetVersionsAsync()
     {
-        var banks = await ListAsync().ConfigureAwait(false);
-        return banks.ToDictionary(b => b.Name, b => b.Version, StringComparer.Ordinal);
+        var banks = await RegistryAsync().ConfigureAwait(false);
+        var versions = await VersionsAsync(banks).ConfigureAwait(false);
+        return banks.Select((b, i) => (b.Name, Version: versions[i])).ToDictionary(b => b.Name, b => b.Version, StringComparer.Ordinal);
+    }
+
+    /// <summary>The registry: every valid bank name with its kind, by name.</summary>
+    private async Task<List<(string Name, string Kind)>> RegistryAsync()
+    {
+        var registry = await _redis.GetDatabase().HashGetAllAsync(RegistryKey).ConfigureAwait(false);
+        return [.. registry.Select(e => (Name: (string)e.Name!, Kind: (string)e.Value!)).Where(b => BankNames.IsValid(b.Name)).OrderBy(b => b.Name, StringComparer.Ordinal)];
+    }
+
+    private async Task<long[]> VersionsAsync(List<(string Name, string Kind)> banks)
+    {
+        var db = _redis.GetDatabase();
+        var values = await Task.WhenAll(banks.Select(b => db.StringGetAsync(VersionKey(b.Name)))).ConfigureAwait(false);
+        return [.. values.Select(ParseVersion)];
     }
 
     /// <summary>Imports the rows of a bank file: adds them (an entry with the same id is replaced), or with
@@ -126,9 +140,11 @@ public sealed class RedisTextBankStore
 
     /// <summary>The bank as a file: a header, then one CSV row per entry, ordered by id.</summary>
     /// <exception cref="KeyNotFoundException">No such bank.</exception>
-    public async Task<string> ExportAsync(string bank)
+    public async Task<string> ExportAsync(string bank) => await FileAsync(bank, await KindOfAsync(bank).ConfigureAwait(false)).ConfigureAwait(false);
+
+    /// <summary>A bank of a known <paramref name="kind"/> as a file.</summary>
+    private async Task<string> FileAsync(string bank, string kind)
     {
-        var kind = await KindOfAsync(bank).ConfigureAwait(false);
         var rows = await _redis.GetDatabase().HashGetAllAsync(EntriesKey(bank)).ConfigureAwait(false);
         var text = new StringBuilder(kind == TextBankKinds.Terms ? "pattern,category,id,mode\n" : "domain,category,id\n");
         foreach (var row in rows.OrderBy(r => (string)r.Name!, StringComparer.Ordinal)) text.Append((string)row.Value!).Append('\n');
@@ -141,13 +157,17 @@ public sealed class RedisTextBankStore
         var terms = new List<TermBank>();
         var domains = new List<DomainBank>();
         var versions = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var info in await ListAsync().ConfigureAwait(false))
+        // Versions first: a change landing between the two reads makes the next sync load again, never skip it.
+        var banks = await RegistryAsync().ConfigureAwait(false);
+        var bankVersions = await VersionsAsync(banks).ConfigureAwait(false);
+        for (int i = 0; i < banks.Count; i++)
         {
             ct.ThrowIfCancellationRequested();
-            var export = await ExportAsync(info.Name).ConfigureAwait(false);
-            versions[info.Name] = info.Version;
-            if (info.Kind == TextBankKinds.Terms) terms.Add(TermBank.Load(info.Name, new StringReader(export)));
-            else if (info.Kind == TextBankKinds.Domains) domains.Add(DomainBank.Load(info.Name, new StringReader(export)));
+            var (name, kind) = banks[i];
+            var file = await FileAsync(name, kind).ConfigureAwait(false);
+            versions[name] = bankVersions[i];
+            if (kind == TextBankKinds.Terms) terms.Add(TermBank.Load(name, new StringReader(file)));
+            else if (kind == TextBankKinds.Domains) domains.Add(DomainBank.Load(name, new StringReader(file)));
         }
         return (new TextMatcher(terms, domains), versions);
     }
