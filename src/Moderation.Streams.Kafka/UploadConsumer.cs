@@ -36,6 +36,7 @@ public sealed class UploadConsumer : IDisposable
     private readonly UploadTasks _tasks;
     private readonly HashSet<TopicPartition> _paused = [];
     private readonly HashSet<TopicPartition> _newlyAssigned = [];
+    private long _assignmentChanges;
     // Paused because too much of their work is finished but held back behind one slow upload (not committable).
     private readonly HashSet<TopicPartition> _heldBack = [];
     // Bumped when a partition is forgotten (revoked, lost) or rewound (abort): completions of work dispatched
@@ -77,6 +78,7 @@ public sealed class UploadConsumer : IDisposable
             .SetPartitionsAssignedHandler((_, partitions) =>
             {
                 _logger.LogInformation("Assigned {Partitions}", string.Join(",", partitions.Select(p => p.Partition.Value)));
+                Interlocked.Increment(ref _assignmentChanges);
                 // librdkafka keeps a partition's pause flag across revoke and reassign: settle it on the next loop turn.
                 _newlyAssigned.UnionWith(partitions);
             })
@@ -129,6 +131,10 @@ public sealed class UploadConsumer : IDisposable
 
     /// <summary>Uploads received but not yet finished.</summary>
     public int InFlight => Volatile.Read(ref _inFlightCount);
+
+    /// <summary>Rebalance callbacks this member has seen (each assignment and each revocation, incremental ones
+    /// included): a member whose count does not move kept its partitions through a peer's restart.</summary>
+    public long AssignmentChanges => Interlocked.Read(ref _assignmentChanges);
 
     /// <summary>Partitions currently paused by backpressure.</summary>
     public int PausedPartitions { get; private set; }
@@ -383,6 +389,7 @@ public sealed class UploadConsumer : IDisposable
             OnLost(revoked);
             return;
         }
+        Interlocked.Increment(ref _assignmentChanges);
         var partitions = revoked.Select(p => p.TopicPartition).ToList();
         _logger.LogInformation("Revoked {Partitions}: draining", string.Join(",", partitions.Select(p => p.Partition.Value)));
         // What already finished is committed first, while the group still takes commits (it refuses them once a member
@@ -397,6 +404,7 @@ public sealed class UploadConsumer : IDisposable
 
     private void OnLost(List<TopicPartitionOffset> lost)
     {
+        Interlocked.Increment(ref _assignmentChanges);
         _logger.LogWarning("Lost {Partitions}: dropped without commit", string.Join(",", lost.Select(p => p.Partition.Value)));
         var partitions = lost.Select(p => p.TopicPartition).ToList();
         if (!_crashed) _delivery.Lost(partitions);

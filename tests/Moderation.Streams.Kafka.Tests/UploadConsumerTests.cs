@@ -108,7 +108,11 @@ public sealed class UploadConsumerTests : IDisposable
         var handler = new ScriptedHandler(options, key => Task.Delay(int.Parse(key[^1..]) % 2 == 0 ? 30 : 0));
         Produce(200);
         using (var consumer = new UploadConsumer(options, handler, ConsoleTestLogger.Instance))
+        {
+            Assert.Equal(0, consumer.AssignmentChanges);
             await Eventually.RunUntil(consumer, () => consumer.Published >= 200 && consumer.InFlight == 0);
+            Assert.True(consumer.AssignmentChanges >= 1, "joining the group is an assignment the member counts");
+        }
 
         var keys = ReadKeys(Topics.Allow, 200);
         Assert.Equal(Enumerable.Range(0, 200).Select(i => $"u-{i:D5}"), keys.Order());
