@@ -4,7 +4,7 @@ using Moderation.Streams.Contracts;
 namespace Moderation.Streams.Kafka;
 
 /// <summary>Kafka settings of a worker (configuration section <c>Kafka</c>).</summary>
-public sealed class KafkaOptions
+public sealed class KafkaOptions : IValidatableObject
 {
     [Required(AllowEmptyStrings = false)]
     public string BootstrapServers { get; set; } = "127.0.0.1:9092";
@@ -75,13 +75,14 @@ public sealed class KafkaOptions
     public const int DefaultDlqMaxRecordBytes = DefaultMessageMaxBytes;
 
     /// <summary>The most bytes a DLQ record may take (key + value + headers + <see cref="DeadLetter.RecordOverheadBytes"/>);
-    /// the producer's <c>message.max.bytes</c> (<see cref="Properties"/>) lowers it further (<see cref="DlqRecordBudget"/>).</summary>
+    /// the producer's <c>message.max.bytes</c> (<see cref="ProducerProperties"/>, else <see cref="Properties"/>) lowers it further (<see cref="DlqRecordBudget"/>).</summary>
     [Range(16 * 1024, int.MaxValue)]
     public int DlqMaxRecordBytes { get; set; } = DefaultDlqMaxRecordBytes;
 
     /// <summary>What a DLQ record is cut to: <see cref="DlqMaxRecordBytes"/>, at most the producer's <c>message.max.bytes</c>.</summary>
     public int DlqRecordBudget =>
-        Properties.TryGetValue("message.max.bytes", out var configured) && int.TryParse(configured, out int max) && max > 0
+        (ProducerProperties.TryGetValue("message.max.bytes", out var configured) || Properties.TryGetValue("message.max.bytes", out configured))
+        && int.TryParse(configured, out int max) && max > 0
             ? Math.Min(DlqMaxRecordBytes, max)
             : Math.Min(DlqMaxRecordBytes, DefaultMessageMaxBytes);
 
@@ -91,8 +92,19 @@ public sealed class KafkaOptions
     /// Kubernetes); unset here means dynamic membership.</summary>
     public string? GroupInstanceId { get; set; }
 
-    /// <summary>Extra librdkafka settings for both clients (e.g. security.protocol, sasl.*).</summary>
+    /// <summary>Extra librdkafka settings for every client (e.g. <c>client.rack</c>, <c>socket.*</c>, <c>reconnect.*</c>);
+    /// they may change the clients' defaults but not the settings the guarantees rest on
+    /// (<see cref="KafkaClientConfig.GuardedConsumerKeys"/>, <see cref="KafkaClientConfig.GuardedProducerKeys"/>).
+    /// Authentication and TLS belong in <see cref="Security"/>.</summary>
     public Dictionary<string, string> Properties { get; set; } = [];
+
+    /// <summary>librdkafka settings for the consumers only (<c>fetch.*</c>, <c>queued.*</c>), applied over
+    /// <see cref="Properties"/>: a producer setting in <see cref="Properties"/> makes librdkafka warn on every consumer.</summary>
+    public Dictionary<string, string> ConsumerProperties { get; set; } = [];
+
+    /// <summary>librdkafka settings for the outcome producers only (<c>linger.ms</c>, <c>message.timeout.ms</c>,
+    /// <c>compression.type</c>, <c>batch.size</c>), applied over <see cref="Properties"/>.</summary>
+    public Dictionary<string, string> ProducerProperties { get; set; } = [];
 
     /// <summary>Authentication and TLS (<c>Kafka:Security</c>), applied over <see cref="Properties"/>; see <see cref="KafkaSecurity"/>.</summary>
     public KafkaSecurityOptions Security { get; set; } = new();
@@ -104,4 +116,8 @@ public sealed class KafkaOptions
         Actions.Allow => AllowTopic,
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, "unknown action"),
     };
+
+    /// <summary>Free-form properties that name a guarded setting (see <see cref="KafkaClientConfig.Problems"/>).</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        KafkaClientConfig.Problems(this).Select(problem => new ValidationResult(problem, [nameof(Properties)]));
 }

@@ -11,12 +11,23 @@ public static class KafkaSecurity
         key.Contains("password", StringComparison.OrdinalIgnoreCase) || key.Contains("secret", StringComparison.OrdinalIgnoreCase)
         || key.Equals("sasl.oauthbearer.config", StringComparison.OrdinalIgnoreCase) || key.EndsWith(".pem", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary><c>Kafka:Properties</c> with the security settings applied over them: the base of both clients' configs.</summary>
+    /// <summary><c>Kafka:Properties</c> with the security settings applied over them: the base of admin clients.</summary>
     /// <exception cref="InvalidOperationException">The settings are incomplete or inconsistent, or a secret file is missing
     /// (the message names the setting and the file, never a secret).</exception>
     public static Dictionary<string, string> Properties(KafkaOptions options)
     {
         var properties = new Dictionary<string, string>(options.Properties);
+        Apply(properties, options.Security);
+        return properties;
+    }
+
+    /// <summary><see cref="Properties"/> with <c>Kafka:ConsumerProperties</c> between the free-form and the security
+    /// settings: the base of the replay's and readers' consumers.</summary>
+    /// <exception cref="InvalidOperationException">As <see cref="Properties"/>.</exception>
+    public static Dictionary<string, string> ConsumerProperties(KafkaOptions options)
+    {
+        var properties = new Dictionary<string, string>(options.Properties);
+        foreach (var (key, value) in options.ConsumerProperties) properties[key] = value;
         Apply(properties, options.Security);
         return properties;
     }

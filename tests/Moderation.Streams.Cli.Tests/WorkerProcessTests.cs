@@ -88,6 +88,17 @@ public sealed class WorkerProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_worker_told_to_auto_commit_through_free_form_kafka_properties_refuses_to_start_with_exit_code_2()
+    {
+        // Auto-commit would commit offsets of uploads not yet decided: a crash would then lose them.
+        using var worker = CliProcess.Start(["worker", "--kafka", "127.0.0.1:1", "--telemetry-port", "-1"],
+            new Dictionary<string, string?> { ["Kafka__Properties__enable.auto.commit"] = "true" });
+        Assert.Equal(ExitCodes.Usage, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
+        Assert.Contains("Kafka:Properties:enable.auto.commit is refused: offsets are committed by the delivery mode", worker.Transcript());
+        Assert.DoesNotContain(worker.StdoutLines.Concat(worker.StderrLines), l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_worker_whose_model_file_is_not_the_registered_one_refuses_to_start_with_exit_code_1()
     {
         // Another model that loads under the default's name: it would decide, recorded as nsfw-mobilenet-v2@1.

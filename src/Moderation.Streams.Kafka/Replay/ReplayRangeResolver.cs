@@ -29,7 +29,7 @@ public sealed class ReplayRangeResolver : IDisposable
         _logger = logger ?? NullLogger.Instance;
         _timeout = timeout ?? TimeSpan.FromSeconds(30);
         GroupId = groupId;
-        _reader = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.Properties(options))
+        _reader = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.ConsumerProperties(options))
         {
             BootstrapServers = options.BootstrapServers,
             // The replay's group, only to read its committed offsets: this consumer assigns and never commits.

@@ -51,7 +51,7 @@ public sealed class ReplayRunner : IDisposable
         _time = time ?? TimeProvider.System;
         _tasks = new UploadTasks(e => _fatal ??= e);
         foreach (var range in plan.Partitions) _ranges[plan.TopicPartition(range)] = range;
-        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.Properties(kafka))
+        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.ConsumerProperties(kafka))
         {
             BootstrapServers = kafka.BootstrapServers,
             GroupId = plan.GroupId,

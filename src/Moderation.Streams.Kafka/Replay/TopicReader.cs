@@ -59,7 +59,7 @@ internal static class TopicReader
     }
 
     private static IConsumer<byte[]?, byte[]?> Consumer(KafkaOptions kafka) =>
-        new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.Properties(kafka))
+        new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig(KafkaSecurity.ConsumerProperties(kafka))
         {
             BootstrapServers = kafka.BootstrapServers,
             GroupId = "moderation-replay-compare",
