@@ -7,9 +7,9 @@ namespace Moderation.Streams.Contracts;
 public sealed record DecisionReason
 {
     private readonly string _source = "";
-    private readonly string? _bank, _matchId, _model, _label, _code, _message, _field, _kind, _id, _category;
+    private readonly string? _bank, _matchId, _model, _label, _code, _message, _field, _kind, _id, _category, _rule, _window;
 
-    /// <summary><c>model</c>, <c>bank</c>, <c>text</c>, <c>cache</c> or <c>fail-closed</c>.</summary>
+    /// <summary><c>model</c>, <c>bank</c>, <c>text</c>, <c>uploader</c>, <c>campaign</c>, <c>cache</c> or <c>fail-closed</c>.</summary>
     public required string Source { get => _source; init => _source = SafeText.Escape(value, TextLimits.ReasonNameChars); }
     public string? Bank { get => _bank; init => _bank = Bounded(value, TextLimits.ReasonNameChars); }
     public int? Distance { get; init; }
@@ -49,4 +49,16 @@ public sealed record DecisionReason
 
     /// <summary>Text, meaning banks: the cosine similarity to the banked text (instead of a span).</summary>
     public float? Similarity { get; init; }
+
+    /// <summary>Uploader: the rule that fired, <c>strikes</c> or <c>velocity</c>.</summary>
+    public string? Rule { get => _rule; init => _rule = Bounded(value, TextLimits.ReasonNameChars); }
+
+    /// <summary>Uploader: the uploader's count in the rule's window (strikes before this upload; uploads including it).</summary>
+    public int? Count { get; init; }
+
+    /// <summary>Uploader and campaign: the rule's window as the policy writes it (<c>7d</c>, <c>1m</c>).</summary>
+    public string? Window { get => _window; init => _window = Bounded(value, TextLimits.ReasonNameChars); }
+
+    /// <summary>Campaign: distinct uploaders of the same picture in the window, this upload's included.</summary>
+    public int? Uploaders { get; init; }
 }

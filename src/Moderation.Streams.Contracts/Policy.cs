@@ -35,6 +35,9 @@ public sealed record Policy
     /// <c>*</c> for every other category. Without a rule a text match is a review.</summary>
     public IReadOnlyDictionary<string, string> Text { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Rules on the uploader's history and on campaigns (the same picture from many uploaders); null = none.</summary>
+    public PolicyUploaders? Uploaders { get; init; }
+
     /// <summary>Several models scoring every image, combined class by class; null = the worker's one model.</summary>
     public PolicyEnsemble? Ensemble { get; init; }
 
@@ -87,6 +90,7 @@ public sealed record Policy
             if (action is not (Actions.Takedown or Actions.Review)) errors.Add(($"text.{category}", $"'{action}' must be 'takedown' or 'review'"));
         }
         if (Unscreenable is not (Actions.Review or DeadLetter)) errors.Add(("unscreenable", "unscreenable must be 'review' or 'dlq' (never allow)"));
+        Uploaders?.Validate(errors);
         Ensemble?.Validate(errors, knownModels);
         if (Shadow is { } shadow)
         {

@@ -18,6 +18,7 @@ namespace Moderation.Streams.Contracts;
 /// <item>While the hash banks (or, for an upload with text, the text banks) are unavailable and the worker fails closed,
 /// an allow becomes a review.</item>
 /// </list>
+/// The uploader's history and campaigns are applied to that decision afterwards (<see cref="ForUploader"/>), never cached.
 /// Each step only raises the action (takedown &gt; review &gt; allow) and adds the reason that raised it.
 /// </summary>
 public static class Decider
@@ -25,6 +26,7 @@ public static class Decider
     public const string BanksUnavailableCode = "banks-unavailable";
     public const string NotScreenedCode = "not-screened";
     public const string TextBanksUnavailableCode = "text-banks-unavailable";
+    public const string UploaderSignalsUnavailableCode = "uploader-signals-unavailable";
 
     public static Verdict Decide(Policy policy, UploadSignals signals)
     {
@@ -87,6 +89,46 @@ public static class Decider
         if (signals.HasText && signals.TextBanks == BankStatus.Unavailable)
             return verdict with { Action = Actions.Review, Reasons = [.. verdict.Reasons, FailClosed(TextBanksUnavailableCode, "text banks unavailable: the text was not screened")] };
         return verdict;
+    }
+
+    /// <summary>
+    /// The content's decision with the uploader's history and campaigns on top (the policy's <c>uploaders</c> section).
+    /// Applied after the content is decided, so the decision cache only ever holds what the content alone earned: the
+    /// same picture from another uploader is decided on its own merits. Each rule that fires adds its reason and raises
+    /// the action (strikes and velocity to at least review, a campaign to its action); none lowers it. While the counters
+    /// are unavailable and <paramref name="failClosed"/>, an allow becomes a review.
+    /// </summary>
+    public static DecisionEvent ForUploader(Policy policy, DecisionEvent decision, UploaderSignal signal, bool failClosed)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(decision);
+        ArgumentNullException.ThrowIfNull(signal);
+        if (policy.Uploaders is not { } rules) return decision;
+        if (signal.IsUnavailable)
+            return failClosed && decision.Action == Actions.Allow
+                ? decision with
+                {
+                    Action = Actions.Review,
+                    Reasons = [.. decision.Reasons, FailClosed(UploaderSignalsUnavailableCode, "uploader and campaign counters unavailable: not allowed without them")],
+                }
+                : decision;
+        string action = decision.Action;
+        var reasons = new List<DecisionReason>(decision.Reasons);
+        Count(rules.Strikes, signal.Strikes, "strikes");
+        Count(rules.Velocity, signal.Velocity, "velocity");
+        if (rules.Campaigns is { } campaign && signal.CampaignUploaders is int uploaders && uploaders >= campaign.DistinctUploaders)
+        {
+            if (Actions.Severity(campaign.Action) > Actions.Severity(action)) action = campaign.Action;
+            reasons.Add(new DecisionReason { Source = "campaign", Uploaders = uploaders, Window = campaign.Window });
+        }
+        return reasons.Count == decision.Reasons.Count ? decision : decision with { Action = action, Reasons = reasons };
+
+        void Count(PolicyCountRule? rule, int? count, string name)
+        {
+            if (rule is null || count is not int n || n < rule.ReviewAt) return;
+            action = Actions.AtLeastReview(action);
+            reasons.Add(new DecisionReason { Source = "uploader", Rule = name, Count = n, Window = rule.Window });
+        }
     }
 
     /// <summary>The reason a text match gives.</summary>
