@@ -32,6 +32,9 @@ public sealed record PolicyUploaders
 /// <summary>A count over a window that sends the upload to review at a number.</summary>
 public sealed record PolicyCountRule
 {
+    /// <summary>The most a count rule may wait for: the shared counters keep this many members per uploader.</summary>
+    public const int MaxReviewAt = 10_000;
+
     public string Window { get; init; } = "";
     public int ReviewAt { get; init; }
 
@@ -41,7 +44,7 @@ public sealed record PolicyCountRule
     internal void Validate(List<(string, string)> errors, string field)
     {
         PolicyUploaders.CheckWindow(errors, field, Window);
-        if (ReviewAt < 1) errors.Add(($"{field}.review_at", $"review_at {ReviewAt} must be at least 1"));
+        if (ReviewAt is < 1 or > MaxReviewAt) errors.Add(($"{field}.review_at", $"review_at {ReviewAt} must be in 1..{MaxReviewAt}"));
     }
 }
 

@@ -71,7 +71,8 @@ public class UploaderRulesTests
 
     [Theory]
     [InlineData("line 3: uploaders.strikes.window: '7w' is not a window", "{\"version\": \"v\", \"uploaders\": {\n\n\"strikes\": {\"window\": \"7w\", \"review_at\": 3}}}")]
-    [InlineData("line 2: uploaders.velocity.review_at: review_at 0 must be at least 1", "{\"version\": \"v\",\n \"uploaders\": {\"velocity\": {\"window\": \"1m\", \"review_at\": 0}}}")]
+    [InlineData("uploaders.strikes.review_at: review_at 10001 must be in 1..10000", "{\"version\": \"v\", \"uploaders\": {\"strikes\": {\"window\": \"1m\", \"review_at\": 10001}}}")]
+    [InlineData("line 2: uploaders.velocity.review_at: review_at 0 must be in 1..10000", "{\"version\": \"v\",\n \"uploaders\": {\"velocity\": {\"window\": \"1m\", \"review_at\": 0}}}")]
     [InlineData("uploaders.campaigns.distinct_uploaders: distinct_uploaders 1 must be at least 2", "{\"version\": \"v\", \"uploaders\": {\"campaigns\": {\"window\": \"1h\", \"distinct_uploaders\": 1}}}")]
     [InlineData("uploaders.campaigns.max_distance: max_distance 64 must be in 0..63", "{\"version\": \"v\", \"uploaders\": {\"campaigns\": {\"window\": \"1h\", \"distinct_uploaders\": 5, \"max_distance\": 64}}}")]
     [InlineData("uploaders.campaigns.max_distance: max_distance -1 must be in 0..63", "{\"version\": \"v\", \"uploaders\": {\"campaigns\": {\"window\": \"1h\", \"distinct_uploaders\": 5, \"max_distance\": -1}}}")]
