@@ -21,6 +21,9 @@ public sealed class ScreenerServices
     /// null itself when none are configured.</summary>
     public Func<TextMatcher?>? TextBanks { get; init; }
 
+    /// <summary>The policy's uploader and campaign rules, applied over each content decision; off by default.</summary>
+    public UploaderRules Uploaders { get; init; } = UploaderRules.Off;
+
     /// <summary><c>Banks:WhenUnavailable</c> is <c>review</c>: while the banks cannot be trusted nothing is allowed on the model alone.</summary>
     public bool BanksFailClosed { get; init; } = true;
 

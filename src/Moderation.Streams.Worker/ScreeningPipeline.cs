@@ -11,8 +11,8 @@ namespace Moderation.Streams.Worker;
 /// <summary>
 /// One upload from record to outbound messages: parse → fetch → route to its screener (<see cref="ImageScreener"/> for a
 /// still image, <see cref="VideoScreener"/> for a video or an animated image, <see cref="TextScreener"/> for a text item,
-/// which has no media to fetch; captions are screened by the image and video screeners) → publish the decision on its action's
-/// topic. Every decision is made by <see cref="Decider.Decide"/> inside the screener; this class makes none. Bad input
+/// which has no media to fetch; captions are screened by the image and video screeners) → the uploader and campaign rules
+/// over that decision (<see cref="UploaderRules"/>) → publish the decision on its action's topic. Every decision is made by the <see cref="Decider"/> (<see cref="Decider.Decide"/> inside the screener, <see cref="Decider.ForUploader"/> over it); this class makes none. Bad input
 /// becomes a DLQ record with the contract's code; an upload that could not be screened is published as the screener's
 /// fail-closed decision, or sent to the DLQ when the policy says so.
 /// </summary>
@@ -61,7 +61,8 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             parsed = UploadEventParser.Parse(upload.Message.Value ?? []);
             activity?.SetTag("moderation.content_id", parsed.ContentId);
             if (parsed.MediaType == MediaTypes.Text)
-                return Publish(upload, activity, parsed.ContentId, policy, _texts.Screen(parsed.ContentId, parsed.Text!, policy, source, started));
+                return Publish(upload, activity, parsed.ContentId, policy,
+                    await WithUploader(policy, parsed, _texts.Screen(parsed.ContentId, parsed.Text!, policy, source, started), ct).ConfigureAwait(false));
             if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video) || parsed.Media is not { } media)
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             byte[] bytes;
@@ -73,7 +74,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
                     // Every frame a viewer can see: hashed, bank-matched, sampled for the model.
                     ? await _videos.ScreenAnimationAsync(parsed.ContentId, bytes, parsed.Caption, _media.Options.Decode, policy, parsed.Surface, source, started, ct).ConfigureAwait(false)
                     : await _images.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct).ConfigureAwait(false);
-            return Publish(upload, activity, parsed.ContentId, policy, screened);
+            return Publish(upload, activity, parsed.ContentId, policy, await WithUploader(policy, parsed, screened, ct).ConfigureAwait(false));
         }
         catch (ModerationException e) when (e.Code != ErrorCodes.Internal)
         {
@@ -83,6 +84,12 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             return [WithDecisionId(DeadLetter.Create(_kafka, upload, e.Code, e.Message), upload, parsed?.ContentId, policy.Version)];
         }
     }
+
+    /// <summary>The uploader's history and campaigns over the content's decision (after the screener cached it).</summary>
+    private async Task<Screened> WithUploader(Policy policy, UploadEvent upload, Screened screened, CancellationToken ct) =>
+        screened.Decision is { } decision
+            ? screened with { Decision = await _services.Uploaders.ApplyAsync(policy, upload, decision, ct).ConfigureAwait(false) }
+            : screened;
 
     /// <summary>An upload whose screening threw (the service failed, not the input) is decided like one the model could
     /// not score: by <see cref="Decider.Decide"/> under the policy's <c>unscreenable</c> (a fail-closed review, or the DLQ).</summary>

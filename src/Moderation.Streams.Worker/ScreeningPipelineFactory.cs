@@ -19,8 +19,10 @@ public static class ScreeningPipelineFactory
     /// <param name="useDecisionCache">Read and write the Redis decision cache; banks are used either way when Redis is configured.</param>
     /// <param name="watchPolicy">Reload <c>Screening:PolicyFile</c> when it changes (the worker); a replay keeps the policy it started with.</param>
     /// <param name="shadow">Run the policy's shadow candidate and publish its would-be decisions (the worker; not a replay).</param>
+    /// <param name="uploaderRules">Apply the policy's uploader and campaign rules and count uploads for them (the worker; a
+    /// replay neither reads nor writes the live counters: <see cref="UploaderRules.Off"/>).</param>
     public static async Task<ScreeningComponents> CreateAsync(ScreeningSettings settings, ScreeningStats stats, ILogger logger,
-        bool useDecisionCache, bool watchPolicy, bool shadow, CancellationToken ct)
+        bool useDecisionCache, bool watchPolicy, bool shadow, bool uploaderRules, CancellationToken ct)
     {
         var (kafka, screening, media, redis, banks) = (settings.Kafka, settings.Screening, settings.Media, settings.Redis, settings.Banks);
         var inference = settings.Inference ?? new InferenceOptions();
@@ -71,6 +73,9 @@ public static class ScreeningPipelineFactory
                 Batcher = batcher, Banks = matcher, BanksFailClosed = banks.FailClosed, Stats = stats, Logger = logger,
                 TextBanks = textMatcher is { } texts ? () => texts.Current : null,
                 Cache = cache is null ? null : new CachedDecisions(cache, stats, logger),
+                Uploaders = uploaderRules
+                    ? new UploaderRules(connection is null ? null : new Redis.Uploaders.RedisUploaderState(connection, banks.KeyPrefix), banks.FailClosed, logger)
+                    : UploaderRules.Off,
             };
             var pipeline = new ScreeningPipeline(kafka, screening, reader, services, current is null ? () => policy : () => current.Current,
                 shadowDecisions, new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()));
