@@ -27,9 +27,9 @@ public sealed record Policy
     /// base ones class by class on that surface; classes an override does not name keep the base thresholds.</summary>
     public IReadOnlyDictionary<string, PolicyOverride> Surfaces { get; init; } = new Dictionary<string, PolicyOverride>();
 
-    /// <summary>Bank name → action of a match (<c>takedown</c> or <c>review</c>); <c>*</c> for every other bank.
-    /// Without a rule a match is a takedown.</summary>
-    public IReadOnlyDictionary<string, string> Banks { get; init; } = new Dictionary<string, string>();
+    /// <summary>Bank name → what a match does (<c>takedown</c>, <c>review</c> or <c>suppress</c>, with the bank's own
+    /// <c>max_distance</c> and <c>min_quality</c>); <c>*</c> for every other bank. Without a rule a match is a takedown.</summary>
+    public IReadOnlyDictionary<string, PolicyBankRule> Banks { get; init; } = new Dictionary<string, PolicyBankRule>();
 
     /// <summary>Text category → action of a text match in a caption or a text item (<c>takedown</c> or <c>review</c>);
     /// <c>*</c> for every other category. Without a rule a text match is a review.</summary>
@@ -82,8 +82,11 @@ public sealed record Policy
             if (o is null) { errors.Add(($"surfaces.{surface}", "must be an object")); continue; }
             CheckThresholds(errors, $"surfaces.{surface}.", o.Takedown ?? Empty, o.Review ?? Empty, Merge(Takedown, o.Takedown), Merge(Review, o.Review));
         }
-        foreach (var (bank, action) in Banks)
-            if (action is not (Actions.Takedown or Actions.Review)) errors.Add(($"banks.{bank}", $"'{action}' must be 'takedown' or 'review'"));
+        foreach (var (bank, rule) in Banks)
+        {
+            if (rule is null) errors.Add(($"banks.{bank}", "must be an action or an object"));
+            else rule.Validate(errors, $"banks.{bank}");
+        }
         foreach (var (category, action) in Text)
         {
             if (string.IsNullOrWhiteSpace(category)) errors.Add(("text", "a category name must not be empty"));
@@ -164,9 +167,12 @@ public sealed record Policy
         }
     }
 
-    /// <summary>What a match in <paramref name="bank"/> does: its rule, else the <c>*</c> rule, else takedown.</summary>
-    public string BankAction(string bank) =>
-        Banks.TryGetValue(bank, out var action) || Banks.TryGetValue(AnyBank, out action) ? action : Actions.Takedown;
+    /// <summary>What a match in <paramref name="bank"/> does: its rule's action, else the <c>*</c> rule's, else takedown.</summary>
+    public string BankAction(string bank) => BankRule(bank).Action;
+
+    /// <summary>The rule of <paramref name="bank"/>: its own, else the <c>*</c> rule, else <see cref="PolicyBankRule.Default"/>.</summary>
+    public PolicyBankRule BankRule(string bank) =>
+        Banks.TryGetValue(bank, out var rule) || Banks.TryGetValue(AnyBank, out rule) ? rule : PolicyBankRule.Default;
 
     /// <summary>What a text match of <paramref name="category"/> does: its rule, else the <c>*</c> rule, else review.</summary>
     public string TextAction(string category) =>

@@ -71,13 +71,10 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
     {
         if (services.Banks is not { } banks) return BankSignal.NotConfigured;
         using var span = Stages.Start("bank lookup");
-        var lookup = banks.Match(pdq.Hash, pdq.Quality, banks.Options.Match.Dihedral ? _hasher.Value!.DihedralOfLast() : null);
-        span?.SetTag("moderation.bank.matched", lookup.Match is not null);
-        return lookup switch
-        {
-            { Status: Redis.Banks.BankLookupStatus.Unavailable } => BankSignal.Unavailable,
-            { Match: { } m } => BankSignal.Matched(new BankHit(m.Bank, m.Id, m.Distance)),
-            _ => BankSignal.NoMatch,
-        };
+        var (status, perBank) = banks.MatchPerBank(pdq.Hash, pdq.Quality, banks.Options.Match.Dihedral ? _hasher.Value!.DihedralOfLast() : null);
+        span?.SetTag("moderation.bank.matched", perBank.Count > 0);
+        return status == Redis.Banks.BankLookupStatus.Unavailable
+            ? BankSignal.Unavailable
+            : BankSignal.FromHits(perBank.Select(m => new BankHit(m.Bank, m.Id, m.Distance)), pdq.Quality);
     }
 }

@@ -102,9 +102,11 @@ public sealed class VideoScreener : IDisposable
         BanksFailClosed = _services.BanksFailClosed,
     };
 
+    /// <summary>The strongest match of each bank (the policy's bank rules pick which decides), or what the banks'
+    /// state says when none matched.</summary>
     private BankSignal Match(Upload upload, IReadOnlyList<FrameHash> frames) =>
-        upload.Index is { } index && VideoMatcher.FindBest(frames, index, Limits.Match) is { } match
-            ? BankSignal.Matched(new BankHit(match.Bank, match.MatchId, match.Distance, Describe(match), match.FrameTimestampsMs, frames.Count))
+        upload.Index is { } index && VideoMatcher.FindPerBank(frames, index, Limits.Match) is { Count: > 0 } matches
+            ? BankSignal.FromHits(matches.Select(m => new BankHit(m.Bank, m.MatchId, m.Distance, Describe(m), m.FrameTimestampsMs, frames.Count)))
             : SignalsOf(upload).Banks;
 
     /// <summary>A cached decision on the same bytes, matched again against the banks (they may have grown since: the frames'

@@ -11,7 +11,7 @@ public sealed class DeciderTests
     /// <summary>Bank <c>r</c> is a review bank, <c>t</c> (and every other) a takedown bank.</summary>
     private static readonly Policy Banked = Policy.Default with
     {
-        Banks = new Dictionary<string, string> { ["r"] = Actions.Review },
+        Banks = new Dictionary<string, PolicyBankRule> { ["r"] = Actions.Review },
         Text = new Dictionary<string, string> { ["scam"] = Actions.Takedown, ["spam"] = Actions.Review }, // drugs: no rule, a review
     };
 
@@ -362,7 +362,7 @@ public sealed class DeciderTests
             if (verdict.IsDeadLetter) return true;
             // What each signal asks for on its own, computed here without the decider.
             var asks = new List<string>();
-            if (s.Banks.Match is { } m) asks.Add(policy.Banks.TryGetValue(m.Bank, out var rule) ? rule : Actions.Takedown);
+            if (s.Banks.Match is { } m) asks.Add(policy.Banks.TryGetValue(m.Bank, out var rule) ? rule.Action : Actions.Takedown);
             bool bankTakedown = asks.Contains(Actions.Takedown);
             if (s.TextOnly) asks.Add(s.TextBanks == BankStatus.NotConfigured ? Actions.Review : Actions.Allow);
             else if (s.ModelFailure is not null || s.Model is null) asks.Add(Actions.Review);

@@ -91,4 +91,42 @@ public sealed class BankMatchingTests
         }
         await host.StopAsync(Ct);
     }
+
+    [Fact]
+    public async Task A_suppress_bank_cancels_a_takedown_match_of_the_same_picture_and_a_banks_own_distance_narrows_it()
+    {
+        await using var stack = new EmbeddedStack();
+        var meme = SampleImages.Encode(SampleImages.Render(6201, 640, 480));
+        var other = SampleImages.Encode(SampleImages.Render(6202, 640, 480));
+        await ImportAsync(stack, "known-bad", "h-1", meme); // a bad import: a popular meme
+        await ImportAsync(stack, "benign", "meme-1", meme);
+        await ImportAsync(stack, "partner-x", "p-1", other);
+        // A resized, re-encoded copy a few bits away; partner-x accepts one bit less than that.
+        var nearOther = SampleImages.Encode(SKBitmap.Decode(other).Resize(new SKImageInfo(480, 360, SKColorType.Rgba8888, SKAlphaType.Opaque),
+            new SKSamplingOptions(SKFilterMode.Linear)), SKEncodedImageFormat.Jpeg, 70);
+        int distance = PdqHash.Distance(PdqHash.Parse(PdqOf(other).Hash), PdqHash.Parse(PdqOf(nearOther).Hash));
+        Assert.InRange(distance, 1, 31);
+        var policy = Path.Combine(stack.MediaRoot.FullName, "policy.json");
+        File.WriteAllText(policy, """{"version":"bank-rules-1","takedown":{"porn":0.9},"review":{"porn":0.6},"banks":{"benign":"suppress","""
+            + $$"""
+            "partner-x":{"action":"takedown","max_distance":{{distance - 1}}}
+            """ + "}}");
+        using var host = stack.StartWorker(new() { ["Screening:PolicyFile"] = policy });
+        stack.Produce([("meme", EmbeddedStack.Upload("meme", stack.WriteImage("meme.png", meme))),
+                       ("other", EmbeddedStack.Upload("other", stack.WriteImage("other.png", other))),
+                       ("near-other", EmbeddedStack.Upload("near-other", stack.WriteImage("near-other.jpg", nearOther)))]);
+        var records = stack.ReadOutcomes(3, settle: TimeSpan.Zero);
+        DecisionEvent Of(string key) => Assert.Single(records, r => r.Key == key).Decision;
+
+        var decided = Of("meme");
+        Assert.Equal(Actions.Allow, decided.Action); // the model decided: a calm rendered picture
+        var suppressed = Assert.Single(decided.Reasons);
+        Assert.Equal(("bank", "benign", "meme-1", PolicyBankRule.Suppress), (suppressed.Source, suppressed.Bank, suppressed.MatchId, suppressed.Code));
+        Assert.NotNull(decided.Scores);
+        Assert.Equal((Actions.Takedown, "partner-x"), (Of("other").Action, Of("other").Reasons[0].Bank));
+        var near = Of("near-other");
+        Assert.Equal(Actions.Allow, near.Action); // beyond partner-x's own distance
+        Assert.DoesNotContain(near.Reasons, r => r.Source == "bank");
+        await host.StopAsync(Ct);
+    }
 }

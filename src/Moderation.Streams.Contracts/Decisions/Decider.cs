@@ -6,7 +6,9 @@ namespace Moderation.Streams.Contracts;
 /// <list type="number">
 /// <item>A cached decision being reused stands, unless a bank matched since: a takedown bank takes it down, a review
 /// bank makes it at least a review.</item>
-/// <item>A match in a bank whose rule is takedown (the default) takes the upload down; the model is not needed.</item>
+/// <item>The bank match that decides is picked by the policy's bank rules (<see cref="DecisiveBank"/>: a bank's own
+/// distance and quality limits, a <c>suppress</c> bank cancelling every match). A match in a bank whose rule is takedown
+/// (the default) takes the upload down; the model is not needed.</item>
 /// <item>An upload the model could not score is never allowed: <c>review</c>, or the DLQ, as the policy's
 /// <c>unscreenable</c> says. An upload with neither a model score nor a bank takedown is a review.</item>
 /// <item>Otherwise the model's scores against the policy's thresholds (per surface; for frames, the k-th highest frame
@@ -32,7 +34,7 @@ public static class Decider
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(signals);
-        var bank = signals.Banks.Match;
+        var (bank, suppressor) = DecisiveBank(policy, signals.Banks);
         Verdict verdict;
         if (signals.Cached is { } cached) verdict = FromCache(policy, cached, bank);
         else if (bank is not null && policy.BankAction(bank.Bank) == Actions.Takedown) verdict = BankTakedown(bank, signals.NotCovered);
@@ -44,8 +46,39 @@ public static class Decider
             if (bank is not null) (action, reasons) = (Actions.AtLeastReview(action), [BankReason(bank), .. reasons]);
             verdict = verdict with { Action = action, Reasons = reasons };
         }
+        if (suppressor is not null) verdict = verdict with { Reasons = [.. verdict.Reasons, SuppressReason(suppressor)] };
         return FailClosed(signals, Text(policy, signals, verdict));
     }
+
+    /// <summary>
+    /// The bank match that decides, by the policy's bank rules: matches a bank's own <c>max_distance</c> or
+    /// <c>min_quality</c> refuses are dropped; a match in a <c>suppress</c> bank (known-benign hashes) cancels every bank
+    /// match of the upload (<c>Suppressor</c>, the closest such); otherwise the match whose rule is most severe decides,
+    /// the closest among equals.
+    /// </summary>
+    public static (BankHit? Decisive, BankHit? Suppressor) DecisiveBank(Policy policy, BankSignal banks)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(banks);
+        BankHit? decisive = null;
+        int severity = -1;
+        foreach (var hit in banks.Hits)
+        {
+            var rule = policy.BankRule(hit.Bank);
+            if (!rule.Accepts(hit.Distance, banks.Quality)) continue;
+            if (rule.Action == PolicyBankRule.Suppress) return (null, hit); // hits come closest first
+            int s = Actions.Severity(rule.Action);
+            if (s > severity) (decisive, severity) = (hit, s);
+        }
+        return (decisive, null);
+    }
+
+    /// <summary>The reason a suppressing match gives: the known-benign entry that cancelled the bank matches.</summary>
+    private static DecisionReason SuppressReason(BankHit hit) => new()
+    {
+        Source = "bank", Bank = hit.Bank, Distance = hit.Distance, MatchId = hit.MatchId, Code = PolicyBankRule.Suppress,
+        Message = "known benign: cancels every bank match of this upload",
+    };
 
     /// <summary>What the media (or, for a text item, the absence of media) says: the model's scores against the
     /// thresholds, or a fail-closed review (or the DLQ) when there are none.</summary>
@@ -148,7 +181,7 @@ public static class Decider
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(signals);
-        bool bankTakedown = signals.Banks.Match is { } match && policy.BankAction(match.Bank) == Actions.Takedown;
+        bool bankTakedown = DecisiveBank(policy, signals.Banks).Decisive is { } match && policy.BankAction(match.Bank) == Actions.Takedown;
         bool textTakedown = signals.TextHits.Any(h => policy.TextAction(h.Category) == Actions.Takedown);
         return signals.Cached is null && (bankTakedown || textTakedown) ? Decide(policy, signals) : null;
     }

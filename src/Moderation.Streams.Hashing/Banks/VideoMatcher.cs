@@ -31,10 +31,21 @@ public static class VideoMatcher
     /// <summary>The strongest match (most matching frames, then nearest), or null.</summary>
     public static VideoBankMatch? FindBest(IReadOnlyList<FrameHash> frames, BankIndex index, VideoMatchOptions options)
     {
+        VideoBankMatch? best = null;
+        foreach (var candidate in FindPerBank(frames, index, options))
+            if (Stronger(candidate, best)) best = candidate;
+        return best;
+    }
+
+    /// <summary>The strongest match in each bank that matched (most matching frames, then nearest), in bank order: what
+    /// a policy with per-bank rules (a suppress bank, a bank's own distance) decides from.</summary>
+    public static List<VideoBankMatch> FindPerBank(IReadOnlyList<FrameHash> frames, BankIndex index, VideoMatchOptions options)
+    {
         ArgumentNullException.ThrowIfNull(frames);
         ArgumentNullException.ThrowIfNull(index);
         ArgumentNullException.ThrowIfNull(options);
-        if (index.Count == 0) return null;
+        var perBank = new List<VideoBankMatch>();
+        if (index.Count == 0) return perBank;
         var groups = new Dictionary<(string Bank, string Id, bool IsVideo), Group>();
         int hashed = 0;
         foreach (var frame in frames)
@@ -51,9 +62,8 @@ public static class VideoMatcher
                 g.Distance = Math.Min(g.Distance, m.Distance);
             }
         }
-        if (hashed == 0) return null;
+        if (hashed == 0) return perBank;
 
-        VideoBankMatch? best = null;
         foreach (var ((bank, id, isVideo), g) in groups.OrderBy(k => k.Key.Bank, StringComparer.Ordinal).ThenBy(k => k.Key.Id, StringComparer.Ordinal))
         {
             int bankFrames = isVideo ? FramesOf(index, bank, id) : 1;
@@ -63,12 +73,19 @@ public static class VideoMatcher
                 ? candidate.QueryShare >= options.MinQueryShare && candidate.BankShare >= options.MinBankShare
                 : g.Frames.Count >= options.MinImageFrames;
             if (!matches) continue;
-            if (best is null || candidate.FrameTimestampsMs.Count > best.FrameTimestampsMs.Count
-                || (candidate.FrameTimestampsMs.Count == best.FrameTimestampsMs.Count && candidate.Distance < best.Distance))
-                best = candidate;
+            if (perBank.Count > 0 && perBank[^1].Bank == bank)
+            {
+                if (Stronger(candidate, perBank[^1])) perBank[^1] = candidate;
+            }
+            else perBank.Add(candidate);
         }
-        return best;
+        return perBank;
     }
+
+    /// <summary>More matching frames, or as many and nearer; the first of equals stays.</summary>
+    private static bool Stronger(VideoBankMatch candidate, VideoBankMatch? best) =>
+        best is null || candidate.FrameTimestampsMs.Count > best.FrameTimestampsMs.Count
+        || (candidate.FrameTimestampsMs.Count == best.FrameTimestampsMs.Count && candidate.Distance < best.Distance);
 
     /// <summary>Frames of a banked video in the index (counted once per index snapshot).</summary>
     private static int FramesOf(BankIndex index, string bank, string video)

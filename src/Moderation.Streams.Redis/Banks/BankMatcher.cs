@@ -109,6 +109,23 @@ public sealed class BankMatcher : IAsyncDisposable
         return new BankLookup(match is null ? BankLookupStatus.NoMatch : BankLookupStatus.Matched, match);
     }
 
+    /// <summary>Looks a hash up in every bank and returns the nearest match of each bank that matched, nearest first (the
+    /// policy's bank rules pick which decides). Never blocks, never touches the network.</summary>
+    public (BankLookupStatus Status, IReadOnlyList<BankMatch> PerBank) MatchPerBank(PdqHash hash, int quality, PdqDihedral? dihedral = null)
+    {
+        if (!IsAvailable)
+        {
+            RedisTelemetry.BankLookups.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "unavailable"));
+            return (BankLookupStatus.Unavailable, []);
+        }
+        var all = Index.FindAll(hash, quality, dihedral);
+        RedisTelemetry.BankLookups.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, all.Count == 0 ? "no-match" : "matched"));
+        if (all.Count == 0) return (BankLookupStatus.NoMatch, []);
+        // FindAll lists nearest first: the first of each bank is its nearest.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        return (BankLookupStatus.Matched, all.Where(m => seen.Add(m.Bank)).ToList());
+    }
+
     /// <summary>Brings the index up to date with the store now: reads the banks whose version moved (all of
     /// them with <paramref name="full"/>), rebuilds and swaps the index if anything changed.</summary>
     /// <returns>True when the index changed.</returns>

@@ -47,4 +47,24 @@ public sealed class VideoMatcherTests
         Assert.Equal([3000L, 4000], match.FrameTimestampsMs);
         Assert.Null(VideoMatcher.FindBest(frames, index, new VideoMatchOptions { MinImageFrames = 3 }));
     }
+
+    [Fact]
+    public void Per_bank_the_strongest_match_of_each_bank_is_kept_and_the_best_overall_is_the_strongest_of_them()
+    {
+        var picture = Random(7);
+        var meme = Random(8);
+        var index = new BankIndex([
+            new BankEntry("benign", "meme", meme, 90, null, null, DateTimeOffset.UnixEpoch),
+            new BankEntry("known-bad", "pic-far", Flip(picture, 9), 90, null, null, DateTimeOffset.UnixEpoch),
+            new BankEntry("known-bad", "pic-near", Flip(picture, 2), 90, null, null, DateTimeOffset.UnixEpoch),
+        ]);
+        // Frames 0–2 show the picture, 3–6 the meme.
+        var frames = Enumerable.Range(0, 7).Select(i => new FrameHash(i * 1000, i < 3 ? picture : meme, 90)).ToArray();
+
+        var perBank = VideoMatcher.FindPerBank(frames, index, new VideoMatchOptions());
+        Assert.Equal([("benign", "meme", 4, 0), ("known-bad", "pic-near", 3, 2)],
+            perBank.Select(m => (m.Bank, m.MatchId, m.FrameTimestampsMs.Count, m.Distance)));
+        Assert.Equal("meme", VideoMatcher.FindBest(frames, index, new VideoMatchOptions())!.MatchId); // most frames
+        Assert.Empty(VideoMatcher.FindPerBank(frames, BankIndex.Empty, new VideoMatchOptions()));
+    }
 }
