@@ -38,6 +38,9 @@ public sealed record Policy
     /// <summary>Rules on the uploader's history and on campaigns (the same picture from many uploaders); null = none.</summary>
     public PolicyUploaders? Uploaders { get; init; }
 
+    /// <summary>Flood quarantine of takedown-bank entries that match too many uploads; null = none.</summary>
+    public PolicyBankFloods? BankFloods { get; init; }
+
     /// <summary>Several models scoring every image, combined class by class; null = the worker's one model.</summary>
     public PolicyEnsemble? Ensemble { get; init; }
 
@@ -94,6 +97,7 @@ public sealed record Policy
         }
         if (Unscreenable is not (Actions.Review or DeadLetter)) errors.Add(("unscreenable", "unscreenable must be 'review' or 'dlq' (never allow)"));
         Uploaders?.Validate(errors);
+        BankFloods?.Validate(errors);
         Ensemble?.Validate(errors, knownModels);
         if (Shadow is { } shadow)
         {

@@ -30,7 +30,8 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         PdqResult pdq;
         using (Stages.Start("hash")) pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
         var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
-        var signals = services.WithText(new UploadSignals { Surface = surface, Banks = LookUp(pdq), BanksFailClosed = services.BanksFailClosed },
+        var banks = await services.WithFloodsAsync(policy, LookUp(pdq), contentId, ct).ConfigureAwait(false);
+        var signals = services.WithText(new UploadSignals { Surface = surface, Banks = banks, BanksFailClosed = services.BanksFailClosed },
             caption, TextHit.CaptionField);
 
         // Known content comes down without the cache or the model.

@@ -20,7 +20,7 @@ public static class ReplayJob
     {
         var output = ReplayTopics.Output(settings.Kafka, request.Live);
         await using var components = await ScreeningPipelineFactory.CreateAsync(settings with { Kafka = output }, new ScreeningStats(), logger,
-            request.UseDecisionCache, watchPolicy: false, shadow: false, uploaderRules: false, ct).ConfigureAwait(false);
+            request.UseDecisionCache, watchPolicy: false, shadow: false, liveCounters: false, ct).ConfigureAwait(false);
         var policyVersion = components.Policy.Version;
         var modelVersion = components.Pipeline.ModelVersion;
         var name = request.Name ?? DefaultName(settings.Kafka.UploadsTopic, request, policyVersion, modelVersion);

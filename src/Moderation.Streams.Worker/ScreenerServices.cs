@@ -21,6 +21,42 @@ public sealed class ScreenerServices
     /// null itself when none are configured.</summary>
     public Func<TextMatcher?>? TextBanks { get; init; }
 
+    /// <summary>Flood quarantine counters of bank entries (the policy's <c>bank_floods</c>); null = no store.</summary>
+    public Redis.Banks.RedisBankFloods? BankFloods { get; init; }
+
+    private readonly LogThrottle _floodLog = new(TimeSpan.FromSeconds(30));
+
+    /// <summary><paramref name="banks"/> with each takedown-bank entry it matched counted against the policy's
+    /// <c>bank_floods</c> rule, and the quarantined ones marked (their matches are at most reviews). A store that is down
+    /// quarantines nothing (the banks keep their rules) and costs a throttled warning.</summary>
+    public async Task<BankSignal> WithFloodsAsync(Policy policy, BankSignal banks, string contentId, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(banks);
+        if (policy.BankFloods is not { } floods || BankFloods is null || banks.Hits.Count == 0) return banks;
+        var counted = banks.Hits.Where(h => policy.BankAction(h.Bank) == Actions.Takedown && policy.BankRule(h.Bank).Accepts(h.Distance, banks.Quality))
+            .Select(h => (h.Bank, h.MatchId)).ToList();
+        if (counted.Count == 0) return banks;
+        try
+        {
+            var (quarantined, newly) = await BankFloods.CountAsync(counted, contentId, floods.Window, floods.Span, floods.MaxUploads, ct).ConfigureAwait(false);
+            foreach (var (bank, id) in newly)
+            {
+                WorkerTelemetry.BankEntriesQuarantined.Add(1, new KeyValuePair<string, object?>("bank", bank));
+                Logger.LogWarning("Bank entry {Bank}/{Id} quarantined: it matched more than {Max} uploads in {Window}; its matches are reviews until `moderation bank release --bank {Bank} --id {Id}`",
+                    bank, id, floods.MaxUploads, floods.Window, bank, id);
+            }
+            return quarantined.Count == 0 ? banks
+                : BankSignal.FromHits(banks.Hits.Select(h => quarantined.Contains((h.Bank, h.MatchId)) ? h with { Quarantined = true } : h), banks.Quality);
+        }
+        catch (Redis.StoreUnavailableException e)
+        {
+            if (_floodLog.ShouldLog("floods", out long suppressed))
+                Logger.LogWarning("Bank flood counters unavailable, nothing quarantined: {Message} ({Suppressed} more since the last line)", e.Message, suppressed);
+            return banks;
+        }
+    }
+
     /// <summary>The policy's uploader and campaign rules, applied over each content decision; off by default.</summary>
     public UploaderRules Uploaders { get; init; } = UploaderRules.Off;
 

@@ -19,10 +19,10 @@ public static class ScreeningPipelineFactory
     /// <param name="useDecisionCache">Read and write the Redis decision cache; banks are used either way when Redis is configured.</param>
     /// <param name="watchPolicy">Reload <c>Screening:PolicyFile</c> when it changes (the worker); a replay keeps the policy it started with.</param>
     /// <param name="shadow">Run the policy's shadow candidate and publish its would-be decisions (the worker; not a replay).</param>
-    /// <param name="uploaderRules">Apply the policy's uploader and campaign rules and count uploads for them (the worker; a
-    /// replay neither reads nor writes the live counters: <see cref="UploaderRules.Off"/>).</param>
+    /// <param name="liveCounters">Count uploads in the shared live counters and act on them: the policy's uploader and
+    /// campaign rules and its bank flood quarantine (the worker). A replay neither reads nor writes them.</param>
     public static async Task<ScreeningComponents> CreateAsync(ScreeningSettings settings, ScreeningStats stats, ILogger logger,
-        bool useDecisionCache, bool watchPolicy, bool shadow, bool uploaderRules, CancellationToken ct)
+        bool useDecisionCache, bool watchPolicy, bool shadow, bool liveCounters, CancellationToken ct)
     {
         var (kafka, screening, media, redis, banks) = (settings.Kafka, settings.Screening, settings.Media, settings.Redis, settings.Banks);
         var inference = settings.Inference ?? new InferenceOptions();
@@ -73,7 +73,8 @@ public static class ScreeningPipelineFactory
                 Batcher = batcher, Banks = matcher, BanksFailClosed = banks.FailClosed, Stats = stats, Logger = logger,
                 TextBanks = textMatcher is { } texts ? () => texts.Current : null,
                 Cache = cache is null ? null : new CachedDecisions(cache, stats, logger),
-                Uploaders = uploaderRules
+                BankFloods = liveCounters && connection is not null && banks.Enabled ? new RedisBankFloods(connection, banks.KeyPrefix) : null,
+                Uploaders = liveCounters
                     ? new UploaderRules(connection is null ? null : new Redis.Uploaders.RedisUploaderState(connection, banks.KeyPrefix), banks.FailClosed, logger)
                     : UploaderRules.Off,
             };

@@ -89,7 +89,7 @@ public sealed class ScreeningService(
             }
             await using var components = await ScreeningPipelineFactory.CreateAsync(
                 settings,
-                stats, _logger, useDecisionCache: true, watchPolicy: true, shadow: true, uploaderRules: true, stoppingToken).ConfigureAwait(false);
+                stats, _logger, useDecisionCache: true, watchPolicy: true, shadow: true, liveCounters: true, stoppingToken).ConfigureAwait(false);
             Inference = components.Classifier;
             PolicyWatcher = components.Watcher;
             Shadow = components.Shadow;

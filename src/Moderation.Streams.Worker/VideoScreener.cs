@@ -119,7 +119,8 @@ public sealed class VideoScreener : IDisposable
         var frames = entry.Frames.Select(f => f.ToFrameHash()).ToArray();
         var signals = SignalsOf(upload) with { Cached = hit };
         if (!Decider.MayReuse(hit, signals)) return null;
-        var verdict = Decider.Decide(upload.Policy, signals with { Banks = Match(upload, frames) });
+        var banks = await _services.WithFloodsAsync(upload.Policy, Match(upload, frames), upload.ContentId, ct).ConfigureAwait(false);
+        var verdict = Decider.Decide(upload.Policy, signals with { Banks = banks });
         return new Screened(_services.ToEvent(verdict, upload.ContentId, upload.Policy, PdqOf(verdict, frames, hit.Pdq), upload.Source, upload.Started, hit));
     }
 
@@ -131,7 +132,8 @@ public sealed class VideoScreener : IDisposable
         string? notCovered, CancellationToken ct)
     {
         var policy = upload.Policy;
-        var signals = SignalsOf(upload) with { Banks = Match(upload, matchFrames), NotCovered = notCovered };
+        var banks = await _services.WithFloodsAsync(policy, Match(upload, matchFrames), upload.ContentId, ct).ConfigureAwait(false);
+        var signals = SignalsOf(upload) with { Banks = banks, NotCovered = notCovered };
         if (Decider.Settled(policy, signals) is { } settled)
             return new Screened(_services.ToEvent(settled, upload.ContentId, policy, PdqOf(settled, matchFrames, null), upload.Source, upload.Started));
 

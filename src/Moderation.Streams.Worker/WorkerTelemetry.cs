@@ -57,6 +57,9 @@ public static class WorkerTelemetry
     /// <summary>Counter of the shadow model's would-be decisions, tagged <c>agreement</c>, <c>live_action</c>, <c>shadow_action</c>.</summary>
     public const string ShadowDecisionsCounter = "moderation.shadow.decisions";
 
+    /// <summary>Counter of bank entries quarantined by flood control, by <c>bank</c>.</summary>
+    public const string BankQuarantinedCounter = "moderation.bank.quarantined";
+
     /// <summary>Counter of uploader and campaign rules that fired, by <c>rule</c>.</summary>
     public const string UploaderRulesCounter = "moderation.uploader.rules";
 
@@ -79,6 +82,8 @@ public static class WorkerTelemetry
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = UploadDurationBuckets });
     internal static readonly Counter<long> ShadowDecisionsMade = Meter.CreateCounter<long>(ShadowDecisionsCounter,
         description: "Shadow model would-be decisions, by agreement with the live decision, live action and shadow action");
+    internal static readonly Counter<long> BankEntriesQuarantined = Meter.CreateCounter<long>(BankQuarantinedCounter,
+        description: "Bank entries quarantined for matching too many uploads (policy bank_floods), by bank");
     internal static readonly Counter<long> UploaderRulesFired = Meter.CreateCounter<long>(UploaderRulesCounter,
         description: "Uploader and campaign rules that fired on a decision, by rule (strikes, velocity, campaign, uploader-signals-unavailable, strike-not-recorded)");
     internal static readonly Histogram<long> VideoFrames = Meter.CreateHistogram<long>(VideoFramesHistogram, "{frame}", "Frames sampled per screened video");

@@ -108,3 +108,40 @@ public sealed class BankRulesTests
         }, iter: 5_000);
     }
 }
+
+/// <summary>Flood quarantine in the policy and the decision: a quarantined takedown entry is a review, nothing else moves.</summary>
+public sealed class BankFloodRulesTests
+{
+    private static Policy Parse(string json) => PolicyFile.Parse(Encoding.UTF8.GetBytes(json), "p.json");
+
+    [Fact]
+    public void The_section_parses_and_is_validated_naming_the_field()
+    {
+        var floods = Parse("""{"version":"v","bank_floods":{"window":"10m","max_uploads":500}}""").BankFloods!;
+        Assert.Equal((TimeSpan.FromMinutes(10), 500), (floods.Span, floods.MaxUploads));
+        Assert.Contains("line 2: bank_floods.max_uploads: max_uploads 0 must be in 1..10000",
+            Assert.Throws<InvalidDataException>(() => Parse("{\"version\":\"v\",\n\"bank_floods\":{\"window\":\"10m\",\"max_uploads\":0}}")).Message);
+        Assert.Contains("bank_floods.window: '10x' is not a window",
+            Assert.Throws<InvalidDataException>(() => Parse("""{"version":"v","bank_floods":{"window":"10x","max_uploads":5}}""")).Message);
+        Assert.Null(Policy.Default.BankFloods);
+    }
+
+    [Theory]
+    [InlineData("known-bad", false, Actions.Takedown)]
+    [InlineData("known-bad", true, Actions.Review)]
+    [InlineData("borderline", true, Actions.Review)]
+    [InlineData("borderline", false, Actions.Review)]
+    public void A_quarantined_entry_is_at_most_a_review_and_says_so(string bank, bool quarantined, string expected)
+    {
+        var policy = Policy.Default with { Banks = new Dictionary<string, PolicyBankRule> { ["borderline"] = Actions.Review } };
+        var hit = new BankHit(bank, "meme", 3) { Quarantined = quarantined };
+        var verdict = Decider.Decide(policy, new UploadSignals { Banks = BankSignal.Matched(hit), Model = ModelSignal.Still("m", Policy.KnownLabels, [0, 0, 1, 0, 0]) });
+        Assert.Equal(expected, verdict.Action);
+        Assert.Equal(expected, Decider.BankAction(policy, hit));
+        var reason = Assert.Single(verdict.Reasons, r => r.Source == "bank");
+        Assert.Equal(quarantined ? Decider.QuarantinedCode : null, reason.Code);
+        Assert.Equal(quarantined, reason.Message?.Contains("quarantined", StringComparison.Ordinal) ?? false);
+        Assert.Equal(quarantined || bank == "borderline", verdict.ModelRan); // a quarantined takedown needs the model again
+        Assert.Equal(!quarantined && bank == "known-bad", Decider.Settled(policy, new UploadSignals { Banks = BankSignal.Matched(hit) }) is not null);
+    }
+}

@@ -129,4 +129,35 @@ public sealed class BankMatchingTests
         Assert.DoesNotContain(near.Reasons, r => r.Source == "bank");
         await host.StopAsync(Ct);
     }
+
+    [Fact]
+    public async Task A_bank_entry_that_floods_is_quarantined_to_review_and_a_release_gives_it_back_its_takedown()
+    {
+        await using var stack = new EmbeddedStack();
+        var meme = SampleImages.Encode(SampleImages.Render(6301, 640, 480));
+        await ImportAsync(stack, "known-bad", "h-meme", meme);
+        var policy = Path.Combine(stack.MediaRoot.FullName, "policy.json");
+        File.WriteAllText(policy, """{"version":"floods-1","takedown":{"porn":0.9},"review":{"porn":0.6},"bank_floods":{"window":"10m","max_uploads":2}}""");
+        using var host = stack.StartWorker(new() { ["Screening:PolicyFile"] = policy });
+        var url = stack.WriteImage("meme.png", meme);
+        int seen = 0;
+        DecisionEvent Screen(string key)
+        {
+            stack.Produce([(key, EmbeddedStack.Upload(key, url))]);
+            return stack.ReadOutcomes(++seen, settle: TimeSpan.Zero).Single(r => r.Key == key).Decision;
+        }
+
+        Assert.Equal(Actions.Takedown, Screen("u-1").Action);
+        Assert.Equal(Actions.Takedown, Screen("u-2").Action);
+        var third = Screen("u-3");
+        Assert.Equal(Actions.Review, third.Action);
+        var reason = Assert.Single(third.Reasons, r => r.Source == "bank");
+        Assert.Equal(("known-bad", "h-meme", Decider.QuarantinedCode), (reason.Bank, reason.MatchId, reason.Code));
+        Assert.NotNull(third.Scores); // the model ran again: a quarantined match settles nothing
+
+        await using (var redis = await RedisConnector.ConnectAsync(stack.Redis.Configuration))
+            Assert.True(await new RedisBankFloods(redis).ReleaseAsync("known-bad", "h-meme"));
+        Assert.Equal(Actions.Takedown, Screen("u-4").Action);
+        await host.StopAsync(Ct);
+    }
 }

@@ -12,7 +12,7 @@ using StackExchange.Redis;
 namespace Moderation.Streams.Cli.Commands;
 
 /// <summary>
-/// <c>moderation bank import|export|list|match|remove</c>: hash banks in Redis. The formats are
+/// <c>moderation bank import|export|list|match|remove|quarantined|release</c>: hash banks in Redis. The formats are
 /// <see cref="BankCsv"/>'s; storage and matching are <see cref="RedisBankStore"/> and <see cref="BankIndex"/>,
 /// tested in their own projects. Workers pick up every change within seconds (change channel + periodic check).
 /// </summary>
@@ -26,6 +26,8 @@ internal static class BankCommand
         command.Subcommands.Add(List());
         command.Subcommands.Add(Match());
         command.Subcommands.Add(Remove());
+        command.Subcommands.Add(BankQuarantineVerbs.Quarantined(RedisOption()));
+        command.Subcommands.Add(BankQuarantineVerbs.Release(RedisOption(), BankOption()));
         return command;
     }
 
@@ -284,7 +286,7 @@ internal static class BankCommand
     }
 
     /// <summary>Connects, runs <paramref name="action"/>, maps failures to exit codes (bad names → 2, store down → 1).</summary>
-    private static async Task<int> WithStore(ParseResult parse, Option<string?> redisOption, string verb, Func<RedisBankStore, Task<int>> action)
+    internal static async Task<int> WithStore(ParseResult parse, Option<string?> redisOption, string verb, Func<RedisBankStore, Task<int>> action)
     {
         var configuration = parse.GetValue(redisOption) ?? Environment.GetEnvironmentVariable("Redis__Configuration");
         if (string.IsNullOrWhiteSpace(configuration))

@@ -8,4 +8,9 @@ namespace Moderation.Streams.Contracts;
 /// <param name="FrameTimestampsMs">Videos and animations: the upload's frames that matched.</param>
 /// <param name="FramesSampled">Videos and animations: how many frames were hashed.</param>
 public sealed record BankHit(string Bank, string MatchId, int Distance, string? Message = null,
-    IReadOnlyList<long>? FrameTimestampsMs = null, int? FramesSampled = null);
+    IReadOnlyList<long>? FrameTimestampsMs = null, int? FramesSampled = null)
+{
+    /// <summary>The entry is quarantined (it matched too many uploads, <see cref="PolicyBankFloods"/>): a match in it is
+    /// at most a review until it is released.</summary>
+    public bool Quarantined { get; init; }
+}

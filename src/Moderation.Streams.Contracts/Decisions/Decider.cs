@@ -30,6 +30,13 @@ public static class Decider
     public const string TextBanksUnavailableCode = "text-banks-unavailable";
     public const string UploaderSignalsUnavailableCode = "uploader-signals-unavailable";
 
+    /// <summary>The code of a bank reason whose entry is quarantined (<see cref="PolicyBankFloods"/>).</summary>
+    public const string QuarantinedCode = "quarantined";
+
+    private const string QuarantinedMessage = "entry quarantined after matching too many uploads: review only until released";
+
+    private static string JoinMessage(string? first, string second) => first is null ? second : $"{first}; {second}";
+
     public static Verdict Decide(Policy policy, UploadSignals signals)
     {
         ArgumentNullException.ThrowIfNull(policy);
@@ -37,7 +44,7 @@ public static class Decider
         var (bank, suppressor) = DecisiveBank(policy, signals.Banks);
         Verdict verdict;
         if (signals.Cached is { } cached) verdict = FromCache(policy, cached, bank);
-        else if (bank is not null && policy.BankAction(bank.Bank) == Actions.Takedown) verdict = BankTakedown(bank, signals.NotCovered);
+        else if (bank is not null && BankAction(policy, bank) == Actions.Takedown) verdict = BankTakedown(bank, signals.NotCovered);
         else
         {
             verdict = Media(policy, signals);
@@ -67,10 +74,19 @@ public static class Decider
             var rule = policy.BankRule(hit.Bank);
             if (!rule.Accepts(hit.Distance, banks.Quality)) continue;
             if (rule.Action == PolicyBankRule.Suppress) return (null, hit); // hits come closest first
-            int s = Actions.Severity(rule.Action);
+            int s = Actions.Severity(BankAction(policy, hit));
             if (s > severity) (decisive, severity) = (hit, s);
         }
         return (decisive, null);
+    }
+
+    /// <summary>What a match does: its bank's rule, at most a review while the entry is quarantined.</summary>
+    public static string BankAction(Policy policy, BankHit hit)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(hit);
+        var action = policy.BankAction(hit.Bank);
+        return hit.Quarantined && action == Actions.Takedown ? Actions.Review : action;
     }
 
     /// <summary>The reason a suppressing match gives: the known-benign entry that cancelled the bank matches.</summary>
@@ -181,7 +197,7 @@ public static class Decider
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(signals);
-        bool bankTakedown = DecisiveBank(policy, signals.Banks).Decisive is { } match && policy.BankAction(match.Bank) == Actions.Takedown;
+        bool bankTakedown = DecisiveBank(policy, signals.Banks).Decisive is { } match && BankAction(policy, match) == Actions.Takedown;
         bool textTakedown = signals.TextHits.Any(h => policy.TextAction(h.Category) == Actions.Takedown);
         return signals.Cached is null && (bankTakedown || textTakedown) ? Decide(policy, signals) : null;
     }
@@ -212,7 +228,9 @@ public static class Decider
         ArgumentNullException.ThrowIfNull(match);
         return new DecisionReason
         {
-            Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId, Message = match.Message,
+            Source = "bank", Bank = match.Bank, Distance = match.Distance, MatchId = match.MatchId,
+            Message = match.Quarantined ? JoinMessage(match.Message, QuarantinedMessage) : match.Message,
+            Code = match.Quarantined ? QuarantinedCode : null,
             FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = match.FramesSampled,
         };
     }
@@ -229,7 +247,7 @@ public static class Decider
     {
         if (cached.Action == Actions.Takedown || bank is null)
             return new Verdict(cached.Action, cached.Reasons) { Scores = cached.Scores, FromCache = true, ModelRan = cached.ModelVersion is not null };
-        if (policy.BankAction(bank.Bank) == Actions.Takedown)
+        if (BankAction(policy, bank) == Actions.Takedown)
             return BankTakedown(bank, cached.Reasons.FirstOrDefault(r => r.Code == PartialScreening.Code)?.Message);
         return new Verdict(Actions.AtLeastReview(cached.Action), [BankReason(bank), .. cached.Reasons])
         {
