@@ -74,6 +74,7 @@ public static class Program
         root.Subcommands.Add(TopCommand.Create());
         root.Subcommands.Add(TextCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Subcommands.Add(PolicyCommand.Create());
         return root;
     }
 }
