@@ -75,6 +75,7 @@ public static class Program
         root.Subcommands.Add(TextCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(PolicyCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
         return root;
     }
 }
