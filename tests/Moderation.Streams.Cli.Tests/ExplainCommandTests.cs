@@ -41,6 +41,8 @@ public sealed class ExplainCommandTests
                  new DecisionReason { Source = "bank", Bank = "known-bad", MatchId = "kb-7", Distance = 4 }], "p1", 7).ToUtf8Json());
             Publish(Topics.Review, "c-1", Decision("c-1", Actions.Review,
                 [new DecisionReason { Source = "text", Field = "caption", Kind = "term", Bank = "scams", Id = "t-1", Category = "scam", Start = 0, End = 11 }], "p2", 9).ToUtf8Json());
+            // A record anyone with write access could have made: control characters must not reach the terminal.
+            Publish(Topics.Allow, "c-1", (Decision("c-1", Actions.Allow, [], "p3", 11) with { PolicyVersion = "p3\u001b[2J\nforged line" }).ToUtf8Json());
             Publish(Topics.Dlq, "c-1", Encoding.UTF8.GetBytes("{\"content_id\":\"c-1\""), new Headers
             {
                 { DlqHeaders.ErrorCode, "invalid-event"u8.ToArray() }, { DlqHeaders.ErrorMessage, "truncated JSON"u8.ToArray() },
@@ -63,11 +65,13 @@ public sealed class ExplainCommandTests
         Assert.Contains(lines, l => l.StartsWith("moderation.decisions.review[", StringComparison.Ordinal) && l.Contains(" review: policy p2,", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("moderation.dlq[", StringComparison.Ordinal) && l.EndsWith(" dlq: invalid-event: truncated JSON", StringComparison.Ordinal));
         Assert.Contains("  source: uploads[0]@12", lines);
+        Assert.DoesNotContain(lines, l => l.Contains('\u001b') || l.StartsWith("forged", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("moderation.decisions.allow[", StringComparison.Ordinal) && l.Contains(" allow: policy p3", StringComparison.Ordinal));
 
         using var json = await CliProcess.RunAsync(["explain", "c-1", "--kafka", broker.BootstrapServers, "--json"], deadline: TimeSpan.FromSeconds(90), ct: Ct);
         Assert.True(await json.WaitForExitAsync(TimeSpan.FromSeconds(90), Ct) == ExitCodes.Ok, json.Transcript());
         var records = json.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        Assert.Equal(3, records.Count);
+        Assert.Equal(4, records.Count);
         var takedown = records.Single(r => r.GetProperty("topic").GetString() == Topics.Takedown).GetProperty("decision");
         Assert.Equal("c-1", takedown.GetProperty("content_id").GetString());
         Assert.Equal(2, takedown.GetProperty("reasons").GetArrayLength());
@@ -79,7 +83,7 @@ public sealed class ExplainCommandTests
         Assert.Equal(ExitCodes.Failure, await none.WaitForExitAsync(TimeSpan.FromSeconds(90), Ct));
         Assert.Empty(none.StdoutLines);
         Assert.StartsWith("moderation explain: no record for never-uploaded in moderation.decisions.takedown, ", none.StderrLines[^1], StringComparison.Ordinal);
-        Assert.Contains("(33 records read)", none.StderrLines[^1], StringComparison.Ordinal);
+        Assert.Contains("(34 records read)", none.StderrLines[^1], StringComparison.Ordinal);
     }
 
     [Fact]

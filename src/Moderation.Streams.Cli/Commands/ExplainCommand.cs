@@ -173,8 +173,9 @@ internal static class ExplainCommand
                     dlq = new { content_id = contentId, code, message, source = new { topic = sourceTopic, partition = sourcePartition, offset = sourceOffset } },
                 });
             }
-            return $"{place} {at} dlq: {code ?? "?"}: {SafeText.Escape(message ?? "", TextLimits.ReasonMessageChars)}" +
-                   $"\n  source: {sourceTopic ?? "?"}[{sourcePartition ?? "?"}]@{sourceOffset ?? "?"}";
+            static string Shown(string? value) => value is null ? "?" : SafeText.Escape(value, TextLimits.ReasonMessageChars);
+            return $"{place} {at} dlq: {Shown(code)}: {Shown(message)}" +
+                   $"\n  source: {Shown(sourceTopic)}[{Shown(sourcePartition)}]@{Shown(sourceOffset)}";
         }
 
         DecisionEvent d;
@@ -193,14 +194,16 @@ internal static class ExplainCommand
             return JsonSerializer.Serialize(new { topic = r.Topic, partition = r.Partition.Value, offset = r.Offset.Value, timestamp = at, decision = doc.RootElement });
         }
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{place} {at} {d.Action}: policy {d.PolicyVersion}, model {d.ModelVersion ?? "-"}")
+        // Reasons are escaped when read (DecisionReason); the rest of a record anyone with write access could have made is escaped here.
+        static string Safe(string? value) => value is null ? "-" : SafeText.Escape(value, TextLimits.ReasonMessageChars);
+        text.Append(CultureInfo.InvariantCulture, $"{place} {at} {Safe(d.Action)}: policy {Safe(d.PolicyVersion)}, model {Safe(d.ModelVersion)}")
             .Append(CultureInfo.InvariantCulture, $", decided {d.DecidedAt.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ} in {d.LatencyMs} ms{(d.Cached ? ", from the decision cache" : "")}");
         if (d.Reasons.Count == 0) text.Append("\n  reason: none (no threshold, bank or text rule reached)");
         foreach (var reason in d.Reasons) text.Append("\n  reason: ").Append(Reason(reason));
         if (d.Scores is { Count: > 0 } scores)
-            text.Append("\n  scores: ").AppendJoin(", ", scores.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Key} {s.Value:0.####}")));
-        if (d.Pdq is { } pdq) text.Append(CultureInfo.InvariantCulture, $"\n  pdq: {pdq.Hash} quality {pdq.Quality}");
-        if (d.Source is { } source) text.Append(CultureInfo.InvariantCulture, $"\n  source: {source.Topic}[{source.Partition}]@{source.Offset}");
+            text.Append("\n  scores: ").AppendJoin(", ", scores.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => string.Create(CultureInfo.InvariantCulture, $"{Safe(s.Key)} {s.Value:0.####}")));
+        if (d.Pdq is { } pdq) text.Append(CultureInfo.InvariantCulture, $"\n  pdq: {Safe(pdq.Hash)} quality {pdq.Quality}");
+        if (d.Source is { } source) text.Append(CultureInfo.InvariantCulture, $"\n  source: {Safe(source.Topic)}[{source.Partition}]@{source.Offset}");
         return text.ToString();
     }
 
