@@ -13,7 +13,8 @@ public sealed class DemoCommandTests
     public async Task The_demo_decides_every_upload_once_and_screens_captions_and_comments()
     {
         using var demo = await CliProcess.RunAsync(["demo", "--images", "2", "--json"], deadline: TimeSpan.FromMinutes(4), ct: Ct);
-        Assert.Equal(ExitCodes.Ok, await demo.WaitForExitAsync(TimeSpan.FromMinutes(4), Ct));
+        int exit = await demo.WaitForExitAsync(TimeSpan.FromMinutes(4), Ct);
+        Assert.True(exit == ExitCodes.Ok, demo.Transcript());
 
         // --json: standard output is pure NDJSON (banner, tables and logs go to standard error).
         Assert.NotEmpty(demo.StdoutLines);
