@@ -9,9 +9,10 @@ public static class Program
     {
         var root = BuildRoot();
         var parse = root.Parse(args, Parsing);
-        if (parse.Errors.Count > 0)
+        var errors = parse.Errors.Select(e => e.Message).Concat(UnknownOptions(parse)).ToList();
+        if (errors.Count > 0)
         {
-            foreach (var error in parse.Errors) Console.Error.WriteLine($"moderation: {error.Message}");
+            foreach (var error in errors) Console.Error.WriteLine($"moderation: {error}");
             Console.Error.WriteLine("Run 'moderation --help' for usage.");
             return ExitCodes.Usage;
         }
@@ -24,6 +25,37 @@ public static class Program
     /// <c>@NAME</c> argument by the lines of the file NAME, so an argument (a file name, <c>replay --from @UNIX_MS</c>)
     /// could make the verb read any file as arguments.</summary>
     public static ParserConfiguration Parsing => new() { ResponseFileTokenReplacer = null };
+
+    /// <summary>
+    /// Tokens that look like options (<c>--bogus</c>, <c>-x</c>) but were taken as a verb's arguments: the parser gives an
+    /// unknown option to an argument that accepts strings (<c>hash x.png --bogus</c> would hash a file named
+    /// <c>--bogus</c>). Each is an error; after <c>--</c> anything is an argument (<c>hash -- -odd-name.png</c>),
+    /// as are <c>-</c> (standard input) and negative numbers.
+    /// </summary>
+    public static IEnumerable<string> UnknownOptions(ParseResult parse)
+    {
+        var afterSeparator = new HashSet<System.CommandLine.Parsing.Token>(ReferenceEqualityComparer.Instance);
+        bool separated = false;
+        foreach (var token in parse.Tokens)
+        {
+            if (separated) afterSeparator.Add(token);
+            else if (token.Type == System.CommandLine.Parsing.TokenType.DoubleDash) separated = true;
+        }
+        for (System.CommandLine.Parsing.SymbolResult? result = parse.CommandResult; result is not null; result = result.Parent)
+        {
+            if (result is not System.CommandLine.Parsing.CommandResult command) continue;
+            foreach (var argument in command.Children.OfType<System.CommandLine.Parsing.ArgumentResult>())
+            {
+                foreach (var token in argument.Tokens)
+                {
+                    var value = token.Value;
+                    if (value.Length < 2 || value[0] != '-' || afterSeparator.Contains(token)) continue;
+                    if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _)) continue;
+                    yield return $"unknown option '{value}' for '{command.Command.Name}' (a file named so goes after '--')";
+                }
+            }
+        }
+    }
 
     public static RootCommand BuildRoot()
     {
@@ -42,6 +74,8 @@ public static class Program
         root.Subcommands.Add(TopCommand.Create());
         root.Subcommands.Add(TextCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Subcommands.Add(PolicyCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
         return root;
     }
 }

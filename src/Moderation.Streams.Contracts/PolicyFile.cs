@@ -31,6 +31,26 @@ public static class PolicyFile
     /// <exception cref="InvalidDataException">Malformed or invalid; the message is <c>NAME: line N: field: problem</c> per error.</exception>
     public static Policy Parse(ReadOnlySpan<byte> json, string name, IReadOnlyCollection<string>? knownModels = null)
     {
+        var (policy, problems) = Check(json, knownModels);
+        if (policy is not null) return policy;
+        if (problems is [{ Field: null } syntax]) throw new InvalidDataException($"{name}: {syntax.Message}", syntax.Error);
+        throw new InvalidDataException($"{name}: invalid policy: {string.Join("; ", problems.Select(p => p.Text))}");
+    }
+
+    /// <summary>One thing wrong with a policy file: the field (null for a syntax or type error, which has no field),
+    /// the 1-based line when known, and the message.</summary>
+    public sealed record Problem(string? Field, int? Line, string Message, JsonException? Error = null)
+    {
+        /// <summary><c>line N: field: message</c> (the parts known).</summary>
+        public string Text => Field is null ? Message : Line is { } line ? $"line {line}: {Field}: {Message}" : $"{Field}: {Message}";
+    }
+
+    /// <summary>
+    /// Reads a policy as <see cref="Parse"/> does and returns it with nothing wrong, or null with every problem found:
+    /// one for malformed JSON or a wrong type (the reader stops there), else one per rule the policy breaks.
+    /// </summary>
+    public static (Policy? Policy, IReadOnlyList<Problem> Problems) Check(ReadOnlySpan<byte> json, IReadOnlyCollection<string>? knownModels = null)
+    {
         Policy? policy;
         try
         {
@@ -38,14 +58,13 @@ public static class PolicyFile
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{name}: invalid policy JSON at line {e.LineNumber + 1}: {e.Message}", e);
+            return (null, [new Problem(null, (int?)e.LineNumber + 1, $"invalid policy JSON at line {e.LineNumber + 1}: {e.Message}", e)]);
         }
-        if (policy is null) throw new InvalidDataException($"{name}: empty policy");
+        if (policy is null) return (null, [new Problem(null, null, "empty policy")]);
         var errors = policy.ValidateFields(knownModels);
-        if (errors.Count == 0) return policy;
+        if (errors.Count == 0) return (policy, []);
         var lines = FieldLines(json);
-        var messages = errors.Select(e => lines.TryGetValue(e.Field, out int line) ? $"line {line}: {e.Field}: {e.Message}" : $"{e.Field}: {e.Message}");
-        throw new InvalidDataException($"{name}: invalid policy: {string.Join("; ", messages)}");
+        return (null, [.. errors.Select(e => new Problem(e.Field, lines.TryGetValue(e.Field, out int line) ? line : null, e.Message))]);
     }
 
     /// <summary>Indented JSON that <see cref="Parse"/> reads back to an equal policy (empty tables left out).</summary>

@@ -175,6 +175,9 @@ public static partial class WorkerDoctor
             return new(OnnxRuntimeCheck, CheckStatus.Fail, $"{version}: no CPU provider among {string.Join(", ", providers)}", "reinstall the worker");
         if (inference.Device == InferenceDevice.Cpu)
             return new(OnnxRuntimeCheck, CheckStatus.Ok, $"{version}, CPU (Inference:Device=cpu)");
+        // The CPU-only build: auto means the CPU, as built (the CUDA image carries the GPU build).
+        if (inference.Device == InferenceDevice.Auto && InferenceSetup.IsCpuOnly(providers))
+            return new(OnnxRuntimeCheck, CheckStatus.Ok, $"{version}, CPU (a CPU-only ONNX Runtime build; Inference:Device=auto)");
         var setting = $"Inference:Device={inference.Device.ToString().ToLowerInvariant()}";
         if (OnnxImageClassifier.CudaUnavailableReason(inference.CudaDeviceId) is not { } reason)
             return new(OnnxRuntimeCheck, CheckStatus.Ok, $"{version}, CUDA on device {inference.CudaDeviceId} ({setting}; cuDNN is opened at the model's first run)");

@@ -24,7 +24,8 @@ public sealed class TelemetryOptions
 
     public const int DefaultPort = 9464;
 
-    /// <summary>Address the endpoints bind to.</summary>
+    /// <summary>Address the endpoints bind to: <c>0.0.0.0</c> every interface (IPv4 and IPv6), <c>127.0.0.1</c> or <c>::1</c> this
+    /// host only, or one interface's address.</summary>
     public string BindAddress { get; set; } = "0.0.0.0";
 
     /// <summary>OTLP endpoint for traces, metrics and logs (or the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>); none = no OTLP export.</summary>

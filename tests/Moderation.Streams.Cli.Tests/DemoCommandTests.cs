@@ -13,10 +13,31 @@ public sealed class DemoCommandTests
     public async Task The_demo_decides_every_upload_once_and_screens_captions_and_comments()
     {
         using var demo = await CliProcess.RunAsync(["demo", "--images", "2", "--json"], deadline: TimeSpan.FromMinutes(4), ct: Ct);
-        Assert.Equal(ExitCodes.Ok, await demo.WaitForExitAsync(TimeSpan.FromMinutes(4), Ct));
+        int exit = await demo.WaitForExitAsync(TimeSpan.FromMinutes(4), Ct);
+        Assert.True(exit == ExitCodes.Ok, demo.Transcript());
 
-        var outcomes = demo.StdoutLines.Where(l => l.StartsWith('{'))
-            .Select(l => JsonDocument.Parse(l).RootElement)
+        // --json: standard output is pure NDJSON (banner, tables and logs go to standard error).
+        Assert.NotEmpty(demo.StdoutLines);
+        var objects = new List<JsonElement>();
+        foreach (var line in demo.StdoutLines)
+        {
+            try
+            {
+                objects.Add(JsonDocument.Parse(line).RootElement);
+            }
+            catch (JsonException e)
+            {
+                Assert.Fail($"not a JSON line on stdout: {line} ({e.Message})\n{demo.Transcript()}");
+            }
+        }
+        Assert.All(objects, o => Assert.Equal(JsonValueKind.Object, o.ValueKind));
+        var summary = objects[^1].GetProperty("summary");
+        Assert.True(summary.GetProperty("ok").GetBoolean(), demo.Transcript());
+        Assert.Equal(objects.Count - 1, summary.GetProperty("decided").GetInt32());
+        Assert.Equal(summary.GetProperty("uploads").GetInt32(), summary.GetProperty("decided").GetInt32());
+        Assert.Contains(demo.StderrLines, l => l.Contains("every upload has exactly one decision or DLQ record", StringComparison.Ordinal));
+
+        var outcomes = objects.SkipLast(1)
             .ToDictionary(e => e.GetProperty("content_id").GetString()!, e => e.GetProperty("outcome").GetString()!);
         Assert.Equal(Actions.Allow, outcomes["caption-benign"]);
         Assert.Equal(Actions.Review, outcomes["caption-scam"]); // obfuscated "free crypto" in the caption of an allowed picture
@@ -25,6 +46,5 @@ public sealed class DemoCommandTests
         Assert.Equal(Actions.Review, outcomes["comment-scam"]);
         Assert.Equal(Actions.Takedown, outcomes["known-bad-copy"]);
         Assert.Equal("dlq", outcomes["bad-escape"]);
-        Assert.Contains("every upload has exactly one decision or DLQ record", demo.StdoutLines);
     }
 }

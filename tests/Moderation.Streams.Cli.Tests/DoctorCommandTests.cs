@@ -69,9 +69,9 @@ public sealed partial class DoctorCommandTests(DoctorStack stack) : IClassFixtur
         Assert.Contains("h264, hevc, vp8, vp9, av1", checks["video-codecs"].Line);
         Assert.Contains("nsfw-mobilenet-v2@1", checks["model"].Line);
         Assert.Contains("sha256", checks["model"].Line);
-        // This machine has no GPU and the CPU build: auto falls back, a warning that says so.
-        Assert.Equal("warn", checks["onnxruntime"].Status);
-        Assert.Contains("runs on the CPU", checks["onnxruntime"].Line);
+        // The CPU-only build: auto means the CPU, as built; no warning about CUDA.
+        Assert.Equal("ok", checks["onnxruntime"].Status);
+        Assert.Contains("CPU (a CPU-only ONNX Runtime build; Inference:Device=auto)", checks["onnxruntime"].Line);
         Assert.Matches(@"^ok   topic uploads: 2 partition", checks["topic uploads"].Line);
         Assert.StartsWith("ok   redis: PONG", checks["redis"].Line);
     }

@@ -65,6 +65,47 @@ public sealed class ReplayCommandTests : IDisposable
             Assert.True(group.Key.Offset >= committedAtKill[group.Key.Partition], $"{group.Key} was committed before the kill but published {group.Count()} times");
     }
 
+    [Fact]
+    public async Task Compare_reports_each_change_with_the_reason_score_and_bank_of_both_sides()
+    {
+        using var broker = EmbeddedKafkaBroker.Start(new EmbeddedBrokerOptions { Partitions = 1 });
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = broker.BootstrapServers, Acks = Acks.All }).Build())
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                var id = $"cmp-{i}";
+                var path = Path.Combine(_media.FullName, id + ".png");
+                File.WriteAllBytes(path, SampleImages.Png(50 + i, 64, 64));
+                producer.Produce(Topics.Uploads, new Message<string, byte[]> { Key = id, Value = UploadEventParser.Serialize(new UploadEvent { ContentId = id, MediaType = MediaTypes.Image, Media = new MediaRef { Url = new Uri(path).AbsoluteUri } }) });
+                // What a worker published before: a bank takedown.
+                producer.Produce(Topics.Takedown, new Message<string, byte[]> { Key = id, Value = new DecisionEvent
+                {
+                    ContentId = id, Action = Actions.Takedown, PolicyVersion = "old", ModelVersion = "nsfw-mobilenet-v2@1", DecidedAt = DateTimeOffset.UtcNow.AddHours(-1),
+                    Reasons = [new DecisionReason { Source = "bank", Bank = "known-bad", MatchId = $"kb-{i}", Distance = 3 }],
+                }.ToUtf8Json() });
+            }
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
+        }
+        // A policy under which nothing is taken down: no bank consulted (no --redis), thresholds nothing reaches.
+        var policy = Path.Combine(_media.FullName, "lenient.json");
+        File.WriteAllText(policy, "{\"version\": \"lenient\", \"takedown\": {\"porn\": 1.0}, \"review\": {\"porn\": 1.0}}");
+        var report = Path.Combine(_media.FullName, "cmp");
+
+        using var replay = await CliProcess.RunAsync(["replay", "--kafka", broker.BootstrapServers, "--from", "earliest", "--to", "now", "--dry-run", "--compare",
+            "--policy", policy, "--media-root", _media.FullName, "--report", report, "--progress", "none"], deadline: TimeSpan.FromMinutes(3), ct: Ct);
+
+        Assert.True(await replay.WaitForExitAsync(TimeSpan.FromMinutes(3), Ct) == ExitCodes.Ok, replay.Transcript());
+        Assert.Contains("compare: 3 content ids, 0 unchanged, 3 changed", replay.StdoutLines);
+        Assert.Contains(replay.StdoutLines, l => System.Text.RegularExpressions.Regex.IsMatch(l,
+            @"^  changed cmp-0 takedown->allow: reason bank:known-bad/kb-0@3 -> -; score - -> [a-z]+:[0-9.]+; bank known-bad -> -$"));
+        var csv = File.ReadAllLines(report + ".csv");
+        Assert.Equal("content_id,before,after,before_policy_version,after_policy_version,before_model_version,after_model_version,partition,offset," +
+                     "before_reason,after_reason,before_score,after_score,before_bank,after_bank", csv[0]);
+        Assert.Equal(4, csv.Length);
+        Assert.All(csv.Skip(1), line =>
+            Assert.Matches(@"^cmp-[0-2],takedown,allow,old,lenient,nsfw-mobilenet-v2@1,nsfw-mobilenet-v2@1,0,[0-9]+,bank:known-bad/kb-[0-2]@3,,,[a-z]+:[0-9.]+,known-bad,$", line));
+    }
+
     [Theory]
     [InlineData("yesterday", "now", "not a replay bound")]
     [InlineData("0:5", "0:2", "before it starts")]

@@ -70,6 +70,8 @@ public sealed class WorkerProcessTests : IDisposable
 
         worker.Terminate();
         Assert.Equal(0, await worker.WaitForExitAsync(TimeSpan.FromSeconds(60), Ct));
+        // Inference:Device=auto (appsettings.json) on this CPU-only build: nothing about CUDA from start to stop.
+        Assert.DoesNotContain(worker.StdoutLines.Concat(worker.StderrLines), l => l.Contains("CUDA", StringComparison.OrdinalIgnoreCase));
         broker.Terminate();
         Assert.Equal(0, await broker.WaitForExitAsync(ct: Ct));
     }

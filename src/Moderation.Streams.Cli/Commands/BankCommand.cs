@@ -51,7 +51,8 @@ internal static class BankCommand
     private static Option<string?> RedisOption()
     {
         var option = CommonOptions.Redis();
-        option.Description = "StackExchange.Redis configuration string (or env Redis__Configuration)";
+        option.Description = "StackExchange.Redis configuration string (config Redis:Configuration, env Redis__Configuration); " +
+                             "TLS, user and password file from Redis:Security, as the worker reads them";
         return option;
     }
 
@@ -285,18 +286,43 @@ internal static class BankCommand
         return command;
     }
 
-    /// <summary>Connects, runs <paramref name="action"/>, maps failures to exit codes (bad names → 2, store down → 1).</summary>
+    /// <summary>Connects with the worker's configuration (appsettings.json, environment, <c>Redis:Security</c> and its
+    /// password file; <c>--redis</c> overrides <c>Redis:Configuration</c>), runs <paramref name="action"/>, maps failures to
+    /// exit codes (bad names or settings → 2, store down → 1).</summary>
     internal static async Task<int> WithStore(ParseResult parse, Option<string?> redisOption, string verb, Func<RedisBankStore, Task<int>> action)
     {
-        var configuration = parse.GetValue(redisOption) ?? Environment.GetEnvironmentVariable("Redis__Configuration");
+        var overrides = new Dictionary<string, string?>();
+        if (parse.GetValue(redisOption) is { Length: > 0 } flag) overrides["Redis:Configuration"] = flag;
+        Worker.ScreeningSettings settings;
+        try
+        {
+            settings = Worker.ScreeningSettings.Load(overrides);
+        }
+        catch (Exception e) when (e is Microsoft.Extensions.Options.OptionsValidationException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"moderation bank {verb}: invalid configuration: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        var configuration = settings.Redis.Configuration;
         if (string.IsNullOrWhiteSpace(configuration))
         {
-            Console.Error.WriteLine($"moderation bank {verb}: --redis CONFIG is required (or env Redis__Configuration)");
+            Console.Error.WriteLine($"moderation bank {verb}: --redis CONFIG is required (or Redis:Configuration: appsettings.json, env Redis__Configuration)");
+            return ExitCodes.Usage;
+        }
+        ConfigurationOptions options;
+        try
+        {
+            // TLS, the ACL user and the password (read from Redis:Security:PasswordFile, never from the command line).
+            options = RedisConnector.CreateOptions(configuration, settings.Redis.Security);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            Console.Error.WriteLine($"moderation bank {verb}: invalid configuration: {e.Message}");
             return ExitCodes.Usage;
         }
         try
         {
-            await using var redis = await RedisConnector.ConnectAsync(configuration);
+            await using var redis = await ConnectionMultiplexer.ConnectAsync(options);
             return await action(new RedisBankStore(redis));
         }
         catch (ArgumentException e)

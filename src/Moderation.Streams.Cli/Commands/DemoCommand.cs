@@ -29,7 +29,11 @@ internal static class DemoCommand
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for all decisions", DefaultValueFactory = _ => 90 };
         var linger = new Option<int>("--linger") { Description = "Seconds to keep the stack running after the summary (look at /metrics, run 'moderation top')", DefaultValueFactory = _ => 0 };
         var telemetryPort = new Option<int>("--telemetry-port") { Description = "Port of the worker's /metrics, /healthz, /readyz (0 = any free port)", DefaultValueFactory = _ => 0 };
-        var json = new Option<bool>("--json") { Description = "Print each decision as a JSON line instead of the live table" };
+        var json = new Option<bool>("--json")
+        {
+            Description = "Standard output is NDJSON only: one JSON object per decision or DLQ record, then one {\"summary\":…} object; " +
+                          "progress, the summary table and logs go to standard error",
+        };
         var command = new Command("demo", "Runs broker, store and worker in-process, streams sample uploads through them and shows the decisions.")
         {
             images, timeout, json, linger, telemetryPort,
@@ -46,7 +50,8 @@ internal static class DemoCommand
     private static async Task<int> RunAsync(int distinct, TimeSpan timeout, bool json, TimeSpan linger, int telemetryPort, CancellationToken ct)
     {
         if (distinct < 1) { Console.Error.WriteLine("moderation demo: --images must be at least 1"); return ExitCodes.Usage; }
-        var console = AnsiConsole.Console;
+        // --json: standard output carries the JSON lines alone; everything meant for a person goes to standard error.
+        var console = json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
         var mediaRoot = Directory.CreateTempSubdirectory("moderation-demo-");
         try
         {
@@ -72,7 +77,12 @@ internal static class DemoCommand
                 ["Media:Root"] = mediaRoot.FullName,
                 ["Telemetry:Port"] = telemetryPort.ToString(),
             };
-            using var host = WorkerHost.Build(overrides, logging => logging.AddFilter((_, level) => level >= LogLevel.Warning).AddSafeConsole());
+            using var host = WorkerHost.Build(overrides, logging =>
+            {
+                logging.AddFilter((_, level) => level >= LogLevel.Warning).AddSafeConsole();
+                // The console logger writes to standard output by default: not with --json.
+                if (json) logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            });
             await host.StartAsync(ct);
             var service = host.Services.GetRequiredService<ScreeningService>();
             await service.Ready.WaitAsync(TimeSpan.FromSeconds(60), ct);
@@ -131,7 +141,11 @@ internal static class DemoCommand
                 }
                 if (json)
                 {
-                    Console.WriteLine($"{{\"content_id\":\"{o.ContentId}\",\"kind\":\"{kinds.GetValueOrDefault(o.ContentId)}\",\"outcome\":\"{o.Action}\",\"topic\":\"{o.Topic}\",\"latency_ms\":{o.LatencyMs},\"cached\":{(o.Cached ? "true" : "false")}}}");
+                    Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+                    {
+                        content_id = o.ContentId, kind = kinds.GetValueOrDefault(o.ContentId), outcome = o.Action, topic = o.Topic,
+                        latency_ms = o.LatencyMs, cached = o.Cached, detail = o.Detail,
+                    }));
                     return;
                 }
                 var colour = o.Action switch { "takedown" => "red", "review" => "yellow", "allow" => "green", _ => "grey" };
@@ -162,7 +176,7 @@ internal static class DemoCommand
             screening.Stop();
 
             var stats = host.Services.GetRequiredService<ScreeningStats>();
-            int result = PrintSummary(console, all, outcomes, stats, screening.Elapsed, watch.Elapsed);
+            int result = PrintSummary(console, all, outcomes, stats, screening.Elapsed, watch.Elapsed, json);
             if (linger > TimeSpan.Zero && !ct.IsCancellationRequested)
             {
                 console.MarkupLine($"keeping the stack up for {linger.TotalSeconds:0} s (Ctrl+C to stop)");
@@ -193,7 +207,7 @@ internal static class DemoCommand
         return new Outcome(d.ContentId, r.Topic, d.Action, detail, d.LatencyMs, d.Cached);
     }
 
-    private static int PrintSummary(IAnsiConsole console, List<Sample> all, Dictionary<string, Outcome> outcomes, ScreeningStats stats, TimeSpan screening, TimeSpan total)
+    private static int PrintSummary(IAnsiConsole console, List<Sample> all, Dictionary<string, Outcome> outcomes, ScreeningStats stats, TimeSpan screening, TimeSpan total, bool json)
     {
         var summary = new Table().Border(TableBorder.Rounded).Title("[bold]summary[/]").AddColumn("what").AddColumn(new TableColumn("count").RightAligned());
         foreach (var action in Actions.All) summary.AddRow(action, outcomes.Values.Count(o => o.Action == action).ToString());
@@ -213,6 +227,19 @@ internal static class DemoCommand
         var missing = all.Where(s => !outcomes.ContainsKey(s.ContentId)).Select(s => s.ContentId).ToList();
         var wrong = all.Where(s => outcomes.TryGetValue(s.ContentId, out var o) && (s.Expect == "dlq") != (o.Action == "dlq")).Select(s => s.ContentId).ToList();
         console.MarkupLine($"{outcomes.Count} of {all.Count} uploads decided in {screening.TotalSeconds:0.0} s (whole demo {total.TotalSeconds:0.0} s)");
+        if (json)
+        {
+            var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+            foreach (var o in outcomes.Values) counts[o.Action] = counts.GetValueOrDefault(o.Action) + 1;
+            Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+            {
+                summary = new
+                {
+                    uploads = all.Count, decided = outcomes.Count, outcomes = counts, cache_hits = outcomes.Values.Count(o => o.Cached),
+                    missing, unexpected = wrong, ok = missing.Count == 0 && wrong.Count == 0,
+                },
+            }));
+        }
         if (missing.Count > 0 || wrong.Count > 0)
         {
             console.MarkupLine($"[red]FAILED[/]: missing {missing.Count} ({Markup.Escape(string.Join(",", missing.Take(5)))}), unexpected outcome {wrong.Count} ({Markup.Escape(string.Join(",", wrong.Take(5)))})");

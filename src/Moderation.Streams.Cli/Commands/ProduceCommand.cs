@@ -14,14 +14,15 @@ internal static class ProduceCommand
     {
         var kafka = CommonOptions.Kafka();
         var dir = new Argument<DirectoryInfo>("DIR") { Description = "Folder of images (searched recursively)" };
-        var topic = new Option<string>("--topic") { Description = "Topic to publish to", DefaultValueFactory = _ => Topics.Uploads };
+        var topic = new Option<string?>("--topic") { Description = "Topic to publish to (config Kafka:UploadsTopic, default uploads)" };
         var count = new Option<int?>("--count") { Description = "Number of uploads (cycles through the images); default one per image" };
         var inline = new Option<bool>("--inline") { Description = "Embed the media as base64 data instead of a file: URL" };
         var prefix = new Option<string>("--prefix") { Description = "content_id prefix", DefaultValueFactory = _ => "c" };
         var maxBytes = CommonOptions.MaxBytes();
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the broker to acknowledge every upload", DefaultValueFactory = _ => 30 };
 
-        var command = new Command("produce", "Publishes one UploadEvent per image of a folder (load generation, backfills from storage).")
+        var command = new Command("produce", "Publishes one UploadEvent per image of a folder (load generation, backfills from storage). " +
+            "Configuration as the worker's: appsettings.json, environment (Kafka__BootstrapServers, …), Kafka:Security with its secret files; flags override.")
         {
             dir, kafka, topic, count, inline, prefix, maxBytes, timeout,
         };
@@ -53,9 +54,26 @@ internal static class ProduceCommand
             }
             var ackTimeout = TimeSpan.FromSeconds(parse.GetValue(timeout));
             int total = parse.GetValue(count) ?? files.Count;
-            var config = new ProducerConfig
+            // The worker's configuration: appsettings.json, environment, then the flags; SASL and TLS from Kafka:Security.
+            var overrides = new Dictionary<string, string?>();
+            if (parse.GetValue(kafka) is { Length: > 0 } servers) overrides["Kafka:BootstrapServers"] = servers;
+            if (parse.GetValue(topic) is { Length: > 0 } topicFlag) overrides["Kafka:UploadsTopic"] = topicFlag;
+            Dictionary<string, string> properties;
+            Kafka.KafkaOptions settings;
+            try
             {
-                BootstrapServers = parse.GetValue(kafka) ?? Environment.GetEnvironmentVariable("Kafka__BootstrapServers") ?? "127.0.0.1:9092",
+                settings = Worker.ScreeningSettings.Load(overrides).Kafka;
+                properties = Kafka.KafkaSecurity.Properties(settings);
+            }
+            catch (Exception e) when (e is Microsoft.Extensions.Options.OptionsValidationException or InvalidOperationException)
+            {
+                Console.Error.WriteLine($"moderation produce: invalid configuration: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            var topicName = settings.UploadsTopic;
+            var config = new ProducerConfig(properties)
+            {
+                BootstrapServers = settings.BootstrapServers,
                 EnableIdempotence = true,
                 Acks = Acks.All,
                 LingerMs = 5,
@@ -96,7 +114,7 @@ internal static class ProduceCommand
                     Media = media,
                     CreatedAt = DateTimeOffset.UtcNow,
                 };
-                producer.Produce(parse.GetValue(topic)!, new Message<string, byte[]> { Key = upload.ContentId, Value = UploadEventParser.Serialize(upload) },
+                producer.Produce(topicName, new Message<string, byte[]> { Key = upload.ContentId, Value = UploadEventParser.Serialize(upload) },
                     report =>
                     {
                         if (!report.Error.IsError) Interlocked.Increment(ref acknowledged);
@@ -110,10 +128,10 @@ internal static class ProduceCommand
             {
                 Console.Error.WriteLine($"moderation produce: {total - unread - sent} of {total - unread} uploads were not acknowledged by {config.BootstrapServers}"
                     + (firstError is not null ? $" ({firstError})" : queued > 0 ? $" ({queued} still queued after {parse.GetValue(timeout)} s)" : ""));
-                Console.WriteLine($"produced {sent} uploads to {parse.GetValue(topic)}");
+                Console.WriteLine($"produced {sent} uploads to {topicName}");
                 return ExitCodes.Failure;
             }
-            Console.WriteLine($"produced {sent} uploads to {parse.GetValue(topic)}");
+            Console.WriteLine($"produced {sent} uploads to {topicName}");
             return unread > 0 ? ExitCodes.Failure : ExitCodes.Ok;
         });
         return command;

@@ -206,6 +206,8 @@ internal static class ReplayCommand
         }
     }
 
+    private static string Side(string? value) => string.IsNullOrEmpty(value) ? "-" : value;
+
     private static int Finish(ReplayReport report, ReplayRequest request, string? reportPath, TimeSpan elapsed)
     {
         var r = report.Result;
@@ -217,6 +219,12 @@ internal static class ReplayCommand
         {
             Console.WriteLine($"compare: {diff.Compared} content ids, {diff.Unchanged} unchanged, {diff.Changed} changed");
             foreach (var (transition, count) in diff.Transitions) Console.WriteLine($"  {transition} {count}");
+            // The first changes with why each side decided as it did; the report has them all (the same columns).
+            const int shown = 10;
+            foreach (var c in diff.Changes.Take(shown))
+                Console.WriteLine($"  changed {c.ContentId} {c.Transition}: reason {Side(c.BeforeReason)} -> {Side(c.AfterReason)}; " +
+                                  $"score {Side(c.BeforeScore)} -> {Side(c.AfterScore)}; bank {Side(c.BeforeBank)} -> {Side(c.AfterBank)}");
+            if (diff.Changed > shown) Console.WriteLine($"  … {diff.Changed - shown} more changes in the report");
             var path = reportPath ?? "replay-" + report.Plan.GroupId["moderation-replay-".Length..];
             using (var csv = new StreamWriter(path + ".csv")) diff.WriteCsv(csv);
             using (var json = File.Create(path + ".json"))

@@ -15,7 +15,11 @@ internal static class WorkerCommand
         var policy = new Option<FileInfo?>("--policy") { Description = "Policy JSON file (config Screening:PolicyFile); default: the built-in policy" };
         var group = new Option<string?>("--group") { Description = "Consumer group (config Kafka:GroupId, default moderation-workers)" };
         var model = CommonOptions.WorkerModel();
-        var telemetryPort = new Option<int?>("--telemetry-port") { Description = "Port of /metrics, /healthz and /readyz (config Telemetry:Port, default 9464; 0 = any free port, -1 = none)" };
+        var telemetryPort = new Option<int?>("--telemetry-port")
+        {
+            Description = "Port of /metrics, /healthz and /readyz (config Telemetry:Port, default 9464; 0 = any free port, -1 = none); " +
+                          "they listen on Telemetry:BindAddress (default 0.0.0.0, every interface; 127.0.0.1 = this host only)",
+        };
 
         var command = new Command("worker", "Runs the screening service: consumes uploads, decides, publishes decisions. " +
             "Configuration from appsettings.json, environment (Kafka__BootstrapServers, …) and these flags; SIGTERM drains and commits. " +

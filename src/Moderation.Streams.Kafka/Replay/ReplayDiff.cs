@@ -41,7 +41,10 @@ public sealed class ReplayDiff
                 unchanged++;
                 continue;
             }
-            changes.Add(new OutcomeChange(id, beforeAction, a.Action, b?.PolicyVersion, a.PolicyVersion, b?.ModelVersion, a.ModelVersion, a.Partition, a.Offset));
+            changes.Add(new OutcomeChange(id, beforeAction, a.Action, b?.PolicyVersion, a.PolicyVersion, b?.ModelVersion, a.ModelVersion, a.Partition, a.Offset)
+            {
+                BeforeReason = b?.Reason, AfterReason = a.Reason, BeforeScore = b?.Score, AfterScore = a.Score, BeforeBank = b?.Banks, AfterBank = a.Banks,
+            });
         }
         return new ReplayDiff(after.Count, unchanged, changes);
     }
@@ -58,13 +61,17 @@ public sealed class ReplayDiff
         return latest;
     }
 
-    /// <summary>One line per change: <c>content_id,before,after,before_policy_version,after_policy_version,before_model_version,after_model_version,partition,offset</c>.</summary>
+    /// <summary>One line per change: <c>content_id,before,after,before_policy_version,after_policy_version,before_model_version,after_model_version,partition,offset,
+    /// before_reason,after_reason,before_score,after_score,before_bank,after_bank</c> (reasons in short, scores <c>LABEL:SCORE</c>,
+    /// banks space-separated).</summary>
     public void WriteCsv(TextWriter writer)
     {
-        writer.WriteLine("content_id,before,after,before_policy_version,after_policy_version,before_model_version,after_model_version,partition,offset");
+        writer.WriteLine("content_id,before,after,before_policy_version,after_policy_version,before_model_version,after_model_version,partition,offset," +
+                         "before_reason,after_reason,before_score,after_score,before_bank,after_bank");
         foreach (var c in Changes)
             writer.WriteLine(string.Join(",", Csv(c.ContentId), c.Before, c.After, Csv(c.BeforePolicyVersion), Csv(c.AfterPolicyVersion),
-                Csv(c.BeforeModelVersion), Csv(c.AfterModelVersion), c.Partition?.ToString(CultureInfo.InvariantCulture) ?? "", c.Offset?.ToString(CultureInfo.InvariantCulture) ?? ""));
+                Csv(c.BeforeModelVersion), Csv(c.AfterModelVersion), c.Partition?.ToString(CultureInfo.InvariantCulture) ?? "", c.Offset?.ToString(CultureInfo.InvariantCulture) ?? "",
+                Csv(c.BeforeReason), Csv(c.AfterReason), Csv(c.BeforeScore), Csv(c.AfterScore), Csv(c.BeforeBank), Csv(c.AfterBank)));
     }
 
     /// <summary><c>{"summary":{"compared","unchanged","changed","transitions":{…}},"changes":[…]}</c>, snake_case.</summary>

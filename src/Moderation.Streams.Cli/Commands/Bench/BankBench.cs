@@ -15,9 +15,21 @@ internal static class BankBench
 {
     public static Command Create()
     {
-        var size = new Option<int>("--size") { Description = "Hashes in the bank", DefaultValueFactory = _ => 1_000_000 };
-        var queries = new Option<int>("--queries") { Description = "Queries (half with planted near-duplicates)", DefaultValueFactory = _ => 2000 };
-        var maxDistance = new Option<int>("--max-distance") { Description = "Match radius", DefaultValueFactory = _ => 31 };
+        var size = new Option<int>("--size")
+        {
+            Description = "Hashes in the bank", DefaultValueFactory = _ => 1_000_000,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 100_000_000) r.AddError("--size must be 1 to 100,000,000"); } },
+        };
+        var queries = new Option<int>("--queries")
+        {
+            Description = "Queries (half with planted near-duplicates)", DefaultValueFactory = _ => 2000,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 2 or > 10_000_000) r.AddError("--queries must be 2 to 10,000,000"); } },
+        };
+        var maxDistance = new Option<int>("--max-distance")
+        {
+            Description = $"Match radius (0 to {MultiIndexHashIndex.MaxSupportedDistance})", DefaultValueFactory = _ => 31,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 0 or > MultiIndexHashIndex.MaxSupportedDistance) r.AddError($"--max-distance must be 0 to {MultiIndexHashIndex.MaxSupportedDistance}"); } },
+        };
         var command = new Command("bank", "Bank near-duplicate search: multi-index hashing vs brute force on 1,000,000 hashes; results must be identical.")
         {
             size, queries, maxDistance,

@@ -22,17 +22,34 @@ internal static class PoisonBench
 {
     public static Command Create()
     {
-        var uploads = new Option<int>("--uploads") { Description = "Uploads per run", DefaultValueFactory = _ => 3000 };
-        var percent = new Option<double>("--poison-percent") { Description = "Share of poison inputs in the second run", DefaultValueFactory = _ => 1.0 };
+        var uploads = new Option<int>("--uploads")
+        {
+            Description = "Uploads per run", DefaultValueFactory = _ => 3000,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 1_000_000) r.AddError("--uploads must be 1 to 1,000,000"); } },
+        };
+        var percent = new Option<double>("--poison-percent")
+        {
+            Description = "Share of poison inputs in the second run, in percent", DefaultValueFactory = _ => 1.0,
+            Validators = { r => { if (r.GetValueOrDefault<double>() is not (> 0 and <= 100)) r.AddError("--poison-percent must be in (0, 100]"); } },
+        };
         var command = new Command("poison", "End-to-end throughput with poison inputs vs a clean run of the same size (goal: >= 0.95).") { uploads, percent };
         command.SetAction(async (parse, ct) =>
         {
             int n = parse.GetValue(uploads);
             double share = parse.GetValue(percent);
             var report = new BenchReport();
-            var clean = await RunAsync(n, 0, ct);
-            Console.WriteLine($"clean:  {n} uploads in {clean.TotalSeconds:0.00} s = {n / clean.TotalSeconds:0.0} uploads/s");
-            var poisoned = await RunAsync(n, share, ct);
+            TimeSpan clean, poisoned;
+            try
+            {
+                clean = await RunAsync(n, 0, ct);
+                Console.WriteLine($"clean:  {n} uploads in {clean.TotalSeconds:0.00} s = {n / clean.TotalSeconds:0.0} uploads/s");
+                poisoned = await RunAsync(n, share, ct);
+            }
+            catch (Exception e) when (e is InvalidOperationException or TimeoutException or KafkaException or IOException)
+            {
+                Console.Error.WriteLine($"moderation bench poison: {e.Message}");
+                return ExitCodes.Failure;
+            }
             Console.WriteLine($"poison: {n} uploads ({share}% poison) in {poisoned.TotalSeconds:0.00} s = {n / poisoned.TotalSeconds:0.0} uploads/s");
             report.Ratio("poison_vs_clean_throughput", clean.TotalSeconds / poisoned.TotalSeconds, 0.95);
             return report.Print(Console.Out);

@@ -20,11 +20,36 @@ internal static class ShadowBench
         var live = new Option<string>("--model") { Description = "Live model.", DefaultValueFactory = _ => ModelRegistry.DefaultModelName };
         var candidate = new Option<string>("--shadow") { Description = "Shadow candidate model.", DefaultValueFactory = _ => "nsfw-mobilenet-v2-mid" };
         var device = new Option<InferenceDevice>("--device") { Description = "auto, cuda or cpu.", DefaultValueFactory = _ => InferenceDevice.Auto };
-        var images = new Option<int>("--images") { Description = "Images per measurement.", DefaultValueFactory = _ => 256 };
-        var rounds = new Option<int>("--rounds") { Description = "Interleaved rounds; ratios are medians.", DefaultValueFactory = _ => 3 };
+        var images = new Option<int>("--images")
+        {
+            Description = "Images per measurement.", DefaultValueFactory = _ => 256,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 1_000_000) r.AddError("--images must be 1 to 1,000,000"); } },
+        };
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = "Interleaved rounds; ratios are medians.", DefaultValueFactory = _ => 3,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 100) r.AddError("--rounds must be 1 to 100"); } },
+        };
         var command = new Command("shadow", "Throughput with a shadow model on the live batches vs the live model alone");
         foreach (var o in new Option[] { live, candidate, device, images, rounds }) command.Options.Add(o);
-        command.SetAction(parse => Run(parse.GetValue(live)!, parse.GetValue(candidate)!, parse.GetValue(device), parse.GetValue(images), Math.Max(1, parse.GetValue(rounds))));
+        command.SetAction(parse =>
+        {
+            try
+            {
+                return Run(parse.GetValue(live)!, parse.GetValue(candidate)!, parse.GetValue(device), parse.GetValue(images), parse.GetValue(rounds));
+            }
+            catch (ArgumentException e)
+            {
+                // An unknown model name (the message lists the known ones).
+                Console.Error.WriteLine($"moderation bench shadow: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ExecutionProviderUnavailableException)
+            {
+                Console.Error.WriteLine($"moderation bench shadow: {e.Message}");
+                return ExitCodes.Failure;
+            }
+        });
         return command;
     }
 
