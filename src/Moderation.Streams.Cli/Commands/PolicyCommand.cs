@@ -92,9 +92,18 @@ internal static class PolicyCommand
         yield return $"review: {Table(policy.Review)}";
         foreach (var (surface, o) in policy.Surfaces.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             yield return $"surface {surface}: takedown {Table(o.Takedown)}; review {Table(o.Review)} (other classes: the base thresholds)";
-        yield return $"banks: {Rules(policy.Banks, Actions.Takedown)}";
+        yield return $"banks: {Rules(policy.Banks.ToDictionary(kv => kv.Key, kv => Describe(kv.Value)), Actions.Takedown)}";
         yield return $"text: {Rules(policy.Text, Actions.Review)}";
         yield return $"unscreenable: {policy.Unscreenable}";
+        if (policy.BankFloods is { } floods)
+            yield return $"bank floods: an entry matching more than {floods.MaxUploads} uploads in {floods.Window} is review-only until released";
+        if (policy.Uploaders is { } u)
+            yield return "uploaders: " + string.Join("; ", new[]
+            {
+                u.Strikes is { } st ? $"review at {st.ReviewAt} strikes in {st.Window}" : null,
+                u.Velocity is { } v ? $"review at {v.ReviewAt} uploads in {v.Window}" : null,
+                u.Campaigns is { } c ? $"{c.Action} when {c.DistinctUploaders} uploaders post one picture (within {c.MaxDistance} bits) in {c.Window}" : null,
+            }.OfType<string>());
         yield return policy.Ensemble is { } e
             ? $"ensemble: {string.Join(" + ", e.Models)} combined by {e.Combine}" + (e.Weights is { } w ? string.Create(CultureInfo.InvariantCulture, $" (weights {string.Join(", ", w)})") : "")
             : "ensemble: none (the worker's Screening:Model decides)";
@@ -102,4 +111,12 @@ internal static class PolicyCommand
             ? $"shadow: {s.Model}" + (s.Takedown is null && s.Review is null ? " (the live thresholds)" : $" (takedown {Table(s.Takedown ?? policy.Takedown)}; review {Table(s.Review ?? policy.Review)})")
             : "shadow: none";
     }
+
+    private static string Describe(PolicyBankRule rule) =>
+        rule.MaxDistance is null && rule.MinQuality is null ? rule.Action
+            : rule.Action + " (" + string.Join(", ", new[]
+            {
+                rule.MaxDistance is int d ? $"within {d} bits" : null,
+                rule.MinQuality is int q ? $"quality >= {q}" : null,
+            }.OfType<string>()) + ")";
 }
