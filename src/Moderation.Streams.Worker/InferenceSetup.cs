@@ -7,7 +7,7 @@ namespace Moderation.Streams.Worker;
 public static class InferenceSetup
 {
     /// <exception cref="ExecutionProviderUnavailableException"><c>Inference:Device=cuda</c> and CUDA cannot be used.</exception>
-    /// <exception cref="ArgumentException">Unknown model, or <c>Inference:Precision=fp16</c> for a model without a float16 variant.</exception>
+    /// <exception cref="ArgumentException">Unknown model, or <c>Inference:Precision=fp16</c> or <c>int8</c> for a model without that variant.</exception>
     public static OnnxImageClassifier LoadClassifier(ScreeningOptions screening, InferenceOptions inference, ILogger logger)
     {
         var classifier = OnnxImageClassifier.Load(screening.Model, screening.ModelsDirectory, inference.Classifier());
