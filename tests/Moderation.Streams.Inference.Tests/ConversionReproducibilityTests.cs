@@ -84,7 +84,7 @@ public sealed class ConversionReproducibilityTests
             var script = Path.Combine(TestData.RepoRoot, "tools", "nsfwjs-convert", "convert.sh");
             var (ok, output) = await RunAsync("bash",
                 [script, "--work-dir", Path.Combine(temp.FullName, "work"), "--models-dir", models, "--no-reference"],
-                TestData.RepoRoot, TimeSpan.FromMinutes(5), ct);
+                TestData.RepoRoot, TimeSpan.FromMinutes(15), ct);
             Assert.True(ok, $"convert.sh failed:\n{output}");
 
             var images = TestData.Reference.Select(TestData.Decode).ToArray();
