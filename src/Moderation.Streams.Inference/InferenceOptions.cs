@@ -11,7 +11,9 @@ public sealed class InferenceOptions
     /// <summary>
     /// <c>fp32</c>, or <c>fp16</c>: the model's float16 variant, for CUDA (scores move by up to ~1e-2; decisions and the
     /// decision cache carry <c>name@1+fp16</c>). <c>auto</c> that falls back to the CPU runs fp32 and says so; <c>cpu</c>
-    /// runs fp16 as asked, slower than fp32. A model without a float16 variant refuses to start.
+    /// runs fp16 as asked, slower than fp32. <c>int8</c>: the model's int8 (QDQ) variant, for the CPU (faster there; scores
+    /// move more, see models/MODEL_CARD.md; <c>name@1+int8</c>); it always runs on the CPU and refuses <c>cuda</c>. A model
+    /// without the asked variant refuses to start.
     /// </summary>
     public InferencePrecision Precision { get; set; } = InferencePrecision.Fp32;
 

@@ -18,4 +18,13 @@ public enum InferencePrecision
     /// CPU provider computes most float16 nodes through inserted casts) — for parity checks, not for speed.
     /// </summary>
     Fp16,
+
+    /// <summary>
+    /// The model's int8 variant (<see cref="ModelDescriptor.Int8FileName"/>, made by tools/nsfwjs-convert/to_int8.py:
+    /// static QDQ, uint8 activations calibrated on synthetic images, int8 weights per output channel): for the CPU,
+    /// where ONNX Runtime fuses it into QLinearConv kernels (VNNI on CPUs that have it). Scores move more than with
+    /// float16 (see models/MODEL_CARD.md) and decisions carry a distinct version (<c>name@1+int8</c>). It always runs
+    /// on the CPU provider: <see cref="InferenceDevice.Auto"/> does not try CUDA, <see cref="InferenceDevice.Cuda"/> is refused.
+    /// </summary>
+    Int8,
 }

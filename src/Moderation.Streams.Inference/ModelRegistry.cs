@@ -10,6 +10,8 @@ public static class ModelRegistry
             Sha256 = "bcd8116a3df2cc9594a109249574db5c76f3b0acc88d84cabcd109a5f76654ef",
             Fp16FileName = "nsfw-mobilenet-v2.fp16.onnx",
             Fp16Sha256 = "1d1442919027cb33b69250edf7d2d7fff585ac84445a18d6ea1e6442ea341565",
+            Int8FileName = "nsfw-mobilenet-v2.int8.onnx",
+            Int8Sha256 = "5c49cafb4dc2df7f2a523152ef1feafec5fb6c2db36bdb603c671dca1b2487f4",
             Source = "nsfwjs 4.4.0 mobilenet_v2 (TF.js layers model, MIT)",
         };
 
@@ -20,6 +22,8 @@ public static class ModelRegistry
             Sha256 = "80544b486750037196a0a4925bf671834f3ac3713acb4117854ffb605b7a6872",
             Fp16FileName = "nsfw-mobilenet-v2-mid.fp16.onnx",
             Fp16Sha256 = "5659aadb409c32e8acd4c11abe89f4609d8f41070acd8f9e7ef7601de50035fa",
+            Int8FileName = "nsfw-mobilenet-v2-mid.int8.onnx",
+            Int8Sha256 = "2c30b14c9f9df7e9f28b1a49b0515eb28e2f22ab1914ea56b3dd79ec0d967982",
             Source = "nsfwjs 4.4.0 mobilenet_v2_mid (TF.js graph model, MIT)",
         };
 
@@ -61,12 +65,25 @@ public static class ModelRegistry
     public static string DescribeUnknown(string name) =>
         $"unknown model '{name}'; known models: {string.Join(", ", All.Select(m => m.Name))}";
 
-    /// <summary>Why <paramref name="name"/> cannot run at <paramref name="precision"/> (an unknown model, or float16 asked of a
-    /// model without a float16 variant), as <see cref="DescribeUnknown"/> or <see cref="DescribeNoFp16"/> say it; null when it can.</summary>
+    /// <summary>Why <paramref name="name"/> cannot run at <paramref name="precision"/> (an unknown model, or float16 or int8
+    /// asked of a model without that variant), as <see cref="DescribeUnknown"/> or <see cref="DescribeNoVariant"/> say it; null when it can.</summary>
     public static string? DescribeUnusable(string name, InferencePrecision precision) =>
         !TryGet(name, out var model) ? DescribeUnknown(name)
-        : precision == InferencePrecision.Fp16 && model.Fp16FileName is null ? DescribeNoFp16(name)
+        : model.VariantFileName(precision) is null ? DescribeNoVariant(name, precision)
         : null;
+
+    /// <summary>The error text for a variant asked of a model without it (<see cref="DescribeNoFp16"/> for float16).</summary>
+    public static string DescribeNoVariant(string name, InferencePrecision precision) => precision switch
+    {
+        InferencePrecision.Int8 => DescribeNoInt8(name),
+        _ => DescribeNoFp16(name),
+    };
+
+    /// <summary>The error text for int8 asked of a model without an int8 variant: it lists the models that have one.</summary>
+    public static string DescribeNoInt8(string name) =>
+        $"model '{name}' has no int8 variant in this build (Inference:Precision=int8); models with one: " +
+        $"{string.Join(", ", All.Where(m => m.Int8FileName is not null).Select(m => m.Name))}. " +
+        $"tools/nsfwjs-convert/to_int8.py makes one from the float32 file; register it as the model's Int8FileName.";
 
     /// <summary>The error text for float16 asked of a model without a float16 variant: it lists the models that have one.</summary>
     public static string DescribeNoFp16(string name) =>

@@ -89,12 +89,14 @@ public sealed class OnnxImageClassifier : IImageClassifier
     /// at <see cref="ClassifierOptions.Precision"/>. Float16 is meant for CUDA: when <see cref="InferenceDevice.Auto"/>
     /// ends on the CPU the float32 model runs and <see cref="DeviceFallbackReason"/> says so; with
     /// <see cref="InferenceDevice.Cpu"/> the float16 model runs as asked.
+    /// Int8 is meant for the CPU: it always runs there (<see cref="InferenceDevice.Auto"/> does not try CUDA).
     /// </summary>
-    /// <exception cref="ArgumentException">Unknown model name (the message lists the known ones), or float16 asked of a
-    /// model without a float16 variant (the message lists the models that have one).</exception>
+    /// <exception cref="ArgumentException">Unknown model name (the message lists the known ones), or float16 or int8 asked
+    /// of a model without that variant (the message lists the models that have one).</exception>
     /// <exception cref="FileNotFoundException">The model file is missing.</exception>
     /// <exception cref="InvalidDataException">The file is not a loadable model with the registered signature.</exception>
-    /// <exception cref="ExecutionProviderUnavailableException"><see cref="InferenceDevice.Cuda"/> asked for and CUDA cannot be used.</exception>
+    /// <exception cref="ExecutionProviderUnavailableException"><see cref="InferenceDevice.Cuda"/> asked for and CUDA cannot be
+    /// used, or asked for with int8.</exception>
     public static OnnxImageClassifier Load(
         string modelName = ModelRegistry.DefaultModelName, string? modelsDirectory = null, ClassifierOptions? options = null)
     {
@@ -104,7 +106,12 @@ public sealed class OnnxImageClassifier : IImageClassifier
         var directory = modelsDirectory ?? DefaultModelsDirectory;
 
         string? fallback = null;
-        if (options.Device is InferenceDevice.Cuda or InferenceDevice.Auto)
+        // Int8 (QDQ) is for ONNX Runtime's CPU kernels (QLinearConv with VNNI): auto goes straight to the CPU, cuda is refused.
+        if (requested.Precision == InferencePrecision.Int8 && options.Device == InferenceDevice.Cuda)
+            throw new ExecutionProviderUnavailableException(
+                $"{requested.VersionedName}: Inference:Precision=int8 runs on the CPU execution provider only; " +
+                "set Inference:Device to 'cpu' or 'auto', or Inference:Precision to fp32/fp16 for CUDA.");
+        if ((options.Device is InferenceDevice.Cuda or InferenceDevice.Auto) && requested.Precision != InferencePrecision.Int8)
         {
             var path = FindFile(requested, directory);
             var cuda = options.ForDevice(cuda: true);

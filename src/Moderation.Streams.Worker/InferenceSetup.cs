@@ -14,7 +14,7 @@ public static class InferenceSetup
     public static bool IsCpuOnly(IReadOnlyList<string> providers) => !providers.Contains("CUDAExecutionProvider");
 
     /// <exception cref="ExecutionProviderUnavailableException"><c>Inference:Device=cuda</c> and CUDA cannot be used.</exception>
-    /// <exception cref="ArgumentException">Unknown model, or <c>Inference:Precision=fp16</c> for a model without a float16 variant.</exception>
+    /// <exception cref="ArgumentException">Unknown model, or <c>Inference:Precision=fp16</c> or <c>int8</c> for a model without that variant.</exception>
     public static OnnxImageClassifier LoadClassifier(ScreeningOptions screening, InferenceOptions inference, ILogger logger)
     {
         var classifier = OnnxImageClassifier.Load(screening.Model, screening.ModelsDirectory, inference.Classifier());

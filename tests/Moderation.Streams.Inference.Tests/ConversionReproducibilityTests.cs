@@ -4,7 +4,7 @@ namespace Moderation.Streams.Inference.Tests;
 
 /// <summary>
 /// The committed models are what tools/nsfwjs-convert/convert.sh makes from the npm package, byte for byte, and the
-/// committed float16 variants are what to_fp16.py makes from the committed float32 files.
+/// committed float16 and int8 variants are what to_fp16.py and to_int8.py make from the committed float32 files.
 /// </summary>
 public sealed class ConversionReproducibilityTests
 {
@@ -39,6 +39,35 @@ public sealed class ConversionReproducibilityTests
         }
     }
 
+    internal static string ToInt8Script { get; } = Path.Combine(TestData.RepoRoot, "tools", "nsfwjs-convert", "to_int8.py");
+
+    /// <summary>to_int8.py (calibration included) gives the committed int8 files byte for byte, and so their registered SHA-256.</summary>
+    [Theory]
+    [MemberData(nameof(Int8InferenceTests.ModelsWithInt8), MemberType = typeof(Int8InferenceTests))]
+    public async Task Rerunning_to_int8_on_the_committed_fp32_model_reproduces_the_committed_int8_file(string name)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (pythonOk, pythonOutput) = await RunAsync("/usr/bin/python3", ["-c", "import onnx, numpy"], null, TimeSpan.FromSeconds(30), ct);
+        if (!pythonOk) Assert.Skip($"/usr/bin/python3 with python3-onnx and python3-numpy is not available: {pythonOutput}");
+
+        var model = ModelRegistry.Get(name);
+        var temp = Directory.CreateTempSubdirectory("to-int8-");
+        try
+        {
+            string regenerated = Path.Combine(temp.FullName, model.Int8FileName!);
+            var (ok, output) = await RunAsync("/usr/bin/python3",
+                [ToInt8Script, Path.Combine(TestData.RepoRoot, "models", model.FileName), regenerated], TestData.RepoRoot, TimeSpan.FromMinutes(8), ct);
+            Assert.True(ok, $"to_int8.py failed for {name}:\n{output}");
+            Assert.Equal(model.Int8Sha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(regenerated))));
+            Assert.True(File.ReadAllBytes(regenerated).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(TestData.RepoRoot, "models", model.Int8FileName!))),
+                $"{model.Int8FileName}: the regenerated file differs from the committed one");
+        }
+        finally
+        {
+            temp.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Rerunning_the_conversion_from_the_npm_package_reproduces_the_committed_model()
     {
@@ -55,7 +84,7 @@ public sealed class ConversionReproducibilityTests
             var script = Path.Combine(TestData.RepoRoot, "tools", "nsfwjs-convert", "convert.sh");
             var (ok, output) = await RunAsync("bash",
                 [script, "--work-dir", Path.Combine(temp.FullName, "work"), "--models-dir", models, "--no-reference"],
-                TestData.RepoRoot, TimeSpan.FromMinutes(5), ct);
+                TestData.RepoRoot, TimeSpan.FromMinutes(15), ct);
             Assert.True(ok, $"convert.sh failed:\n{output}");
 
             var images = TestData.Reference.Select(TestData.Decode).ToArray();
@@ -68,6 +97,10 @@ public sealed class ConversionReproducibilityTests
                 for (int i = 0; i < images.Length; i++) Assert.Equal(expected[i].Values, actual[i].Values);
                 Assert.True(File.ReadAllBytes(regenerated.ModelPath).AsSpan().SequenceEqual(File.ReadAllBytes(committed.ModelPath)),
                     $"{model.FileName}: the regenerated file differs from the committed one");
+                if (model.Int8FileName is { } int8)
+                    Assert.True(File.ReadAllBytes(Path.Combine(models, int8)).AsSpan().SequenceEqual(
+                            File.ReadAllBytes(Path.Combine(OnnxImageClassifier.DefaultModelsDirectory, int8))),
+                        $"{int8}: the regenerated file differs from the committed one");
                 if (model.Fp16FileName is { } fp16)
                     Assert.True(File.ReadAllBytes(Path.Combine(models, fp16)).AsSpan().SequenceEqual(
                             File.ReadAllBytes(Path.Combine(OnnxImageClassifier.DefaultModelsDirectory, fp16))),

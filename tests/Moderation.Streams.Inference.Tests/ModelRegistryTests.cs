@@ -12,6 +12,7 @@ public sealed class ModelRegistryTests
         {
             Assert.Equal(model.Sha256, Sha256Of(model.FileName));
             if (model.Fp16FileName is { } fp16) Assert.Equal(model.Fp16Sha256, Sha256Of(fp16));
+            if (model.Int8FileName is { } int8) Assert.Equal(model.Int8Sha256, Sha256Of(int8));
             Assert.Equal(model.Sha256, model.ModelSha256);
         }
     }

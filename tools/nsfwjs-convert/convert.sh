@@ -6,6 +6,7 @@
 #      tfjs_graph_to_onnx.py   the TF graph model      -> models/nsfw-mobilenet-v2-mid.onnx
 #      to_fp16.py              float16-compute variants -> models/nsfw-mobilenet-v2.fp16.onnx, nsfw-mobilenet-v2-mid.fp16.onnx
 #                              (InceptionV3's would be another 22.6 MB: made on demand, see README.md)
+#      to_int8.py              int8 (static QDQ) variants  -> models/nsfw-mobilenet-v2.int8.onnx, nsfw-mobilenet-v2-mid.int8.onnx
 #   4. make-test-images.js + reference.js
 #                            the PNG test images and the ORIGINAL model's scores on them
 #                            (tests/Moderation.Streams.Inference.Tests/data/)
@@ -68,6 +69,11 @@ for m in nsfw-mobilenet-v2 nsfw-mobilenet-v2-mid; do
   "$python" "$here/to_fp16.py" "$models_dir/$m.onnx" "$models_dir/$m.fp16.onnx"
 done
 
+echo "== int8 variants (calibrated on the script's own synthetic images; ~1-3 minutes each)"
+for m in nsfw-mobilenet-v2 nsfw-mobilenet-v2-mid; do
+  "$python" "$here/to_int8.py" "$models_dir/$m.onnx" "$models_dir/$m.int8.onnx"
+done
+
 if [[ $reference -eq 1 ]]; then
   echo "== reference outputs of the original model"
   rm -rf "$data_dir/images"
@@ -76,4 +82,4 @@ if [[ $reference -eq 1 ]]; then
     --model MobileNetV2=nsfw-mobilenet-v2 --model MobileNetV2Mid=nsfw-mobilenet-v2-mid --model InceptionV3=nsfw-inception-v3 \
     "$data_dir"/images/*.png
 fi
-echo "== done: $models_dir/nsfw-mobilenet-v2.onnx nsfw-mobilenet-v2-mid.onnx nsfw-inception-v3.onnx (+ .fp16.onnx of the first two)"
+echo "== done: $models_dir/nsfw-mobilenet-v2.onnx nsfw-mobilenet-v2-mid.onnx nsfw-inception-v3.onnx (+ .fp16.onnx and .int8.onnx of the first two)"

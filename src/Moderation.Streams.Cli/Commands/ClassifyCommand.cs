@@ -8,7 +8,7 @@ using Moderation.Streams.Media;
 namespace Moderation.Streams.Cli.Commands;
 
 /// <summary>
-/// <c>moderation classify [--model NAME] [--device cpu|cuda|auto] [--precision fp32|fp16] FILE...</c>: one JSON line per file,
+/// <c>moderation classify [--model NAME] [--device cpu|cuda|auto] [--precision fp32|fp16|int8] FILE...</c>: one JSON line per file,
 /// <c>{"path":…,"model":…,"scores":{"drawing":…,"hentai":…,"neutral":…,"porn":…,"sexy":…}}</c>.
 /// Files that fail go to stderr with their error code; the rest are still classified; exit 1 if any failed.
 /// </summary>
@@ -35,7 +35,8 @@ internal static class ClassifyCommand
         };
         var precision = new Option<InferencePrecision>("--precision")
         {
-            Description = "fp32, or fp16 for the model's float16 variant (meant for CUDA; on the CPU for parity checks). Lines then carry \"precision\":\"fp16\".",
+            Description = "fp32, fp16 for the model's float16 variant (meant for CUDA; on the CPU for parity checks), or int8 for its int8 variant (CPU only, faster there). " +
+                          "Lines then carry \"precision\":\"fp16\" or \"int8\".",
             DefaultValueFactory = _ => InferencePrecision.Fp32,
         };
         var maxBytes = CommonOptions.MaxBytes();
@@ -87,11 +88,11 @@ internal static class ClassifyCommand
         return command;
     }
 
-    /// <summary>The line's model fields: <c>"model"</c> (the name) and, for the float16 variant, <c>"precision":"fp16"</c>.</summary>
+    /// <summary>The line's model fields: <c>"model"</c> (the name) and, for the float16 or int8 variant, <c>"precision":"fp16"</c> / <c>"int8"</c>.</summary>
     internal static void WriteModel(Utf8JsonWriter json, ModelDescriptor model)
     {
         json.WriteString("model", model.Name);
-        if (model.Precision == InferencePrecision.Fp16) json.WriteString("precision", "fp16");
+        if (model.Precision != InferencePrecision.Fp32) json.WriteString("precision", model.Precision == InferencePrecision.Fp16 ? "fp16" : "int8");
     }
 
     internal static string FormatLine(string path, ModelDescriptor model, ClassScores scores)
