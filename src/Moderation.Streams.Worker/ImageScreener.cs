@@ -30,8 +30,8 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         PdqResult pdq;
         using (Stages.Start("hash")) pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
         var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
-        var signals = services.WithText(new UploadSignals { Surface = surface, Banks = LookUp(pdq), BanksFailClosed = services.BanksFailClosed },
-            caption, TextHit.CaptionField);
+        var signals = await services.WithTextAsync(new UploadSignals { Surface = surface, Banks = LookUp(pdq), BanksFailClosed = services.BanksFailClosed },
+            caption, TextHit.CaptionField, ct).ConfigureAwait(false);
 
         // Known content comes down without the cache or the model.
         if (Decider.Settled(policy, signals) is { } settled)

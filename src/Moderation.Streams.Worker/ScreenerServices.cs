@@ -32,8 +32,8 @@ public sealed class ScreenerServices
     public string ModelVersion => Batcher.Classifier.Model.VersionedName;
 
     /// <summary><paramref name="signals"/> with what the text banks say about <paramref name="text"/> (a caption, or a text
-    /// item's text) in <paramref name="field"/>.</summary>
-    public UploadSignals WithText(UploadSignals signals, string? text, string field)
+    /// item's text) in <paramref name="field"/>. Meaning banks embed the text through the sentence model's batcher.</summary>
+    public async Task<UploadSignals> WithTextAsync(UploadSignals signals, string? text, string field, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(signals);
         if (string.IsNullOrEmpty(text)) return signals;
@@ -42,7 +42,10 @@ public sealed class ScreenerServices
         if (TextBanks() is not { } matcher) return signals with { TextBanks = BankStatus.Unavailable };
         if (matcher.BankCount == 0) return signals; // no text bank exists: nothing to screen with, as if none were configured
         using var span = Stages.Start("text match");
-        var hits = matcher.Match(text).Select(m => new TextHit(field, m.Kind, m.Bank, m.Id, m.Category, m.Start, m.End)).ToArray();
+        var matches = matcher.HasMeaningBanks ? await matcher.MatchAsync(text, ct).ConfigureAwait(false) : matcher.Match(text);
+        var hits = matches.Select(m => m.Similarity is { } similarity
+            ? new TextHit(field, m.Kind, m.Bank, m.Id, m.Category, Similarity: similarity)
+            : new TextHit(field, m.Kind, m.Bank, m.Id, m.Category, m.Start, m.End)).ToArray();
         span?.SetTag("moderation.text.matches", hits.Length);
         return signals with { TextBanks = BankStatus.Checked, TextHits = hits };
     }

@@ -61,7 +61,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             parsed = UploadEventParser.Parse(upload.Message.Value ?? []);
             activity?.SetTag("moderation.content_id", parsed.ContentId);
             if (parsed.MediaType == MediaTypes.Text)
-                return Publish(upload, activity, parsed.ContentId, policy, _texts.Screen(parsed.ContentId, parsed.Text!, policy, source, started));
+                return Publish(upload, activity, parsed.ContentId, policy, await _texts.ScreenAsync(parsed.ContentId, parsed.Text!, policy, source, started, ct).ConfigureAwait(false));
             if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video) || parsed.Media is not { } media)
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             byte[] bytes;
