@@ -16,7 +16,7 @@ namespace Moderation.Streams.Text;
 public sealed class MeaningBank
 {
     /// <summary>The similarity a bank needs by default (measured on the cases in the model card).</summary>
-    public const float DefaultThreshold = 0.75f;
+    public const float DefaultThreshold = 0.70f;
 
     /// <summary>A bank text longer than this is refused (the model reads at most 256 tokens anyway).</summary>
     public const int MaxTextChars = 1_000;
