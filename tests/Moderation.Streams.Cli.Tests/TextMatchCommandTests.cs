@@ -98,6 +98,20 @@ public sealed partial class TextMatchCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Standard_input_with_a_meaning_bank_keeps_the_order_of_its_lines_across_chunks()
+    {
+        using var cli = CliProcess.Start(["text", "match", "--texts", Known]);
+        var lines = Enumerable.Range(0, 70).Select(i => i % 2 == 0 ? $"DM me for cheap pills, no prescription needed #{i}" : $"sunset number {i} over the lake").ToList();
+        await cli.StandardInput.WriteAsync(string.Join('\n', lines) + "\n");
+        cli.StandardInput.Close();
+
+        Assert.Equal(ExitCodes.Ok, await cli.WaitForExitAsync(ct: Ct));
+        var results = cli.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(lines, results.Select(r => r.GetProperty("text").GetString()));
+        Assert.Equal(lines.Select((_, i) => i % 2 == 0 ? 1 : 0), results.Select(r => r.GetProperty("matches").GetArrayLength()));
+    }
+
+    [Fact]
     public async Task The_texts_threshold_decides_and_a_bad_one_is_bad_usage()
     {
         using (var strict = await CliProcess.RunAsync(["text", "match", "--texts", Known, "--texts-threshold", "0.99",

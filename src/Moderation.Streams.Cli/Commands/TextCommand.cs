@@ -112,27 +112,35 @@ internal static class TextCommand
             using var stdout = Console.OpenStandardOutput();
             var arguments = parse.GetValue(texts) ?? [];
             var inputs = arguments.Length > 0 ? arguments.Select(t => (Text: (string?)t, Error: (string?)null)) : StdinLines();
-            foreach (var (text, error) in inputs)
+            // With a meaning bank, texts go to the sentence model in chunks, so the batcher runs them together;
+            // output stays in input order.
+            int chunk = matcher.HasMeaningBanks ? 32 : 1;
+            foreach (var group in inputs.Chunk(chunk))
             {
                 ct.ThrowIfCancellationRequested();
-                if (text is null)
+                var pending = group.Select(i => i.Text is { } t ? matcher.MatchAsync(t, ct) : null).ToArray();
+                for (int i = 0; i < group.Length; i++)
                 {
-                    Console.Error.WriteLine($"{Verb}: {error}");
-                    failed = true;
-                    continue;
+                    var (text, error) = group[i];
+                    if (text is null)
+                    {
+                        Console.Error.WriteLine($"{Verb}: {error}");
+                        failed = true;
+                        continue;
+                    }
+                    IReadOnlyList<TextMatch> matches;
+                    try
+                    {
+                        matches = await pending[i]!;
+                    }
+                    catch (RegexMatchTimeoutException e)
+                    {
+                        Console.Error.WriteLine($"{Verb}: a regex term timed out ({SafeText.Escape(e.Pattern, 80)}) on a text of {text.Length} characters");
+                        failed = true;
+                        continue;
+                    }
+                    WriteLine(stdout, text, matches);
                 }
-                IReadOnlyList<TextMatch> matches;
-                try
-                {
-                    matches = await matcher.MatchAsync(text, ct);
-                }
-                catch (RegexMatchTimeoutException e)
-                {
-                    Console.Error.WriteLine($"{Verb}: a regex term timed out ({SafeText.Escape(e.Pattern, 80)}) on a text of {text.Length} characters");
-                    failed = true;
-                    continue;
-                }
-                WriteLine(stdout, text, matches);
             }
             return failed ? ExitCodes.Failure : ExitCodes.Ok;
         });
