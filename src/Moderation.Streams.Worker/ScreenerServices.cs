@@ -39,7 +39,11 @@ public sealed class ScreenerServices
         if (string.IsNullOrEmpty(text)) return signals;
         signals = signals with { HasText = true };
         if (TextBanks is null) return signals;
-        if (TextBanks() is not { } matcher) return signals with { TextBanks = BankStatus.Unavailable };
+        if (TextBanks() is not { } matcher)
+        {
+            WorkerTelemetry.TextScreened.Add(1, new("field", field), new("outcome", "unavailable"));
+            return signals with { TextBanks = BankStatus.Unavailable };
+        }
         if (matcher.BankCount == 0) return signals; // no text bank exists: nothing to screen with, as if none were configured
         using var span = Stages.Start("text match");
         var matches = matcher.HasMeaningBanks ? await matcher.MatchAsync(text, ct).ConfigureAwait(false) : matcher.Match(text);
@@ -47,6 +51,8 @@ public sealed class ScreenerServices
             ? new TextHit(field, m.Kind, m.Bank, m.Id, m.Category, Similarity: similarity)
             : new TextHit(field, m.Kind, m.Bank, m.Id, m.Category, m.Start, m.End)).ToArray();
         span?.SetTag("moderation.text.matches", hits.Length);
+        WorkerTelemetry.TextScreened.Add(1, new("field", field), new("outcome", hits.Length > 0 ? "matched" : "clean"));
+        foreach (var hit in hits) WorkerTelemetry.TextMatches.Add(1, new("field", field), new("kind", hit.Kind));
         return signals with { TextBanks = BankStatus.Checked, TextHits = hits };
     }
 

@@ -63,6 +63,13 @@ public static class WorkerTelemetry
     /// <summary>Histogram (s) of ffprobe + ffmpeg sampling time per video.</summary>
     public const string VideoDecodeDurationHistogram = "moderation.video.decode.duration";
 
+    /// <summary>Counter of captions and text items checked against the text banks, tagged <c>field</c> (caption|text) and
+    /// <c>outcome</c> (matched, clean, or unavailable: the banks could not be trusted and the text failed closed).</summary>
+    public const string TextScreenedCounter = "moderation.text.screened";
+
+    /// <summary>Counter of text bank matches, tagged <c>field</c> and <c>kind</c> (term|domain|text).</summary>
+    public const string TextMatchesCounter = "moderation.text.matches";
+
     /// <summary>Bucket boundaries (seconds) of an upload's screening time: the same as <c>messaging.process.duration</c>'s.</summary>
     private static readonly double[] UploadDurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -76,6 +83,8 @@ public static class WorkerTelemetry
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = UploadDurationBuckets });
     internal static readonly Counter<long> ShadowDecisionsMade = Meter.CreateCounter<long>(ShadowDecisionsCounter,
         description: "Shadow model would-be decisions, by agreement with the live decision, live action and shadow action");
+    internal static readonly Counter<long> TextScreened = Meter.CreateCounter<long>(TextScreenedCounter, "{text}", "Captions and text items checked against the text banks, by field and outcome");
+    internal static readonly Counter<long> TextMatches = Meter.CreateCounter<long>(TextMatchesCounter, "{match}", "Text bank matches, by field and kind");
     internal static readonly Histogram<long> VideoFrames = Meter.CreateHistogram<long>(VideoFramesHistogram, "{frame}", "Frames sampled per screened video");
     internal static readonly Histogram<double> VideoDecodeDuration = Meter.CreateHistogram<double>(VideoDecodeDurationHistogram, "s", "ffprobe + ffmpeg sampling time per video",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = VideoDecodeBuckets });
