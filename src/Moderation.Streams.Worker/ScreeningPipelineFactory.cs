@@ -77,7 +77,7 @@ public static class ScreeningPipelineFactory
                 Cache = cache is null ? null : new CachedDecisions(cache, stats, logger),
             };
             var pipeline = new ScreeningPipeline(kafka, screening, reader, services, current is null ? () => policy : () => current.Current,
-                shadowDecisions, new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()));
+                shadowDecisions, new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()), (settings.Text ?? new TextOptions()).ToEventLimits());
             return new ScreeningComponents
             {
                 Policy = policy, Classifier = classifier, Models = models, Batcher = batcher, Media = reader, Watcher = watcher,
