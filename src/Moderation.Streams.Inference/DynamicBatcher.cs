@@ -15,9 +15,34 @@ namespace Moderation.Streams.Inference;
 /// once, and its image is left out of the batch if the batch has not started. Disposal stops new submissions,
 /// runs what is already queued, and waits for running batches. Time comes from a <see cref="TimeProvider"/>.
 /// </summary>
-public sealed class DynamicBatcher : IAsyncDisposable
+public sealed class DynamicBatcher(IImageClassifier classifier, DynamicBatcherOptions? options = null, TimeProvider? time = null)
+    : DynamicBatcher<DecodedImage, ClassScores>(BatchModel(classifier), options, time)
 {
-    private readonly IImageClassifier _classifier;
+    public IImageClassifier Classifier { get; } = classifier;
+
+    /// <summary>Images classified so far.</summary>
+    public long Images => Items;
+
+    /// <summary>Scores one image as part of a batch.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled first.</exception>
+    /// <exception cref="ObjectDisposedException">The batcher is disposed.</exception>
+    public Task<ClassScores> ClassifyAsync(DecodedImage image, CancellationToken ct = default) => SubmitAsync(image, ct);
+
+    private static BatchModel<DecodedImage, ClassScores> BatchModel(IImageClassifier classifier)
+    {
+        ArgumentNullException.ThrowIfNull(classifier);
+        return new(classifier.Classify, classifier.Model.VersionedName, classifier.Device);
+    }
+}
+
+/// <summary>What a <see cref="DynamicBatcher{TInput, TResult}"/> runs: one call per batch, one result per input in
+/// order, and the model and device named in telemetry.</summary>
+public sealed record BatchModel<TInput, TResult>(Func<IReadOnlyList<TInput>, IReadOnlyList<TResult>> Run, string Model, string Device);
+
+/// <summary>The batching itself, for any model that takes a batch of inputs (images, texts); see <see cref="DynamicBatcher"/>.</summary>
+public class DynamicBatcher<TInput, TResult> : IAsyncDisposable
+{
+    private readonly BatchModel<TInput, TResult> _model;
     private readonly DynamicBatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly Channel<Request> _queue;
@@ -27,12 +52,12 @@ public sealed class DynamicBatcher : IAsyncDisposable
     private long _batches, _images, _cancelled;
     private int _disposed;
 
-    public DynamicBatcher(IImageClassifier classifier, DynamicBatcherOptions? options = null, TimeProvider? time = null)
+    public DynamicBatcher(BatchModel<TInput, TResult> model, DynamicBatcherOptions? options = null, TimeProvider? time = null)
     {
-        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(model);
         _options = options ?? new DynamicBatcherOptions();
         _options.Validate();
-        _classifier = classifier;
+        _model = model;
         _time = time ?? TimeProvider.System;
         _slots = new SemaphoreSlim(_options.ConcurrentBatches, _options.ConcurrentBatches);
         _queue = Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.MaxQueued)
@@ -43,25 +68,24 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _loop = Task.Run(FormBatchesAsync);
     }
 
-    public IImageClassifier Classifier => _classifier;
     public DynamicBatcherOptions Options => _options;
 
     /// <summary>Batches run so far.</summary>
     public long Batches => Interlocked.Read(ref _batches);
 
-    /// <summary>Images classified so far.</summary>
-    public long Images => Interlocked.Read(ref _images);
+    /// <summary>Inputs run so far.</summary>
+    public long Items => Interlocked.Read(ref _images);
 
     /// <summary>Submissions cancelled before their batch started (left out of it).</summary>
     public long CancelledBeforeRun => Interlocked.Read(ref _cancelled);
 
-    /// <summary>Images in the queue, not yet taken into a batch.</summary>
+    /// <summary>Inputs in the queue, not yet taken into a batch.</summary>
     public int Queued => _queue.Reader.Count;
 
-    /// <summary>Scores one image as part of a batch.</summary>
+    /// <summary>Runs one input as part of a batch.</summary>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled first.</exception>
     /// <exception cref="ObjectDisposedException">The batcher is disposed.</exception>
-    public async Task<ClassScores> ClassifyAsync(DecodedImage image, CancellationToken ct = default)
+    public async Task<TResult> SubmitAsync(TInput image, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(image);
         ct.ThrowIfCancellationRequested();
@@ -72,7 +96,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
         catch (ChannelClosedException)
         {
-            throw new ObjectDisposedException(nameof(DynamicBatcher));
+            throw new ObjectDisposedException(GetType().Name);
         }
         if (!ct.CanBeCanceled) return await request.Completion.Task.ConfigureAwait(false);
         using (ct.UnsafeRegister(static (state, token) => ((Request)state!).Completion.TrySetCanceled(token), request))
@@ -167,21 +191,21 @@ public sealed class DynamicBatcher : IAsyncDisposable
         foreach (var request in batch.Requests)
             InferenceTelemetry.QueueWait.Record(_time.GetElapsedTime(request.Submitted, now).TotalSeconds);
         InferenceTelemetry.BatchSize.Record(batch.Count);
-        IReadOnlyList<ClassScores> scores;
+        IReadOnlyList<TResult> scores;
         // One span per batch, linked to the span of every upload in it (a batch has many parents).
         using var span = InferenceTelemetry.Source.HasListeners()
             ? InferenceTelemetry.Source.StartActivity("inference batch", System.Diagnostics.ActivityKind.Internal, default(System.Diagnostics.ActivityContext),
                 links: batch.Requests.Where(r => r.Caller != default).Select(r => new System.Diagnostics.ActivityLink(r.Caller)))
             : null;
         span?.SetTag("moderation.batch.size", batch.Count);
-        span?.SetTag("moderation.model_version", _classifier.Model.VersionedName);
-        span?.SetTag("moderation.device", _classifier.Device);
+        span?.SetTag("moderation.model_version", _model.Model);
+        span?.SetTag("moderation.device", _model.Device);
         try
         {
             long inferenceStarted = _time.GetTimestamp();
-            scores = _classifier.Classify(batch.Images);
+            scores = _model.Run(batch.Images);
             InferenceTelemetry.Duration.Record(_time.GetElapsedTime(inferenceStarted).TotalSeconds,
-                new KeyValuePair<string, object?>("model", _classifier.Model.VersionedName), new KeyValuePair<string, object?>("device", _classifier.Device));
+                new KeyValuePair<string, object?>("model", _model.Model), new KeyValuePair<string, object?>("device", _model.Device));
             if (scores.Count != batch.Count)
                 throw new InvalidOperationException($"the classifier returned {scores.Count} results for {batch.Count} images");
         }
@@ -217,20 +241,20 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _slots.Dispose();
     }
 
-    private sealed class Request(DecodedImage image, long submitted, System.Diagnostics.ActivityContext caller)
+    private sealed class Request(TInput image, long submitted, System.Diagnostics.ActivityContext caller)
     {
-        public DecodedImage Image { get; } = image;
+        public TInput Image { get; } = image;
         public long Submitted { get; } = submitted;
 
         /// <summary>The submitter's span: the batch span links to it.</summary>
         public System.Diagnostics.ActivityContext Caller { get; } = caller;
-        public TaskCompletionSource<ClassScores> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<TResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class Batch(int capacity)
     {
         public List<Request> Requests { get; } = new(capacity);
-        public List<DecodedImage> Images { get; } = new(capacity);
+        public List<TInput> Images { get; } = new(capacity);
         public int Count => Requests.Count;
 
         public void Add(Request request)

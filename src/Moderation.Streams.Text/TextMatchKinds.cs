@@ -1,8 +1,9 @@
 namespace Moderation.Streams.Text;
 
-/// <summary>What kind of bank entry matched: <c>term</c> or <c>domain</c> (<c>text</c>, by meaning, is not built yet).</summary>
+/// <summary>What kind of bank entry matched: <c>term</c>, <c>domain</c> or <c>text</c> (by meaning).</summary>
 public static class TextMatchKinds
 {
     public const string Term = "term";
     public const string Domain = "domain";
+    public const string Text = "text";
 }

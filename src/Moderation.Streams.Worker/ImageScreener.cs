@@ -31,8 +31,8 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         using (Stages.Start("hash")) pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
         var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
         var banks = await services.WithFloodsAsync(policy, LookUp(pdq), contentId, ct).ConfigureAwait(false);
-        var signals = services.WithText(new UploadSignals { Surface = surface, Banks = banks, BanksFailClosed = services.BanksFailClosed },
-            caption, TextHit.CaptionField);
+        var signals = await services.WithTextAsync(new UploadSignals { Surface = surface, Banks = banks, BanksFailClosed = services.BanksFailClosed },
+            caption, TextHit.CaptionField, ct).ConfigureAwait(false);
 
         // Known content comes down without the cache or the model.
         if (Decider.Settled(policy, signals) is { } settled)

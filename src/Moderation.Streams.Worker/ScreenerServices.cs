@@ -71,18 +71,27 @@ public sealed class ScreenerServices
     public string ModelVersion => Batcher.Classifier.Model.VersionedName;
 
     /// <summary><paramref name="signals"/> with what the text banks say about <paramref name="text"/> (a caption, or a text
-    /// item's text) in <paramref name="field"/>.</summary>
-    public UploadSignals WithText(UploadSignals signals, string? text, string field)
+    /// item's text) in <paramref name="field"/>. Meaning banks embed the text through the sentence model's batcher.</summary>
+    public async Task<UploadSignals> WithTextAsync(UploadSignals signals, string? text, string field, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(signals);
         if (string.IsNullOrEmpty(text)) return signals;
         signals = signals with { HasText = true };
         if (TextBanks is null) return signals;
-        if (TextBanks() is not { } matcher) return signals with { TextBanks = BankStatus.Unavailable };
+        if (TextBanks() is not { } matcher)
+        {
+            WorkerTelemetry.TextScreened.Add(1, new("field", field), new("outcome", "unavailable"));
+            return signals with { TextBanks = BankStatus.Unavailable };
+        }
         if (matcher.BankCount == 0) return signals; // no text bank exists: nothing to screen with, as if none were configured
         using var span = Stages.Start("text match");
-        var hits = matcher.Match(text).Select(m => new TextHit(field, m.Kind, m.Bank, m.Id, m.Category, m.Start, m.End)).ToArray();
+        var matches = matcher.HasMeaningBanks ? await matcher.MatchAsync(text, ct).ConfigureAwait(false) : matcher.Match(text);
+        var hits = matches.Select(m => m.Similarity is { } similarity
+            ? new TextHit(field, m.Kind, m.Bank, m.Id, m.Category, Similarity: similarity)
+            : new TextHit(field, m.Kind, m.Bank, m.Id, m.Category, m.Start, m.End)).ToArray();
         span?.SetTag("moderation.text.matches", hits.Length);
+        WorkerTelemetry.TextScreened.Add(1, new("field", field), new("outcome", hits.Length > 0 ? "matched" : "clean"));
+        foreach (var hit in hits) WorkerTelemetry.TextMatches.Add(1, new("field", field), new("kind", hit.Kind));
         return signals with { TextBanks = BankStatus.Checked, TextHits = hits };
     }
 

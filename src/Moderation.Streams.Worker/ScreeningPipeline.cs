@@ -27,13 +27,15 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
     private readonly ImageScreener _images;
     private readonly VideoScreener _videos;
     private readonly TextScreener _texts;
+    private readonly EventLimits _limits;
     private readonly MediaFetchResilience _mediaRetry;
 
     /// <param name="policy">The policy in force now (<see cref="PolicyWatcher.Current"/> under hot reload); read once per upload.</param>
     /// <param name="shadow">Would-be decisions of the shadow model (its classifier wraps the batcher's), published beside the live ones.</param>
     public ScreeningPipeline(KafkaOptions kafka, ScreeningOptions options, MediaReader media, ScreenerServices services, Func<Policy> policy,
-        ShadowDecisions? shadow = null, MediaFetchResilience? mediaRetry = null)
+        ShadowDecisions? shadow = null, MediaFetchResilience? mediaRetry = null, EventLimits? limits = null)
     {
+        _limits = limits ?? EventLimits.Default;
         media.Options.Decode.Validate();
         _kafka = kafka;
         _media = media;
@@ -58,11 +60,11 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         var policy = Policy;
         try
         {
-            parsed = UploadEventParser.Parse(upload.Message.Value ?? []);
+            parsed = UploadEventParser.Parse(upload.Message.Value ?? [], _limits);
             activity?.SetTag("moderation.content_id", parsed.ContentId);
             if (parsed.MediaType == MediaTypes.Text)
                 return Publish(upload, activity, parsed.ContentId, policy,
-                    await WithUploader(policy, parsed, _texts.Screen(parsed.ContentId, parsed.Text!, policy, source, started), ct).ConfigureAwait(false));
+                    await WithUploader(policy, parsed, await _texts.ScreenAsync(parsed.ContentId, parsed.Text!, policy, source, started, ct).ConfigureAwait(false), ct).ConfigureAwait(false));
             if (parsed.MediaType is not (MediaTypes.Image or MediaTypes.Video) || parsed.Media is not { } media)
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             byte[] bytes;
@@ -99,7 +101,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         UploadEvent parsed;
         try
         {
-            parsed = UploadEventParser.Parse(upload.Message.Value ?? []);
+            parsed = UploadEventParser.Parse(upload.Message.Value ?? [], _limits);
         }
         catch (ModerationException)
         {

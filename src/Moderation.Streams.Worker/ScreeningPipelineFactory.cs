@@ -34,6 +34,7 @@ public static class ScreeningPipelineFactory
         IConnectionMultiplexer? connection = null;
         BankMatcher? matcher = null;
         Redis.TextBanks.TextBankMatcher? textMatcher = null;
+        Text.Embeddings.LazyTextEmbedder? embedder = null;
         try
         {
             var knownModels = ModelRegistry.All.Select(m => m.Name).ToList();
@@ -59,7 +60,10 @@ public static class ScreeningPipelineFactory
                     matcher = new BankMatcher(new RedisBankStore(connection, banks.KeyPrefix), banks, logger);
                     await matcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);
                     // Term and domain banks for captions and text items, kept in step like the hash banks.
-                    textMatcher = new Redis.TextBanks.TextBankMatcher(connection, new Redis.TextBanks.RedisTextBankStore(connection, banks.KeyPrefix), banks, logger);
+                    // Meaning banks: the sentence model is loaded when the first texts bank is, and batches like the classifier.
+                    embedder = new Text.Embeddings.LazyTextEmbedder(() => Text.Embeddings.SentenceEmbedder.Load());
+                    textMatcher = new Redis.TextBanks.TextBankMatcher(connection, new Redis.TextBanks.RedisTextBankStore(connection, banks.KeyPrefix), banks, logger,
+                        embedder: embedder);
                     await textMatcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);
                 }
             }
@@ -79,17 +83,18 @@ public static class ScreeningPipelineFactory
                     : UploaderRules.Off,
             };
             var pipeline = new ScreeningPipeline(kafka, screening, reader, services, current is null ? () => policy : () => current.Current,
-                shadowDecisions, new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()));
+                shadowDecisions, new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()), (settings.Text ?? new TextOptions()).ToEventLimits());
             return new ScreeningComponents
             {
                 Policy = policy, Classifier = classifier, Models = models, Batcher = batcher, Media = reader, Watcher = watcher,
-                Shadow = shadowDecisions, Redis = connection, Cache = cache, Banks = matcher, TextBanks = textMatcher, Pipeline = pipeline,
+                Shadow = shadowDecisions, Redis = connection, Cache = cache, Banks = matcher, TextBanks = textMatcher, TextEmbedder = embedder, Pipeline = pipeline,
             };
         }
         catch
         {
             if (matcher is not null) await matcher.DisposeAsync().ConfigureAwait(false);
             if (textMatcher is not null) await textMatcher.DisposeAsync().ConfigureAwait(false);
+            if (embedder is not null) await embedder.DisposeAsync().ConfigureAwait(false);
             if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
             if (batcher is not null) await batcher.DisposeAsync().ConfigureAwait(false);
             reader?.Dispose();

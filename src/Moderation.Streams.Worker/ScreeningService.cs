@@ -25,7 +25,8 @@ public sealed class ScreeningService(
     IOptions<BankMatcherOptions> banks,
     ScreeningStats stats,
     IHostApplicationLifetime lifetime,
-    ILoggerFactory loggers) : BackgroundService
+    ILoggerFactory loggers,
+    IOptions<TextOptions> text) : BackgroundService
 {
     private readonly ILogger _logger = loggers.CreateLogger("Moderation.Streams.Worker");
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -77,7 +78,8 @@ public sealed class ScreeningService(
         await Task.Yield();
         try
         {
-            var settings = new ScreeningSettings(kafka.Value, screening.Value, media.Value, redis.Value, banks.Value, inference.Value, mediaRetry.Value);
+            var settings = new ScreeningSettings(kafka.Value, screening.Value, media.Value, redis.Value, banks.Value, inference.Value, mediaRetry.Value,
+                text.Value);
             if (!await RunStartChecksAsync(settings, stoppingToken).ConfigureAwait(false))
             {
                 // Not ready, and out of the consumer group: the partitions go to the workers that can screen them, a

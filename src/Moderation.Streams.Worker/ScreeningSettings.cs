@@ -12,14 +12,14 @@ namespace Moderation.Streams.Worker;
 /// <summary>What a pipeline is built from: the worker's settings sections, each bound directly to its library's options
 /// class and validated (data annotations and each class's own checks) before anything starts.</summary>
 public sealed record ScreeningSettings(KafkaOptions Kafka, ScreeningOptions Screening, MediaOptions Media, RedisOptions Redis, BankMatcherOptions Banks,
-    InferenceOptions? Inference = null, MediaRetryOptions? MediaRetry = null)
+    InferenceOptions? Inference = null, MediaRetryOptions? MediaRetry = null, TextOptions? Text = null)
 {
     /// <summary>Binds every section from <paramref name="config"/> (a verb that builds a pipeline without the host: replay).</summary>
     /// <exception cref="OptionsValidationException">A section is invalid: the failures name the section and the setting.</exception>
     public static ScreeningSettings Bind(IConfiguration config) => new(
         Section<KafkaOptions>(config, "Kafka"), Section<ScreeningOptions>(config, "Screening"), Section<MediaOptions>(config, "Media"),
         Section<RedisOptions>(config, "Redis"), Section<BankMatcherOptions>(config, "Banks"), Section<InferenceOptions>(config, "Inference"),
-        Section<MediaRetryOptions>(config, "Media:Retry"));
+        Section<MediaRetryOptions>(config, "Media:Retry"), Section<TextOptions>(config, "Text"));
 
     /// <summary>Binds every section from the worker's configuration sources, in its order: appsettings.json next to the
     /// executable, the environment (<c>Kafka__BootstrapServers</c>…), then <paramref name="overrides"/> (a verb's flags).</summary>
@@ -41,6 +41,7 @@ public sealed record ScreeningSettings(KafkaOptions Kafka, ScreeningOptions Scre
         Add<BankMatcherOptions>(services, "Banks");
         Add<InferenceOptions>(services, "Inference");
         Add<MediaRetryOptions>(services, "Media:Retry");
+        Add<TextOptions>(services, "Text");
     }
 
     private static void Add<T>(IServiceCollection services, string section) where T : class =>

@@ -9,9 +9,10 @@ namespace Moderation.Streams.Worker;
 /// </summary>
 public sealed class TextScreener(ScreenerServices services)
 {
-    public Screened Screen(string contentId, string text, Policy policy, SourceInfo source, long started)
+    public async Task<Screened> ScreenAsync(string contentId, string text, Policy policy, SourceInfo source, long started, CancellationToken ct)
     {
-        var signals = services.WithText(new UploadSignals { TextOnly = true, BanksFailClosed = services.BanksFailClosed }, text, TextHit.TextField);
+        var signals = await services.WithTextAsync(new UploadSignals { TextOnly = true, BanksFailClosed = services.BanksFailClosed }, text, TextHit.TextField, ct)
+            .ConfigureAwait(false);
         Contracts.Verdict verdict;
         using (Stages.Start("policy")) verdict = Decider.Decide(policy, signals);
         return new Screened(services.ToEvent(verdict, contentId, policy, null, source, started));

@@ -48,7 +48,7 @@ public sealed class VideoScreener : IDisposable
     {
         if (!Limits.Enabled) throw new ModerationException(ErrorCodes.UnsupportedMedia, "video screening is disabled on this worker");
         VideoSniffer.Require(video); // refused before any lookup or process
-        var upload = Begin(contentId, policy, surface, source, started, video, caption);
+        var upload = await BeginAsync(contentId, policy, surface, source, started, video, caption, ct).ConfigureAwait(false);
         if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
         long decodeStarted = _services.Time.GetTimestamp();
@@ -68,7 +68,7 @@ public sealed class VideoScreener : IDisposable
     public async Task<Screened> ScreenAnimationAsync(string contentId, byte[] encoded, string? caption, DecodeLimits limits, Policy policy, string? surface,
         SourceInfo source, long started, CancellationToken ct)
     {
-        var upload = Begin(contentId, policy, surface, source, started, encoded, caption);
+        var upload = await BeginAsync(contentId, policy, surface, source, started, encoded, caption, ct).ConfigureAwait(false);
         if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
         bool dihedral = upload.Index?.Options.Dihedral == true;
@@ -92,8 +92,9 @@ public sealed class VideoScreener : IDisposable
     /// <param name="Text">What the text banks said about the caption, asked once.</param>
     private sealed record Upload(string ContentId, Policy Policy, string? Surface, SourceInfo Source, long Started, BankIndex? Index, string ContentHash, UploadSignals Text);
 
-    private Upload Begin(string contentId, Policy policy, string? surface, SourceInfo source, long started, byte[] bytes, string? caption) =>
-        new(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(bytes), _services.WithText(new UploadSignals(), caption, TextHit.CaptionField));
+    private async Task<Upload> BeginAsync(string contentId, Policy policy, string? surface, SourceInfo source, long started, byte[] bytes, string? caption, CancellationToken ct) =>
+        new(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(bytes),
+            await _services.WithTextAsync(new UploadSignals(), caption, TextHit.CaptionField, ct).ConfigureAwait(false));
 
     private UploadSignals SignalsOf(Upload upload) => upload.Text with
     {

@@ -70,6 +70,13 @@ public static class WorkerTelemetry
     /// <summary>Histogram (s) of ffprobe + ffmpeg sampling time per video.</summary>
     public const string VideoDecodeDurationHistogram = "moderation.video.decode.duration";
 
+    /// <summary>Counter of captions and text items checked against the text banks, tagged <c>field</c> (caption|text) and
+    /// <c>outcome</c> (matched, clean, or unavailable: the banks could not be trusted and the text failed closed).</summary>
+    public const string TextScreenedCounter = "moderation.text.screened";
+
+    /// <summary>Counter of text bank matches, tagged <c>field</c> and <c>kind</c> (term|domain|text).</summary>
+    public const string TextMatchesCounter = "moderation.text.matches";
+
     /// <summary>Bucket boundaries (seconds) of an upload's screening time: the same as <c>messaging.process.duration</c>'s.</summary>
     private static readonly double[] UploadDurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -87,6 +94,8 @@ public static class WorkerTelemetry
         description: "Bank entries quarantined for matching too many uploads (policy bank_floods), by bank");
     internal static readonly Counter<long> UploaderRulesFired = Meter.CreateCounter<long>(UploaderRulesCounter,
         description: "Uploader and campaign rules that fired on a decision, by rule (strikes, velocity, campaign, uploader-signals-unavailable, strike-not-recorded)");
+    internal static readonly Counter<long> TextScreened = Meter.CreateCounter<long>(TextScreenedCounter, "{text}", "Captions and text items checked against the text banks, by field and outcome");
+    internal static readonly Counter<long> TextMatches = Meter.CreateCounter<long>(TextMatchesCounter, "{match}", "Text bank matches, by field and kind");
     internal static readonly Histogram<long> VideoFrames = Meter.CreateHistogram<long>(VideoFramesHistogram, "{frame}", "Frames sampled per screened video");
     internal static readonly Histogram<double> VideoDecodeDuration = Meter.CreateHistogram<double>(VideoDecodeDurationHistogram, "s", "ffprobe + ffmpeg sampling time per video",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = VideoDecodeBuckets });

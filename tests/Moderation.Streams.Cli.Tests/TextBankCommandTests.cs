@@ -2,7 +2,7 @@ using Moderation.Streams.Contracts;
 
 namespace Moderation.Streams.Cli.Tests;
 
-/// <summary><c>bank import|list|export|remove --kind terms|domains</c> as a user runs them.</summary>
+/// <summary><c>bank import|list|export|remove --kind terms|domains|texts</c> as a user runs them.</summary>
 public sealed class TextBankCommandTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -57,6 +57,46 @@ public sealed class TextBankCommandTests
         Assert.Equal(ExitCodes.Ok, delete.ExitCode);
         var after = await Run("list", "--kind", "domains");
         Assert.Empty(after.StdoutLines);
+        foreach (var cli in started) cli.Dispose();
+    }
+
+    [Fact]
+    public async Task Meaning_banks_import_with_a_threshold_list_export_and_remove_through_the_cli()
+    {
+        await using var redis = Embedded.EmbeddedRedisServer.Start();
+        var dir = Directory.CreateTempSubdirectory("text-banks-");
+        var texts = Path.Combine(dir.FullName, "known.csv");
+        File.WriteAllText(texts, "text,category,id\nSend me your bank login and I will double your money,scam,k-1\n\"Buy pills, no prescription\",drugs,k-2\n");
+        var terms = Path.Combine(dir.FullName, "terms.csv");
+        File.WriteAllText(terms, "pattern,category\nscam,scam\n");
+
+        var started = new List<CliProcess>();
+        async Task<(int ExitCode, IReadOnlyList<string> StdoutLines, IReadOnlyList<string> StderrLines)> Run(params string[] args)
+        {
+            var cli = await CliProcess.RunAsync(["bank", .. args, "--redis", redis.Configuration + ",syncTimeout=15000,asyncTimeout=15000"], ct: Ct);
+            started.Add(cli);
+            int code = await cli.WaitForExitAsync(ct: Ct);
+            return (code, cli.StdoutLines, cli.StderrLines);
+        }
+
+        var import = await Run("import", "--kind", "texts", "--bank", "known", "--threshold", "0.8", texts);
+        Assert.True(import.ExitCode == ExitCodes.Ok, string.Join("\n", import.StderrLines));
+        Assert.Equal("imported into known: 2 texts (version 1, threshold 0.8)", Assert.Single(import.StdoutLines));
+        var again = await Run("import", "--kind", "texts", "--bank", "known", texts); // keeps the bank's threshold
+        Assert.Equal("imported into known: 2 texts (version 2, threshold 0.8)", Assert.Single(again.StdoutLines));
+
+        var badThreshold = await Run("import", "--kind", "texts", "--bank", "known", "--threshold", "0", texts);
+        Assert.Equal(ExitCodes.Usage, badThreshold.ExitCode);
+        var thresholdOnTerms = await Run("import", "--kind", "terms", "--bank", "t", "--threshold", "0.5", terms);
+        Assert.Equal(ExitCodes.Usage, thresholdOnTerms.ExitCode);
+
+        Assert.Equal(["known\t2\tversion 2\tthreshold 0.8"], (await Run("list", "--kind", "texts")).StdoutLines);
+        var export = await Run("export", "--kind", "texts", "--bank", "known");
+        Assert.Equal(["text,category,id", "\"Send me your bank login and I will double your money\",\"scam\",\"k-1\"", "\"Buy pills, no prescription\",\"drugs\",\"k-2\""],
+            export.StdoutLines);
+        var remove = await Run("remove", "--kind", "texts", "--bank", "known", "k-2");
+        Assert.Equal("removed 1 of 1 from known", Assert.Single(remove.StdoutLines));
+        Assert.Equal(["known\t1\tversion 3\tthreshold 0.8"], (await Run("list", "--kind", "texts")).StdoutLines);
         foreach (var cli in started) cli.Dispose();
     }
 }

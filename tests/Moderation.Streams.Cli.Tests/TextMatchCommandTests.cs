@@ -78,14 +78,64 @@ public sealed partial class TextMatchCommandTests : IDisposable
         Assert.Equal("s\u200Bcam", hostile[match.GetProperty("start").GetInt32()..match.GetProperty("end").GetInt32()]);
     }
 
-    [Fact]
-    public async Task Meaning_banks_are_not_implemented_yet_and_say_so_with_exit_2()
-    {
-        using var cli = await CliProcess.RunAsync(["text", "match", "--terms", Terms, "--texts", File("known.csv", "a text,scam\n"), "x"], ct: Ct);
+    private string Known => File("known-scams.csv",
+        "text,category,id\nSend me your bank login and I will double your money in a day,scam,double-money\nDM me to buy cheap pills without a prescription,drugs,pills\n");
 
-        Assert.Equal(ExitCodes.Usage, await cli.WaitForExitAsync(ct: Ct));
+    [Fact]
+    public async Task Meaning_banks_match_paraphrases_with_a_similarity_and_no_span()
+    {
+        using var cli = await CliProcess.RunAsync(["text", "match", "--texts", Known, "--terms", Terms,
+            "give me your bank password and I'll double your cash by tomorrow", "what a lovely sunset over the lake"], ct: Ct);
+
+        Assert.Equal(ExitCodes.Ok, await cli.WaitForExitAsync(ct: Ct));
+        Assert.Empty(cli.StderrLines);
+        Assert.Equal(2, cli.StdoutLines.Count);
+        Assert.Matches("""^\{"text":"give me your bank password and I\\u0027ll double your cash by tomorrow","matches":\[""" +
+            """\{"kind":"text","bank":"known-scams","id":"double-money","category":"scam","similarity":0\.\d{1,4}\}\]\}$""", cli.StdoutLines[0]);
+        var similarity = JsonDocument.Parse(cli.StdoutLines[0]).RootElement.GetProperty("matches")[0].GetProperty("similarity").GetSingle();
+        Assert.InRange(similarity, Text.MeaningBank.DefaultThreshold, 1f);
+        Assert.Equal("""{"text":"what a lovely sunset over the lake","matches":[]}""", cli.StdoutLines[1]);
+    }
+
+    [Fact]
+    public async Task Standard_input_with_a_meaning_bank_keeps_the_order_of_its_lines_across_chunks()
+    {
+        using var cli = CliProcess.Start(["text", "match", "--texts", Known]);
+        var lines = Enumerable.Range(0, 70).Select(i => i % 2 == 0 ? $"DM me for cheap pills, no prescription needed #{i}" : $"sunset number {i} over the lake").ToList();
+        await cli.StandardInput.WriteAsync(string.Join('\n', lines) + "\n");
+        cli.StandardInput.Close();
+
+        Assert.Equal(ExitCodes.Ok, await cli.WaitForExitAsync(ct: Ct));
+        var results = cli.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(lines, results.Select(r => r.GetProperty("text").GetString()));
+        Assert.Equal(lines.Select((_, i) => i % 2 == 0 ? 1 : 0), results.Select(r => r.GetProperty("matches").GetArrayLength()));
+    }
+
+    [Fact]
+    public async Task The_texts_threshold_decides_and_a_bad_one_is_bad_usage()
+    {
+        using (var strict = await CliProcess.RunAsync(["text", "match", "--texts", Known, "--texts-threshold", "0.99",
+            "give me your bank password and I'll double your cash by tomorrow"], ct: Ct))
+        {
+            Assert.Equal(ExitCodes.Ok, await strict.WaitForExitAsync(ct: Ct));
+            Assert.Equal(0, JsonDocument.Parse(Assert.Single(strict.StdoutLines)).RootElement.GetProperty("matches").GetArrayLength());
+        }
+        using var bad = await CliProcess.RunAsync(["text", "match", "--texts", Known, "--texts-threshold", "1.5", "x"], ct: Ct);
+        Assert.Equal(ExitCodes.Usage, await bad.WaitForExitAsync(ct: Ct));
+        Assert.Empty(bad.StdoutLines);
+        Assert.Contains(bad.StderrLines, l => l.Contains("--texts-threshold"));
+    }
+
+    [Fact]
+    public async Task A_meaning_bank_with_bad_rows_fails_before_any_text()
+    {
+        var bad = File("bad-texts.csv", "text,category\n,scam\nok text,scam,id,extra\n");
+        using var cli = await CliProcess.RunAsync(["text", "match", "--texts", bad, "x"], ct: Ct);
+
+        Assert.Equal(ExitCodes.Failure, await cli.WaitForExitAsync(ct: Ct));
         Assert.Empty(cli.StdoutLines);
-        Assert.Contains(cli.StderrLines, l => l.Contains("--texts") && l.Contains("not implemented yet"));
+        Assert.Contains($"moderation text match: {bad}:2: text must have 1 to {Text.MeaningBank.MaxTextChars} characters", cli.StderrLines);
+        Assert.Contains($"moderation text match: {bad}:3: expected text,category[,id]", cli.StderrLines);
     }
 
     [Fact]

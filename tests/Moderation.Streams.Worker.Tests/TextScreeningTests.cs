@@ -13,10 +13,10 @@ public sealed class TextScreeningTests
 
     private static byte[] Event(string json) => Encoding.UTF8.GetBytes(json);
 
-    private static async Task ImportAsync(EmbeddedStack stack, string bank, string kind, string csv)
+    private static async Task ImportAsync(EmbeddedStack stack, string bank, string kind, string csv, float? threshold = null)
     {
         await using var redis = await RedisConnector.ConnectAsync(stack.Redis.Configuration);
-        await new RedisTextBankStore(redis).ImportAsync(bank, kind, new StringReader(csv));
+        await new RedisTextBankStore(redis).ImportAsync(bank, kind, new StringReader(csv), threshold: threshold);
     }
 
     [Fact]
@@ -76,6 +76,46 @@ public sealed class TextScreeningTests
             later = stack.ReadOutcomes(2 + attempt, settle: TimeSpan.Zero).Single(r => r.Key == key).Decision;
         }
         Assert.Equal((Actions.Review, "t-9", 4, 7), (later.Action, later.Reasons[0].Id, later.Reasons[0].Start, later.Reasons[0].End));
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task A_meaning_bank_imported_while_the_worker_runs_reaches_it_and_matches_paraphrases_by_similarity()
+    {
+        await using var stack = new EmbeddedStack();
+        await ImportAsync(stack, "scams", TextBankKinds.Terms, "pattern,category,id\nfree crypto,scam,t-1\n");
+        var policy = Path.Combine(stack.MediaRoot.FullName, "policy.json");
+        File.WriteAllText(policy, """{"version":"text-2","takedown":{"porn":0.9},"review":{"porn":0.6},"text":{"harassment":"takedown","*":"review"}}""");
+        using var host = stack.StartWorker(new() { ["Screening:PolicyFile"] = policy });
+        const string insult = "you're worthless, everyone would be happier if you were gone";
+        stack.Produce([("c0", Event($$"""{"content_id":"c0","media_type":"text","text":"{{insult}}"}"""))]);
+        Assert.Equal(Actions.Allow, Assert.Single(stack.ReadOutcomes(1, settle: TimeSpan.Zero)).Decision.Action); // no meaning bank yet
+
+        await ImportAsync(stack, "known-abuse", TextBankKinds.Texts,
+            "text,category,id\nYou are worthless and everyone would be happier if you disappeared,harassment,a-1\n", threshold: 0.7f);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90); // the worker loads the sentence model with the first texts bank
+        DecisionEvent? later = null;
+        int attempt = 0;
+        for (; later?.Reasons.FirstOrDefault()?.Source != "text"; attempt++)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the meaning bank never reached the running worker");
+            var key = $"again-{attempt}";
+            stack.Produce([(key, Event($$"""{"content_id":"{{key}}","media_type":"text","text":"{{insult}}"}"""))]);
+            later = stack.ReadOutcomes(2 + attempt, settle: TimeSpan.Zero).Single(r => r.Key == key).Decision;
+        }
+        Assert.Equal(Actions.Takedown, later.Action);
+        var reason = Assert.Single(later.Reasons);
+        Assert.Equal(("text", "text", "known-abuse", "a-1", "harassment"), (reason.Field, reason.Kind, reason.Bank, reason.Id, reason.Category));
+        Assert.InRange(reason.Similarity!.Value, 0.7f, 1f);
+        Assert.Null(reason.Start); // a meaning match has a similarity instead of a span
+        Assert.Null(reason.End);
+
+        // An unrelated caption on a picture stays allowed; the picture is still screened.
+        var picture = stack.WriteImage("calm.png", SampleImages.Png(7102));
+        stack.Produce([("calm", Event($$"""{"content_id":"calm","media_type":"image","media":{"url":"{{picture}}"},"caption":"sunset over the lake with my dog"}"""))]);
+        var calm = stack.ReadOutcomes(2 + attempt, settle: TimeSpan.Zero).Single(r => r.Key == "calm").Decision;
+        Assert.Equal(Actions.Allow, calm.Action);
+        Assert.DoesNotContain(calm.Reasons, r => r.Source == "text");
         await host.StopAsync(Ct);
     }
 }

@@ -20,7 +20,7 @@ internal static class BankCommand
 {
     public static Command Create()
     {
-        var command = new Command("bank", "Manage banks in Redis: hash banks (known-violating PDQ hashes) and, with --kind terms|domains, text banks.");
+        var command = new Command("bank", "Manage banks in Redis: hash banks (known-violating PDQ hashes) and, with --kind terms|domains|texts, text banks.");
         command.Subcommands.Add(Import());
         command.Subcommands.Add(Export());
         command.Subcommands.Add(List());
@@ -41,7 +41,7 @@ internal static class BankCommand
     {
         var option = new Option<string>("--kind")
         {
-            Description = "hashes (default: PDQ hash banks), terms (pattern,category[,id[,mode]]) or domains (domain,category[,id])",
+            Description = "hashes (default: PDQ hash banks), terms (pattern,category[,id[,mode]]), domains (domain,category[,id]) or texts (text,category[,id], matched by meaning)",
             DefaultValueFactory = _ => TextBankVerbs.Hashes,
         };
         option.AcceptOnlyFromAmong([.. TextBankVerbs.Kinds]);
@@ -64,13 +64,22 @@ internal static class BankCommand
         var replace = new Option<bool>("--replace") { Description = "Empty the bank first (default: add, replacing entries with the same id)" };
         var source = new Option<string?>("--source") { Description = "Source recorded for rows without one (default: the file name)" };
         var kind = KindOption();
-        var command = new Command("import", "Import hashes (or, with --kind, terms or domains) from CSV into a bank; prints the bank's new version.") { redis, bank, file, replace, source, kind };
+        var threshold = new Option<float?>("--threshold")
+        {
+            Description = $"--kind texts only: the least cosine similarity that matches, above 0 and at most 1 (default: the bank's, else {Text.MeaningBank.DefaultThreshold})",
+        };
+        var command = new Command("import", "Import hashes (or, with --kind, terms, domains or texts) from CSV into a bank; prints the bank's new version.") { redis, bank, file, replace, source, kind, threshold };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "import", async store =>
         {
             var name = parse.GetValue(bank)!;
             var path = parse.GetValue(file)!;
             if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes)
-                return await TextBankVerbs.ImportAsync(store, textKind, name, path, parse.GetValue(replace));
+                return await TextBankVerbs.ImportAsync(store, textKind, name, path, parse.GetValue(replace), parse.GetValue(threshold));
+            if (parse.GetValue(threshold) is not null)
+            {
+                Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
+                return ExitCodes.Usage;
+            }
             List<BankEntry> entries;
             List<BankCsv.RowError> errors;
             try

@@ -16,6 +16,7 @@ internal static class BenchCommand
         command.Subcommands.Add(PoisonBench.Create());
         command.Subcommands.Add(ShadowBench.Create());
         command.Subcommands.Add(VideoBench.Create());
+        command.Subcommands.Add(TextBench.Create());
         return command;
     }
 }

@@ -14,12 +14,18 @@ namespace Moderation.Streams.Cli.Commands;
 /// proposed policy meets the target on the set and is safe, 1 when it misses the target, would drop or raise a
 /// threshold of a class without examples or review more than S (then --write-policy writes nothing), or images
 /// failed; 2 on bad usage (unknown model, malformed labels or policy).
+/// <para><c>moderation evaluate --texts FILE.csv --redis CONFIG [--target-precision P]</c>: precision and recall per
+/// category of the text banks in Redis on a labelled set of texts (<see cref="TextEvaluateCommand"/>); the same exit
+/// codes: 0 when every category's precision reaches the target, 1 when one misses it, 2 on bad usage.</para>
 /// </summary>
 internal static class EvaluateCommand
 {
     public static Command Create()
     {
-        var labels = new Option<string>("--labels") { Description = "CSV of path,label rows (paths relative to it), or a folder with one sub-folder per label. Labels: drawing, hentai, neutral, porn, sexy — or safe/unsafe.", Required = true };
+        var labels = new Option<string>("--labels") { Description = "CSV of path,label rows (paths relative to it), or a folder with one sub-folder per label. Labels: drawing, hentai, neutral, porn, sexy — or safe/unsafe. Required unless --texts is given." };
+        var texts = new Option<string?>("--texts") { Description = "Evaluate the text banks instead: a CSV of text,label rows (label: a category, or none/benign/safe), checked against the text banks in --redis." };
+        var redis = CommonOptions.Redis();
+        redis.Description = "With --texts: the Redis whose text banks are evaluated (StackExchange.Redis configuration string, or env Redis__Configuration)";
         var models = new Option<string[]>("--model")
         {
             Description = $"Model to evaluate ({string.Join(", ", ModelRegistry.All.Select(m => m.Name))}); repeat for an ensemble.",
@@ -43,11 +49,17 @@ internal static class EvaluateCommand
         var modelsDir = new Option<string?>("--models-dir") { Description = "Folder of the .onnx files (default: models/ next to the executable)." };
 
         var command = new Command("evaluate", "Precision/recall, confusion matrix and threshold sweep of a labelled set, with plots and a proposed policy.");
-        foreach (var o in new Option[] { labels, models, combine, weights, policy, target, review, maxReview, output, writePolicy, version, modelsDir }) command.Options.Add(o);
-        command.SetAction(parse =>
+        foreach (var o in new Option[] { labels, texts, redis, models, combine, weights, policy, target, review, maxReview, output, writePolicy, version, modelsDir }) command.Options.Add(o);
+        command.SetAction(async (parse, ct) =>
         {
             double targetPrecision = parse.GetValue(target), reviewPrecision = parse.GetValue(review);
             if (targetPrecision is <= 0 or > 1 || reviewPrecision is <= 0 or > 1) return Usage("--target-precision and --review-precision must be in (0, 1]");
+            if (parse.GetValue(texts) is { } textsFile)
+            {
+                if (parse.GetValue(labels) is not null) return Usage("--texts and --labels evaluate different things: give one");
+                return await TextEvaluateCommand.RunAsync(textsFile, parse.GetValue(redis) ?? Environment.GetEnvironmentVariable("Redis__Configuration"), targetPrecision, ct);
+            }
+            if (parse.GetValue(labels) is null) return Usage("--labels (images) or --texts (text banks) is required");
             double reviewShare = parse.GetValue(maxReview);
             if (reviewShare is < 0 or > 1 || double.IsNaN(reviewShare)) return Usage("--max-review-share must be in [0, 1]");
             Policy basePolicy;

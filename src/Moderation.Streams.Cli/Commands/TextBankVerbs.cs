@@ -7,7 +7,7 @@ using Moderation.Streams.Text;
 
 namespace Moderation.Streams.Cli.Commands;
 
-/// <summary>The <c>bank</c> verbs for term and domain banks (<c>--kind terms|domains</c>): the same verbs as for hash
+/// <summary>The <c>bank</c> verbs for term, domain and meaning banks (<c>--kind terms|domains|texts</c>): the same verbs as for hash
 /// banks, on <see cref="RedisTextBankStore"/>.</summary>
 internal static class TextBankVerbs
 {
@@ -15,8 +15,13 @@ internal static class TextBankVerbs
 
     public static IReadOnlyList<string> Kinds { get; } = [Hashes, .. TextBankKinds.All];
 
-    public static async Task<int> ImportAsync(RedisBankStore hashes, string kind, string bank, FileInfo path, bool replace)
+    public static async Task<int> ImportAsync(RedisBankStore hashes, string kind, string bank, FileInfo path, bool replace, float? threshold = null)
     {
+        if (threshold is { } t && (kind != TextBankKinds.Texts || MeaningBank.ThresholdRefusal(t) is not null))
+        {
+            Console.Error.WriteLine($"moderation bank import: --threshold: {(kind != TextBankKinds.Texts ? "only a texts bank has one" : MeaningBank.ThresholdRefusal(t))}");
+            return ExitCodes.Usage;
+        }
         var store = new RedisTextBankStore(hashes.Connection);
         StreamReader reader;
         try
@@ -34,9 +39,11 @@ internal static class TextBankVerbs
         using var _ = reader;
         try
         {
-            long version = await store.ImportAsync(bank, kind, reader, replace);
+            long version = await store.ImportAsync(bank, kind, reader, replace, threshold);
             var info = (await store.ListAsync()).Single(b => b.Name == bank);
-            Console.Out.WriteLine($"imported into {bank}: {info.Count} {kind} (version {version})");
+            Console.Out.WriteLine(info.Threshold is { } th
+                ? $"imported into {bank}: {info.Count} {kind} (version {version}, threshold {th.ToString(System.Globalization.CultureInfo.InvariantCulture)})"
+                : $"imported into {bank}: {info.Count} {kind} (version {version})");
             return ExitCodes.Ok;
         }
         catch (TextBankException e)
@@ -70,8 +77,12 @@ internal static class TextBankVerbs
         foreach (var info in (await new RedisTextBankStore(hashes.Connection).ListAsync()).Where(b => b.Kind == kind))
         {
             Console.Out.WriteLine(json
-                ? JsonSerializer.Serialize(new { name = info.Name, kind = info.Kind, count = info.Count, version = info.Version })
-                : $"{info.Name}\t{info.Count}\tversion {info.Version}");
+                ? info.Threshold is { } t
+                    ? JsonSerializer.Serialize(new { name = info.Name, kind = info.Kind, count = info.Count, version = info.Version, threshold = t })
+                    : JsonSerializer.Serialize(new { name = info.Name, kind = info.Kind, count = info.Count, version = info.Version })
+                : info.Threshold is { } th
+                    ? $"{info.Name}\t{info.Count}\tversion {info.Version}\tthreshold {th.ToString(System.Globalization.CultureInfo.InvariantCulture)}"
+                    : $"{info.Name}\t{info.Count}\tversion {info.Version}");
         }
         return ExitCodes.Ok;
     }

@@ -4,14 +4,16 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Text;
+using Moderation.Streams.Text.Embeddings;
 
 namespace Moderation.Streams.Cli.Commands;
 
 /// <summary>
 /// <c>moderation text match [--terms FILE]… [--domains FILE]… [--texts FILE]… [TEXT…]</c>: checks texts against
-/// term and domain bank files, without Redis. One JSON line per text:
-/// <c>{"text":…,"matches":[{"kind":"term|domain","bank":…,"id":…,"category":…,"start":…,"end":…}]}</c>, with
-/// <c>bank</c> the file name without extension and <c>start</c>/<c>end</c> UTF-16 offsets into the original text.
+/// term, domain and meaning bank files, without Redis. One JSON line per text:
+/// <c>{"text":…,"matches":[{"kind":"term|domain|text","bank":…,"id":…,"category":…,"start":…,"end":…}]}</c>, with
+/// <c>bank</c> the file name without extension and <c>start</c>/<c>end</c> UTF-16 offsets into the original text; a
+/// <c>text</c> (meaning) match carries <c>"similarity"</c> instead of the span.
 /// Thin on purpose: normalising, finding links and matching are <see cref="TextMatcher"/>, tested in Text.Tests.
 /// </summary>
 internal static class TextCommand
@@ -26,7 +28,7 @@ internal static class TextCommand
 
     public static Command Create()
     {
-        var command = new Command("text", "Text signals: check captions and text items against term and domain banks.");
+        var command = new Command("text", "Text signals: check captions and text items against term, domain and meaning banks.");
         command.Subcommands.Add(Match());
         return command;
     }
@@ -43,7 +45,12 @@ internal static class TextCommand
         };
         var meaning = new Option<string[]>("--texts")
         {
-            Description = "A texts bank file, matched by meaning (repeatable). Not implemented yet: exits 2",
+            Description = "A texts bank file (repeatable): CSV text,category[,id], matched by meaning (all-MiniLM-L6-v2 sentence embeddings, cosine similarity)",
+        };
+        var threshold = new Option<float>("--texts-threshold")
+        {
+            Description = $"The least cosine similarity a --texts bank matches at, above 0 and at most 1 (default {MeaningBank.DefaultThreshold})",
+            DefaultValueFactory = _ => MeaningBank.DefaultThreshold,
         };
         var texts = new Argument<string[]>("text")
         {
@@ -53,30 +60,33 @@ internal static class TextCommand
         var command = new Command("match",
             "Check texts (arguments, else one per standard-input line) against bank files; prints one JSON line per text: " +
             "{\"text\",\"matches\":[{\"kind\",\"bank\",\"id\",\"category\",\"start\",\"end\"}]} (bank = file name without " +
-            "extension; start/end = UTF-16 offsets into the text). Exit 0 ok, 1 failure (a bank file or a text), 2 bad usage.")
+            "extension; start/end = UTF-16 offsets into the text; a meaning match has \"similarity\" instead). Exit 0 ok, 1 failure " +
+            "(a bank file, the sentence model or a text), 2 bad usage.")
         {
-            terms, domains, meaning, texts,
+            terms, domains, meaning, threshold, texts,
         };
-        command.SetAction((parse, ct) =>
+        command.SetAction(async (parse, ct) =>
         {
-            if (parse.GetValue(meaning) is { Length: > 0 })
-            {
-                Console.Error.WriteLine($"{Verb}: --texts: meaning banks (sentence embeddings) are not implemented yet; use --terms and --domains");
-                return Task.FromResult(ExitCodes.Usage);
-            }
             var termFiles = parse.GetValue(terms) ?? [];
             var domainFiles = parse.GetValue(domains) ?? [];
-            if (termFiles.Length == 0 && domainFiles.Length == 0)
+            var meaningFiles = parse.GetValue(meaning) ?? [];
+            float minSimilarity = parse.GetValue(threshold);
+            if (termFiles.Length == 0 && domainFiles.Length == 0 && meaningFiles.Length == 0)
             {
-                Console.Error.WriteLine($"{Verb}: give at least one --terms or --domains file");
-                return Task.FromResult(ExitCodes.Usage);
+                Console.Error.WriteLine($"{Verb}: give at least one --terms, --domains or --texts file");
+                return ExitCodes.Usage;
             }
-            foreach (var path in termFiles.Concat(domainFiles))
+            if (MeaningBank.ThresholdRefusal(minSimilarity) is { } badThreshold)
+            {
+                Console.Error.WriteLine($"{Verb}: --texts-threshold: {badThreshold}");
+                return ExitCodes.Usage;
+            }
+            foreach (var path in termFiles.Concat(domainFiles).Concat(meaningFiles))
             {
                 if (BankNameRefusal(path) is { } why)
                 {
                     Console.Error.WriteLine($"{Verb}: {SafeText.Escape(path)}: {why}");
-                    return Task.FromResult(ExitCodes.Usage);
+                    return ExitCodes.Usage;
                 }
             }
 
@@ -87,37 +97,68 @@ internal static class TextCommand
                 if (Load(path, TermBank.Load) is { } bank) termBanks.Add(bank); else failed = true;
             foreach (var path in domainFiles)
                 if (Load(path, DomainBank.Load) is { } bank) domainBanks.Add(bank); else failed = true;
-            if (failed) return Task.FromResult(ExitCodes.Failure); // never match against part of the banks
+            var meaningRows = new List<(string Name, IReadOnlyList<MeaningEntry> Entries)>();
+            foreach (var path in meaningFiles)
+                if (Load(path, MeaningBank.Parse) is { } rows) meaningRows.Add((Path.GetFileNameWithoutExtension(path), rows)); else failed = true;
+            if (failed) return ExitCodes.Failure; // never match against part of the banks
 
-            var matcher = new TextMatcher(termBanks, domainBanks);
+            await using var embedder = meaningRows.Count > 0 ? LoadEmbedder() : null;
+            if (meaningRows.Count > 0 && embedder is null) return ExitCodes.Failure;
+            var meaningBanks = new List<MeaningBank>();
+            foreach (var (name, rows) in meaningRows)
+                meaningBanks.Add(await MeaningBank.BuildAsync(name, rows, minSimilarity, embedder!, ct: ct));
+
+            var matcher = new TextMatcher(termBanks, domainBanks, meaningBanks, embedder);
             using var stdout = Console.OpenStandardOutput();
             var arguments = parse.GetValue(texts) ?? [];
             var inputs = arguments.Length > 0 ? arguments.Select(t => (Text: (string?)t, Error: (string?)null)) : StdinLines();
-            foreach (var (text, error) in inputs)
+            // With a meaning bank, texts go to the sentence model in chunks, so the batcher runs them together;
+            // output stays in input order.
+            int chunk = matcher.HasMeaningBanks ? 32 : 1;
+            foreach (var group in inputs.Chunk(chunk))
             {
                 ct.ThrowIfCancellationRequested();
-                if (text is null)
+                var pending = group.Select(i => i.Text is { } t ? matcher.MatchAsync(t, ct) : null).ToArray();
+                for (int i = 0; i < group.Length; i++)
                 {
-                    Console.Error.WriteLine($"{Verb}: {error}");
-                    failed = true;
-                    continue;
+                    var (text, error) = group[i];
+                    if (text is null)
+                    {
+                        Console.Error.WriteLine($"{Verb}: {error}");
+                        failed = true;
+                        continue;
+                    }
+                    IReadOnlyList<TextMatch> matches;
+                    try
+                    {
+                        matches = await pending[i]!;
+                    }
+                    catch (RegexMatchTimeoutException e)
+                    {
+                        Console.Error.WriteLine($"{Verb}: a regex term timed out ({SafeText.Escape(e.Pattern, 80)}) on a text of {text.Length} characters");
+                        failed = true;
+                        continue;
+                    }
+                    WriteLine(stdout, text, matches);
                 }
-                IReadOnlyList<TextMatch> matches;
-                try
-                {
-                    matches = matcher.Match(text);
-                }
-                catch (RegexMatchTimeoutException e)
-                {
-                    Console.Error.WriteLine($"{Verb}: a regex term timed out ({SafeText.Escape(e.Pattern, 80)}) on a text of {text.Length} characters");
-                    failed = true;
-                    continue;
-                }
-                WriteLine(stdout, text, matches);
             }
-            return Task.FromResult(failed ? ExitCodes.Failure : ExitCodes.Ok);
+            return failed ? ExitCodes.Failure : ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>The sentence model beside the program, batched; null (reported) when it cannot be loaded.</summary>
+    private static BatchedTextEmbedder? LoadEmbedder()
+    {
+        try
+        {
+            return new BatchedTextEmbedder(SentenceEmbedder.Load());
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            Console.Error.WriteLine($"{Verb}: the sentence model could not be loaded: {SafeText.Escape(e.Message)}");
+            return null;
+        }
     }
 
     /// <summary>The bank's name is the file name without extension: it must be usable as one.</summary>
@@ -196,8 +237,15 @@ internal static class TextCommand
                 json.WriteString("bank", m.Bank);
                 json.WriteString("id", m.Id);
                 json.WriteString("category", m.Category);
-                json.WriteNumber("start", m.Start);
-                json.WriteNumber("end", m.End);
+                if (m.Similarity is { } similarity)
+                {
+                    json.WriteNumber("similarity", Math.Round(similarity, 4));
+                }
+                else
+                {
+                    json.WriteNumber("start", m.Start);
+                    json.WriteNumber("end", m.End);
+                }
                 json.WriteEndObject();
             }
             json.WriteEndArray();

@@ -2,15 +2,18 @@ using System.Globalization;
 using System.Text;
 using Moderation.Streams.Hashing.Banks;
 using Moderation.Streams.Text;
+using Moderation.Streams.Text.Embeddings;
 using StackExchange.Redis;
 
 namespace Moderation.Streams.Redis.TextBanks;
 
 /// <summary>
-/// Term and domain banks in Redis, beside the hash banks and laid out like them: a registry hash (name → kind), per bank
-/// a hash of entries (id → one CSV row, as the bank file has it) and a version counter bumped by every change, and a
-/// change message on a pub/sub channel. Every write is checked by loading the bank exactly as the worker will
-/// (<see cref="TermBank.Load"/>, <see cref="DomainBank.Load"/>): what the store holds always loads.
+/// Term, domain and meaning (<c>texts</c>) banks in Redis, beside the hash banks and laid out like them: a registry hash
+/// (name → kind), per bank a hash of entries (id → one CSV row, as the bank file has it) and a version counter bumped by
+/// every change (a <c>texts</c> bank also keeps its similarity threshold), and a change message on a pub/sub channel.
+/// Every write is checked by loading the bank exactly as the worker will (<see cref="TermBank.Load"/>,
+/// <see cref="DomainBank.Load"/>, <see cref="MeaningBank.Parse"/>): what the store holds always loads. Meaning banks are
+/// stored as text; the worker embeds them when it loads them.
 /// </summary>
 public sealed class RedisTextBankStore
 {
@@ -36,6 +39,9 @@ public sealed class RedisTextBankStore
 
     public string VersionKey(string bank) => $"{_prefix}textbank:{{{bank}}}:version";
 
+    /// <summary>A <c>texts</c> bank's threshold (a string; absent = <see cref="MeaningBank.DefaultThreshold"/>).</summary>
+    public string ThresholdKey(string bank) => $"{_prefix}textbank:{{{bank}}}:threshold";
+
     /// <summary>Every text bank, by name.</summary>
     public async Task<IReadOnlyList<TextBankInfo>> ListAsync()
     {
@@ -45,7 +51,10 @@ public sealed class RedisTextBankStore
         var versions = await VersionsAsync(banks).ConfigureAwait(false);
         var result = new List<TextBankInfo>(banks.Count);
         for (int i = 0; i < banks.Count; i++)
-            result.Add(new TextBankInfo(banks[i].Name, banks[i].Kind, await counts[i].ConfigureAwait(false), versions[i]));
+        {
+            float? threshold = banks[i].Kind == TextBankKinds.Texts ? await ThresholdAsync(banks[i].Name).ConfigureAwait(false) : null;
+            result.Add(new TextBankInfo(banks[i].Name, banks[i].Kind, await counts[i].ConfigureAwait(false), versions[i], threshold));
+        }
         return result;
     }
 
@@ -74,12 +83,18 @@ public sealed class RedisTextBankStore
 
     /// <summary>Imports the rows of a bank file: adds them (an entry with the same id is replaced), or with
     /// <paramref name="replace"/> empties the bank first.</summary>
+    /// <param name="threshold">A <c>texts</c> bank's least cosine similarity (null: keep the bank's, or the default).</param>
     /// <returns>The bank's new version.</returns>
     /// <exception cref="TextBankException">A row is refused (every refused row is listed; nothing is written).</exception>
-    /// <exception cref="ArgumentException">A bad name or kind, or the bank exists with another kind.</exception>
-    public async Task<long> ImportAsync(string bank, string kind, TextReader rows, bool replace = false)
+    /// <exception cref="ArgumentException">A bad name, kind or threshold, or the bank exists with another kind.</exception>
+    public async Task<long> ImportAsync(string bank, string kind, TextReader rows, bool replace = false, float? threshold = null)
     {
         BankNames.Validate(bank);
+        if (threshold is { } t)
+        {
+            if (kind != TextBankKinds.Texts) throw new ArgumentException("only a texts bank has a threshold", nameof(threshold));
+            if (MeaningBank.ThresholdRefusal(t) is { } why) throw new ArgumentException(why, nameof(threshold));
+        }
         var parsed = Rows(bank, kind, rows);
         var db = _redis.GetDatabase();
         var existing = (string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false);
@@ -91,6 +106,7 @@ public sealed class RedisTextBankStore
         _ = tx.HashSetAsync(RegistryKey, bank, kind);
         if (replace) _ = tx.KeyDeleteAsync(EntriesKey(bank));
         if (parsed.Count > 0) _ = tx.HashSetAsync(EntriesKey(bank), [.. parsed.Select(r => new HashEntry(r.Id, r.Row))]);
+        if (threshold is { } th) _ = tx.StringSetAsync(ThresholdKey(bank), th.ToString("R", CultureInfo.InvariantCulture));
         var version = tx.StringIncrementAsync(VersionKey(bank));
         if (!await tx.ExecuteAsync().ConfigureAwait(false))
             throw new InvalidOperationException($"bank '{bank}' changed kind during the import: try again");
@@ -124,6 +140,7 @@ public sealed class RedisTextBankStore
         var tx = db.CreateTransaction();
         _ = tx.HashDeleteAsync(RegistryKey, bank);
         _ = tx.KeyDeleteAsync(EntriesKey(bank));
+        _ = tx.KeyDeleteAsync(ThresholdKey(bank));
         var version = tx.StringIncrementAsync(VersionKey(bank));
         await tx.ExecuteAsync().ConfigureAwait(false);
         await AnnounceAsync(bank, await version.ConfigureAwait(false)).ConfigureAwait(false);
@@ -146,16 +163,37 @@ public sealed class RedisTextBankStore
     private async Task<string> FileAsync(string bank, string kind)
     {
         var rows = await _redis.GetDatabase().HashGetAllAsync(EntriesKey(bank)).ConfigureAwait(false);
-        var text = new StringBuilder(kind == TextBankKinds.Terms ? "pattern,category,id,mode\n" : "domain,category,id\n");
+        var text = new StringBuilder(kind switch
+        {
+            TextBankKinds.Terms => "pattern,category,id,mode\n",
+            TextBankKinds.Texts => "text,category,id\n",
+            _ => "domain,category,id\n",
+        });
         foreach (var row in rows.OrderBy(r => (string)r.Name!, StringComparer.Ordinal)) text.Append((string)row.Value!).Append('\n');
         return text.ToString();
     }
 
+    /// <summary>A <c>texts</c> bank's threshold.</summary>
+    public async Task<float> ThresholdAsync(string bank)
+    {
+        var value = await _redis.GetDatabase().StringGetAsync(ThresholdKey(bank)).ConfigureAwait(false);
+        return !value.IsNull && float.TryParse((string?)value, NumberStyles.Float, CultureInfo.InvariantCulture, out var t) && MeaningBank.ThresholdRefusal(t) is null
+            ? t : MeaningBank.DefaultThreshold;
+    }
+
     /// <summary>Every text bank, loaded as the worker matches with it, and the versions it was loaded at.</summary>
-    public async Task<(TextMatcher Matcher, IReadOnlyDictionary<string, long> Versions)> LoadAsync(CancellationToken ct = default)
+    public Task<(TextMatcher Matcher, IReadOnlyDictionary<string, long> Versions)> LoadAsync(CancellationToken ct = default) => LoadAsync(null, null, ct);
+
+    /// <summary>Every text bank, loaded as the worker matches with it (meaning banks embedded with
+    /// <paramref name="embedder"/>, reusing the vectors of <paramref name="previous"/> for texts it already held), and the
+    /// versions it was loaded at.</summary>
+    /// <exception cref="TextBankException">A meaning bank exists and there is no embedder.</exception>
+    public async Task<(TextMatcher Matcher, IReadOnlyDictionary<string, long> Versions)> LoadAsync(ITextEmbedder? embedder, TextMatcher? previous, CancellationToken ct = default)
     {
         var terms = new List<TermBank>();
         var domains = new List<DomainBank>();
+        var meanings = new List<MeaningBank>();
+        Dictionary<string, float[]>? known = null;
         var versions = new Dictionary<string, long>(StringComparer.Ordinal);
         // Versions first: a change landing between the two reads makes the next sync load again, never skip it.
         var banks = await RegistryAsync().ConfigureAwait(false);
@@ -168,14 +206,32 @@ public sealed class RedisTextBankStore
             versions[name] = bankVersions[i];
             if (kind == TextBankKinds.Terms) terms.Add(TermBank.Load(name, new StringReader(file)));
             else if (kind == TextBankKinds.Domains) domains.Add(DomainBank.Load(name, new StringReader(file)));
+            else if (kind == TextBankKinds.Texts)
+            {
+                if (embedder is null) throw new TextBankException(name, [new TextBankRowError(0, "a texts bank needs the sentence model, and none is loaded")]);
+                known ??= Known(previous);
+                var entries = MeaningBank.Parse(name, new StringReader(file));
+                meanings.Add(await MeaningBank.BuildAsync(name, entries, await ThresholdAsync(name).ConfigureAwait(false), embedder,
+                    text => known.GetValueOrDefault(text), ct).ConfigureAwait(false));
+            }
         }
-        return (new TextMatcher(terms, domains), versions);
+        return (new TextMatcher(terms, domains, meanings, embedder), versions);
+    }
+
+    // The vectors a reload can reuse: every text of the previous copy's meaning banks.
+    private static Dictionary<string, float[]> Known(TextMatcher? previous)
+    {
+        var known = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach (var bank in previous?.MeaningBanks ?? [])
+            foreach (var (text, vector) in bank.Vectors()) known.TryAdd(text, vector);
+        return known;
     }
 
     private static List<(string Id, string Row)> Rows(string bank, string kind, TextReader rows) => kind switch
     {
         TextBankKinds.Terms => [.. TermBank.Load(bank, rows).Entries.Select(e => (e.Id, Csv(e.Pattern, e.Category, e.Id, e.Mode.ToString().ToLowerInvariant())))],
         TextBankKinds.Domains => [.. DomainBank.Load(bank, rows).Entries.Select(e => (e.Id, Csv(e.Domain, e.Category, e.Id)))],
+        TextBankKinds.Texts => [.. MeaningBank.Parse(bank, rows).Select(e => (e.Id, Csv(e.Text, e.Category, e.Id)))],
         _ => throw new ArgumentException($"kind '{kind}' must be one of {string.Join(", ", TextBankKinds.All)}", nameof(kind)),
     };
 

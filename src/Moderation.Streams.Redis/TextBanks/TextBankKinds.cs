@@ -9,5 +9,8 @@ public static class TextBankKinds
     /// <summary><c>domain,category[,id]</c>: the domain and every subdomain of it.</summary>
     public const string Domains = "domains";
 
-    public static IReadOnlyList<string> All { get; } = [Terms, Domains];
+    /// <summary><c>text,category[,id]</c>: known violating texts, matched by meaning (sentence embeddings).</summary>
+    public const string Texts = "texts";
+
+    public static IReadOnlyList<string> All { get; } = [Terms, Domains, Texts];
 }

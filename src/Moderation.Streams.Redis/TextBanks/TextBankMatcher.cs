@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Moderation.Streams.Redis.Banks;
 using Moderation.Streams.Text;
+using Moderation.Streams.Text.Embeddings;
 using StackExchange.Redis;
 
 namespace Moderation.Streams.Redis.TextBanks;
@@ -10,7 +11,9 @@ namespace Moderation.Streams.Redis.TextBanks;
 /// The worker's copy of the text banks, kept in step with <see cref="RedisTextBankStore"/>: loaded at start, reloaded when a
 /// change message arrives or the versions moved (checked every <see cref="BankMatcherOptions.RefreshInterval"/>), matched
 /// in memory. Like the hash banks, a copy older than <see cref="BankMatcherOptions.MaxStaleness"/> (or none at all) is
-/// not trusted: <see cref="Current"/> is then null and the decision fails closed.
+/// not trusted: <see cref="Current"/> is then null and the decision fails closed. Meaning banks are embedded with the
+/// embedder given (a reload embeds only texts it has not seen); without one, a stored <c>texts</c> bank keeps the copy
+/// from loading, so texts fail closed.
 /// </summary>
 public sealed class TextBankMatcher : IAsyncDisposable
 {
@@ -19,6 +22,7 @@ public sealed class TextBankMatcher : IAsyncDisposable
     private readonly BankMatcherOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly ITextEmbedder? _embedder;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
     private TextMatcher? _matcher;
@@ -26,8 +30,10 @@ public sealed class TextBankMatcher : IAsyncDisposable
     private long _lastSync;
     private Task? _loop;
 
-    public TextBankMatcher(IConnectionMultiplexer redis, RedisTextBankStore store, BankMatcherOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
+    public TextBankMatcher(IConnectionMultiplexer redis, RedisTextBankStore store, BankMatcherOptions? options = null, ILogger? logger = null, TimeProvider? time = null,
+        ITextEmbedder? embedder = null)
     {
+        _embedder = embedder;
         _redis = redis;
         _store = store;
         _options = options ?? new BankMatcherOptions();
@@ -55,7 +61,7 @@ public sealed class TextBankMatcher : IAsyncDisposable
             await _redis.GetSubscriber().SubscribeAsync(_store.ChangesChannel, (_, _) => Signal()).ConfigureAwait(false);
             await SyncAsync(ct).WaitAsync(initialLoadTimeout, _time, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is TimeoutException or RedisException or TextBankException)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested) // the store, a bank, the sentence model
         {
             _logger.LogWarning("Text banks not loaded at start ({Message}); texts fail closed until they are", e.Message);
         }
@@ -72,7 +78,7 @@ public sealed class TextBankMatcher : IAsyncDisposable
         bool changed = Volatile.Read(ref _matcher) is null || !SameVersions(versions, Versions);
         if (changed)
         {
-            var (matcher, loaded) = await _store.LoadAsync(ct).ConfigureAwait(false);
+            var (matcher, loaded) = await _store.LoadAsync(_embedder, Volatile.Read(ref _matcher), ct).ConfigureAwait(false);
             Volatile.Write(ref _versions, loaded);
             Volatile.Write(ref _matcher, matcher);
             _logger.LogInformation("Text banks loaded: {Banks}", string.Join(", ", loaded.Select(v => $"{v.Key} v{v.Value}")));
@@ -109,7 +115,7 @@ public sealed class TextBankMatcher : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is RedisException or TextBankException or TimeoutException)
+            catch (Exception e) when (e is not OperationCanceledException) // the store, a bank, the sentence model: the loop goes on
             {
                 _logger.LogWarning("Text banks not refreshed ({Message}); the copy in memory stays until it is {MaxStaleness} old", e.Message, _options.MaxStaleness);
             }

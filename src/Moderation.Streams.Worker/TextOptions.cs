@@ -1,0 +1,20 @@
+using System.ComponentModel.DataAnnotations;
+using Moderation.Streams.Contracts;
+
+namespace Moderation.Streams.Worker;
+
+/// <summary>Text signal settings (configuration section <c>Text</c>): how long a caption and a text item may be
+/// (characters = Unicode scalar values); longer is <c>invalid-event</c>. Defaults are the contract's (<see cref="EventLimits"/>).</summary>
+public sealed class TextOptions
+{
+    /// <summary>Longest <c>caption</c> accepted (<c>Text:MaxCaptionChars</c>).</summary>
+    [Range(1, 1_000_000)]
+    public int MaxCaptionChars { get; set; } = EventLimits.Default.MaxCaptionChars;
+
+    /// <summary>Longest <c>text</c> of a text item accepted (<c>Text:MaxTextChars</c>).</summary>
+    [Range(1, 1_000_000)]
+    public int MaxTextChars { get; set; } = EventLimits.Default.MaxTextChars;
+
+    /// <summary>The event limits these settings make.</summary>
+    public EventLimits ToEventLimits() => EventLimits.Default with { MaxCaptionChars = MaxCaptionChars, MaxTextChars = MaxTextChars };
+}
