@@ -42,11 +42,23 @@ internal static class ReferenceRun
                 foreach (bool reference in run % 2 == 0 ? new[] { true, false } : [false, true])
                 {
                     string[] command = reference ? [referenceBinary] : [.. ours, "hash"];
-                    var (seconds, exit, lines, error) = Time(taskset, core, command, files);
                     string who = reference ? "reference" : "moderation hash";
+                    double seconds;
+                    int exit;
+                    List<string> lines;
+                    string error;
+                    try
+                    {
+                        (seconds, exit, lines, error) = Time(taskset, core, command, files);
+                    }
+                    catch (System.ComponentModel.Win32Exception e)
+                    {
+                        Console.Error.WriteLine($"moderation bench pdq: could not start the {who}: {e.Message}");
+                        return null;
+                    }
                     if (exit != 0 || lines.Count != files.Count)
                     {
-                        output.WriteLine($"bench pdq: {who} exited {exit} with {lines.Count} lines for {files.Count} files: {error.Trim()}");
+                        Console.Error.WriteLine($"moderation bench pdq: {who} exited {exit} with {lines.Count} lines for {files.Count} files: {error.Trim().ReplaceLineEndings(" ")}");
                         return null;
                     }
                     (reference ? referenceTimes : ourTimes).Add(seconds);
@@ -60,7 +72,7 @@ internal static class ReferenceRun
             {
                 if (!TryHash(referenceLines![i], files[i], out var expected) || !TryHash(ourLines![i], files[i], out var actual))
                 {
-                    output.WriteLine($"bench pdq: unexpected output for {files[i]}: reference \"{referenceLines![i]}\", ours \"{ourLines![i]}\"");
+                    Console.Error.WriteLine($"moderation bench pdq: unexpected output for {files[i]}: reference \"{referenceLines![i]}\", ours \"{ourLines![i]}\"");
                     return null;
                 }
                 distances.Add(PdqHash.Distance(expected, actual));
