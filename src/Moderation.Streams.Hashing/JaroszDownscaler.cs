@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Moderation.Streams.Hashing;
 
@@ -155,6 +156,7 @@ internal static class JaroszDownscaler
     }
 
     // Element-wise, so a vector at a time gives each element exactly the scalar result.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // Vector<T> code is not precompiled (ReadyToRun): JIT it optimised at once
     private static void Add(Span<float> sums, ReadOnlySpan<float> row)
     {
         int j = 0;
@@ -163,6 +165,7 @@ internal static class JaroszDownscaler
         for (; j < sums.Length; j++) sums[j] += row[j];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // Vector<T> code is not precompiled (ReadyToRun): JIT it optimised at once
     private static void Subtract(Span<float> sums, ReadOnlySpan<float> row)
     {
         int j = 0;
@@ -171,6 +174,7 @@ internal static class JaroszDownscaler
         for (; j < sums.Length; j++) sums[j] -= row[j];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // Vector<T> code is not precompiled (ReadyToRun): JIT it optimised at once
     private static void Divide(ReadOnlySpan<float> sums, int count, Span<float> row)
     {
         float divisor = count;
@@ -181,6 +185,7 @@ internal static class JaroszDownscaler
         for (; j < sums.Length; j++) row[j] = sums[j] / divisor;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // Vector<T> code is not precompiled (ReadyToRun): JIT it optimised at once
     private static void DivideBy(Span<float> row, ReadOnlySpan<float> counts)
     {
         int j = 0;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Moderation.Streams.Hashing;
 
@@ -23,6 +24,7 @@ internal static class PdqDct
     }
 
     /// <summary>B = D A Dᵀ with the intermediate T = D A, each dot product summed left to right from 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // Vector<T> code is not precompiled (ReadyToRun): JIT it optimised at once
     public static void Dct64To16(ReadOnlySpan<float> a64x64, Span<float> t16x64, Span<float> b16x16)
     {
         ReadOnlySpan<float> d = Matrix;
