@@ -26,7 +26,6 @@ public sealed class PdqHasher
 
     private static readonly float LumaR = (float)0.299, LumaG = (float)0.587, LumaB = (float)0.114;
 
-    private readonly byte[] _resized = new byte[ResizeSide * ResizeSide * 3];
     private readonly float[] _buffer1 = new float[ResizeSide * ResizeSide];
     private readonly float[] _buffer2 = new float[ResizeSide * ResizeSide];
     private readonly float[] _columnSums = new float[ResizeSide];
@@ -148,11 +147,11 @@ public sealed class PdqHasher
 
         if (width > ResizeSide || height > ResizeSide)
         {
-            // RGBA is resized to RGB (the alpha is never read).
-            ResizeNearest(pixels, width, height, channels, _resized);
-            channels = Math.Min(channels, 3);
-            pixels = _resized.AsSpan(0, ResizeSide * ResizeSide * channels);
-            width = height = ResizeSide;
+            // Resized and turned into luma in one pass: the same source pixel for each of the 512x512 positions
+            // (CImg's nearest neighbour) and the same float expression as below, without the RGB copy in between.
+            rows = cols = ResizeSide;
+            LumaOfResized(pixels, width, height, channels, grey, _buffer1.AsSpan(0, ResizeSide * ResizeSide));
+            return true;
         }
         rows = height;
         cols = width;
@@ -171,16 +170,9 @@ public sealed class PdqHasher
         return true;
     }
 
-    private static bool AllGrey(ReadOnlySpan<byte> rgb, int channels)
-    {
-        // Photos differ in the first few pixels, so this rarely reads far.
-        for (int p = 0; p < rgb.Length; p += channels)
-            if (rgb[p] != rgb[p + 1] || rgb[p] != rgb[p + 2]) return false;
-        return true;
-    }
-
-    // CImg's nearest-neighbour resize as the reference calls it: destination x reads source floor(x * W / 512).
-    private static void ResizeNearest(ReadOnlySpan<byte> source, int width, int height, int channels, Span<byte> target)
+    // CImg's nearest-neighbour resize as the reference calls it (destination x reads source floor(x * W / 512)),
+    // then luma of each sampled pixel (grey: the value itself).
+    private static void LumaOfResized(ReadOnlySpan<byte> source, int width, int height, int channels, bool grey, Span<float> luma)
     {
         Span<int> sourceColumn = stackalloc int[ResizeSide];
         for (int x = 0; x < ResizeSide; x++) sourceColumn[x] = (int)((long)x * width / ResizeSide) * channels;
@@ -188,31 +180,27 @@ public sealed class PdqHasher
         for (int y = 0; y < ResizeSide; y++)
         {
             var sourceRow = source.Slice((int)((long)y * height / ResizeSide) * rowBytes, rowBytes);
-            var targetRow = target.Slice(y * ResizeSide * Math.Min(channels, 3), ResizeSide * Math.Min(channels, 3));
-            if (channels == 1)
+            var target = luma.Slice(y * ResizeSide, ResizeSide);
+            if (grey)
             {
-                for (int x = 0; x < ResizeSide; x++) targetRow[x] = sourceRow[sourceColumn[x]];
-            }
-            else if (channels == 4)
-            {
-                for (int x = 0, t = 0; x < ResizeSide; x++, t += 3)
-                {
-                    int s = sourceColumn[x];
-                    targetRow[t] = sourceRow[s];
-                    targetRow[t + 1] = sourceRow[s + 1];
-                    targetRow[t + 2] = sourceRow[s + 2];
-                }
+                for (int x = 0; x < ResizeSide; x++) target[x] = sourceRow[sourceColumn[x]];
             }
             else
             {
-                for (int x = 0, t = 0; x < ResizeSide; x++, t += 3)
+                for (int x = 0; x < ResizeSide; x++)
                 {
                     int s = sourceColumn[x];
-                    targetRow[t] = sourceRow[s];
-                    targetRow[t + 1] = sourceRow[s + 1];
-                    targetRow[t + 2] = sourceRow[s + 2];
+                    target[x] = LumaR * sourceRow[s] + LumaG * sourceRow[s + 1] + LumaB * sourceRow[s + 2];
                 }
             }
         }
+    }
+
+    private static bool AllGrey(ReadOnlySpan<byte> rgb, int channels)
+    {
+        // Photos differ in the first few pixels, so this rarely reads far.
+        for (int p = 0; p < rgb.Length; p += channels)
+            if (rgb[p] != rgb[p + 1] || rgb[p] != rgb[p + 2]) return false;
+        return true;
     }
 }

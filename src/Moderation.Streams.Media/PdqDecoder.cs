@@ -31,8 +31,12 @@ internal static class JpegScale
 /// samples the same 512x512 grid from a slightly smoothed picture, which moves few bits (measured by
 /// <c>bench pdq</c>). Other formats, and JPEGs too small to scale, are decoded in full. Pixels go straight into
 /// a buffer reused across calls (RGBA is hashed as is, without an RGB copy). The same size limits as
-/// <see cref="ImageDecoder"/>, but not its JPEG completeness check nor its EXIF orientation: this is the benchmark's
-/// reference-style fast path (<c>bench pdq</c>), not the worker's. Not thread-safe: one instance per thread.
+/// <see cref="ImageDecoder"/> and its JPEG marker walk (<see cref="JpegStructure"/>: at most
+/// <see cref="DecodeLimits.MaxJpegScans"/> scans, an end of image after them), but not its walk of the entropy-coded
+/// data (<see cref="JpegEntropy"/>, about half the cost of a half-scale decode) nor its EXIF orientation: a file cut
+/// short and closed with an end-of-image marker hashes with the grey blocks libjpeg invents, as it does in the
+/// reference (ImageMagick). This is <c>moderation hash</c>'s path for JPEGs and <c>bench pdq</c>'s fast path, not the
+/// worker's (which refuses such uploads). Not thread-safe: one instance per thread.
 /// </summary>
 public sealed class PdqDecoder
 {
@@ -46,12 +50,13 @@ public sealed class PdqDecoder
 
     public PdqDecoder(int minScaledSide = 512)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(minScaledSide, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(minScaledSide, 0);
         MinScaledSide = minScaledSide;
     }
 
     /// <summary>A JPEG is decoded at a reduced scale only if both scaled sides are at least this (512: PDQ's resize side).
-    /// 1 always takes the smallest scale (1/8): faster, but then PDQ hashes a different grid, and more bits move.</summary>
+    /// 1 always takes the smallest scale (1/8): faster, but then PDQ hashes a different grid, and more bits move.
+    /// 0 never scales (every picture decoded in full: the reference's pixels).</summary>
     public int MinScaledSide { get; }
 
     /// <exception cref="ModerationException">Unsupported, too large, truncated or corrupt media.</exception>
@@ -61,6 +66,16 @@ public sealed class PdqDecoder
         if (encoded.IsEmpty) throw new ModerationException(ErrorCodes.UndecodableMedia, "empty media");
         if (encoded.Length > limits.MaxBytes)
             throw new ModerationException(ErrorCodes.MediaTooLarge, $"{encoded.Length} bytes exceeds the limit of {limits.MaxBytes}");
+        if (MediaSniffer.Sniff(encoded) == MediaFormat.Jpeg)
+        {
+            // Markers only (a vectorised search for 0xFF through the data): size from the frame header before any
+            // pixel memory, scan bombs, and a file cut short (no end of image after its scans).
+            var jpeg = JpegStructure.Read(encoded);
+            if (jpeg.Width > 0) ImageDecoder.CheckSize(jpeg.Width, jpeg.Height, limits);
+            if (jpeg.Scans > limits.MaxJpegScans)
+                throw new ModerationException(ErrorCodes.MediaTooLarge, $"JPEG with more than {limits.MaxJpegScans} scans");
+            if (!jpeg.Complete) throw new ModerationException(ErrorCodes.UndecodableMedia, "JPEG data is truncated or corrupt (no end of image after its scans)");
+        }
 
         unsafe
         {

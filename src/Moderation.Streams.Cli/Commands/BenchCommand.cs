@@ -11,6 +11,7 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Benchmarks that print side-by-side ratios against a baseline measured in the same run.");
         command.Subcommands.Add(PdqBench.Create());
+        command.Subcommands.Add(ClassifyBench.Create());
         command.Subcommands.Add(BankBench.Create());
         command.Subcommands.Add(InferenceBench.Create());
         command.Subcommands.Add(PoisonBench.Create());
