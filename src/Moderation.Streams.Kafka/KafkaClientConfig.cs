@@ -25,6 +25,7 @@ public static class KafkaClientConfig
         SessionTimeoutMs = options.SessionTimeoutMs,
         HeartbeatIntervalMs = options.HeartbeatIntervalMs,
         MaxPollIntervalMs = options.MaxPollIntervalMs,
+        FetchWaitMaxMs = options.FetchWaitMaxMs,
         EnablePartitionEof = false,
         GroupInstanceId = string.IsNullOrWhiteSpace(options.GroupInstanceId) ? null : options.GroupInstanceId,
         IsolationLevel = IsolationLevel.ReadCommitted,

@@ -22,6 +22,11 @@ namespace Moderation.Streams.Kafka;
 public sealed class UploadConsumer : IDisposable
 {
     private static readonly TimeSpan PollSlice = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The poll's wait while partitions are paused for backpressure: paused partitions deliver nothing, so the
+    /// 100 ms slice idled the worker after every pause until the next poll noticed the completions that let it resume
+    /// (bench e2e's cache-hit phase: a pause at every MaxInFlight uploads).</summary>
+    private static readonly TimeSpan PausedPollSlice = TimeSpan.FromMilliseconds(5);
     private readonly KafkaOptions _options;
     private readonly IUploadHandler _handler;
     private readonly ILogger _logger;
@@ -153,7 +158,7 @@ public sealed class UploadConsumer : IDisposable
                 ConsumeResult<byte[]?, byte[]?>? result;
                 try
                 {
-                    result = _consumer.Consume(PollSlice);
+                    result = _consumer.Consume(_paused.Count > 0 || _heldBack.Count > 0 ? PausedPollSlice : PollSlice);
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {

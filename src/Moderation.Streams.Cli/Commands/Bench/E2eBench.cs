@@ -27,11 +27,12 @@ internal static class E2eBench
         var stageSeconds = new Option<double>("--stage-seconds") { Description = "Length of each stage measurement", DefaultValueFactory = _ => 3 };
         var timeout = new Option<int>("--timeout") { Description = "Seconds before a phase gives up", DefaultValueFactory = _ => 600 };
         var longCommit = new Option<double>("--long-commit-interval") { Description = "Kafka:CommitInterval (seconds) of the second cache-hit run; 0 skips it", DefaultValueFactory = _ => 10 };
+        var hitUploads = new Option<int>("--hit-uploads") { Description = "Uploads of each cache-hit phase (the throughput set's pictures again, cycled) and records of the copy loop", DefaultValueFactory = _ => 4000 };
         var set = new Option<string[]>("--set") { Description = "Worker setting KEY=VALUE (configuration key, e.g. Inference:IntraOpThreads=1); repeatable", AllowMultipleArgumentsPerToken = false };
         var command = new Command("e2e", "The pipeline (worker processes, embedded broker, redis-server) vs its stages alone on the same pictures " +
             "(RATIO e2e_vs_stage_bound), cache hits vs a raw copy loop (RATIO hash_hit_vs_copy_loop), the default commit interval vs a long one.")
         {
-            uploads, workers, partitions, redis, model, stageSeconds, timeout, longCommit, set,
+            uploads, workers, partitions, redis, model, stageSeconds, timeout, longCommit, hitUploads, set,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -47,10 +48,10 @@ internal static class E2eBench
                 settings[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
             }
             var s = new Settings(parse.GetValue(uploads), parse.GetValue(workers), parse.GetValue(partitions), parse.GetValue(redis), parse.GetValue(model)!,
-                TimeSpan.FromSeconds(parse.GetValue(stageSeconds)), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(longCommit), settings);
-            if (s.Uploads is < 4 or > 100_000 || s.Workers is < 1 or > 16 || s.Partitions is < 1 or > 256 || s.StageWindow <= TimeSpan.Zero || s.Timeout <= TimeSpan.Zero || s.LongCommitSeconds < 0)
+                TimeSpan.FromSeconds(parse.GetValue(stageSeconds)), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(longCommit), parse.GetValue(hitUploads), settings);
+            if (s.Uploads is < 4 or > 100_000 || s.Workers is < 1 or > 16 || s.Partitions is < 1 or > 256 || s.StageWindow <= TimeSpan.Zero || s.Timeout <= TimeSpan.Zero || s.LongCommitSeconds < 0 || s.HitUploads is < 1 or > 10_000_000)
             {
-                Console.Error.WriteLine("moderation bench e2e: --uploads 4-100000, --workers 1-16, --partitions 1-256, --stage-seconds and --timeout positive, --long-commit-interval 0 or more");
+                Console.Error.WriteLine("moderation bench e2e: --uploads 4-100000, --workers 1-16, --partitions 1-256, --stage-seconds and --timeout positive, --long-commit-interval 0 or more, --hit-uploads 1-10000000");
                 return ExitCodes.Usage;
             }
             if (ModelRegistry.DescribeUnusable(s.Model, InferencePrecision.Fp32) is { } unusable)
@@ -78,7 +79,7 @@ internal static class E2eBench
     }
 
     private sealed record Settings(int Uploads, int Workers, int Partitions, string? Redis, string Model, TimeSpan StageWindow, TimeSpan Timeout,
-        double LongCommitSeconds, IReadOnlyDictionary<string, string> WorkerSettings);
+        double LongCommitSeconds, int HitUploads, IReadOnlyDictionary<string, string> WorkerSettings);
 
     private static async Task<int> RunAsync(Settings s, CancellationToken ct)
     {
@@ -113,35 +114,43 @@ internal static class E2eBench
         var warmPhase = await system.RunPhaseAsync("warm", urls[..warm], 0, s.Timeout, ct);
         Say($"warm-up: {warmPhase.Uploads} uploads decided");
         var before = await system.ScrapeAsync(ct);
+        double cpuBefore = system.WorkerCpuSeconds();
 
         Say($"throughput: {s.Uploads} distinct uploads published at once (load average {LoadAverage()})");
         var throughput = await system.RunPhaseAsync("tput", urls[warm..(warm + s.Uploads)], 0, s.Timeout, ct);
         var after = await system.ScrapeAsync(ct);
+        double cpuThroughput = system.WorkerCpuSeconds() - cpuBefore;
         Say($"throughput: {throughput.PerSecond:0.0} uploads/s ({throughput.Elapsed.TotalSeconds:0.00} s; cached {throughput.Cached}, dlq {throughput.Dlq})");
-        PrintProfile(before, after, throughput.Uploads, Say);
+        PrintProfile(before, after, throughput.Uploads, cpuThroughput, throughput.Elapsed, Say);
 
         double half = throughput.PerSecond / 2;
         var latency = await system.RunPhaseAsync("lat", urls[(warm + s.Uploads)..], half, s.Timeout, ct);
         Say($"latency at half load ({half:0.0} uploads/s offered, {latency.Uploads} distinct uploads): p50 {latency.Percentile(0.5):0} ms  p99 {latency.Percentile(0.99):0} ms " +
             $"(cached {latency.Cached}, dlq {latency.Dlq})");
 
-        // Exact duplicates of pictures decided above: cache hits (decode + PDQ + one Redis lookup, no model).
-        var hits = await system.RunPhaseAsync("hit", urls[warm..(warm + s.Uploads)], 0, s.Timeout, ct);
-        Say($"cache hits: {hits.PerSecond:0.0} uploads/s ({hits.Cached} of {hits.Uploads} cached, {hits.Elapsed.TotalSeconds:0.00} s)");
-        int uploadsSoFar = warm + 3 * s.Uploads;
-        double copy = system.CopyLoop(uploadsSoFar, new Kafka.KafkaOptions().CommitInterval, s.Timeout);
-        Say($"copy loop (consume -> produce, the worker's client settings, {uploadsSoFar} records): {copy:0} records/s");
+        // Exact duplicates of pictures decided above: decision-cache hits (no model), the throughput set cycled.
+        var hitUrls = Enumerable.Range(0, s.HitUploads).Select(i => urls[warm + i % s.Uploads]).ToArray();
+        var beforeHits = await system.ScrapeAsync(ct);
+        double cpuBeforeHits = system.WorkerCpuSeconds();
+        var hits = await system.RunPhaseAsync("hit", hitUrls, 0, s.Timeout, ct);
+        Say($"cache hits: {hits.PerSecond:0.0} uploads/s ({hits.Cached} of {hits.Uploads} cached, {hits.Elapsed.TotalSeconds:0.00} s, published in {hits.Published.TotalSeconds:0.00} s; " +
+            $"upload->decision p50 {hits.Percentile(0.5):0} ms p99 {hits.Percentile(0.99):0} ms; load average {LoadAverage()})");
+        PrintProfile(beforeHits, await system.ScrapeAsync(ct), hits.Uploads, system.WorkerCpuSeconds() - cpuBeforeHits, hits.Elapsed, Say);
+        double copy = system.CopyLoop(s.HitUploads, new Kafka.KafkaOptions().CommitInterval, s.Timeout);
+        Say($"copy loop (consume -> produce, the worker's client settings, {s.HitUploads} records): {copy:0} records/s");
 
         PipelineUnderTest.Phase? longHits = null;
         if (s.LongCommitSeconds > 0)
         {
+            // Fresh workers with a long commit interval: one pass over the pictures first, so that they start from what the
+            // first workers knew when their hits were measured (the decision cache is shared; what a worker remembers is not).
             var exits = await system.StopWorkersAsync(ct);
             var longSettings = new Dictionary<string, string>(workerSettings) { ["Kafka:CommitInterval"] = TimeSpan.FromSeconds(s.LongCommitSeconds).ToString("c") };
             for (int w = 0; w < s.Workers; w++) await system.StartWorkerAsync(longSettings, TimeSpan.FromSeconds(120), ct);
-            await system.RunPhaseAsync("warm2", urls[..warm], 0, s.Timeout, ct);
-            longHits = await system.RunPhaseAsync("hit2", urls[warm..(warm + s.Uploads)], 0, s.Timeout, ct);
+            await system.RunPhaseAsync("warm2", urls[..(warm + s.Uploads)], 0, s.Timeout, ct);
+            longHits = await system.RunPhaseAsync("hit2", hitUrls, 0, s.Timeout, ct);
             Say($"cache hits with Kafka:CommitInterval={s.LongCommitSeconds:0.###} s: {longHits.PerSecond:0.0} uploads/s " +
-                $"({longHits.Cached} cached; first workers exited {string.Join('/', exits)})");
+                $"({longHits.Cached} of {longHits.Uploads} cached; first workers exited {string.Join('/', exits)}; load average {LoadAverage()})");
         }
         var lastExits = await system.StopWorkersAsync(ct);
         Say($"workers exited {string.Join('/', lastExits)}; load average {LoadAverage()}");
@@ -196,16 +205,17 @@ internal static class E2eBench
     }
 
     /// <summary>What the workers' metrics say the throughput phase did: the batches formed, the model's time per image, the queue wait.</summary>
-    private static void PrintProfile(List<PrometheusSample> before, List<PrometheusSample> after, int uploads, Action<string> say)
+    private static void PrintProfile(List<PrometheusSample> before, List<PrometheusSample> after, int uploads, double cpuSeconds, TimeSpan elapsed, Action<string> say)
     {
         double Delta(string prefix, string suffix) => Sum(after, prefix, suffix) - Sum(before, prefix, suffix);
         double batches = Delta("moderation_inference_batch_size", "_count"), images = Delta("moderation_inference_batch_size", "_sum");
         double modelSeconds = Delta("moderation_inference_duration", "_sum");
         double waitSeconds = Delta("moderation_inference_queue_wait", "_sum"), waits = Delta("moderation_inference_queue_wait", "_count");
         double decisionSeconds = Delta("moderation_decision_duration", "_sum"), decisions = Delta("moderation_decision_duration", "_count");
-        say($"profile (workers' metrics over the throughput phase): {images:0} images in {batches:0} batches (mean batch {images / Math.Max(1, batches):0.0}), " +
+        say($"profile (workers' metrics and CPU time over the phase): worker CPU {1000 * cpuSeconds / uploads:0.00} ms/upload " +
+            $"({cpuSeconds / elapsed.TotalSeconds:0.00} of {Environment.ProcessorCount} cores busy), {images:0} images in {batches:0} batches (mean batch {images / Math.Max(1, batches):0.0}), " +
             $"model {1000 * modelSeconds / Math.Max(1, images):0.0} ms/image, queue wait mean {1000 * waitSeconds / Math.Max(1, waits):0} ms, " +
-            $"consumed->decided mean {1000 * decisionSeconds / Math.Max(1, decisions):0} ms over {decisions:0} decisions ({uploads} uploads)");
+            $"consumed->decided mean {1000 * decisionSeconds / Math.Max(1, decisions):0.0} ms over {decisions:0} decisions ({uploads} uploads)");
     }
 
     private static double Sum(List<PrometheusSample> samples, string prefix, string suffix) =>

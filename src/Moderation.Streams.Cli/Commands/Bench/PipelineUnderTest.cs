@@ -50,7 +50,7 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
     private readonly record struct Outcome(long At, bool Cached, bool Dlq);
 
     /// <summary>What one phase measured.</summary>
-    public sealed record Phase(int Uploads, TimeSpan Elapsed, double[] LatenciesMs, int Cached, int Dlq)
+    public sealed record Phase(int Uploads, TimeSpan Elapsed, double[] LatenciesMs, int Cached, int Dlq, TimeSpan Published)
     {
         public double PerSecond => Uploads / Elapsed.TotalSeconds;
 
@@ -181,6 +181,7 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
                 _producer!.Produce(Topics.Uploads, new Message<string, byte[]> { Key = ids[i], Value = UploadEventParser.Serialize(upload) });
             }
             if (_producer!.Flush(TimeSpan.FromSeconds(60)) != 0) throw new InvalidOperationException("uploads were not all acknowledged");
+            return TimeSpan.FromSeconds((_clock.ElapsedTicks - start) / (double)Stopwatch.Frequency);
         }, ct);
         var deadline = _clock.Elapsed + timeout;
         while (ids.Any(id => !_outcomes.ContainsKey(id)))
@@ -192,12 +193,12 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
                 throw new InvalidOperationException($"a worker exited during the run.\n{dead.Transcript()}");
             await Task.Delay(5, ct); // polling the reader's table; bounds the wall-time resolution at 5 ms
         }
-        await publishing;
+        var published = await publishing;
         var outcomes = ids.Select(id => _outcomes[id]).ToArray();
         long last = outcomes.Max(o => o.At);
         var latencies = ids.Select(id => Ms(_outcomes[id].At - _sentAt[id])).ToArray();
         return new Phase(ids.Length, TimeSpan.FromSeconds((last - start) / (double)Stopwatch.Frequency), latencies,
-            outcomes.Count(o => o.Cached), outcomes.Count(o => o.Dlq));
+            outcomes.Count(o => o.Cached), outcomes.Count(o => o.Dlq), published);
     }
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
@@ -291,6 +292,24 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
         if (failed > 0) throw new InvalidOperationException($"the copy loop failed to deliver {failed} records");
         consumer.Close();
         return rate;
+    }
+
+    /// <summary>CPU seconds (user + system) the worker processes have used so far (Linux <c>/proc/PID/stat</c>); 0 where unreadable.</summary>
+    public double WorkerCpuSeconds()
+    {
+        double total = 0;
+        foreach (var w in _workers)
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{w.Id}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                // After the command name: state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
+                total += (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+            }
+            catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException) { }
+        }
+        return total;
     }
 
     /// <summary>Worker <c>/metrics</c> samples (every worker's, concatenated).</summary>
