@@ -342,6 +342,29 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
     /// </summary>
     public static byte[] PhotoJpeg(int seed, int width, int height, int quality = 85)
     {
+        // The same seed always gives the same bytes: kept in the temp folder, so a second run does not render them again.
+        var cached = Path.Combine(Path.GetTempPath(), "moderation-bench-pictures", $"v1-{seed}-{width}x{height}-q{quality}.jpg");
+        try
+        {
+            if (File.Exists(cached)) return File.ReadAllBytes(cached);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        var bytes = RenderPhotoJpeg(seed, width, height, quality);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
+            var partial = $"{cached}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
+            File.WriteAllBytes(partial, bytes);
+            File.Move(partial, cached, overwrite: true);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return bytes;
+    }
+
+    private static byte[] RenderPhotoJpeg(int seed, int width, int height, int quality)
+    {
         using var bitmap = SampleImages.Render(seed, width, height);
         using var noise = NoiseTile(seed);
         using var canvas = new SKCanvas(bitmap);
