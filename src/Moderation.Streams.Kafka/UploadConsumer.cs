@@ -167,7 +167,7 @@ public sealed class UploadConsumer : IDisposable
                 {
                     // At the limit, not yet paused: wait for a completion instead of taking more records.
                     Volatile.Write(ref _awaitingCapacity, true);
-                    _completionSignal.Wait(PausedPollSlice, stoppingToken);
+                    _completionSignal.Wait(PausedPollSlice); // no token: a stop is seen by the loop, which then drains and commits
                     Volatile.Write(ref _awaitingCapacity, false);
                     continue;
                 }
