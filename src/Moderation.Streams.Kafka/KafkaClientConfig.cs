@@ -26,6 +26,7 @@ public static class KafkaClientConfig
         ["session.timeout.ms"] = "set Kafka:SessionTimeoutMs",
         ["heartbeat.interval.ms"] = "set Kafka:HeartbeatIntervalMs",
         ["max.poll.interval.ms"] = "set Kafka:MaxPollIntervalMs",
+        ["fetch.wait.max.ms"] = "set Kafka:FetchWaitMaxMs",
     };
 
     /// <summary>The producer's counterpart of <see cref="GuardedConsumerKeys"/>.</summary>
@@ -56,6 +57,7 @@ public static class KafkaClientConfig
         config.SessionTimeoutMs = options.SessionTimeoutMs;
         config.HeartbeatIntervalMs = options.HeartbeatIntervalMs;
         config.MaxPollIntervalMs = options.MaxPollIntervalMs;
+        config.FetchWaitMaxMs = options.FetchWaitMaxMs;
         config.EnablePartitionEof = false;
         config.GroupInstanceId = string.IsNullOrWhiteSpace(options.GroupInstanceId) ? null : options.GroupInstanceId;
         config.IsolationLevel = IsolationLevel.ReadCommitted;

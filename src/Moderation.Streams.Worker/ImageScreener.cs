@@ -10,9 +10,11 @@ namespace Moderation.Streams.Worker;
 /// <summary>
 /// Screens one still image: decode (upright, within the decode limits) → PDQ → banks → decision cache → classifier
 /// (through the shared batcher) → <see cref="Decider.Decide"/>. A bank takedown needs no model; a cached decision is reused
-/// when the decider allows it; a fresh model decision is cached when it allows that.
+/// when the decider allows it; a fresh model decision is cached when it allows that. An exact duplicate of a picture seen
+/// before (<paramref name="duplicates"/>) skips decode and PDQ, and is decoded only if the model must still see it.
 /// </summary>
-public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits, int minCacheQuality, ShadowDecisions? shadow = null)
+public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits, int minCacheQuality, ShadowDecisions? shadow = null,
+    ExactDuplicates? duplicates = null)
 {
     private readonly ThreadLocal<PdqHasher> _hasher = new(() => new PdqHasher());
 
@@ -20,17 +22,27 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
     /// <param name="caption">The upload's caption, screened by the text banks beside the picture.</param>
     public async Task<Screened> ScreenAsync(string contentId, byte[] bytes, string? caption, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct)
     {
-        DecodedImage image;
-        using (var decode = Stages.Start("decode"))
-        {
-            image = await ImageDecoder.DecodeAsync(bytes, limits, ct).ConfigureAwait(false);
-            decode?.SetTag("moderation.decode.scale", image.ScaleDenominator); // 1 = full, 2/4/8 = JPEG DCT-scaled
-            decode?.SetTag("moderation.decode.orientation", image.StoredOrientation); // EXIF 1-8, applied: pixels are upright
-        }
+        bool dihedralWanted = services.Banks is { } b && b.Options.Match.Dihedral;
+        DecodedImage? image = null;
         PdqResult pdq;
-        using (Stages.Start("hash")) pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
+        PdqDihedral? dihedral = null;
+        var digest = duplicates is null ? default : ExactDuplicates.Of(bytes);
+        if (duplicates is not null && duplicates.TryGet(digest, out var known) && (known.Dihedral is not null || !dihedralWanted))
+        {
+            (pdq, dihedral) = (known.Pdq, known.Dihedral);
+        }
+        else
+        {
+            image = await DecodeAsync(bytes, ct).ConfigureAwait(false);
+            using (Stages.Start("hash"))
+            {
+                pdq = _hasher.Value!.Hash(image.Pixels, image.Width, image.Height, image.Channels);
+                if (dihedralWanted) dihedral = _hasher.Value!.DihedralOfLast();
+            }
+            duplicates?.Add(digest, new ExactDuplicates.Entry(pdq, dihedral));
+        }
         var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
-        var banks = await services.WithFloodsAsync(policy, LookUp(pdq), contentId, ct).ConfigureAwait(false);
+        var banks = await services.WithFloodsAsync(policy, LookUp(pdq, dihedral), contentId, ct).ConfigureAwait(false);
         var signals = await services.WithTextAsync(new UploadSignals { Surface = surface, Banks = banks, BanksFailClosed = services.BanksFailClosed },
             caption, TextHit.CaptionField, ct).ConfigureAwait(false);
 
@@ -48,6 +60,7 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         Exception? failure = null;
         try
         {
+            image ??= await DecodeAsync(bytes, ct).ConfigureAwait(false);
             using (Stages.Start("inference")) scores = await services.Batcher.ClassifyAsync(image, ct).ConfigureAwait(false);
             signals = signals with { Model = ModelSignal.Still(services.ModelName, scores.Labels, scores.Values) };
         }
@@ -68,11 +81,20 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         return new Screened(decision, failure, shadowRecord);
     }
 
-    private BankSignal LookUp(PdqResult pdq)
+    private async Task<DecodedImage> DecodeAsync(byte[] bytes, CancellationToken ct)
+    {
+        using var decode = Stages.Start("decode");
+        var image = await ImageDecoder.DecodeAsync(bytes, limits, ct).ConfigureAwait(false);
+        decode?.SetTag("moderation.decode.scale", image.ScaleDenominator); // 1 = full, 2/4/8 = JPEG DCT-scaled
+        decode?.SetTag("moderation.decode.orientation", image.StoredOrientation); // EXIF 1-8, applied: pixels are upright
+        return image;
+    }
+
+    private BankSignal LookUp(PdqResult pdq, PdqDihedral? dihedral)
     {
         if (services.Banks is not { } banks) return BankSignal.NotConfigured;
         using var span = Stages.Start("bank lookup");
-        var (status, perBank) = banks.MatchPerBank(pdq.Hash, pdq.Quality, banks.Options.Match.Dihedral ? _hasher.Value!.DihedralOfLast() : null);
+        var (status, perBank) = banks.MatchPerBank(pdq.Hash, pdq.Quality, dihedral);
         span?.SetTag("moderation.bank.matched", perBank.Count > 0);
         return status == Redis.Banks.BankLookupStatus.Unavailable
             ? BankSignal.Unavailable

@@ -42,7 +42,8 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         _services = services;
         _policy = policy;
         _mediaRetry = mediaRetry ?? new MediaFetchResilience(new MediaRetryOptions(), services.Time);
-        _images = new ImageScreener(services, media.Options.Decode, options.MinCacheQuality, shadow);
+        _images = new ImageScreener(services, media.Options.Decode, options.MinCacheQuality, shadow,
+            options.ExactDuplicates > 0 ? new ExactDuplicates(Math.Max(2, options.ExactDuplicates)) : null);
         _videos = new VideoScreener(media.Options.Video, services, VideoScreener.BanksOf(services.Banks));
         _texts = new TextScreener(services);
     }

@@ -45,6 +45,9 @@ public static class WorkerTelemetry
     public const string MeterName = "Moderation.Streams.Worker";
     public const string ActivitySourceName = "Moderation.Streams.Worker";
 
+    /// <summary>The runtime's built-in meter (<c>dotnet.gc.last_collection.heap.size</c>, <c>dotnet.process.memory.working_set</c>, …), also exported.</summary>
+    public const string RuntimeMeterName = "System.Runtime";
+
     /// <summary>Counter of published decisions, tagged <c>action</c>, <c>cached</c>, <c>reason</c>.</summary>
     public const string DecisionsCounter = "moderation.decisions";
 
@@ -115,6 +118,9 @@ public static class WorkerTelemetry
             .WithMetrics(m =>
             {
                 m.AddModerationTelemetry();
+                // .NET's own runtime meter: GC heap sizes, working set, allocation, thread pool (dotnet_* in /metrics;
+                // bench soak samples the heap from it).
+                m.AddMeter(RuntimeMeterName);
                 m.AddPrometheusExporter();
                 if (otlp is { Length: > 0 }) m.AddOtlpExporter(o => o.Endpoint = new Uri(otlp));
             });

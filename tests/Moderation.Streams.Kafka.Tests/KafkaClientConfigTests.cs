@@ -115,4 +115,12 @@ public sealed class KafkaClientConfigTests
         Assert.Equal(SecurityProtocol.Plaintext, KafkaClientConfig.Producer(options).SecurityProtocol);
         Assert.Equal(SecurityProtocol.Plaintext, KafkaClientConfig.Consumer(options).SecurityProtocol);
     }
+
+    [Fact]
+    public void The_brokers_hold_on_an_empty_fetch_is_the_configured_one_short_by_default()
+    {
+        // librdkafka's own 500 ms held every resumed partition (after backpressure) and, on the embedded broker, every upload.
+        Assert.Equal(50, KafkaClientConfig.Consumer(new KafkaOptions()).FetchWaitMaxMs);
+        Assert.Equal(500, KafkaClientConfig.Consumer(new KafkaOptions { FetchWaitMaxMs = 500 }).FetchWaitMaxMs);
+    }
 }

@@ -1,0 +1,97 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Moderation.Streams.Redis.Tests.Servers;
+
+namespace Moderation.Streams.Cli.Tests;
+
+/// <summary><c>bench e2e</c> and <c>bench soak</c> run as users run them, at their smallest sizes: what they print and
+/// their exit codes (never how fast anything was).</summary>
+public sealed partial class EndToEndBenchTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [GeneratedRegex(@"^RATIO (?<name>[a-z0-9_]+) (?<value>[0-9.]+) goal (?<goal>[0-9.]+)$")]
+    private static partial Regex RatioLine();
+
+    [GeneratedRegex(@"cache hits: [0-9.]+ uploads/s \((?<cached>\d+) of (?<uploads>\d+) cached")]
+    private static partial Regex HitsLine();
+
+    [GeneratedRegex(@"throughput: [0-9.]+ uploads/s \([0-9.]+ s; cached (?<cached>\d+), dlq (?<dlq>\d+)\)")]
+    private static partial Regex ThroughputLine();
+
+    [GeneratedRegex(@"sample \d+: minute [0-9.]+  decided \d+  rss (?<rss>[0-9.]+) MiB  gc heap (?<heap>[0-9.]+) MiB")]
+    private static partial Regex SampleLine();
+
+    private static Dictionary<string, double> Ratios(CliProcess bench) => bench.StdoutLines.Select(l => RatioLine().Match(l)).Where(m => m.Success)
+        .ToDictionary(m => m.Groups["name"].Value, m => double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
+
+    [Fact]
+    public async Task Bench_e2e_measures_the_pipeline_its_stages_cache_hits_and_a_copy_loop()
+    {
+        using var bench = await CliProcess.RunAsync(["bench", "e2e", "--uploads", "20", "--stage-seconds", "0.3", "--long-commit-interval", "2", "--hit-uploads", "40"],
+            deadline: TimeSpan.FromSeconds(400), ct: Ct);
+
+        Assert.True(bench.HasExited && bench.StdoutLines.Count > 0, bench.Transcript());
+        Assert.Equal(0, await bench.WaitForExitAsync(ct: Ct));
+        var ratios = Ratios(bench);
+        Assert.Equal(["e2e_vs_stage_bound", "hash_hit_default_commit_vs_long_commit", "hash_hit_vs_copy_loop"], ratios.Keys.Order());
+        Assert.All(ratios.Values, v => Assert.True(v > 0, bench.Transcript()));
+        // Distinct pictures are screened by the model; the same pictures again (cycled) are all served by the decision cache.
+        var throughput = ThroughputLine().Match(string.Join('\n', bench.StdoutLines));
+        Assert.True(throughput.Success, bench.Transcript());
+        Assert.Equal(("0", "0"), (throughput.Groups["cached"].Value, throughput.Groups["dlq"].Value));
+        var hits = HitsLine().Match(string.Join('\n', bench.StdoutLines));
+        Assert.True(hits.Success, bench.Transcript());
+        Assert.Equal(("40", "40"), (hits.Groups["cached"].Value, hits.Groups["uploads"].Value));
+        Assert.Contains(bench.StdoutLines, l => l.Contains("process start -> /readyz 200 in", StringComparison.Ordinal));
+        Assert.Contains(bench.StdoutLines, l => l.Contains("latency at half load", StringComparison.Ordinal) && l.Contains("p99", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Bench_soak_samples_rss_and_gc_heap_and_reports_start_up()
+    {
+        await using var redis = await RedisServerProcess.StartAsync(Ct);
+        using var bench = await CliProcess.RunAsync(["bench", "soak", "--minutes", "0.1", "--sample-seconds", "2", "--warmup-samples", "1", "--pictures", "6",
+            "--rate", "3", "--redis", redis.Configuration], deadline: TimeSpan.FromSeconds(300), ct: Ct);
+
+        Assert.Equal(0, await bench.WaitForExitAsync(ct: Ct));
+        var samples = bench.StdoutLines.Select(l => SampleLine().Match(l)).Where(m => m.Success).ToList();
+        Assert.True(samples.Count >= 2, bench.Transcript());
+        Assert.All(samples, m =>
+        {
+            Assert.True(double.Parse(m.Groups["rss"].Value, CultureInfo.InvariantCulture) > 10, bench.Transcript());
+            Assert.True(double.Parse(m.Groups["heap"].Value, CultureInfo.InvariantCulture) > 0, bench.Transcript());
+        });
+        Assert.Contains(bench.StdoutLines, l => l.StartsWith("soak: rss: ", StringComparison.Ordinal) && (l.EndsWith(": FLAT", StringComparison.Ordinal) || l.EndsWith("NOT FLAT", StringComparison.Ordinal)));
+        Assert.Contains(bench.StdoutLines, l => l.StartsWith("soak: gc_heap: ", StringComparison.Ordinal));
+        Assert.Contains(bench.StdoutLines, l => l.StartsWith("soak: startup_to_ready_s=", StringComparison.Ordinal) && l.Contains("worker_exit=0", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("e2e")]
+    [InlineData("soak")]
+    public async Task Without_redis_server_on_path_the_bench_refuses_in_one_line(string verb)
+    {
+        using var bench = await CliProcess.RunAsync(["bench", verb], new Dictionary<string, string?> { ["PATH"] = "/nonexistent" }, ct: Ct);
+
+        Assert.Equal(1, await bench.WaitForExitAsync(ct: Ct));
+        var error = Assert.Single(bench.StderrLines);
+        Assert.Contains("redis-server is not on PATH", error);
+        Assert.Contains("--redis HOST:PORT", error);
+    }
+
+    [Theory]
+    [InlineData("e2e", "--uploads", "0")]
+    [InlineData("e2e", "--set", "no-equals-sign")]
+    [InlineData("e2e", "--workers", "0")]
+    [InlineData("soak", "--minutes", "0")]
+    [InlineData("soak", "--pictures", "1")]
+    public async Task Bad_options_are_usage_errors(string verb, string option, string value)
+    {
+        using var bench = await CliProcess.RunAsync(["bench", verb, option, value], ct: Ct);
+
+        Assert.Equal(2, await bench.WaitForExitAsync(ct: Ct));
+        Assert.Single(bench.StderrLines);
+        Assert.Empty(bench.StdoutLines);
+    }
+}
