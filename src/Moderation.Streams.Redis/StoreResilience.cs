@@ -36,4 +36,16 @@ internal static class StoreResilience
         if (attemptTimeout is { } timeout) builder.AddTimeout(timeout);
         return builder.Build();
     }
+
+    /// <summary>The pipeline of a shared-counter store (<see cref="RedisCacheOptions"/>' retry, breaker and per-attempt
+    /// timeout; connection failures and timeouts are transient).</summary>
+    public static ResiliencePipeline ForCounters(RedisCacheOptions? options, TimeProvider time)
+    {
+        options ??= new RedisCacheOptions();
+        options.Validate();
+        return Build(
+            new PredicateBuilder().Handle<StackExchange.Redis.RedisConnectionException>().Handle<TimeoutException>().Handle<Polly.Timeout.TimeoutRejectedException>(),
+            options.RetryAttempts, options.RetryBaseDelay, options.BreakerFailureRatio, options.BreakerMinimumThroughput,
+            options.BreakerSamplingDuration, options.BreakerBreakDuration, time, options.OperationTimeout);
+    }
 }

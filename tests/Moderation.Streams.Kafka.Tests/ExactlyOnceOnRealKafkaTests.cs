@@ -16,14 +16,6 @@ public sealed class ExactlyOnceOnRealKafkaTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static void RequireDocker()
-    {
-        bool socket = File.Exists("/var/run/docker.sock");
-        bool host = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOCKER_HOST"));
-        if (!socket && !host)
-            Assert.Skip("No Docker engine here (no /var/run/docker.sock, no DOCKER_HOST): exactly-once is proven against a real Kafka only where Docker runs.");
-    }
-
     private sealed class EchoHandler(KafkaOptions options) : IUploadHandler
     {
         public Task<IReadOnlyList<OutboundMessage>> HandleAsync(ConsumeResult<byte[]?, byte[]?> upload, CancellationToken ct)
@@ -37,7 +29,7 @@ public sealed class ExactlyOnceOnRealKafkaTests
     [Fact]
     public async Task A_worker_that_dies_mid_transaction_leaves_no_duplicate_for_read_committed_consumers()
     {
-        RequireDocker();
+        DockerEngine.Require("exactly-once");
         await using var kafka = new KafkaBuilder("confluentinc/cp-kafka:7.6.1").Build();
         await kafka.StartAsync(Ct);
         var bootstrap = kafka.GetBootstrapAddress();

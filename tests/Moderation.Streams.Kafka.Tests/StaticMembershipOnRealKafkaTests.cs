@@ -17,14 +17,6 @@ public sealed class StaticMembershipOnRealKafkaTests
     private const int Partitions = 6;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static void RequireDocker()
-    {
-        bool socket = File.Exists("/var/run/docker.sock");
-        bool host = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOCKER_HOST"));
-        if (!socket && !host)
-            Assert.Skip("No Docker engine here (no /var/run/docker.sock, no DOCKER_HOST): static membership is proven against a real Kafka only where Docker runs.");
-    }
-
     private sealed class EchoHandler(KafkaOptions options) : IUploadHandler
     {
         public Task<IReadOnlyList<OutboundMessage>> HandleAsync(ConsumeResult<byte[]?, byte[]?> upload, CancellationToken ct)
@@ -128,7 +120,7 @@ public sealed class StaticMembershipOnRealKafkaTests
     [Fact]
     public async Task A_restarted_static_member_gets_its_partitions_back_without_rebalancing_its_peer()
     {
-        RequireDocker();
+        DockerEngine.Require("static membership");
         await using var kafka = new KafkaBuilder("confluentinc/cp-kafka:7.6.1").Build();
         var bootstrap = await StartKafkaAsync(kafka);
         Assert.Equal(0, await RestartFirstAndCountPeerChangesAsync(bootstrap, "worker-a", "worker-b"));
@@ -138,7 +130,7 @@ public sealed class StaticMembershipOnRealKafkaTests
     public async Task Without_an_instance_id_the_same_restart_rebalances_the_peer()
     {
         // The control: it shows the peer's count does move when the group rebalances, so the test above can fail.
-        RequireDocker();
+        DockerEngine.Require("static membership");
         await using var kafka = new KafkaBuilder("confluentinc/cp-kafka:7.6.1").Build();
         var bootstrap = await StartKafkaAsync(kafka);
         Assert.True(await RestartFirstAndCountPeerChangesAsync(bootstrap, null, null) > 0);

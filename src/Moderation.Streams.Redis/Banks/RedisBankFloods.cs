@@ -29,12 +29,7 @@ public sealed class RedisBankFloods
         _redis = redis;
         _prefix = StoreKeys.CheckPrefix(keyPrefix);
         _time = time ?? TimeProvider.System;
-        var options = resilience ?? new RedisCacheOptions();
-        options.Validate();
-        _pipeline = StoreResilience.Build(
-            new PredicateBuilder().Handle<RedisConnectionException>().Handle<TimeoutException>().Handle<TimeoutRejectedException>(),
-            options.RetryAttempts, options.RetryBaseDelay, options.BreakerFailureRatio, options.BreakerMinimumThroughput,
-            options.BreakerSamplingDuration, options.BreakerBreakDuration, _time, options.OperationTimeout);
+        _pipeline = StoreResilience.ForCounters(resilience, _time);
     }
 
     private string WindowKey(string bank, string id) => $"{_prefix}bf:{{{bank}}}:{id}";

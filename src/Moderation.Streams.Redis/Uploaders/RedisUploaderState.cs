@@ -43,12 +43,7 @@ public sealed class RedisUploaderState : IUploaderState
         _redis = redis;
         _prefix = StoreKeys.CheckPrefix(keyPrefix);
         _time = time ?? TimeProvider.System;
-        var options = resilience ?? new RedisCacheOptions();
-        options.Validate();
-        _pipeline = StoreResilience.Build(
-            new PredicateBuilder().Handle<RedisConnectionException>().Handle<TimeoutException>().Handle<TimeoutRejectedException>(),
-            options.RetryAttempts, options.RetryBaseDelay, options.BreakerFailureRatio, options.BreakerMinimumThroughput,
-            options.BreakerSamplingDuration, options.BreakerBreakDuration, _time, options.OperationTimeout);
+        _pipeline = StoreResilience.ForCounters(resilience, _time);
     }
 
     public string VelocityKey(string uploader) => $"{_prefix}up:{{u:{uploader}}}:v";
