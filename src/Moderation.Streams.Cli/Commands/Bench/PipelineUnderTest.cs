@@ -176,7 +176,11 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
                         else Thread.SpinWait(50);
                     }
                 }
-                var upload = new UploadEvent { ContentId = ids[i], MediaType = MediaTypes.Image, Media = new MediaRef { Url = urls[i] }, Caption = caption?.Invoke(i) };
+                // 64 uploaders take turns: a policy with uploader rules (--set Screening:PolicyFile=…) counts them as it would live.
+                var upload = new UploadEvent
+                {
+                    ContentId = ids[i], UploaderId = $"bench-u{i % 64}", MediaType = MediaTypes.Image, Media = new MediaRef { Url = urls[i] }, Caption = caption?.Invoke(i),
+                };
                 _sentAt[ids[i]] = _clock.ElapsedTicks;
                 _producer!.Produce(Topics.Uploads, new Message<string, byte[]> { Key = ids[i], Value = UploadEventParser.Serialize(upload) });
             }
