@@ -153,7 +153,8 @@ public sealed class OnnxImageClassifier : IImageClassifier
                     "It needs an NVIDIA GPU, the CUDA 13 and cuDNN 9 libraries, and a build with -p:OnnxRuntimeFlavor=gpu " +
                     "(Microsoft.ML.OnnxRuntime.Gpu.Linux); or set Inference:Device to 'auto' (CPU fallback) or 'cpu'.");
             fallback = cudaFailure;
-            InferenceTelemetry.DeviceFallbacks.Add(1, new KeyValuePair<string, object?>("model", requested.VersionedName));
+            // A CPU-only ONNX Runtime build on the CPU is what it was built for, not a fallback: nothing for the GPU alert.
+            if (!IsCpuOnlyBuild) InferenceTelemetry.DeviceFallbacks.Add(1, new KeyValuePair<string, object?>("model", requested.VersionedName));
         }
 
         // Float16 on the CPU only when the CPU was asked for: ONNX Runtime's CPU provider runs most float16 nodes
@@ -318,6 +319,9 @@ public sealed class OnnxImageClassifier : IImageClassifier
     /// </summary>
     /// <summary>The ONNX Runtime version and the execution providers its build lists (CUDA is listed even without a GPU:
     /// <see cref="CudaUnavailableReason"/> tells whether it loads).</summary>
+    /// <summary>This process carries the CPU-only ONNX Runtime (no CUDA execution provider is compiled in).</summary>
+    public static bool IsCpuOnlyBuild => !Runtime().Providers.Contains("CUDAExecutionProvider");
+
     public static (string Version, IReadOnlyList<string> Providers) Runtime() =>
         (OrtEnv.Instance().GetVersionString(), OrtEnv.Instance().GetAvailableProviders());
 

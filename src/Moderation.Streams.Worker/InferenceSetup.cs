@@ -8,7 +8,7 @@ public static class InferenceSetup
 {
     /// <summary>The build carries the CPU-only ONNX Runtime (no CUDA execution provider compiled in; the GPU build lists
     /// it even on a machine without a GPU).</summary>
-    public static bool CpuOnlyBuild => IsCpuOnly(OnnxImageClassifier.Runtime().Providers);
+    public static bool CpuOnlyBuild => OnnxImageClassifier.IsCpuOnlyBuild;
 
     /// <summary>Whether ONNX Runtime's provider list is a CPU-only build's.</summary>
     public static bool IsCpuOnly(IReadOnlyList<string> providers) => !providers.Contains("CUDAExecutionProvider");
