@@ -174,7 +174,7 @@ internal static class E2eBench
         int threads = Environment.ProcessorCount;
         long next = 0;
         var hashers = new ThreadLocal<PdqHasher>(() => new PdqHasher());
-        double decodePdq = Measure(s.StageWindow, threads, _ =>
+        double decodePdq = InferenceBench.Measure(s.StageWindow, threads, _ =>
         {
             var jpeg = jpegs[(int)(Interlocked.Increment(ref next) % jpegs.Length)];
             var image = ImageDecoder.Decode(jpeg, limits);
@@ -191,7 +191,7 @@ internal static class E2eBench
         for (int size = 1; size <= options.MaxBatchSize; size *= 2)
         {
             int n = size;
-            double rate = Measure(s.StageWindow, 1, _ =>
+            double rate = InferenceBench.Measure(s.StageWindow, 1, _ =>
             {
                 var batch = new DecodedImage[n];
                 for (int i = 0; i < n; i++) batch[i] = decoded[(int)(Interlocked.Increment(ref next) % decoded.Length)];
@@ -220,23 +220,6 @@ internal static class E2eBench
 
     private static double Sum(List<PrometheusSample> samples, string prefix, string suffix) =>
         samples.Where(x => x.Name.StartsWith(prefix, StringComparison.Ordinal) && x.Name.EndsWith(suffix, StringComparison.Ordinal)).Sum(x => x.Value);
-
-    /// <summary>Images/s of <paramref name="workers"/> threads each calling <paramref name="once"/> (returns images done) for the window, after one warm call each.</summary>
-    internal static double Measure(TimeSpan window, int workers, Func<int, int> once)
-    {
-        for (int w = 0; w < workers; w++) once(w);
-        long total = 0;
-        var clock = Stopwatch.StartNew();
-        var threads = Enumerable.Range(0, workers).Select(w => new Thread(() =>
-        {
-            long mine = 0;
-            while (clock.Elapsed < window) mine += once(w);
-            Interlocked.Add(ref total, mine);
-        })).ToArray();
-        foreach (var t in threads) t.Start();
-        foreach (var t in threads) t.Join();
-        return total / clock.Elapsed.TotalSeconds;
-    }
 
     /// <summary>The 1-minute load average (Linux), for the record beside every figure.</summary>
     internal static string LoadAverage()
