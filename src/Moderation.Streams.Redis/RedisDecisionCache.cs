@@ -87,7 +87,7 @@ public sealed partial class RedisDecisionCache : IDecisionCache
                 (Db: _redis.GetDatabase(), Key: redisKey),
                 ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (IsStoreFailure(ex, ct))
+        catch (Exception ex) when (StoreResilience.IsStoreFailure(ex, ct))
         {
             Interlocked.Increment(ref _errors);
             RedisTelemetry.Lookups.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
@@ -123,7 +123,7 @@ public sealed partial class RedisDecisionCache : IDecisionCache
                 (Db: _redis.GetDatabase(), Key: redisKey, Value: value, Ttl: _options.Ttl),
                 ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (IsStoreFailure(ex, ct))
+        catch (Exception ex) when (StoreResilience.IsStoreFailure(ex, ct))
         {
             Interlocked.Increment(ref _errors);
             RedisTelemetry.Writes.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
@@ -141,14 +141,6 @@ public sealed partial class RedisDecisionCache : IDecisionCache
                 .Handle<TimeoutRejectedException>(),
             options.RetryAttempts, options.RetryBaseDelay, options.BreakerFailureRatio, options.BreakerMinimumThroughput,
             options.BreakerSamplingDuration, options.BreakerBreakDuration, timeProvider, options.OperationTimeout);
-
-    /// <summary>Everything the store or the pipeline can throw, but not the caller's own cancellation.</summary>
-    private static bool IsStoreFailure(Exception ex, CancellationToken ct) => ex switch
-    {
-        OperationCanceledException when ct.IsCancellationRequested => false,
-        RedisException or TimeoutException or ExecutionRejectedException => true,
-        _ => false,
-    };
 
     private static StoreUnavailableException Unavailable(string operation, Exception ex) => ex switch
     {

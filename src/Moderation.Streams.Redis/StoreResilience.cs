@@ -48,4 +48,12 @@ internal static class StoreResilience
             options.RetryAttempts, options.RetryBaseDelay, options.BreakerFailureRatio, options.BreakerMinimumThroughput,
             options.BreakerSamplingDuration, options.BreakerBreakDuration, time, options.OperationTimeout);
     }
+
+    /// <summary>Everything the store or the pipeline can throw, but not the caller's own cancellation.</summary>
+    public static bool IsStoreFailure(Exception ex, CancellationToken ct) => ex switch
+    {
+        OperationCanceledException when ct.IsCancellationRequested => false,
+        StackExchange.Redis.RedisException or TimeoutException or ExecutionRejectedException => true,
+        _ => false,
+    };
 }

@@ -50,7 +50,7 @@ public sealed class RedisBankFloods
                 await state.Self.CountOnceAsync(state.Entries, state.ContentId, state.Window, state.Span, state.Max).WaitAsync(token).ConfigureAwait(false),
                 (Self: this, Entries: entries, ContentId: contentId, Window: window, Span: span, Max: maxUploads), ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or ExecutionRejectedException && !ct.IsCancellationRequested)
+        catch (Exception e) when (StoreResilience.IsStoreFailure(e, ct))
         {
             throw new StoreUnavailableException($"Bank flood counters unavailable: {e.Message}", e);
         }

@@ -62,7 +62,7 @@ public sealed class RedisUploaderState : IUploaderState
             return await _pipeline.ExecuteAsync(static async (state, token) => await state.Self.CountOnceAsync(state.Request, state.Uploader, state.Hash).WaitAsync(token).ConfigureAwait(false),
                 (Self: this, Request: request, Uploader: uploader, Hash: hash), ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or ExecutionRejectedException && !ct.IsCancellationRequested)
+        catch (Exception e) when (StoreResilience.IsStoreFailure(e, ct))
         {
             throw new StoreUnavailableException($"Uploader counters unavailable: {e.Message}", e);
         }
@@ -144,7 +144,7 @@ public sealed class RedisUploaderState : IUploaderState
                 await Task.WhenAll(writes).WaitAsync(token).ConfigureAwait(false);
             }, (Self: this, Uploader: uploader, ContentId: contentId, Window: window), ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or ExecutionRejectedException && !ct.IsCancellationRequested)
+        catch (Exception e) when (StoreResilience.IsStoreFailure(e, ct))
         {
             throw new StoreUnavailableException($"Uploader strike not recorded: {e.Message}", e);
         }
