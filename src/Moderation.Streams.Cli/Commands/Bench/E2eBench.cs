@@ -54,26 +54,7 @@ internal static class E2eBench
                 Console.Error.WriteLine("moderation bench e2e: --uploads 4-100000, --workers 1-16, --partitions 1-256, --stage-seconds and --timeout positive, --long-commit-interval 0 or more, --hit-uploads 1-10000000");
                 return ExitCodes.Usage;
             }
-            if (ModelRegistry.DescribeUnusable(s.Model, InferencePrecision.Fp32) is { } unusable)
-            {
-                Console.Error.WriteLine($"moderation bench e2e: {unusable}");
-                return ExitCodes.Usage;
-            }
-            if (s.Redis is null && RedisUnderTest.FindServer() is null)
-            {
-                Console.Error.WriteLine("moderation bench e2e: redis-server is not on PATH; install it (apt-get install redis-server) or pass --redis HOST:PORT");
-                return ExitCodes.Failure;
-            }
-            try
-            {
-                return await RunAsync(s, ct);
-            }
-            catch (Exception e) when (e is TimeoutException or InvalidOperationException or Confluent.Kafka.KafkaException)
-            {
-                Console.Error.WriteLine($"moderation bench e2e: {e.Message.Split('\n')[0]}");
-                Console.Error.WriteLine(e.Message);
-                return ExitCodes.Failure;
-            }
+            return await PipelineUnderTest.RunGuardedAsync("e2e", s.Model, s.Redis, () => RunAsync(s, ct));
         });
         return command;
     }

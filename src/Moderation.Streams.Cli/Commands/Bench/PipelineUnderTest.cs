@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Inference;
 using Moderation.Streams.Kafka;
 using Moderation.Streams.Media;
 using SkiaSharp;
@@ -17,6 +18,33 @@ namespace Moderation.Streams.Cli.Commands.Bench;
 /// </summary>
 internal sealed class PipelineUnderTest : IAsyncDisposable
 {
+    /// <summary>What <c>bench e2e</c> and <c>bench soak</c> check before they start a pipeline, and how they end when it
+    /// fails: an unusable model is a usage error (2), no redis-server and no <c>--redis</c> a failure (1), as is a pipeline
+    /// that times out or cannot reach its broker.</summary>
+    public static async Task<int> RunGuardedAsync(string verb, string model, string? redis, Func<Task<int>> run)
+    {
+        if (ModelRegistry.DescribeUnusable(model, InferencePrecision.Fp32) is { } unusable)
+        {
+            Console.Error.WriteLine($"moderation bench {verb}: {unusable}");
+            return ExitCodes.Usage;
+        }
+        if (redis is null && RedisUnderTest.FindServer() is null)
+        {
+            Console.Error.WriteLine($"moderation bench {verb}: redis-server is not on PATH; install it (apt-get install redis-server) or pass --redis HOST:PORT");
+            return ExitCodes.Failure;
+        }
+        try
+        {
+            return await run();
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException or Confluent.Kafka.KafkaException)
+        {
+            Console.Error.WriteLine($"moderation bench {verb}: {e.Message.Split('\n')[0]}");
+            Console.Error.WriteLine(e.Message);
+            return ExitCodes.Failure;
+        }
+    }
+
     /// <summary>A topic beside the product's, for the copy loop's output.</summary>
     public const string CopyTopic = "moderation.bench.copy";
 

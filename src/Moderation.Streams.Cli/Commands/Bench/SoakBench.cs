@@ -34,26 +34,7 @@ internal static class SoakBench
                 Console.Error.WriteLine("moderation bench soak: --minutes positive (at most 1440), --sample-seconds at least 1, --warmup-samples and --rate 0 or more, --pictures 2-10000");
                 return ExitCodes.Usage;
             }
-            if (ModelRegistry.DescribeUnusable(s.Model, InferencePrecision.Fp32) is { } unusable)
-            {
-                Console.Error.WriteLine($"moderation bench soak: {unusable}");
-                return ExitCodes.Usage;
-            }
-            if (s.Redis is null && RedisUnderTest.FindServer() is null)
-            {
-                Console.Error.WriteLine("moderation bench soak: redis-server is not on PATH; install it (apt-get install redis-server) or pass --redis HOST:PORT");
-                return ExitCodes.Failure;
-            }
-            try
-            {
-                return await RunAsync(s, ct);
-            }
-            catch (Exception e) when (e is TimeoutException or InvalidOperationException or Confluent.Kafka.KafkaException)
-            {
-                Console.Error.WriteLine($"moderation bench soak: {e.Message.Split('\n')[0]}");
-                Console.Error.WriteLine(e.Message);
-                return ExitCodes.Failure;
-            }
+            return await PipelineUnderTest.RunGuardedAsync("soak", s.Model, s.Redis, () => RunAsync(s, ct));
         });
         return command;
     }
