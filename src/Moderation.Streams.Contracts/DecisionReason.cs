@@ -7,9 +7,9 @@ namespace Moderation.Streams.Contracts;
 public sealed record DecisionReason
 {
     private readonly string _source = "";
-    private readonly string? _bank, _matchId, _model, _label, _code, _message, _field, _kind, _id, _category, _rule, _window;
+    private readonly string? _bank, _matchId, _model, _label, _code, _message, _field, _kind, _id, _category, _rule, _window, _reviewer;
 
-    /// <summary><c>model</c>, <c>bank</c>, <c>text</c>, <c>uploader</c>, <c>campaign</c>, <c>cache</c> or <c>fail-closed</c>.</summary>
+    /// <summary><c>model</c>, <c>bank</c>, <c>text</c>, <c>uploader</c>, <c>campaign</c>, <c>review</c>, <c>cache</c> or <c>fail-closed</c>.</summary>
     public required string Source { get => _source; init => _source = SafeText.Escape(value, TextLimits.ReasonNameChars); }
     public string? Bank { get => _bank; init => _bank = Bounded(value, TextLimits.ReasonNameChars); }
     public int? Distance { get; init; }
@@ -61,4 +61,7 @@ public sealed record DecisionReason
 
     /// <summary>Campaign: distinct uploaders of the same picture in the window, this upload's included.</summary>
     public int? Uploaders { get; init; }
+
+    /// <summary>Review: the reviewer whose verdict this decision is (<c>{"source":"review","reviewer":…}</c>).</summary>
+    public string? Reviewer { get => _reviewer; init => _reviewer = Bounded(value, TextLimits.ReasonNameChars); }
 }

@@ -1,0 +1,35 @@
+using Moderation.Streams.Contracts;
+
+namespace Moderation.Streams.Review;
+
+/// <summary>
+/// How urgent a queued item is, 0–100 from the decision alone, higher first; ties go to the older item. The most severe
+/// reason sets it: a near bank match (known material) above a confident model score above a text or uploader signal; each
+/// further independent reason adds a little. An escalated item jumps the queue (+<see cref="EscalationBoost"/>).
+/// </summary>
+public static class ReviewPriority
+{
+    public const double EscalationBoost = 100;
+
+    public static double Of(DecisionEvent decision)
+    {
+        double best = 0;
+        int signals = 0;
+        foreach (var r in decision.Reasons)
+        {
+            double p = r.Source switch
+            {
+                "bank" => 95 - Math.Clamp(r.Distance ?? 31, 0, 64) / 2.0,
+                "model" => 30 + 60 * Math.Clamp(r.Score ?? 0, 0, 1),
+                "campaign" => 70,
+                "uploader" => Math.Min(80, 50 + 5 * (r.Count ?? 0)),
+                "text" => 60,
+                "fail-closed" => 45,
+                _ => 20,
+            };
+            best = Math.Max(best, p);
+            signals++;
+        }
+        return Math.Round(Math.Min(100, best + 2 * Math.Max(0, signals - 1)), 2);
+    }
+}

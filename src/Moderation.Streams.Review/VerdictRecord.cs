@@ -1,0 +1,26 @@
+using Moderation.Streams.Contracts;
+
+namespace Moderation.Streams.Review;
+
+/// <summary>A verdict as the store keeps it: written <c>pending</c> before anything is published, <c>done</c> once both
+/// records are acknowledged. <see cref="VerdictId"/> rides on both records as a header, so a console restarted mid-verdict
+/// finds what it already published and publishes only the rest.</summary>
+public sealed record VerdictRecord
+{
+    public required string VerdictId { get; init; }
+    public required VerdictEvent Event { get; init; }
+    public required string State { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>The machine decision judged (its classes and versions feed the overturn counts).</summary>
+    public required DecisionEvent Decision { get; init; }
+
+    /// <summary>The item's uploader when known: a takedown is a strike against them.</summary>
+    public string? UploaderId { get; init; }
+
+    /// <summary>Set when the verdict came from a bulk action on a PDQ cluster: the item the reviewer looked at.</summary>
+    public string? BulkOf { get; init; }
+
+    public const string Pending = "pending";
+    public const string Done = "done";
+}
