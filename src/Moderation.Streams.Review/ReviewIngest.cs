@@ -50,7 +50,7 @@ public sealed class ReviewIngest : BackgroundService
             .SetErrorHandler((_, e) => _log.LogWarning("review queue consumer: {Reason}", e.Reason))
             .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) _log.LogWarning("review queue consumer: {Message}", m.Message); })
             .Build();
-        using var producer = new ProducerBuilder<byte[]?, byte[]>(KafkaClientConfig.Producer(_kafka)).Build();
+        using var producer = new ProducerBuilder<byte[]?, byte[]>(KafkaClientConfig.Producer(_kafka)).SetLogHandler((_, _) => { }).Build();
         consumer.Subscribe(_kafka.ReviewTopic);
         var lastCommit = DateTime.UtcNow;
         try

@@ -15,18 +15,50 @@ public sealed class VerdictPublisher : IDisposable
 {
     public const string VerdictIdHeader = "moderation.verdict.id";
 
-    /// <summary>How far before a verdict began the recovery scan starts (producer clocks and broker timestamps differ a little).</summary>
-    public static readonly TimeSpan ScanSlack = TimeSpan.FromMinutes(2);
-
     private readonly KafkaOptions _kafka;
     private readonly string _reviewsTopic;
     private readonly IProducer<byte[]?, byte[]> _producer;
+    private readonly IConsumer<byte[]?, byte[]?> _offsets;
+    private readonly Lock _offsetsGate = new();
 
     public VerdictPublisher(KafkaOptions kafka, string reviewsTopic)
     {
         _kafka = kafka;
         _reviewsTopic = reviewsTopic;
         _producer = new ProducerBuilder<byte[]?, byte[]>(KafkaClientConfig.Producer(kafka)).SetLogHandler((_, _) => { }).Build();
+        _offsets = new ConsumerBuilder<byte[]?, byte[]?>(ScanConfig()).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
+    }
+
+    private ConsumerConfig ScanConfig()
+    {
+        var config = KafkaClientConfig.Consumer(_kafka);
+        config.GroupId = "moderation-review-recovery";
+        config.GroupInstanceId = null;
+        config.IsolationLevel = IsolationLevel.ReadUncommitted;
+        config.EnablePartitionEof = true;
+        return config;
+    }
+
+    private static string Key(string topic, int partition) => $"{topic}/{partition.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    /// <summary>The end offsets of the topics a verdict publishes to, read before it is recorded (see <see cref="VerdictRecord.ScanFrom"/>).</summary>
+    /// <exception cref="KafkaException">The broker could not say.</exception>
+    public IReadOnlyDictionary<string, long> EndOffsets(string verdict)
+    {
+        var ends = new Dictionary<string, long>();
+        lock (_offsetsGate)
+        {
+            foreach (var topic in new[] { _reviewsTopic, DecisionTopic(verdict) })
+                foreach (var p in Partitions(topic))
+                    ends[Key(topic, p.Partition.Value)] = _offsets.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value;
+        }
+        return ends;
+    }
+
+    private List<TopicPartition> Partitions(string topic)
+    {
+        using var admin = new DependentAdminClientBuilder(_producer.Handle).Build();
+        return [.. admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.SelectMany(t => t.Partitions).Select(p => new TopicPartition(topic, p.PartitionId))];
     }
 
     public string ReviewsTopic => _reviewsTopic;
@@ -62,42 +94,41 @@ public sealed class VerdictPublisher : IDisposable
         Key = key, Value = value, Headers = new Headers { { VerdictIdHeader, Encoding.ASCII.GetBytes(verdictId) } },
     };
 
-    /// <summary>Which records of the pending verdicts are already on their topics: each topic is read from a little before
-    /// the earliest verdict began to its end, matching the verdict-id header.</summary>
+    /// <summary>Which records of the pending verdicts are already on their topics: each partition is read from the earliest
+    /// <see cref="VerdictRecord.ScanFrom"/> offset among them to its end, matching the verdict-id header.</summary>
     public async Task<IReadOnlyDictionary<string, PublishedParts>> FindPublishedAsync(IReadOnlyList<VerdictRecord> pending, CancellationToken ct)
     {
         var found = pending.ToDictionary(p => p.VerdictId, _ => new PublishedParts(false, false));
         if (pending.Count == 0) return found;
-        var since = pending.Min(p => p.StartedAt) - ScanSlack;
+        var ids = found.Keys.ToHashSet();
         var topics = new HashSet<string> { _reviewsTopic };
         foreach (var p in pending) topics.Add(DecisionTopic(p.Event.Verdict));
         await Task.Run(() =>
         {
             foreach (var topic in topics)
-                foreach (var id in Scan(topic, since, found.Keys.ToHashSet(), ct))
+                foreach (var id in Scan(topic, pending, ids, ct))
                     found[id] = topic == _reviewsTopic ? found[id] with { Verdict = true } : found[id] with { Decision = true };
         }, ct).ConfigureAwait(false);
         return found;
     }
 
-    private IEnumerable<string> Scan(string topic, DateTimeOffset since, HashSet<string> ids, CancellationToken ct)
+    private IEnumerable<string> Scan(string topic, IReadOnlyList<VerdictRecord> pending, HashSet<string> ids, CancellationToken ct)
     {
-        var config = KafkaClientConfig.Consumer(_kafka);
-        config.GroupId = "moderation-review-recovery";
-        config.GroupInstanceId = null;
-        config.IsolationLevel = IsolationLevel.ReadUncommitted;
-        config.EnablePartitionEof = true;
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
-        using var admin = new DependentAdminClientBuilder(_producer.Handle).Build();
-        var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(10));
-        var partitions = metadata.Topics.SelectMany(t => t.Partitions).Select(p => new TopicPartition(topic, p.PartitionId)).ToList();
-        if (partitions.Count == 0) yield break;
-        var starts = consumer.OffsetsForTimes(partitions.Select(p => new TopicPartitionTimestamp(p, new Timestamp(since.UtcDateTime))), TimeSpan.FromSeconds(10));
-        var ends = partitions.ToDictionary(p => p.Partition.Value, p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value);
-        var assign = starts.Where(s => s.Offset != Offset.End && s.Offset.Value >= 0 && s.Offset.Value < ends[s.Partition.Value]).ToList();
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(ScanConfig()).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
+        var assign = new List<TopicPartitionOffset>();
+        var ends = new Dictionary<int, long>();
+        foreach (var tp in Partitions(topic))
+        {
+            long end = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value;
+            // A verdict recorded without its offsets (none known) is looked for from the partition's start.
+            long from = pending.Select(p => p.ScanFrom.TryGetValue(Key(topic, tp.Partition.Value), out var o) ? o : 0).DefaultIfEmpty(0).Min();
+            if (from >= end) continue;
+            ends[tp.Partition.Value] = end;
+            assign.Add(new TopicPartitionOffset(tp, from));
+        }
         if (assign.Count == 0) yield break;
-        consumer.Assign(assign.Select(s => new TopicPartitionOffset(s.TopicPartition, s.Offset)));
-        var open = assign.Select(s => s.Partition.Value).ToHashSet();
+        consumer.Assign(assign);
+        var open = ends.Keys.ToHashSet();
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
         while (open.Count > 0 && !ct.IsCancellationRequested)
         {
@@ -115,5 +146,6 @@ public sealed class VerdictPublisher : IDisposable
     {
         _producer.Flush(TimeSpan.FromSeconds(5));
         _producer.Dispose();
+        _offsets.Dispose();
     }
 }

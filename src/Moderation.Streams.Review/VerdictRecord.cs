@@ -18,6 +18,10 @@ public sealed record VerdictRecord
     /// <summary>The item's uploader when known: a takedown is a strike against them.</summary>
     public string? UploaderId { get; init; }
 
+    /// <summary>Where a recovery starts reading for this verdict's records: the end offsets (<c>TOPIC/PARTITION</c> → offset)
+    /// of its two topics just before it was recorded. Its records can only lie at or after them.</summary>
+    public IReadOnlyDictionary<string, long> ScanFrom { get; init; } = new Dictionary<string, long>();
+
     /// <summary>Set when the verdict came from a bulk action on a PDQ cluster: the item the reviewer looked at.</summary>
     public string? BulkOf { get; init; }
 

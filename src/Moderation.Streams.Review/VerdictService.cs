@@ -104,9 +104,19 @@ public sealed class VerdictService : BackgroundService
         if (bank is not null && item.Decision.Pdq is null)
             return ReviewResult.Bad("the item has no PDQ hash to bank (text items and media that could not be hashed)");
 
+        IReadOnlyDictionary<string, long> scanFrom;
+        try
+        {
+            scanFrom = await Task.Run(() => _publisher.EndOffsets(request.Verdict!), ct).ConfigureAwait(false);
+        }
+        catch (Confluent.Kafka.KafkaException e)
+        {
+            return ReviewResult.Unavailable($"the broker is not answering ({SafeText.Escape(e.Error.Reason, 200)}); nothing was recorded, try again");
+        }
         var now = _time.GetUtcNow();
         var record = new VerdictRecord
         {
+            ScanFrom = scanFrom,
             VerdictId = Guid.NewGuid().ToString("N"),
             State = VerdictRecord.Pending,
             StartedAt = now,

@@ -19,6 +19,7 @@ public sealed class ReviewStack : IAsyncDisposable
     public DirectoryInfo Dir { get; } = Directory.CreateTempSubdirectory("review-tests-");
     public string UsersFile => Path.Combine(Dir.FullName, "users.json");
     private readonly List<WebApplication> _apps = [];
+    private readonly List<WebApplication> _abandoned = [];
 
     public ReviewStack()
     {
@@ -164,7 +165,7 @@ public sealed class ReviewStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var app in _apps)
+        foreach (var app in _apps.Concat(_abandoned))
         {
             try
             {
@@ -187,5 +188,9 @@ public sealed class ReviewStack : IAsyncDisposable
     }
 
     /// <summary>Stops nothing cleanly: the console is abandoned as a killed process would be (its locks and pending verdicts stay).</summary>
-    public void Abandon(Console console) => _apps.Remove(console.App);
+    public void Abandon(Console console)
+    {
+        _apps.Remove(console.App);
+        _abandoned.Add(console.App);
+    }
 }
