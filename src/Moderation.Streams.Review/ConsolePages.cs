@@ -85,9 +85,9 @@ public static class ConsolePages
         return $"<input type=\"hidden\" name=\"{E(tokens.FormFieldName)}\" value=\"{E(tokens.RequestToken)}\">";
     }
 
-    private static IResult Login(HttpContext http, IAntiforgery af, ReviewOptions options, string? error, int status = 200)
+    private static IResult Login(HttpContext http, IAntiforgery af, ReviewOptions options, string? error, int status = 200, string? returnUrl = null)
     {
-        var returnUrl = http.Request.Query["ReturnUrl"].ToString();
+        returnUrl ??= http.Request.Query["ReturnUrl"].ToString();
         var body = new StringBuilder("<form class=\"login panel\" method=\"post\" action=\"/login\">");
         body.Append(Token(http, af));
         if (error is not null) body.Append("<p class=\"error\" id=\"login-error\">").Append(E(error)).Append("</p>");
@@ -110,16 +110,16 @@ public static class ConsolePages
             return Login(http, af, options, $"Too many failed logins from this address; try again in {wait} s.", 429);
         }
         var form = await http.Request.ReadFormAsync().ConfigureAwait(false);
+        string back = form["return"].ToString();
         var user = users.Authenticate(form["username"].ToString(), form["password"].ToString());
         if (user is null)
         {
             throttle.Failed(address);
             telemetry.LoginFailed("form");
-            return Login(http, af, options, "Unknown user or wrong password.", 401);
+            return Login(http, af, options, "Unknown user or wrong password.", 401, back);
         }
         await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
             BasicAuthenticationHandler.Principal(user.Name, user.Role, CookieAuthenticationDefaults.AuthenticationScheme)).ConfigureAwait(false);
-        var back = form["return"].ToString();
         // Only a path of this console (never //host or a scheme): no open redirect.
         return Results.Redirect(back.StartsWith('/') && !back.StartsWith("//", StringComparison.Ordinal) && !back.StartsWith("/\\", StringComparison.Ordinal) ? back : "/");
     }

@@ -1,0 +1,143 @@
+using System.Text;
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Playwright;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Media;
+using Moderation.Streams.Worker;
+
+namespace Moderation.Streams.Review.Tests;
+
+/// <summary>
+/// The console in a real browser: Playwright for .NET driving Debian's chromium (<c>test.sh</c> installs it; no browser
+/// download), against a real worker, broker and Garnet. A reviewer logs in, reveals the blurred media, claims, takes
+/// the item down into a bank, and the worker takes the re-upload down by itself.
+/// </summary>
+public sealed class ConsoleBrowserTests : IAsyncLifetime
+{
+    private static readonly string Chromium = Environment.GetEnvironmentVariable("MODERATION_CHROMIUM") ?? "/usr/bin/chromium";
+    private readonly ReviewStack _stack = new();
+    private IHost? _worker;
+    private IPlaywright? _playwright;
+    private IBrowser? _browser;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        Assert.True(File.Exists(Chromium), $"no browser at {Chromium}: test.sh installs Debian's chromium (apt-get install chromium); set MODERATION_CHROMIUM to another");
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_browser is not null) await _browser.DisposeAsync();
+        _playwright?.Dispose();
+        if (_worker is not null)
+        {
+            await _worker.StopAsync(CancellationToken.None);
+            _worker.Dispose();
+        }
+        await _stack.DisposeAsync();
+    }
+
+    /// <summary>A worker whose policy sends every picture to review (and takes bank matches down).</summary>
+    private void StartWorker()
+    {
+        var policy = Path.Combine(_stack.Dir.FullName, "policy.json");
+        File.WriteAllText(policy, """
+            {"version":"browser-test.1","takedown":{"porn":0.999},"review":{"drawing":0.01,"hentai":0.01,"neutral":0.01,"porn":0.01,"sexy":0.01},
+             "unscreenable":"review","banks":{"*":"takedown"}}
+            """);
+        _worker = WorkerHost.Build(new Dictionary<string, string?>
+        {
+            ["Kafka:BootstrapServers"] = _stack.Broker.BootstrapServers,
+            ["Kafka:GroupId"] = "workers-browser",
+            ["Kafka:SessionTimeoutMs"] = "6000",
+            ["Redis:Configuration"] = _stack.Redis.Configuration,
+            ["Media:Root"] = _stack.Dir.FullName,
+            ["Screening:PolicyFile"] = policy,
+        }, l => l.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+        _worker.Start();
+        Assert.True(_worker.Services.GetRequiredService<ScreeningService>().Ready.Wait(TimeSpan.FromSeconds(90), Ct), "the worker did not become ready");
+    }
+
+    private void Upload(string contentId, string url)
+    {
+        using var producer = new ProducerBuilder<byte[]?, byte[]>(new ProducerConfig { BootstrapServers = _stack.Broker.BootstrapServers }).Build();
+        producer.ProduceAsync(Topics.Uploads, new Message<byte[]?, byte[]>
+        {
+            Key = Encoding.UTF8.GetBytes(contentId),
+            Value = UploadEventParser.Serialize(new UploadEvent { ContentId = contentId, UploaderId = "u-browser", MediaType = MediaTypes.Image, Media = new MediaRef { Url = url } }),
+        }, Ct).GetAwaiter().GetResult();
+    }
+
+    private async Task<DecisionEvent> DecisionOfAsync(string contentId, string topic)
+    {
+        var end = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (DateTime.UtcNow < end)
+        {
+            foreach (var r in _stack.ReadAll(topic))
+            {
+                var d = DecisionEvent.FromUtf8Json(r.Value);
+                if (d.ContentId == contentId) return d;
+            }
+            await Task.Delay(300, Ct);
+        }
+        throw new TimeoutException($"no decision for {contentId} on {topic}");
+    }
+
+    [Fact]
+    public async Task A_reviewer_logs_in_reveals_claims_and_takes_down_into_a_bank_and_the_reupload_is_taken_down_by_the_worker()
+    {
+        StartWorker();
+        var console = await _stack.StartConsoleAsync();
+        var picture = SampleImages.Jpeg(31, 400, 300);
+        Upload("c-first", _stack.WriteMedia("first.jpg", picture));
+        await DecisionOfAsync("c-first", Topics.Review);
+        await ReviewStack.WaitQueuedAsync(console.Store, 1);
+
+        var page = await _browser!.NewPageAsync();
+        await page.GotoAsync(console.Address + "items/c-first");
+        Assert.Contains("/login", page.Url);
+        await page.FillAsync("#username", "alice");
+        await page.FillAsync("#password", "wrong");
+        await page.ClickAsync("#login");
+        Assert.Contains("wrong password", await page.TextContentAsync("#login-error") ?? "");
+        await page.FillAsync("#username", "alice");
+        await page.FillAsync("#password", "alice-pw");
+        await page.ClickAsync("#login");
+        await page.WaitForURLAsync("**/items/c-first");
+
+        // Blurred until revealed, then greyscale, then colour; the image really loaded through the console.
+        Assert.Contains("blurred", await page.GetAttributeAsync("#media", "class") ?? "");
+        var loaded = await page.EvaluateAsync<int>("() => document.querySelector('#media img').naturalWidth");
+        Assert.Equal(400, loaded);
+        await page.Keyboard.PressAsync("r");
+        Assert.Contains("grey", await page.GetAttributeAsync("#media", "class") ?? "");
+        Assert.DoesNotContain("blurred", await page.GetAttributeAsync("#media", "class") ?? "");
+        Assert.True(await page.IsDisabledAsync("#v-takedown"));
+
+        await page.Keyboard.PressAsync("c");
+        await page.WaitForSelectorAsync("#claim-state:has-text('Claimed by you')");
+        await page.CheckAsync("#add-to-bank");
+        await page.FillAsync("#bank", "reviewed");
+        await page.FillAsync("#note", "taken down in the browser test");
+        await page.ClickAsync("#v-takedown");
+        await page.WaitForURLAsync(u => !u.Contains("/items/c-first"));
+
+        var final = await DecisionOfAsync("c-first", Topics.Takedown);
+        Assert.Equal("alice", final.Reasons.Single().Reviewer);
+
+        // The same picture again, as a new upload: the worker matches the bank entry the verdict added.
+        Upload("c-again", _stack.WriteMedia("again.jpg", picture));
+        var again = await DecisionOfAsync("c-again", Topics.Takedown);
+        Assert.Contains(again.Reasons, r => r.Source == "bank" && r.Bank == "reviewed" && r.MatchId == "c-first");
+
+        // The audit page is for admins only.
+        await page.GotoAsync(console.Address + "audit");
+        Assert.Contains("Forbidden", await page.TitleAsync());
+    }
+}
