@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what the tests need when it is missing (redis-server, kcat, ffmpeg, a font for
-# plots, python3-onnx for the model-conversion test, and promtool from Debian's prometheus package for the alert
-# rules' suite), then runs every test project of the solution, and the Inference tests once more against the GPU
+# plots, python3-onnx for the model-conversion test, promtool from Debian's prometheus package for the alert
+# rules' suite, and Debian's chromium for the review console's browser tests), then runs every test project of the solution, and the Inference tests once more against the GPU
 # ONNX Runtime package.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,6 +12,7 @@ command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core) # text in evaluate's plots
 command -v promtool >/dev/null 2>&1 || need+=(prometheus) # `promtool test rules deploy/prometheus/tests/*.yml`
+[ -x /usr/bin/chromium ] || need+=(chromium) # the review console's browser tests (Playwright with ExecutablePath)
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1 || need+=(python3 python3-onnx python3-numpy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test.sh: installing ${need[*]} (apt)"

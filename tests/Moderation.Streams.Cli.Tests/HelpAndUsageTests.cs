@@ -17,8 +17,9 @@ public sealed class HelpAndUsageTests
             foreach (var sub in command.Subcommands)
             {
                 var words = prefix.Length == 0 ? sub.Name : $"{prefix} {sub.Name}";
-                if (sub.Subcommands.Count == 0) verbs.Add(words);
-                else Walk(sub, words);
+                // A command with its own action (review) runs as well as its subcommands (review user add).
+                if (sub.Subcommands.Count == 0 || sub.Action is not null) verbs.Add(words);
+                if (sub.Subcommands.Count > 0) Walk(sub, words);
             }
         }
         Walk(Program.BuildRoot(), "");
