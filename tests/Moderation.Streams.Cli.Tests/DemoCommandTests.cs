@@ -47,4 +47,28 @@ public sealed class DemoCommandTests
         Assert.Equal(Actions.Takedown, outcomes["known-bad-copy"]);
         Assert.Equal("dlq", outcomes["bad-escape"]);
     }
+
+    [Fact]
+    public async Task With_linger_the_demo_leaves_the_review_console_up_with_a_one_time_login_that_opens_the_queue()
+    {
+        using var demo = CliProcess.Start(["demo", "--images", "2", "--linger", "120"]);
+        var line = await demo.WaitForLineAsync(l => l.Contains("review console:", StringComparison.Ordinal), TimeSpan.FromMinutes(4), Ct);
+        var match = System.Text.RegularExpressions.Regex.Match(line, @"review console: (http://\S+) .*one-time password ([^)\s]+)");
+        Assert.True(match.Success, line);
+        using var http = new HttpClient { BaseAddress = new Uri(match.Groups[1].Value) };
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await http.GetAsync("/api/queue", Ct)).StatusCode);
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"demo:{match.Groups[2].Value}")));
+        // The demo's review decisions are its queue (queued as the console reads the topic).
+        var end = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        JsonElement queue;
+        while ((queue = JsonDocument.Parse(await http.GetStringAsync("/api/queue", Ct)).RootElement).GetArrayLength() == 0)
+        {
+            Assert.True(DateTime.UtcNow < end, demo.Transcript());
+            await Task.Delay(300, Ct);
+        }
+        Assert.All(queue.EnumerateArray(), i => Assert.NotEmpty(i.GetProperty("reasons").EnumerateArray()));
+        demo.Terminate();
+        Assert.True(await demo.WaitForExitAsync(TimeSpan.FromMinutes(1), Ct) == ExitCodes.Ok, demo.Transcript());
+    }
 }

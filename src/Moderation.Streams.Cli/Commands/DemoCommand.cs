@@ -27,7 +27,7 @@ internal static class DemoCommand
     {
         var images = new Option<int>("--images") { Description = "Distinct generated images", DefaultValueFactory = _ => 40 };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for all decisions", DefaultValueFactory = _ => 90 };
-        var linger = new Option<int>("--linger") { Description = "Seconds to keep the stack running after the summary (look at /metrics, run 'moderation top')", DefaultValueFactory = _ => 0 };
+        var linger = new Option<int>("--linger") { Description = "Seconds to keep the stack running after the summary, with the review console up (its address and a one-time login are printed; look at /metrics, run 'moderation top')", DefaultValueFactory = _ => 0 };
         var telemetryPort = new Option<int>("--telemetry-port") { Description = "Port of the worker's /metrics, /healthz, /readyz (0 = any free port)", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json")
         {
@@ -179,8 +179,21 @@ internal static class DemoCommand
             int result = PrintSummary(console, all, outcomes, stats, screening.Elapsed, watch.Elapsed, json);
             if (linger > TimeSpan.Zero && !ct.IsCancellationRequested)
             {
+                // The review console on the same stack, with a one-time login: the demo's review decisions are its queue.
+                var password = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12)).Replace('+', 'x').Replace('/', 'y');
+                var usersFile = Path.Combine(mediaRoot.FullName, "review-users.json");
+                Moderation.Streams.Review.ReviewUsers.AddOrReplace(usersFile, "demo", Moderation.Streams.Review.ReviewRoles.Admin, password);
+                await using var review = Moderation.Streams.Review.ReviewHost.Build(new Dictionary<string, string?>(overrides)
+                {
+                    ["Review:Port"] = "0", ["Review:TelemetryPort"] = "-1", ["Review:BindAddress"] = "127.0.0.1", ["Review:UsersFile"] = usersFile,
+                }, logging => logging.AddFilter((_, level) => level >= LogLevel.Warning).AddSafeConsole());
+                await review.StartAsync(ct);
+                var (reviewAddress, _) = Moderation.Streams.Review.ReviewHost.ListeningOn(review);
+                // One plain line (not wrapped to the terminal's width): scripts read the address and the password from it.
+                (json ? Console.Error : Console.Out).WriteLine($"review console: {reviewAddress} (log in as demo with the one-time password {password})");
                 console.MarkupLine($"keeping the stack up for {linger.TotalSeconds:0} s (Ctrl+C to stop)");
                 try { await Task.Delay(linger, ct); } catch (OperationCanceledException) { }
+                await review.StopAsync(CancellationToken.None);
             }
             await host.StopAsync(CancellationToken.None);
             return result;
