@@ -98,6 +98,6 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         span?.SetTag("moderation.bank.matched", perBank.Count > 0);
         return status == Redis.Banks.BankLookupStatus.Unavailable
             ? BankSignal.Unavailable
-            : BankSignal.FromHits(perBank.Select(m => new BankHit(m.Bank, m.Id, m.Distance)), pdq.Quality);
+            : BankSignal.FromHits(perBank.Select(m => BankHits.Of(m.Entry, m.Distance)), pdq.Quality);
     }
 }

@@ -107,7 +107,8 @@ public sealed class VideoScreener : IDisposable
     /// state says when none matched.</summary>
     private BankSignal Match(Upload upload, IReadOnlyList<FrameHash> frames) =>
         upload.Index is { } index && VideoMatcher.FindPerBank(frames, index, Limits.Match) is { Count: > 0 } matches
-            ? BankSignal.FromHits(matches.Select(m => new BankHit(m.Bank, m.MatchId, m.Distance, Describe(m), m.FrameTimestampsMs, frames.Count)))
+            ? BankSignal.FromHits(matches.Select(m => new BankHit(m.Bank, m.MatchId, m.Distance, Describe(m), m.FrameTimestampsMs, frames.Count)
+                { EntryLabel = m.Entry?.Label, EntrySource = m.Entry?.Source, AddedAt = m.Entry?.AddedAt }))
             : SignalsOf(upload).Banks;
 
     /// <summary>A cached decision on the same bytes, matched again against the banks (they may have grown since: the frames'
