@@ -60,7 +60,9 @@ internal static class BankCommand
     {
         var redis = RedisOption();
         var bank = BankOption();
-        var file = new Argument<FileInfo>("file") { Description = "CSV rows hash,quality[,id[,label[,source[,added_at]]]]; '-' reads standard input. The hash verb's output imports as is." };
+        var file = new Argument<FileInfo>("file") { Description = "CSV rows hash,quality[,id[,label[,source[,added_at]]]], an HMA bank export (header signal_type,signal,...: its pdq rows) " +
+                          "or a ThreatExchange CSV (a header naming the hash column, e.g. hash,quality,id,labels; or its headerless hash,id,added_on,tags dump), " +
+                          $"detected from the first row; rows without a quality get {BankCsv.MissingQuality}. '-' reads standard input. The hash verb's output imports as is." };
         var replace = new Option<bool>("--replace") { Description = "Empty the bank first (default: add, replacing entries with the same id)" };
         var source = new Option<string?>("--source") { Description = "Source recorded for rows without one (default: the file name)" };
         var kind = KindOption();
@@ -80,35 +82,52 @@ internal static class BankCommand
                 Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
                 return ExitCodes.Usage;
             }
-            List<BankEntry> entries;
-            List<BankCsv.RowError> errors;
+            BankCsv.ReadResult<BankEntry> read;
             try
             {
-                (entries, errors) = ReadCsv(path, name, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name));
+                read = ReadCsv(path, name, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name));
             }
             catch (ModerationException e)
             {
                 Console.Error.WriteLine($"moderation bank import: {path}: {e.Code}: {e.Message}");
                 return ExitCodes.Failure;
             }
+            catch (BankCsvHeaderException e)
+            {
+                Console.Error.WriteLine($"moderation bank import: {path}: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            var (entries, errors) = (read.Entries, read.Errors);
             foreach (var error in errors) Console.Error.WriteLine($"moderation bank import: line {error.Line}: {error.Message}");
             if (errors.Count > 0) return ExitCodes.Failure;
             long version = await store.ImportAsync(name, entries, parse.GetValue(replace));
             int low = entries.Count(e => e.Quality < BankMatchOptions.Default.MinQuality);
             Console.Out.WriteLine($"imported {entries.Count} hashes into {name} (version {version})" +
+                (read.Layout is { Format: not BankCsvLayout.Moderation } layout ? $" from {Describe(layout)}" : "") +
+                (read.SkippedOtherSignalTypes > 0 ? $"; skipped {read.SkippedOtherSignalTypes} rows of other signal types" : "") +
+                (read.Layout is { Ignored.Count: > 0 } l ? $"; ignored columns: {string.Join(",", l.Ignored)}" : "") +
                 (low > 0 ? $"; {low} have quality < {BankMatchOptions.Default.MinQuality} and never match" : ""));
             return ExitCodes.Ok;
         }));
         return command;
     }
 
-    private static (List<BankEntry>, List<BankCsv.RowError>) ReadCsv(FileInfo path, string bank, string source)
+    /// <summary>The import summary's name for a file's layout.</summary>
+    internal static string Describe(BankCsvLayout layout) => layout switch
+    {
+        { Format: BankCsvLayout.Hma } => "an HMA export",
+        { Format: BankCsvLayout.ThreatExchange, HasHeader: true } => "a ThreatExchange CSV",
+        { Format: BankCsvLayout.ThreatExchange } => "a ThreatExchange dump (hash,id,added_on,tags)",
+        _ => "hash,quality rows",
+    };
+
+    private static BankCsv.ReadResult<BankEntry> ReadCsv(FileInfo path, string bank, string source)
     {
         // A named file must be a regular file (a FIFO would block, /dev/zero never end): refused before Redis is written.
         using var reader = path.Name == "-"
             ? new StreamReader(Console.OpenStandardInput())
             : new StreamReader(new FileStream(RegularFile.OpenRead(path.FullName, ErrorCodes.UnsupportedMedia), FileAccess.Read));
-        return BankCsv.Read(reader, bank, source, DateTimeOffset.UtcNow);
+        return BankCsv.ReadAny(reader, bank, source, DateTimeOffset.UtcNow);
     }
 
     private static Command Export()
