@@ -7,7 +7,7 @@ namespace Moderation.Streams.Contracts;
 public sealed record DecisionReason
 {
     private readonly string _source = "";
-    private readonly string? _bank, _matchId, _model, _label, _code, _message, _field, _kind, _id, _category, _rule, _window, _entryLabel, _entrySource;
+    private readonly string? _bank, _matchId, _model, _label, _code, _message, _field, _kind, _id, _category, _rule, _window, _entryLabel, _entrySource, _digest;
 
     /// <summary><c>model</c>, <c>bank</c>, <c>text</c>, <c>uploader</c>, <c>campaign</c>, <c>cache</c> or <c>fail-closed</c>.</summary>
     public required string Source { get => _source; init => _source = SafeText.Escape(value, TextLimits.ReasonNameChars); }
@@ -69,6 +69,9 @@ public sealed record DecisionReason
 
     /// <summary>Bank: when the matched entry was added to its bank.</summary>
     public DateTimeOffset? AddedAt { get; init; }
+
+    /// <summary>Bank: an exact file-hash bank matched the media bytes, <c>md5</c> or <c>sha256</c>; omitted for PDQ.</summary>
+    public string? Digest { get => _digest; init => _digest = Bounded(value, TextLimits.ReasonNameChars); }
 
     /// <summary>Campaign: distinct uploaders of the same picture in the window, this upload's included.</summary>
     public int? Uploaders { get; init; }

@@ -120,6 +120,23 @@ public sealed class BankProvenanceTests
     }
 
     [Fact]
+    public void An_exact_file_hash_match_names_its_digest_kind_and_takes_the_upload_down()
+    {
+        var hit = new BankHit("ncmec", "n-1", 0) { Digest = "sha256" };
+        Assert.Equal("""{"source":"bank","bank":"ncmec","distance":0,"match_id":"n-1","digest":"sha256"}""", Json(Decider.BankReason(hit)));
+        var verdict = Decider.Decide(Rules, new UploadSignals { Banks = BankSignal.FromHits([hit]) });
+        Assert.Equal(Actions.Takedown, verdict.Action);
+        Assert.Same(hit, verdict.BankTakedown);
+        Assert.Equal("sha256", Assert.Single(verdict.Reasons).Digest);
+        // A known-benign exact file cancels the others, and says so with its kind.
+        var benign = new BankHit("benign", "b-1", 0) { Digest = "md5" };
+        var suppressed = Decider.Decide(Rules, new UploadSignals { Banks = BankSignal.FromHits([hit with { Bank = "known-bad" }, benign]), Model = Model(0.1f) });
+        Assert.Equal(Actions.Allow, suppressed.Action);
+        Assert.Equal(("benign", "md5", PolicyBankRule.Suppress), (suppressed.Reasons[0].Bank, suppressed.Reasons[0].Digest, suppressed.Reasons[0].Code));
+        Assert.Equal("x\\u000A", Decider.BankReason(hit with { Digest = "x\n" }).Digest); // escaped like every reason text
+    }
+
+    [Fact]
     public void Provenance_survives_the_decision_round_trip()
     {
         var decision = new DecisionEvent

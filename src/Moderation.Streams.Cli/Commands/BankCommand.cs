@@ -20,7 +20,7 @@ internal static class BankCommand
 {
     public static Command Create()
     {
-        var command = new Command("bank", "Manage banks in Redis: hash banks (known-violating PDQ hashes) and, with --kind terms|domains|texts, text banks.");
+        var command = new Command("bank", "Manage banks in Redis: hash banks (known-violating PDQ hashes) and, with --kind md5|sha256, exact file-hash banks, with --kind terms|domains|texts, text banks.");
         command.Subcommands.Add(Import());
         command.Subcommands.Add(Export());
         command.Subcommands.Add(List());
@@ -41,10 +41,11 @@ internal static class BankCommand
     {
         var option = new Option<string>("--kind")
         {
-            Description = "hashes (default: PDQ hash banks), terms (pattern,category[,id[,mode]]), domains (domain,category[,id]) or texts (text,category[,id], matched by meaning)",
+            Description = "hashes (default: PDQ hash banks), md5 or sha256 (exact file-hash banks: digest[,id[,label[,source[,added_at]]]], matched on the media bytes before decoding), " +
+                          "terms (pattern,category[,id[,mode]]), domains (domain,category[,id]) or texts (text,category[,id], matched by meaning)",
             DefaultValueFactory = _ => TextBankVerbs.Hashes,
         };
-        option.AcceptOnlyFromAmong([.. TextBankVerbs.Kinds]);
+        option.AcceptOnlyFromAmong([.. TextBankVerbs.Kinds, .. DigestKinds.All]);
         return option;
     }
 
@@ -75,6 +76,15 @@ internal static class BankCommand
         {
             var name = parse.GetValue(bank)!;
             var path = parse.GetValue(file)!;
+            if (parse.GetValue(kind) is { } digestKind && DigestKinds.IsKnown(digestKind))
+            {
+                if (parse.GetValue(threshold) is not null)
+                {
+                    Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
+                    return ExitCodes.Usage;
+                }
+                return await DigestBankVerbs.ImportAsync(store, digestKind, name, path, parse.GetValue(replace), parse.GetValue(source));
+            }
             if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes)
                 return await TextBankVerbs.ImportAsync(store, textKind, name, path, parse.GetValue(replace), parse.GetValue(threshold));
             if (parse.GetValue(threshold) is not null)
@@ -139,6 +149,8 @@ internal static class BankCommand
         var command = new Command("export", "Export a bank as CSV (hash,quality,id,label,source,added_at; text banks as imported), ordered by id.") { redis, bank, output, kind };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "export", async store =>
         {
+            if (parse.GetValue(kind) is { } digestKind && DigestKinds.IsKnown(digestKind))
+                return await DigestBankVerbs.ExportAsync(store, digestKind, BankNames.Validate(parse.GetValue(bank)), parse.GetValue(output));
             if (parse.GetValue(kind) != TextBankVerbs.Hashes) return await TextBankVerbs.ExportAsync(store, parse.GetValue(bank)!, parse.GetValue(output));
             var name = BankNames.Validate(parse.GetValue(bank));
             if (!await store.ExistsAsync(name))
@@ -164,6 +176,7 @@ internal static class BankCommand
         var command = new Command("list", "List banks of one kind: name, entries, version.") { redis, json, kind };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "list", async store =>
         {
+            if (parse.GetValue(kind) is { } digestKind && DigestKinds.IsKnown(digestKind)) return await DigestBankVerbs.ListAsync(store, digestKind, parse.GetValue(json));
             if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes) return await TextBankVerbs.ListAsync(store, textKind, parse.GetValue(json));
             foreach (var info in await store.ListAsync())
             {
@@ -288,6 +301,8 @@ internal static class BankCommand
             }
             return await WithStore(parse, redis, "remove", async store =>
             {
+                if (parse.GetValue(kind) is { } digestKind && DigestKinds.IsKnown(digestKind))
+                    return await DigestBankVerbs.RemoveAsync(store, digestKind, BankNames.Validate(parse.GetValue(bank)), idList, parse.GetValue(all));
                 if (parse.GetValue(kind) != TextBankVerbs.Hashes) return await TextBankVerbs.RemoveAsync(store, parse.GetValue(bank)!, idList, parse.GetValue(all));
                 var name = BankNames.Validate(parse.GetValue(bank));
                 if (parse.GetValue(all))

@@ -22,4 +22,8 @@ public sealed record BankHit(string Bank, string MatchId, int Distance, string? 
 
     /// <summary>Provenance: when the entry was added to the bank; null when not known.</summary>
     public DateTimeOffset? AddedAt { get; init; }
+
+    /// <summary>An exact file-hash bank matched the upload's bytes: <c>md5</c> or <c>sha256</c> (the distance is 0); null
+    /// for a PDQ match.</summary>
+    public string? Digest { get; init; }
 }

@@ -94,7 +94,7 @@ public static class Decider
     {
         Source = "bank", Bank = hit.Bank, Distance = hit.Distance, MatchId = hit.MatchId, Code = PolicyBankRule.Suppress,
         Message = "known benign: cancels every bank match of this upload",
-        EntryLabel = hit.EntryLabel, EntrySource = hit.EntrySource, AddedAt = hit.AddedAt,
+        EntryLabel = hit.EntryLabel, EntrySource = hit.EntrySource, AddedAt = hit.AddedAt, Digest = hit.Digest,
     };
 
     /// <summary>What the media (or, for a text item, the absence of media) says: the model's scores against the
@@ -233,7 +233,7 @@ public static class Decider
             Message = match.Quarantined ? JoinMessage(match.Message, QuarantinedMessage) : match.Message,
             Code = match.Quarantined ? QuarantinedCode : null,
             FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = match.FramesSampled,
-            EntryLabel = match.EntryLabel, EntrySource = match.EntrySource, AddedAt = match.AddedAt,
+            EntryLabel = match.EntryLabel, EntrySource = match.EntrySource, AddedAt = match.AddedAt, Digest = match.Digest,
         };
     }
 

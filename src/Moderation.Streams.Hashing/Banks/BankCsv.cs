@@ -64,8 +64,9 @@ public static class BankCsv
     /// accepts; <paramref name="hashColumns"/> and <paramref name="signalTypes"/> name the kind's hash column and HMA
     /// signal types.</summary>
     /// <exception cref="BankCsvHeaderException">The first row is a header this reader does not know.</exception>
+    /// <param name="own">The project's own headerless layout for the kind (default: PDQ's <see cref="BankCsvLayout.Own"/>).</param>
     public static ReadResult<Row> ReadRows(TextReader reader, IReadOnlyList<string> hashColumns, IReadOnlyList<string> signalTypes,
-        Func<string, bool> isHash, string notAHash, string? defaultSource, DateTimeOffset now)
+        Func<string, bool> isHash, string notAHash, string? defaultSource, DateTimeOffset now, BankCsvLayout? own = null)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(signalTypes);
@@ -86,7 +87,7 @@ public static class BankCsv
             }
             if (layout is null)
             {
-                layout = BankCsvLayout.Detect(fields, isHash, hashColumns);
+                layout = BankCsvLayout.Detect(fields, isHash, hashColumns, own);
                 if (layout.HasHeader) continue;
             }
             if (layout.SignalType >= 0 && !signalTypes.Contains(BankCsvLayout.Field(fields, layout.SignalType).Trim().ToLowerInvariant()))
@@ -94,7 +95,7 @@ public static class BankCsv
                 skipped++;
                 continue;
             }
-            if (layout == BankCsvLayout.Own && fields.Count < 2)
+            if (!layout.HasHeader && fields.Count < layout.MinFields)
             {
                 errors.Add(new RowError(lineNumber, "expected hash,quality[,id[,label[,source[,added_at]]]]"));
                 continue;
@@ -157,6 +158,10 @@ public static class BankCsv
 
     public static string FormatTimestamp(DateTimeOffset value) =>
         value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>Appends a text field as export writes it: cleaned and cut to <paramref name="maxChars"/>, quoted when
+    /// needed, a spreadsheet formula neutralised.</summary>
+    public static StringBuilder AppendText(StringBuilder line, string? value, int maxChars) => Quote(line, Clean(value, maxChars));
 
     private static StringBuilder Quote(StringBuilder line, string? value)
     {

@@ -50,8 +50,23 @@ public sealed record BankCsvLayout
     /// <summary>Header columns no field is read from.</summary>
     public IReadOnlyList<string> Ignored { get; init; } = [];
 
+    /// <summary>The least fields a headerless row of this layout has (the own PDQ rows need hash and quality).</summary>
+    public int MinFields { get; init; } = 1;
+
+    /// <summary>An own layout's column names, as its export header writes them.</summary>
+    public IReadOnlyList<string> Columns { get; init; } = [];
+
     /// <summary>The project's own headerless rows.</summary>
-    public static BankCsvLayout Own { get; } = new() { Format = Moderation, Hash = 0, Quality = 1, Id = 2, Label = 3, Source = 4, AddedAt = 5 };
+    public static BankCsvLayout Own { get; } = new()
+    {
+        Format = Moderation, Hash = 0, Quality = 1, Id = 2, Label = 3, Source = 4, AddedAt = 5, MinFields = 2, Columns = OwnColumns,
+    };
+
+    /// <summary>The project's own rows of an exact file-hash bank: <c>digest[,id[,label[,source[,added_at]]]]</c>.</summary>
+    public static BankCsvLayout OwnDigest { get; } = new()
+    {
+        Format = Moderation, Hash = 0, Id = 1, Label = 2, Source = 3, AddedAt = 4, Columns = ["digest", "id", "label", "source", "added_at"],
+    };
 
     /// <summary>ThreatExchange's headerless dump, as in HMA's sample data: <c>hash,indicator_id,added_on,tags</c>.</summary>
     public static BankCsvLayout ThreatExchangeDump { get; } = new() { Format = ThreatExchange, Hash = 0, Id = 1, AddedAt = 2, Label = 3 };
@@ -60,8 +75,10 @@ public sealed record BankCsvLayout
     /// <param name="isHash">Whether a field is a hash of the bank's kind (a first field that is one starts a headerless file).</param>
     /// <param name="hashColumns">Header names of the hash column for the bank's kind.</param>
     /// <exception cref="BankCsvHeaderException">The first row is a header this reader does not know.</exception>
-    public static BankCsvLayout Detect(IReadOnlyList<string> first, Func<string, bool> isHash, IReadOnlyList<string> hashColumns)
+    /// <param name="own">The project's own headerless layout for the bank's kind (default: <see cref="Own"/>, PDQ rows).</param>
+    public static BankCsvLayout Detect(IReadOnlyList<string> first, Func<string, bool> isHash, IReadOnlyList<string> hashColumns, BankCsvLayout? own = null)
     {
+        own ??= Own;
         ArgumentNullException.ThrowIfNull(first);
         ArgumentNullException.ThrowIfNull(isHash);
         ArgumentNullException.ThrowIfNull(hashColumns);
@@ -70,9 +87,9 @@ public sealed record BankCsvLayout
         {
             // A data row (a mangled hash is still a data row: reported on its line). The TE dump's second column is an
             // indicator id (a quality is 0..100) and its third a timestamp; such a row would be refused in the own layout.
-            bool dump = first.Count >= 3 && !IsQuality(first[1]) && first[1].Trim().Length > 0 && first[1].Trim().All(char.IsAsciiDigit)
+            bool dump = first.Count >= 3 && (own.Quality != 1 || !IsQuality(first[1])) && first[1].Trim().Length > 0 && first[1].Trim().All(char.IsAsciiDigit)
                         && TryParseTimestamp(first[2], out _);
-            return dump ? ThreatExchangeDump : Own;
+            return dump ? ThreatExchangeDump : own;
         }
         var names = first.Select(Normalise).ToList();
         int hash = Find(names, hashColumns, "hash");
@@ -92,7 +109,7 @@ public sealed record BankCsvLayout
             AddedAt = Find(names, AddedAtColumns, "added_at"),
             SignalType = signalType,
             Format = signalType >= 0 ? Hma
-                : names.Count is >= 2 and <= 6 && names.Select((n, i) => n == OwnColumns[i]).All(x => x) ? Moderation
+                : names.Count >= 2 && names.Count <= own.Columns.Count && names.Select((n, i) => n == own.Columns[i]).All(x => x) ? Moderation
                 : ThreatExchange,
         };
         var used = new[] { layout.Hash, layout.Quality, layout.Id, layout.Label, layout.Source, layout.AddedAt, layout.SignalType };
