@@ -61,4 +61,55 @@ public sealed class BankImportFormatsCommandTests
         Assert.Equal(3, (await Run("export", "--bank", "shared")).StdoutLines.Count); // nothing of it was written
         foreach (var cli in started) cli.Dispose();
     }
+
+    [Fact]
+    public async Task Exact_file_hash_banks_import_list_export_and_remove_through_the_cli()
+    {
+        await using var redis = Embedded.EmbeddedRedisServer.Start();
+        var dir = Directory.CreateTempSubdirectory("digest-banks-");
+        string sha1 = new('a', 64), sha2 = new('b', 64), md5 = new('c', 32);
+        var list = Path.Combine(dir.FullName, "stopncii.csv");
+        File.WriteAllText(list, $"{sha1},s-1,ncii\n{sha2}\n");
+        var hma = Path.Combine(dir.FullName, "hma.csv");
+        File.WriteAllText(hma, $"bank_name,content_id,signal_type,signal\nLIST,7,video_md5,{md5}\nLIST,8,pdq,{new string('d', 64)}\n");
+        var bad = Path.Combine(dir.FullName, "bad.csv");
+        File.WriteAllText(bad, $"{md5},too-short-for-sha256\n");
+
+        var started = new List<CliProcess>();
+        async Task<(int ExitCode, IReadOnlyList<string> StdoutLines, IReadOnlyList<string> StderrLines)> Run(params string[] args)
+        {
+            var cli = await CliProcess.RunAsync(["bank", .. args, "--redis", redis.Configuration + ",syncTimeout=15000,asyncTimeout=15000"], ct: Ct);
+            started.Add(cli);
+            int code = await cli.WaitForExitAsync(ct: Ct);
+            return (code, cli.StdoutLines, cli.StderrLines);
+        }
+
+        var imported = await Run("import", "--kind", "sha256", "--bank", "ncii", list);
+        Assert.True(imported.ExitCode == ExitCodes.Ok, string.Join("\n", imported.StderrLines));
+        Assert.Equal("imported 2 sha256 digests into ncii (version 1)", Assert.Single(imported.StdoutLines));
+        var fromHma = await Run("import", "--kind", "md5", "--bank", "partner", hma);
+        Assert.Equal("imported 1 md5 digests into partner (version 1) from an HMA export; skipped 1 rows of other signal types", Assert.Single(fromHma.StdoutLines));
+
+        Assert.Equal(["ncii\t2\tversion 1"], (await Run("list", "--kind", "sha256")).StdoutLines);
+        Assert.Empty((await Run("list")).StdoutLines); // PDQ banks are listed apart
+        var export = await Run("export", "--kind", "sha256", "--bank", "ncii");
+        Assert.Equal("digest,id,label,source,added_at", export.StdoutLines[0]);
+        // Ordered by id: the second row's id is its digest.
+        Assert.StartsWith($"{sha2},{sha2},,stopncii.csv,", export.StdoutLines[1], StringComparison.Ordinal);
+        Assert.StartsWith($"{sha1},s-1,ncii,stopncii.csv,", export.StdoutLines[2], StringComparison.Ordinal);
+
+        var refused = await Run("import", "--kind", "sha256", "--bank", "ncii", bad);
+        Assert.Equal(ExitCodes.Failure, refused.ExitCode);
+        Assert.Equal("moderation bank import: line 1: not a 64-hex-digit sha256 digest: '" + md5 + "'", Assert.Single(refused.StderrLines));
+        var wrongKind = await Run("import", "--kind", "md5", "--bank", "ncii", hma);
+        Assert.Equal(ExitCodes.Usage, wrongKind.ExitCode);
+        Assert.Contains("holds sha256 digests, not md5", Assert.Single(wrongKind.StderrLines), StringComparison.Ordinal);
+
+        Assert.Equal("removed 1 of 1 from ncii", Assert.Single((await Run("remove", "--kind", "sha256", "--bank", "ncii", "s-1")).StdoutLines));
+        Assert.Equal(ExitCodes.Failure, (await Run("remove", "--kind", "md5", "--bank", "ncii", "x")).ExitCode); // not an md5 bank
+        Assert.Equal(ExitCodes.Ok, (await Run("remove", "--kind", "sha256", "--bank", "ncii", "--all")).ExitCode);
+        Assert.Empty((await Run("list", "--kind", "sha256")).StdoutLines);
+        Assert.Equal(ExitCodes.Failure, (await Run("export", "--kind", "sha256", "--bank", "ncii")).ExitCode);
+        foreach (var cli in started) cli.Dispose();
+    }
 }
