@@ -114,6 +114,7 @@ public sealed class DigestIndex
     public List<DigestEntry> Match(ReadOnlySpan<byte> bytes)
     {
         var found = new List<DigestEntry>();
+        if (!HasSha256 && !HasMd5) return found;
         if (HasSha256 && _sha256.TryGetValue(DigestKinds.Compute(DigestKinds.Sha256, bytes), out var s)) found.AddRange(s);
         if (HasMd5 && _md5.TryGetValue(DigestKinds.Compute(DigestKinds.Md5, bytes), out var m)) found.AddRange(m);
         var seen = new HashSet<string>(StringComparer.Ordinal);
