@@ -98,6 +98,33 @@ public sealed class ExactFileBankTests
         await host.StopAsync(Ct);
     }
 
+    [Fact]
+    public async Task A_digest_entry_that_floods_is_quarantined_to_review_like_a_pdq_one()
+    {
+        await using var stack = new EmbeddedStack();
+        var picture = SampleImages.Encode(SampleImages.Render(6421, 640, 480));
+        await ImportDigestsAsync(stack, "ncmec", DigestKinds.Sha256, $"{Sha256(picture)},n-meme\n");
+        var policy = Path.Combine(stack.MediaRoot.FullName, "policy.json");
+        File.WriteAllText(policy, """{"version":"exact-floods-1","takedown":{"porn":0.9},"review":{"porn":0.6},"bank_floods":{"window":"10m","max_uploads":1}}""");
+        using var host = stack.StartWorker(new() { ["Screening:PolicyFile"] = policy });
+        var url = stack.WriteImage("meme.png", picture);
+        int seen = 0;
+        DecisionEvent Screen(string key)
+        {
+            stack.Produce([(key, EmbeddedStack.Upload(key, url))]);
+            return stack.ReadOutcomes(++seen, settle: TimeSpan.Zero).Single(r => r.Key == key).Decision;
+        }
+
+        var first = Screen("u-1");
+        Assert.Equal((Actions.Takedown, "sha256"), (first.Action, Assert.Single(first.Reasons).Digest));
+        var second = Screen("u-2");
+        Assert.Equal(Actions.Review, second.Action);
+        var reason = Assert.Single(second.Reasons, r => r.Source == "bank");
+        Assert.Equal(("ncmec", "n-meme", "sha256", Decider.QuarantinedCode), (reason.Bank, reason.MatchId, reason.Digest, reason.Code));
+        Assert.NotNull(second.Scores); // a quarantined match settles nothing: decoded and scored
+        await host.StopAsync(Ct);
+    }
+
     private static PdqResult PdqOf(byte[] bytes)
     {
         var image = ImageDecoder.Decode(bytes);
