@@ -1,4 +1,5 @@
 using Moderation.Streams.Contracts;
+using Moderation.Streams.Media;
 
 namespace Moderation.Streams.Cli.Tests;
 
@@ -52,6 +53,27 @@ public sealed class BankImportFormatsCommandTests
         Assert.Equal(2, rows.Count);
         Assert.Equal($"{H1},100,1001,,PARTNER_LIST,2024-03-01T12:00:00.000Z", rows[0]);
         Assert.Matches($@"^{H2},87,2880742865368386,media_type_photo disputed,te\.csv,\d{{4}}-\d\d-\d\dT[0-9:.]+Z$", rows[1]);
+
+        // bank match names each match's provenance, as the worker's reasons do.
+        var picture = Path.Combine(dir.FullName, "picture.png");
+        File.WriteAllBytes(picture, SampleImages.Png(4101, 320, 240));
+        var hashed = await CliProcess.RunAsync(["hash", picture], ct: Ct);
+        started.Add(hashed);
+        Assert.Equal(ExitCodes.Ok, await hashed.WaitForExitAsync(ct: Ct));
+        var pictureHash = Assert.Single(hashed.StdoutLines).Split(',')[0];
+        var teDump = Path.Combine(dir.FullName, "te-dump.csv");
+        File.WriteAllText(teDump, $"{pictureHash},3085240538237227,2020-07-31T18:47:45+0000,media_type_photo\n");
+        var fromDump = await Run("import", "--bank", "dumped", teDump);
+        Assert.Equal("imported 1 hashes into dumped (version 1) from a ThreatExchange dump (hash,id,added_on,tags)", Assert.Single(fromDump.StdoutLines));
+        var matched = await Run("match", "--bank", "dumped", picture);
+        Assert.Equal(ExitCodes.Ok, matched.ExitCode);
+        using (var json = System.Text.Json.JsonDocument.Parse(Assert.Single(matched.StdoutLines)))
+        {
+            var m = Assert.Single(json.RootElement.GetProperty("matches").EnumerateArray());
+            Assert.Equal(("dumped", "3085240538237227", 0, "media_type_photo", "te-dump.csv", "2020-07-31T18:47:45.000Z"),
+                (m.GetProperty("bank").GetString(), m.GetProperty("id").GetString(), m.GetProperty("distance").GetInt32(), m.GetProperty("label").GetString(),
+                 m.GetProperty("source").GetString(), m.GetProperty("added_at").GetString()));
+        }
 
         var refused = await Run("import", "--bank", "shared", unknown);
         Assert.Equal(ExitCodes.Usage, refused.ExitCode);

@@ -207,7 +207,7 @@ internal static class BankCommand
                           "--upright false hashes the stored pixels, as the hash verb and Meta's reference do.",
             DefaultValueFactory = _ => true,
         };
-        var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]}.")
+        var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]} (each match also with its label, source and added_at).")
         {
             redis, bank, files, maxDistance, minQuality, dihedral, upright,
         };
@@ -274,6 +274,9 @@ internal static class BankCommand
                 json.WriteNumber("distance", m.Distance);
                 if (m.Transform != PdqTransform.Original) json.WriteString("transform", m.Transform.ToString());
                 if (m.Entry.Label is { } label) json.WriteString("label", SafeText.Escape(label, TextLimits.BankLabelChars));
+                // Provenance, as the worker's bank reasons carry it.
+                if (m.Entry.Source is { } entrySource) json.WriteString("source", SafeText.Escape(entrySource, TextLimits.BankLabelChars));
+                json.WriteString("added_at", BankCsv.FormatTimestamp(m.Entry.AddedAt));
                 json.WriteEndObject();
             }
             json.WriteEndArray();
