@@ -71,17 +71,22 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             byte[] bytes;
             using (Stages.Start("fetch")) bytes = await _mediaRetry.ReadAsync(media, token => _media.ReadAsync(media, token), ct).ConfigureAwait(false);
             // Exact file-hash banks first, before anything decodes the bytes: a known file comes down even when nothing
-            // could decode it. Matches that do not settle it (a review or suppress bank) go on with the PDQ banks'.
+            // could decode it. Matches that do not settle it (a review or suppress bank) go on with the PDQ banks'. While
+            // the policy has a suppress bank, a PDQ match in it may still cancel the takedown: the media is screened, and
+            // the digest's decision stands only if the media cannot be decoded.
             var exact = _services.ExactMatch(bytes);
-            if (exact.Hits.Count > 0 && await SettledByDigestAsync(parsed, policy, exact, source, started, ct).ConfigureAwait(false) is { } known)
+            var known = exact.Hits.Count > 0 ? await SettledByDigestAsync(parsed, policy, exact, source, started, ct).ConfigureAwait(false) : null;
+            if (known is not null && !policy.Banks.Values.Any(r => r.Action == PolicyBankRule.Suppress))
                 return Publish(upload, activity, parsed.ContentId, policy, await WithUploader(policy, parsed, known, ct).ConfigureAwait(false));
-            var screened = parsed.MediaType == MediaTypes.Video
-                // One decision per video: sampled frames, PDQ, banks, the same batcher.
-                ? await _videos.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct, exact).ConfigureAwait(false)
-                : AnimatedImageDecoder.IsAnimated(bytes)
-                    // Every frame a viewer can see: hashed, bank-matched, sampled for the model.
-                    ? await _videos.ScreenAnimationAsync(parsed.ContentId, bytes, parsed.Caption, _media.Options.Decode, policy, parsed.Surface, source, started, ct, exact).ConfigureAwait(false)
-                    : await _images.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct, exact).ConfigureAwait(false);
+            Screened screened;
+            try
+            {
+                screened = await ScreenMediaAsync(parsed, bytes, policy, source, started, exact, ct).ConfigureAwait(false);
+            }
+            catch (ModerationException e) when (known is not null && e.Code != ErrorCodes.Internal)
+            {
+                screened = known; // undecodable, and a known file all the same
+            }
             return Publish(upload, activity, parsed.ContentId, policy, await WithUploader(policy, parsed, screened, ct).ConfigureAwait(false));
         }
         catch (ModerationException e) when (e.Code != ErrorCodes.Internal)
@@ -92,6 +97,17 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             return [WithDecisionId(DeadLetter.Create(_kafka, upload, e.Code, e.Message), upload, parsed?.ContentId, policy.Version)];
         }
     }
+
+    /// <summary>Routes fetched media to its screener, with what the exact file-hash banks said about it.</summary>
+    /// <exception cref="ModerationException">The media itself is bad (unsupported, too large, undecodable).</exception>
+    private async Task<Screened> ScreenMediaAsync(UploadEvent parsed, byte[] bytes, Policy policy, SourceInfo source, long started, BankSignal exact, CancellationToken ct) =>
+        parsed.MediaType == MediaTypes.Video
+            // One decision per video: sampled frames, PDQ, banks, the same batcher.
+            ? await _videos.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct, exact).ConfigureAwait(false)
+            : AnimatedImageDecoder.IsAnimated(bytes)
+                // Every frame a viewer can see: hashed, bank-matched, sampled for the model.
+                ? await _videos.ScreenAnimationAsync(parsed.ContentId, bytes, parsed.Caption, _media.Options.Decode, policy, parsed.Surface, source, started, ct, exact).ConfigureAwait(false)
+                : await _images.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct, exact).ConfigureAwait(false);
 
     /// <summary>The decision when the exact file-hash banks' matches settle the upload (a takedown bank, after the policy's
     /// suppress and per-bank rules and flood quarantine), made without decoding it; null when they do not.</summary>

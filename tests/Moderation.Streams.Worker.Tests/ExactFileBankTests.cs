@@ -99,6 +99,39 @@ public sealed class ExactFileBankTests
     }
 
     [Fact]
+    public async Task A_suppress_banks_pdq_match_cancels_a_digest_takedown_and_an_undecodable_known_file_still_comes_down()
+    {
+        await using var stack = new EmbeddedStack();
+        var meme = SampleImages.Encode(SampleImages.Render(6431, 640, 480));
+        var blob = new byte[2048];
+        new Random(6432).NextBytes(blob);
+        // A bad import: a popular meme's file in the takedown list, its picture in the benign bank.
+        await ImportDigestsAsync(stack, "ncmec", DigestKinds.Sha256, $"{Sha256(meme)},n-meme\n{Sha256(blob)},n-blob\n");
+        await using (var redis = await RedisConnector.ConnectAsync(stack.Redis.Configuration))
+        {
+            var pdq = PdqOf(meme);
+            var (entries, errors) = BankCsv.Read(new StringReader($"{pdq.Hash},{pdq.Quality},meme-1"), "benign", "test", DateTimeOffset.UtcNow);
+            Assert.Empty(errors);
+            await new RedisBankStore(redis).ImportAsync("benign", entries);
+        }
+        var policy = Path.Combine(stack.MediaRoot.FullName, "policy.json");
+        File.WriteAllText(policy, """{"version":"exact-suppress-1","takedown":{"porn":0.9},"review":{"porn":0.6},"banks":{"benign":"suppress"}}""");
+        using var host = stack.StartWorker(new() { ["Screening:PolicyFile"] = policy });
+        stack.Produce([("meme", EmbeddedStack.Upload("meme", stack.WriteImage("meme.png", meme))),
+                       ("blob", EmbeddedStack.Upload("blob", stack.WriteImage("blob.png", blob)))]);
+        var records = stack.ReadOutcomes(2, settle: TimeSpan.Zero);
+
+        var decided = Assert.Single(records, r => r.Key == "meme").Decision;
+        Assert.Equal(Actions.Allow, decided.Action); // the model decided: a calm rendered picture
+        var suppressed = Assert.Single(decided.Reasons);
+        Assert.Equal(("benign", "meme-1", PolicyBankRule.Suppress, null), (suppressed.Bank, suppressed.MatchId, suppressed.Code, suppressed.Digest));
+        var blobRecord = Assert.Single(records, r => r.Key == "blob");
+        Assert.Equal(Topics.Takedown, blobRecord.Topic);
+        Assert.Equal(("ncmec", "n-blob", "sha256"), (blobRecord.Decision.Reasons[0].Bank, blobRecord.Decision.Reasons[0].MatchId, blobRecord.Decision.Reasons[0].Digest));
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task A_digest_entry_that_floods_is_quarantined_to_review_like_a_pdq_one()
     {
         await using var stack = new EmbeddedStack();
