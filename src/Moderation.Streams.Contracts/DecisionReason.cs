@@ -7,7 +7,7 @@ namespace Moderation.Streams.Contracts;
 public sealed record DecisionReason
 {
     private readonly string _source = "";
-    private readonly string? _bank, _matchId, _model, _label, _code, _message, _field, _kind, _id, _category, _rule, _window, _reviewer;
+    private readonly string? _bank, _matchId, _model, _label, _code, _message, _field, _kind, _id, _category, _rule, _window, _entryLabel, _entrySource, _digest, _reviewer;
 
     /// <summary><c>model</c>, <c>bank</c>, <c>text</c>, <c>uploader</c>, <c>campaign</c>, <c>review</c>, <c>cache</c> or <c>fail-closed</c>.</summary>
     public required string Source { get => _source; init => _source = SafeText.Escape(value, TextLimits.ReasonNameChars); }
@@ -58,6 +58,20 @@ public sealed record DecisionReason
 
     /// <summary>Uploader and campaign: the rule's window as the policy writes it (<c>7d</c>, <c>1m</c>).</summary>
     public string? Window { get => _window; init => _window = Bounded(value, TextLimits.ReasonNameChars); }
+
+    /// <summary>Bank: the matched entry's label as imported (the category on the sharing list), at most
+    /// <see cref="TextLimits.BankLabelChars"/> characters like import allows; omitted when the entry has none.</summary>
+    public string? EntryLabel { get => _entryLabel; init => _entryLabel = Bounded(value, TextLimits.BankLabelChars); }
+
+    /// <summary>Bank: where the matched entry came from (the imported file or list), at most
+    /// <see cref="TextLimits.BankLabelChars"/> characters; omitted when not recorded.</summary>
+    public string? EntrySource { get => _entrySource; init => _entrySource = Bounded(value, TextLimits.BankLabelChars); }
+
+    /// <summary>Bank: when the matched entry was added to its bank.</summary>
+    public DateTimeOffset? AddedAt { get; init; }
+
+    /// <summary>Bank: an exact file-hash bank matched the media bytes, <c>md5</c> or <c>sha256</c>; omitted for PDQ.</summary>
+    public string? Digest { get => _digest; init => _digest = Bounded(value, TextLimits.ReasonNameChars); }
 
     /// <summary>Campaign: distinct uploaders of the same picture in the window, this upload's included.</summary>
     public int? Uploaders { get; init; }

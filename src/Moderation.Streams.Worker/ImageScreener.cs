@@ -20,7 +20,10 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
 
     /// <exception cref="ModerationException">The image itself is bad (unsupported, too large, undecodable): for the DLQ.</exception>
     /// <param name="caption">The upload's caption, screened by the text banks beside the picture.</param>
-    public async Task<Screened> ScreenAsync(string contentId, byte[] bytes, string? caption, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct)
+    /// <param name="exact">What the exact file-hash banks said about the bytes (<see cref="ScreenerServices.ExactMatch"/>),
+    /// merged with the PDQ banks' matches; null when not asked.</param>
+    public async Task<Screened> ScreenAsync(string contentId, byte[] bytes, string? caption, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct,
+        BankSignal? exact = null)
     {
         bool dihedralWanted = services.Banks is { } b && b.Options.Match.Dihedral;
         DecodedImage? image = null;
@@ -42,7 +45,7 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
             duplicates?.Add(digest, new ExactDuplicates.Entry(pdq, dihedral));
         }
         var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
-        var banks = await services.WithFloodsAsync(policy, LookUp(pdq, dihedral), contentId, ct).ConfigureAwait(false);
+        var banks = await services.WithFloodsAsync(policy, BankHits.Merge(LookUp(pdq, dihedral), exact ?? BankSignal.NotConfigured), contentId, ct).ConfigureAwait(false);
         var signals = await services.WithTextAsync(new UploadSignals { Surface = surface, Banks = banks, BanksFailClosed = services.BanksFailClosed },
             caption, TextHit.CaptionField, ct).ConfigureAwait(false);
 
@@ -98,6 +101,6 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         span?.SetTag("moderation.bank.matched", perBank.Count > 0);
         return status == Redis.Banks.BankLookupStatus.Unavailable
             ? BankSignal.Unavailable
-            : BankSignal.FromHits(perBank.Select(m => new BankHit(m.Bank, m.Id, m.Distance)), pdq.Quality);
+            : BankSignal.FromHits(perBank.Select(m => BankHits.Of(m.Entry, m.Distance)), pdq.Quality);
     }
 }

@@ -21,6 +21,22 @@ public sealed class ScreenerServices
     /// null itself when none are configured.</summary>
     public Func<TextMatcher?>? TextBanks { get; init; }
 
+    /// <summary>The exact file-hash banks (MD5 / SHA-256 of the media bytes); null = none configured.</summary>
+    public Redis.DigestBanks.DigestBankMatcher? DigestBanks { get; init; }
+
+    /// <summary>What the exact file-hash banks say about <paramref name="bytes"/>, before anything decodes them. Costs no
+    /// digest at all while no digest bank holds an entry, and only the kinds some bank holds otherwise.</summary>
+    public BankSignal ExactMatch(ReadOnlySpan<byte> bytes)
+    {
+        if (DigestBanks is not { } matcher) return BankSignal.NotConfigured;
+        if (matcher.Current is not { } index) return BankSignal.Unavailable;
+        if (index.Count == 0) return BankSignal.NoMatch;
+        using var span = Stages.Start("digest lookup");
+        var hits = index.Match(bytes);
+        span?.SetTag("moderation.bank.matched", hits.Count > 0);
+        return hits.Count == 0 ? BankSignal.NoMatch : BankSignal.FromHits(hits.Select(BankHits.Of));
+    }
+
     /// <summary>Flood quarantine counters of bank entries (the policy's <c>bank_floods</c>); null = no store.</summary>
     public Redis.Banks.RedisBankFloods? BankFloods { get; init; }
 

@@ -23,6 +23,7 @@ public sealed class ScreeningComponents : IAsyncDisposable
     public IDecisionCache? Cache { get; init; }
     public BankMatcher? Banks { get; init; }
     public Redis.TextBanks.TextBankMatcher? TextBanks { get; init; }
+    public Redis.DigestBanks.DigestBankMatcher? DigestBanks { get; init; }
 
     /// <summary>The sentence model for meaning banks (loaded on first use).</summary>
     public Text.Embeddings.LazyTextEmbedder? TextEmbedder { get; init; }
@@ -32,6 +33,7 @@ public sealed class ScreeningComponents : IAsyncDisposable
     {
         if (Banks is not null) await Banks.DisposeAsync().ConfigureAwait(false);
         if (TextBanks is not null) await TextBanks.DisposeAsync().ConfigureAwait(false);
+        if (DigestBanks is not null) await DigestBanks.DisposeAsync().ConfigureAwait(false);
         if (TextEmbedder is not null) await TextEmbedder.DisposeAsync().ConfigureAwait(false);
         if (Redis is not null) await Redis.DisposeAsync().ConfigureAwait(false);
         await Batcher.DisposeAsync().ConfigureAwait(false);

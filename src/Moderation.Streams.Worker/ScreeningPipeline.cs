@@ -70,13 +70,23 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
                 throw new ModerationException(ErrorCodes.UnsupportedMedia, $"media_type '{parsed.MediaType}' is not screened by this worker version");
             byte[] bytes;
             using (Stages.Start("fetch")) bytes = await _mediaRetry.ReadAsync(media, token => _media.ReadAsync(media, token), ct).ConfigureAwait(false);
-            var screened = parsed.MediaType == MediaTypes.Video
-                // One decision per video: sampled frames, PDQ, banks, the same batcher.
-                ? await _videos.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct).ConfigureAwait(false)
-                : AnimatedImageDecoder.IsAnimated(bytes)
-                    // Every frame a viewer can see: hashed, bank-matched, sampled for the model.
-                    ? await _videos.ScreenAnimationAsync(parsed.ContentId, bytes, parsed.Caption, _media.Options.Decode, policy, parsed.Surface, source, started, ct).ConfigureAwait(false)
-                    : await _images.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct).ConfigureAwait(false);
+            // Exact file-hash banks first, before anything decodes the bytes: a known file comes down even when nothing
+            // could decode it. Matches that do not settle it (a review or suppress bank) go on with the PDQ banks'. While
+            // the policy has a suppress bank, a PDQ match in it may still cancel the takedown: the media is screened, and
+            // the digest's decision stands only if the media cannot be decoded.
+            var exact = _services.ExactMatch(bytes);
+            var known = exact.Hits.Count > 0 ? await SettledByDigestAsync(parsed, policy, exact, source, started, ct).ConfigureAwait(false) : null;
+            if (known is not null && !policy.Banks.Values.Any(r => r.Action == PolicyBankRule.Suppress))
+                return Publish(upload, activity, parsed.ContentId, policy, await WithUploader(policy, parsed, known, ct).ConfigureAwait(false));
+            Screened screened;
+            try
+            {
+                screened = await ScreenMediaAsync(parsed, bytes, policy, source, started, exact, ct).ConfigureAwait(false);
+            }
+            catch (ModerationException e) when (known is not null && e.Code != ErrorCodes.Internal)
+            {
+                screened = known; // undecodable, and a known file all the same
+            }
             return Publish(upload, activity, parsed.ContentId, policy, await WithUploader(policy, parsed, screened, ct).ConfigureAwait(false));
         }
         catch (ModerationException e) when (e.Code != ErrorCodes.Internal)
@@ -86,6 +96,29 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             _services.Stats.DeadLetter(e.Code);
             return [WithDecisionId(DeadLetter.Create(_kafka, upload, e.Code, e.Message), upload, parsed?.ContentId, policy.Version)];
         }
+    }
+
+    /// <summary>Routes fetched media to its screener, with what the exact file-hash banks said about it.</summary>
+    /// <exception cref="ModerationException">The media itself is bad (unsupported, too large, undecodable).</exception>
+    private async Task<Screened> ScreenMediaAsync(UploadEvent parsed, byte[] bytes, Policy policy, SourceInfo source, long started, BankSignal exact, CancellationToken ct) =>
+        parsed.MediaType == MediaTypes.Video
+            // One decision per video: sampled frames, PDQ, banks, the same batcher.
+            ? await _videos.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct, exact).ConfigureAwait(false)
+            : AnimatedImageDecoder.IsAnimated(bytes)
+                // Every frame a viewer can see: hashed, bank-matched, sampled for the model.
+                ? await _videos.ScreenAnimationAsync(parsed.ContentId, bytes, parsed.Caption, _media.Options.Decode, policy, parsed.Surface, source, started, ct, exact).ConfigureAwait(false)
+                : await _images.ScreenAsync(parsed.ContentId, bytes, parsed.Caption, policy, parsed.Surface, source, started, ct, exact).ConfigureAwait(false);
+
+    /// <summary>The decision when the exact file-hash banks' matches settle the upload (a takedown bank, after the policy's
+    /// suppress and per-bank rules and flood quarantine), made without decoding it; null when they do not.</summary>
+    private async Task<Screened?> SettledByDigestAsync(UploadEvent upload, Policy policy, BankSignal exact, SourceInfo source, long started, CancellationToken ct)
+    {
+        var banks = await _services.WithFloodsAsync(policy, exact, upload.ContentId, ct).ConfigureAwait(false);
+        var signals = await _services.WithTextAsync(new UploadSignals { Surface = upload.Surface, Banks = banks, BanksFailClosed = _services.BanksFailClosed },
+            upload.Caption, TextHit.CaptionField, ct).ConfigureAwait(false);
+        return Decider.Settled(policy, signals) is { } settled
+            ? new Screened(_services.ToEvent(settled, upload.ContentId, policy, null, source, started))
+            : null;
     }
 
     /// <summary>The uploader's history and campaigns over the content's decision (after the screener cached it).</summary>

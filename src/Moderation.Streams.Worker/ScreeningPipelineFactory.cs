@@ -34,6 +34,7 @@ public static class ScreeningPipelineFactory
         IConnectionMultiplexer? connection = null;
         BankMatcher? matcher = null;
         Redis.TextBanks.TextBankMatcher? textMatcher = null;
+        Redis.DigestBanks.DigestBankMatcher? digestMatcher = null;
         Text.Embeddings.LazyTextEmbedder? embedder = null;
         try
         {
@@ -59,6 +60,9 @@ public static class ScreeningPipelineFactory
                 {
                     matcher = new BankMatcher(new RedisBankStore(connection, banks.KeyPrefix), banks, logger);
                     await matcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);
+                    // Exact file-hash banks (MD5 / SHA-256 of the bytes), matched before decoding.
+                    digestMatcher = new Redis.DigestBanks.DigestBankMatcher(new Redis.DigestBanks.RedisDigestBankStore(connection, banks.KeyPrefix), banks, logger);
+                    await digestMatcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);
                     // Term and domain banks for captions and text items, kept in step like the hash banks.
                     // Meaning banks: the sentence model is loaded when the first texts bank is, and batches like the classifier.
                     embedder = new Text.Embeddings.LazyTextEmbedder(() => Text.Embeddings.SentenceEmbedder.Load());
@@ -74,7 +78,7 @@ public static class ScreeningPipelineFactory
             var current = watcher;
             var services = new ScreenerServices
             {
-                Batcher = batcher, Banks = matcher, BanksFailClosed = banks.FailClosed, Stats = stats, Logger = logger,
+                Batcher = batcher, Banks = matcher, DigestBanks = digestMatcher, BanksFailClosed = banks.FailClosed, Stats = stats, Logger = logger,
                 TextBanks = textMatcher is { } texts ? () => texts.Current : null,
                 Cache = cache is null ? null : new CachedDecisions(cache, stats, logger),
                 BankFloods = liveCounters && connection is not null && banks.Enabled ? new RedisBankFloods(connection, banks.KeyPrefix) : null,
@@ -87,13 +91,14 @@ public static class ScreeningPipelineFactory
             return new ScreeningComponents
             {
                 Policy = policy, Classifier = classifier, Models = models, Batcher = batcher, Media = reader, Watcher = watcher,
-                Shadow = shadowDecisions, Redis = connection, Cache = cache, Banks = matcher, TextBanks = textMatcher, TextEmbedder = embedder, Pipeline = pipeline,
+                Shadow = shadowDecisions, Redis = connection, Cache = cache, Banks = matcher, DigestBanks = digestMatcher, TextBanks = textMatcher, TextEmbedder = embedder, Pipeline = pipeline,
             };
         }
         catch
         {
             if (matcher is not null) await matcher.DisposeAsync().ConfigureAwait(false);
             if (textMatcher is not null) await textMatcher.DisposeAsync().ConfigureAwait(false);
+            if (digestMatcher is not null) await digestMatcher.DisposeAsync().ConfigureAwait(false);
             if (embedder is not null) await embedder.DisposeAsync().ConfigureAwait(false);
             if (connection is not null) await connection.DisposeAsync().ConfigureAwait(false);
             if (batcher is not null) await batcher.DisposeAsync().ConfigureAwait(false);

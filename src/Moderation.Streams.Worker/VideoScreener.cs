@@ -44,11 +44,13 @@ public sealed class VideoScreener : IDisposable
     /// <param name="policy">The policy in force for this upload (hot reload).</param>
     /// <exception cref="ModerationException">unsupported-media, media-too-large, undecodable-media.</exception>
     /// <param name="caption">The upload's caption, screened by the text banks beside the frames.</param>
-    public async Task<Screened> ScreenAsync(string contentId, byte[] video, string? caption, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct)
+    /// <param name="exact">What the exact file-hash banks said about the bytes, merged with the frames' matches; null when not asked.</param>
+    public async Task<Screened> ScreenAsync(string contentId, byte[] video, string? caption, Policy policy, string? surface, SourceInfo source, long started, CancellationToken ct,
+        BankSignal? exact = null)
     {
         if (!Limits.Enabled) throw new ModerationException(ErrorCodes.UnsupportedMedia, "video screening is disabled on this worker");
         VideoSniffer.Require(video); // refused before any lookup or process
-        var upload = await BeginAsync(contentId, policy, surface, source, started, video, caption, ct).ConfigureAwait(false);
+        var upload = await BeginAsync(contentId, policy, surface, source, started, video, caption, exact, ct).ConfigureAwait(false);
         if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
         long decodeStarted = _services.Time.GetTimestamp();
@@ -66,9 +68,9 @@ public sealed class VideoScreener : IDisposable
     /// </summary>
     /// <exception cref="ModerationException">As the still-image decoder, for the file itself.</exception>
     public async Task<Screened> ScreenAnimationAsync(string contentId, byte[] encoded, string? caption, DecodeLimits limits, Policy policy, string? surface,
-        SourceInfo source, long started, CancellationToken ct)
+        SourceInfo source, long started, CancellationToken ct, BankSignal? exact = null)
     {
-        var upload = await BeginAsync(contentId, policy, surface, source, started, encoded, caption, ct).ConfigureAwait(false);
+        var upload = await BeginAsync(contentId, policy, surface, source, started, encoded, caption, exact, ct).ConfigureAwait(false);
         if (await TryCachedAsync(upload, ct).ConfigureAwait(false) is { } cached) return cached;
 
         bool dihedral = upload.Index?.Options.Dihedral == true;
@@ -90,11 +92,14 @@ public sealed class VideoScreener : IDisposable
     /// <summary>One upload as the screener sees it: the policy in force, and the bank index read once (null when the
     /// banks are configured but cannot be trusted).</summary>
     /// <param name="Text">What the text banks said about the caption, asked once.</param>
-    private sealed record Upload(string ContentId, Policy Policy, string? Surface, SourceInfo Source, long Started, BankIndex? Index, string ContentHash, UploadSignals Text);
+    /// <param name="Exact">What the exact file-hash banks said about the bytes.</param>
+    private sealed record Upload(string ContentId, Policy Policy, string? Surface, SourceInfo Source, long Started, BankIndex? Index, string ContentHash, UploadSignals Text,
+        BankSignal Exact);
 
-    private async Task<Upload> BeginAsync(string contentId, Policy policy, string? surface, SourceInfo source, long started, byte[] bytes, string? caption, CancellationToken ct) =>
+    private async Task<Upload> BeginAsync(string contentId, Policy policy, string? surface, SourceInfo source, long started, byte[] bytes, string? caption,
+        BankSignal? exact, CancellationToken ct) =>
         new(contentId, policy, surface, source, started, _banks?.Invoke(), ContentHash(bytes),
-            await _services.WithTextAsync(new UploadSignals(), caption, TextHit.CaptionField, ct).ConfigureAwait(false));
+            await _services.WithTextAsync(new UploadSignals(), caption, TextHit.CaptionField, ct).ConfigureAwait(false), exact ?? BankSignal.NotConfigured);
 
     private UploadSignals SignalsOf(Upload upload) => upload.Text with
     {
@@ -105,10 +110,12 @@ public sealed class VideoScreener : IDisposable
 
     /// <summary>The strongest match of each bank (the policy's bank rules pick which decides), or what the banks'
     /// state says when none matched.</summary>
-    private BankSignal Match(Upload upload, IReadOnlyList<FrameHash> frames) =>
+    private BankSignal Match(Upload upload, IReadOnlyList<FrameHash> frames) => BankHits.Merge(
         upload.Index is { } index && VideoMatcher.FindPerBank(frames, index, Limits.Match) is { Count: > 0 } matches
-            ? BankSignal.FromHits(matches.Select(m => new BankHit(m.Bank, m.MatchId, m.Distance, Describe(m), m.FrameTimestampsMs, frames.Count)))
-            : SignalsOf(upload).Banks;
+            ? BankSignal.FromHits(matches.Select(m => new BankHit(m.Bank, m.MatchId, m.Distance, Describe(m), m.FrameTimestampsMs, frames.Count)
+                { EntryLabel = m.Entry?.Label, EntrySource = m.Entry?.Source, AddedAt = m.Entry?.AddedAt }))
+            : SignalsOf(upload).Banks,
+        upload.Exact);
 
     /// <summary>A cached decision on the same bytes, matched again against the banks (they may have grown since: the frames'
     /// hashes are kept with it); null on a miss or when the decider will not reuse it.</summary>

@@ -13,6 +13,7 @@ namespace Moderation.Streams.Worker.Tests;
 public sealed class BankMatchingTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private static readonly DateTimeOffset BankedAt = new(2026, 11, 3, 8, 15, 30, 250, TimeSpan.Zero);
 
     private static (string Hash, int Quality) PdqOf(byte[] encoded)
     {
@@ -25,7 +26,7 @@ public sealed class BankMatchingTests
     {
         await using var redis = await RedisConnector.ConnectAsync(stack.Redis.Configuration);
         var (hash, quality) = PdqOf(original);
-        var (entries, errors) = BankCsv.Read(new StringReader($"{hash},{quality},{id},known"), bank, "test", DateTimeOffset.UtcNow);
+        var (entries, errors) = BankCsv.Read(new StringReader($"{hash},{quality},{id},known"), bank, "test", BankedAt);
         Assert.Empty(errors);
         await new RedisBankStore(redis).ImportAsync(bank, entries);
     }
@@ -50,6 +51,7 @@ public sealed class BankMatchingTests
         var reason = Assert.Single(copy.Reasons);
         Assert.Equal(("bank", "known-bad", "h-77"), (reason.Source, reason.Bank, reason.MatchId));
         Assert.InRange(reason.Distance!.Value, 0, 31);
+        Assert.Equal(("known", "test", BankedAt), (reason.EntryLabel, reason.EntrySource, reason.AddedAt!.Value)); // provenance
         Assert.Null(copy.Scores); // no inference
         Assert.DoesNotContain(Assert.Single(records, r => r.Key == "other").Decision.Reasons, r => r.Source == "bank");
 

@@ -77,9 +77,10 @@ public sealed class VideoScreeningTests
         var (_, frames) = await VideoHashing.HashAsync(decoder, original, dihedral: false, Ct);
         var image = ImageDecoder.Decode(banked);
         var picture = new PdqHasher().Hash(image.Pixels, image.Width, image.Height, image.Channels);
-        var csv = string.Join("\n", frames.Select(f => $"{f.Hash},{f.Quality},{VideoMatcher.FrameId("original.mp4", f.TimestampMs)}"))
-            + $"\n{picture.Hash},{picture.Quality},pic-9";
-        var (entries, errors) = BankCsv.Read(new StringReader(csv), "known-bad", "test", DateTimeOffset.UtcNow);
+        var csv = string.Join("\n", frames.Select(f => $"{f.Hash},{f.Quality},{VideoMatcher.FrameId("original.mp4", f.TimestampMs)},clip-label"))
+            + $"\n{picture.Hash},{picture.Quality},pic-9,pic-label,pictures.csv,2025-05-06T07:08:09Z";
+        var bankedAt = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var (entries, errors) = BankCsv.Read(new StringReader(csv), "known-bad", "test", bankedAt);
         Assert.Empty(errors);
         Assert.Equal(frames.Length + 1, entries.Count);
         await using (var redis = await RedisConnector.ConnectAsync(stack.Redis.Configuration))
@@ -97,6 +98,7 @@ public sealed class VideoScreeningTests
         Assert.Equal(("bank", "known-bad", "original.mp4"), (reason.Source, reason.Bank, reason.MatchId));
         Assert.Equal([0L, 1000, 2000, 3000], reason.FrameTimestampsMs);
         Assert.InRange(reason.Distance!.Value, 0, 31);
+        Assert.Equal(("clip-label", "test", bankedAt), (reason.EntryLabel, reason.EntrySource, reason.AddedAt!.Value)); // provenance
         Assert.Null(taken.Scores); // no inference
 
         var caught = Assert.Single(records, r => r.Key == "quoting").Decision;
@@ -105,6 +107,7 @@ public sealed class VideoScreeningTests
         Assert.Equal(("bank", "pic-9"), (reason.Source, reason.MatchId));
         Assert.Equal([2000L, 3000], reason.FrameTimestampsMs);
         Assert.Equal(6, reason.FramesSampled);
+        Assert.Equal(("pic-label", "pictures.csv", new DateTimeOffset(2025, 5, 6, 7, 8, 9, TimeSpan.Zero)), (reason.EntryLabel, reason.EntrySource, reason.AddedAt!.Value));
         Assert.Null(caught.Scores);
 
         var free = Assert.Single(records, r => r.Key == "unrelated").Decision;

@@ -20,7 +20,7 @@ internal static class BankCommand
 {
     public static Command Create()
     {
-        var command = new Command("bank", "Manage banks in Redis: hash banks (known-violating PDQ hashes) and, with --kind terms|domains|texts, text banks.");
+        var command = new Command("bank", "Manage banks in Redis: hash banks (known-violating PDQ hashes) and, with --kind md5|sha256, exact file-hash banks, with --kind terms|domains|texts, text banks.");
         command.Subcommands.Add(Import());
         command.Subcommands.Add(Export());
         command.Subcommands.Add(List());
@@ -41,10 +41,11 @@ internal static class BankCommand
     {
         var option = new Option<string>("--kind")
         {
-            Description = "hashes (default: PDQ hash banks), terms (pattern,category[,id[,mode]]), domains (domain,category[,id]) or texts (text,category[,id], matched by meaning)",
+            Description = "hashes (default: PDQ hash banks), md5 or sha256 (exact file-hash banks: digest[,id[,label[,source[,added_at]]]], matched on the media bytes before decoding), " +
+                          "terms (pattern,category[,id[,mode]]), domains (domain,category[,id]) or texts (text,category[,id], matched by meaning)",
             DefaultValueFactory = _ => TextBankVerbs.Hashes,
         };
-        option.AcceptOnlyFromAmong([.. TextBankVerbs.Kinds]);
+        option.AcceptOnlyFromAmong([.. TextBankVerbs.Kinds, .. DigestKinds.All]);
         return option;
     }
 
@@ -60,7 +61,9 @@ internal static class BankCommand
     {
         var redis = RedisOption();
         var bank = BankOption();
-        var file = new Argument<FileInfo>("file") { Description = "CSV rows hash,quality[,id[,label[,source[,added_at]]]]; '-' reads standard input. The hash verb's output imports as is." };
+        var file = new Argument<FileInfo>("file") { Description = "CSV rows hash,quality[,id[,label[,source[,added_at]]]], an HMA bank export (header signal_type,signal,...: its pdq rows) " +
+                          "or a ThreatExchange CSV (a header naming the hash column, e.g. hash,quality,id,labels; or its headerless hash,id,added_on,tags dump), " +
+                          $"detected from the first row; rows without a quality get {BankCsv.MissingQuality}. '-' reads standard input. The hash verb's output imports as is." };
         var replace = new Option<bool>("--replace") { Description = "Empty the bank first (default: add, replacing entries with the same id)" };
         var source = new Option<string?>("--source") { Description = "Source recorded for rows without one (default: the file name)" };
         var kind = KindOption();
@@ -73,6 +76,15 @@ internal static class BankCommand
         {
             var name = parse.GetValue(bank)!;
             var path = parse.GetValue(file)!;
+            if (parse.GetValue(kind) is { } digestKind && DigestKinds.IsKnown(digestKind))
+            {
+                if (parse.GetValue(threshold) is not null)
+                {
+                    Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
+                    return ExitCodes.Usage;
+                }
+                return await DigestBankVerbs.ImportAsync(store, digestKind, name, path, parse.GetValue(replace), parse.GetValue(source));
+            }
             if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes)
                 return await TextBankVerbs.ImportAsync(store, textKind, name, path, parse.GetValue(replace), parse.GetValue(threshold));
             if (parse.GetValue(threshold) is not null)
@@ -80,35 +92,52 @@ internal static class BankCommand
                 Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
                 return ExitCodes.Usage;
             }
-            List<BankEntry> entries;
-            List<BankCsv.RowError> errors;
+            BankCsv.ReadResult<BankEntry> read;
             try
             {
-                (entries, errors) = ReadCsv(path, name, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name));
+                read = ReadCsv(path, name, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name));
             }
             catch (ModerationException e)
             {
                 Console.Error.WriteLine($"moderation bank import: {path}: {e.Code}: {e.Message}");
                 return ExitCodes.Failure;
             }
+            catch (BankCsvHeaderException e)
+            {
+                Console.Error.WriteLine($"moderation bank import: {path}: {e.Message}");
+                return ExitCodes.Usage;
+            }
+            var (entries, errors) = (read.Entries, read.Errors);
             foreach (var error in errors) Console.Error.WriteLine($"moderation bank import: line {error.Line}: {error.Message}");
             if (errors.Count > 0) return ExitCodes.Failure;
             long version = await store.ImportAsync(name, entries, parse.GetValue(replace));
             int low = entries.Count(e => e.Quality < BankMatchOptions.Default.MinQuality);
             Console.Out.WriteLine($"imported {entries.Count} hashes into {name} (version {version})" +
+                (read.Layout is { Format: not BankCsvLayout.Moderation } layout ? $" from {Describe(layout)}" : "") +
+                (read.SkippedOtherSignalTypes > 0 ? $"; skipped {read.SkippedOtherSignalTypes} rows of other signal types" : "") +
+                (read.Layout is { Ignored.Count: > 0 } l ? $"; ignored columns: {string.Join(",", l.Ignored)}" : "") +
                 (low > 0 ? $"; {low} have quality < {BankMatchOptions.Default.MinQuality} and never match" : ""));
             return ExitCodes.Ok;
         }));
         return command;
     }
 
-    private static (List<BankEntry>, List<BankCsv.RowError>) ReadCsv(FileInfo path, string bank, string source)
+    /// <summary>The import summary's name for a file's layout.</summary>
+    internal static string Describe(BankCsvLayout layout) => layout switch
+    {
+        { Format: BankCsvLayout.Hma } => "an HMA export",
+        { Format: BankCsvLayout.ThreatExchange, HasHeader: true } => "a ThreatExchange CSV",
+        { Format: BankCsvLayout.ThreatExchange } => "a ThreatExchange dump (hash,id,added_on,tags)",
+        _ => "hash,quality rows",
+    };
+
+    private static BankCsv.ReadResult<BankEntry> ReadCsv(FileInfo path, string bank, string source)
     {
         // A named file must be a regular file (a FIFO would block, /dev/zero never end): refused before Redis is written.
         using var reader = path.Name == "-"
             ? new StreamReader(Console.OpenStandardInput())
             : new StreamReader(new FileStream(RegularFile.OpenRead(path.FullName, ErrorCodes.UnsupportedMedia), FileAccess.Read));
-        return BankCsv.Read(reader, bank, source, DateTimeOffset.UtcNow);
+        return BankCsv.ReadAny(reader, bank, source, DateTimeOffset.UtcNow);
     }
 
     private static Command Export()
@@ -120,6 +149,8 @@ internal static class BankCommand
         var command = new Command("export", "Export a bank as CSV (hash,quality,id,label,source,added_at; text banks as imported), ordered by id.") { redis, bank, output, kind };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "export", async store =>
         {
+            if (parse.GetValue(kind) is { } digestKind && DigestKinds.IsKnown(digestKind))
+                return await DigestBankVerbs.ExportAsync(store, digestKind, BankNames.Validate(parse.GetValue(bank)), parse.GetValue(output));
             if (parse.GetValue(kind) != TextBankVerbs.Hashes) return await TextBankVerbs.ExportAsync(store, parse.GetValue(bank)!, parse.GetValue(output));
             var name = BankNames.Validate(parse.GetValue(bank));
             if (!await store.ExistsAsync(name))
@@ -145,6 +176,7 @@ internal static class BankCommand
         var command = new Command("list", "List banks of one kind: name, entries, version.") { redis, json, kind };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "list", async store =>
         {
+            if (parse.GetValue(kind) is { } digestKind && DigestKinds.IsKnown(digestKind)) return await DigestBankVerbs.ListAsync(store, digestKind, parse.GetValue(json));
             if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes) return await TextBankVerbs.ListAsync(store, textKind, parse.GetValue(json));
             foreach (var info in await store.ListAsync())
             {
@@ -175,7 +207,7 @@ internal static class BankCommand
                           "--upright false hashes the stored pixels, as the hash verb and Meta's reference do.",
             DefaultValueFactory = _ => true,
         };
-        var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]}.")
+        var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]} (each match also with its label, source and added_at).")
         {
             redis, bank, files, maxDistance, minQuality, dihedral, upright,
         };
@@ -242,6 +274,9 @@ internal static class BankCommand
                 json.WriteNumber("distance", m.Distance);
                 if (m.Transform != PdqTransform.Original) json.WriteString("transform", m.Transform.ToString());
                 if (m.Entry.Label is { } label) json.WriteString("label", SafeText.Escape(label, TextLimits.BankLabelChars));
+                // Provenance, as the worker's bank reasons carry it.
+                if (m.Entry.Source is { } entrySource) json.WriteString("source", SafeText.Escape(entrySource, TextLimits.BankLabelChars));
+                json.WriteString("added_at", BankCsv.FormatTimestamp(m.Entry.AddedAt));
                 json.WriteEndObject();
             }
             json.WriteEndArray();
@@ -269,6 +304,8 @@ internal static class BankCommand
             }
             return await WithStore(parse, redis, "remove", async store =>
             {
+                if (parse.GetValue(kind) is { } digestKind && DigestKinds.IsKnown(digestKind))
+                    return await DigestBankVerbs.RemoveAsync(store, digestKind, BankNames.Validate(parse.GetValue(bank)), idList, parse.GetValue(all));
                 if (parse.GetValue(kind) != TextBankVerbs.Hashes) return await TextBankVerbs.RemoveAsync(store, parse.GetValue(bank)!, idList, parse.GetValue(all));
                 var name = BankNames.Validate(parse.GetValue(bank));
                 if (parse.GetValue(all))

@@ -13,4 +13,17 @@ public sealed record BankHit(string Bank, string MatchId, int Distance, string? 
     /// <summary>The entry is quarantined (it matched too many uploads, <see cref="PolicyBankFloods"/>): a match in it is
     /// at most a review until it is released.</summary>
     public bool Quarantined { get; init; }
+
+    /// <summary>Provenance: the entry's label as imported (e.g. the category on the sharing list); null when none.</summary>
+    public string? EntryLabel { get; init; }
+
+    /// <summary>Provenance: where the entry came from (the import's file or list name); null when not recorded.</summary>
+    public string? EntrySource { get; init; }
+
+    /// <summary>Provenance: when the entry was added to the bank; null when not known.</summary>
+    public DateTimeOffset? AddedAt { get; init; }
+
+    /// <summary>An exact file-hash bank matched the upload's bytes: <c>md5</c> or <c>sha256</c> (the distance is 0); null
+    /// for a PDQ match.</summary>
+    public string? Digest { get; init; }
 }

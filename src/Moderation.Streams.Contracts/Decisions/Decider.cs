@@ -94,6 +94,7 @@ public static class Decider
     {
         Source = "bank", Bank = hit.Bank, Distance = hit.Distance, MatchId = hit.MatchId, Code = PolicyBankRule.Suppress,
         Message = "known benign: cancels every bank match of this upload",
+        EntryLabel = hit.EntryLabel, EntrySource = hit.EntrySource, AddedAt = hit.AddedAt, Digest = hit.Digest,
     };
 
     /// <summary>What the media (or, for a text item, the absence of media) says: the model's scores against the
@@ -222,7 +223,7 @@ public static class Decider
             && !signals.Banks.IsUnavailable && signals.TextHits.Count == 0 && !verdict.IsDeadLetter;
     }
 
-    /// <summary>The reason a bank match gives.</summary>
+    /// <summary>The reason a bank match gives, with the entry's provenance (label, source, added_at) when known.</summary>
     public static DecisionReason BankReason(BankHit match)
     {
         ArgumentNullException.ThrowIfNull(match);
@@ -232,6 +233,7 @@ public static class Decider
             Message = match.Quarantined ? JoinMessage(match.Message, QuarantinedMessage) : match.Message,
             Code = match.Quarantined ? QuarantinedCode : null,
             FrameTimestampsMs = match.FrameTimestampsMs, FramesSampled = match.FramesSampled,
+            EntryLabel = match.EntryLabel, EntrySource = match.EntrySource, AddedAt = match.AddedAt, Digest = match.Digest,
         };
     }
 

@@ -6,9 +6,11 @@ namespace Moderation.Streams.Hashing.Banks;
 
 /// <summary>
 /// The bank CSV: rows <c>hash,quality[,id[,label[,source[,added_at]]]]</c> (RFC 4180 quoting). The <c>hash</c>
-/// verb's <c>hash,quality,path</c> lines read as is, the path becoming the id. A first row starting with the
-/// word <c>hash</c> is a header; blank lines and lines starting with <c>#</c> are skipped. Export writes all six
-/// columns under a header, so an export imports back to the same entries.
+/// verb's <c>hash,quality,path</c> lines read as is, the path becoming the id. Blank lines and lines starting with
+/// <c>#</c> are skipped. The exports of HMA (<c>signal_type,signal,…</c>) and ThreatExchange (a header naming the hash
+/// column plus optional metadata, or its headerless <c>hash,id,added_on,tags</c> dump) read too: the first row decides
+/// (<see cref="BankCsvLayout"/>). Export writes all six columns under a header, so an export imports back to the same
+/// entries.
 /// <para>Free text is bounded and clean: a row whose id is over <see cref="TextLimits.BankIdChars"/> characters, whose
 /// label or source is over <see cref="TextLimits.BankLabelChars"/>, or whose text has a control or format character
 /// (<see cref="SafeText.IsClean"/>) is refused and reported. Export neutralises spreadsheet formulas (OWASP CSV
@@ -20,19 +22,60 @@ public static class BankCsv
 {
     public const string Header = "hash,quality,id,label,source,added_at";
 
+    /// <summary>The quality recorded for rows of a file that has no quality column (HMA and ThreatExchange lists carry
+    /// none): the list is trusted as given, so its hashes are searched.</summary>
+    public const int MissingQuality = 100;
+
     /// <summary>A row that could not be read, with its 1-based line number.</summary>
     public sealed record RowError(int Line, string Message);
 
+    /// <summary>One row as read, before it becomes an entry: the hash text checked, trimmed and lower-cased; a null id
+    /// means the row gave none.</summary>
+    public sealed record Row(string Hash, int Quality, string? Id, string? Label, string? Source, DateTimeOffset AddedAt);
+
+    /// <summary>What a read found: the rows, the rows refused, the file's layout (null when it had no rows) and how
+    /// many rows were skipped as being of another signal type (HMA exports list every signal type of a bank).</summary>
+    public sealed record ReadResult<T>(List<T> Entries, List<RowError> Errors, BankCsvLayout? Layout, int SkippedOtherSignalTypes);
+
+    /// <summary>HMA signal types a PDQ bank takes.</summary>
+    public static readonly IReadOnlyList<string> PdqSignalTypes = ["pdq"];
+
     /// <summary>Reads entries into <paramref name="bank"/>. Missing ids become the hash itself; a missing source
-    /// is <paramref name="defaultSource"/>; a missing added_at is <paramref name="now"/>.</summary>
+    /// is <paramref name="defaultSource"/>; a missing added_at is <paramref name="now"/>; a missing quality column
+    /// is <see cref="MissingQuality"/>.</summary>
+    /// <exception cref="BankCsvHeaderException">The first row is a header this reader does not know.</exception>
     public static (List<BankEntry> Entries, List<RowError> Errors) Read(TextReader reader, string bank, string? defaultSource, DateTimeOffset now)
     {
-        ArgumentNullException.ThrowIfNull(reader);
+        var result = ReadAny(reader, bank, defaultSource, now);
+        return (result.Entries, result.Errors);
+    }
+
+    /// <inheritdoc cref="Read"/>
+    public static ReadResult<BankEntry> ReadAny(TextReader reader, string bank, string? defaultSource, DateTimeOffset now)
+    {
         BankNames.Validate(bank);
-        var entries = new List<BankEntry>();
+        var rows = ReadRows(reader, BankCsvLayout.PdqHashColumns, PdqSignalTypes, static text => PdqHash.TryParse(text, out _),
+            "not a 64-hex-digit PDQ hash", defaultSource, now);
+        var entries = rows.Entries.ConvertAll(r => new BankEntry(bank, r.Id ?? r.Hash, PdqHash.Parse(r.Hash), r.Quality, r.Label, r.Source, r.AddedAt));
+        return new ReadResult<BankEntry>(entries, rows.Errors, rows.Layout, rows.SkippedOtherSignalTypes);
+    }
+
+    /// <summary>The rows of a bank CSV of any layout (<see cref="BankCsvLayout"/>) whose hashes <paramref name="isHash"/>
+    /// accepts; <paramref name="hashColumns"/> and <paramref name="signalTypes"/> name the kind's hash column and HMA
+    /// signal types.</summary>
+    /// <exception cref="BankCsvHeaderException">The first row is a header this reader does not know.</exception>
+    /// <param name="own">The project's own headerless layout for the kind (default: PDQ's <see cref="BankCsvLayout.Own"/>).</param>
+    public static ReadResult<Row> ReadRows(TextReader reader, IReadOnlyList<string> hashColumns, IReadOnlyList<string> signalTypes,
+        Func<string, bool> isHash, string notAHash, string? defaultSource, DateTimeOffset now, BankCsvLayout? own = null)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(signalTypes);
+        var rows = new List<Row>();
         var errors = new List<RowError>();
         var fields = new List<string>(8);
-        int lineNumber = 0;
+        BankCsvLayout? layout = null;
+        int lineNumber = 0, skipped = 0;
+        string? fallbackSource = defaultSource is null ? null : Clean(defaultSource, TextLimits.BankLabelChars);
         while (reader.ReadLine() is { } line)
         {
             lineNumber++;
@@ -42,41 +85,59 @@ public static class BankCsv
                 errors.Add(new RowError(lineNumber, "unbalanced quotes"));
                 continue;
             }
-            if (lineNumber == 1 && fields[0].Trim().Equals("hash", StringComparison.OrdinalIgnoreCase)) continue;
-            if (fields.Count < 2)
+            if (layout is null)
+            {
+                layout = BankCsvLayout.Detect(fields, isHash, hashColumns, own);
+                if (layout.HasHeader) continue;
+            }
+            if (layout.SignalType >= 0 && !signalTypes.Contains(BankCsvLayout.Field(fields, layout.SignalType).Trim().ToLowerInvariant()))
+            {
+                skipped++;
+                continue;
+            }
+            if (!layout.HasHeader && fields.Count < layout.MinFields)
             {
                 errors.Add(new RowError(lineNumber, "expected hash,quality[,id[,label[,source[,added_at]]]]"));
                 continue;
             }
-            if (!PdqHash.TryParse(fields[0].Trim(), out var hash))
+            string hash = BankCsvLayout.Field(fields, layout.Hash).Trim();
+            if (!isHash(hash))
             {
-                errors.Add(new RowError(lineNumber, $"not a 64-hex-digit PDQ hash: '{Shown(fields[0])}'"));
+                errors.Add(new RowError(lineNumber, $"{notAHash}: '{Shown(hash)}'"));
                 continue;
             }
-            if (!int.TryParse(fields[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int quality) || quality > 100)
+            int quality = MissingQuality;
+            if (layout.Quality >= 0)
             {
-                errors.Add(new RowError(lineNumber, $"quality must be 0..100: '{Shown(fields[1])}'"));
-                continue;
+                string q = BankCsvLayout.Field(fields, layout.Quality);
+                if (!int.TryParse(q.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out quality) || quality > 100)
+                {
+                    errors.Add(new RowError(lineNumber, $"quality must be 0..100: '{Shown(q)}'"));
+                    continue;
+                }
             }
-            string id = fields.Count > 2 && fields[2].Length > 0 ? Unneutralise(fields[2]) : hash.ToString();
-            string? label = fields.Count > 3 && fields[3].Length > 0 ? Unneutralise(fields[3]) : null;
-            string? source = fields.Count > 4 && fields[4].Length > 0 ? Unneutralise(fields[4]) : Clean(defaultSource, TextLimits.BankLabelChars);
-            if (BankText.Refusal(id, label, source) is { } refused)
+            string? id = Text(fields, layout.Id);
+            string? label = Text(fields, layout.Label);
+            string? source = Text(fields, layout.Source) ?? fallbackSource;
+            if (BankText.Refusal(id ?? "", label, source) is { } refused)
             {
                 errors.Add(new RowError(lineNumber, refused));
                 continue;
             }
             var addedAt = now;
-            if (fields.Count > 5 && fields[5].Length > 0 &&
-                !DateTimeOffset.TryParse(fields[5], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out addedAt))
+            string added = BankCsvLayout.Field(fields, layout.AddedAt);
+            if (added.Length > 0 && !BankCsvLayout.TryParseTimestamp(added, out addedAt))
             {
-                errors.Add(new RowError(lineNumber, $"added_at is not a timestamp: '{Shown(fields[5])}'"));
+                errors.Add(new RowError(lineNumber, $"added_at is not a timestamp: '{Shown(added)}'"));
                 continue;
             }
-            entries.Add(new BankEntry(bank, id, hash, quality, label, source, addedAt.ToUniversalTime()));
+            rows.Add(new Row(hash.ToLowerInvariant(), quality, id, label, source, addedAt.ToUniversalTime()));
         }
-        return (entries, errors);
+        return new ReadResult<Row>(rows, errors, layout, skipped);
     }
+
+    private static string? Text(List<string> fields, int column) =>
+        BankCsvLayout.Field(fields, column) is { Length: > 0 } value ? Unneutralise(value) : null;
 
     public static void Write(TextWriter writer, IEnumerable<BankEntry> entries)
     {
@@ -97,6 +158,10 @@ public static class BankCsv
 
     public static string FormatTimestamp(DateTimeOffset value) =>
         value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>Appends a text field as export writes it: cleaned and cut to <paramref name="maxChars"/>, quoted when
+    /// needed, a spreadsheet formula neutralised.</summary>
+    public static StringBuilder AppendText(StringBuilder line, string? value, int maxChars) => Quote(line, Clean(value, maxChars));
 
     private static StringBuilder Quote(StringBuilder line, string? value)
     {

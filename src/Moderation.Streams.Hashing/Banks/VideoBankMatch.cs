@@ -10,6 +10,10 @@ namespace Moderation.Streams.Hashing.Banks;
 public sealed record VideoBankMatch(string Bank, string MatchId, bool IsVideo, int Distance, IReadOnlyList<long> FrameTimestampsMs,
     int FramesHashed, int BankFramesMatched, int BankFrames)
 {
+    /// <summary>The closest matching bank entry (a banked video's frame, or the banked image): its label, source and
+    /// added_at are the match's provenance. Null only for matches made by hand in tests.</summary>
+    public BankEntry? Entry { get; init; }
+
     public double QueryShare => FramesHashed == 0 ? 0 : (double)FrameTimestampsMs.Count / FramesHashed;
     public double BankShare => BankFrames == 0 ? 0 : (double)BankFramesMatched / BankFrames;
 }

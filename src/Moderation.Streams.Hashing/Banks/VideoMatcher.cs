@@ -59,7 +59,7 @@ public static class VideoMatcher
                 if (!groups.TryGetValue(key, out var g)) groups[key] = g = new Group();
                 if (g.Frames.Count == 0 || !ReferenceEquals(g.Frames[^1], frame)) g.Frames.Add(frame);
                 g.BankFrames.Add(m.Id);
-                g.Distance = Math.Min(g.Distance, m.Distance);
+                if (m.Distance < g.Distance) (g.Distance, g.Entry) = (m.Distance, m.Entry);
             }
         }
         if (hashed == 0) return perBank;
@@ -68,7 +68,7 @@ public static class VideoMatcher
         {
             int bankFrames = isVideo ? FramesOf(index, bank, id) : 1;
             var candidate = new VideoBankMatch(bank, id, isVideo, g.Distance, g.Frames.Select(f => f.TimestampMs).ToArray(), hashed,
-                g.BankFrames.Count, bankFrames);
+                g.BankFrames.Count, bankFrames) { Entry = g.Entry };
             bool matches = isVideo
                 ? candidate.QueryShare >= options.MinQueryShare && candidate.BankShare >= options.MinBankShare
                 : g.Frames.Count >= options.MinImageFrames;
@@ -106,5 +106,6 @@ public static class VideoMatcher
         public List<FrameHash> Frames { get; } = [];
         public HashSet<string> BankFrames { get; } = new(StringComparer.Ordinal);
         public int Distance { get; set; } = int.MaxValue;
+        public BankEntry? Entry { get; set; }
     }
 }

@@ -36,6 +36,20 @@ public sealed class VideoMatcherTests
     }
 
     [Fact]
+    public void A_video_match_names_its_closest_frame_entry_for_provenance()
+    {
+        var banked = Enumerable.Range(0, 4).Select(i => Random(300 + i)).ToArray();
+        var index = new BankIndex(banked.Select((h, i) => new BankEntry("b", VideoMatcher.FrameId("v", i * 1000), h, 90, $"label-{i}", $"source-{i}",
+            DateTimeOffset.UnixEpoch.AddDays(i))));
+        // Frame 2 is the closest (1 bit); the others are 5 bits away.
+        var frames = banked.Select((h, i) => new FrameHash(i * 1000, Flip(h, i == 2 ? 1 : 5), 90)).ToArray();
+        var match = VideoMatcher.FindBest(frames, index, new VideoMatchOptions());
+        Assert.Equal(1, match!.Distance);
+        Assert.Equal((VideoMatcher.FrameId("v", 2000), "label-2", "source-2", DateTimeOffset.UnixEpoch.AddDays(2)),
+            (match.Entry!.Id, match.Entry.Label, match.Entry.Source, match.Entry.AddedAt));
+    }
+
+    [Fact]
     public void A_banked_image_matches_when_enough_frames_show_it_and_the_match_lists_them()
     {
         var picture = Random(42);

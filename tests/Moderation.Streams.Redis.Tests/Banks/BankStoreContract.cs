@@ -134,6 +134,31 @@ public abstract class BankStoreContract(IStoreFixture store)
     }
 
     [Fact]
+    public async Task Entries_imported_from_hma_and_threatexchange_exports_match_with_their_provenance()
+    {
+        var bankStore = NewStore();
+        var random = new Random(11);
+        var (fromHma, fromTe) = (RandomHash(random), RandomHash(random));
+        await using var matcher = new BankMatcher(bankStore, new BankMatcherOptions { KeyPrefix = _prefix, RefreshInterval = TimeSpan.FromHours(1), FullReloadInterval = TimeSpan.FromHours(1), MaxStaleness = TimeSpan.FromHours(2) });
+        await matcher.StartAsync(Deadline, Ct);
+
+        var hma = BankCsv.ReadAny(new StringReader($"bank_name,content_id,signal_type,signal,created_at\nPARTNER,1001,pdq,{fromHma},2024-03-01T12:00:00.123+00:00\n"),
+            "shared", "hma.csv", DateTimeOffset.UnixEpoch);
+        var te = BankCsv.ReadAny(new StringReader($"{fromTe},2880742865368386,2020-07-31T18:47:52+0000,media_type_photo disputed\n"),
+            "shared", "te-dump.csv", DateTimeOffset.UnixEpoch);
+        Assert.Empty(hma.Errors.Concat(te.Errors));
+        await bankStore.ImportAsync("shared", [.. hma.Entries, .. te.Entries]);
+
+        var near = FlipBits(fromHma, 5, random);
+        var first = (await PollAsync(() => matcher.MatchPerBank(near, 90), l => l.PerBank.Count > 0)).PerBank.Single();
+        Assert.Equal(("1001", 5, (string?)null, "PARTNER", new DateTimeOffset(2024, 3, 1, 12, 0, 0, 123, TimeSpan.Zero)),
+            (first.Id, first.Distance, first.Entry.Label, first.Entry.Source, first.Entry.AddedAt));
+        var second = matcher.MatchPerBank(fromTe, 90).PerBank.Single();
+        Assert.Equal(("2880742865368386", 0, "media_type_photo disputed", "te-dump.csv", new DateTimeOffset(2020, 7, 31, 18, 47, 52, TimeSpan.Zero)),
+            (second.Id, second.Distance, second.Entry.Label, second.Entry.Source, second.Entry.AddedAt));
+    }
+
+    [Fact]
     public async Task A_change_without_a_message_is_found_by_the_periodic_check()
     {
         var bankStore = NewStore();

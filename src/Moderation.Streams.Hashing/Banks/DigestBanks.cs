@@ -1,0 +1,126 @@
+using System.Security.Cryptography;
+using System.Text;
+using Moderation.Streams.Contracts;
+
+namespace Moderation.Streams.Hashing.Banks;
+
+/// <summary>The kinds of exact file-hash bank (<c>bank import --kind md5|sha256</c>): digests of the media bytes as
+/// NCMEC-style and StopNCII-style lists give them. A digest matches only the very same bytes: one byte changed and it
+/// no longer does (which is why PDQ still matters).</summary>
+public static class DigestKinds
+{
+    public const string Md5 = "md5";
+    public const string Sha256 = "sha256";
+
+    public static IReadOnlyList<string> All { get; } = [Md5, Sha256];
+
+    public static bool IsKnown(string? kind) => kind is Md5 or Sha256;
+
+    /// <summary>Hex digits of a digest of <paramref name="kind"/>.</summary>
+    public static int HexLength(string kind) => kind switch
+    {
+        Md5 => 32,
+        Sha256 => 64,
+        _ => throw new ArgumentException($"kind '{kind}' must be one of {string.Join(", ", All)}", nameof(kind)),
+    };
+
+    public static bool IsDigest(string kind, string text) => text.Length == HexLength(kind) && text.All(char.IsAsciiHexDigit);
+
+    /// <summary>Header names of the digest column (the export writes <c>digest</c>).</summary>
+    public static IReadOnlyList<string> HashColumns(string kind) => kind == Md5
+        ? ["digest", "md5", "md5_hash", "hash", "signal", "signal_value", "hash_value", "raw_indicator", "indicator"]
+        : ["digest", "sha256", "sha_256", "sha256_hash", "hash", "signal", "signal_value", "hash_value", "raw_indicator", "indicator"];
+
+    /// <summary>HMA signal types a bank of <paramref name="kind"/> takes from an HMA export.</summary>
+    public static IReadOnlyList<string> SignalTypes(string kind) => kind == Md5 ? ["md5", "photo_md5", "video_md5"] : ["sha256"];
+
+    /// <summary>The lower-case hex digest of <paramref name="bytes"/>.</summary>
+    public static string Compute(string kind, ReadOnlySpan<byte> bytes) => kind switch
+    {
+#pragma warning disable CA5351 // MD5 identifies files on lists that are given in MD5; it protects nothing here.
+        Md5 => Convert.ToHexStringLower(MD5.HashData(bytes)),
+#pragma warning restore CA5351
+        Sha256 => Convert.ToHexStringLower(SHA256.HashData(bytes)),
+        _ => throw new ArgumentException($"kind '{kind}' must be one of {string.Join(", ", All)}", nameof(kind)),
+    };
+}
+
+/// <summary>One known file of an exact file-hash bank.</summary>
+/// <param name="Kind"><see cref="DigestKinds.Md5"/> or <see cref="DigestKinds.Sha256"/>.</param>
+/// <param name="Digest">Lower-case hex.</param>
+public sealed record DigestEntry(string Bank, string Kind, string Id, string Digest, string? Label, string? Source, DateTimeOffset AddedAt);
+
+/// <summary>The CSV of an exact file-hash bank: rows <c>digest[,id[,label[,source[,added_at]]]]</c>, or an HMA or
+/// ThreatExchange export (<see cref="BankCsvLayout"/>), as the PDQ banks read them. Missing ids become the digest.</summary>
+public static class DigestCsv
+{
+    public const string Header = "digest,id,label,source,added_at";
+
+    /// <exception cref="BankCsvHeaderException">The first row is a header this reader does not know.</exception>
+    public static BankCsv.ReadResult<DigestEntry> Read(TextReader reader, string bank, string kind, string? defaultSource, DateTimeOffset now)
+    {
+        BankNames.Validate(bank);
+        int length = DigestKinds.HexLength(kind);
+        var rows = BankCsv.ReadRows(reader, DigestKinds.HashColumns(kind), DigestKinds.SignalTypes(kind), text => DigestKinds.IsDigest(kind, text),
+            $"not a {length}-hex-digit {kind} digest", defaultSource, now, BankCsvLayout.OwnDigest);
+        var entries = rows.Entries.ConvertAll(r => new DigestEntry(bank, kind, r.Id ?? r.Hash, r.Hash, r.Label, r.Source, r.AddedAt));
+        return new BankCsv.ReadResult<DigestEntry>(entries, rows.Errors, rows.Layout, rows.SkippedOtherSignalTypes);
+    }
+
+    public static void Write(TextWriter writer, IEnumerable<DigestEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(entries);
+        writer.WriteLine(Header);
+        var line = new StringBuilder(160);
+        foreach (var e in entries)
+        {
+            line.Clear();
+            line.Append(e.Digest).Append(',');
+            BankCsv.AppendText(line, e.Id, TextLimits.BankIdChars).Append(',');
+            BankCsv.AppendText(line, e.Label, TextLimits.BankLabelChars).Append(',');
+            BankCsv.AppendText(line, e.Source, TextLimits.BankLabelChars).Append(',');
+            line.Append(BankCsv.FormatTimestamp(e.AddedAt));
+            writer.WriteLine(line);
+        }
+    }
+}
+
+/// <summary>An immutable lookup of exact file-hash banks: digest → the entries that list it (one per bank at most is
+/// reported). Knows which kinds it holds, so a worker computes only the digests some bank can match.</summary>
+public sealed class DigestIndex
+{
+    private readonly Dictionary<string, DigestEntry[]> _md5;
+    private readonly Dictionary<string, DigestEntry[]> _sha256;
+
+    public DigestIndex(IEnumerable<DigestEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var all = entries.ToList();
+        Count = all.Count;
+        _md5 = Group(all, DigestKinds.Md5);
+        _sha256 = Group(all, DigestKinds.Sha256);
+    }
+
+    public static DigestIndex Empty { get; } = new([]);
+
+    public int Count { get; }
+
+    public bool HasMd5 => _md5.Count > 0;
+    public bool HasSha256 => _sha256.Count > 0;
+
+    /// <summary>The entries listing the bytes' digests (MD5 and SHA-256, each computed only when some bank holds that
+    /// kind), the first of each bank by id; empty when none.</summary>
+    public List<DigestEntry> Match(ReadOnlySpan<byte> bytes)
+    {
+        var found = new List<DigestEntry>();
+        if (!HasSha256 && !HasMd5) return found;
+        if (HasSha256 && _sha256.TryGetValue(DigestKinds.Compute(DigestKinds.Sha256, bytes), out var s)) found.AddRange(s);
+        if (HasMd5 && _md5.TryGetValue(DigestKinds.Compute(DigestKinds.Md5, bytes), out var m)) found.AddRange(m);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        return [.. found.OrderBy(e => e.Bank, StringComparer.Ordinal).ThenBy(e => e.Id, StringComparer.Ordinal).Where(e => seen.Add(e.Bank))];
+    }
+
+    private static Dictionary<string, DigestEntry[]> Group(List<DigestEntry> all, string kind) =>
+        all.Where(e => e.Kind == kind).GroupBy(e => e.Digest, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+}
