@@ -27,6 +27,9 @@ public static class ConsolePages
     /// <summary>Largest Hamming distance to the item's hash for another queued item to count as its cluster.</summary>
     public const int ClusterDistance = 31;
 
+    /// <summary>Most rows the queue page lists (the most urgent first; the filters reach the rest).</summary>
+    public const int QueuePageRows = 1000;
+
     private static readonly HtmlEncoder Html = HtmlEncoder.Default;
 
     public static void Map(IEndpointRouteBuilder app)
@@ -185,7 +188,7 @@ public static class ConsolePages
                 && (!escalatedOnly || i.Item.Escalated)
                 && i.Item.Priority >= minPriority
                 && (search.Length == 0 || i.Item.ContentId.Contains(search, StringComparison.OrdinalIgnoreCase)))
-            .OrderByDescending(i => i.Item.Priority).ThenBy(i => i.Item.QueuedAt).Take(500).ToList();
+            .OrderByDescending(i => i.Item.Priority).ThenBy(i => i.Item.QueuedAt).Take(QueuePageRows).ToList();
         var sb = new StringBuilder();
         if (q["done"].ToString() is { Length: > 0 } done) sb.Append("<p class=\"ok\">").Append(E(done)).Append("</p>");
         sb.Append("<p id=\"depth\">").Append(depth.ToString(CultureInfo.InvariantCulture)).Append(" waiting");
@@ -208,8 +211,8 @@ public static class ConsolePages
               .Append(E(href)).Append("\">").Append(E(item.ContentId)).Append("</a></td><td>");
             if (item.Escalated) sb.Append("<span class=\"tag esc\">escalated</span>");
             foreach (var r in item.Decision.Reasons) sb.Append(ReasonTag(r));
-            var top = item.Decision.Scores?.Where(s => s.Key != "neutral").OrderByDescending(s => s.Value).FirstOrDefault();
-            sb.Append("</td><td>").Append(top is { Key: not null } t ? $"{E(t.Key)} {t.Value:0.00}" : "").Append("</td><td>")
+            var top = ReviewPriority.TopHarm(item.Decision);
+            sb.Append("</td><td>").Append(top is { } t ? $"{E(t.Key)} {t.Value:0.00}" : "").Append("</td><td>")
               .Append(E(Age(DateTimeOffset.UtcNow - item.QueuedAt))).Append("</td><td>").Append(E(by)).Append("</td></tr>");
         }
         sb.Append("</tbody></table>");

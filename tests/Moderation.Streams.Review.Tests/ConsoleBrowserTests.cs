@@ -35,44 +35,12 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
     {
         if (_browser is not null) await _browser.DisposeAsync();
         _playwright?.Dispose();
-        if (_worker is not null)
-        {
-            await _worker.StopAsync(CancellationToken.None);
-            _worker.Dispose();
-        }
         await _stack.DisposeAsync();
     }
 
-    /// <summary>A worker whose policy sends every picture to review (and takes bank matches down).</summary>
-    private void StartWorker()
-    {
-        var policy = Path.Combine(_stack.Dir.FullName, "policy.json");
-        File.WriteAllText(policy, """
-            {"version":"browser-test.1","takedown":{"porn":0.999},"review":{"drawing":0.01,"hentai":0.01,"neutral":0.01,"porn":0.01,"sexy":0.01},
-             "unscreenable":"review","banks":{"*":"takedown"}}
-            """);
-        _worker = WorkerHost.Build(new Dictionary<string, string?>
-        {
-            ["Kafka:BootstrapServers"] = _stack.Broker.BootstrapServers,
-            ["Kafka:GroupId"] = "workers-browser",
-            ["Kafka:SessionTimeoutMs"] = "6000",
-            ["Redis:Configuration"] = _stack.Redis.Configuration,
-            ["Media:Root"] = _stack.Dir.FullName,
-            ["Screening:PolicyFile"] = policy,
-        }, l => l.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
-        _worker.Start();
-        Assert.True(_worker.Services.GetRequiredService<ScreeningService>().Ready.Wait(TimeSpan.FromSeconds(90), Ct), "the worker did not become ready");
-    }
+    private void StartWorker() => _worker = _stack.StartReviewingWorker();
 
-    private void Upload(string contentId, string url)
-    {
-        using var producer = new ProducerBuilder<byte[]?, byte[]>(new ProducerConfig { BootstrapServers = _stack.Broker.BootstrapServers }).Build();
-        producer.ProduceAsync(Topics.Uploads, new Message<byte[]?, byte[]>
-        {
-            Key = Encoding.UTF8.GetBytes(contentId),
-            Value = UploadEventParser.Serialize(new UploadEvent { ContentId = contentId, UploaderId = "u-browser", MediaType = MediaTypes.Image, Media = new MediaRef { Url = url } }),
-        }, Ct).GetAwaiter().GetResult();
-    }
+    private void Upload(string contentId, string url) => _stack.Upload(contentId, url);
 
     private async Task<DecisionEvent> DecisionOfAsync(string contentId, string topic)
     {
@@ -126,7 +94,7 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await page.FillAsync("#bank", "reviewed");
         await page.FillAsync("#note", "taken down in the browser test");
         await page.ClickAsync("#v-takedown");
-        await page.WaitForURLAsync(u => !u.Contains("/items/c-first"));
+        await page.WaitForURLAsync(u => !u.Contains("/items/c-first", StringComparison.Ordinal));
 
         var final = await DecisionOfAsync("c-first", Topics.Takedown);
         Assert.Equal("alice", final.Reasons.Single().Reviewer);

@@ -3,6 +3,7 @@ using System.Text;
 using Confluent.Kafka;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Embedded;
@@ -69,6 +70,46 @@ public sealed class ReviewStack : IAsyncDisposable
         public HttpClient Root => Client("root", "root-pw");
         public VerdictService Verdicts => App.Services.GetRequiredService<VerdictService>();
         public ReviewStore Store => App.Services.GetRequiredService<ReviewStore>();
+    }
+
+    /// <summary>A real worker whose policy sends every picture to review (and takes bank matches down); stopped with the stack.</summary>
+    public IHost StartReviewingWorker()
+    {
+        var policy = Path.Combine(Dir.FullName, "policy.json");
+        File.WriteAllText(policy, """
+            {"version":"review-everything.1","takedown":{"porn":0.999},"review":{"drawing":0.01,"hentai":0.01,"neutral":0.01,"porn":0.01,"sexy":0.01},
+             "unscreenable":"review","banks":{"*":"takedown"}}
+            """);
+        var worker = Moderation.Streams.Worker.WorkerHost.Build(new Dictionary<string, string?>
+        {
+            ["Kafka:BootstrapServers"] = Broker.BootstrapServers,
+            ["Kafka:GroupId"] = "workers-review-tests",
+            ["Kafka:SessionTimeoutMs"] = "6000",
+            ["Redis:Configuration"] = Redis.Configuration,
+            ["Media:Root"] = Dir.FullName,
+            ["Screening:PolicyFile"] = policy,
+        }, l => l.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
+        worker.Start();
+        Assert.True(worker.Services.GetRequiredService<Moderation.Streams.Worker.ScreeningService>().Ready.Wait(TimeSpan.FromSeconds(90), TestContext.Current.CancellationToken),
+            "the worker did not become ready");
+        _workers.Add(worker);
+        return worker;
+    }
+
+    private readonly List<IHost> _workers = [];
+
+    /// <summary>Publishes an image upload (media by URL) to the uploads topic.</summary>
+    public void Upload(string contentId, string url, string? caption = null)
+    {
+        using var producer = Producer();
+        producer.ProduceAsync(Topics.Uploads, new Message<byte[]?, byte[]>
+        {
+            Key = Encoding.UTF8.GetBytes(contentId),
+            Value = UploadEventParser.Serialize(new UploadEvent
+            {
+                ContentId = contentId, UploaderId = "u-" + contentId.Length, MediaType = MediaTypes.Image, Media = new MediaRef { Url = url }, Caption = caption,
+            }),
+        }, TestContext.Current.CancellationToken).GetAwaiter().GetResult();
     }
 
     public string WriteMedia(string name, byte[] bytes)
@@ -165,6 +206,11 @@ public sealed class ReviewStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var worker in _workers)
+        {
+            await worker.StopAsync(CancellationToken.None);
+            worker.Dispose();
+        }
         foreach (var app in _apps.Concat(_abandoned))
         {
             try

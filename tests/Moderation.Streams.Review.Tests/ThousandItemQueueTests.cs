@@ -1,0 +1,86 @@
+using Microsoft.Playwright;
+using Moderation.Streams.Media;
+
+namespace Moderation.Streams.Review.Tests;
+
+/// <summary>
+/// A queue of 1,000 items a real worker sent to review, worked in the browser with the keyboard alone. With
+/// <c>MODERATION_SCREENSHOTS=DIR</c> the test also writes the README's screenshots of the queue and an item page there.
+/// </summary>
+public sealed class ThousandItemQueueTests : IAsyncLifetime
+{
+    private const int Items = 1000;
+    private static readonly string Chromium = Environment.GetEnvironmentVariable("MODERATION_CHROMIUM") ?? "/usr/bin/chromium";
+    private readonly ReviewStack _stack = new();
+    private IPlaywright? _playwright;
+    private IBrowser? _browser;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        Assert.True(File.Exists(Chromium), $"no browser at {Chromium}: test.sh installs Debian's chromium; set MODERATION_CHROMIUM to another");
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_browser is not null) await _browser.DisposeAsync();
+        _playwright?.Dispose();
+        await _stack.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_reviewer_works_a_queue_of_a_thousand_items_from_a_worker_run_with_the_keyboard()
+    {
+        _stack.StartReviewingWorker();
+        var console = await _stack.StartConsoleAsync();
+        for (int i = 0; i < Items; i++)
+            _stack.Upload($"c-{i:0000}", _stack.WriteMedia($"i{i}.jpg", SampleImages.Jpeg(1000 + i, 160, 120)),
+                caption: i % 10 == 0 ? $"picture number {i}" : null);
+        var end = DateTime.UtcNow + TimeSpan.FromMinutes(8);
+        while ((await console.Store.DepthAsync()).Depth < Items)
+        {
+            Assert.True(DateTime.UtcNow < end, $"only {(await console.Store.DepthAsync()).Depth} of {Items} items were queued");
+            await Task.Delay(500, Ct);
+        }
+
+        var page = await _browser!.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+        await page.GotoAsync(console.Address.ToString());
+        await page.FillAsync("#username", "alice");
+        await page.FillAsync("#password", "alice-pw");
+        await page.ClickAsync("#login");
+        await page.WaitForSelectorAsync("#queue");
+        Assert.StartsWith($"{Items} waiting", await page.TextContentAsync("#depth"));
+        Assert.Equal(Items, await page.Locator("#queue tbody tr").CountAsync());
+        string? shots = Environment.GetEnvironmentVariable("MODERATION_SCREENSHOTS");
+        if (shots is not null) await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, "review-queue.png") });
+
+        // j j Enter opens the third most urgent item; r c t reveals, claims and takes it down, and the console moves on.
+        var third = await page.Locator("#queue tbody tr").Nth(2).GetAttributeAsync("data-href");
+        await page.Keyboard.PressAsync("j");
+        await page.Keyboard.PressAsync("j");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForURLAsync("**" + third);
+        for (int worked = 0; worked < 3; worked++)
+        {
+            var item = page.Url;
+            await page.Keyboard.PressAsync("r");
+            await page.Keyboard.PressAsync("c");
+            await page.WaitForSelectorAsync("#claim-state:has-text('Claimed by you')");
+            if (worked == 0 && shots is not null)
+            {
+                await page.Keyboard.PressAsync("r"); // colour, for the picture in the README (greyscale after the first press)
+                await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, "review-item.png"), FullPage = true });
+            }
+            await page.Keyboard.PressAsync(worked == 1 ? "a" : "t");
+            // The next item's page (not the verdict POST's own URL, which the browser passes through on its way there).
+            string itemPath = new Uri(item).AbsolutePath;
+            await page.WaitForURLAsync(u => new Uri(u) is var next && next.AbsolutePath != itemPath
+                && System.Text.RegularExpressions.Regex.IsMatch(next.AbsolutePath, "^/items/c-[0-9]{4}$") && !u.Contains("error=", StringComparison.Ordinal));
+        }
+        Assert.Equal(Items - 3, (await console.Store.DepthAsync()).Depth);
+        Assert.Equal(3, (await console.Store.AuditAsync(10)).Count);
+        Assert.Equal(["allow", "takedown", "takedown"], (await console.Store.AuditAsync(10)).Select(r => r.Event.Verdict).Order().ToArray());
+    }
+}
