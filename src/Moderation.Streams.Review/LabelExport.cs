@@ -92,30 +92,8 @@ public static class LabelExport
     /// <summary>Every record of <paramref name="topics"/> from the start to the end as it was when the read began.</summary>
     private static IEnumerable<(byte[] Value, bool HasVerdict)> ReadAll(KafkaOptions kafka, IReadOnlyList<string> topics, CancellationToken ct)
     {
-        var config = KafkaClientConfig.Consumer(kafka);
-        config.GroupId = "moderation-review-export";
-        config.GroupInstanceId = null;
-        config.EnablePartitionEof = true;
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
-        using var admin = new AdminClientBuilder(new AdminClientConfig(config)).Build();
-        var ends = new Dictionary<TopicPartition, long>();
-        foreach (var topic in topics)
-            foreach (var p in admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.SelectMany(t => t.Partitions))
-            {
-                var tp = new TopicPartition(topic, p.PartitionId);
-                var w = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10));
-                if (w.High.Value > w.Low.Value) ends[tp] = w.High.Value;
-            }
-        if (ends.Count == 0) yield break;
-        consumer.Assign(ends.Keys.Select(tp => new TopicPartitionOffset(tp, Offset.Beginning)));
-        var open = new HashSet<TopicPartition>(ends.Keys);
-        while (open.Count > 0 && !ct.IsCancellationRequested)
-        {
-            var r = consumer.Consume(TimeSpan.FromSeconds(1));
-            if (r is null) continue;
-            if (r.IsPartitionEOF || r.Offset.Value + 1 >= ends[r.TopicPartition]) open.Remove(r.TopicPartition);
-            if (r.IsPartitionEOF || r.Message?.Value is not { } value) continue;
-            yield return (value, r.Message.Headers?.TryGetLastBytes(VerdictPublisher.VerdictIdHeader, out _) == true);
-        }
+        foreach (var r in TopicScan.ReadToEnd(kafka, topics, "moderation-review-export", ct: ct))
+            if (r.Message.Value is { } value)
+                yield return (value, r.Message.Headers?.TryGetLastBytes(VerdictPublisher.VerdictIdHeader, out _) == true);
     }
 }

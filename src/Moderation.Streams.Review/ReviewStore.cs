@@ -18,6 +18,10 @@ namespace Moderation.Streams.Review;
 /// judged once.</item>
 /// <item><c>{review}:pending</c>: set of content ids whose verdict is not yet fully published.</item>
 /// <item><c>{review}:audit</c>: list of done verdicts, newest first, capped at <see cref="AuditCap"/> (the topic keeps all).</item>
+/// <item><c>{review}:judged</c>: set of content ids with a verdict, refilled from <c>moderation.reviews</c> when the store
+/// is rebuilt, so a judged item is never queued again.</item>
+/// <item><c>{review}:initialised</c>: set once the store holds the queue (absent in an empty or wiped store: the console
+/// then rebuilds it from the topics).</item>
 /// <item><c>{review}:overturns</c>: hash, <c>MODEL_VERSION|CLASS|reviewed</c> and <c>…|overturned</c> → counts.</item>
 /// </list></remarks>
 public sealed class ReviewStore
@@ -38,6 +42,8 @@ public sealed class ReviewStore
     private RedisKey PendingKey => _p + "pending";
     private RedisKey AuditKey => _p + "audit";
     private RedisKey OverturnsKey => _p + "overturns";
+    private RedisKey JudgedKey => _p + "judged";
+    private RedisKey InitialisedKey => _p + "initialised";
     private RedisKey ItemKey(string id) => _p + "item:" + id;
     private RedisKey ClaimKey(string id) => _p + "claim:" + id;
     private RedisKey VerdictKey(string id) => _p + "verdict:" + id;
@@ -54,6 +60,7 @@ public sealed class ReviewStore
         var tx = Db.CreateTransaction();
         tx.AddCondition(Condition.KeyNotExists(ItemKey(item.ContentId)));
         tx.AddCondition(Condition.KeyNotExists(VerdictKey(item.ContentId)));
+        tx.AddCondition(Condition.SetNotContains(JudgedKey, item.ContentId));
         _ = tx.StringSetAsync(ItemKey(item.ContentId), Json(item));
         _ = tx.SortedSetAddAsync(QueueKey, item.ContentId, item.QueuedAt.ToUnixTimeMilliseconds());
         _ = tx.SortedSetAddAsync(PriorityKey, item.ContentId, item.Priority);
@@ -161,6 +168,7 @@ public sealed class ReviewStore
         tx.AddCondition(Condition.SetContains(PendingKey, id));
         _ = tx.StringSetAsync(VerdictKey(id), Json(done));
         _ = tx.SetRemoveAsync(PendingKey, id);
+        _ = tx.SetAddAsync(JudgedKey, id);
         _ = tx.SortedSetRemoveAsync(QueueKey, id);
         _ = tx.SortedSetRemoveAsync(PriorityKey, id);
         _ = tx.KeyDeleteAsync(ItemKey(id));
@@ -183,6 +191,17 @@ public sealed class ReviewStore
     }
 
     public Task UnlockPublishingAsync(string contentId, string publisher) => Db.LockReleaseAsync(PublishingKey(contentId), publisher);
+
+    /// <summary>Whether the store holds the queue already (false in an empty or wiped store).</summary>
+    public Task<bool> IsInitialisedAsync() => Db.KeyExistsAsync(InitialisedKey);
+
+    public Task MarkInitialisedAsync(DateTimeOffset at) => Db.StringSetAsync(InitialisedKey, at.ToUnixTimeMilliseconds());
+
+    /// <summary>Records content ids as judged (read back from <c>moderation.reviews</c>): they are never queued again.</summary>
+    public Task MarkJudgedAsync(IReadOnlyCollection<string> contentIds) =>
+        contentIds.Count == 0 ? Task.CompletedTask : Db.SetAddAsync(JudgedKey, [.. contentIds.Select(id => (RedisValue)id)]);
+
+    public Task<bool> IsJudgedAsync(string contentId) => Db.SetContainsAsync(JudgedKey, contentId);
 
     public async Task<VerdictRecord?> GetVerdictAsync(string contentId) =>
         Parse<VerdictRecord>(await Db.StringGetAsync(VerdictKey(contentId)).ConfigureAwait(false));

@@ -114,32 +114,12 @@ public sealed class VerdictPublisher : IDisposable
 
     private IEnumerable<string> Scan(string topic, IReadOnlyList<VerdictRecord> pending, HashSet<string> ids, CancellationToken ct)
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(ScanConfig()).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build();
-        var assign = new List<TopicPartitionOffset>();
-        var ends = new Dictionary<int, long>();
-        foreach (var tp in Partitions(topic))
-        {
-            long end = consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value;
-            // A verdict recorded without its offsets (none known) is looked for from the partition's start.
-            long from = pending.Select(p => p.ScanFrom.TryGetValue(Key(topic, tp.Partition.Value), out var o) ? o : 0).DefaultIfEmpty(0).Min();
-            if (from >= end) continue;
-            ends[tp.Partition.Value] = end;
-            assign.Add(new TopicPartitionOffset(tp, from));
-        }
-        if (assign.Count == 0) yield break;
-        consumer.Assign(assign);
-        var open = ends.Keys.ToHashSet();
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while (open.Count > 0 && !ct.IsCancellationRequested)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"reading {topic} back to recover pending verdicts took over 2 minutes");
-            var r = consumer.Consume(TimeSpan.FromMilliseconds(500));
-            if (r is null) continue;
-            if (r.IsPartitionEOF || r.Offset.Value + 1 >= ends[r.Partition.Value]) open.Remove(r.Partition.Value);
-            if (r.IsPartitionEOF || r.Message?.Headers is null) continue;
-            if (r.Message.Headers.TryGetLastBytes(VerdictIdHeader, out var raw) && Encoding.ASCII.GetString(raw) is var id && ids.Contains(id))
+        // From the earliest recorded end offset among the pending verdicts (a verdict recorded without them: the start).
+        long? From(TopicPartition tp) =>
+            pending.Select(p => p.ScanFrom.TryGetValue(Key(tp.Topic, tp.Partition.Value), out var o) ? o : 0).DefaultIfEmpty(0).Min();
+        foreach (var r in TopicScan.ReadToEnd(_kafka, [topic], "moderation-review-recovery", From, TimeSpan.FromMinutes(2), ct))
+            if (r.Message.Headers?.TryGetLastBytes(VerdictIdHeader, out var raw) == true && Encoding.ASCII.GetString(raw) is var id && ids.Contains(id))
                 yield return id;
-        }
     }
 
     public void Dispose()

@@ -78,7 +78,7 @@ public sealed class ReviewStack : IAsyncDisposable
         var policy = Path.Combine(Dir.FullName, "policy.json");
         File.WriteAllText(policy, """
             {"version":"review-everything.1","takedown":{"porn":0.999},"review":{"drawing":0.01,"hentai":0.01,"neutral":0.01,"porn":0.01,"sexy":0.01},
-             "unscreenable":"review","banks":{"*":"takedown"}}
+             "unscreenable":"review","banks":{"*":"takedown"},"text":{"*":"review"}}
             """);
         var worker = Moderation.Streams.Worker.WorkerHost.Build(new Dictionary<string, string?>
         {

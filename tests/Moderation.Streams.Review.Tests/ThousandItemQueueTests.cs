@@ -33,11 +33,14 @@ public sealed class ThousandItemQueueTests : IAsyncLifetime
     [Fact]
     public async Task A_reviewer_works_a_queue_of_a_thousand_items_from_a_worker_run_with_the_keyboard()
     {
+        // Captions of every tenth upload hit a term bank: their matches are highlighted on the item page.
+        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_stack.Redis.Configuration);
+        await new Moderation.Streams.Redis.TextBanks.RedisTextBankStore(redis).ImportAsync("scam-terms", "terms", new StringReader("free followers,scam,t-1\n"));
         _stack.StartReviewingWorker();
         var console = await _stack.StartConsoleAsync();
         for (int i = 0; i < Items; i++)
             _stack.Upload($"c-{i:0000}", _stack.WriteMedia($"i{i}.jpg", SampleImages.Jpeg(1000 + i, 160, 120)),
-                caption: i % 10 == 0 ? $"picture number {i}" : null);
+                caption: i % 10 == 0 ? $"get free followers now, picture {i}" : null);
         var end = DateTime.UtcNow + TimeSpan.FromMinutes(8);
         while ((await console.Store.DepthAsync()).Depth < Items)
         {
@@ -53,6 +56,8 @@ public sealed class ThousandItemQueueTests : IAsyncLifetime
         await page.WaitForSelectorAsync("#queue");
         Assert.StartsWith($"{Items} waiting", await page.TextContentAsync("#depth"));
         Assert.Equal(Items, await page.Locator("#queue tbody tr").CountAsync());
+        // The captioned uploads (a text match) rank above the pictures the policy sends to review on neutral scores.
+        Assert.Contains("text", await page.Locator("#queue tbody tr").First.TextContentAsync() ?? "");
         string? shots = Environment.GetEnvironmentVariable("MODERATION_SCREENSHOTS");
         if (shots is not null) await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, "review-queue.png") });
 
@@ -62,6 +67,7 @@ public sealed class ThousandItemQueueTests : IAsyncLifetime
         await page.Keyboard.PressAsync("j");
         await page.Keyboard.PressAsync("Enter");
         await page.WaitForURLAsync("**" + third);
+        Assert.Contains("<mark>free followers</mark>", await page.InnerHTMLAsync("#caption"));
         for (int worked = 0; worked < 3; worked++)
         {
             var item = page.Url;
