@@ -257,6 +257,7 @@ public sealed class ReviewChartTests
         Assert.Contains($"service/{Name(m)} ", notes);
         Assert.Contains("moderation review user add", notes);
         Assert.Contains($"create secret generic {m.Value("review.users.existingSecret")} --from-file={m.Value("review.users.key")}=", notes);
+        Assert.Contains($"rollout restart deployment/{Name(m)} ", notes);   // a changed Secret is read on restart
         Assert.Contains($"rollout status deployment/{Worker(m).Metadata.Name}", notes);
     }
 
