@@ -13,9 +13,18 @@ namespace Moderation.Streams.Deploy.Tests.Helm;
 public sealed class ReviewChartTests
 {
     /// <summary>The console with its own names and ports; with Redis auth, TLS and media on a PVC; with every credential.</summary>
-    public static TheoryData<string> On() => new("review", "hpa-redis-auth.yaml+review", "gpu-keda-sasl.yaml+review", "all-credentials+review");
+    public static TheoryData<string> On() => new("review.yaml", "review", "hpa-redis-auth.yaml+review", "gpu-keda-sasl.yaml+review", "all-credentials+review");
 
-    public static TheoryData<string> Off() => new(RenderedManifests.Scenarios().Select(row => row.Data).ToArray());
+    /// <summary>values.yaml and every example but review.yaml.</summary>
+    public static TheoryData<string> Off() =>
+        new(RenderedManifests.Scenarios().Select(row => row.Data).Where(s => RenderedManifests.For(s).Value("review.enabled") is not true).ToArray());
+
+    [Fact]
+    public void Only_the_review_example_turns_the_console_on()
+    {
+        Assert.Equal(["review.yaml"], RenderedManifests.Scenarios().Select(row => row.Data).Where(s => RenderedManifests.For(s).Value("review.enabled") is true));
+        Assert.Contains(RenderedManifests.Default, Off().Select(row => row.Data));
+    }
 
     private static bool IsReview(IDictionary<string, string>? labels) => labels?.Get("app.kubernetes.io/component") == "review";
 
@@ -57,7 +66,7 @@ public sealed class ReviewChartTests
     {
         new ChartManifestTests().Every_rendered_object_is_valid_yaml_of_a_known_kind_with_a_valid_name_and_labels(scenario);
         var m = RenderedManifests.For(scenario);
-        var withoutReview = RenderedManifests.For(scenario == "review" ? RenderedManifests.Default : scenario[..^"+review".Length]);
+        var withoutReview = RenderedManifests.For(scenario is "review" or "review.yaml" ? RenderedManifests.Default : scenario[..^"+review".Length]);
         // The worker's objects are exactly what they are without the console (the fixture also turns on the
         // ServiceMonitor and PrometheusRule); everything else is the console's.
         static string Key(RenderedManifests.Manifest o) => $"{o.Kind}/{o.Name}";
