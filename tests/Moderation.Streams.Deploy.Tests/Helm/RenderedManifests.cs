@@ -126,6 +126,7 @@ public sealed class RenderedManifests
               claimTtl: "00:20:00"
               users: { existingSecret: review-logins, key: users.json }
               service: { port: 80, annotations: { example.com/team: trust-and-safety } }
+              extraEnv: [{ name: Review__Oidc__RoleClaim, value: groups }]
             serviceMonitor: { enabled: true, labels: { release: kube-prometheus-stack } }
             prometheusRule: { enabled: true }
             """,

@@ -176,6 +176,9 @@ public sealed class ReviewChartTests
         Assert.Equal(m.Value("review.reviewsTopic"), options.ReviewsTopic);
         Assert.Equal(TimeSpan.Parse((string)m.Value("review.claimTtl")!, System.Globalization.CultureInfo.InvariantCulture), options.ClaimTtl);
         Assert.Equal("0.0.0.0", options.BindAddress);
+        foreach (var extra in ((IList<object?>?)m.Value("review.extraEnv") ?? []).Cast<IDictionary<string, object?>>())
+            Assert.Equal(extra["value"], configuration[((string)extra["name"]!).Replace("__", ":", StringComparison.Ordinal)]);
+        if (scenario == "review") Assert.Equal("groups", options.Oidc.RoleClaim);
         // The users file is the 0400 projection of review.users.existingSecret's key, mounted read-only.
         var mount = Assert.Single(container.VolumeMounts, v => v.Name == "review-users");
         Assert.True(mount.ReadOnlyProperty);
