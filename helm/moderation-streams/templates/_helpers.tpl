@@ -38,6 +38,29 @@ app.kubernetes.io/part-of: moderation-streams
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 
+{{/* Labels that select the review console's pods (review.enabled); immutable like the workers'. */}}
+{{- define "moderation-streams.reviewSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "moderation-streams.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: review
+{{- end -}}
+
+{{/* Labels on the review console's objects. */}}
+{{- define "moderation-streams.reviewLabels" -}}
+helm.sh/chart: {{ include "moderation-streams.chart" . }}
+{{ include "moderation-streams.reviewSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: moderation-streams
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Name prefix of the review console's objects: "<fullname>-review", at most 63 characters with "-metrics". */}}
+{{- define "moderation-streams.reviewName" -}}
+{{- printf "%s-review" (include "moderation-streams.fullname" . | trunc 48 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "moderation-streams.reviewSecretsDir" -}}/var/run/secrets/moderation/review{{- end -}}
+
 {{/* ServiceAccount of the pods. */}}
 {{- define "moderation-streams.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}

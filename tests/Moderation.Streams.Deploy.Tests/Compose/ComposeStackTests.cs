@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Deploy.Tests.Helm;
 using Moderation.Streams.Kafka.Replay;
@@ -121,6 +122,7 @@ public sealed class ComposeStackTests
             Assert.False(string.IsNullOrEmpty(doc.RootElement.GetProperty("uid").GetString()));
             foreach (var panel in doc.RootElement.GetProperty("panels").EnumerateArray())
             {
+                if (panel.GetProperty("type").GetString() == "row") continue;   // a row only groups the panels below it
                 Assert.Contains(panel.GetProperty("datasource").GetProperty("uid").GetString() ?? "", uids);
                 Assert.Contains(panel.GetProperty("targets").EnumerateArray(), t => !string.IsNullOrWhiteSpace(t.GetProperty("expr").GetString()));
             }
@@ -156,5 +158,76 @@ public sealed class ComposeStackTests
         var created = System.Text.RegularExpressions.Regex.Matches(command, @"(?<=[\s])([a-z][a-z.-]*):\d+").Select(m => m.Groups[1].Value).ToHashSet();
         foreach (var topic in Topics.All.Concat([ReplayTopics.Takedown, ReplayTopics.Review, ReplayTopics.Allow, ReplayTopics.Dlq]))
             Assert.True(created.Contains(topic), $"kafka-init does not create {topic} (auto-creation is off)");
+    }
+
+    [Fact]
+    public void The_review_console_runs_hardened_from_the_worker_image_on_this_host_only_with_its_users_file_read_only()
+    {
+        var review = Service("review");
+        var worker = Service("worker");
+        Assert.Equal(["review"], ((IList<object?>)review["command"]!).Cast<string>());
+        // The same image and build as the workers: no image of its own.
+        Assert.Equal(worker["image"], review["image"]);
+        Assert.Equal(((IDictionary<string, object?>)worker["build"]!)["dockerfile"], ((IDictionary<string, object?>)review["build"]!)["dockerfile"]);
+        Assert.Equal(true, review["read_only"]);
+        Assert.Equal("10001:10001", review["user"]);
+        Assert.Equal(["ALL"], ((IList<object?>)review["cap_drop"]!).Cast<string>());
+        Assert.Contains("no-new-privileges:true", ((IList<object?>)review["security_opt"]!).Cast<string>());
+
+        // The console and its metrics are published on the loopback address only.
+        var env = ((IDictionary<string, object?>)review["environment"]!).ToDictionary(kv => kv.Key, kv => Convert.ToString(kv.Value, System.Globalization.CultureInfo.InvariantCulture));
+        var ports = ((IList<object?>)review["ports"]!).Cast<string>().ToList();
+        Assert.Equal([$"127.0.0.1:{env["Review__Port"]}:{env["Review__Port"]}", $"127.0.0.1:{env["Review__TelemetryPort"]}:{env["Review__TelemetryPort"]}"], ports);
+        Assert.Equal(("8080", "9465"), (env["Review__Port"], env["Review__TelemetryPort"]));
+        // Its image healthcheck asks /readyz on the telemetry port, not the worker's.
+        var healthcheck = ((IList<object?>)((IDictionary<string, object?>)review["healthcheck"]!)["test"]!).Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(["CMD", "dotnet", "/app/healthcheck/healthcheck.dll", env["Review__TelemetryPort"]!], healthcheck);
+
+        // The stack's Kafka and Redis, and the workers' media through the same mount.
+        var workerEnv = (IDictionary<string, object?>)worker["environment"]!;
+        foreach (var key in new[] { "Kafka__BootstrapServers", "Redis__Configuration", "Media__Root" }) Assert.Equal((string)workerEnv[key]!, env[key]);
+        var volumes = ((IList<object?>)review["volumes"]!).Cast<string>().ToList();
+        Assert.Contains("./samples:/media:ro", volumes);
+
+        // The users file is on the review-users volume, read-only here; the review-users tool writes it.
+        var usersFile = env["Review__UsersFile"]!;
+        var usersMount = Assert.Single(volumes, v => v.StartsWith("review-users:", StringComparison.Ordinal));
+        var mountPath = usersMount.Split(':')[1];
+        Assert.EndsWith(":ro", usersMount);
+        Assert.Equal(mountPath, Path.GetDirectoryName(usersFile));
+        var stack = (IDictionary<string, object?>)YamlValues.Load(File.ReadAllText(Path.Combine(RepoPaths.Deploy, "compose.yaml")), resolveMerges: true)!;
+        Assert.True(((IDictionary<string, object?>)stack["volumes"]!).ContainsKey("review-users"));
+
+        var tool = Service("review-users");
+        Assert.Equal(["tools"], ((IList<object?>)tool["profiles"]!).Cast<string>());
+        Assert.Equal(["dotnet", "/app/moderation.dll", "review", "user", "add"], ((IList<object?>)tool["entrypoint"]!).Cast<string>());
+        Assert.Equal(review["image"], tool["image"]);
+        Assert.Equal("10001:10001", tool["user"]);
+        Assert.Equal(usersFile, ((IDictionary<string, object?>)tool["environment"]!)["Review__UsersFile"]);
+        Assert.Equal([$"review-users:{mountPath}"], ((IList<object?>)tool["volumes"]!).Cast<string>());
+        // The image makes that directory UID 10001's, so a new named volume takes that owner and the tool can write.
+        foreach (var dockerfile in new[] { "Dockerfile", "Dockerfile.cuda" })
+            Assert.Matches($@"(?m)^RUN mkdir -p {Regex.Escape(mountPath)} && chown 10001:10001 {Regex.Escape(mountPath)}\b",
+                File.ReadAllText(Path.Combine(RepoPaths.Deploy, "docker", dockerfile)));
+
+        var dependsOn = (IDictionary<string, object?>)review["depends_on"]!;
+        Assert.Equal("service_completed_successfully", ((IDictionary<string, object?>)dependsOn["kafka-init"]!)["condition"]);
+        Assert.Equal("service_healthy", ((IDictionary<string, object?>)dependsOn["redis"]!)["condition"]);
+    }
+
+    [Fact]
+    public void Prometheus_scrapes_the_review_consoles_telemetry_port_as_the_job_the_review_alerts_name()
+    {
+        var prometheus = (IDictionary<string, object?>)YamlValues.Load(File.ReadAllText(Path.Combine(RepoPaths.Deploy, "prometheus", "prometheus.yml")))!;
+        var jobs = ((IList<object?>)prometheus["scrape_configs"]!).Cast<IDictionary<string, object?>>().ToDictionary(j => (string)j["job_name"]!);
+        var review = jobs["moderation-review"];
+        Assert.Equal("/metrics", review["metrics_path"]);
+        var sd = (IDictionary<string, object?>)Assert.Single((IList<object?>)review["dns_sd_configs"]!)!;
+        var env = (IDictionary<string, object?>)Service("review")["environment"]!;
+        Assert.Equal(Convert.ToInt64(env["Review__TelemetryPort"], System.Globalization.CultureInfo.InvariantCulture), sd["port"]);
+        Assert.Equal(["review"], ((IList<object?>)sd["names"]!).Cast<string>());
+        var alerts = File.ReadAllText(Path.Combine(RepoPaths.Deploy, "prometheus", "alerts.yml"));
+        Assert.Contains("alert: ModerationReviewQueueStale", alerts);
+        Assert.Contains("moderation_review_queue_oldest_age_seconds{job=\"moderation-review\"}", alerts);
     }
 }

@@ -10,7 +10,7 @@ using Moderation.Streams.Worker;
 namespace Moderation.Streams.Deploy.Tests.Helm;
 
 /// <summary>
-/// Credentials reach the worker and the replay Job only as files (SECURITY.md: never environment variables or
+/// Credentials reach the worker, the review console and the replay Job only as files (SECURITY.md: never environment variables or
 /// configuration values): each pod mounts the referenced Secrets' keys read-only with mode 0400 under
 /// /var/run/secrets/moderation, and the ConfigMap points the worker's *File settings (Kafka:Security,
 /// Redis:Security) at them. The expected files are computed here from the values, not read back from the chart;
@@ -22,11 +22,13 @@ public sealed partial class ChartSecretsTests
     private const string SecretsRoot = "/var/run/secrets/moderation/";
     private const string KafkaDir = SecretsRoot + "kafka/";
     private const string RedisDir = SecretsRoot + "redis/";
+    private const string ReviewDir = SecretsRoot + "review/";
 
     /// <summary>Every example, the examples with credentials plus the replay Job, and the test fixtures.</summary>
     public static TheoryData<string> Scenarios() =>
         new(RenderedManifests.Scenarios().Select(row => row.Data)
-            .Concat(["gpu-keda-sasl.yaml+replay.yaml", "hpa-redis-auth.yaml+replay.yaml", "all-credentials", "kafka-mtls-only"]));
+            .Concat(["gpu-keda-sasl.yaml+replay.yaml", "hpa-redis-auth.yaml+replay.yaml", "all-credentials", "kafka-mtls-only",
+                "review", "hpa-redis-auth.yaml+review", "all-credentials+review"]));
 
     public static TheoryData<string> ReplayScenarios() =>
         new("gpu-keda-sasl.yaml+replay.yaml", "hpa-redis-auth.yaml+replay.yaml", "all-credentials", "kafka-mtls-only");
@@ -70,7 +72,20 @@ public sealed partial class ChartSecretsTests
         return files;
     }
 
-    /// <summary>The worker Deployment's pod and every Job's pod: each one talks to Kafka and Redis.</summary>
+    /// <summary>The files the pod <paramref name="what"/> should mount: the Kafka and Redis ones, and for the review
+    /// console its users file.</summary>
+    private static List<SecretFile> Expected(RenderedManifests m, string what)
+    {
+        var files = Expected(m);
+        if (IsReview(m, what))
+            files.Add(new((string)m.Value("review.users.existingSecret")!, (string)m.Value("review.users.key")!, ReviewDir + "review-users.json", "Review__UsersFile"));
+        return files;
+    }
+
+    private static bool IsReview(RenderedManifests m, string what) =>
+        m.All<V1Deployment>().Any(d => what == $"Deployment {d.Metadata.Name}" && d.Spec.Template.Metadata.Labels.Get("app.kubernetes.io/component") == "review");
+
+    /// <summary>The worker Deployment's pod, the review console's and every Job's pod: each one talks to Kafka and Redis.</summary>
     private static List<(string What, V1PodSpec Pod, V1Container Container)> Pods(RenderedManifests m)
     {
         var pods = new List<(string, V1PodSpec, V1Container)>();
@@ -80,8 +95,17 @@ public sealed partial class ChartSecretsTests
         return pods;
     }
 
-    private static IDictionary<string, string> Config(RenderedManifests m, V1Container container) =>
-        m.All<V1ConfigMap>().Single(c => c.Metadata.Name == Assert.Single(container.EnvFrom).ConfigMapRef.Name).Data;
+    /// <summary>The container's ConfigMap environment as the kubelet builds it: every envFrom ConfigMap in order, a later
+    /// one winning on the same key (the review console loads the workers' ConfigMap, then its own).</summary>
+    private static IDictionary<string, string> Config(RenderedManifests m, V1Container container)
+    {
+        Assert.NotEmpty(container.EnvFrom);
+        var merged = new Dictionary<string, string>();
+        foreach (var from in container.EnvFrom)
+            foreach (var (k, v) in m.All<V1ConfigMap>().Single(c => c.Metadata.Name == from.ConfigMapRef.Name).Data)
+                merged[k] = v;
+        return merged;
+    }
 
     /// <summary>What the container would see on disk: (Secret, key) → file path, from the projected volumes it mounts.</summary>
     private static List<(string Secret, string Key, string Path)> MountedFiles(V1PodSpec pod, V1Container container, string what)
@@ -162,9 +186,9 @@ public sealed partial class ChartSecretsTests
     public void The_referenced_secrets_are_mounted_read_only_0400_with_exactly_the_needed_keys_in_a_non_root_pod(string scenario)
     {
         var m = RenderedManifests.For(scenario);
-        var expected = Expected(m).Select(f => (f.Secret, f.Key, f.Path)).Order().ToList();
         foreach (var (what, pod, container) in Pods(m))
         {
+            var expected = Expected(m, what).Select(f => (f.Secret, f.Key, f.Path)).Order().ToList();
             var mounted = MountedFiles(pod, container, what).Order().ToList();
             Assert.Equal(expected, mounted);
             if (mounted.Count == 0) continue;
@@ -191,6 +215,13 @@ public sealed partial class ChartSecretsTests
                                                   && kv.Key.EndsWith("File", StringComparison.Ordinal))
                 .ToDictionary(kv => kv.Key, kv => kv.Value);
             Assert.Equal(expected.ToDictionary(f => f.Setting, f => f.Path).OrderBy(kv => kv.Key), fileSettings.OrderBy(kv => kv.Key));
+            if (IsReview(m, what))
+            {
+                // The console's users file is the mounted one; the workers have no such setting.
+                Assert.Equal(ReviewDir + "review-users.json", config["Review__UsersFile"]);
+                Assert.Contains(config["Review__UsersFile"], mounted);
+            }
+            else Assert.False(config.ContainsKey("Review__UsersFile"), $"{what}: Review__UsersFile");
             // librdkafka locations (for clients built from Kafka:Properties alone) name the same mounted files.
             foreach (var (key, path) in config.Where(kv => kv.Key.EndsWith(".location", StringComparison.Ordinal)))
                 Assert.True(mounted.Contains(path), $"{what}: {key}={path} is not a mounted file");

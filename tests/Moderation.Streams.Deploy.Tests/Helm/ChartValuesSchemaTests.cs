@@ -75,6 +75,14 @@ public sealed class ChartValuesSchemaTests
     [InlineData("redis: { configuration: \"redis:6379,password=hunter2\" }", "a Redis password in the configuration string")]
     [InlineData("redis: { tls: { keyKey: tls.key } }", "a Redis client key without its certificate")]
     [InlineData("redis: { password: hunter2 }", "a Redis password in plain values")]
+    [InlineData("review: { enabled: true }", "the review console without the Secret holding its users file")]
+    [InlineData("review: { enabled: true, users: { existingSecret: logins } }\nredis: { configuration: \"\" }", "the review console without Redis")]
+    [InlineData("review: { replicas: 0 }", "a review console with no replica")]
+    [InlineData("review: { telemetryPort: 0 }", "a review telemetry port out of range")]
+    [InlineData("review: { claimTtl: 15m }", "a claim TTL that is not a .NET TimeSpan")]
+    [InlineData("review: { users: { password: hunter2 } }", "a review password in plain values")]
+    [InlineData("review: { service: { type: ExternalName } }", "a review Service type the chart does not render")]
+    [InlineData("review: { terminationGracePeriodSeconds: 10 }", "a grace period shorter than the console's 30 s shutdown")]
     public void The_schema_refuses_bad_values(string overrideYaml, string why)
     {
         var results = Evaluate(Chart.Values(overrideYaml));

@@ -115,6 +115,21 @@ public sealed class RenderedManifests
             policy:
               json: '{ "version": "b", "takedown": { "porn": 0.8, "hentai": 0.9 }, "review": { "porn": 0.5 } }'
             """,
+        // The review console with non-default names and ports, scraped and alerted on like the workers.
+        ["review"] = """
+            review:
+              enabled: true
+              replicas: 2
+              port: 8081
+              telemetryPort: 9475
+              groupId: reviewers
+              claimTtl: "00:20:00"
+              users: { existingSecret: review-logins, key: users.json }
+              service: { port: 80, annotations: { example.com/team: trust-and-safety } }
+              extraEnv: [{ name: Review__Oidc__RoleClaim, value: groups }]
+            serviceMonitor: { enabled: true, labels: { release: kube-prometheus-stack } }
+            prometheusRule: { enabled: true }
+            """,
         // TLS only (a client certificate, no SASL): no username, nothing from a secretKeyRef.
         ["kafka-mtls-only"] = """
             kafka:
