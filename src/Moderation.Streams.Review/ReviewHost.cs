@@ -5,10 +5,12 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -85,6 +87,12 @@ public static class ReviewHost
             .ConfigureResource(r => r.AddService("moderation-review"))
             .WithMetrics(m => m.AddMeter(ReviewTelemetry.MeterName, "System.Runtime").AddPrometheusExporter());
 
+        // Cookie and antiforgery keys in Redis beside the queue: a restarted console keeps its reviewers logged in, and
+        // replicas accept each other's cookies (without it each process makes its own keys in memory).
+        services.AddDataProtection().SetApplicationName("moderation-review");
+        services.AddOptions<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>()
+            .Configure<IConnectionMultiplexer>((o, redis) => o.XmlRepository =
+                new Microsoft.AspNetCore.DataProtection.StackExchangeRedis.RedisXmlRepository(() => redis.GetDatabase(), review.KeyPrefix + "{review}:dataprotection"));
         AddAuthentication(services, review);
         services.AddAntiforgery(o =>
         {
@@ -109,7 +117,21 @@ public static class ReviewHost
                 }));
         });
 
+        if (review.TrustedProxies.Length > 0)
+            services.Configure<ForwardedHeadersOptions>(o =>
+            {
+                o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+                o.KnownProxies.Clear();
+                o.KnownIPNetworks.Clear();
+                foreach (var proxy in review.TrustedProxies)
+                {
+                    if (IPAddress.TryParse(proxy, out var one)) o.KnownProxies.Add(one);
+                    else o.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(proxy));
+                }
+            });
+
         var app = builder.Build();
+        if (review.TrustedProxies.Length > 0) app.UseForwardedHeaders();
         app.Use(async (http, next) =>
         {
             bool telemetry = http.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(TelemetryConnection) == true;
@@ -174,7 +196,7 @@ public static class ReviewHost
             {
                 o.Authority = review.Oidc.Authority;
                 o.ClientId = review.Oidc.ClientId;
-                o.ClientSecret = review.Oidc.ClientSecret;
+                o.ClientSecret = review.Oidc.ClientSecretFile is { Length: > 0 } file ? File.ReadAllText(file).Trim() : review.Oidc.ClientSecret;
                 o.ResponseType = "code";
                 o.SignInScheme = CookieAuthenticationDefaults.AuthenticationScheme;
                 o.TokenValidationParameters.RoleClaimType = review.Oidc.RoleClaim;

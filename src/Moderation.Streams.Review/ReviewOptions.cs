@@ -60,6 +60,11 @@ public sealed class ReviewOptions : IValidatableObject
     /// its own pending verdicts at once). Give each console on one host its own.</summary>
     public string? InstanceId { get; set; }
 
+    /// <summary>Proxies (addresses, or networks as <c>10.0.0.0/8</c>) whose <c>X-Forwarded-For</c> and
+    /// <c>X-Forwarded-Proto</c> are believed: behind an Ingress, the login limit then counts each reviewer's own address
+    /// and cookies are marked <c>Secure</c> over HTTPS. Empty (the default): no forwarded header is trusted.</summary>
+    public string[] TrustedProxies { get; set; } = [];
+
     /// <summary>Optional OpenID Connect for production logins (the users file still holds the API's accounts).</summary>
     public ReviewOidcOptions Oidc { get; set; } = new();
 
@@ -69,6 +74,9 @@ public sealed class ReviewOptions : IValidatableObject
             yield return new ValidationResult("Review:ClaimTtl must be between 1 second and 1 day", [nameof(ClaimTtl)]);
         if (StrikeWindow <= TimeSpan.Zero)
             yield return new ValidationResult("Review:StrikeWindow must be positive", [nameof(StrikeWindow)]);
+        foreach (var proxy in TrustedProxies)
+            if (!System.Net.IPNetwork.TryParse(proxy, out _) && !System.Net.IPAddress.TryParse(proxy, out _))
+                yield return new ValidationResult($"Review:TrustedProxies: '{proxy}' is neither an address nor a network", [nameof(TrustedProxies)]);
         if (string.IsNullOrWhiteSpace(UsersFile))
             yield return new ValidationResult("Review:UsersFile is required", [nameof(UsersFile)]);
     }

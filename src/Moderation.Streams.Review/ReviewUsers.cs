@@ -46,7 +46,15 @@ public sealed class ReviewUsers
     {
         get
         {
-            var info = new FileInfo(_path);
+            // Kubernetes swaps a mounted Secret through a symbolic link: compare the file it points to, not the link.
+            FileSystemInfo info = new FileInfo(_path);
+            try
+            {
+                if (info.Exists && info.LinkTarget is not null) info = info.ResolveLinkTarget(returnFinalTarget: true) ?? info;
+            }
+            catch (IOException)
+            {
+            }
             lock (_gate)
             {
                 if (!info.Exists)
@@ -55,16 +63,17 @@ public sealed class ReviewUsers
                     _loaded = (default, -1, new Dictionary<string, ReviewUser>());
                     return _loaded.Users;
                 }
-                if (info.LastWriteTimeUtc == _loaded.Stamp && info.Length == _loaded.Length) return _loaded.Users;
+                long length = info is FileInfo f ? f.Length : -1;
+                if (info.LastWriteTimeUtc == _loaded.Stamp && length == _loaded.Length) return _loaded.Users;
                 try
                 {
-                    _loaded = (info.LastWriteTimeUtc, info.Length, Read(_path));
+                    _loaded = (info.LastWriteTimeUtc, length, Read(_path));
                     Problem = null;
                 }
                 catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
                 {
                     Problem = e.Message;
-                    _loaded = (info.LastWriteTimeUtc, info.Length, new Dictionary<string, ReviewUser>());
+                    _loaded = (info.LastWriteTimeUtc, length, new Dictionary<string, ReviewUser>());
                 }
                 return _loaded.Users;
             }

@@ -70,6 +70,26 @@ public sealed class ReviewApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Behind_a_trusted_proxy_failed_logins_count_per_forwarded_address_and_untrusted_headers_are_ignored()
+    {
+        var proxied = await _stack.StartConsoleAsync(new() { ["Review:TrustedProxies:0"] = "127.0.0.1" });
+        async Task<HttpStatusCode> Try(ReviewStack.Console console, string forwardedFor, string password)
+        {
+            using var client = console.Client("alice", password);
+            client.DefaultRequestHeaders.Add("X-Forwarded-For", forwardedFor);
+            return (await client.GetAsync("/api/queue", Ct)).StatusCode;
+        }
+        for (int i = 0; i < 10; i++) Assert.Equal(HttpStatusCode.Unauthorized, await Try(proxied, "203.0.113.7", "guess"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Try(proxied, "203.0.113.7", "alice-pw"));
+        // Another reviewer behind the same proxy is not locked out by the first one's failures.
+        Assert.Equal(HttpStatusCode.OK, await Try(proxied, "198.51.100.2", "alice-pw"));
+
+        // Where no proxy is trusted, a forged header changes nothing: the connection's address is throttled.
+        for (int i = 0; i < 10; i++) Assert.Equal(HttpStatusCode.Unauthorized, await Try(_console, $"192.0.2.{i}", "guess"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await Try(_console, "192.0.2.200", "alice-pw"));
+    }
+
+    [Fact]
     public async Task Queue_lists_items_oldest_first_with_the_contract_fields()
     {
         var t0 = DateTimeOffset.UtcNow.AddMinutes(-10);

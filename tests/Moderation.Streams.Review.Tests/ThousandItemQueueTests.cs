@@ -56,10 +56,19 @@ public sealed class ThousandItemQueueTests : IAsyncLifetime
         await page.WaitForSelectorAsync("#queue");
         Assert.StartsWith($"{Items} waiting", await page.TextContentAsync("#depth"));
         Assert.Equal(Items, await page.Locator("#queue tbody tr").CountAsync());
-        // The captioned uploads (a text match) rank above the pictures the policy sends to review on neutral scores.
-        Assert.Contains("text", await page.Locator("#queue tbody tr").First.TextContentAsync() ?? "");
+        // Most urgent first.
+        var priorities = (await page.Locator("#queue tbody tr td:first-child").AllTextContentsAsync())
+            .Select(t => double.Parse(t, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(priorities.OrderByDescending(p => p).ToList(), priorities);
         string? shots = Environment.GetEnvironmentVariable("MODERATION_SCREENSHOTS");
         if (shots is not null) await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, "review-queue.png") });
+
+        // The filter for text signals: the hundred captioned uploads, each with its term match.
+        await page.SelectOptionAsync("select[name=source]", "text");
+        await page.ClickAsync("form.panel button");
+        await page.WaitForURLAsync("**/?source=text*");
+        Assert.Equal(Items / 10, await page.Locator("#queue tbody tr").CountAsync());
+        Assert.All(await page.Locator("#queue tbody tr").AllTextContentsAsync(), row => Assert.Contains("term scam", row));
 
         // j j Enter opens the third most urgent item; r c t reveals, claims and takes it down, and the console moves on.
         var third = await page.Locator("#queue tbody tr").Nth(2).GetAttributeAsync("data-href");
