@@ -176,6 +176,8 @@ public sealed class ReviewChartTests
         Assert.Equal(m.Value("review.reviewsTopic"), options.ReviewsTopic);
         Assert.Equal(TimeSpan.Parse((string)m.Value("review.claimTtl")!, System.Globalization.CultureInfo.InvariantCulture), options.ClaimTtl);
         Assert.Equal("0.0.0.0", options.BindAddress);
+        Assert.Equal(((IList<object?>?)m.Value("review.trustedProxies") ?? []).Cast<string>(), options.TrustedProxies);
+        if (scenario == "review.yaml") Assert.Equal(["10.0.0.0/8"], options.TrustedProxies);
         foreach (var extra in ((IList<object?>?)m.Value("review.extraEnv") ?? []).Cast<IDictionary<string, object?>>())
             Assert.Equal(extra["value"], configuration[((string)extra["name"]!).Replace("__", ":", StringComparison.Ordinal)]);
         if (scenario == "review") Assert.Equal("groups", options.Oidc.RoleClaim);
@@ -269,7 +271,7 @@ public sealed class ReviewChartTests
         Assert.Contains($"service/{Name(m)} ", notes);
         Assert.Contains("moderation review user add", notes);
         Assert.Contains($"create secret generic {m.Value("review.users.existingSecret")} --from-file={m.Value("review.users.key")}=", notes);
-        Assert.Contains($"rollout restart deployment/{Name(m)} ", notes);   // a changed Secret is read on restart
+        Assert.Contains("reads the changed Secret without a restart", notes);
         Assert.Contains($"rollout status deployment/{Worker(m).Metadata.Name}", notes);
     }
 
