@@ -54,6 +54,7 @@ public static class ReviewHost
 
         var config = builder.Configuration;
         var review = Bind<ReviewOptions>(config, "Review");
+        review.PolicyFile ??= config["Screening:PolicyFile"];
         var kafka = Bind<KafkaOptions>(config, "Kafka");
         var media = config.GetSection("Media").Get<MediaOptions>() ?? new MediaOptions();
         media.Validate();

@@ -44,8 +44,13 @@ public sealed class ReviewOptions : IValidatableObject
     [Range(1, 1000)]
     public int LoginAttemptsPerMinute { get; set; } = 10;
 
-    /// <summary>Window of the reviewer-verdict strikes counted against the uploader (the policy's window is the worker's).</summary>
+    /// <summary>Shortest window a reviewer's strike is kept for; the workers' policy's strikes window wins when longer
+    /// (read from <see cref="PolicyFile"/>).</summary>
     public TimeSpan StrikeWindow { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>The workers' policy file (bound from <c>Screening:PolicyFile</c>, the workers' own setting), read for its
+    /// strikes window.</summary>
+    public string? PolicyFile { get; set; }
 
     /// <summary>Largest request body accepted (verdicts, login forms).</summary>
     [Range(1024, 10 * 1024 * 1024)]

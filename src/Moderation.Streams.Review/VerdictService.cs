@@ -169,6 +169,26 @@ public sealed class VerdictService : BackgroundService
         return ReviewResult.Ok(record.Event);
     }
 
+    /// <summary>The window strikes are kept for: the workers' policy's (<c>uploaders.strikes.window</c>, when
+    /// <c>Screening:PolicyFile</c> names a readable policy), else <see cref="ReviewOptions.StrikeWindow"/>. A shorter window
+    /// here than the workers' would trim strikes they still count.</summary>
+    public TimeSpan StrikeWindow()
+    {
+        if (_options.PolicyFile is { Length: > 0 } file)
+        {
+            try
+            {
+                var policy = PolicyFile.Parse(PolicyFile.ReadFile(file), file);
+                if (policy.Uploaders?.Strikes is { } strikes) return TimeSpan.FromTicks(Math.Max(strikes.Span.Ticks, _options.StrikeWindow.Ticks));
+            }
+            catch (Exception x) when (x is IOException or UnauthorizedAccessException or InvalidDataException or FormatException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException)
+            {
+                _log.LogWarning("the policy {File} could not be read for its strikes window ({Reason}); using Review:StrikeWindow", file, x.Message);
+            }
+        }
+        return _options.StrikeWindow;
+    }
+
     /// <summary>The publishing lock's life: longer than a publish may take (the producer's <c>message.timeout.ms</c>).</summary>
     public TimeSpan PublishLockTtl => _options.PublishLockTtl;
 
@@ -181,7 +201,7 @@ public sealed class VerdictService : BackgroundService
                 [new BankEntry(banked.Bank, banked.Id, hash, pdq.Quality, $"review:{e.Verdict}", $"review:{e.Reviewer}", e.DecidedAt)]).ConfigureAwait(false);
         }
         if (e.Verdict == Actions.Takedown && record.UploaderId is { } uploader && _uploaders is not null)
-            await _uploaders.RecordStrikeAsync(uploader, e.ContentId, _options.StrikeWindow, ct).ConfigureAwait(false);
+            await _uploaders.RecordStrikeAsync(uploader, e.ContentId, StrikeWindow(), ct).ConfigureAwait(false);
         if (BeforePublish is { } hook) await hook(record).ConfigureAwait(false);
         await _publisher.PublishAsync(record, published, ct).ConfigureAwait(false);
         await _store.CompleteVerdictAsync(record).ConfigureAwait(false);

@@ -183,6 +183,10 @@ public sealed class ReviewApiTests : IAsyncLifetime
         Assert.Empty(_stack.ReadAll(Topics.Allow));
 
         var redis = await ConnectionMultiplexer.ConnectAsync(_stack.Redis.Configuration);
+        // A reviewer's takedown is a strike against the uploader, kept at least Review:StrikeWindow (7 days).
+        var strikes = new Moderation.Streams.Redis.Uploaders.RedisUploaderState(redis).StrikesKey("u-7");
+        Assert.Equal(["c-bank"], (await redis.GetDatabase().SortedSetRangeByRankAsync(strikes)).Select(v => (string)v!).ToArray());
+        Assert.InRange((await redis.GetDatabase().KeyTimeToLiveAsync(strikes))!.Value, TimeSpan.FromDays(6.9), TimeSpan.FromDays(7.1));
         var (_, entries) = await new RedisBankStore(redis).LoadAsync("reviewed", Ct);
         var entry = Assert.Single(entries);
         Assert.Equal(("c-bank", SomePdq.Hash, "review:alice"), (entry.Id, entry.Hash.ToString(), entry.Source));
@@ -195,6 +199,18 @@ public sealed class ReviewApiTests : IAsyncLifetime
         var overturns = await Json(await alice.GetAsync("/api/overturns", Ct));
         var row = overturns.EnumerateArray().Single(r => r.GetProperty("class").GetString() == "model:porn");
         Assert.Equal((1, 0), (row.GetProperty("reviewed").GetInt32(), row.GetProperty("overturned").GetInt32()));
+    }
+
+    [Fact]
+    public async Task A_reviewers_strike_is_kept_for_the_workers_policy_window_when_longer()
+    {
+        var policy = Path.Combine(_stack.Dir.FullName, "policy.json");
+        File.WriteAllText(policy, """{"version":"p.2","takedown":{"porn":0.9},"review":{"porn":0.6},"uploaders":{"strikes":{"window":"30d","review_at":3}}}""");
+        var console = await _stack.StartConsoleAsync(new() { ["Screening:PolicyFile"] = policy });
+        Assert.Equal(TimeSpan.FromDays(30), console.Verdicts.StrikeWindow());
+        Assert.Equal(TimeSpan.FromDays(7), _console.Verdicts.StrikeWindow());
+        File.WriteAllText(policy, "{not a policy");
+        Assert.Equal(TimeSpan.FromDays(7), console.Verdicts.StrikeWindow());
     }
 
     [Fact]
