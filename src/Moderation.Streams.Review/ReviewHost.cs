@@ -72,6 +72,9 @@ public static class ReviewHost
         services.AddSingleton(sp => new RedisBankStore(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix));
         services.AddSingleton<IUploaderState>(sp => new RedisUploaderState(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix));
         services.AddSingleton(_ => new VerdictPublisher(kafka, review.ReviewsTopic));
+        var decisionTtl = config.GetValue<TimeSpan?>("Redis:DecisionTtl") ?? TimeSpan.FromDays(7);
+        services.AddSingleton<Moderation.Streams.Redis.IDecisionCache>(sp =>
+            new Moderation.Streams.Redis.RedisDecisionCache(sp.GetRequiredService<IConnectionMultiplexer>(), new RedisCacheOptions { KeyPrefix = review.KeyPrefix, Ttl = decisionTtl }));
         services.AddSingleton(_ => new UploadLookup(kafka));
         services.AddSingleton(_ => new MediaReader(media));
         services.AddSingleton<MediaService>();

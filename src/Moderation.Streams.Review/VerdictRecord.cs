@@ -22,6 +22,10 @@ public sealed record VerdictRecord
     /// of its two topics just before it was recorded. Its records can only lie at or after them.</summary>
     public IReadOnlyDictionary<string, long> ScanFrom { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>What was known of the upload when the verdict was given (its media type and surface decide whether the
+    /// verdict may stand in the decision cache).</summary>
+    public UploadDetails? Upload { get; init; }
+
     /// <summary>Set when the verdict came from a bulk action on a PDQ cluster: the item the reviewer looked at.</summary>
     public string? BulkOf { get; init; }
 

@@ -23,6 +23,7 @@ public sealed class VerdictService : BackgroundService
     private readonly ReviewStore _store;
     private readonly RedisBankStore _banks;
     private readonly IUploaderState? _uploaders;
+    private readonly Moderation.Streams.Redis.IDecisionCache? _cache;
     private readonly VerdictPublisher _publisher;
     private readonly UploadLookup _lookup;
     private readonly ReviewOptions _options;
@@ -34,8 +35,9 @@ public sealed class VerdictService : BackgroundService
     private readonly ConcurrentDictionary<(string, string), DateTimeOffset> _claimedAt = new();
 
     public VerdictService(ReviewStore store, RedisBankStore banks, IUploaderState? uploaders, VerdictPublisher publisher, UploadLookup lookup,
-        ReviewOptions options, ReviewTelemetry telemetry, ILogger<VerdictService> log, TimeProvider? time = null)
+        ReviewOptions options, ReviewTelemetry telemetry, ILogger<VerdictService> log, Moderation.Streams.Redis.IDecisionCache? cache = null, TimeProvider? time = null)
     {
+        _cache = cache;
         _store = store;
         _banks = banks;
         _uploaders = uploaders;
@@ -83,7 +85,7 @@ public sealed class VerdictService : BackgroundService
         if (item is null || item.Upload is not null) return item;
         var upload = await _lookup.FindAsync(item.Decision, ct).ConfigureAwait(false);
         if (upload is null) return item;
-        item = item with { Upload = new UploadDetails(upload.MediaType, upload.UploaderId, upload.Caption, upload.Text, upload.Media is not null) };
+        item = item with { Upload = new UploadDetails(upload.MediaType, upload.UploaderId, upload.Caption, upload.Text, upload.Media is not null, upload.Surface) };
         await _store.UpdateItemAsync(item).ConfigureAwait(false);
         return item;
     }
@@ -122,6 +124,7 @@ public sealed class VerdictService : BackgroundService
             StartedAt = now,
             Decision = item.Decision,
             UploaderId = item.Upload?.UploaderId,
+            Upload = item.Upload,
             BulkOf = bulkOf,
             Event = new VerdictEvent
             {
@@ -169,6 +172,31 @@ public sealed class VerdictService : BackgroundService
         return ReviewResult.Ok(record.Event);
     }
 
+    /// <summary>
+    /// Puts the verdict where the workers' decision cache would find the machine decision (PDQ hash, policy version,
+    /// model version), so an exact re-upload of the picture gets the reviewer's decision (marked cached) instead of going
+    /// to review again. Only when the picture alone drove the decision: a still image without a surface override, whose
+    /// every reason is the model's (a caption, a bank or an uploader signal travels with one upload, not with its pixels;
+    /// the worker would not cache those either). A store that does not answer only costs the shortcut.
+    /// </summary>
+    private async Task CacheVerdictAsync(VerdictRecord record, CancellationToken ct)
+    {
+        var d = record.Decision;
+        if (_cache is null || d.Pdq is not { } pdq || d.ModelVersion is not { Length: > 0 } model || record.Upload is not { MediaType: MediaTypes.Image, Surface: null }
+            || d.Reasons.Count == 0 || d.Reasons.Any(r => r.Source != "model") || d.PolicyVersion.Contains('|'))
+            return;
+        var final = VerdictPublisher.FinalDecision(record);
+        try
+        {
+            await _cache.SetAsync(new Moderation.Streams.Redis.DecisionCacheKey(pdq.Hash, d.PolicyVersion, model),
+                new Moderation.Streams.Redis.CachedDecision(final.Action, System.Text.Encoding.UTF8.GetString(final.ToUtf8Json()), final.DecidedAt), ct).ConfigureAwait(false);
+        }
+        catch (Moderation.Streams.Redis.StoreUnavailableException e)
+        {
+            _log.LogWarning("verdict on {ContentId} not put in the decision cache ({Reason}); re-uploads go to review as before", record.Event.ContentId, e.Message);
+        }
+    }
+
     /// <summary>The window strikes are kept for: the workers' policy's (<c>uploaders.strikes.window</c>, when
     /// <c>Screening:PolicyFile</c> names a readable policy), else <see cref="ReviewOptions.StrikeWindow"/>. A shorter window
     /// here than the workers' would trim strikes they still count.</summary>
@@ -202,6 +230,7 @@ public sealed class VerdictService : BackgroundService
         }
         if (e.Verdict == Actions.Takedown && record.UploaderId is { } uploader && _uploaders is not null)
             await _uploaders.RecordStrikeAsync(uploader, e.ContentId, StrikeWindow(), ct).ConfigureAwait(false);
+        await CacheVerdictAsync(record, ct).ConfigureAwait(false);
         if (BeforePublish is { } hook) await hook(record).ConfigureAwait(false);
         await _publisher.PublishAsync(record, published, ct).ConfigureAwait(false);
         await _store.CompleteVerdictAsync(record).ConfigureAwait(false);
