@@ -1,12 +1,6 @@
-using System.Text;
-using Confluent.Kafka;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Media;
-using Moderation.Streams.Worker;
 
 namespace Moderation.Streams.Review.Tests;
 
@@ -17,28 +11,19 @@ namespace Moderation.Streams.Review.Tests;
 /// </summary>
 public sealed class ConsoleBrowserTests : IAsyncLifetime
 {
-    private static readonly string Chromium = Environment.GetEnvironmentVariable("MODERATION_CHROMIUM") ?? "/usr/bin/chromium";
     private readonly ReviewStack _stack = new();
-    private IHost? _worker;
-    private IPlaywright? _playwright;
-    private IBrowser? _browser;
+    private Chromium? _chromium;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync()
-    {
-        Assert.True(File.Exists(Chromium), $"no browser at {Chromium}: test.sh installs Debian's chromium (apt-get install chromium); set MODERATION_CHROMIUM to another");
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
-    }
+    public async ValueTask InitializeAsync() => _chromium = await Chromium.LaunchAsync();
 
     public async ValueTask DisposeAsync()
     {
-        if (_browser is not null) await _browser.DisposeAsync();
-        _playwright?.Dispose();
+        if (_chromium is not null) await _chromium.DisposeAsync();
         await _stack.DisposeAsync();
     }
 
-    private void StartWorker() => _worker = _stack.StartReviewingWorker();
+    private void StartWorker() => _stack.StartReviewingWorker();
 
     private void Upload(string contentId, string url) => _stack.Upload(contentId, url);
 
@@ -67,7 +52,7 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await DecisionOfAsync("c-first", Topics.Review);
         await ReviewStack.WaitQueuedAsync(console.Store, 1);
 
-        var page = await _browser!.NewPageAsync();
+        var page = await _chromium!.Browser.NewPageAsync();
         await page.GotoAsync(console.Address + "items/c-first");
         Assert.Contains("/login", page.Url);
         await page.FillAsync("#username", "alice");

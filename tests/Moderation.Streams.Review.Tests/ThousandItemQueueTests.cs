@@ -10,23 +10,15 @@ namespace Moderation.Streams.Review.Tests;
 public sealed class ThousandItemQueueTests : IAsyncLifetime
 {
     private const int Items = 1000;
-    private static readonly string Chromium = Environment.GetEnvironmentVariable("MODERATION_CHROMIUM") ?? "/usr/bin/chromium";
     private readonly ReviewStack _stack = new();
-    private IPlaywright? _playwright;
-    private IBrowser? _browser;
+    private Chromium? _chromium;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync()
-    {
-        Assert.True(File.Exists(Chromium), $"no browser at {Chromium}: test.sh installs Debian's chromium; set MODERATION_CHROMIUM to another");
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
-    }
+    public async ValueTask InitializeAsync() => _chromium = await Chromium.LaunchAsync();
 
     public async ValueTask DisposeAsync()
     {
-        if (_browser is not null) await _browser.DisposeAsync();
-        _playwright?.Dispose();
+        if (_chromium is not null) await _chromium.DisposeAsync();
         await _stack.DisposeAsync();
     }
 
@@ -48,7 +40,7 @@ public sealed class ThousandItemQueueTests : IAsyncLifetime
             await Task.Delay(500, Ct);
         }
 
-        var page = await _browser!.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+        var page = await _chromium!.Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
         await page.GotoAsync(console.Address.ToString());
         await page.FillAsync("#username", "alice");
         await page.FillAsync("#password", "alice-pw");
