@@ -67,14 +67,17 @@ public static class ReviewHost
         services.AddSingleton(kafka);
         services.AddSingleton(media);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisConnector.CreateOptions(redisConfig, redisSecurity)));
+        // A person waits on each call, not a pipeline: the console gives Redis more time than the worker's 1 s (the
+        // configuration string may still say otherwise).
+        services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisConnector.CreateOptions("asyncTimeout=5000,syncTimeout=5000," + redisConfig, redisSecurity)));
         services.AddSingleton(sp => new ReviewStore(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix));
         services.AddSingleton(sp => new RedisBankStore(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix));
-        services.AddSingleton<IUploaderState>(sp => new RedisUploaderState(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix));
+        services.AddSingleton<IUploaderState>(sp => new RedisUploaderState(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix,
+            resilience: new RedisCacheOptions { OperationTimeout = TimeSpan.FromSeconds(5) }));
         services.AddSingleton(_ => new VerdictPublisher(kafka, review.ReviewsTopic));
         var decisionTtl = config.GetValue<TimeSpan?>("Redis:DecisionTtl") ?? TimeSpan.FromDays(7);
         services.AddSingleton<Moderation.Streams.Redis.IDecisionCache>(sp =>
-            new Moderation.Streams.Redis.RedisDecisionCache(sp.GetRequiredService<IConnectionMultiplexer>(), new RedisCacheOptions { KeyPrefix = review.KeyPrefix, Ttl = decisionTtl }));
+            new Moderation.Streams.Redis.RedisDecisionCache(sp.GetRequiredService<IConnectionMultiplexer>(), new RedisCacheOptions { KeyPrefix = review.KeyPrefix, Ttl = decisionTtl, OperationTimeout = TimeSpan.FromSeconds(5) }));
         services.AddSingleton(_ => new UploadLookup(kafka));
         services.AddSingleton(_ => new MediaReader(media));
         services.AddSingleton<MediaService>();

@@ -166,7 +166,7 @@ public sealed class VerdictService : BackgroundService
         {
             _log.LogWarning("verdict on {ContentId} recorded but not yet published ({Reason}); it will be published by the recovery loop", contentId, e.Message);
             await _store.UnlockPublishingAsync(contentId, _instance).ConfigureAwait(false);
-            return ReviewResult.Unavailable("the verdict is recorded and will be published when the broker is back");
+            return ReviewResult.Unavailable($"the verdict is recorded; finishing it failed ({SafeText.Escape(e.Message, 200)}) and is retried in the background");
         }
         _telemetry.Verdict(reviewer, record.Event.Verdict, record.Event.Verdict == Actions.Allow, claimedAt == default ? null : now - claimedAt);
         return ReviewResult.Ok(record.Event);

@@ -53,6 +53,7 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await ReviewStack.WaitQueuedAsync(console.Store, 1);
 
         var page = await _chromium!.Browser.NewPageAsync();
+        page.SetDefaultTimeout(90_000); // the whole suite shares two cores: waits bound a hang, not a speed
         await page.GotoAsync(console.Address + "items/c-first");
         Assert.Contains("/login", page.Url);
         await page.FillAsync("#username", "alice");
@@ -79,7 +80,9 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await page.FillAsync("#bank", "reviewed");
         await page.FillAsync("#note", "taken down in the browser test");
         await page.ClickAsync("#v-takedown");
-        await page.WaitForURLAsync(u => !u.Contains("/items/c-first", StringComparison.Ordinal));
+        // The console answers a verdict with a page that says so: done (the next item or the queue) or the error.
+        await page.WaitForURLAsync(u => u.Contains("done=", StringComparison.Ordinal) || u.Contains("error=", StringComparison.Ordinal));
+        Assert.DoesNotContain("error=", Uri.UnescapeDataString(page.Url));
 
         var final = await DecisionOfAsync("c-first", Topics.Takedown);
         Assert.Equal("alice", final.Reasons.Single().Reviewer);
