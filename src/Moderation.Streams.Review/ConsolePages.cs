@@ -27,7 +27,8 @@ public static class ConsolePages
     /// <summary>Largest Hamming distance to the item's hash for another queued item to count as its cluster.</summary>
     public const int ClusterDistance = 31;
 
-    /// <summary>Most rows the queue page lists (the most urgent first; the filters reach the rest).</summary>
+    /// <summary>Most rows the queue page lists, the most urgent first (its filters apply to the <see cref="ClusterScan"/>
+    /// most urgent items; the API pages through all).</summary>
     public const int QueuePageRows = 1000;
 
     private static readonly HtmlEncoder Html = HtmlEncoder.Default;

@@ -8,7 +8,7 @@ using Moderation.Streams.Media;
 
 namespace Moderation.Streams.Review;
 
-/// <summary>The JSON API DESIGN.md fixes (HTTP Basic): <c>GET /api/queue</c>, <c>POST /api/items/{id}/claim</c>,
+/// <summary>The JSON API DESIGN.md fixes (HTTP Basic): <c>GET /api/queue</c> (<c>?limit=N&amp;offset=K</c>), <c>POST /api/items/{id}/claim</c>,
 /// <c>POST /api/items/{id}/verdict</c>, <c>GET /api/items/{id}/media</c>; and beside them <c>GET /api/items/{id}</c>,
 /// <c>POST /api/items/{id}/release</c>, <c>GET /api/audit</c> (admins) and <c>GET /api/overturns</c>.</summary>
 public static class ReviewApi
@@ -25,7 +25,11 @@ public static class ReviewApi
             if (limitText.Length > 0 && (!int.TryParse(limitText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit < 1))
                 return Error(400, "limit must be a positive integer");
             limit = Math.Min(limit, options.MaxQueueLimit);
-            var items = await store.ListAsync(limit).ConfigureAwait(false);
+            var offsetText = http.Request.Query["offset"].ToString();
+            int offset = 0;
+            if (offsetText.Length > 0 && (!int.TryParse(offsetText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out offset) || offset < 0))
+                return Error(400, "offset must be a non-negative integer");
+            var items = await store.ListAsync(limit, offset: offset).ConfigureAwait(false);
             return Json(200, items.Select(i => QueueEntry.Of(i.Item, i.ClaimedBy)).ToList());
         });
         api.MapGet("/items/{contentId}", async (string contentId, VerdictService verdicts, ReviewStore store, CancellationToken ct) =>
@@ -46,6 +50,8 @@ public static class ReviewApi
         api.MapPost("/items/{contentId}/verdict", async (string contentId, HttpContext http, ClaimsPrincipal user, VerdictService verdicts, CancellationToken ct) =>
         {
             if (!UploadEventParser.IsValidId(contentId)) return Error(404, "no such item");
+            // JSON only: a cross-site form can send text/plain that parses as JSON, never application/json.
+            if (!http.Request.HasJsonContentType()) return Error(415, "the body must be application/json");
             VerdictRequest? request;
             try
             {

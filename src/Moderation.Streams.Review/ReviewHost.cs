@@ -149,6 +149,12 @@ public static class ReviewHost
                 return;
             }
             SecurityHeaders.Apply(http.Response);
+            if (CrossSiteApiWrite(http.Request) is { } refusal)
+            {
+                http.Response.StatusCode = 403;
+                await http.Response.WriteAsJsonAsync(new { error = refusal }).ConfigureAwait(false);
+                return;
+            }
             await next(http).ConfigureAwait(false);
         });
         app.UseAuthentication();
@@ -177,6 +183,23 @@ public static class ReviewHost
         ReviewApi.Map(app);
         ConsolePages.Map(app);
         return app;
+    }
+
+    /// <summary>
+    /// Why a write to the API is refused as coming from another site, or null. A browser that once answered the API's
+    /// Basic challenge keeps sending those credentials, so another page could make it POST to the API (a claim, a verdict
+    /// as a <c>text/plain</c> form): such a request carries <c>Sec-Fetch-Site: cross-site</c> or a foreign <c>Origin</c>.
+    /// Scripts and tools send neither.
+    /// </summary>
+    public static string? CrossSiteApiWrite(HttpRequest request)
+    {
+        if (!request.Path.StartsWithSegments("/api") || HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) return null;
+        var site = request.Headers["Sec-Fetch-Site"].ToString();
+        if (site.Length > 0 && site is not ("same-origin" or "none")) return "cross-site request refused";
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length > 0 && (!Uri.TryCreate(origin, UriKind.Absolute, out var o) || !string.Equals(o.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase)))
+            return "cross-origin request refused";
+        return null;
     }
 
     private static void AddAuthentication(IServiceCollection services, ReviewOptions review)

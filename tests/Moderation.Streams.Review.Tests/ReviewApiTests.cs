@@ -90,6 +90,30 @@ public sealed class ReviewApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Writes_from_another_site_are_refused_and_a_verdict_must_be_json()
+    {
+        _stack.QueueForReview("c-csrf", _stack.WriteMedia("csrf.jpg", SampleImages.Jpeg(77)));
+        await ReviewStack.WaitQueuedAsync(_console.Store, 1);
+        using var alice = _console.Alice;
+        async Task<HttpStatusCode> Post(string path, HttpContent? body, params (string Name, string Value)[] headers)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = body };
+            foreach (var (name, value) in headers) request.Headers.TryAddWithoutValidation(name, value);
+            return (await alice.SendAsync(request, Ct)).StatusCode;
+        }
+        // What a page on another site could make a browser holding Basic credentials send.
+        Assert.Equal(HttpStatusCode.Forbidden, await Post("/api/items/c-csrf/claim", null, ("Sec-Fetch-Site", "cross-site")));
+        Assert.Equal(HttpStatusCode.Forbidden, await Post("/api/items/c-csrf/claim", null, ("Origin", "https://evil.example")));
+        Assert.Null(await _console.Store.ClaimedByAsync("c-csrf"));
+        // The same console's pages, and scripts that send no such header, may write.
+        Assert.Equal(HttpStatusCode.OK, await Post("/api/items/c-csrf/claim", null, ("Sec-Fetch-Site", "same-origin"), ("Origin", _console.Address.GetLeftPart(UriPartial.Authority))));
+        // A verdict is JSON only: a cross-site form's text/plain body that happens to parse is refused.
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType,
+            await Post("/api/items/c-csrf/verdict", new StringContent("""{"verdict":"allow"}""", Encoding.UTF8, "text/plain")));
+        Assert.Equal(HttpStatusCode.OK, await Post("/api/items/c-csrf/verdict", Body(new { verdict = "allow" })));
+    }
+
+    [Fact]
     public async Task Queue_lists_items_oldest_first_with_the_contract_fields()
     {
         var t0 = DateTimeOffset.UtcNow.AddMinutes(-10);
@@ -109,6 +133,9 @@ public sealed class ReviewApiTests : IAsyncLifetime
 
         var two = await Json(await alice.GetAsync("/api/queue?limit=2", Ct));
         Assert.Equal(2, two.GetArrayLength());
+        var rest = await Json(await alice.GetAsync("/api/queue?limit=2&offset=2", Ct));
+        Assert.Equal("c-new", Assert.Single(rest.EnumerateArray()).GetProperty("content_id").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, (await alice.GetAsync("/api/queue?offset=-1", Ct)).StatusCode);
         foreach (var bad in new[] { "0", "-1", "abc", "1.5" })
             Assert.Equal(HttpStatusCode.BadRequest, (await alice.GetAsync($"/api/queue?limit={bad}", Ct)).StatusCode);
 
