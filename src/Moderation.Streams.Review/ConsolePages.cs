@@ -299,7 +299,7 @@ public static class ConsolePages
             sb.Append("<form method=\"post\" action=\"").Append(E(path)).Append("/release\">").Append(Token(http, af)).Append("<button id=\"release\">Release claim</button></form>");
         sb.Append("<form id=\"verdict\" method=\"post\" action=\"").Append(E(path)).Append("/verdict\">").Append(Token(http, af))
           .Append("<p><label>Note<br><textarea name=\"note\" id=\"note\" rows=\"3\" cols=\"40\" maxlength=\"").Append(VerdictEvent.MaxNoteChars).Append("\"></textarea></label></p>")
-          .Append("<p><label><input type=\"checkbox\" name=\"add_to_bank\" id=\"add-to-bank\"").Append(d.Pdq is null ? " disabled" : "").Append("> add to bank</label> ")
+          .Append("<p><label><input type=\"checkbox\" name=\"add_to_bank\" id=\"add-to-bank\"").Append(d.Pdq is null && item.Upload is not { HasMedia: true } ? " disabled" : "").Append("> add to bank</label> ")
           .Append("<input name=\"bank\" id=\"bank\" value=\"reviewed\" size=\"16\" maxlength=\"64\"> (takedowns)</p>");
         string disabled = mine ? "" : " disabled";
         sb.Append("<button id=\"v-takedown\" name=\"verdict\" value=\"takedown\"").Append(disabled).Append(">Take down</button><kbd>t</kbd> ")

@@ -72,6 +72,7 @@ public static class ReviewHost
         services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisConnector.CreateOptions("asyncTimeout=5000,syncTimeout=5000," + redisConfig, redisSecurity)));
         services.AddSingleton(sp => new ReviewStore(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix));
         services.AddSingleton(sp => new RedisBankStore(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix));
+        services.AddSingleton(sp => new Moderation.Streams.Redis.DigestBanks.RedisDigestBankStore(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix));
         services.AddSingleton<IUploaderState>(sp => new RedisUploaderState(sp.GetRequiredService<IConnectionMultiplexer>(), review.KeyPrefix,
             resilience: new RedisCacheOptions { OperationTimeout = TimeSpan.FromSeconds(5) }));
         services.AddSingleton(_ => new VerdictPublisher(kafka, review.ReviewsTopic));

@@ -26,6 +26,10 @@ public sealed record VerdictRecord
     /// verdict may stand in the decision cache).</summary>
     public UploadDetails? Upload { get; init; }
 
+    /// <summary>A media without a PDQ hash (it could not be decoded) is banked by a digest of its bytes instead:
+    /// <c>(kind, hex)</c>, into the digest bank of the same name.</summary>
+    public BankedDigest? Digest { get; init; }
+
     /// <summary>Set when the verdict came from a bulk action on a PDQ cluster: the item the reviewer looked at.</summary>
     public string? BulkOf { get; init; }
 

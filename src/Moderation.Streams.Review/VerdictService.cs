@@ -24,6 +24,8 @@ public sealed class VerdictService : BackgroundService
     private readonly RedisBankStore _banks;
     private readonly IUploaderState? _uploaders;
     private readonly Moderation.Streams.Redis.IDecisionCache? _cache;
+    private readonly Moderation.Streams.Redis.DigestBanks.RedisDigestBankStore? _digests;
+    private readonly Moderation.Streams.Media.MediaReader? _media;
     private readonly VerdictPublisher _publisher;
     private readonly UploadLookup _lookup;
     private readonly ReviewOptions _options;
@@ -35,9 +37,12 @@ public sealed class VerdictService : BackgroundService
     private readonly ConcurrentDictionary<(string, string), DateTimeOffset> _claimedAt = new();
 
     public VerdictService(ReviewStore store, RedisBankStore banks, IUploaderState? uploaders, VerdictPublisher publisher, UploadLookup lookup,
-        ReviewOptions options, ReviewTelemetry telemetry, ILogger<VerdictService> log, Moderation.Streams.Redis.IDecisionCache? cache = null, TimeProvider? time = null)
+        ReviewOptions options, ReviewTelemetry telemetry, ILogger<VerdictService> log, Moderation.Streams.Redis.IDecisionCache? cache = null, TimeProvider? time = null,
+        Moderation.Streams.Redis.DigestBanks.RedisDigestBankStore? digests = null, Moderation.Streams.Media.MediaReader? media = null)
     {
         _cache = cache;
+        _digests = digests;
+        _media = media;
         _store = store;
         _banks = banks;
         _uploaders = uploaders;
@@ -103,8 +108,15 @@ public sealed class VerdictService : BackgroundService
             return await _store.GetVerdictAsync(contentId).ConfigureAwait(false) is null
                 ? ReviewResult.NotFound("no such item in the queue")
                 : ReviewResult.Conflict("the item has a verdict already");
+        BankedDigest? digest = null;
         if (bank is not null && item.Decision.Pdq is null)
-            return ReviewResult.Bad("the item has no PDQ hash to bank (text items and media that could not be hashed)");
+        {
+            // Media that could not be hashed (undecodable, unsupported) is banked by the exact digest of its bytes, which
+            // workers match before decoding; a text item has nothing to bank.
+            var found = await DigestForBankAsync(item, bank, ct).ConfigureAwait(false);
+            if (found.Error is { } error) return ReviewResult.Bad(error);
+            digest = found.Digest;
+        }
 
         IReadOnlyDictionary<string, long> scanFrom;
         try
@@ -125,6 +137,7 @@ public sealed class VerdictService : BackgroundService
             Decision = item.Decision,
             UploaderId = item.Upload?.UploaderId,
             Upload = item.Upload,
+            Digest = digest,
             BulkOf = bulkOf,
             Event = new VerdictEvent
             {
@@ -197,6 +210,26 @@ public sealed class VerdictService : BackgroundService
         }
     }
 
+    /// <summary>The digest of an item's media for a digest bank named <paramref name="bank"/> (its kind when it exists,
+    /// else SHA-256), or why there is none.</summary>
+    private async Task<(BankedDigest? Digest, string? Error)> DigestForBankAsync(ReviewItem item, string bank, CancellationToken ct)
+    {
+        if (_digests is null || _media is null) return (null, "the item has no PDQ hash to bank");
+        var upload = await _lookup.FindAsync(item.Decision, ct).ConfigureAwait(false);
+        if (upload?.Media is not { } media) return (null, "the item has no media to bank (a text item, or its upload record is gone)");
+        byte[] bytes;
+        try
+        {
+            bytes = await _media.ReadAsync(media, ct).ConfigureAwait(false);
+        }
+        catch (ModerationException x)
+        {
+            return (null, $"the item's media cannot be read to bank it ({x.Code})");
+        }
+        string kind = await _digests.KindOfAsync(bank).ConfigureAwait(false) ?? Moderation.Streams.Hashing.Banks.DigestKinds.Sha256;
+        return (new BankedDigest(kind, Moderation.Streams.Hashing.Banks.DigestKinds.Compute(kind, bytes)), null);
+    }
+
     /// <summary>The window strikes are kept for: the workers' policy's (<c>uploaders.strikes.window</c>, when
     /// <c>Screening:PolicyFile</c> names a readable policy), else <see cref="ReviewOptions.StrikeWindow"/>. A shorter window
     /// here than the workers' would trim strikes they still count.</summary>
@@ -227,6 +260,11 @@ public sealed class VerdictService : BackgroundService
         {
             await _banks.ImportAsync(banked.Bank,
                 [new BankEntry(banked.Bank, banked.Id, hash, pdq.Quality, $"review:{e.Verdict}", $"review:{e.Reviewer}", e.DecidedAt)]).ConfigureAwait(false);
+        }
+        if (e.Banked is { } digestBank && record.Digest is { } digest && _digests is not null)
+        {
+            await _digests.ImportAsync(digestBank.Bank, digest.Kind,
+                [new Moderation.Streams.Hashing.Banks.DigestEntry(digestBank.Bank, digest.Kind, digestBank.Id, digest.Hex, $"review:{e.Verdict}", $"review:{e.Reviewer}", e.DecidedAt)]).ConfigureAwait(false);
         }
         if (e.Verdict == Actions.Takedown && record.UploaderId is { } uploader && _uploaders is not null)
             await _uploaders.RecordStrikeAsync(uploader, e.ContentId, StrikeWindow(), ct).ConfigureAwait(false);

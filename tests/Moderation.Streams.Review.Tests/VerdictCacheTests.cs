@@ -60,3 +60,49 @@ public sealed class VerdictCacheTests : IAsyncLifetime
         Assert.DoesNotContain(other.Reasons, r => r.Source == "review");
     }
 }
+
+/// <summary>Media without a PDQ hash (it could not be decoded) is banked by the SHA-256 of its bytes, which a worker
+/// matches before decoding: the same file uploaded again comes down without a reviewer.</summary>
+public sealed class DigestBankingTests : IAsyncLifetime
+{
+    private readonly ReviewStack _stack = new();
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync() => await _stack.DisposeAsync();
+
+    [Fact]
+    public async Task A_takedown_into_a_bank_of_undecodable_media_banks_its_digest_and_the_worker_takes_the_same_file_down()
+    {
+        var console = await _stack.StartConsoleAsync();
+        var blob = System.Text.Encoding.ASCII.GetBytes("GIF89a this is not really a picture " + new string('x', 200));
+        _stack.QueueForReview("c-blob", _stack.WriteMedia("blob.gif", blob), reasons: [new DecisionReason { Source = "fail-closed", Code = ErrorCodes.UndecodableMedia }]);
+        _stack.QueueForReview("c-words", text: "only words here", reasons: [new DecisionReason { Source = "text", Category = "scam" }]);
+        await ReviewStack.WaitQueuedAsync(console.Store, 2);
+        Assert.True((await console.Verdicts.ClaimAsync("c-words", "alice")).IsOk);
+        var refused = await console.Verdicts.VerdictAsync("c-words", "alice", new VerdictRequest("takedown", "reviewed", null), Ct);
+        Assert.Equal(400, refused.Status);
+        Assert.Contains("no media to bank", refused.Error);
+
+        Assert.True((await console.Verdicts.ClaimAsync("c-blob", "alice")).IsOk);
+        Assert.True((await console.Verdicts.VerdictAsync("c-blob", "alice", new VerdictRequest("takedown", "reviewed", "known bad file"), Ct)).IsOk);
+        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_stack.Redis.Configuration);
+        var digests = new Moderation.Streams.Redis.DigestBanks.RedisDigestBankStore(redis);
+        Assert.Equal("sha256", await digests.KindOfAsync("reviewed"));
+        var entry = Assert.Single(await digests.LoadAsync("reviewed", "sha256"));
+        Assert.Equal(("c-blob", Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(blob)).ToLowerInvariant(), "review:alice"),
+            (entry.Id, entry.Digest.ToLowerInvariant(), entry.Source));
+
+        _stack.StartReviewingWorker();
+        _stack.Upload("c-blob-again", _stack.WriteMedia("blob2.gif", blob));
+        var end = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        DecisionEvent? again = null;
+        while (again is null)
+        {
+            Assert.True(DateTime.UtcNow < end, "the worker did not decide the re-upload");
+            again = _stack.ReadAll(Topics.Takedown).Select(r => DecisionEvent.FromUtf8Json(r.Value)).FirstOrDefault(d => d.ContentId == "c-blob-again");
+            if (again is null) await Task.Delay(300, Ct);
+        }
+        Assert.Contains(again.Reasons, r => r.Source == "bank" && r.Bank == "reviewed" && r.MatchId == "c-blob" && r.Digest == "sha256");
+    }
+}
