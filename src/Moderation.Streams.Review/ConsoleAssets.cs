@@ -12,6 +12,7 @@ public static class ConsoleAssets
         table { border-collapse: collapse; width: 100%; background: #fff; }
         th, td { border-bottom: 1px solid #dde1e6; padding: .35rem .5rem; text-align: left; vertical-align: top; font-size: .9rem; }
         tr.sel { outline: 2px solid #0b63ce; }
+        tr.late td:nth-child(5) { color: #a40e26; font-weight: 600; }
         .tag { display: inline-block; padding: 0 .4rem; border-radius: .3rem; background: #e8ebef; margin: 0 .2rem .2rem 0; font-size: .8rem; }
         .tag.bank { background: #f9d7d7; } .tag.model { background: #fbe7c6; } .tag.text { background: #dbe9fb; } .tag.esc { background: #e3d4fb; }
         .media { position: relative; max-width: 640px; }

@@ -174,7 +174,7 @@ public static class ConsolePages
         return Results.Redirect($"/items/{Uri.EscapeDataString(contentId)}?done={message}");
     }
 
-    private static async Task<IResult> Queue(HttpContext http, IAntiforgery af, ReviewStore store)
+    private static async Task<IResult> Queue(HttpContext http, IAntiforgery af, ReviewStore store, ReviewOptions options)
     {
         var q = http.Request.Query;
         string source = q["source"].ToString(), claimed = q["claimed"].ToString(), search = q["q"].ToString();
@@ -205,16 +205,22 @@ public static class ConsolePages
           .Append(" Min priority <input name=\"min_priority\" size=\"4\" value=\"").Append(minPriority.ToString(CultureInfo.InvariantCulture)).Append("\">")
           .Append(" Content id <input name=\"q\" value=\"").Append(E(search)).Append("\"> <button>Filter</button></form>");
         sb.Append("<table id=\"queue\"><thead><tr><th>Priority</th><th>Content</th><th>Signals</th><th>Top score</th><th>Age</th><th>Claimed by</th></tr></thead><tbody>");
+        var claimedIds = shown.Where(s => s.ClaimedBy is not null).Select(s => s.Item.ContentId).ToList();
+        var left = claimedIds.Zip(await store.ClaimTimesLeftAsync(claimedIds).ConfigureAwait(false)).ToDictionary(p => p.First, p => p.Second);
+        var now = DateTimeOffset.UtcNow;
+        int late = shown.Count(s => now - s.Item.QueuedAt > options.AgeTarget);
+        if (late > 0) sb.Append("<p class=\"error\" id=\"late\">").Append(late).Append(" shown waiting longer than the ").Append(E(Age(options.AgeTarget))).Append(" target.</p>");
         foreach (var (item, by) in shown)
         {
             string href = "/items/" + Uri.EscapeDataString(item.ContentId);
-            sb.Append("<tr data-href=\"").Append(E(href)).Append("\"><td>").Append(item.Priority.ToString("0.#", CultureInfo.InvariantCulture)).Append("</td><td><a href=\"")
+            sb.Append("<tr data-href=\"").Append(E(href)).Append('"').Append(now - item.QueuedAt > options.AgeTarget ? " class=\"late\"" : "").Append("><td>").Append(item.Priority.ToString("0.#", CultureInfo.InvariantCulture)).Append("</td><td><a href=\"")
               .Append(E(href)).Append("\">").Append(E(item.ContentId)).Append("</a></td><td>");
             if (item.Escalated) sb.Append("<span class=\"tag esc\">escalated</span>");
             foreach (var r in item.Decision.Reasons) sb.Append(ReasonTag(r));
             var top = ReviewPriority.TopHarm(item.Decision);
             sb.Append("</td><td>").Append(top is { } t ? $"{E(t.Key)} {t.Value:0.00}" : "").Append("</td><td>")
-              .Append(E(Age(DateTimeOffset.UtcNow - item.QueuedAt))).Append("</td><td>").Append(E(by)).Append("</td></tr>");
+              .Append(E(Age(now - item.QueuedAt))).Append("</td><td>").Append(E(by))
+              .Append(by is not null && left.GetValueOrDefault(item.ContentId) is { } l ? $" ({E(Age(l))} left)" : "").Append("</td></tr>");
         }
         sb.Append("</tbody></table>");
         if (shown.Count == 0) sb.Append("<p id=\"empty\">Nothing to review here.</p>");

@@ -13,6 +13,9 @@ public sealed class ReviewOptions : IValidatableObject
     /// <summary>Address the console listens on (default every interface; <c>127.0.0.1</c> = this host only).</summary>
     public string BindAddress { get; set; } = "0.0.0.0";
 
+    /// <summary>How long an item may wait for a verdict (the queue marks older ones; the queue-age alert uses 4 h too).</summary>
+    public TimeSpan AgeTarget { get; set; } = TimeSpan.FromHours(4);
+
     /// <summary>Port of <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c>, served without login on their own port so the
     /// console's port has no anonymous endpoint; 0 = any free port, -1 = none.</summary>
     [Range(-1, 65535)]

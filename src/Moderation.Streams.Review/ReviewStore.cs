@@ -102,6 +102,14 @@ public sealed class ReviewStore
         return v.IsNull ? null : (string?)v;
     }
 
+    /// <summary>How long each of <paramref name="contentIds"/>' claims has left (null when not claimed).</summary>
+    public async Task<IReadOnlyList<TimeSpan?>> ClaimTimesLeftAsync(IReadOnlyList<string> contentIds)
+    {
+        var db = Db;
+        var ttls = await Task.WhenAll(contentIds.Select(id => db.KeyTimeToLiveAsync(ClaimKey(id)))).ConfigureAwait(false);
+        return ttls;
+    }
+
     public async Task<(long Depth, DateTimeOffset? Oldest)> DepthAsync()
     {
         long depth = await Db.SortedSetLengthAsync(QueueKey).ConfigureAwait(false);

@@ -116,6 +116,21 @@ public sealed partial class ConsolePageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_queue_marks_items_past_the_age_target_and_shows_how_long_claims_have_left()
+    {
+        _stack.QueueForReview("c-old", _stack.WriteMedia("old.jpg", SampleImages.Jpeg(85)), decidedAt: DateTimeOffset.UtcNow.AddHours(-5));
+        _stack.QueueForReview("c-new", _stack.WriteMedia("new.jpg", SampleImages.Jpeg(86)));
+        await ReviewStack.WaitQueuedAsync(_console.Store, 2);
+        Assert.True((await _console.Verdicts.ClaimAsync("c-new", "bob")).IsOk);
+        using var alice = await LoginAsync("alice", "alice-pw");
+        var page = await alice.GetStringAsync("/", Ct);
+        Assert.Contains("1 shown waiting longer than the 4 h 0 min target", page);
+        Assert.Matches("<tr data-href=\"/items/c-old\" class=\"late\">", page);
+        Assert.Matches("<tr data-href=\"/items/c-new\">", page);
+        Assert.Matches(@"bob \((14|15) min left\)", page); // a 15-minute claim just taken
+    }
+
+    [Fact]
     public async Task Only_the_holder_or_an_admin_releases_a_claim_and_a_video_item_offers_its_deciding_frames()
     {
         _stack.QueueForReview("c-video", _stack.WriteMedia("v.mp4", SampleImages.Jpeg(84)), reasons:
