@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Inference;
+using Moderation.Streams.Kafka;
 using Moderation.Streams.Redis.Banks;
 using Moderation.Streams.Text;
 
@@ -115,6 +116,23 @@ public sealed class ScreenerServices
     /// cached; a bank takedown names no model; anything else names the model when it ran.</summary>
     /// <param name="pdq">The hash that stands for the upload (a video's: the frame that drove the decision).</param>
     /// <param name="cached">The cached decision the verdict reuses, if it does.</param>
+    /// <summary>What a screener made of an upload: the decision record of <paramref name="verdict"/> (<see cref="ToEvent"/>) and,
+    /// when a bank tried on a share of uploads left this one out, the record of its <see cref="Verdict.WouldBe"/> under the
+    /// policy version <c>V+trial</c>.</summary>
+    public Screened ToScreened(Verdict verdict, string contentId, Policy policy, PdqInfo? pdq, SourceInfo source, long started,
+        DecisionEvent? cached = null, Exception? failure = null, OutboundMessage? shadow = null)
+    {
+        ArgumentNullException.ThrowIfNull(verdict);
+        ArgumentNullException.ThrowIfNull(policy);
+        var decision = ToEvent(verdict, contentId, policy, pdq, source, started, cached);
+        return new Screened(decision, failure, shadow)
+        {
+            BankTrial = verdict.WouldBe is { IsDeadLetter: false } wouldBe
+                ? ToEvent(wouldBe, contentId, policy, pdq, source, started, cached) with { PolicyVersion = policy.ForBankTrial().Version, DecidedAt = decision.DecidedAt }
+                : null,
+        };
+    }
+
     public DecisionEvent ToEvent(Verdict verdict, string contentId, Policy policy, PdqInfo? pdq, SourceInfo source, long started, DecisionEvent? cached = null)
     {
         ArgumentNullException.ThrowIfNull(verdict);

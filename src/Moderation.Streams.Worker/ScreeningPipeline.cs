@@ -114,10 +114,10 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
     private async Task<Screened?> SettledByDigestAsync(UploadEvent upload, Policy policy, BankSignal exact, SourceInfo source, long started, CancellationToken ct)
     {
         var banks = await _services.WithFloodsAsync(policy, exact, upload.ContentId, ct).ConfigureAwait(false);
-        var signals = await _services.WithTextAsync(new UploadSignals { Surface = upload.Surface, Banks = banks, BanksFailClosed = _services.BanksFailClosed },
+        var signals = await _services.WithTextAsync(new UploadSignals { ContentId = upload.ContentId, Surface = upload.Surface, Banks = banks, BanksFailClosed = _services.BanksFailClosed },
             upload.Caption, TextHit.CaptionField, ct).ConfigureAwait(false);
         return Decider.Settled(policy, signals) is { } settled
-            ? new Screened(_services.ToEvent(settled, upload.ContentId, policy, null, source, started))
+            ? _services.ToScreened(settled, upload.ContentId, policy, null, source, started)
             : null;
     }
 
@@ -141,7 +141,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         {
             return null; // the loop's own DLQ record
         }
-        var verdict = Decider.Decide(policy, new UploadSignals { Surface = parsed.Surface, ModelFailure = error.Message });
+        var verdict = Decider.Decide(policy, new UploadSignals { ContentId = parsed.ContentId, Surface = parsed.Surface, ModelFailure = error.Message });
         if (verdict.IsDeadLetter)
         {
             _services.Stats.DeadLetter(ErrorCodes.Internal);
@@ -174,7 +174,10 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             return [WithDecisionId(DeadLetter.Create(_kafka, upload, ErrorCodes.Internal, screened.Failure?.Message ?? "not screened"), upload, contentId, policy.Version)];
         }
         var live = Publish(upload, activity, decision);
-        return screened.Shadow is { } shadow ? [live, shadow] : [live];
+        var published = new List<OutboundMessage>(3) { live };
+        if (screened.Shadow is { } shadow) published.Add(shadow);
+        if (screened.BankTrial is { } trial) published.Add(ShadowDecisions.BankTrial(_kafka, decision, trial));
+        return published;
     }
 
     private OutboundMessage Publish(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, DecisionEvent decision)
