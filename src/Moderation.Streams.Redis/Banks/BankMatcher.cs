@@ -149,8 +149,10 @@ public sealed class BankMatcher : IAsyncDisposable
                 bool known = _banks.TryGetValue(name, out var loaded);
                 if (!full && known && loaded.Version == version && loaded.Epoch == state.Epoch) continue;
                 var copy = await Read((s, token) => new ValueTask<BankCopy>(s.ReadAsync(name, token)), ct).ConfigureAwait(false);
-                // A change this copy applies (not the first load, a full reload of the same version, or a new epoch).
-                if (_loaded && copy.ChangedAt is { } at && (known ? loaded.Version != copy.Version && loaded.Epoch == state.Epoch : state.Epoch == _epoch))
+                // A change this copy applies: not the first load, a full reload of the same version, or a store under a new
+                // epoch (restored or restarted: its writes are not this worker's delay), but the first write to an empty one.
+                if (_loaded && copy.ChangedAt is { } at && (state.Epoch == _epoch || _epoch is null)
+                    && (!known || (loaded.Version != copy.Version && loaded.Epoch == state.Epoch)))
                     (applied ??= []).Add((name, at));
                 _banks[name] = (copy.Version, state.Epoch, copy.Entries);
                 _orphans.Remove(name);
