@@ -112,10 +112,6 @@ public sealed class ScreenerServices
         return signals with { TextBanks = BankStatus.Checked, TextHits = hits };
     }
 
-    /// <summary>The decision record for a verdict: a reused cached decision keeps its scores and versions and is marked
-    /// cached; a bank takedown names no model; anything else names the model when it ran.</summary>
-    /// <param name="pdq">The hash that stands for the upload (a video's: the frame that drove the decision).</param>
-    /// <param name="cached">The cached decision the verdict reuses, if it does.</param>
     /// <summary>What a screener made of an upload: the decision record of <paramref name="verdict"/> (<see cref="ToEvent"/>) and,
     /// when a bank tried on a share of uploads left this one out, the record of its <see cref="Verdict.WouldBe"/> under the
     /// policy version <c>V+trial</c>.</summary>
@@ -133,6 +129,10 @@ public sealed class ScreenerServices
         };
     }
 
+    /// <summary>The decision record for a verdict: a reused cached decision keeps its scores and versions and is marked
+    /// cached; a bank takedown names no model; anything else names the model when it ran.</summary>
+    /// <param name="pdq">The hash that stands for the upload (a video's: the frame that drove the decision).</param>
+    /// <param name="cached">The cached decision the verdict reuses, if it does.</param>
     public DecisionEvent ToEvent(Verdict verdict, string contentId, Policy policy, PdqInfo? pdq, SourceInfo source, long started, DecisionEvent? cached = null)
     {
         ArgumentNullException.ThrowIfNull(verdict);

@@ -87,9 +87,7 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
         ArgumentNullException.ThrowIfNull(live);
         ArgumentNullException.ThrowIfNull(trial);
         bool agreed = trial.Action == live.Action;
-        WorkerTelemetry.ShadowDecisionsMade.Add(1, new KeyValuePair<string, object?>("agreement", agreed),
-            new KeyValuePair<string, object?>("live_action", live.Action), new KeyValuePair<string, object?>("shadow_action", trial.Action),
-            new KeyValuePair<string, object?>("kind", BankTrialKind));
+        WorkerTelemetry.BankTrials.Add(1, new KeyValuePair<string, object?>("live_action", live.Action), new KeyValuePair<string, object?>("trial_action", trial.Action));
         var headers = new Headers
         {
             { LiveActionHeader, Encoding.ASCII.GetBytes(live.Action) },

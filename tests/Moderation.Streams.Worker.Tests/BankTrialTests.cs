@@ -67,6 +67,8 @@ public sealed class BankTrialTests
             using var host = stack.StartWorker(new() { ["Screening:PolicyFile"] = policy });
             stack.Produce(uploads);
             var live = stack.ReadOutcomes(200 * run, settle: TimeSpan.FromSeconds(1), deadline: TimeSpan.FromSeconds(240));
+            using (var http = new HttpClient { BaseAddress = WorkerTelemetry.ListeningOn(host) })
+                Assert.Matches("moderation_bank_trials_total\\{[^}]*trial_action=\"takedown\"", await http.GetStringAsync("/metrics", Ct));
             await host.StopAsync(Ct);
             // Each run adds one decision per id; this run's is the last of each.
             var decisions = live.GroupBy(r => r.Key!).ToDictionary(g => g.Key, g => g.Last().Decision);
