@@ -29,12 +29,16 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
     private readonly TextScreener _texts;
     private readonly EventLimits _limits;
     private readonly MediaFetchResilience _mediaRetry;
+    private readonly bool _bankTrials;
 
     /// <param name="policy">The policy in force now (<see cref="PolicyWatcher.Current"/> under hot reload); read once per upload.</param>
     /// <param name="shadow">Would-be decisions of the shadow model (its classifier wraps the batcher's), published beside the live ones.</param>
+    /// <param name="bankTrials">Publish would-have-matched records of banks tried on a share of uploads to the shadow topic
+    /// (a worker; not a replay, which writes nothing there).</param>
     public ScreeningPipeline(KafkaOptions kafka, ScreeningOptions options, MediaReader media, ScreenerServices services, Func<Policy> policy,
-        ShadowDecisions? shadow = null, MediaFetchResilience? mediaRetry = null, EventLimits? limits = null)
+        ShadowDecisions? shadow = null, MediaFetchResilience? mediaRetry = null, EventLimits? limits = null, bool bankTrials = true)
     {
+        _bankTrials = bankTrials;
         _limits = limits ?? EventLimits.Default;
         media.Options.Decode.Validate();
         _kafka = kafka;
@@ -176,7 +180,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         var live = Publish(upload, activity, decision);
         var published = new List<OutboundMessage>(3) { live };
         if (screened.Shadow is { } shadow) published.Add(shadow);
-        if (screened.BankTrial is { } trial) published.Add(ShadowDecisions.BankTrial(_kafka, decision, trial));
+        if (_bankTrials && screened.BankTrial is { } trial) published.Add(ShadowDecisions.BankTrial(_kafka, decision, trial));
         return published;
     }
 

@@ -135,6 +135,16 @@ public sealed class BankTrialTests
     }
 
     [Fact]
+    public void Every_match_left_out_is_listed_closest_first()
+    {
+        var banks = BankSignal.FromHits([new BankHit("watch", "w-1", 12), new BankHit("near", "n-1", 3), new BankHit("known-bad", "k-1", 5)], 90);
+        Assert.Equal(["near", "watch"], Decider.Untried(Trial, banks, Low).Select(h => h.Bank));
+        var verdict = Decider.Decide(Trial, new UploadSignals { ContentId = Low, Banks = banks, Model = Model(0.1f) });
+        Assert.Equal(("known-bad", Actions.Takedown), (verdict.BankTakedown?.Bank, verdict.WouldBe?.Action));
+        Assert.Equal("near", verdict.WouldBe!.BankTakedown?.Bank); // had every bank acted, the closest takedown match decides
+    }
+
+    [Fact]
     public void An_observed_suppress_bank_cancels_nothing_and_its_would_be_verdict_is_the_suppressed_one()
     {
         var signals = Signals(Low, new BankHit("benign", "meme-1", 1), new BankHit("known-bad", "h-9", 3));
