@@ -1,8 +1,11 @@
 using System.Text;
 using Confluent.Kafka;
 using Moderation.Streams.Contracts;
+using Microsoft.Extensions.Logging.Abstractions;
 using Moderation.Streams.Hashing;
 using Moderation.Streams.Hashing.Banks;
+using Moderation.Streams.Kafka;
+using Moderation.Streams.Kafka.Replay;
 using Moderation.Streams.Media;
 using Moderation.Streams.Redis;
 using Moderation.Streams.Redis.Banks;
@@ -44,6 +47,48 @@ public sealed class BankTrialTests
                 records.Add(new EmbeddedStack.Record(r.Topic, r.Message.Key, r.Message.Value, r.Message.Headers, r.Partition.Value, r.Offset.Value));
         }
         return records;
+    }
+
+    [Fact]
+    public async Task A_replay_with_an_observe_only_bank_decides_without_it_and_writes_nothing_to_the_shadow_topic()
+    {
+        await using var stack = new EmbeddedStack();
+        var picture = SampleImages.Encode(SampleImages.Render(6521, 320, 240));
+        await ImportAsync(stack, "new-list", "n-1", picture);
+        var policy = Path.Combine(stack.MediaRoot.FullName, "..", $"policy-{Guid.NewGuid():N}.json");
+        File.WriteAllText(policy, """{"version":"observe-1","takedown":{"porn":0.9},"review":{"porn":0.6},"banks":{"new-list":{"action":"takedown","enabled":0}}}""");
+        var url = stack.WriteImage("picture.png", picture);
+        var at = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
+        using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = stack.Broker.BootstrapServers, Acks = Acks.All }).Build())
+        {
+            for (int i = 0; i < 4; i++)
+                producer.Produce(Topics.Uploads, new Message<string, byte[]> { Key = $"o-{i}", Value = EmbeddedStack.Upload($"o-{i}", url), Timestamp = new Timestamp(at.AddSeconds(i)) });
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
+        }
+        var settings = new ScreeningSettings(new KafkaOptions { BootstrapServers = stack.Broker.BootstrapServers }, new ScreeningOptions { PolicyFile = policy },
+            new MediaOptions { Root = stack.MediaRoot.FullName }, new RedisOptions { Configuration = stack.Redis.Configuration }, new BankMatcherOptions());
+
+        var report = await ReplayJob.RunAsync(settings, new ReplayRequest { From = new ReplayBound.AtTime(at), To = new ReplayBound.AtTime(at.AddMinutes(1)) },
+            NullLogger.Instance, null, Ct);
+
+        Assert.True(report.Result.Completed, report.Result.Error);
+        using var consumer = new ConsumerBuilder<string?, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = stack.Broker.BootstrapServers, GroupId = "replay-reader-" + Guid.NewGuid().ToString("N"), EnableAutoCommit = false,
+        }).Build();
+        var topics = new[] { ReplayTopics.Takedown, ReplayTopics.Review, ReplayTopics.Allow, Topics.Shadow };
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = stack.Broker.BootstrapServers }).Build();
+        var partitions = admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics.Where(t => topics.Contains(t.Topic))
+            .SelectMany(t => t.Partitions.Select(p => new TopicPartition(t.Topic, p.PartitionId))).ToList();
+        var ends = partitions.ToDictionary(p => p, p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value);
+        Assert.Equal(0, ends.Where(e => e.Key.Topic == Topics.Shadow).Sum(e => e.Value)); // a replay writes nothing there
+        consumer.Assign(partitions.Select(p => new TopicPartitionOffset(p, Offset.Beginning)));
+        var decisions = new List<DecisionEvent>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (decisions.Count < ends.Values.Sum() && DateTime.UtcNow < deadline)
+            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { Message: not null } r) decisions.Add(DecisionEvent.FromUtf8Json(r.Message.Value));
+        Assert.Equal(["o-0", "o-1", "o-2", "o-3"], decisions.Select(d => d.ContentId).Order());
+        Assert.All(decisions, d => Assert.DoesNotContain(d.Reasons, r => r.Source == "bank")); // observed only, never acted on
     }
 
     [Fact]
