@@ -196,6 +196,14 @@ public sealed record Policy
         return this with { Version = $"{Version}+shadow", Takedown = shadow.Takedown ?? Takedown, Review = shadow.Review ?? Review, Shadow = null };
     }
 
+    /// <summary>The policy a match left out by a bank's <c>enabled</c> share would have been judged by: every bank acting on
+    /// every upload, under the version <c>V+trial</c>.</summary>
+    public Policy ForBankTrial() => this with
+    {
+        Version = $"{Version}+trial",
+        Banks = Banks.ToDictionary(kv => kv.Key, kv => kv.Value with { Enabled = 1.0 }, StringComparer.Ordinal),
+    };
+
     /// <summary>The models this policy needs loaded: ensemble members (or <paramref name="liveModel"/>), then the shadow.
     /// A running worker can only switch to a policy that needs the same ones.</summary>
     public string ModelSet(string liveModel) =>

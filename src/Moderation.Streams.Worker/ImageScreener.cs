@@ -46,18 +46,18 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         }
         var pdqInfo = new PdqInfo(pdq.Hash.ToString(), pdq.Quality);
         var banks = await services.WithFloodsAsync(policy, BankHits.Merge(LookUp(pdq, dihedral), exact ?? BankSignal.NotConfigured), contentId, ct).ConfigureAwait(false);
-        var signals = await services.WithTextAsync(new UploadSignals { Surface = surface, Banks = banks, BanksFailClosed = services.BanksFailClosed },
+        var signals = await services.WithTextAsync(new UploadSignals { ContentId = contentId, Surface = surface, Banks = banks, BanksFailClosed = services.BanksFailClosed },
             caption, TextHit.CaptionField, ct).ConfigureAwait(false);
 
         // Known content comes down without the cache or the model.
         if (Decider.Settled(policy, signals) is { } settled)
-            return new Screened(services.ToEvent(settled, contentId, policy, pdqInfo, source, started));
+            return services.ToScreened(settled, contentId, policy, pdqInfo, source, started);
 
         var key = new DecisionCacheKey(pdqInfo.Hash, policy.CacheVersion(surface), services.ModelVersion);
         bool cacheable = services.Cache is not null && pdq.Quality >= minCacheQuality; // flat images hash alike
         if (cacheable && await services.Cache!.TryGetAsync(key, json => DecisionEvent.FromUtf8Json(Encoding.UTF8.GetBytes(json)), ct).ConfigureAwait(false) is { } hit
             && Decider.MayReuse(hit, signals))
-            return new Screened(services.ToEvent(Decider.Decide(policy, signals with { Cached = hit }), contentId, policy, pdqInfo, source, started, hit));
+            return services.ToScreened(Decider.Decide(policy, signals with { Cached = hit }), contentId, policy, pdqInfo, source, started, hit);
 
         ClassScores? scores = null;
         Exception? failure = null;
@@ -76,12 +76,13 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         Verdict verdict;
         using (Stages.Start("policy")) verdict = Decider.Decide(policy, signals);
         if (verdict.IsDeadLetter) return new Screened(null, failure);
-        var decision = services.ToEvent(verdict, contentId, policy, pdqInfo, source, started);
+        var screened = services.ToScreened(verdict, contentId, policy, pdqInfo, source, started, failure: failure);
+        var decision = screened.Decision!;
         if (cacheable && Decider.MayStore(signals, verdict))
             await services.Cache!.StoreAsync(key, decision, Encoding.UTF8.GetString(decision.ToUtf8Json()), ct).ConfigureAwait(false);
         // The shadow's would-be decision comes after the live one is made and never changes it.
         var shadowRecord = scores is not null ? shadow?.Decide(policy, signals, scores, decision) : null;
-        return new Screened(decision, failure, shadowRecord);
+        return screened with { Shadow = shadowRecord };
     }
 
     private async Task<DecodedImage> DecodeAsync(byte[] bytes, CancellationToken ct)

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Moderation.Streams.Contracts;
 using Moderation.Streams.Inference;
+using Moderation.Streams.Kafka;
 using Moderation.Streams.Redis.Banks;
 using Moderation.Streams.Text;
 
@@ -109,6 +110,23 @@ public sealed class ScreenerServices
         WorkerTelemetry.TextScreened.Add(1, new("field", field), new("outcome", hits.Length > 0 ? "matched" : "clean"));
         foreach (var hit in hits) WorkerTelemetry.TextMatches.Add(1, new("field", field), new("kind", hit.Kind));
         return signals with { TextBanks = BankStatus.Checked, TextHits = hits };
+    }
+
+    /// <summary>What a screener made of an upload: the decision record of <paramref name="verdict"/> (<see cref="ToEvent"/>) and,
+    /// when a bank tried on a share of uploads left this one out, the record of its <see cref="Verdict.WouldBe"/> under the
+    /// policy version <c>V+trial</c>.</summary>
+    public Screened ToScreened(Verdict verdict, string contentId, Policy policy, PdqInfo? pdq, SourceInfo source, long started,
+        DecisionEvent? cached = null, Exception? failure = null, OutboundMessage? shadow = null)
+    {
+        ArgumentNullException.ThrowIfNull(verdict);
+        ArgumentNullException.ThrowIfNull(policy);
+        var decision = ToEvent(verdict, contentId, policy, pdq, source, started, cached);
+        return new Screened(decision, failure, shadow)
+        {
+            BankTrial = verdict.WouldBe is { IsDeadLetter: false } wouldBe
+                ? ToEvent(wouldBe, contentId, policy, pdq, source, started, cached) with { PolicyVersion = policy.ForBankTrial().Version, DecidedAt = decision.DecidedAt }
+                : null,
+        };
     }
 
     /// <summary>The decision record for a verdict: a reused cached decision keeps its scores and versions and is marked

@@ -29,12 +29,16 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
     private readonly TextScreener _texts;
     private readonly EventLimits _limits;
     private readonly MediaFetchResilience _mediaRetry;
+    private readonly bool _bankTrials;
 
     /// <param name="policy">The policy in force now (<see cref="PolicyWatcher.Current"/> under hot reload); read once per upload.</param>
     /// <param name="shadow">Would-be decisions of the shadow model (its classifier wraps the batcher's), published beside the live ones.</param>
+    /// <param name="bankTrials">Publish would-have-matched records of banks tried on a share of uploads to the shadow topic
+    /// (a worker; not a replay, which writes nothing there).</param>
     public ScreeningPipeline(KafkaOptions kafka, ScreeningOptions options, MediaReader media, ScreenerServices services, Func<Policy> policy,
-        ShadowDecisions? shadow = null, MediaFetchResilience? mediaRetry = null, EventLimits? limits = null)
+        ShadowDecisions? shadow = null, MediaFetchResilience? mediaRetry = null, EventLimits? limits = null, bool bankTrials = true)
     {
+        _bankTrials = bankTrials;
         _limits = limits ?? EventLimits.Default;
         media.Options.Decode.Validate();
         _kafka = kafka;
@@ -114,10 +118,10 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
     private async Task<Screened?> SettledByDigestAsync(UploadEvent upload, Policy policy, BankSignal exact, SourceInfo source, long started, CancellationToken ct)
     {
         var banks = await _services.WithFloodsAsync(policy, exact, upload.ContentId, ct).ConfigureAwait(false);
-        var signals = await _services.WithTextAsync(new UploadSignals { Surface = upload.Surface, Banks = banks, BanksFailClosed = _services.BanksFailClosed },
+        var signals = await _services.WithTextAsync(new UploadSignals { ContentId = upload.ContentId, Surface = upload.Surface, Banks = banks, BanksFailClosed = _services.BanksFailClosed },
             upload.Caption, TextHit.CaptionField, ct).ConfigureAwait(false);
         return Decider.Settled(policy, signals) is { } settled
-            ? new Screened(_services.ToEvent(settled, upload.ContentId, policy, null, source, started))
+            ? _services.ToScreened(settled, upload.ContentId, policy, null, source, started)
             : null;
     }
 
@@ -141,7 +145,7 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
         {
             return null; // the loop's own DLQ record
         }
-        var verdict = Decider.Decide(policy, new UploadSignals { Surface = parsed.Surface, ModelFailure = error.Message });
+        var verdict = Decider.Decide(policy, new UploadSignals { ContentId = parsed.ContentId, Surface = parsed.Surface, ModelFailure = error.Message });
         if (verdict.IsDeadLetter)
         {
             _services.Stats.DeadLetter(ErrorCodes.Internal);
@@ -174,7 +178,10 @@ public sealed class ScreeningPipeline : IUploadHandler, IDisposable
             return [WithDecisionId(DeadLetter.Create(_kafka, upload, ErrorCodes.Internal, screened.Failure?.Message ?? "not screened"), upload, contentId, policy.Version)];
         }
         var live = Publish(upload, activity, decision);
-        return screened.Shadow is { } shadow ? [live, shadow] : [live];
+        var published = new List<OutboundMessage>(3) { live };
+        if (screened.Shadow is { } shadow) published.Add(shadow);
+        if (_bankTrials && screened.BankTrial is { } trial) published.Add(ShadowDecisions.BankTrial(_kafka, decision, trial));
+        return published;
     }
 
     private OutboundMessage Publish(ConsumeResult<byte[]?, byte[]?> upload, Activity? activity, DecisionEvent decision)

@@ -87,7 +87,8 @@ public static class ScreeningPipelineFactory
                     : UploaderRules.Off,
             };
             var pipeline = new ScreeningPipeline(kafka, screening, reader, services, current is null ? () => policy : () => current.Current,
-                shadowDecisions, new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()), (settings.Text ?? new TextOptions()).ToEventLimits());
+                shadowDecisions, new MediaFetchResilience(settings.MediaRetry ?? new MediaRetryOptions()), (settings.Text ?? new TextOptions()).ToEventLimits(),
+                bankTrials: shadow);
             return new ScreeningComponents
             {
                 Policy = policy, Classifier = classifier, Models = models, Batcher = batcher, Media = reader, Watcher = watcher,

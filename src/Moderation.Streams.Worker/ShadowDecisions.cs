@@ -18,6 +18,11 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
     public const string LiveActionHeader = "moderation.shadow.live_action";
     public const string AgreementHeader = "moderation.shadow.agreement";
 
+    /// <summary>Header naming what a shadow record tries: <see cref="BankTrialKind"/> for a bank tried on a share of uploads
+    /// (a record of the shadow model has none).</summary>
+    public const string KindHeader = "moderation.shadow.kind";
+    public const string BankTrialKind = "bank-trial";
+
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly ConcurrentDictionary<(string Live, string Shadow), long> _counts = new();
     private long _missing;
@@ -71,5 +76,27 @@ public sealed class ShadowDecisions(ShadowClassifier classifier, KafkaOptions ka
                 DecisionId.For(live.ContentId, source.Topic, source.Partition, source.Offset, decision.PolicyVersion, decision.ModelVersion ?? "")));
         // Optional: a missing or failing shadow topic is counted and dropped, never holds up or stops live screening.
         return new OutboundMessage(kafka.ShadowTopic, Encoding.UTF8.GetBytes(live.ContentId), decision.ToUtf8Json(), headers) { Optional = true };
+    }
+
+    /// <summary>The shadow record of a match a bank's <c>enabled</c> share left out of <paramref name="live"/>: the decision
+    /// had every bank acted on (<paramref name="trial"/>, policy version <c>V+trial</c>, its bank reason naming the bank,
+    /// entry and distance), with the live action beside it. Optional, like the shadow model's.</summary>
+    public static OutboundMessage BankTrial(KafkaOptions kafka, DecisionEvent live, DecisionEvent trial)
+    {
+        ArgumentNullException.ThrowIfNull(kafka);
+        ArgumentNullException.ThrowIfNull(live);
+        ArgumentNullException.ThrowIfNull(trial);
+        bool agreed = trial.Action == live.Action;
+        WorkerTelemetry.BankTrials.Add(1, new KeyValuePair<string, object?>("live_action", live.Action), new KeyValuePair<string, object?>("trial_action", trial.Action));
+        var headers = new Headers
+        {
+            { LiveActionHeader, Encoding.ASCII.GetBytes(live.Action) },
+            { AgreementHeader, Encoding.ASCII.GetBytes(agreed ? "agree" : "changed") },
+            { KindHeader, Encoding.ASCII.GetBytes(BankTrialKind) },
+        };
+        if (live.Source is { } source)
+            headers.Add(DecisionId.Header, Encoding.ASCII.GetBytes(
+                DecisionId.For(live.ContentId, source.Topic, source.Partition, source.Offset, trial.PolicyVersion, trial.ModelVersion ?? "")));
+        return new OutboundMessage(kafka.ShadowTopic, Encoding.UTF8.GetBytes(live.ContentId), trial.ToUtf8Json(), headers) { Optional = true };
     }
 }

@@ -11,7 +11,7 @@ public sealed class TextScreener(ScreenerServices services)
 {
     public async Task<Screened> ScreenAsync(string contentId, string text, Policy policy, SourceInfo source, long started, CancellationToken ct)
     {
-        var signals = await services.WithTextAsync(new UploadSignals { TextOnly = true, BanksFailClosed = services.BanksFailClosed }, text, TextHit.TextField, ct)
+        var signals = await services.WithTextAsync(new UploadSignals { ContentId = contentId, TextOnly = true, BanksFailClosed = services.BanksFailClosed }, text, TextHit.TextField, ct)
             .ConfigureAwait(false);
         Contracts.Verdict verdict;
         using (Stages.Start("policy")) verdict = Decider.Decide(policy, signals);

@@ -103,6 +103,7 @@ public sealed class VideoScreener : IDisposable
 
     private UploadSignals SignalsOf(Upload upload) => upload.Text with
     {
+        ContentId = upload.ContentId,
         Surface = upload.Surface,
         Banks = _banks is null ? BankSignal.NotConfigured : upload.Index is null ? BankSignal.Unavailable : BankSignal.NoMatch,
         BanksFailClosed = _services.BanksFailClosed,
@@ -129,7 +130,7 @@ public sealed class VideoScreener : IDisposable
         if (!Decider.MayReuse(hit, signals)) return null;
         var banks = await _services.WithFloodsAsync(upload.Policy, Match(upload, frames), upload.ContentId, ct).ConfigureAwait(false);
         var verdict = Decider.Decide(upload.Policy, signals with { Banks = banks });
-        return new Screened(_services.ToEvent(verdict, upload.ContentId, upload.Policy, PdqOf(verdict, frames, hit.Pdq), upload.Source, upload.Started, hit));
+        return _services.ToScreened(verdict, upload.ContentId, upload.Policy, PdqOf(verdict, frames, hit.Pdq), upload.Source, upload.Started, hit);
     }
 
     /// <summary>The decision on a set of hashed frames (a video's samples, an animation's frames): bank match, else
@@ -143,7 +144,7 @@ public sealed class VideoScreener : IDisposable
         var banks = await _services.WithFloodsAsync(policy, Match(upload, matchFrames), upload.ContentId, ct).ConfigureAwait(false);
         var signals = SignalsOf(upload) with { Banks = banks, NotCovered = notCovered };
         if (Decider.Settled(policy, signals) is { } settled)
-            return new Screened(_services.ToEvent(settled, upload.ContentId, policy, PdqOf(settled, matchFrames, null), upload.Source, upload.Started));
+            return _services.ToScreened(settled, upload.ContentId, policy, PdqOf(settled, matchFrames, null), upload.Source, upload.Started);
 
         Exception? failure = null;
         try
@@ -164,13 +165,14 @@ public sealed class VideoScreener : IDisposable
 
         var verdict = Decider.Decide(policy, signals);
         if (verdict.IsDeadLetter) return new Screened(null, failure);
-        var decision = _services.ToEvent(verdict, upload.ContentId, policy, failure is null ? PdqOf(verdict, frames, null) : null, upload.Source, upload.Started);
+        var screened = _services.ToScreened(verdict, upload.ContentId, policy, failure is null ? PdqOf(verdict, frames, null) : null, upload.Source, upload.Started, failure: failure);
+        var decision = screened.Decision!;
         if (Decider.MayStore(signals, verdict) && _services.Cache is { } cache)
         {
             var json = Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(new CacheEntry(decision, [.. matchFrames.Select(CachedFrame.Of)]), ContractJson.Options));
             await cache.StoreAsync(CacheKey(upload), decision, json, ct).ConfigureAwait(false);
         }
-        return new Screened(decision, failure);
+        return screened;
     }
 
     private DecisionCacheKey CacheKey(Upload upload) => new(upload.ContentHash, upload.Policy.CacheVersion(upload.Surface), _services.ModelVersion);

@@ -61,6 +61,10 @@ public static class WorkerTelemetry
     /// <summary>Counter of the shadow model's would-be decisions, tagged <c>agreement</c>, <c>live_action</c>, <c>shadow_action</c>.</summary>
     public const string ShadowDecisionsCounter = "moderation.shadow.decisions";
 
+    /// <summary>Counter of would-have-matched records of banks tried on a share of uploads (policy <c>enabled</c>), tagged
+    /// <c>live_action</c> and <c>trial_action</c>.</summary>
+    public const string BankTrialsCounter = "moderation.bank.trials";
+
     /// <summary>Counter of bank entries quarantined by flood control, by <c>bank</c>.</summary>
     public const string BankQuarantinedCounter = "moderation.bank.quarantined";
 
@@ -93,6 +97,8 @@ public static class WorkerTelemetry
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = UploadDurationBuckets });
     internal static readonly Counter<long> ShadowDecisionsMade = Meter.CreateCounter<long>(ShadowDecisionsCounter,
         description: "Shadow model would-be decisions, by agreement with the live decision, live action and shadow action");
+    internal static readonly Counter<long> BankTrials = Meter.CreateCounter<long>(BankTrialsCounter,
+        description: "Bank matches left out by the bank's enabled share, recorded on the shadow topic, by live action and the action had the bank acted");
     internal static readonly Counter<long> BankEntriesQuarantined = Meter.CreateCounter<long>(BankQuarantinedCounter,
         description: "Bank entries quarantined for matching too many uploads (policy bank_floods), by bank");
     internal static readonly Counter<long> UploaderRulesFired = Meter.CreateCounter<long>(UploaderRulesCounter,

@@ -68,6 +68,27 @@ public sealed class PolicyCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_bank_tried_on_a_share_of_uploads_is_described_and_a_share_out_of_0_to_1_is_one_line()
+    {
+        var path = Write("trial.json", """
+            {"version": "trial-1", "banks": {"new-list": {"action": "takedown", "enabled": 0.125}, "watch": {"action": "review", "enabled": 0},
+              "partner-x": {"action": "review", "max_distance": 20, "enabled": 1}}}
+            """);
+
+        using var cli = await CliProcess.RunAsync(["policy", "check", path], ct: Ct);
+
+        Assert.True(await cli.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, cli.Transcript());
+        Assert.Contains("banks: new-list -> takedown (on 12.5% of uploads, the rest recorded on the shadow topic), "
+            + "partner-x -> review (within 20 bits), watch -> review (observe only: matches recorded on the shadow topic), any other -> takedown (default)",
+            cli.StdoutLines);
+
+        var bad = Write("bad-trial.json", "{\"version\": \"v\",\n\"banks\": {\"new-list\": {\"action\": \"takedown\", \"enabled\": 10}}}\n");
+        using var refused = await CliProcess.RunAsync(["policy", "check", bad], ct: Ct);
+        Assert.True(await refused.WaitForExitAsync(ct: Ct) == ExitCodes.Failure, refused.Transcript());
+        Assert.Equal($"{bad}: line 2: banks.new-list.enabled: enabled 10 must be a share in 0..1", Assert.Single(refused.StdoutLines));
+    }
+
+    [Fact]
     public async Task Malformed_json_is_one_line_naming_the_line()
     {
         var path = Write("broken.json", "{\n  \"version\": \"v3\",\n  \"takedown\": {\"porn\": \"high\"}\n}\n");

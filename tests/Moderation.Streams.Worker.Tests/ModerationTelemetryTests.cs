@@ -43,7 +43,7 @@ public class ModerationTelemetryTests
         Assert.DoesNotContain(instruments, i => i.Unit is "ms" or "us" or "ns");
         var durations = instruments.OfType<Histogram<double>>().ToList();
         Assert.Equal(
-            ["messaging.process.duration", "moderation.decision.duration", "moderation.inference.duration", "moderation.inference.queue_wait", "moderation.video.decode.duration"],
+            ["messaging.process.duration", "moderation.bank.change.delay", "moderation.decision.duration", "moderation.inference.duration", "moderation.inference.queue_wait", "moderation.video.decode.duration"],
             durations.Select(d => d.Name).Order());
         Assert.All(durations, d =>
         {

@@ -113,10 +113,12 @@ internal static class PolicyCommand
     }
 
     private static string Describe(PolicyBankRule rule) =>
-        rule.MaxDistance is null && rule.MinQuality is null ? rule.Action
+        rule.MaxDistance is null && rule.MinQuality is null && rule.Enabled == 1.0 ? rule.Action
             : rule.Action + " (" + string.Join(", ", new[]
             {
                 rule.MaxDistance is int d ? $"within {d} bits" : null,
                 rule.MinQuality is int q ? $"quality >= {q}" : null,
+                rule.Enabled == 0 ? "observe only: matches recorded on the shadow topic"
+                    : rule.Enabled < 1 ? string.Create(CultureInfo.InvariantCulture, $"on {rule.Enabled:0.###%} of uploads, the rest recorded on the shadow topic") : null,
             }.OfType<string>()) + ")";
 }

@@ -7,8 +7,9 @@ namespace Moderation.Streams.Contracts;
 /// <item>A cached decision being reused stands, unless a bank matched since: a takedown bank takes it down, a review
 /// bank makes it at least a review.</item>
 /// <item>The bank match that decides is picked by the policy's bank rules (<see cref="DecisiveBank"/>: a bank's own
-/// distance and quality limits, a <c>suppress</c> bank cancelling every match). A match in a bank whose rule is takedown
-/// (the default) takes the upload down; the model is not needed.</item>
+/// distance and quality limits, a <c>suppress</c> bank cancelling every match, a bank tried on a share of uploads acting
+/// only on its share). A match in a bank whose rule is takedown (the default) takes the upload down; the model is not
+/// needed.</item>
 /// <item>An upload the model could not score is never allowed: <c>review</c>, or the DLQ, as the policy's
 /// <c>unscreenable</c> says. An upload with neither a model score nor a bank takedown is a review.</item>
 /// <item>Otherwise the model's scores against the policy's thresholds (per surface; for frames, the k-th highest frame
@@ -20,6 +21,7 @@ namespace Moderation.Streams.Contracts;
 /// <item>While the hash banks (or, for an upload with text, the text banks) are unavailable and the worker fails closed,
 /// an allow becomes a review.</item>
 /// </list>
+/// A match a bank's <c>enabled</c> share leaves out is not acted on; the verdict had it been is <see cref="Verdict.WouldBe"/>.
 /// The uploader's history and campaigns are applied to that decision afterwards (<see cref="ForUploader"/>), never cached.
 /// Each step only raises the action (takedown &gt; review &gt; allow) and adds the reason that raised it.
 /// </summary>
@@ -41,7 +43,7 @@ public static class Decider
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(signals);
-        var (bank, suppressor) = DecisiveBank(policy, signals.Banks);
+        var (bank, suppressor) = DecisiveBank(policy, signals.Banks, signals.ContentId);
         Verdict verdict;
         if (signals.Cached is { } cached) verdict = FromCache(policy, cached, bank);
         else if (bank is not null && BankAction(policy, bank) == Actions.Takedown) verdict = BankTakedown(bank, signals.NotCovered);
@@ -54,30 +56,50 @@ public static class Decider
             verdict = verdict with { Action = action, Reasons = reasons };
         }
         if (suppressor is not null) verdict = verdict with { Reasons = [.. verdict.Reasons, SuppressReason(suppressor)] };
-        return FailClosed(signals, Text(policy, signals, verdict));
+        verdict = FailClosed(signals, Text(policy, signals, verdict));
+        // Every bank acts in the trial policy, so this recurses once at most.
+        return Untried(policy, signals.Banks, signals.ContentId).Count > 0 ? verdict with { WouldBe = Decide(policy.ForBankTrial(), signals) } : verdict;
     }
 
     /// <summary>
     /// The bank match that decides, by the policy's bank rules: matches a bank's own <c>max_distance</c> or
     /// <c>min_quality</c> refuses are dropped; a match in a <c>suppress</c> bank (known-benign hashes) cancels every bank
     /// match of the upload (<c>Suppressor</c>, the closest such); otherwise the match whose rule is most severe decides,
-    /// the closest among equals.
+    /// the closest among equals. A bank tried on a share of uploads (<see cref="PolicyBankRule.Enabled"/>) takes part only
+    /// for the uploads in its share (by <paramref name="contentId"/>).
     /// </summary>
-    public static (BankHit? Decisive, BankHit? Suppressor) DecisiveBank(Policy policy, BankSignal banks)
+    public static (BankHit? Decisive, BankHit? Suppressor) DecisiveBank(Policy policy, BankSignal banks, string contentId)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(banks);
+        ArgumentNullException.ThrowIfNull(contentId);
         BankHit? decisive = null;
         int severity = -1;
         foreach (var hit in banks.Hits)
         {
             var rule = policy.BankRule(hit.Bank);
-            if (!rule.Accepts(hit.Distance, banks.Quality)) continue;
+            if (!rule.Accepts(hit.Distance, banks.Quality) || !rule.ActsOn(contentId)) continue;
             if (rule.Action == PolicyBankRule.Suppress) return (null, hit); // hits come closest first
             int s = Actions.Severity(BankAction(policy, hit));
             if (s > severity) (decisive, severity) = (hit, s);
         }
         return (decisive, null);
+    }
+
+    /// <summary>The matches the bank rules accept but do not act on for <paramref name="contentId"/>: their bank is tried on
+    /// a share of uploads (<see cref="PolicyBankRule.Enabled"/>) that leaves this one out. They would have matched.</summary>
+    public static IReadOnlyList<BankHit> Untried(Policy policy, BankSignal banks, string contentId)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(banks);
+        ArgumentNullException.ThrowIfNull(contentId);
+        List<BankHit>? untried = null;
+        foreach (var hit in banks.Hits)
+        {
+            var rule = policy.BankRule(hit.Bank);
+            if (rule.Accepts(hit.Distance, banks.Quality) && !rule.ActsOn(contentId)) (untried ??= []).Add(hit);
+        }
+        return untried ?? (IReadOnlyList<BankHit>)[];
     }
 
     /// <summary>What a match does: its bank's rule, at most a review while the entry is quarantined.</summary>
@@ -198,7 +220,7 @@ public static class Decider
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(signals);
-        bool bankTakedown = DecisiveBank(policy, signals.Banks).Decisive is { } match && BankAction(policy, match) == Actions.Takedown;
+        bool bankTakedown = DecisiveBank(policy, signals.Banks, signals.ContentId).Decisive is { } match && BankAction(policy, match) == Actions.Takedown;
         bool textTakedown = signals.TextHits.Any(h => policy.TextAction(h.Category) == Actions.Takedown);
         return signals.Cached is null && (bankTakedown || textTakedown) ? Decide(policy, signals) : null;
     }

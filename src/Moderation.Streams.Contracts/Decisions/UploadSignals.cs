@@ -7,6 +7,10 @@ namespace Moderation.Streams.Contracts;
 /// </summary>
 public sealed record UploadSignals
 {
+    /// <summary>The upload's content id: which uploads a bank tried on a share of traffic acts on
+    /// (<see cref="PolicyBankRule.ActsOn"/>).</summary>
+    public string ContentId { get; init; } = "";
+
     /// <summary>The upload's <c>surface</c>: its policy override, if any, applies to the model's scores.</summary>
     public string? Surface { get; init; }
 

@@ -21,6 +21,11 @@ public sealed record Verdict(string Action, IReadOnlyList<DecisionReason> Reason
     /// <summary>The bank match that decided a takedown before (or instead of) the model.</summary>
     public BankHit? BankTakedown { get; init; }
 
+    /// <summary>The verdict had every bank been acted on (<see cref="Policy.ForBankTrial"/>), when a bank tried on a share
+    /// of uploads matched this one outside its share (<see cref="Decider.Untried"/>); null otherwise. Recorded as
+    /// would-have-matched on the shadow topic, never acted on.</summary>
+    public Verdict? WouldBe { get; init; }
+
     /// <summary>The upload goes to the DLQ (code <c>internal</c>) rather than to a decision topic.</summary>
     public bool IsDeadLetter => Action == Policy.DeadLetter;
 }

@@ -143,11 +143,18 @@ public sealed class BankMatcher : IAsyncDisposable
                 full = true;
             }
             bool changed = false;
+            List<(string Bank, DateTimeOffset ChangedAt)>? applied = null;
             foreach (var (name, version) in versions)
             {
-                if (!full && _banks.TryGetValue(name, out var loaded) && loaded.Version == version && loaded.Epoch == state.Epoch) continue;
-                var (readVersion, entries) = await Read((s, token) => new ValueTask<(long, List<BankEntry>)>(s.LoadAsync(name, token)), ct).ConfigureAwait(false);
-                _banks[name] = (readVersion, state.Epoch, entries);
+                bool known = _banks.TryGetValue(name, out var loaded);
+                if (!full && known && loaded.Version == version && loaded.Epoch == state.Epoch) continue;
+                var copy = await Read((s, token) => new ValueTask<BankCopy>(s.ReadAsync(name, token)), ct).ConfigureAwait(false);
+                // A change this copy applies: not the first load, a full reload of the same version, or a store under a new
+                // epoch (restored or restarted: its writes are not this worker's delay), but the first write to an empty one.
+                if (_loaded && copy.ChangedAt is { } at && (state.Epoch == _epoch || _epoch is null)
+                    && (!known || (loaded.Version != copy.Version && loaded.Epoch == state.Epoch)))
+                    (applied ??= []).Add((name, at));
+                _banks[name] = (copy.Version, state.Epoch, copy.Entries);
                 _orphans.Remove(name);
                 changed = true;
             }
@@ -169,6 +176,10 @@ public sealed class BankMatcher : IAsyncDisposable
                 Volatile.Write(ref _versions, _banks.ToDictionary(b => b.Key, b => b.Value.Version, StringComparer.Ordinal));
                 Volatile.Write(ref _index, index);
                 Generation++;
+                // Served from here on: the change's delay ends at the swap.
+                var now = _time.GetUtcNow();
+                foreach (var (bank, at) in applied ?? [])
+                    RedisTelemetry.BankChangeDelay.Record(Math.Max(0, (now - at).TotalSeconds), new KeyValuePair<string, object?>(RedisTelemetry.BankTag, bank));
                 _logger.LogInformation("Hash banks loaded: {Banks} banks, {Entries} hashes searched ({Total} in all)",
                     _banks.Count, index.Count, index.TotalEntries);
             }

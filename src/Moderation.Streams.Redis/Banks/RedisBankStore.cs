@@ -16,6 +16,8 @@ namespace Moderation.Streams.Redis.Banks;
 /// <item><c>banks</c>: a set of bank names (the registry).</item>
 /// <item><c>bank:{NAME}:entries</c>: a hash, field = entry id, value = the entry as compact JSON.</item>
 /// <item><c>bank:{NAME}:version</c>: an integer incremented by every change, in the same transaction as the change.</item>
+/// <item><c>bank:{NAME}:changed_at</c>: when the last change was written (Unix milliseconds, the writer's clock), in the
+/// same transaction: a worker applying the change measures how long it took to become matchable.</item>
 /// <item><c>banks:epoch</c>: a random id written once (SET NX) by the first writer of an empty store.</item>
 /// <item>channel <c>banks:changed</c>: <c>NAME VERSION</c> published after every change.</item>
 /// </list>
@@ -33,13 +35,16 @@ public sealed partial class RedisBankStore
 
     private readonly IConnectionMultiplexer _redis;
     private readonly string _prefix;
+    private readonly TimeProvider _time;
 
-    public RedisBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:")
+    /// <param name="time">The clock a change's <c>changed_at</c> is written by.</param>
+    public RedisBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:", TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
         StoreKeys.CheckPrefix(keyPrefix);
         _redis = redis;
         _prefix = keyPrefix;
+        _time = time ?? TimeProvider.System;
         ChangesChannel = RedisChannel.Literal(keyPrefix + "banks:changed");
     }
 
@@ -58,6 +63,9 @@ public sealed partial class RedisBankStore
 
     /// <summary>The key of a bank's version counter (same cluster slot as its entries).</summary>
     public string VersionKey(string bank) => $"{_prefix}bank:{{{bank}}}:version";
+
+    /// <summary>The key of when a bank last changed (Unix ms; same cluster slot as its entries).</summary>
+    public string ChangedAtKey(string bank) => $"{_prefix}bank:{{{bank}}}:changed_at";
 
     /// <summary>Every bank in the registry, by name.</summary>
     public async Task<IReadOnlyList<BankInfo>> ListAsync()
@@ -112,7 +120,7 @@ public sealed partial class RedisBankStore
         {
             var tx = db.CreateTransaction();
             _ = tx.KeyDeleteAsync(EntriesKey(bank));
-            var bumped = tx.StringIncrementAsync(VersionKey(bank));
+            var bumped = Bump(tx, bank);
             await Commit(tx).ConfigureAwait(false);
             version = await bumped.ConfigureAwait(false);
         }
@@ -128,7 +136,7 @@ public sealed partial class RedisBankStore
             }
             var tx = db.CreateTransaction();
             _ = tx.HashSetAsync(EntriesKey(bank), fields);
-            var bumped = tx.StringIncrementAsync(VersionKey(bank));
+            var bumped = Bump(tx, bank);
             await Commit(tx).ConfigureAwait(false);
             version = await bumped.ConfigureAwait(false);
         }
@@ -147,7 +155,7 @@ public sealed partial class RedisBankStore
         await EnsureEpochAsync(db).ConfigureAwait(false);
         var tx = db.CreateTransaction();
         var removed = tx.HashDeleteAsync(EntriesKey(bank), ids.Select(i => (RedisValue)i).ToArray());
-        var bumped = tx.StringIncrementAsync(VersionKey(bank));
+        var bumped = Bump(tx, bank);
         await Commit(tx).ConfigureAwait(false);
         await AnnounceAsync(bank, await bumped.ConfigureAwait(false)).ConfigureAwait(false);
         return await removed.ConfigureAwait(false);
@@ -161,7 +169,7 @@ public sealed partial class RedisBankStore
         await EnsureEpochAsync(db).ConfigureAwait(false);
         var tx = db.CreateTransaction();
         var existed = tx.KeyDeleteAsync(EntriesKey(bank));
-        var bumped = tx.StringIncrementAsync(VersionKey(bank));
+        var bumped = Bump(tx, bank);
         await Commit(tx).ConfigureAwait(false);
         bool wasRegistered = await db.SetRemoveAsync(RegistryKey, bank).ConfigureAwait(false);
         await AnnounceAsync(bank, await bumped.ConfigureAwait(false)).ConfigureAwait(false);
@@ -172,13 +180,32 @@ public sealed partial class RedisBankStore
     /// the version past it, so a reader comparing versions looks again). Entries that cannot be decoded are skipped.</summary>
     public async Task<(long Version, List<BankEntry> Entries)> LoadAsync(string bank, CancellationToken ct = default)
     {
+        var copy = await ReadAsync(bank, ct).ConfigureAwait(false);
+        return (copy.Version, copy.Entries);
+    }
+
+    /// <summary>All entries of a bank with the version and the time of its last change, both read before the scan
+    /// (see <see cref="LoadAsync"/>).</summary>
+    public async Task<BankCopy> ReadAsync(string bank, CancellationToken ct = default)
+    {
         BankNames.Validate(bank);
         var db = _redis.GetDatabase();
-        long version = ParseVersion(await db.StringGetAsync(VersionKey(bank)).ConfigureAwait(false));
+        var version = db.StringGetAsync(VersionKey(bank));
+        var changedAt = db.StringGetAsync(ChangedAtKey(bank));
+        long v = ParseVersion(await version.ConfigureAwait(false));
+        var written = await changedAt.ConfigureAwait(false);
+        DateTimeOffset? at = !written.IsNull && written.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
         var entries = new List<BankEntry>();
         await foreach (var field in db.HashScanAsync(EntriesKey(bank), pageSize: ScanPageSize).WithCancellation(ct).ConfigureAwait(false))
             if (Decode(bank, field.Name!, field.Value) is { } entry) entries.Add(entry);
-        return (version, entries);
+        return new BankCopy(v, at, entries);
+    }
+
+    /// <summary>Bumps the bank's version and records when, inside the change's transaction.</summary>
+    private Task<long> Bump(ITransaction tx, string bank)
+    {
+        _ = tx.StringSetAsync(ChangedAtKey(bank), _time.GetUtcNow().ToUnixTimeMilliseconds());
+        return tx.StringIncrementAsync(VersionKey(bank));
     }
 
     private Task EnsureEpochAsync(IDatabase db) =>

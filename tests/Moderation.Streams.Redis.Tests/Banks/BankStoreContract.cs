@@ -193,6 +193,54 @@ public abstract class BankStoreContract(IStoreFixture store)
         Assert.Equal(BankLookupStatus.Unavailable, matcher.Match(hash, 80).Status);
     }
 
+    [Fact]
+    public async Task Each_change_a_matcher_applies_records_its_delay_from_the_write_on_the_writers_clock()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 23, 0, 0, TimeSpan.Zero));
+        var bank = "delay-" + Guid.NewGuid().ToString("N")[..8];
+        var delays = new System.Collections.Concurrent.ConcurrentQueue<double>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == RedisTelemetry.MeterName && instrument.Name == RedisTelemetry.BankChangeDelayHistogram) l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == RedisTelemetry.BankTag && ((string?)tag.Value)?.StartsWith(bank, StringComparison.Ordinal) == true) delays.Enqueue(value);
+        });
+        listener.Start();
+
+        var bankStore = new RedisBankStore(store.Redis, _prefix, time);
+        var random = new Random(11);
+        await bankStore.ImportAsync(bank, [new BankEntry(bank, "a", RandomHash(random), 80, null, null, DateTimeOffset.UnixEpoch)]);
+        Assert.Equal(time.GetUtcNow().ToUnixTimeMilliseconds(), (long)await store.Redis.GetDatabase().StringGetAsync(bankStore.ChangedAtKey(bank)));
+        await using var matcher = new BankMatcher(bankStore, new BankMatcherOptions { KeyPrefix = _prefix }, time: time);
+        time.Advance(TimeSpan.FromSeconds(30));
+        await matcher.SyncAsync(full: true, Ct);
+        Assert.Empty(delays); // the first load applies no change: the bank was there before the worker
+
+        await bankStore.ImportAsync(bank, [new BankEntry(bank, "b", RandomHash(random), 80, null, null, DateTimeOffset.UnixEpoch)]);
+        time.Advance(TimeSpan.FromMilliseconds(750));
+        Assert.True(await matcher.SyncAsync(full: false, Ct));
+        time.Advance(TimeSpan.FromSeconds(5));
+        await matcher.SyncAsync(full: true, Ct); // a full reload of the same version: nothing recorded
+        await bankStore.RemoveAsync(bank, ["a"]);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(await matcher.SyncAsync(full: false, Ct));
+        // A bank new since the first load is a change too; a store written without changed_at records nothing.
+        var other = bank + "-new";
+        var otherHash = RandomHash(random);
+        await bankStore.ImportAsync(other, [new BankEntry(other, "c", otherHash, 80, null, null, DateTimeOffset.UnixEpoch)]);
+        await store.Redis.GetDatabase().KeyDeleteAsync(bankStore.ChangedAtKey(bank));
+        await store.Redis.GetDatabase().StringIncrementAsync(bankStore.VersionKey(bank));
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.True(await matcher.SyncAsync(full: false, Ct));
+        Assert.Equal(BankLookupStatus.Matched, matcher.Match(otherHash, 80).Status);
+
+        Assert.Equal([0.75, 2.0, 0.1], delays.ToArray());
+    }
+
     private static async Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done)
     {
         var until = DateTime.UtcNow + Deadline;
