@@ -8,7 +8,8 @@ namespace Moderation.Streams.Contracts;
 /// (the contract names the field either way); other absent fields are omitted.</summary>
 public sealed record VerdictEvent
 {
-    private readonly string _verdict = "", _reviewer = "";
+    // Both properties are required: the initial values are never observed.
+    private readonly string _verdict = null!, _reviewer = null!;
     private readonly string? _note;
 
     /// <summary>The reviewed upload's id (valid by the upload contract: the console only queues decisions with one).</summary>

@@ -48,7 +48,14 @@ public sealed class VerdictEventTests
     {
         Assert.Equal(ok, VerdictEvent.IsVerdict(value));
         if (ok) Assert.Equal(value, Sample(value!).Verdict);
-        else Assert.Throws<ArgumentException>(() => Sample(value!));
+        else Assert.Contains("verdict must be takedown or allow", Assert.Throws<ArgumentException>(() => Sample(value!)).Message);
+    }
+
+    [Fact]
+    public void A_null_document_is_not_a_verdict()
+    {
+        var e = Assert.Throws<JsonException>(() => VerdictEvent.FromUtf8Json("null"u8));
+        Assert.Equal("null verdict", e.Message);
     }
 
     [Fact]
