@@ -319,17 +319,20 @@ internal static class BankCommand
                     Console.Error.WriteLine($"moderation bank remove: no bank {name} (see 'moderation bank list')");
                     return ExitCodes.Failure;
                 }
-                long removed = await store.RemoveAsync(name, idList);
-                Console.Out.WriteLine($"removed {removed} of {idList.Length} from {name}");
-                if (removed < idList.Distinct().Count())
-                {
-                    Console.Error.WriteLine($"moderation bank remove: {idList.Distinct().Count() - removed} of the ids are not in {name}");
-                    return ExitCodes.Failure;
-                }
-                return ExitCodes.Ok;
+                return ReportRemoved(name, await store.RemoveAsync(name, idList), idList);
             });
         });
         return command;
+    }
+
+    /// <summary>What <c>bank remove ID…</c> says, for every kind of bank: how many went, and exit 1 when some ids were not there.</summary>
+    internal static int ReportRemoved(string bank, long removed, IReadOnlyCollection<string> ids)
+    {
+        Console.Out.WriteLine($"removed {removed} of {ids.Count} from {bank}");
+        int distinct = ids.Distinct().Count();
+        if (removed >= distinct) return ExitCodes.Ok;
+        Console.Error.WriteLine($"moderation bank remove: {distinct - removed} of the ids are not in {bank}");
+        return ExitCodes.Failure;
     }
 
     /// <summary>Connects with the worker's configuration (appsettings.json, environment, <c>Redis:Security</c> and its

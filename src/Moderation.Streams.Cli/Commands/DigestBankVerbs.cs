@@ -81,13 +81,6 @@ internal static class DigestBankVerbs
             Console.Out.WriteLine($"deleted bank {bank}");
             return ExitCodes.Ok;
         }
-        long removed = await store.RemoveAsync(bank, ids);
-        Console.Out.WriteLine($"removed {removed} of {ids.Length} from {bank}");
-        if (removed < ids.Distinct().Count())
-        {
-            Console.Error.WriteLine($"moderation bank remove: {ids.Distinct().Count() - removed} of the ids are not in {bank}");
-            return ExitCodes.Failure;
-        }
-        return ExitCodes.Ok;
+        return BankCommand.ReportRemoved(bank, await store.RemoveAsync(bank, ids), ids);
     }
 }
