@@ -149,9 +149,9 @@ public static class ConsolePages
                 form["add_to_bank"] == "on" && form["bank"].ToString() is { Length: > 0 } b ? b : null, note), ct).ConfigureAwait(false);
         if (!result.IsOk) return Results.Redirect($"/items/{Uri.EscapeDataString(contentId)}?error={Uri.EscapeDataString(result.Error ?? "failed")}");
         // On to the next most urgent free item.
-        var next = (await store.ListAsync(50, byPriority: true).ConfigureAwait(false)).FirstOrDefault(i => i.ClaimedBy is null && i.Item.ContentId != contentId);
+        var next = await NextFreeAsync(store, contentId).ConfigureAwait(false);
         var done = Uri.EscapeDataString($"{verdict} recorded for {contentId}");
-        return Results.Redirect(next.Item is null ? $"/?done={done}" : $"/items/{Uri.EscapeDataString(next.Item.ContentId)}?done={done}");
+        return Results.Redirect(next is null ? $"/?done={done}" : $"/items/{Uri.EscapeDataString(next.ContentId)}?done={done}");
     }
 
     private static async Task<IResult> Bulk(string contentId, HttpContext http, IAntiforgery af, VerdictService verdicts, CancellationToken ct)
@@ -334,10 +334,14 @@ public static class ConsolePages
                   .Append("<button id=\"bulk-allow\" name=\"verdict\" value=\"allow\">Allow selected</button></form></div>");
             }
         }
-        var next = (await store.ListAsync(50, byPriority: true).ConfigureAwait(false)).FirstOrDefault(i => i.ClaimedBy is null && i.Item.ContentId != contentId);
-        if (next.Item is not null) sb.Append("<p><a id=\"next\" href=\"/items/").Append(E(Uri.EscapeDataString(next.Item.ContentId))).Append("\">Next free item</a> <kbd>n</kbd> · <kbd>q</kbd> queue</p>");
+        var next = await NextFreeAsync(store, contentId).ConfigureAwait(false);
+        if (next is not null) sb.Append("<p><a id=\"next\" href=\"/items/").Append(E(Uri.EscapeDataString(next.ContentId))).Append("\">Next free item</a> <kbd>n</kbd> · <kbd>q</kbd> queue</p>");
         return Page(http, af, contentId, sb.ToString());
     }
+
+    /// <summary>The most urgent unclaimed item other than <paramref name="contentId"/> (among the 50 most urgent), or null.</summary>
+    private static async Task<ReviewItem?> NextFreeAsync(ReviewStore store, string contentId) =>
+        (await store.ListAsync(50, byPriority: true).ConfigureAwait(false)).FirstOrDefault(i => i.ClaimedBy is null && i.Item.ContentId != contentId).Item;
 
     private static string ReasonDetail(DecisionReason r)
     {
