@@ -36,7 +36,7 @@ public sealed partial class BenchCommandTests
     [Fact]
     public async Task Bench_bank_compares_the_index_with_brute_force_and_requires_identical_results()
     {
-        using var cli = await CliProcess.RunAsync(["bench", "bank", "--size", "5000", "--queries", "40", "--max-distance", "31"], deadline: TimeSpan.FromMinutes(3), ct: Ct);
+        using var cli = await CliProcess.RunAsync(["bench", "bank", "--hashes", "5000", "--queries", "40", "--max-distance", "31", "--changes", "5"], deadline: TimeSpan.FromMinutes(3), ct: Ct);
         Assert.True(await cli.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, cli.Transcript());
 
         var lines = cli.StdoutLines;
@@ -50,13 +50,30 @@ public sealed partial class BenchCommandTests
         // Every planted copy is within the radius: the searches found at least one match per planted query.
         var matched = Regex.Match(found, @"; ([0-9]+) matches in all;");
         Assert.True(matched.Success && int.Parse(matched.Groups[1].Value, CultureInfo.InvariantCulture) >= 20, found);
-        var ratio = Assert.Single(Ratios(cli, 1));
-        Assert.Equal(("bank_index_vs_brute_force", 50.0), (ratio.Name, ratio.Goal));
+        // The same bank through the store and the worker's matcher.
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^store: 5,000 hashes imported into (redis-server|embedded Garnet, not restarted) in [0-9.]+ s \([0-9]+ hashes/s\)$"));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^worker load: [0-9.]+ s for 5,000 hashes \(read, decode, index\); memory [0-9]+ bytes per hash \("));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^lookups per core: [0-9]+ /s \(one hash\), [0-9]+ /s \(the 8 dihedral hashes"));
+        // Five one-hash imports, each applied as a change beside the loaded base (no rebuild).
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^load during the changes: [0-9]+ lookups/s on [0-9]+ threads; the index now: 5,000 in the base, 5 added since, 0 removed$"));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^import to matchable, 5 one-hash imports while [0-9]+ threads look hashes up: p50 [0-9]+ ms, p99 [0-9]+ ms, max [0-9]+ ms; a whole re-read and rebuild \(before deltas\): [0-9]+ ms$"));
+        var ratios = Ratios(cli, 2);
+        Assert.Equal([("bank_index_vs_brute_force", 50.0), ("bank_whole_reload_vs_change_p99", 10.0)], ratios.Select(r => (r.Name, r.Goal)));
+    }
+
+    [Fact]
+    public async Task Bench_bank_index_only_skips_the_store()
+    {
+        using var cli = await CliProcess.RunAsync(["bench", "bank", "--size", "2000", "--queries", "10", "--index-only"], deadline: TimeSpan.FromMinutes(3), ct: Ct);
+        Assert.True(await cli.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, cli.Transcript());
+        Assert.DoesNotContain(cli.StdoutLines, l => l.StartsWith("store: ", StringComparison.Ordinal));
+        Assert.Equal("bank_index_vs_brute_force", Assert.Single(Ratios(cli, 1)).Name);
     }
 
     [Theory]
     [InlineData("bank", "--size", "0")]
     [InlineData("bank", "--max-distance", "300")]
+    [InlineData("bank", "--changes", "0")]
     [InlineData("poison", "--uploads", "0")]
     [InlineData("poison", "--poison-percent", "150")]
     [InlineData("shadow", "--images", "0")]

@@ -9,10 +9,12 @@ using StackExchange.Redis;
 namespace Moderation.Streams.Redis.Banks;
 
 /// <summary>
-/// Every bank of the store, held in memory as one <see cref="BankIndex"/> and kept in sync: a change message
+/// Every bank of the store, held in memory (<see cref="LiveBankIndex"/>) and kept in sync: a change message
 /// on the store's channel triggers a version check at once, a periodic check catches missed messages, and a
-/// periodic full reload catches anything else. Only banks whose version moved are read again; the index is
-/// rebuilt off the lookup path and swapped in whole. Lookups never touch the network.
+/// periodic full re-read (jittered per worker, read without holding up the change path) catches anything else.
+/// A bank whose version moved is brought up to date from its changes' delta records: only the entries they name
+/// are read and applied to the live index, which publishes a new snapshot sharing everything else (no rebuild);
+/// a bank is read whole only when the records do not reach back. Lookups never touch the network.
 /// </summary>
 /// <remarks>
 /// Reads go through a Polly pipeline (retry with backoff and jitter, then a circuit breaker). While the store
@@ -34,9 +36,9 @@ public sealed class BankMatcher : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, 1);
     // Epoch: the store epoch the copy was read under. A version means something only within its epoch: a bank
     // kept through a restart (an orphan) holds an old-epoch version that the new counter can reach again.
-    private readonly Dictionary<string, (long Version, string? Epoch, List<BankEntry> Entries)> _banks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Version, string? Epoch)> _banks = new(StringComparer.Ordinal);
+    private readonly LiveBankIndex _live;
     private readonly CancellationTokenSource _stop = new();
-    private BankIndex _index;
     private IReadOnlyDictionary<string, long> _versions = new Dictionary<string, long>();
     private long _lastSyncTimestamp;
     private bool _loaded;
@@ -44,7 +46,9 @@ public sealed class BankMatcher : IAsyncDisposable
     private readonly HashSet<string> _orphans = new(StringComparer.Ordinal);
     private bool _subscribed;
     private long _lastFullReload;
+    private TimeSpan _nextFullReload;
     private Task? _loop;
+    private Task? _resync;
 
     public BankMatcher(RedisBankStore store, BankMatcherOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
@@ -54,14 +58,15 @@ public sealed class BankMatcher : IAsyncDisposable
         _store = store;
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
-        _index = new BankIndex([], _options.Match);
+        _live = new LiveBankIndex(_options.Match);
+        _nextFullReload = _options.FullReloadInterval;
         _pipeline = BuildPipeline(_options, _time);
     }
 
     public BankMatcherOptions Options => _options;
 
     /// <summary>The index lookups use now.</summary>
-    public BankIndex Index => Volatile.Read(ref _index);
+    public BankIndex Index => _live.Current;
 
     /// <summary>The bank versions the current index was built from.</summary>
     public IReadOnlyDictionary<string, long> Versions => Volatile.Read(ref _versions);
@@ -126,37 +131,83 @@ public sealed class BankMatcher : IAsyncDisposable
         return (BankLookupStatus.Matched, all.Where(m => seen.Add(m.Bank)).ToList());
     }
 
-    /// <summary>Brings the index up to date with the store now: reads the banks whose version moved (all of
-    /// them with <paramref name="full"/>), rebuilds and swaps the index if anything changed.</summary>
+    /// <summary>Brings the index up to date with the store now: for each bank whose version moved, reads the
+    /// changes' delta records and then only the entries they name, or the whole bank when the records do not
+    /// reach back (expired, a bank emptied, a new epoch) or with <paramref name="full"/>; publishes one new
+    /// snapshot when anything changed.</summary>
     /// <returns>True when the index changed.</returns>
     /// <exception cref="StoreUnavailableException">The store could not be read (the old index stays).</exception>
-    public async Task<bool> SyncAsync(bool full, CancellationToken ct)
+    public Task<bool> SyncAsync(bool full, CancellationToken ct) => SyncAsync(full, null, ct);
+
+    /// <summary>Reads every bank whole without holding up the change path (changes keep being applied meanwhile),
+    /// then applies the copies and the changes made since each was read, and publishes once: the periodic full
+    /// reload, which catches anything the change records could have missed. Returns true when the index changed.</summary>
+    public async Task<bool> ResyncAsync(CancellationToken ct)
+    {
+        var state = await Read(static (s, _) => new ValueTask<BankStoreState>(s.GetStateAsync()), ct).ConfigureAwait(false);
+        var copies = new List<(string Bank, string? Epoch, BankCopy Copy)>();
+        foreach (var name in state.Versions.Keys)
+            copies.Add((name, state.Epoch, await Read((s, token) => new ValueTask<BankCopy>(s.ReadAsync(name, token)), ct).ConfigureAwait(false)));
+        bool changed = await SyncAsync(full: false, copies, ct).ConfigureAwait(false);
+        _lastFullReload = _time.GetTimestamp();
+        return changed;
+    }
+
+    private async Task<bool> SyncAsync(bool full, List<(string Bank, string? Epoch, BankCopy Copy)>? copies, CancellationToken ct)
     {
         await _syncLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             var state = await Read(static (s, _) => new ValueTask<BankStoreState>(s.GetStateAsync()), ct).ConfigureAwait(false);
             var versions = state.Versions;
+            HashSet<string>? reread = null;
             if (state.Epoch != _epoch)
             {
                 if (_loaded) _logger.LogWarning("Hash bank store has a new epoch ({Old} -> {New}): reading every bank again", _epoch, state.Epoch);
                 full = true;
             }
-            bool changed = false;
+            else
+            {
+                // Copies read whole before the lock: each replaces the bank as of its version; the changes since then
+                // are caught up below from their records (or the bank is read whole again if those are gone).
+                foreach (var (name, epoch, copy) in copies ?? [])
+                {
+                    if (epoch != state.Epoch || !_banks.TryGetValue(name, out var held) || held.Epoch != state.Epoch || !versions.ContainsKey(name)) continue;
+                    _live.Replace(name, copy.Entries);
+                    _banks[name] = (copy.Version, state.Epoch);
+                    (reread ??= new HashSet<string>(StringComparer.Ordinal)).Add(name);
+                }
+            }
             List<(string Bank, DateTimeOffset ChangedAt)>? applied = null;
+            int deltas = 0, whole = 0;
             foreach (var (name, version) in versions)
             {
                 bool known = _banks.TryGetValue(name, out var loaded);
                 if (!full && known && loaded.Version == version && loaded.Epoch == state.Epoch) continue;
+                // A bank new since the first load, in the same epoch, has its changes from version 0 on record too.
+                long from = known && loaded.Epoch == state.Epoch ? loaded.Version : 0;
+                if (!full && (known ? loaded.Epoch == state.Epoch : _loaded) && version > from
+                    && await Read((s, _) => new ValueTask<BankChanges?>(s.ReadChangesAsync(name, from, version)), ct).ConfigureAwait(false) is { } changes)
+                {
+                    var entries = await Read((s, _) => new ValueTask<Dictionary<string, BankEntry?>>(s.ReadEntriesAsync(name, [.. changes.Ids])), ct).ConfigureAwait(false);
+                    _live.Upsert(entries.Values.OfType<BankEntry>());
+                    _live.Remove(name, entries.Where(e => e.Value is null).Select(e => e.Key));
+                    // (Changes caught up after a whole re-read were applied once already: not a new delay.)
+                    if (changes.ChangedAt is { } changedAt && reread?.Contains(name) != true) (applied ??= []).Add((name, changedAt));
+                    _banks[name] = (version, state.Epoch);
+                    deltas++;
+                    continue;
+                }
                 var copy = await Read((s, token) => new ValueTask<BankCopy>(s.ReadAsync(name, token)), ct).ConfigureAwait(false);
                 // A change this copy applies: not the first load, a full reload of the same version, or a store under a new
                 // epoch (restored or restarted: its writes are not this worker's delay), but the first write to an empty one.
                 if (_loaded && copy.ChangedAt is { } at && (state.Epoch == _epoch || _epoch is null)
                     && (!known || (loaded.Version != copy.Version && loaded.Epoch == state.Epoch)))
                     (applied ??= []).Add((name, at));
-                _banks[name] = (copy.Version, state.Epoch, copy.Entries);
+                _live.Replace(name, copy.Entries);
+                _banks[name] = (copy.Version, state.Epoch);
                 _orphans.Remove(name);
-                changed = true;
+                whole++;
             }
             foreach (var name in _banks.Keys.Where(n => !versions.ContainsKey(n)).ToList())
             {
@@ -167,21 +218,30 @@ public sealed class BankMatcher : IAsyncDisposable
                         _logger.LogError("Hash bank {Bank} vanished from the store together with its version (store restarted empty?): keeping the copy in memory; re-import it", name);
                     continue;
                 }
+                _live.RemoveBank(name);
                 _banks.Remove(name);
-                changed = true;
             }
-            if (changed || !_loaded)
+            bool changed = _live.Dirty || !_loaded;
+            if (changed)
             {
-                var index = new BankIndex(_banks.Values.SelectMany(b => b.Entries), _options.Match);
+                int compactions = _live.Compactions;
+                var index = _live.Publish();
                 Volatile.Write(ref _versions, _banks.ToDictionary(b => b.Key, b => b.Value.Version, StringComparer.Ordinal));
-                Volatile.Write(ref _index, index);
                 Generation++;
                 // Served from here on: the change's delay ends at the swap.
                 var now = _time.GetUtcNow();
                 foreach (var (bank, at) in applied ?? [])
                     RedisTelemetry.BankChangeDelay.Record(Math.Max(0, (now - at).TotalSeconds), new KeyValuePair<string, object?>(RedisTelemetry.BankTag, bank));
-                _logger.LogInformation("Hash banks loaded: {Banks} banks, {Entries} hashes searched ({Total} in all)",
-                    _banks.Count, index.Count, index.TotalEntries);
+                if (whole > 0 || _live.Compactions != compactions)
+                    _logger.LogInformation("Hash banks loaded: {Banks} banks, {Entries} hashes searched ({Total} in all); {Whole} read whole, {Deltas} from their changes",
+                        _banks.Count, index.Count, index.TotalEntries, whole, deltas);
+                else
+                    _logger.LogDebug("Hash banks changed: {Deltas} banks from their changes; {Entries} hashes searched, {Overlay} since the last rebuild",
+                        deltas, index.Count, index.OverlayCount);
+            }
+            else if (whole + deltas > 0)
+            {
+                Volatile.Write(ref _versions, _banks.ToDictionary(b => b.Key, b => b.Value.Version, StringComparer.Ordinal));
             }
             _epoch = state.Epoch;
             Interlocked.Exchange(ref _lastSyncTimestamp, _time.GetTimestamp());
@@ -208,8 +268,14 @@ public sealed class BankMatcher : IAsyncDisposable
                 await delay.CancelAsync().ConfigureAwait(false);
                 if (ct.IsCancellationRequested) return;
                 if (!_subscribed) await TrySubscribeAsync().ConfigureAwait(false);
-                bool full = _time.GetElapsedTime(_lastFullReload) >= _options.FullReloadInterval;
-                await SyncAsync(full, ct).ConfigureAwait(false);
+                if (_time.GetElapsedTime(_lastFullReload) >= _nextFullReload && _resync is null or { IsCompleted: true })
+                {
+                    // Jittered per worker and per round, so workers sharing a store do not all read it at once.
+                    _nextFullReload = _options.FullReloadInterval * (0.75 + 0.25 * Random.Shared.NextDouble());
+                    _lastFullReload = _time.GetTimestamp();
+                    _resync = Task.Run(() => ResyncInBackgroundAsync(ct), CancellationToken.None);
+                }
+                await SyncAsync(full: false, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -224,6 +290,27 @@ public sealed class BankMatcher : IAsyncDisposable
                 RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
                 _logger.LogError(e, "Hash bank refresh failed");
             }
+        }
+    }
+
+    private async Task ResyncInBackgroundAsync(CancellationToken ct)
+    {
+        try
+        {
+            await ResyncAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+        catch (StoreUnavailableException e)
+        {
+            _logger.LogWarning("Hash banks not re-read whole: {Message}", e.Message);
+        }
+        catch (Exception e)
+        {
+            RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
+            _logger.LogError(e, "Hash bank full re-read failed");
         }
     }
 
@@ -287,6 +374,7 @@ public sealed class BankMatcher : IAsyncDisposable
                 // Stopping.
             }
         }
+        if (_resync is not null) await _resync.ConfigureAwait(false);
         if (_subscribed)
         {
             try

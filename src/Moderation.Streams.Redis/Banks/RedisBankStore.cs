@@ -18,6 +18,9 @@ namespace Moderation.Streams.Redis.Banks;
 /// <item><c>bank:{NAME}:version</c>: an integer incremented by every change, in the same transaction as the change.</item>
 /// <item><c>bank:{NAME}:changed_at</c>: when the last change was written (Unix milliseconds, the writer's clock), in the
 /// same transaction: a worker applying the change measures how long it took to become matchable.</item>
+/// <item><c>bank:{NAME}:delta:{VERSION}</c>: what the change to that version touched (<c>ids</c> and one id per line,
+/// or <c>clear</c> for a change that emptied the bank), written in the change's transaction and kept for
+/// <see cref="DeltaRetention"/>: a reader a few versions behind reads these and then only the entries they name.</item>
 /// <item><c>banks:epoch</c>: a random id written once (SET NX) by the first writer of an empty store.</item>
 /// <item>channel <c>banks:changed</c>: <c>NAME VERSION</c> published after every change.</item>
 /// </list>
@@ -26,12 +29,20 @@ namespace Moderation.Streams.Redis.Banks;
 /// channel only tells them to look now rather than at their next periodic check (PUBLISH reaches every node
 /// of a cluster, and a missed message costs at most one check interval).</para>
 /// <para>Imports are written in transactions of <see cref="BatchSize"/> entries, each bumping the version: a
-/// reader during a large import sees a prefix of it, then the rest.</para>
+/// reader during a large import sees a prefix of it, then the rest. A change names its new version before it is
+/// written (its delta record's key), so each transaction is conditional on the version it read (WATCH): two writers
+/// of one bank at once retry rather than interleave.</para>
 /// </remarks>
 public sealed partial class RedisBankStore
 {
     public const int BatchSize = 2000;
     private const int ScanPageSize = 2000;
+    private const int MaxChangeAttempts = 20;
+    private const string ClearDelta = "clear";
+    private const string IdsDelta = "ids";
+
+    /// <summary>Versions a reader may catch up on through delta records; further behind, it reads the bank whole.</summary>
+    public const int MaxDeltaSpan = 512;
 
     private readonly IConnectionMultiplexer _redis;
     private readonly string _prefix;
@@ -66,6 +77,12 @@ public sealed partial class RedisBankStore
 
     /// <summary>The key of when a bank last changed (Unix ms; same cluster slot as its entries).</summary>
     public string ChangedAtKey(string bank) => $"{_prefix}bank:{{{bank}}}:changed_at";
+
+    /// <summary>The key of the delta record of the change that made <paramref name="version"/> (same cluster slot).</summary>
+    public string DeltaKey(string bank, long version) => string.Create(CultureInfo.InvariantCulture, $"{_prefix}bank:{{{bank}}}:delta:{version}");
+
+    /// <summary>How long a change's delta record stays readable (a reader further behind in time reads the bank whole).</summary>
+    public TimeSpan DeltaRetention { get; init; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Every bank in the registry, by name.</summary>
     public async Task<IReadOnlyList<BankInfo>> ListAsync()
@@ -117,13 +134,7 @@ public sealed partial class RedisBankStore
         await db.SetAddAsync(RegistryKey, bank).ConfigureAwait(false);
         long version = 0;
         if (replace)
-        {
-            var tx = db.CreateTransaction();
-            _ = tx.KeyDeleteAsync(EntriesKey(bank));
-            var bumped = Bump(tx, bank);
-            await Commit(tx).ConfigureAwait(false);
-            version = await bumped.ConfigureAwait(false);
-        }
+            (version, _) = await ChangeAsync(db, bank, tx => tx.KeyDeleteAsync(EntriesKey(bank)), ClearDelta).ConfigureAwait(false);
         for (int start = 0; start < entries.Count; start += BatchSize)
         {
             int count = Math.Min(BatchSize, entries.Count - start);
@@ -134,11 +145,8 @@ public sealed partial class RedisBankStore
                 if (e.Bank != bank) throw new ArgumentException($"entry {BankText.Shown(e.Id)} belongs to bank {e.Bank}, not {bank}", nameof(entries));
                 fields[i] = new HashEntry(e.Id, Encode(e));
             }
-            var tx = db.CreateTransaction();
-            _ = tx.HashSetAsync(EntriesKey(bank), fields);
-            var bumped = Bump(tx, bank);
-            await Commit(tx).ConfigureAwait(false);
-            version = await bumped.ConfigureAwait(false);
+            (version, _) = await ChangeAsync(db, bank, async tx => { await tx.HashSetAsync(EntriesKey(bank), fields).ConfigureAwait(false); return true; },
+                Ids(fields.Select(f => (string)f.Name!))).ConfigureAwait(false);
         }
         if (version == 0) version = await GetVersionAsync(bank).ConfigureAwait(false);
         await AnnounceAsync(bank, version).ConfigureAwait(false);
@@ -153,12 +161,10 @@ public sealed partial class RedisBankStore
         if (ids.Count == 0) return 0;
         var db = _redis.GetDatabase();
         await EnsureEpochAsync(db).ConfigureAwait(false);
-        var tx = db.CreateTransaction();
-        var removed = tx.HashDeleteAsync(EntriesKey(bank), ids.Select(i => (RedisValue)i).ToArray());
-        var bumped = Bump(tx, bank);
-        await Commit(tx).ConfigureAwait(false);
-        await AnnounceAsync(bank, await bumped.ConfigureAwait(false)).ConfigureAwait(false);
-        return await removed.ConfigureAwait(false);
+        var (version, removed) = await ChangeAsync(db, bank, tx => tx.HashDeleteAsync(EntriesKey(bank), ids.Select(i => (RedisValue)i).ToArray()),
+            Ids(ids)).ConfigureAwait(false);
+        await AnnounceAsync(bank, version).ConfigureAwait(false);
+        return removed;
     }
 
     /// <summary>Deletes a whole bank. Its version keeps counting up, so readers see the change.</summary>
@@ -167,13 +173,10 @@ public sealed partial class RedisBankStore
         BankNames.Validate(bank);
         var db = _redis.GetDatabase();
         await EnsureEpochAsync(db).ConfigureAwait(false);
-        var tx = db.CreateTransaction();
-        var existed = tx.KeyDeleteAsync(EntriesKey(bank));
-        var bumped = Bump(tx, bank);
-        await Commit(tx).ConfigureAwait(false);
+        var (version, existed) = await ChangeAsync(db, bank, tx => tx.KeyDeleteAsync(EntriesKey(bank)), ClearDelta).ConfigureAwait(false);
         bool wasRegistered = await db.SetRemoveAsync(RegistryKey, bank).ConfigureAwait(false);
-        await AnnounceAsync(bank, await bumped.ConfigureAwait(false)).ConfigureAwait(false);
-        return await existed.ConfigureAwait(false) || wasRegistered;
+        await AnnounceAsync(bank, version).ConfigureAwait(false);
+        return existed || wasRegistered;
     }
 
     /// <summary>All entries of a bank with the version read before the scan (a change during the scan bumps
@@ -201,24 +204,84 @@ public sealed partial class RedisBankStore
         return new BankCopy(v, at, entries);
     }
 
-    /// <summary>Bumps the bank's version and records when, inside the change's transaction.</summary>
-    private Task<long> Bump(ITransaction tx, string bank)
+    /// <summary>The changes after <paramref name="from"/> up to <paramref name="to"/>: every entry id they touched (added,
+    /// replaced or removed) and when the last was written; null when the reader must read the bank whole instead: a
+    /// record expired (or was never written: a store written by an older version), one emptied the bank, or the span
+    /// is over <see cref="MaxDeltaSpan"/>.</summary>
+    public async Task<BankChanges?> ReadChangesAsync(string bank, long from, long to)
     {
-        _ = tx.StringSetAsync(ChangedAtKey(bank), _time.GetUtcNow().ToUnixTimeMilliseconds());
-        return tx.StringIncrementAsync(VersionKey(bank));
+        BankNames.Validate(bank);
+        if (to <= from) return new BankChanges(new HashSet<string>(StringComparer.Ordinal), null);
+        if (to - from > MaxDeltaSpan || from < 0) return null;
+        var keys = new RedisKey[to - from + 1];
+        for (long v = from + 1; v <= to; v++) keys[v - from - 1] = DeltaKey(bank, v);
+        keys[^1] = ChangedAtKey(bank);
+        // One slot ({NAME}): one MGET.
+        var values = await _redis.GetDatabase().StringGetAsync(keys).ConfigureAwait(false);
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < values.Length - 1; i++)
+        {
+            if (values[i].IsNull) return null;
+            string record = values[i]!;
+            var lines = record.Split('\n');
+            if (lines[0] != IdsDelta) return null;
+            for (int l = 1; l < lines.Length; l++) ids.Add(lines[l]);
+        }
+        var written = values[^1];
+        DateTimeOffset? at = !written.IsNull && written.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+        return new BankChanges(ids, at);
     }
+
+    /// <summary>The entries held under <paramref name="ids"/> now (null for an id not in the bank, or not decodable).</summary>
+    public async Task<Dictionary<string, BankEntry?>> ReadEntriesAsync(string bank, IReadOnlyCollection<string> ids)
+    {
+        BankNames.Validate(bank);
+        ArgumentNullException.ThrowIfNull(ids);
+        var db = _redis.GetDatabase();
+        var all = ids.ToArray();
+        var reads = new List<(int Start, Task<RedisValue[]> Values)>();
+        for (int start = 0; start < all.Length; start += BatchSize)
+        {
+            var fields = all.AsSpan(start, Math.Min(BatchSize, all.Length - start)).ToArray().Select(i => (RedisValue)i).ToArray();
+            reads.Add((start, db.HashGetAsync(EntriesKey(bank), fields)));
+        }
+        var found = new Dictionary<string, BankEntry?>(all.Length, StringComparer.Ordinal);
+        foreach (var (start, read) in reads)
+        {
+            var values = await read.ConfigureAwait(false);
+            for (int i = 0; i < values.Length; i++)
+                found[all[start + i]] = values[i].IsNull ? null : Decode(bank, all[start + i], values[i]);
+        }
+        return found;
+    }
+
+    /// <summary>Writes one change: <paramref name="change"/>, the version bumped to the next, when, and the change's
+    /// delta record, in one transaction on condition that the version is still the one read (retried otherwise).</summary>
+    private async Task<(long Version, T Result)> ChangeAsync<T>(IDatabase db, string bank, Func<ITransaction, Task<T>> change, string delta)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var current = await db.StringGetAsync(VersionKey(bank)).ConfigureAwait(false);
+            long next = ParseVersion(current) + 1;
+            var tx = db.CreateTransaction();
+            tx.AddCondition(current.IsNull ? Condition.KeyNotExists(VersionKey(bank)) : Condition.StringEqual(VersionKey(bank), current));
+            var result = change(tx);
+            _ = tx.StringSetAsync(VersionKey(bank), next);
+            _ = tx.StringSetAsync(ChangedAtKey(bank), _time.GetUtcNow().ToUnixTimeMilliseconds());
+            _ = tx.StringSetAsync(DeltaKey(bank, next), delta, DeltaRetention);
+            if (await tx.ExecuteAsync().ConfigureAwait(false)) return (next, await result.ConfigureAwait(false));
+            if (attempt == MaxChangeAttempts)
+                throw new RedisException($"bank {bank}: version changed under {MaxChangeAttempts} attempts in a row (another writer?); nothing written by the last");
+        }
+    }
+
+    private static string Ids(IEnumerable<string> ids) => IdsDelta + "\n" + string.Join('\n', ids);
 
     private Task EnsureEpochAsync(IDatabase db) =>
         db.StringSetAsync(EpochKey, Guid.NewGuid().ToString("N"), when: When.NotExists);
 
     private Task AnnounceAsync(string bank, long version) =>
         _redis.GetSubscriber().PublishAsync(ChangesChannel, string.Create(CultureInfo.InvariantCulture, $"{bank} {version}"));
-
-    private static async Task Commit(ITransaction tx)
-    {
-        if (!await tx.ExecuteAsync().ConfigureAwait(false))
-            throw new RedisException("bank transaction was not committed");
-    }
 
     private static long ParseVersion(RedisValue value) => value.TryParse(out long v) ? v : 0;
 

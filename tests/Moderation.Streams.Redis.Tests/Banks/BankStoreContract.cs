@@ -107,6 +107,8 @@ public abstract class BankStoreContract(IStoreFixture store)
     {
         var bankStore = NewStore();
         Assert.Equal(ClusterSlot.Of(bankStore.EntriesKey("known-bad")), ClusterSlot.Of(bankStore.VersionKey("known-bad")));
+        Assert.Equal(ClusterSlot.Of(bankStore.EntriesKey("known-bad")), ClusterSlot.Of(bankStore.DeltaKey("known-bad", 7)));
+        Assert.Equal(ClusterSlot.Of(bankStore.EntriesKey("known-bad")), ClusterSlot.Of(bankStore.ChangedAtKey("known-bad")));
         var slots = Enumerable.Range(0, 20).Select(i => ClusterSlot.Of(bankStore.EntriesKey($"bank-{i}"))).Distinct().Count();
         Assert.True(slots > 15, $"{slots} distinct slots for 20 banks");
         await Assert.ThrowsAsync<ArgumentException>(() => bankStore.ImportAsync("bad{name}", []));
@@ -239,6 +241,117 @@ public abstract class BankStoreContract(IStoreFixture store)
         Assert.Equal(BankLookupStatus.Matched, matcher.Match(otherHash, 80).Status);
 
         Assert.Equal([0.75, 2.0, 0.1], delays.ToArray());
+    }
+
+    [Fact]
+    public async Task A_change_reaches_the_matcher_from_its_delta_record_without_a_rebuild()
+    {
+        var bankStore = NewStore();
+        var entries = Entries("big", 5000, seed: 21);
+        await bankStore.ImportAsync("big", entries);
+        await using var matcher = new BankMatcher(bankStore, new BankMatcherOptions { KeyPrefix = _prefix, Dihedral = false });
+        await matcher.SyncAsync(full: true, Ct);
+        Assert.Equal((5000, 0), (matcher.Index.BaseCount, matcher.Index.OverlayCount));
+
+        var random = new Random(22);
+        var added = new BankEntry("big", "added", RandomHash(random), 90, "new", "t", DateTimeOffset.UnixEpoch);
+        var moved = entries[10] with { Hash = RandomHash(random) };
+        await bankStore.ImportAsync("big", [added, moved]);
+        Assert.Equal(1, await bankStore.RemoveAsync("big", ["big-20", "not-there"]));
+        // 5,000 entries were three batches: versions 1-3; the import made 4, the removal 5.
+        var records = await store.Redis.GetDatabase().StringGetAsync(bankStore.DeltaKey("big", 5));
+        Assert.Equal("ids\nbig-20\nnot-there", (string?)records);
+        Assert.True(await matcher.SyncAsync(full: false, Ct));
+
+        // The same base: two of its entries gone (one replaced), two in the overlay.
+        Assert.Equal((5000, 2, 2, 5000), (matcher.Index.BaseCount, matcher.Index.RemovedFromBase, matcher.Index.OverlayCount, matcher.Index.Count));
+        Assert.Equal("added", matcher.Match(added.Hash, 90).Match?.Id);
+        Assert.Equal("big-10", matcher.Match(moved.Hash, 90).Match?.Id);
+        Assert.Equal(BankLookupStatus.NoMatch, matcher.Match(entries[10].Hash, 90).Status);
+        Assert.Equal(BankLookupStatus.NoMatch, matcher.Match(entries[20].Hash, 90).Status);
+        Assert.Equal(5, matcher.Versions["big"]);
+        Assert.False(await matcher.SyncAsync(full: false, Ct)); // nothing moved
+    }
+
+    [Fact]
+    public async Task Without_its_delta_records_a_change_is_read_whole_and_the_answer_is_the_same()
+    {
+        var bankStore = NewStore();
+        var entries = Entries("k", 300, seed: 23);
+        await bankStore.ImportAsync("k", entries);
+        await using var matcher = new BankMatcher(bankStore, new BankMatcherOptions { KeyPrefix = _prefix, Dihedral = false });
+        await matcher.SyncAsync(full: true, Ct);
+        var random = new Random(24);
+        var late = new BankEntry("k", "late", RandomHash(random), 90, null, null, DateTimeOffset.UnixEpoch);
+        await bankStore.ImportAsync("k", [late]);
+        await bankStore.RemoveAsync("k", ["k-1"]);
+        // The first record expired (or an older writer wrote none).
+        Assert.True(await store.Redis.GetDatabase().KeyDeleteAsync(bankStore.DeltaKey("k", 2)));
+        Assert.True(await matcher.SyncAsync(full: false, Ct));
+        Assert.Equal("late", matcher.Match(late.Hash, 90).Match?.Id);
+        Assert.Equal(BankLookupStatus.NoMatch, matcher.Match(entries[1].Hash, 90).Status);
+        Assert.Equal(300, matcher.Index.Count);
+
+        // A replace empties the bank first: its record says so, and the reader reads the bank whole.
+        var replacement = Entries("k", 3, seed: 25);
+        await bankStore.ImportAsync("k", replacement, replace: true);
+        Assert.Equal("clear", (string?)await store.Redis.GetDatabase().StringGetAsync(bankStore.DeltaKey("k", 4)));
+        Assert.True(await matcher.SyncAsync(full: false, Ct));
+        Assert.Equal(3, matcher.Index.Count);
+        Assert.Equal(BankLookupStatus.NoMatch, matcher.Match(late.Hash, 90).Status);
+        Assert.Equal("k-2", matcher.Match(replacement[2].Hash, 90).Match?.Id);
+
+        // Further behind than the records are meant to span: read whole too.
+        for (int i = 0; i < RedisBankStore.MaxDeltaSpan + 5; i++)
+            await bankStore.ImportAsync("k", [new BankEntry("k", $"n{i}", RandomHash(random), 90, null, null, DateTimeOffset.UnixEpoch)]);
+        Assert.True(await matcher.SyncAsync(full: false, Ct));
+        Assert.Equal(3 + RedisBankStore.MaxDeltaSpan + 5, matcher.Index.Count);
+    }
+
+    [Fact]
+    public async Task Two_writers_of_one_bank_at_once_lose_no_change_and_leave_a_record_for_every_version()
+    {
+        var bankStore = NewStore();
+        await using var matcher = new BankMatcher(bankStore, new BankMatcherOptions { KeyPrefix = _prefix, Dihedral = false });
+        await bankStore.ImportAsync("shared", Entries("shared", 5000, seed: 26)); // versions 1-3
+        await matcher.SyncAsync(full: true, Ct);
+        var first = Entries("shared", 5000 + 3 * RedisBankStore.BatchSize, seed: 27).Skip(5000).ToList();
+        var second = Entries("shared", 5000 + 3 * RedisBankStore.BatchSize, seed: 28).Skip(5000).Select(e => e with { Id = "w2-" + e.Id }).ToList();
+        await Task.WhenAll(Task.Run(() => bankStore.ImportAsync("shared", first)), Task.Run(() => bankStore.ImportAsync("shared", second)),
+            Task.Run(() => bankStore.RemoveAsync("shared", ["shared-3"])));
+        long version = await bankStore.GetVersionAsync("shared");
+        Assert.Equal(3 + 3 + 3 + 1, version);
+        for (long v = 1; v <= version; v++) Assert.True(await store.Redis.GetDatabase().KeyExistsAsync(bankStore.DeltaKey("shared", v)), $"version {v}");
+        Assert.True(await matcher.SyncAsync(full: false, Ct));
+        Assert.Equal(5000 - 1 + first.Count + second.Count, matcher.Index.Count);
+        // Applied from the records, not read whole: the base kept, the new entries beside it.
+        Assert.Equal((5000, 1, first.Count + second.Count), (matcher.Index.BaseCount, matcher.Index.RemovedFromBase, matcher.Index.OverlayCount));
+        Assert.Equal(second[^1].Id, matcher.Match(second[^1].Hash, 90).Match?.Id);
+    }
+
+    [Fact]
+    public async Task The_periodic_whole_re_read_finds_what_no_record_announced()
+    {
+        var bankStore = NewStore();
+        var entries = Entries("quiet", 50, seed: 29);
+        await bankStore.ImportAsync("quiet", entries);
+        await using var matcher = new BankMatcher(bankStore, new BankMatcherOptions { KeyPrefix = _prefix, Dihedral = false });
+        await matcher.SyncAsync(full: true, Ct);
+        Assert.False(await matcher.ResyncAsync(Ct)); // nothing to find
+
+        // Written behind the versions' back: the change path cannot see it.
+        await store.Redis.GetDatabase().HashDeleteAsync(bankStore.EntriesKey("quiet"), "quiet-7");
+        var random = new Random(30);
+        var late = new BankEntry("quiet", "late", RandomHash(random), 90, null, null, DateTimeOffset.UnixEpoch);
+        Assert.False(await matcher.SyncAsync(full: false, Ct));
+        Assert.Equal("quiet-7", matcher.Match(entries[7].Hash, 90).Match?.Id);
+
+        // A change the matcher has not applied yet comes in with the re-read.
+        await bankStore.ImportAsync("quiet", [late]);
+        Assert.True(await matcher.ResyncAsync(Ct));
+        Assert.Equal(BankLookupStatus.NoMatch, matcher.Match(entries[7].Hash, 90).Status);
+        Assert.Equal("late", matcher.Match(late.Hash, 90).Match?.Id);
+        Assert.Equal(50, matcher.Index.Count);
     }
 
     private static async Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done)

@@ -15,10 +15,18 @@ internal static class BankBench
 {
     public static Command Create()
     {
-        var size = new Option<int>("--size")
+        var size = new Option<int>("--hashes", "--size")
         {
             Description = "Hashes in the bank", DefaultValueFactory = _ => 1_000_000,
-            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 100_000_000) r.AddError("--size must be 1 to 100,000,000"); } },
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 100_000_000) r.AddError("--hashes (--size) must be 1 to 100,000,000"); } },
+        };
+        var indexOnly = new Option<bool>("--index-only") { Description = "Only the index against brute force: no store, no worker load, no changes" };
+        var redis = CommonOptions.Redis();
+        redis.Description = "Redis to import the bank into (StackExchange.Redis configuration); default: redis-server from PATH on a free port, else embedded Garnet";
+        var changes = new Option<int>("--changes")
+        {
+            Description = "One-hash imports timed from import to matchable while every core looks hashes up", DefaultValueFactory = _ => 100,
+            Validators = { r => { if (r.GetValueOrDefault<int>() is < 1 or > 100_000) r.AddError("--changes must be 1 to 100,000"); } },
         };
         var queries = new Option<int>("--queries")
         {
@@ -30,15 +38,19 @@ internal static class BankBench
             Description = $"Match radius (0 to {MultiIndexHashIndex.MaxSupportedDistance})", DefaultValueFactory = _ => 31,
             Validators = { r => { if (r.GetValueOrDefault<int>() is < 0 or > MultiIndexHashIndex.MaxSupportedDistance) r.AddError($"--max-distance must be 0 to {MultiIndexHashIndex.MaxSupportedDistance}"); } },
         };
-        var command = new Command("bank", "Bank near-duplicate search: multi-index hashing vs brute force on 1,000,000 hashes; results must be identical.")
+        var command = new Command("bank", "Bank near-duplicate search: multi-index hashing vs brute force on 1,000,000 hashes (results must be identical); "
+            + "then the bank through Redis and the worker's matcher: load time, memory per hash, lookups/s per core, import-to-matchable under load")
         {
-            size, queries, maxDistance,
+            size, queries, maxDistance, indexOnly, redis, changes,
         };
-        command.SetAction(parse => Run(parse.GetValue(size), parse.GetValue(queries), parse.GetValue(maxDistance), Console.Out));
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(size), parse.GetValue(queries), parse.GetValue(maxDistance),
+            parse.GetValue(indexOnly) ? null : new StoreRun(parse.GetValue(redis), parse.GetValue(changes)), Console.Out, ct));
         return command;
     }
 
-    private static int Run(int size, int queryCount, int radius, TextWriter output)
+    private sealed record StoreRun(string? Redis, int Changes);
+
+    private static async Task<int> RunAsync(int size, int queryCount, int radius, StoreRun? storeRun, TextWriter output, CancellationToken ct)
     {
         var random = new Random(20261125);
         var bank = new PdqHash[size];
@@ -132,6 +144,10 @@ internal static class BankBench
         var baseline = Math.Max(Math.Max(simdRate, avx512Rate), scalarRate);
         var report = new BenchReport();
         report.Ratio("bank_index_vs_brute_force", indexRate / baseline, 50);
+        index = null;
+        brute = null;
+        if (storeRun is not null)
+            report.Ratio("bank_whole_reload_vs_change_p99", await BankStoreBench.RunAsync(bank, queries, storeRun.Redis, storeRun.Changes, output, ct), 10);
         return report.Print(output);
     }
 

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using Moderation.Streams.Hashing;
+using Moderation.Streams.Hashing.Banks;
+using Moderation.Streams.Redis;
+using Moderation.Streams.Redis.Banks;
+
+namespace Moderation.Streams.Cli.Commands.Bench;
+
+/// <summary>
+/// The second half of <c>bench bank</c>: the same bank through the store and the worker's matcher. Imports it into
+/// Redis (<c>redis-server</c> when installed, else embedded Garnet, or <c>--redis</c>), then times the worker's load
+/// (<see cref="BankMatcher.StartAsync"/>: read, decode, index), its memory per hash, lookups per second on one core,
+/// and the time from importing one hash to matching it while all cores but one look hashes up, against a whole re-read and
+/// rebuild of the bank measured in the same run (what every change cost before changes were applied as deltas).
+/// </summary>
+internal static class BankStoreBench
+{
+    private const string Bank = "bench";
+
+    public static async Task<double> RunAsync(PdqHash[] bank, PdqHash[] queries, string? redisConfiguration, int changes, TextWriter output, CancellationToken ct)
+    {
+        await using var server = redisConfiguration is null ? await RedisUnderTest.StartAsync(ct) : null;
+        string configuration = redisConfiguration ?? server!.Configuration;
+        await using var redis = await RedisConnector.ConnectAsync(configuration);
+        var prefix = $"bench-{Guid.NewGuid():N}:";
+        var store = new RedisBankStore(redis, prefix);
+        var at = DateTimeOffset.UtcNow;
+        try
+        {
+            var import = Stopwatch.StartNew();
+            const int chunk = 100_000;
+            for (int start = 0; start < bank.Length; start += chunk)
+            {
+                var entries = new List<BankEntry>(Math.Min(chunk, bank.Length - start));
+                for (int i = start; i < Math.Min(bank.Length, start + chunk); i++) entries.Add(new BankEntry(Bank, Id(i), bank[i], 100, null, "bench", at));
+                await store.ImportAsync(Bank, entries).ConfigureAwait(false);
+            }
+            import.Stop();
+            output.WriteLine(FormattableString.Invariant(
+                $"store: {bank.Length:N0} hashes imported into {server?.Kind ?? "the given Redis"} in {import.Elapsed.TotalSeconds:0.0} s ({bank.Length / import.Elapsed.TotalSeconds:0} hashes/s)"));
+
+            // Load: what a worker does at start (and what every change cost before deltas).
+            long managedBefore = GC.GetTotalMemory(forceFullCollection: true);
+            long rssBefore = Rss();
+            var options = new BankMatcherOptions { KeyPrefix = prefix, RefreshInterval = TimeSpan.FromSeconds(10), MaxStaleness = TimeSpan.FromHours(1), FullReloadInterval = TimeSpan.FromHours(1) };
+            await using var matcher = new BankMatcher(store, options);
+            var load = Stopwatch.StartNew();
+            await matcher.StartAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+            load.Stop();
+            if (matcher.Index.TotalEntries != bank.Length) throw new InvalidOperationException($"the worker loaded {matcher.Index.TotalEntries} of {bank.Length} hashes");
+            long managed = GC.GetTotalMemory(forceFullCollection: true) - managedBefore;
+            long native = matcher.Index.MemoryBytes;
+            long rss = Rss() - rssBefore;
+            output.WriteLine(FormattableString.Invariant(
+                $"worker load: {load.Elapsed.TotalSeconds:0.00} s for {bank.Length:N0} hashes (read, decode, index); memory {(managed + native) / (double)bank.Length:0} bytes per hash ({managed / 1048576.0:0} MiB managed: entries and ids; {native / 1048576.0:0} MiB native: the index), process RSS +{rss / 1048576.0:0} MiB"));
+
+            // Lookups on one core, as the worker makes them (one hash; eight with the dihedral transforms).
+            var dihedral = queries.Select((q, i) => new PdqDihedral(q, queries[(i + 1) % queries.Length], queries[(i + 2) % queries.Length],
+                queries[(i + 3) % queries.Length], queries[(i + 4) % queries.Length], queries[(i + 5) % queries.Length],
+                queries[(i + 6) % queries.Length], queries[(i + 7) % queries.Length], 100)).ToArray();
+            double single = Rate(queries.Length, i => matcher.Match(queries[i], 100));
+            double eight = Rate(queries.Length, i => matcher.Match(queries[i], 100, dihedral[i]));
+            output.WriteLine(FormattableString.Invariant(
+                $"lookups per core: {single:0} /s (one hash), {eight:0} /s (the 8 dihedral hashes, the worker's default) (HMA's target: 4,000 /s)"));
+
+            // The old way every change was applied: the bank read whole and the index rebuilt.
+            var whole = Stopwatch.StartNew();
+            var copy = await store.ReadAsync(Bank, ct).ConfigureAwait(false);
+            var rebuilt = new BankIndex(copy.Entries, matcher.Options.Match);
+            whole.Stop();
+            if (rebuilt.TotalEntries != bank.Length) throw new InvalidOperationException("the whole re-read lost entries");
+            copy = null;
+            rebuilt = null;
+
+            var delays = await ChangeDelaysAsync(store, matcher, changes, output, ct).ConfigureAwait(false);
+            delays.Sort();
+            double p50 = delays[delays.Count / 2], p99 = delays[Math.Min(delays.Count - 1, (int)Math.Ceiling(delays.Count * 0.99) - 1)];
+            output.WriteLine(FormattableString.Invariant(
+                $"import to matchable, {delays.Count} one-hash imports while {LoadThreads} threads look hashes up: p50 {p50:0} ms, p99 {p99:0} ms, max {delays[^1]:0} ms; a whole re-read and rebuild (before deltas): {whole.Elapsed.TotalMilliseconds:0} ms"));
+            return whole.Elapsed.TotalMilliseconds / Math.Max(1, p99);
+        }
+        finally
+        {
+            await store.DeleteBankAsync(Bank).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<List<double>> ChangeDelaysAsync(RedisBankStore store, BankMatcher matcher, int changes, TextWriter output, CancellationToken ct)
+    {
+        using var stop = new CancellationTokenSource();
+        long lookups = 0;
+        var random = new Random(20261207);
+        var load = Enumerable.Range(0, LoadThreads).Select(t => Task.Run(() =>
+        {
+            var own = new Random(t);
+            Span<byte> bytes = stackalloc byte[32];
+            long n = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                own.NextBytes(bytes);
+                matcher.Match(PdqHash.FromBytes(bytes), 100);
+                n++;
+            }
+            Interlocked.Add(ref lookups, n);
+        }, CancellationToken.None)).ToList();
+        var delays = new List<double>(changes);
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var bytes = new byte[32];
+            for (int k = 0; k < changes; k++)
+            {
+                random.NextBytes(bytes);
+                var hash = PdqHash.FromBytes(bytes);
+                var started = Stopwatch.GetTimestamp();
+                await store.ImportAsync(Bank, [new BankEntry(Bank, $"change-{k}", hash, 100, null, "bench", DateTimeOffset.UtcNow)]).ConfigureAwait(false);
+                while (matcher.Match(hash, 100).Match?.Id != $"change-{k}")
+                {
+                    if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(60)) throw new TimeoutException($"change {k} not matchable after 60 s");
+                    await Task.Delay(1, ct).ConfigureAwait(false);
+                }
+                delays.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                await Task.Delay(random.Next(20, 120), ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(load).ConfigureAwait(false);
+        }
+        output.WriteLine(FormattableString.Invariant(
+            $"load during the changes: {lookups / clock.Elapsed.TotalSeconds:0} lookups/s on {LoadThreads} threads; the index now: {matcher.Index.BaseCount:N0} in the base, {matcher.Index.OverlayCount:N0} added since, {matcher.Index.RemovedFromBase:N0} removed"));
+        return delays;
+    }
+
+    // Every core but one looks hashes up without pause (the rest of the process, the store client and the sync loop
+    // among it, shares the last); on a 2-core machine that is one thread.
+    private static int LoadThreads => Math.Max(1, Environment.ProcessorCount - 1);
+
+    private static string Id(int i) => "b" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static double Rate(int count, Action<int> lookup)
+    {
+        for (int i = 0; i < Math.Min(count, 100); i++) lookup(i);
+        var timer = Stopwatch.StartNew();
+        int done = 0;
+        for (int round = 0; timer.Elapsed < TimeSpan.FromSeconds(1) || round == 0; round++)
+            for (int i = 0; i < count; i++, done++) lookup(i);
+        return done / timer.Elapsed.TotalSeconds;
+    }
+
+    private static long Rss()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return 1024 * long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        return 0;
+    }
+}
