@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Moderation.Streams.Hashing.Banks;
 
@@ -8,7 +9,7 @@ namespace Moderation.Streams.Hashing.Banks;
 /// </summary>
 /// <remarks>
 /// A snapshot is a large <em>base</em> segment, the positions of the base removed since it was built, and a small
-/// <em>overlay</em> segment of entries added since (see <see cref="LiveBankIndex"/>): a change to a bank makes a new
+/// <em>overlay</em> segment of entries added since (see <see cref="LiveBankIndex"/>), entries stored by column (<see cref="BankSegment"/>): a change to a bank makes a new
 /// snapshot that shares the base and rebuilds only the overlay, so a one-hash import into a 10M-hash bank costs
 /// microseconds, not a rebuild. A search merges both and skips removed positions.
 /// </remarks>
@@ -17,9 +18,11 @@ public sealed class BankIndex
     [ThreadStatic] private static List<IndexHit>? t_baseHits;
     [ThreadStatic] private static List<IndexHit>? t_overlayHits;
 
-    private readonly Segment _base;
+    private static readonly ConditionalWeakTable<BankIndex, Dictionary<(string, string), int>> s_frames = new();
+
+    private readonly BankSegment _base;
     private readonly ulong[]? _removed;
-    private readonly Segment _overlay;
+    private readonly BankSegment _overlay;
 
     public BankIndex(IEnumerable<BankEntry> entries, BankMatchOptions? options = null)
     {
@@ -27,13 +30,23 @@ public sealed class BankIndex
         Options = options ?? BankMatchOptions.Default;
         Options.Validate();
         var all = entries as IReadOnlyCollection<BankEntry> ?? entries.ToList();
-        TotalEntries = all.Count;
-        _base = Segment.Build(all.Where(e => e.Quality >= Options.MinQuality).ToArray(), preferIndex: true);
-        _overlay = Segment.Empty;
-        Count = _base.Count;
+        var builder = new BankSegment.Builder(all.Count);
+        int total = 0;
+        foreach (var e in all)
+        {
+            if (e.Quality >= Options.MinQuality) builder.Add(e);
+            else total++;
+        }
+        _base = builder.Build(preferIndex: true, out var duplicates);
+        // An id given twice: the last one counts, as an import would have it.
+        foreach (int at in duplicates) (_removed ??= new ulong[RemovedWords(_base.Count)])[at >> 6] |= 1UL << at;
+        RemovedFromBase = duplicates.Count;
+        _overlay = BankSegment.Empty;
+        Count = _base.Count - duplicates.Count;
+        TotalEntries = total + Count;
     }
 
-    internal BankIndex(BankMatchOptions options, Segment @base, ulong[]? removed, int removedCount, Segment overlay, int totalEntries)
+    internal BankIndex(BankMatchOptions options, BankSegment @base, ulong[]? removed, int removedCount, BankSegment overlay, int totalEntries)
     {
         Options = options;
         _base = @base;
@@ -69,19 +82,40 @@ public sealed class BankIndex
         get
         {
             for (int i = 0; i < _base.Count; i++)
-                if (!IsRemoved(i)) yield return _base.Entries[i];
-            foreach (var e in _overlay.Entries) yield return e;
+                if (!IsRemoved(i)) yield return _base.EntryAt(i);
+            for (int i = 0; i < _overlay.Count; i++) yield return _overlay.EntryAt(i);
         }
     }
 
     /// <summary>Bytes of native memory held by the segments' indexes (hashes, tables, bucket starts).</summary>
     public long MemoryBytes => _base.MemoryBytes + _overlay.MemoryBytes;
 
-    internal Segment Base => _base;
+    /// <summary>Managed bytes of the entries' columns and position tables (array payloads).</summary>
+    public long ColumnBytes => _base.ColumnBytes + _overlay.ColumnBytes + 8L * (_removed?.Length ?? 0);
 
-    internal ulong[]? Removed => _removed;
+    internal BankSegment Base => _base;
 
-    internal Segment Overlay => _overlay;
+    internal BankSegment Overlay => _overlay;
+
+    /// <summary>Frames of a banked video (entries <c>{video}#t=…</c> of that bank) searched in this snapshot.</summary>
+    public int FramesOf(string bank, string video)
+    {
+        var counts = s_frames.GetValue(this, static index =>
+        {
+            var result = new Dictionary<(string, string), int>(index._base.Frames());
+            for (int w = 0; index._removed is { } removed && w < removed.Length; w++)
+                for (ulong bits = removed[w]; bits != 0; bits &= bits - 1)
+                    Count(result, index._base.BankAt(w * 64 + BitOperations.TrailingZeroCount(bits)), index._base.IdAt(w * 64 + BitOperations.TrailingZeroCount(bits)), -1);
+            for (int i = 0; i < index._overlay.Count; i++) Count(result, index._overlay.BankAt(i), index._overlay.IdAt(i), +1);
+            return result;
+        });
+        return counts.GetValueOrDefault((bank, video));
+
+        static void Count(Dictionary<(string, string), int> counts, string bank, string id, int by)
+        {
+            if (VideoMatcher.VideoIdOf(id) is { } v) counts[(bank, v)] = counts.GetValueOrDefault((bank, v)) + by;
+        }
+    }
 
     internal bool IsRemoved(int basePosition) => _removed is { } r && (r[basePosition >> 6] & (1UL << basePosition)) != 0;
 
@@ -92,15 +126,17 @@ public sealed class BankIndex
     {
         var matches = new List<BankMatch>();
         if (quality < Options.MinQuality || Count == 0) return matches;
-        var best = new Dictionary<BankEntry, BankMatch>(ReferenceEqualityComparer.Instance);
+        // Keyed by place (base position, or the overlay's as ~position): an entry is made once, for its nearest hit.
+        var best = new Dictionary<int, (int Distance, PdqTransform Transform)>();
         foreach (var (query, transform) in Queries(hash, dihedral))
         {
             var (baseHits, overlayHits) = Search(query);
             foreach (var hit in baseHits)
-                if (!IsRemoved(hit.Position)) Keep(_base.Entries[hit.Position], hit.Distance, transform);
-            foreach (var hit in overlayHits) Keep(_overlay.Entries[hit.Position], hit.Distance, transform);
+                if (!IsRemoved(hit.Position)) Keep(hit.Position, hit.Distance, transform);
+            foreach (var hit in overlayHits) Keep(~hit.Position, hit.Distance, transform);
         }
-        matches.AddRange(best.Values);
+        foreach (var (at, (distance, transform)) in best)
+            matches.Add(new BankMatch(at >= 0 ? _base.EntryAt(at) : _overlay.EntryAt(~at), distance, transform));
         matches.Sort(static (a, b) =>
         {
             int c = a.Distance.CompareTo(b.Distance);
@@ -109,10 +145,9 @@ public sealed class BankIndex
         });
         return matches;
 
-        void Keep(BankEntry entry, int distance, PdqTransform transform)
+        void Keep(int at, int distance, PdqTransform transform)
         {
-            if (!best.TryGetValue(entry, out var known) || distance < known.Distance)
-                best[entry] = new BankMatch(entry, distance, transform);
+            if (!best.TryGetValue(at, out var known) || distance < known.Distance) best[at] = (distance, transform);
         }
     }
 
@@ -125,14 +160,16 @@ public sealed class BankIndex
         {
             var (baseHits, overlayHits) = Search(query);
             foreach (var hit in baseHits)
-                if (!IsRemoved(hit.Position)) Keep(_base.Entries[hit.Position], hit.Distance, transform);
-            foreach (var hit in overlayHits) Keep(_overlay.Entries[hit.Position], hit.Distance, transform);
+                if (!IsRemoved(hit.Position)) Keep(_base, hit.Position, hit.Distance, transform);
+            foreach (var hit in overlayHits) Keep(_overlay, hit.Position, hit.Distance, transform);
         }
         return best;
 
-        void Keep(BankEntry entry, int distance, PdqTransform transform)
+        void Keep(BankSegment segment, int at, int distance, PdqTransform transform)
         {
-            if (best is not { } b || distance < b.Distance || (distance == b.Distance && Before(entry, b.Entry)))
+            if (best is { } b && distance > b.Distance) return;
+            var entry = segment.EntryAt(at);
+            if (best is not { } known || distance < known.Distance || Before(entry, known.Entry))
                 best = new BankMatch(entry, distance, transform);
         }
     }
@@ -163,49 +200,5 @@ public sealed class BankIndex
         for (int t = 1; t < PdqDihedral.Count; t++) yield return (d[(PdqTransform)t], (PdqTransform)t);
     }
 
-    /// <summary>Entries and the structure that searches them: a multi-index for many, a linear scan for few (a
-    /// multi-index carries 4 MiB of bucket starts whatever its size; a scan of a few thousand hashes is microseconds).</summary>
-    internal sealed class Segment
-    {
-        /// <summary>Up to this many entries an overlay is scanned rather than indexed.</summary>
-        public const int ScanLimit = 4096;
-
-        private readonly MultiIndexHashIndex? _index;
-        private readonly BruteForceSearch? _scan;
-
-        private Segment(BankEntry[] entries, MultiIndexHashIndex? index, BruteForceSearch? scan)
-        {
-            Entries = entries;
-            _index = index;
-            _scan = scan;
-        }
-
-        public static Segment Empty { get; } = new([], null, null);
-
-        public BankEntry[] Entries { get; }
-
-        public int Count => Entries.Length;
-
-        public long MemoryBytes => _index?.MemoryBytes ?? 32L * (_scan?.Count ?? 0);
-
-        public static Segment Build(BankEntry[] entries, bool preferIndex)
-        {
-            if (entries.Length == 0) return Empty;
-            var hashes = new PdqHash[entries.Length];
-            for (int i = 0; i < hashes.Length; i++) hashes[i] = entries[i].Hash;
-            return preferIndex || entries.Length > ScanLimit
-                ? new Segment(entries, MultiIndexHashIndex.Build(hashes), null)
-                : new Segment(entries, null, new BruteForceSearch(hashes));
-        }
-
-        public void Search(PdqHash query, int maxDistance, List<IndexHit> hits)
-        {
-            if (_index is not null) _index.Search(query, maxDistance, hits);
-            else _scan?.Search(query, maxDistance, hits);
-        }
-    }
-
     internal static int RemovedWords(int count) => (count + 63) >> 6;
-
-    internal static int CountRemoved(ulong[]? removed) => removed is null ? 0 : removed.Sum(w => BitOperations.PopCount(w));
 }

@@ -24,6 +24,8 @@ public sealed class BruteForceSearch
 
     public int Count => _hashes.Length / 4;
 
+    public PdqHash HashAt(int position) => new(_hashes[4 * position], _hashes[4 * position + 1], _hashes[4 * position + 2], _hashes[4 * position + 3]);
+
     public static bool SimdSupported => Avx2.IsSupported;
 
     /// <summary>Whether the AVX-512 kernel (the AVX2 kernel on 512-bit vectors, two hashes per vector) can run.

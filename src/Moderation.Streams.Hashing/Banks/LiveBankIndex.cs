@@ -6,26 +6,24 @@ namespace Moderation.Streams.Hashing.Banks;
 /// </summary>
 /// <remarks>
 /// A change touches only what changed: an added or replaced entry goes to the snapshot's overlay (scanned while
-/// small, indexed beyond <see cref="BankIndex.Segment.ScanLimit"/>), a removed one is marked in the base's removed
+/// small, indexed beyond <see cref="BankSegment.ScanLimit"/>), a removed one is marked in the base's removed
 /// set, and <see cref="Publish"/> makes the next snapshot, sharing the base. When the overlay outgrows
 /// <see cref="OverlayLimit"/> (an eighth of the base, at least <see cref="MinOverlayLimit"/>) or a quarter of the base
 /// is removed, the publish compacts: every live entry into a new base, once. Changes between publishes are not
-/// visible to readers, so a writer can apply a bank's whole catch-up and publish once.
+/// visible to readers, so a writer can apply a bank's whole catch-up and publish once. Base entries are found by
+/// the base's own position table: no dictionary of ids (10M strings would cost more than the index).
 /// </remarks>
 public sealed class LiveBankIndex
 {
     /// <summary>The overlay may always hold this many entries before a compaction.</summary>
     public const int MinOverlayLimit = 65_536;
 
-    // Where an entry lives: a base position (>= 0), the overlay, or nowhere searched (quality under the minimum).
-    private const int InOverlay = -1;
-    private const int NotSearched = -2;
-
     private readonly int _minOverlayLimit;
-    private readonly Dictionary<string, Dictionary<string, int>> _banks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _counts = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Bank, string Id), BankEntry> _overlay = [];
+    // Quality under the minimum: held (a later import may replace them) but never searched.
     private readonly Dictionary<(string Bank, string Id), BankEntry> _unsearched = [];
-    private BankIndex.Segment _base = BankIndex.Segment.Empty;
+    private BankSegment _base = BankSegment.Empty;
     private ulong[]? _removed;
     private int _removedCount;
     private bool _removedShared;
@@ -57,17 +55,19 @@ public sealed class LiveBankIndex
     /// <summary>Overlay entries that trigger a compaction at the next publish.</summary>
     public int OverlayLimit => Math.Max(_minOverlayLimit, _base.Count / 8);
 
-    /// <summary>The banks held (with at least one entry, or replaced by an empty copy).</summary>
-    public IReadOnlyCollection<string> Banks => _banks.Keys;
+    /// <summary>The banks held (with entries, or replaced by an empty copy).</summary>
+    public IReadOnlyCollection<string> Banks => _counts.Keys;
 
     /// <summary>Entries of a bank (searched or not).</summary>
-    public int CountOf(string bank) => _banks.TryGetValue(bank, out var ids) ? ids.Count : 0;
+    public int CountOf(string bank) => _counts.GetValueOrDefault(bank);
 
     /// <summary>The entry held under this id, or null.</summary>
     public BankEntry? Find(string bank, string id)
     {
-        if (!_banks.TryGetValue(bank, out var ids) || !ids.TryGetValue(id, out int at)) return null;
-        return EntryAt(bank, id, at);
+        if (!_counts.ContainsKey(bank)) return null;
+        if (_overlay.TryGetValue((bank, id), out var entry) || _unsearched.TryGetValue((bank, id), out entry)) return entry;
+        int at = BasePosition(bank, id);
+        return at < 0 ? null : _base.EntryAt(at);
     }
 
     /// <summary>Adds or replaces entries (by bank and id). An entry equal to the one held changes nothing.</summary>
@@ -76,26 +76,25 @@ public sealed class LiveBankIndex
         ArgumentNullException.ThrowIfNull(entries);
         foreach (var entry in entries)
         {
-            if (!_banks.TryGetValue(entry.Bank, out var ids)) _banks[entry.Bank] = ids = new Dictionary<string, int>(StringComparer.Ordinal);
-            if (ids.TryGetValue(entry.Id, out int at))
+            var held = Find(entry.Bank, entry.Id);
+            if (held is not null)
             {
-                if (EntryAt(entry.Bank, entry.Id, at) == entry) continue;
-                Drop(entry.Bank, entry.Id, at);
+                if (held == entry) continue;
+                Drop(entry.Bank, entry.Id);
             }
             else
             {
                 _total++;
+                _counts[entry.Bank] = _counts.GetValueOrDefault(entry.Bank) + 1;
             }
             if (entry.Quality >= Options.MinQuality)
             {
                 _overlay[(entry.Bank, entry.Id)] = entry;
-                ids[entry.Id] = InOverlay;
                 _overlayChanged = true;
             }
             else
             {
                 _unsearched[(entry.Bank, entry.Id)] = entry;
-                ids[entry.Id] = NotSearched;
             }
             Dirty = true;
         }
@@ -105,13 +104,13 @@ public sealed class LiveBankIndex
     public int Remove(string bank, IEnumerable<string> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        if (!_banks.TryGetValue(bank, out var held)) return 0;
+        if (!_counts.ContainsKey(bank)) return 0;
         int removed = 0;
         foreach (var id in ids)
         {
-            if (!held.Remove(id, out int at)) continue;
-            Drop(bank, id, at);
+            if (!Drop(bank, id)) continue;
             _total--;
+            _counts[bank]--;
             removed++;
             Dirty = true;
         }
@@ -123,33 +122,91 @@ public sealed class LiveBankIndex
     public int Replace(string bank, IReadOnlyCollection<BankEntry> entries)
     {
         ArgumentNullException.ThrowIfNull(entries);
-        var wanted = new HashSet<string>(entries.Count, StringComparer.Ordinal);
+        foreach (var entry in entries)
+            if (entry.Bank != bank) throw new ArgumentException($"entry {entry.Id} belongs to bank {entry.Bank}, not {bank}", nameof(entries));
+        if (_total == 0 && entries.Count > BankSegment.ScanLimit)
+        {
+            // A first load: straight into the base rather than through the overlay.
+            Load(bank, entries);
+            return entries.Count;
+        }
+        // Base entries are compared in place and ticked off, so only what differs is ever made into an object.
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new ulong[BankIndex.RemovedWords(_base.Count)];
         var changed = new List<BankEntry>();
         foreach (var entry in entries)
         {
-            if (entry.Bank != bank) throw new ArgumentException($"entry {entry.Id} belongs to bank {entry.Bank}, not {bank}", nameof(entries));
-            wanted.Add(entry.Id);
-            if (Find(bank, entry.Id) != entry) changed.Add(entry);
+            int at = _overlay.ContainsKey((bank, entry.Id)) || _unsearched.ContainsKey((bank, entry.Id)) ? -1 : BasePosition(bank, entry.Id);
+            if (at >= 0)
+            {
+                seen[at >> 6] |= 1UL << at;
+                if (!_base.SameContent(at, entry)) changed.Add(entry);
+                continue;
+            }
+            if (wanted.Add(entry.Id) && Find(bank, entry.Id) != entry) changed.Add(entry);
         }
-        var gone = _banks.TryGetValue(bank, out var held) ? held.Keys.Where(id => !wanted.Contains(id)).ToList() : [];
-        if (_total == 0 && changed.Count > BankIndex.Segment.ScanLimit)
-        {
-            // A first load: straight into the base rather than through the overlay.
-            Load(changed);
-            return changed.Count;
-        }
+        var gone = new List<string>();
+        for (int i = 0; i < _base.Count; i++)
+            if ((seen[i >> 6] & (1UL << i)) == 0 && !IsRemoved(i) && _base.BankAt(i) == bank) gone.Add(_base.IdAt(i));
+        foreach (var (b, id) in _overlay.Keys.Concat(_unsearched.Keys))
+            if (b == bank && !wanted.Contains(id)) gone.Add(id);
         Upsert(changed);
         Remove(bank, gone);
-        if (!_banks.ContainsKey(bank)) _banks[bank] = new Dictionary<string, int>(StringComparer.Ordinal);
+        _counts.TryAdd(bank, 0);
         return changed.Count + gone.Count;
+    }
+
+    /// <summary>Nothing held (no entry, searched or not).</summary>
+    public bool IsEmpty => _total == 0;
+
+    /// <summary>Starts loading a bank into an empty index entry by entry (a first load streamed from the store, never
+    /// a list of every entry); nothing changes until <see cref="Loader.Complete"/>, so an abandoned load leaves no trace.</summary>
+    /// <exception cref="InvalidOperationException">The index is not empty (use <see cref="Replace"/>).</exception>
+    public Loader BeginLoad(string bank, int capacity = 0)
+    {
+        if (!IsEmpty) throw new InvalidOperationException("a bank can be streamed in only while the index is empty");
+        return new Loader(this, bank, capacity);
+    }
+
+    /// <summary>A first load in progress (see <see cref="BeginLoad"/>).</summary>
+    public sealed class Loader
+    {
+        private readonly LiveBankIndex _owner;
+        private readonly string _bank;
+        private readonly BankSegment.Builder _builder;
+        private readonly Dictionary<(string Bank, string Id), BankEntry> _unsearched = [];
+
+        internal Loader(LiveBankIndex owner, string bank, int capacity)
+        {
+            _owner = owner;
+            _bank = bank;
+            _builder = new BankSegment.Builder(capacity);
+        }
+
+        public int Count { get; private set; }
+
+        public void Add(BankEntry entry)
+        {
+            if (entry.Bank != _bank) throw new ArgumentException($"entry {entry.Id} belongs to bank {entry.Bank}, not {_bank}", nameof(entry));
+            if (entry.Quality >= _owner.Options.MinQuality) _builder.Add(entry);
+            else _unsearched[(entry.Bank, entry.Id)] = entry;
+            Count++;
+        }
+
+        /// <summary>Makes the loaded entries the index's (published at the next <see cref="Publish"/>).</summary>
+        public void Complete()
+        {
+            if (!_owner.IsEmpty) throw new InvalidOperationException("the index changed during the load");
+            _owner.Load(_bank, _builder, _unsearched);
+        }
     }
 
     /// <summary>Drops a whole bank. Returns how many entries it held.</summary>
     public int RemoveBank(string bank)
     {
-        if (!_banks.TryGetValue(bank, out var held)) return 0;
-        int count = Remove(bank, held.Keys.ToList());
-        _banks.Remove(bank);
+        if (!_counts.ContainsKey(bank)) return 0;
+        int count = Remove(bank, HeldIds(bank).ToList());
+        _counts.Remove(bank);
         Dirty = true;
         return count;
     }
@@ -159,7 +216,17 @@ public sealed class LiveBankIndex
     public BankIndex Publish()
     {
         if (_overlay.Count > OverlayLimit || (_removedCount > 0 && _removedCount > _base.Count / 4)) Compact();
-        var overlay = _overlayChanged ? BankIndex.Segment.Build([.. _overlay.Values], preferIndex: false) : _current.Overlay;
+        BankSegment overlay;
+        if (_overlayChanged)
+        {
+            var builder = new BankSegment.Builder(_overlay.Count);
+            foreach (var e in _overlay.Values) builder.Add(e);
+            overlay = builder.Build(preferIndex: false, out _);
+        }
+        else
+        {
+            overlay = _current.Overlay;
+        }
         var snapshot = new BankIndex(Options, _base, _removed, _removedCount, overlay, _total);
         _removedShared = true;
         _overlayChanged = false;
@@ -171,73 +238,89 @@ public sealed class LiveBankIndex
     /// <summary>Rebuilds the base from every live searched entry and empties the overlay and the removed set.</summary>
     public void Compact()
     {
-        var live = new List<BankEntry>(_base.Count - _removedCount + _overlay.Count);
+        var builder = new BankSegment.Builder(_base.Count - _removedCount + _overlay.Count);
         for (int i = 0; i < _base.Count; i++)
-            if (!IsRemoved(i)) live.Add(_base.Entries[i]);
-        live.AddRange(_overlay.Values);
-        SetBase([.. live]);
+            if (!IsRemoved(i)) builder.Add(_base, i);
+        foreach (var e in _overlay.Values) builder.Add(e);
+        _overlay.Clear();
+        SetBase(builder);
         Compactions++;
     }
 
-    // Empty index: every entry straight into a new base.
-    private void Load(List<BankEntry> entries)
+    // Empty index: every entry straight into a new base (an id given twice: the last counts).
+    private void Load(string bank, IReadOnlyCollection<BankEntry> entries)
     {
-        var searched = new List<BankEntry>(entries.Count);
-        foreach (var entry in entries)
-        {
-            if (!_banks.TryGetValue(entry.Bank, out var ids)) _banks[entry.Bank] = ids = new Dictionary<string, int>(StringComparer.Ordinal);
-            if (!ids.TryAdd(entry.Id, NotSearched)) throw new ArgumentException($"entry {entry.Id} of bank {entry.Bank} given twice", nameof(entries));
-            _total++;
-            if (entry.Quality >= Options.MinQuality) searched.Add(entry);
-            else _unsearched[(entry.Bank, entry.Id)] = entry;
-        }
-        SetBase([.. searched]);
-        Dirty = true;
+        var loader = BeginLoad(bank, entries.Count);
+        foreach (var entry in entries) loader.Add(entry);
+        loader.Complete();
     }
 
-    private void SetBase(BankEntry[] entries)
+    private void Load(string bank, BankSegment.Builder builder, Dictionary<(string Bank, string Id), BankEntry> unsearched)
     {
-        _base = BankIndex.Segment.Build(entries, preferIndex: true);
-        for (int i = 0; i < entries.Length; i++) _banks[entries[i].Bank][entries[i].Id] = i;
-        _overlay.Clear();
+        SetBase(builder);
+        // An id both under and over the minimum quality (a scan handed it over twice, changed in between): the searched one stays.
+        foreach (var (key, entry) in unsearched)
+            if (BasePosition(key.Bank, key.Id) < 0) _unsearched[key] = entry;
+        _total = _base.Count - _removedCount + _unsearched.Count;
+        _counts[bank] = _total;
+    }
+
+    private void SetBase(BankSegment.Builder builder)
+    {
+        _base = builder.Build(preferIndex: true, out var duplicates);
         _removed = null;
         _removedCount = 0;
         _removedShared = false;
+        foreach (int at in duplicates) MarkRemoved(at);
         _overlayChanged = true;
         Dirty = true;
     }
 
-    private BankEntry EntryAt(string bank, string id, int at) => at switch
+    // The ids a bank holds: its base entries not removed, its overlay's and its unsearched.
+    private IEnumerable<string> HeldIds(string bank)
     {
-        >= 0 => _base.Entries[at],
-        InOverlay => _overlay[(bank, id)],
-        _ => _unsearched[(bank, id)],
-    };
+        for (int i = 0; i < _base.Count; i++)
+            if (!IsRemoved(i) && _base.BankAt(i) == bank) yield return _base.IdAt(i);
+        foreach (var (b, id) in _overlay.Keys)
+            if (b == bank) yield return id;
+        foreach (var (b, id) in _unsearched.Keys)
+            if (b == bank) yield return id;
+    }
 
-    private void Drop(string bank, string id, int at)
+    // The live base position of an id, or -1 (not in the base, or removed from it).
+    private int BasePosition(string bank, string id)
     {
-        if (at >= 0)
+        int at = _base.Find(bank, id);
+        return at >= 0 && !IsRemoved(at) ? at : -1;
+    }
+
+    // Forgets where an entry lives; false when it is not held.
+    private bool Drop(string bank, string id)
+    {
+        if (_overlay.Remove((bank, id)))
         {
-            if (_removed is null || _removedShared)
-            {
-                // Published snapshots hold the old set: copy before the first change after a publish.
-                var copy = new ulong[BankIndex.RemovedWords(_base.Count)];
-                _removed?.CopyTo(copy, 0);
-                _removed = copy;
-                _removedShared = false;
-            }
-            _removed[at >> 6] |= 1UL << at;
-            _removedCount++;
-        }
-        else if (at == InOverlay)
-        {
-            _overlay.Remove((bank, id));
             _overlayChanged = true;
+            return true;
         }
-        else
+        if (_unsearched.Remove((bank, id))) return true;
+        int at = BasePosition(bank, id);
+        if (at < 0) return false;
+        MarkRemoved(at);
+        return true;
+    }
+
+    private void MarkRemoved(int at)
+    {
+        if (_removed is null || _removedShared)
         {
-            _unsearched.Remove((bank, id));
+            // Published snapshots hold the old set: copy before the first change after a publish.
+            var copy = new ulong[BankIndex.RemovedWords(_base.Count)];
+            _removed?.CopyTo(copy, 0);
+            _removed = copy;
+            _removedShared = false;
         }
+        _removed[at >> 6] |= 1UL << at;
+        _removedCount++;
     }
 
     private bool IsRemoved(int position) => _removed is { } r && (r[position >> 6] & (1UL << position)) != 0;

@@ -99,26 +99,31 @@ public sealed unsafe class MultiIndexHashIndex
         ulong* words = index._hashes;
         for (int i = 0; i < n; i++) hashes[i].CopyTo(new Span<ulong>(words + 4L * i, 4));
 
-        var cursor = new uint[Buckets];
-        for (int t = 0; t < WordCount; t++)
-        {
-            uint* start = index._starts + (long)t * StartsStride;
-            new Span<uint>(start, StartsStride).Clear();
-            int wordIndex = t >> 2, shift = (t & 3) * 16;
-            for (int i = 0; i < n; i++) start[(int)((words[4L * i + wordIndex] >> shift) & 0xFFFF) + 1]++;
-            start[0] = (uint)t * (uint)n;
-            for (int b = 0; b < Buckets; b++) start[b + 1] += start[b];
-            new Span<uint>(start, Buckets).CopyTo(cursor);
-            int f1 = (wordIndex + 1) & 3, f2 = (wordIndex + 2) & 3;
-            for (int i = 0; i < n; i++)
-            {
-                ulong* h = words + 4L * i;
-                uint slot = cursor[(int)((h[wordIndex] >> shift) & 0xFFFF)]++;
-                index._entries[2L * slot] = h[f1];
-                index._entries[2L * slot + 1] = (uint)h[f2] | ((ulong)(uint)i << 32);
-            }
-        }
+        // The 16 tables are independent: built in parallel (a 10M-hash index is ~3 GB of writes).
+        Parallel.For(0, WordCount, t => index.BuildTable(t, n));
         return index;
+    }
+
+    private void BuildTable(int t, int n)
+    {
+        ulong* words = _hashes;
+        var cursor = new uint[Buckets];
+        uint* start = _starts + (long)t * StartsStride;
+        new Span<uint>(start, StartsStride).Clear();
+        int wordIndex = t >> 2, shift = (t & 3) * 16;
+        for (int i = 0; i < n; i++) start[(int)((words[4L * i + wordIndex] >> shift) & 0xFFFF) + 1]++;
+        start[0] = (uint)t * (uint)n;
+        for (int b = 0; b < Buckets; b++) start[b + 1] += start[b];
+        new Span<uint>(start, Buckets).CopyTo(cursor);
+        int f1 = (wordIndex + 1) & 3, f2 = (wordIndex + 2) & 3;
+        for (int i = 0; i < n; i++)
+        {
+            ulong* h = words + 4L * i;
+            uint slot = cursor[(int)((h[wordIndex] >> shift) & 0xFFFF)]++;
+            _entries[2L * slot] = h[f1];
+            _entries[2L * slot + 1] = (uint)h[f2] | ((ulong)(uint)i << 32);
+        }
+        GC.KeepAlive(this);
     }
 
     /// <summary>Appends every indexed hash within <paramref name="maxDistance"/> of <paramref name="query"/> to

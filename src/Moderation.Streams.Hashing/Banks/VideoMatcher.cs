@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Moderation.Streams.Hashing.Banks;
 
 /// <summary>
@@ -15,7 +13,6 @@ public static class VideoMatcher
     /// <summary>Separates a banked video's id from the frame's time in an entry id (W3C media fragment).</summary>
     public const string FrameSeparator = "#t=";
 
-    private static readonly ConditionalWeakTable<BankIndex, Dictionary<(string Bank, string Video), int>> FrameCounts = new();
 
     /// <summary>The banked video's id of a frame entry id, or null for an image entry.</summary>
     public static string? VideoIdOf(string entryId)
@@ -88,18 +85,7 @@ public static class VideoMatcher
         || (candidate.FrameTimestampsMs.Count == best.FrameTimestampsMs.Count && candidate.Distance < best.Distance);
 
     /// <summary>Frames of a banked video in the index (counted once per index snapshot).</summary>
-    private static int FramesOf(BankIndex index, string bank, string video)
-    {
-        var counts = FrameCounts.GetValue(index, static i =>
-        {
-            var result = new Dictionary<(string, string), int>();
-            foreach (var e in i.Entries)
-                if (VideoIdOf(e.Id) is { } v)
-                    result[(e.Bank, v)] = result.GetValueOrDefault((e.Bank, v)) + 1;
-            return result;
-        });
-        return counts.GetValueOrDefault((bank, video), 1);
-    }
+    private static int FramesOf(BankIndex index, string bank, string video) => Math.Max(1, index.FramesOf(bank, video));
 
     private sealed class Group
     {

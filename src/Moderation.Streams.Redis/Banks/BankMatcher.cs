@@ -198,14 +198,30 @@ public sealed class BankMatcher : IAsyncDisposable
                     deltas++;
                     continue;
                 }
-                var copy = await Read((s, token) => new ValueTask<BankCopy>(s.ReadAsync(name, token)), ct).ConfigureAwait(false);
+                (long Version, DateTimeOffset? ChangedAt) head;
+                if (full && _live.IsEmpty)
+                {
+                    // A first load (or a store under a new epoch with nothing held): streamed into the index, never a list.
+                    var (readHead, loader) = await Read(async (s, token) =>
+                    {
+                        var fresh = _live.BeginLoad(name);
+                        return (await s.ReadAsync(name, fresh.Add, token).ConfigureAwait(false), fresh);
+                    }, ct).ConfigureAwait(false);
+                    loader.Complete();
+                    head = readHead;
+                }
+                else
+                {
+                    var copy = await Read((s, token) => new ValueTask<BankCopy>(s.ReadAsync(name, token)), ct).ConfigureAwait(false);
+                    _live.Replace(name, copy.Entries);
+                    head = (copy.Version, copy.ChangedAt);
+                }
                 // A change this copy applies: not the first load, a full reload of the same version, or a store under a new
                 // epoch (restored or restarted: its writes are not this worker's delay), but the first write to an empty one.
-                if (_loaded && copy.ChangedAt is { } at && (state.Epoch == _epoch || _epoch is null)
-                    && (!known || (loaded.Version != copy.Version && loaded.Epoch == state.Epoch)))
+                if (_loaded && head.ChangedAt is { } at && (state.Epoch == _epoch || _epoch is null)
+                    && (!known || (loaded.Version != head.Version && loaded.Epoch == state.Epoch)))
                     (applied ??= []).Add((name, at));
-                _live.Replace(name, copy.Entries);
-                _banks[name] = (copy.Version, state.Epoch);
+                _banks[name] = (head.Version, state.Epoch);
                 _orphans.Remove(name);
                 whole++;
             }

@@ -191,17 +191,27 @@ public sealed partial class RedisBankStore
     /// (see <see cref="LoadAsync"/>).</summary>
     public async Task<BankCopy> ReadAsync(string bank, CancellationToken ct = default)
     {
+        var entries = new List<BankEntry>();
+        var (version, at) = await ReadAsync(bank, entries.Add, ct).ConfigureAwait(false);
+        return new BankCopy(version, at, entries);
+    }
+
+    /// <summary>Streams every entry of a bank to <paramref name="each"/> (nothing held here: a 10M-entry bank is never a
+    /// list); returns the version and the time of the last change, both read before the scan (see <see cref="LoadAsync"/>).
+    /// A scan may hand an entry over twice (Redis's SCAN guarantee); entries that cannot be decoded are skipped.</summary>
+    public async Task<(long Version, DateTimeOffset? ChangedAt)> ReadAsync(string bank, Action<BankEntry> each, CancellationToken ct = default)
+    {
         BankNames.Validate(bank);
+        ArgumentNullException.ThrowIfNull(each);
         var db = _redis.GetDatabase();
         var version = db.StringGetAsync(VersionKey(bank));
         var changedAt = db.StringGetAsync(ChangedAtKey(bank));
         long v = ParseVersion(await version.ConfigureAwait(false));
         var written = await changedAt.ConfigureAwait(false);
         DateTimeOffset? at = !written.IsNull && written.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
-        var entries = new List<BankEntry>();
         await foreach (var field in db.HashScanAsync(EntriesKey(bank), pageSize: ScanPageSize).WithCancellation(ct).ConfigureAwait(false))
-            if (Decode(bank, field.Name!, field.Value) is { } entry) entries.Add(entry);
-        return new BankCopy(v, at, entries);
+            if (Decode(bank, field.Name!, field.Value) is { } entry) each(entry);
+        return (v, at);
     }
 
     /// <summary>The changes after <paramref name="from"/> up to <paramref name="to"/>: every entry id they touched (added,
@@ -293,7 +303,7 @@ public sealed partial class RedisBankStore
     {
         try
         {
-            var s = JsonSerializer.Deserialize((byte[])value!, StoredEntryJson.Default.StoredEntry);
+            var s = JsonSerializer.Deserialize(((ReadOnlyMemory<byte>)value).Span, StoredEntryJson.Default.StoredEntry);
             if (s is null || !PdqHash.TryParse(s.Hash, out var hash)) return null;
             return new BankEntry(bank, id, hash, s.Quality, s.Label, s.Source, DateTimeOffset.FromUnixTimeMilliseconds(s.AddedAtMs));
         }

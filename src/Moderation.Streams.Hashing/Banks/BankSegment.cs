@@ -1,0 +1,249 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Moderation.Streams.Hashing.Banks;
+
+/// <summary>
+/// Bank entries stored by column, with the structure that searches their hashes: a multi-index for many, a linear
+/// scan for few (a multi-index carries 4 MiB of bucket starts whatever its size; a scan of a few thousand hashes is
+/// microseconds). Immutable once built.
+/// </summary>
+/// <remarks>
+/// An entry costs no object: its hash lives in the search structure, its id as UTF-8 bytes in one array, bank, label
+/// and source as indexes into tables of distinct strings, quality and added_at in arrays of their own (~40 bytes
+/// plus the id for 10M entries, against ~200 as objects). A <see cref="BankEntry"/> is made only for a match or a
+/// caller that asks. An open-addressing table over (bank, id) finds an entry's position without a dictionary of strings.
+/// </remarks>
+internal sealed class BankSegment
+{
+    /// <summary>Up to this many entries a segment is scanned rather than indexed (unless an index is asked for).</summary>
+    public const int ScanLimit = 4096;
+
+    private readonly MultiIndexHashIndex? _index;
+    private readonly BruteForceSearch? _scan;
+    private readonly string[] _banks;
+    private readonly ushort[] _bank;
+    private readonly byte[] _quality;
+    private readonly long[] _addedTicks;
+    private readonly string[] _strings;
+    private readonly int[] _label;
+    private readonly int[] _source;
+    private readonly byte[] _ids;
+    private readonly int[] _idStart;
+    private readonly int[] _slots;
+    private Dictionary<(string Bank, string Video), int>? _frames;
+
+    private BankSegment(Builder b, MultiIndexHashIndex? index, BruteForceSearch? scan)
+    {
+        Count = b.Count;
+        _index = index;
+        _scan = scan;
+        _banks = [.. b.Banks];
+        _bank = [.. b.Bank];
+        _quality = [.. b.Quality];
+        _addedTicks = [.. b.AddedTicks];
+        _strings = [.. b.Strings];
+        _label = [.. b.Label];
+        _source = [.. b.Source];
+        _ids = [.. b.Ids];
+        _idStart = [.. b.IdStart];
+        _slots = new int[SlotsFor(Count)];
+    }
+
+    public static BankSegment Empty { get; } = new Builder(0).Build(preferIndex: false, out _);
+
+    public int Count { get; }
+
+    /// <summary>Native bytes of the search structure.</summary>
+    public long MemoryBytes => _index?.MemoryBytes ?? 32L * (_scan?.Count ?? 0);
+
+    /// <summary>Managed bytes of the columns and the position table (approximate: array payloads).</summary>
+    public long ColumnBytes => 2L * _bank.Length + _quality.Length + 8L * _addedTicks.Length + 4L * (_label.Length + _source.Length + _idStart.Length + _slots.Length) + _ids.Length;
+
+    public PdqHash HashAt(int position) => _index is not null ? _index[position] : _scan!.HashAt(position);
+
+    public string BankAt(int position) => _banks[_bank[position]];
+
+    public string IdAt(int position) => Encoding.UTF8.GetString(IdBytes(position));
+
+    public BankEntry EntryAt(int position) => new(BankAt(position), IdAt(position), HashAt(position), _quality[position],
+        StringAt(_label[position]), StringAt(_source[position]), new DateTimeOffset(_addedTicks[position], TimeSpan.Zero));
+
+    /// <summary>Whether the entry at <paramref name="position"/>, found by <paramref name="entry"/>'s bank and id, holds
+    /// the same hash and metadata (compared in place, no object made).</summary>
+    public bool SameContent(int position, BankEntry entry) =>
+        _quality[position] == entry.Quality && _addedTicks[position] == entry.AddedAt.UtcTicks && HashAt(position) == entry.Hash
+        && StringAt(_label[position]) == entry.Label && StringAt(_source[position]) == entry.Source;
+
+    /// <summary>The position of the entry with this bank and id, or -1.</summary>
+    public int Find(string bank, string id)
+    {
+        int b = Array.IndexOf(_banks, bank);
+        if (b < 0 || Count == 0) return -1;
+        int length = Encoding.UTF8.GetByteCount(id);
+        Span<byte> key = length <= 1024 ? stackalloc byte[length] : new byte[length];
+        Encoding.UTF8.GetBytes(id, key);
+        int mask = _slots.Length - 1;
+        for (int slot = Slot(b, key) & mask; ; slot = (slot + 1) & mask)
+        {
+            int at = _slots[slot] - 1;
+            if (at < 0) return -1;
+            if (_bank[at] == b && IdBytes(at).SequenceEqual(key)) return at;
+        }
+    }
+
+    public void Search(PdqHash query, int maxDistance, List<IndexHit> hits)
+    {
+        if (_index is not null) _index.Search(query, maxDistance, hits);
+        else _scan?.Search(query, maxDistance, hits);
+    }
+
+    /// <summary>Frames of each banked video in the segment (ids <c>{video}#t=…</c>), counted once.</summary>
+    public IReadOnlyDictionary<(string Bank, string Video), int> Frames()
+    {
+        var frames = Volatile.Read(ref _frames);
+        if (frames is not null) return frames;
+        frames = [];
+        var separator = "#t="u8;
+        for (int p = 0; p < Count; p++)
+        {
+            var id = IdBytes(p);
+            int at = id.LastIndexOf(separator);
+            if (at <= 0) continue;
+            var key = (BankAt(p), Encoding.UTF8.GetString(id[..at]));
+            frames[key] = frames.GetValueOrDefault(key) + 1;
+        }
+        Volatile.Write(ref _frames, frames);
+        return frames;
+    }
+
+    private ReadOnlySpan<byte> IdBytes(int position) => _ids.AsSpan(_idStart[position], _idStart[position + 1] - _idStart[position]);
+
+    private string? StringAt(int index) => index < 0 ? null : _strings[index];
+
+    private static int SlotsFor(int count)
+    {
+        int slots = 16;
+        while (slots < count + count / 2) slots <<= 1;
+        return slots;
+    }
+
+    private static int Slot(int bank, ReadOnlySpan<byte> id)
+    {
+        var hash = new HashCode();
+        hash.Add(bank);
+        hash.AddBytes(id);
+        return hash.ToHashCode() & int.MaxValue;
+    }
+
+    // Fills the position table; an entry whose bank and id an earlier one had replaces it there, and the earlier
+    // position is returned as a duplicate (the caller hides it).
+    private List<int> Place()
+    {
+        var duplicates = new List<int>();
+        int mask = _slots.Length - 1;
+        for (int p = 0; p < Count; p++)
+        {
+            var id = IdBytes(p);
+            for (int slot = Slot(_bank[p], id) & mask; ; slot = (slot + 1) & mask)
+            {
+                int at = _slots[slot] - 1;
+                if (at < 0)
+                {
+                    _slots[slot] = p + 1;
+                    break;
+                }
+                if (_bank[at] == _bank[p] && IdBytes(at).SequenceEqual(id))
+                {
+                    duplicates.Add(at);
+                    _slots[slot] = p + 1;
+                    break;
+                }
+            }
+        }
+        return duplicates;
+    }
+
+    /// <summary>Collects entries column by column (strings interned), then builds the segment.</summary>
+    internal sealed class Builder(int capacity)
+    {
+        private readonly Dictionary<string, int> _bankIndex = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> _stringIndex = new(StringComparer.Ordinal);
+
+        public List<string> Banks { get; } = [];
+        public List<PdqHash> Hashes { get; } = new(capacity);
+        public List<ushort> Bank { get; } = new(capacity);
+        public List<byte> Quality { get; } = new(capacity);
+        public List<long> AddedTicks { get; } = new(capacity);
+        public List<string> Strings { get; } = [];
+        public List<int> Label { get; } = new(capacity);
+        public List<int> Source { get; } = new(capacity);
+        public List<byte> Ids { get; } = new(capacity * 12);
+        public List<int> IdStart { get; } = new(capacity + 1) { 0 };
+
+        public int Count => Hashes.Count;
+
+        public void Add(BankEntry entry)
+        {
+            Hashes.Add(entry.Hash);
+            AddColumns(entry.Bank, entry.Quality, entry.AddedAt.UtcTicks, entry.Label, entry.Source);
+            int length = Encoding.UTF8.GetByteCount(entry.Id);
+            int at = Ids.Count;
+            if ((long)at + length >= Array.MaxLength) throw new InvalidOperationException("the ids of one index exceed 2 GiB");
+            CollectionsMarshal.SetCount(Ids, at + length);
+            Encoding.UTF8.GetBytes(entry.Id, CollectionsMarshal.AsSpan(Ids).Slice(at, length));
+            EndId();
+        }
+
+        /// <summary>Copies one entry of another segment without making an object of it.</summary>
+        public void Add(BankSegment from, int position)
+        {
+            Hashes.Add(from.HashAt(position));
+            AddColumns(from.BankAt(position), from._quality[position], from._addedTicks[position], from.StringAt(from._label[position]), from.StringAt(from._source[position]));
+            var id = from.IdBytes(position);
+            if ((long)Ids.Count + id.Length >= Array.MaxLength) throw new InvalidOperationException("the ids of one index exceed 2 GiB");
+            Ids.AddRange(id);
+            EndId();
+        }
+
+        private void AddColumns(string bank, int quality, long addedTicks, string? label, string? source)
+        {
+            if (!_bankIndex.TryGetValue(bank, out int b))
+            {
+                if (Banks.Count > ushort.MaxValue) throw new InvalidOperationException("more than 65,536 banks in one index");
+                _bankIndex[bank] = b = Banks.Count;
+                Banks.Add(bank);
+            }
+            Bank.Add((ushort)b);
+            Quality.Add((byte)Math.Clamp(quality, 0, 255));
+            AddedTicks.Add(addedTicks);
+            Label.Add(Intern(label));
+            Source.Add(Intern(source));
+        }
+
+        private void EndId() => IdStart.Add(Ids.Count);
+
+        private int Intern(string? value)
+        {
+            if (value is null) return -1;
+            if (!_stringIndex.TryGetValue(value, out int i))
+            {
+                _stringIndex[value] = i = Strings.Count;
+                Strings.Add(value);
+            }
+            return i;
+        }
+
+        /// <summary>Builds the segment; <paramref name="duplicates"/> lists the positions whose bank and id a later
+        /// entry repeated (hide them).</summary>
+        public BankSegment Build(bool preferIndex, out List<int> duplicates)
+        {
+            var hashes = CollectionsMarshal.AsSpan(Hashes);
+            var segment = Count == 0 ? new BankSegment(this, null, null)
+                : preferIndex || Count > ScanLimit ? new BankSegment(this, MultiIndexHashIndex.Build(hashes), null)
+                : new BankSegment(this, null, new BruteForceSearch(hashes));
+            duplicates = segment.Place();
+            return segment;
+        }
+    }
+}
