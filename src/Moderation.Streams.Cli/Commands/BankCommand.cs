@@ -71,7 +71,29 @@ internal static class BankCommand
         {
             Description = $"--kind texts only: the least cosine similarity that matches, above 0 and at most 1 (default: the bank's, else {Text.MeaningBank.DefaultThreshold})",
         };
-        var command = new Command("import", "Import hashes (or, with --kind, terms, domains or texts) from CSV into a bank; prints the bank's new version.") { redis, bank, file, replace, source, kind, threshold };
+        var progress = new Option<string>("--progress")
+        {
+            Description = "Hash and digest banks: progress on stderr: auto (a bar on a terminal, a line every 10 s or 1,000,000 rows otherwise), bar, lines or none",
+            DefaultValueFactory = _ => "auto",
+        };
+        progress.AcceptOnlyFromAmong(StreamingBankImport.ProgressModes);
+        var chunkRows = new Option<int>("--chunk-rows")
+        {
+            Description = $"Hash and digest banks: entries written per chunk (1-{StreamingBankImport.MaxChunkRows:N0}); the file is read twice, " +
+                          "first only to check every row (a refused row fails the import with nothing written), then to write it chunk by chunk, " +
+                          "so memory stays flat for a file of millions of rows",
+            DefaultValueFactory = _ => StreamingBankImport.DefaultChunkRows,
+        };
+        chunkRows.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 1 or > StreamingBankImport.MaxChunkRows)
+                r.AddError($"--chunk-rows must be 1-{StreamingBankImport.MaxChunkRows}");
+        });
+        var command = new Command("import", "Import hashes (or, with --kind, digests, terms, domains or texts) from CSV into a bank; prints the bank's new version. " +
+                                            "Hash and digest files are streamed: every row is checked before anything is written, then written in chunks of --chunk-rows.")
+        {
+            redis, bank, file, replace, source, kind, threshold, progress, chunkRows,
+        };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "import", async store =>
         {
             var name = parse.GetValue(bank)!;
@@ -83,7 +105,8 @@ internal static class BankCommand
                     Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
                     return ExitCodes.Usage;
                 }
-                return await DigestBankVerbs.ImportAsync(store, digestKind, name, path, parse.GetValue(replace), parse.GetValue(source));
+                return await DigestBankVerbs.ImportAsync(store, digestKind, name, path, parse.GetValue(replace), parse.GetValue(source),
+                    parse.GetValue(progress)!, parse.GetValue(chunkRows));
             }
             if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes)
                 return await TextBankVerbs.ImportAsync(store, textKind, name, path, parse.GetValue(replace), parse.GetValue(threshold));
@@ -92,31 +115,17 @@ internal static class BankCommand
                 Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
                 return ExitCodes.Usage;
             }
-            BankCsv.ReadResult<BankEntry> read;
-            try
-            {
-                read = ReadCsv(path, name, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name));
-            }
-            catch (ModerationException e)
-            {
-                Console.Error.WriteLine($"moderation bank import: {path}: {e.Code}: {e.Message}");
-                return ExitCodes.Failure;
-            }
-            catch (BankCsvHeaderException e)
-            {
-                Console.Error.WriteLine($"moderation bank import: {path}: {e.Message}");
-                return ExitCodes.Usage;
-            }
-            var (entries, errors) = (read.Entries, read.Errors);
-            foreach (var error in errors) Console.Error.WriteLine($"moderation bank import: line {error.Line}: {error.Message}");
-            if (errors.Count > 0) return ExitCodes.Failure;
-            long version = await store.ImportAsync(name, entries, parse.GetValue(replace));
-            int low = entries.Count(e => e.Quality < BankMatchOptions.Default.MinQuality);
-            Console.Out.WriteLine($"imported {entries.Count} hashes into {name} (version {version})" +
+            var (code, read) = await StreamingBankImport.RunAsync(path, parse.GetValue(progress)!, parse.GetValue(chunkRows),
+                reader => BankCsv.PdqRows(reader, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name), DateTimeOffset.UtcNow),
+                row => BankCsv.Entry(name, row),
+                (chunk, first) => store.ImportAsync(name, chunk, first && parse.GetValue(replace)),
+                row => row.Quality < BankMatchOptions.Default.MinQuality);
+            if (read is null) return code;
+            Console.Out.WriteLine($"imported {read.Rows} hashes into {name} (version {read.Version})" +
                 (read.Layout is { Format: not BankCsvLayout.Moderation } layout ? $" from {Describe(layout)}" : "") +
                 (read.SkippedOtherSignalTypes > 0 ? $"; skipped {read.SkippedOtherSignalTypes} rows of other signal types" : "") +
                 (read.Layout is { Ignored.Count: > 0 } l ? $"; ignored columns: {string.Join(",", l.Ignored)}" : "") +
-                (low > 0 ? $"; {low} have quality < {BankMatchOptions.Default.MinQuality} and never match" : ""));
+                (read.LowQuality > 0 ? $"; {read.LowQuality} have quality < {BankMatchOptions.Default.MinQuality} and never match" : ""));
             return ExitCodes.Ok;
         }));
         return command;
@@ -130,15 +139,6 @@ internal static class BankCommand
         { Format: BankCsvLayout.ThreatExchange } => "a ThreatExchange dump (hash,id,added_on,tags)",
         _ => "hash,quality rows",
     };
-
-    private static BankCsv.ReadResult<BankEntry> ReadCsv(FileInfo path, string bank, string source)
-    {
-        // A named file must be a regular file (a FIFO would block, /dev/zero never end): refused before Redis is written.
-        using var reader = path.Name == "-"
-            ? new StreamReader(Console.OpenStandardInput())
-            : new StreamReader(new FileStream(RegularFile.OpenRead(path.FullName, ErrorCodes.UnsupportedMedia), FileAccess.Read));
-        return BankCsv.ReadAny(reader, bank, source, DateTimeOffset.UtcNow);
-    }
 
     private static Command Export()
     {

@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text;
+using Moderation.Streams.Contracts;
+using Moderation.Streams.Redis.Banks;
+using StackExchange.Redis;
+
+namespace Moderation.Streams.Cli.Tests;
+
+/// <summary><c>bank import</c> of a large file, run as a process against the embedded store: the file is streamed (every
+/// row checked in a first pass, then written in chunks), so a refused row at the very end still leaves nothing written,
+/// and the importing process's heap does not hold the file.</summary>
+public sealed class BankImportStreamingCommandTests : IDisposable
+{
+    private const int Rows = 200_000;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("bank-streaming-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [Fact]
+    public async Task A_200000_row_file_imports_in_chunks_and_a_bad_last_row_writes_nothing()
+    {
+        await using var redis = Embedded.EmbeddedRedisServer.Start();
+        var random = new Random(2211);
+        var hashes = new string[Rows];
+        var bytes = new byte[32];
+        var good = Path.Combine(_dir.FullName, "big.csv");
+        using (var writer = new StreamWriter(good, false, new UTF8Encoding(false)))
+        {
+            for (int i = 0; i < Rows; i++)
+            {
+                random.NextBytes(bytes);
+                hashes[i] = Convert.ToHexStringLower(bytes);
+                writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{hashes[i]},{50 + i % 51},s-{i},label-{i % 7},list-a,2026-11-03T08:15:30Z"));
+            }
+        }
+        var badAtTheEnd = Path.Combine(_dir.FullName, "bad-last.csv");
+        File.Copy(good, badAtTheEnd);
+        File.AppendAllText(badAtTheEnd, "not-a-hash,90,s-last\n");
+
+        var started = new List<CliProcess>();
+        async Task<CliProcess> Run(IReadOnlyDictionary<string, string?>? environment, params string[] args)
+        {
+            var cli = await CliProcess.RunAsync(["bank", .. args, "--redis", redis.Configuration + ",syncTimeout=30000,asyncTimeout=30000"], environment,
+                deadline: TimeSpan.FromMinutes(3), ct: Ct);
+            started.Add(cli);
+            return cli;
+        }
+
+        var imported = await Run(null, "import", "--bank", "big", good, "--chunk-rows", "30000", "--progress", "lines");
+        Assert.True(await imported.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, imported.Transcript());
+        var summary = Assert.Single(imported.StdoutLines);
+        Assert.Matches(@"^imported 200000 hashes into big \(version \d+\)$", summary);
+        long version = long.Parse(summary.Split("(version ")[1].TrimEnd(')'), CultureInfo.InvariantCulture);
+
+        var list = await Run(null, "list");
+        Assert.Equal([$"big\t{Rows}\tversion {version}"], list.StdoutLines);
+        await using (var mux = await ConnectionMultiplexer.ConnectAsync(redis.Configuration))
+        {
+            var (_, entries) = await new RedisBankStore(mux).LoadAsync("big", Ct);
+            Assert.Equal(Rows, entries.Count);
+            var byId = entries.ToDictionary(e => e.Id, StringComparer.Ordinal);
+            foreach (int i in new[] { 0, 29_999, 30_000, 123_457, Rows - 1 }) // both sides of a chunk boundary, and the last row
+            {
+                var e = byId[$"s-{i}"];
+                Assert.Equal((hashes[i], 50 + i % 51, $"label-{i % 7}", "list-a", new DateTimeOffset(2026, 11, 3, 8, 15, 30, TimeSpan.Zero)),
+                    (e.Hash.ToString(), e.Quality, e.Label, e.Source, e.AddedAt));
+            }
+        }
+
+        // The refused row is the file's last: the first pass finds it before a single chunk is written, even with --replace.
+        var refused = await Run(null, "import", "--bank", "big", "--replace", badAtTheEnd, "--chunk-rows", "30000");
+        Assert.Equal(ExitCodes.Failure, await refused.WaitForExitAsync(ct: Ct));
+        Assert.Equal([$"moderation bank import: line {Rows + 1}: not a 64-hex-digit PDQ hash: 'not-a-hash'"], refused.StderrLines);
+        Assert.Empty(refused.StdoutLines);
+        var intoNew = await Run(null, "import", "--bank", "fresh", badAtTheEnd);
+        Assert.Equal(ExitCodes.Failure, await intoNew.WaitForExitAsync(ct: Ct));
+        Assert.Equal([$"big\t{Rows}\tversion {version}"], (await Run(null, "list")).StdoutLines); // big untouched, no bank fresh
+
+        // Standard input cannot be read twice: it is copied to a temporary file, then imported the same way.
+        var piped = CliProcess.Start(["bank", "import", "--bank", "piped", "-", "--redis", redis.Configuration]);
+        started.Add(piped);
+        foreach (var line in File.ReadLines(good).Take(3)) await piped.StandardInput.WriteLineAsync(line);
+        piped.StandardInput.Close();
+        Assert.True(await piped.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, piped.Transcript());
+        Assert.Equal("imported 3 hashes into piped (version 1)", Assert.Single(piped.StdoutLines));
+
+        // Memory: under a 32 MiB managed-heap limit the whole file imports in chunks of 10,000, while the same file read
+        // into one chunk (what reading it all into memory first amounts to) does not fit: the limit is tight enough to tell.
+        var heapLimit = new Dictionary<string, string?> { ["DOTNET_GCHeapHardLimit"] = "0x2000000" };
+        var streamed = await Run(heapLimit, "import", "--bank", "bounded", good, "--chunk-rows", "10000", "--progress", "none");
+        Assert.True(await streamed.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, streamed.Transcript());
+        Assert.Matches(@"^imported 200000 hashes into bounded \(version \d+\)$", Assert.Single(streamed.StdoutLines));
+        var whole = await Run(heapLimit, "import", "--bank", "whole", good, "--chunk-rows", "1000000", "--progress", "none");
+        Assert.NotEqual(ExitCodes.Ok, await whole.WaitForExitAsync(ct: Ct));
+        Assert.Contains(whole.StderrLines, l => l.Contains(nameof(OutOfMemoryException), StringComparison.Ordinal));
+
+        foreach (var cli in started) cli.Dispose();
+    }
+}
