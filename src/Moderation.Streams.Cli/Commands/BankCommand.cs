@@ -7,6 +7,7 @@ using Moderation.Streams.Hashing.Banks;
 using Moderation.Streams.Media;
 using Moderation.Streams.Redis;
 using Moderation.Streams.Redis.Banks;
+using Moderation.Streams.Redis.DigestBanks;
 using StackExchange.Redis;
 
 namespace Moderation.Streams.Cli.Commands;
@@ -192,7 +193,7 @@ internal static class BankCommand
     private static Command Match()
     {
         var redis = RedisOption();
-        var bank = new Option<string[]>("--bank") { Description = "Only these banks (repeatable; default: all)", AllowMultipleArgumentsPerToken = false };
+        var bank = new Option<string[]>("--bank") { Description = "Only these banks, PDQ or exact file-hash (repeatable; default: all)", AllowMultipleArgumentsPerToken = false };
         var files = new Argument<string[]>("files") { Description = "Image files", Arity = ArgumentArity.OneOrMore };
         var maxDistance = new Option<int>("--max-distance") { Description = "Largest Hamming distance that matches", DefaultValueFactory = _ => BankMatchOptions.Default.MaxDistance };
         var minQuality = new Option<int>("--min-quality") { Description = "Hashes under this quality never match", DefaultValueFactory = _ => BankMatchOptions.Default.MinQuality };
@@ -207,7 +208,9 @@ internal static class BankCommand
                           "--upright false hashes the stored pixels, as the hash verb and Meta's reference do.",
             DefaultValueFactory = _ => true,
         };
-        var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]} (each match also with its label, source and added_at).")
+        var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]} (each match also with its label, source and added_at). " +
+                                           "The file's MD5/SHA-256 is looked up in the exact file-hash banks too: those matches come first, with \"distance\":0 and \"digest\":\"md5|sha256\"; " +
+                                           "a listed file that cannot be decoded still gets its line (\"hash\":null) beside the error.")
         {
             redis, bank, files, maxDistance, minQuality, dihedral, upright,
         };
@@ -230,25 +233,33 @@ internal static class BankCommand
                 foreach (var info in await store.ListAsync())
                     if (only is null || only.Contains(info.Name)) entries.AddRange((await store.LoadAsync(info.Name, ct)).Entries);
                 var index = new BankIndex(entries, options);
+                // Exact file-hash banks too, as the worker looks the bytes up before decoding them.
+                var (digests, _) = await new RedisDigestBankStore(store.Connection).LoadAllAsync();
                 var hasher = new PdqHasher();
                 bool failed = false;
                 using var stdout = Console.OpenStandardOutput();
+                var limits = DecodeLimits.Default;
                 foreach (var path in parse.GetValue(files) ?? [])
                 {
-                    PdqResult pdq;
+                    PdqResult? pdq = null;
+                    List<DigestEntry> exact = [];
                     try
                     {
-                        var image = ImageDecoder.DecodeFile(path, orientation: parse.GetValue(upright) ? ImageOrientation.Upright : ImageOrientation.AsStored);
+                        var bytes = ImageDecoder.ReadFile(path, limits.MaxBytes);
+                        exact = [.. digests.Match(bytes).Where(e => only is null || only.Contains(e.Bank))];
+                        var image = ImageDecoder.Decode(bytes, limits, parse.GetValue(upright) ? ImageOrientation.Upright : ImageOrientation.AsStored);
                         pdq = hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels);
                     }
                     catch (Exception e) when (e is ModerationException or IOException or UnauthorizedAccessException)
                     {
                         Console.Error.WriteLine($"moderation bank match: {path}: {(e as ModerationException)?.Code ?? ErrorCodes.MediaUnavailable}: {e.Message}");
                         failed = true;
+                        // A known file is known without its pixels: the worker takes it down undecoded too.
+                        if (exact.Count > 0) WriteLine(stdout, path, null, exact, []);
                         continue;
                     }
-                    var matches = index.FindAll(pdq.Hash, pdq.Quality, options.Dihedral ? hasher.DihedralOfLast() : null);
-                    WriteLine(stdout, path, pdq, matches);
+                    var matches = index.FindAll(pdq.Value.Hash, pdq.Value.Quality, options.Dihedral ? hasher.DihedralOfLast() : null);
+                    WriteLine(stdout, path, pdq, exact, matches);
                 }
                 return failed ? ExitCodes.Failure : ExitCodes.Ok;
             });
@@ -256,15 +267,37 @@ internal static class BankCommand
         return command;
     }
 
-    private static void WriteLine(Stream stdout, string path, PdqResult pdq, List<BankMatch> matches)
+    /// <summary>One file's line: its PDQ hash (null when it could not be decoded) and its matches, exact file-hash
+    /// matches first (distance 0, with <c>"digest":"md5|sha256"</c> as the worker's reason names it).</summary>
+    private static void WriteLine(Stream stdout, string path, PdqResult? pdq, List<DigestEntry> exact, List<BankMatch> matches)
     {
         using (var json = new Utf8JsonWriter(stdout))
         {
             json.WriteStartObject();
             json.WriteString("path", path);
-            json.WriteString("hash", pdq.Hash.ToString());
-            json.WriteNumber("quality", pdq.Quality);
+            if (pdq is { } p)
+            {
+                json.WriteString("hash", p.Hash.ToString());
+                json.WriteNumber("quality", p.Quality);
+            }
+            else
+            {
+                json.WriteNull("hash");
+                json.WriteNull("quality");
+            }
             json.WriteStartArray("matches");
+            foreach (var e in exact)
+            {
+                json.WriteStartObject();
+                json.WriteString("bank", e.Bank);
+                json.WriteString("id", SafeText.Escape(e.Id, TextLimits.BankIdChars));
+                json.WriteNumber("distance", 0);
+                json.WriteString("digest", e.Kind);
+                if (e.Label is { } label) json.WriteString("label", SafeText.Escape(label, TextLimits.BankLabelChars));
+                if (e.Source is { } entrySource) json.WriteString("source", SafeText.Escape(entrySource, TextLimits.BankLabelChars));
+                json.WriteString("added_at", BankCsv.FormatTimestamp(e.AddedAt));
+                json.WriteEndObject();
+            }
             foreach (var m in matches)
             {
                 json.WriteStartObject();
