@@ -97,4 +97,38 @@ public sealed class BankImportStreamingCommandTests : IDisposable
 
         foreach (var cli in started) cli.Dispose();
     }
+
+    [Fact]
+    public async Task Digest_banks_stream_the_same_way_one_transaction_a_chunk_and_a_bad_last_row_writes_nothing()
+    {
+        await using var redis = Embedded.EmbeddedRedisServer.Start();
+        var list = Path.Combine(_dir.FullName, "ncii.csv");
+        File.WriteAllLines(list, Enumerable.Range(0, 5).Select(i => $"{new string((char)('a' + i), 64)},n-{i}"));
+        var bad = Path.Combine(_dir.FullName, "ncii-bad.csv");
+        File.WriteAllLines(bad, [.. File.ReadAllLines(list), "0123,n-short"]);
+
+        var started = new List<CliProcess>();
+        async Task<CliProcess> Run(params string[] args)
+        {
+            var cli = await CliProcess.RunAsync(["bank", .. args, "--redis", redis.Configuration + ",syncTimeout=15000,asyncTimeout=15000"], ct: Ct);
+            started.Add(cli);
+            return cli;
+        }
+
+        var imported = await Run("import", "--kind", "sha256", "--bank", "ncii", list, "--chunk-rows", "2");
+        Assert.True(await imported.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, imported.Transcript());
+        Assert.Equal("imported 5 sha256 digests into ncii (version 3)", Assert.Single(imported.StdoutLines)); // chunks of 2, 2, 1
+        Assert.Equal(["ncii\t5\tversion 3"], (await Run("list", "--kind", "sha256")).StdoutLines);
+
+        var refused = await Run("import", "--kind", "sha256", "--bank", "other", bad, "--chunk-rows", "2");
+        Assert.Equal(ExitCodes.Failure, await refused.WaitForExitAsync(ct: Ct));
+        Assert.Equal(["moderation bank import: line 6: not a 64-hex-digit sha256 digest: '0123'"], refused.StderrLines);
+        Assert.Equal(["ncii\t5\tversion 3"], (await Run("list", "--kind", "sha256")).StdoutLines); // no bank other
+
+        // --replace empties the bank with the first chunk only: the five rows are all there after it.
+        var replaced = await Run("import", "--kind", "sha256", "--bank", "ncii", "--replace", list, "--chunk-rows", "2");
+        Assert.Equal(ExitCodes.Ok, await replaced.WaitForExitAsync(ct: Ct));
+        Assert.Equal(["ncii\t5\tversion 6"], (await Run("list", "--kind", "sha256")).StdoutLines);
+        foreach (var cli in started) cli.Dispose();
+    }
 }
