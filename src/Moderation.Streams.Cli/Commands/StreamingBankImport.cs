@@ -16,7 +16,7 @@ namespace Moderation.Streams.Cli.Commands;
 /// </list>
 /// Standard input (<c>-</c>) cannot be read twice: it is copied to a temporary file first (disk, not memory) and deleted after.
 /// If the file changes between the passes (a row the second pass refuses, or another number of rows) the import stops
-/// with exit 1 and says how many entries were already written.
+/// with exit 1 and says how many entries were already written; so does a Redis failure after the first chunk.
 /// Progress goes to stderr: a bar on a terminal, otherwise a line every <see cref="LineEvery"/> or
 /// <see cref="LineRows"/> rows (<c>--progress auto|bar|lines|none</c>); an import that showed progress ends with a line
 /// giving its time and rows/s.
@@ -121,22 +121,31 @@ internal static class StreamingBankImport
         var chunk = new List<T>(chunkRows);
         long written = 0, version = 0;
         bool first = true;
-        while (reader.Next(out var row, out var error))
+        try
         {
-            if (row is null)
-                return Changed($"line {error!.Line} is refused now ({error.Message})", written, version, first);
-            chunk.Add(entry(row));
-            if (chunk.Count < chunkRows) continue;
-            version = await write(chunk, first);
-            written += chunk.Count;
-            first = false;
-            chunk.Clear();
-            progress.Report(Phase.Write, written, file.Position);
+            while (reader.Next(out var row, out var error))
+            {
+                if (row is null)
+                    return Changed($"line {error!.Line} is refused now ({error.Message})", written, version, first);
+                chunk.Add(entry(row));
+                if (chunk.Count < chunkRows) continue;
+                version = await write(chunk, first);
+                written += chunk.Count;
+                first = false;
+                chunk.Clear();
+                progress.Report(Phase.Write, written, file.Position);
+            }
+            if (chunk.Count > 0 || first)
+            {
+                version = await write(chunk, first);
+                written += chunk.Count;
+            }
         }
-        if (chunk.Count > 0 || first)
+        catch (Exception e) when (!first && e is StackExchange.Redis.RedisException or TimeoutException)
         {
-            version = await write(chunk, first);
-            written += chunk.Count;
+            // Chunks already written stay: say how far it got (before the first chunk, nothing was written and the caller's
+            // "Redis unavailable" says all there is).
+            return Fail(ExitCodes.Failure, $"Redis unavailable after {written} entries were written (version {version}): {e.Message}; import the file again");
         }
         progress.Report(Phase.Write, written, file.Position);
         if (written != count) return Changed($"{written} rows read now, {count} when it was checked", written, version, false);
