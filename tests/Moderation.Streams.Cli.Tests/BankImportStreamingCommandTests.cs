@@ -131,4 +131,37 @@ public sealed class BankImportStreamingCommandTests : IDisposable
         Assert.Equal(["ncii\t5\tversion 6"], (await Run("list", "--kind", "sha256")).StdoutLines);
         foreach (var cli in started) cli.Dispose();
     }
+
+    [Fact]
+    public async Task A_store_lost_after_the_first_chunk_is_reported_with_how_many_entries_were_written()
+    {
+        var redis = await Redis.Tests.Servers.RedisServerProcess.StartAsync(Ct);
+        await using var _ = redis;
+        var file = Path.Combine(_dir.FullName, "cut.csv");
+        var random = new Random(7);
+        var bytes = new byte[32];
+        using (var writer = new StreamWriter(file, false, new UTF8Encoding(false)))
+        {
+            for (int i = 0; i < 300_000; i++)
+            {
+                random.NextBytes(bytes);
+                writer.WriteLine($"{Convert.ToHexStringLower(bytes)},90,c-{i}");
+            }
+        }
+        using var cli = CliProcess.Start(["bank", "import", "--bank", "cut", file, "--chunk-rows", "1000", "--progress", "none",
+            "--redis", redis.Configuration + ",syncTimeout=5000,asyncTimeout=5000,connectRetry=0"]);
+        await using (var mux = await ConnectionMultiplexer.ConnectAsync(redis.Configuration))
+        {
+            var store = new RedisBankStore(mux);
+            // The server goes away once the first chunks are in (the checking pass writes nothing).
+            while (await store.GetVersionAsync("cut") == 0) await Task.Delay(5, Ct);
+        }
+        await redis.StopAsync();
+        Assert.Equal(ExitCodes.Failure, await cli.WaitForExitAsync(ct: Ct));
+        var line = Assert.Single(cli.StderrLines);
+        var match = System.Text.RegularExpressions.Regex.Match(line, @"^moderation bank import: Redis unavailable after (\d+) entries were written \(version \d+\): .+; import the file again$");
+        Assert.True(match.Success, line);
+        Assert.InRange(long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), 1_000, 299_000);
+        Assert.Empty(cli.StdoutLines);
+    }
 }
