@@ -125,6 +125,16 @@ public sealed class BankImportStreamingCommandTests : IDisposable
         Assert.Equal(["moderation bank import: line 6: not a 64-hex-digit sha256 digest: '0123'"], refused.StderrLines);
         Assert.Equal(["ncii\t5\tversion 3"], (await Run("list", "--kind", "sha256")).StdoutLines); // no bank other
 
+        // Limits are checked before anything is read; text banks, read whole, take no streaming options.
+        var zero = await Run("import", "--kind", "sha256", "--bank", "ncii", list, "--chunk-rows", "0");
+        Assert.Equal(ExitCodes.Usage, await zero.WaitForExitAsync(ct: Ct));
+        Assert.Contains(zero.StderrLines, l => l.Contains("--chunk-rows must be 1-1000000", StringComparison.Ordinal));
+        var terms = Path.Combine(_dir.FullName, "terms.csv");
+        File.WriteAllText(terms, "buy followers,spam\n");
+        var text = await Run("import", "--kind", "terms", "--bank", "words", terms, "--chunk-rows", "10");
+        Assert.Equal(ExitCodes.Usage, await text.WaitForExitAsync(ct: Ct));
+        Assert.Equal(["moderation bank import: --chunk-rows and --progress are for hash and digest banks"], text.StderrLines);
+
         // --replace empties the bank with the first chunk only: the five rows are all there after it.
         var replaced = await Run("import", "--kind", "sha256", "--bank", "ncii", "--replace", list, "--chunk-rows", "2");
         Assert.Equal(ExitCodes.Ok, await replaced.WaitForExitAsync(ct: Ct));

@@ -110,7 +110,15 @@ internal static class BankCommand
                     parse.GetValue(progress)!, parse.GetValue(chunkRows));
             }
             if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes)
+            {
+                // Text banks are read whole (small by nature): the streaming options would silently do nothing.
+                if (parse.GetResult(chunkRows) is { Implicit: false } || parse.GetResult(progress) is { Implicit: false })
+                {
+                    Console.Error.WriteLine("moderation bank import: --chunk-rows and --progress are for hash and digest banks");
+                    return ExitCodes.Usage;
+                }
                 return await TextBankVerbs.ImportAsync(store, textKind, name, path, parse.GetValue(replace), parse.GetValue(threshold));
+            }
             if (parse.GetValue(threshold) is not null)
             {
                 Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
