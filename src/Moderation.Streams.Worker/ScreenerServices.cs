@@ -46,17 +46,29 @@ public sealed class ScreenerServices
     /// <summary><paramref name="banks"/> with each takedown-bank entry it matched counted against the policy's
     /// <c>bank_floods</c> rule, and the quarantined ones marked (their matches are at most reviews). A store that is down
     /// quarantines nothing (the banks keep their rules) and costs a throttled warning.</summary>
+    /// <remarks>A match its bank's <c>enabled</c> share leaves out (a bank on trial, <see cref="PolicyBankRule.ActsOn"/>) is
+    /// not counted: the upload is decided as if the bank were not there, so it cannot flood anyone's uploads, and counting
+    /// it would quarantine an entry of a 10% trial after a tenth of the takedowns the rule allows. Such a match is only
+    /// marked when its entry is already quarantined, so the trial decision on the shadow topic is what the bank would do.</remarks>
     public async Task<BankSignal> WithFloodsAsync(Policy policy, BankSignal banks, string contentId, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(banks);
+        ArgumentNullException.ThrowIfNull(contentId);
         if (policy.BankFloods is not { } floods || BankFloods is null || banks.Hits.Count == 0) return banks;
-        var counted = banks.Hits.Where(h => policy.BankAction(h.Bank) == Actions.Takedown && policy.BankRule(h.Bank).Accepts(h.Distance, banks.Quality))
-            .Select(h => (h.Bank, h.MatchId)).ToList();
-        if (counted.Count == 0) return banks;
+        List<(string Bank, string MatchId)> counted = [], untried = [];
+        foreach (var h in banks.Hits)
+        {
+            var rule = policy.BankRule(h.Bank);
+            if (policy.BankAction(h.Bank) != Actions.Takedown || !rule.Accepts(h.Distance, banks.Quality)) continue;
+            (rule.ActsOn(contentId) ? counted : untried).Add((h.Bank, h.MatchId));
+        }
+        if (counted.Count == 0 && untried.Count == 0) return banks;
         try
         {
             var (quarantined, newly) = await BankFloods.CountAsync(counted, contentId, floods.Window, floods.Span, floods.MaxUploads, ct).ConfigureAwait(false);
+            if (untried.Count > 0)
+                quarantined = new HashSet<(string, string)>([.. quarantined, .. await BankFloods.QuarantinedAsync(untried, ct).ConfigureAwait(false)]);
             foreach (var (bank, id) in newly)
             {
                 WorkerTelemetry.BankEntriesQuarantined.Add(1, new KeyValuePair<string, object?>("bank", bank));

@@ -7,6 +7,7 @@ using Moderation.Streams.Hashing.Banks;
 using Moderation.Streams.Media;
 using Moderation.Streams.Redis;
 using Moderation.Streams.Redis.Banks;
+using Moderation.Streams.Redis.DigestBanks;
 using StackExchange.Redis;
 
 namespace Moderation.Streams.Cli.Commands;
@@ -71,7 +72,29 @@ internal static class BankCommand
         {
             Description = $"--kind texts only: the least cosine similarity that matches, above 0 and at most 1 (default: the bank's, else {Text.MeaningBank.DefaultThreshold})",
         };
-        var command = new Command("import", "Import hashes (or, with --kind, terms, domains or texts) from CSV into a bank; prints the bank's new version.") { redis, bank, file, replace, source, kind, threshold };
+        var progress = new Option<string>("--progress")
+        {
+            Description = "Hash and digest banks: progress on stderr: auto (a bar on a terminal, a line every 10 s or 1,000,000 rows otherwise), bar, lines or none",
+            DefaultValueFactory = _ => "auto",
+        };
+        progress.AcceptOnlyFromAmong(StreamingBankImport.ProgressModes);
+        var chunkRows = new Option<int>("--chunk-rows")
+        {
+            Description = $"Hash and digest banks: entries written per chunk (1-{StreamingBankImport.MaxChunkRows:N0}); the file is read twice, " +
+                          "first only to check every row (a refused row fails the import with nothing written), then to write it chunk by chunk, " +
+                          "so memory stays flat for a file of millions of rows",
+            DefaultValueFactory = _ => StreamingBankImport.DefaultChunkRows,
+        };
+        chunkRows.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 1 or > StreamingBankImport.MaxChunkRows)
+                r.AddError($"--chunk-rows must be 1-{StreamingBankImport.MaxChunkRows}");
+        });
+        var command = new Command("import", "Import hashes (or, with --kind, digests, terms, domains or texts) from CSV into a bank; prints the bank's new version. " +
+                                            "Hash and digest files are streamed: every row is checked before anything is written, then written in chunks of --chunk-rows.")
+        {
+            redis, bank, file, replace, source, kind, threshold, progress, chunkRows,
+        };
         command.SetAction(async (parse, ct) => await WithStore(parse, redis, "import", async store =>
         {
             var name = parse.GetValue(bank)!;
@@ -83,40 +106,35 @@ internal static class BankCommand
                     Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
                     return ExitCodes.Usage;
                 }
-                return await DigestBankVerbs.ImportAsync(store, digestKind, name, path, parse.GetValue(replace), parse.GetValue(source));
+                return await DigestBankVerbs.ImportAsync(store, digestKind, name, path, parse.GetValue(replace), parse.GetValue(source),
+                    parse.GetValue(progress)!, parse.GetValue(chunkRows));
             }
             if (parse.GetValue(kind) is { } textKind && textKind != TextBankVerbs.Hashes)
+            {
+                // Text banks are read whole (small by nature): the streaming options would silently do nothing.
+                if (parse.GetResult(chunkRows) is { Implicit: false } || parse.GetResult(progress) is { Implicit: false })
+                {
+                    Console.Error.WriteLine("moderation bank import: --chunk-rows and --progress are for hash and digest banks");
+                    return ExitCodes.Usage;
+                }
                 return await TextBankVerbs.ImportAsync(store, textKind, name, path, parse.GetValue(replace), parse.GetValue(threshold));
+            }
             if (parse.GetValue(threshold) is not null)
             {
                 Console.Error.WriteLine("moderation bank import: --threshold is for --kind texts");
                 return ExitCodes.Usage;
             }
-            BankCsv.ReadResult<BankEntry> read;
-            try
-            {
-                read = ReadCsv(path, name, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name));
-            }
-            catch (ModerationException e)
-            {
-                Console.Error.WriteLine($"moderation bank import: {path}: {e.Code}: {e.Message}");
-                return ExitCodes.Failure;
-            }
-            catch (BankCsvHeaderException e)
-            {
-                Console.Error.WriteLine($"moderation bank import: {path}: {e.Message}");
-                return ExitCodes.Usage;
-            }
-            var (entries, errors) = (read.Entries, read.Errors);
-            foreach (var error in errors) Console.Error.WriteLine($"moderation bank import: line {error.Line}: {error.Message}");
-            if (errors.Count > 0) return ExitCodes.Failure;
-            long version = await store.ImportAsync(name, entries, parse.GetValue(replace));
-            int low = entries.Count(e => e.Quality < BankMatchOptions.Default.MinQuality);
-            Console.Out.WriteLine($"imported {entries.Count} hashes into {name} (version {version})" +
+            var (code, read) = await StreamingBankImport.RunAsync(path, parse.GetValue(progress)!, parse.GetValue(chunkRows),
+                reader => BankCsv.PdqRows(reader, parse.GetValue(source) ?? (path.Name == "-" ? "stdin" : path.Name), DateTimeOffset.UtcNow),
+                row => BankCsv.Entry(name, row),
+                (chunk, first) => store.ImportAsync(name, chunk, first && parse.GetValue(replace)),
+                row => row.Quality < BankMatchOptions.Default.MinQuality);
+            if (read is null) return code;
+            Console.Out.WriteLine($"imported {read.Rows} hashes into {name} (version {read.Version})" +
                 (read.Layout is { Format: not BankCsvLayout.Moderation } layout ? $" from {Describe(layout)}" : "") +
                 (read.SkippedOtherSignalTypes > 0 ? $"; skipped {read.SkippedOtherSignalTypes} rows of other signal types" : "") +
                 (read.Layout is { Ignored.Count: > 0 } l ? $"; ignored columns: {string.Join(",", l.Ignored)}" : "") +
-                (low > 0 ? $"; {low} have quality < {BankMatchOptions.Default.MinQuality} and never match" : ""));
+                (read.LowQuality > 0 ? $"; {read.LowQuality} have quality < {BankMatchOptions.Default.MinQuality} and never match" : ""));
             return ExitCodes.Ok;
         }));
         return command;
@@ -130,15 +148,6 @@ internal static class BankCommand
         { Format: BankCsvLayout.ThreatExchange } => "a ThreatExchange dump (hash,id,added_on,tags)",
         _ => "hash,quality rows",
     };
-
-    private static BankCsv.ReadResult<BankEntry> ReadCsv(FileInfo path, string bank, string source)
-    {
-        // A named file must be a regular file (a FIFO would block, /dev/zero never end): refused before Redis is written.
-        using var reader = path.Name == "-"
-            ? new StreamReader(Console.OpenStandardInput())
-            : new StreamReader(new FileStream(RegularFile.OpenRead(path.FullName, ErrorCodes.UnsupportedMedia), FileAccess.Read));
-        return BankCsv.ReadAny(reader, bank, source, DateTimeOffset.UtcNow);
-    }
 
     private static Command Export()
     {
@@ -192,7 +201,7 @@ internal static class BankCommand
     private static Command Match()
     {
         var redis = RedisOption();
-        var bank = new Option<string[]>("--bank") { Description = "Only these banks (repeatable; default: all)", AllowMultipleArgumentsPerToken = false };
+        var bank = new Option<string[]>("--bank") { Description = "Only these banks, PDQ or exact file-hash (repeatable; default: all)", AllowMultipleArgumentsPerToken = false };
         var files = new Argument<string[]>("files") { Description = "Image files", Arity = ArgumentArity.OneOrMore };
         var maxDistance = new Option<int>("--max-distance") { Description = "Largest Hamming distance that matches", DefaultValueFactory = _ => BankMatchOptions.Default.MaxDistance };
         var minQuality = new Option<int>("--min-quality") { Description = "Hashes under this quality never match", DefaultValueFactory = _ => BankMatchOptions.Default.MinQuality };
@@ -207,7 +216,9 @@ internal static class BankCommand
                           "--upright false hashes the stored pixels, as the hash verb and Meta's reference do.",
             DefaultValueFactory = _ => true,
         };
-        var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]} (each match also with its label, source and added_at).")
+        var command = new Command("match", "Hash each file and print one JSON line: {\"path\",\"hash\",\"quality\",\"matches\":[{\"bank\",\"id\",\"distance\"}]} (each match also with its label, source and added_at). " +
+                                           "The file's MD5/SHA-256 is looked up in the exact file-hash banks too: those matches come first, with \"distance\":0 and \"digest\":\"md5|sha256\"; " +
+                                           "a listed file that cannot be decoded still gets its line (\"hash\":null) beside the error.")
         {
             redis, bank, files, maxDistance, minQuality, dihedral, upright,
         };
@@ -230,25 +241,33 @@ internal static class BankCommand
                 foreach (var info in await store.ListAsync())
                     if (only is null || only.Contains(info.Name)) entries.AddRange((await store.LoadAsync(info.Name, ct)).Entries);
                 var index = new BankIndex(entries, options);
+                // Exact file-hash banks too, as the worker looks the bytes up before decoding them.
+                var (digests, _) = await new RedisDigestBankStore(store.Connection).LoadAllAsync();
                 var hasher = new PdqHasher();
                 bool failed = false;
                 using var stdout = Console.OpenStandardOutput();
+                var limits = DecodeLimits.Default;
                 foreach (var path in parse.GetValue(files) ?? [])
                 {
-                    PdqResult pdq;
+                    PdqResult? pdq = null;
+                    List<DigestEntry> exact = [];
                     try
                     {
-                        var image = ImageDecoder.DecodeFile(path, orientation: parse.GetValue(upright) ? ImageOrientation.Upright : ImageOrientation.AsStored);
+                        var bytes = ImageDecoder.ReadFile(path, limits.MaxBytes);
+                        exact = [.. digests.Match(bytes).Where(e => only is null || only.Contains(e.Bank))];
+                        var image = ImageDecoder.Decode(bytes, limits, parse.GetValue(upright) ? ImageOrientation.Upright : ImageOrientation.AsStored);
                         pdq = hasher.Hash(image.Pixels, image.Width, image.Height, image.Channels);
                     }
                     catch (Exception e) when (e is ModerationException or IOException or UnauthorizedAccessException)
                     {
                         Console.Error.WriteLine($"moderation bank match: {path}: {(e as ModerationException)?.Code ?? ErrorCodes.MediaUnavailable}: {e.Message}");
                         failed = true;
+                        // A known file is known without its pixels: the worker takes it down undecoded too.
+                        if (exact.Count > 0) WriteLine(stdout, path, null, exact, []);
                         continue;
                     }
-                    var matches = index.FindAll(pdq.Hash, pdq.Quality, options.Dihedral ? hasher.DihedralOfLast() : null);
-                    WriteLine(stdout, path, pdq, matches);
+                    var matches = index.FindAll(pdq.Value.Hash, pdq.Value.Quality, options.Dihedral ? hasher.DihedralOfLast() : null);
+                    WriteLine(stdout, path, pdq, exact, matches);
                 }
                 return failed ? ExitCodes.Failure : ExitCodes.Ok;
             });
@@ -256,15 +275,37 @@ internal static class BankCommand
         return command;
     }
 
-    private static void WriteLine(Stream stdout, string path, PdqResult pdq, List<BankMatch> matches)
+    /// <summary>One file's line: its PDQ hash (null when it could not be decoded) and its matches, exact file-hash
+    /// matches first (distance 0, with <c>"digest":"md5|sha256"</c> as the worker's reason names it).</summary>
+    private static void WriteLine(Stream stdout, string path, PdqResult? pdq, List<DigestEntry> exact, List<BankMatch> matches)
     {
         using (var json = new Utf8JsonWriter(stdout))
         {
             json.WriteStartObject();
             json.WriteString("path", path);
-            json.WriteString("hash", pdq.Hash.ToString());
-            json.WriteNumber("quality", pdq.Quality);
+            if (pdq is { } p)
+            {
+                json.WriteString("hash", p.Hash.ToString());
+                json.WriteNumber("quality", p.Quality);
+            }
+            else
+            {
+                json.WriteNull("hash");
+                json.WriteNull("quality");
+            }
             json.WriteStartArray("matches");
+            foreach (var e in exact)
+            {
+                json.WriteStartObject();
+                json.WriteString("bank", e.Bank);
+                json.WriteString("id", SafeText.Escape(e.Id, TextLimits.BankIdChars));
+                json.WriteNumber("distance", 0);
+                json.WriteString("digest", e.Kind);
+                if (e.Label is { } label) json.WriteString("label", SafeText.Escape(label, TextLimits.BankLabelChars));
+                if (e.Source is { } entrySource) json.WriteString("source", SafeText.Escape(entrySource, TextLimits.BankLabelChars));
+                json.WriteString("added_at", BankCsv.FormatTimestamp(e.AddedAt));
+                json.WriteEndObject();
+            }
             foreach (var m in matches)
             {
                 json.WriteStartObject();

@@ -12,32 +12,18 @@ namespace Moderation.Streams.Cli.Commands;
 /// export (<see cref="DigestCsv"/>).</summary>
 internal static class DigestBankVerbs
 {
-    public static async Task<int> ImportAsync(RedisBankStore hashes, string kind, string bank, FileInfo path, bool replace, string? source)
+    public static async Task<int> ImportAsync(RedisBankStore hashes, string kind, string bank, FileInfo path, bool replace, string? source,
+        string progress, int chunkRows)
     {
         BankNames.Validate(bank);
-        BankCsv.ReadResult<DigestEntry> read;
-        try
-        {
-            // A named file must be a regular file (a FIFO would block, /dev/zero never end): refused before Redis is written.
-            using var reader = path.Name == "-"
-                ? new StreamReader(Console.OpenStandardInput())
-                : new StreamReader(new FileStream(RegularFile.OpenRead(path.FullName, ErrorCodes.UnsupportedMedia), FileAccess.Read));
-            read = DigestCsv.Read(reader, bank, kind, source ?? (path.Name == "-" ? "stdin" : path.Name), DateTimeOffset.UtcNow);
-        }
-        catch (ModerationException e)
-        {
-            Console.Error.WriteLine($"moderation bank import: {path}: {e.Code}: {e.Message}");
-            return ExitCodes.Failure;
-        }
-        catch (BankCsvHeaderException e)
-        {
-            Console.Error.WriteLine($"moderation bank import: {path}: {e.Message}");
-            return ExitCodes.Usage;
-        }
-        foreach (var error in read.Errors) Console.Error.WriteLine($"moderation bank import: line {error.Line}: {error.Message}");
-        if (read.Errors.Count > 0) return ExitCodes.Failure;
-        long version = await new RedisDigestBankStore(hashes.Connection).ImportAsync(bank, kind, read.Entries, replace);
-        Console.Out.WriteLine($"imported {read.Entries.Count} {kind} digests into {bank} (version {version})" +
+        var store = new RedisDigestBankStore(hashes.Connection);
+        var (code, read) = await StreamingBankImport.RunAsync(path, progress, chunkRows,
+            reader => DigestCsv.Rows(reader, kind, source ?? (path.Name == "-" ? "stdin" : path.Name), DateTimeOffset.UtcNow),
+            row => DigestCsv.Entry(bank, kind, row),
+            (chunk, first) => store.ImportAsync(bank, kind, chunk, first && replace),
+            _ => false);
+        if (read is null) return code;
+        Console.Out.WriteLine($"imported {read.Rows} {kind} digests into {bank} (version {read.Version})" +
             (read.Layout is { Format: not BankCsvLayout.Moderation } layout ? $" from {BankCommand.Describe(layout)}" : "") +
             (read.SkippedOtherSignalTypes > 0 ? $"; skipped {read.SkippedOtherSignalTypes} rows of other signal types" : "") +
             (read.Layout is { Ignored.Count: > 0 } l ? $"; ignored columns: {string.Join(",", l.Ignored)}" : ""));

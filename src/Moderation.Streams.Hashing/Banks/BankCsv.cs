@@ -54,11 +54,25 @@ public static class BankCsv
     public static ReadResult<BankEntry> ReadAny(TextReader reader, string bank, string? defaultSource, DateTimeOffset now)
     {
         BankNames.Validate(bank);
-        var rows = ReadRows(reader, BankCsvLayout.PdqHashColumns, PdqSignalTypes, static text => PdqHash.TryParse(text, out _),
-            "not a 64-hex-digit PDQ hash", defaultSource, now);
-        var entries = rows.Entries.ConvertAll(r => new BankEntry(bank, r.Id ?? r.Hash, PdqHash.Parse(r.Hash), r.Quality, r.Label, r.Source, r.AddedAt));
+        var rows = ReadRows(reader, BankCsvLayout.PdqHashColumns, PdqSignalTypes, IsPdqHash, NotAPdqHash, defaultSource, now);
+        var entries = rows.Entries.ConvertAll(r => Entry(bank, r));
         return new ReadResult<BankEntry>(entries, rows.Errors, rows.Layout, rows.SkippedOtherSignalTypes);
     }
+
+    /// <summary>A PDQ bank CSV read one row at a time (<see cref="RowReader"/>); <see cref="Entry"/> makes each an entry.</summary>
+    public static RowReader PdqRows(TextReader reader, string? defaultSource, DateTimeOffset now) =>
+        new(reader, BankCsvLayout.PdqHashColumns, PdqSignalTypes, IsPdqHash, NotAPdqHash, defaultSource, now);
+
+    /// <summary>The entry of <paramref name="bank"/> a PDQ row makes: a missing id becomes the hash itself.</summary>
+    public static BankEntry Entry(string bank, Row row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        return new BankEntry(bank, row.Id ?? row.Hash, PdqHash.Parse(row.Hash), row.Quality, row.Label, row.Source, row.AddedAt);
+    }
+
+    private const string NotAPdqHash = "not a 64-hex-digit PDQ hash";
+
+    private static bool IsPdqHash(string text) => PdqHash.TryParse(text, out _);
 
     /// <summary>The rows of a bank CSV of any layout (<see cref="BankCsvLayout"/>) whose hashes <paramref name="isHash"/>
     /// accepts; <paramref name="hashColumns"/> and <paramref name="signalTypes"/> name the kind's hash column and HMA
@@ -68,43 +82,105 @@ public static class BankCsv
     public static ReadResult<Row> ReadRows(TextReader reader, IReadOnlyList<string> hashColumns, IReadOnlyList<string> signalTypes,
         Func<string, bool> isHash, string notAHash, string? defaultSource, DateTimeOffset now, BankCsvLayout? own = null)
     {
-        ArgumentNullException.ThrowIfNull(reader);
-        ArgumentNullException.ThrowIfNull(signalTypes);
-        var rows = new List<Row>();
+        var rows = new RowReader(reader, hashColumns, signalTypes, isHash, notAHash, defaultSource, now, own);
+        var entries = new List<Row>();
         var errors = new List<RowError>();
-        var fields = new List<string>(8);
-        BankCsvLayout? layout = null;
-        int lineNumber = 0, skipped = 0;
-        string? fallbackSource = defaultSource is null ? null : Clean(defaultSource, TextLimits.BankLabelChars);
-        while (reader.ReadLine() is { } line)
+        while (rows.Next(out var row, out var error))
         {
-            lineNumber++;
-            if (line.Length == 0 || line.StartsWith('#') || string.IsNullOrWhiteSpace(line)) continue;
-            if (!CsvLine.TrySplit(line, fields))
+            if (row is not null) entries.Add(row);
+            else errors.Add(error!);
+        }
+        return new ReadResult<Row>(entries, errors, rows.Layout, rows.SkippedOtherSignalTypes);
+    }
+
+    /// <summary>The rows of a bank CSV one at a time, so a file of millions of rows is read in constant memory (the
+    /// streaming <c>bank import</c>); <see cref="ReadRows"/> collects them. The layout is detected from the first row
+    /// (<see cref="BankCsvLayout.Detect"/>, which throws <see cref="BankCsvHeaderException"/> from <see cref="Next"/>).</summary>
+    public sealed class RowReader
+    {
+        private readonly TextReader _reader;
+        private readonly IReadOnlyList<string> _hashColumns;
+        private readonly IReadOnlyList<string> _signalTypes;
+        private readonly Func<string, bool> _isHash;
+        private readonly string _notAHash;
+        private readonly string? _fallbackSource;
+        private readonly DateTimeOffset _now;
+        private readonly BankCsvLayout? _own;
+        private readonly List<string> _fields = new(8);
+
+        public RowReader(TextReader reader, IReadOnlyList<string> hashColumns, IReadOnlyList<string> signalTypes,
+            Func<string, bool> isHash, string notAHash, string? defaultSource, DateTimeOffset now, BankCsvLayout? own = null)
+        {
+            ArgumentNullException.ThrowIfNull(reader);
+            ArgumentNullException.ThrowIfNull(hashColumns);
+            ArgumentNullException.ThrowIfNull(signalTypes);
+            ArgumentNullException.ThrowIfNull(isHash);
+            _reader = reader;
+            _hashColumns = hashColumns;
+            _signalTypes = signalTypes;
+            _isHash = isHash;
+            _notAHash = notAHash;
+            _fallbackSource = defaultSource is null ? null : Clean(defaultSource, TextLimits.BankLabelChars);
+            _now = now;
+            _own = own;
+        }
+
+        /// <summary>The file's layout, once its first row is read (null before, and for a file without rows).</summary>
+        public BankCsvLayout? Layout { get; private set; }
+
+        /// <summary>Rows skipped so far as being of another signal type (HMA exports list every signal type of a bank).</summary>
+        public int SkippedOtherSignalTypes { get; private set; }
+
+        /// <summary>Lines read so far (1-based number of the last one).</summary>
+        public long Line { get; private set; }
+
+        /// <summary>Reads up to the next row or refused row: true with exactly one of <paramref name="row"/> and
+        /// <paramref name="error"/> set; false at the end of the file.</summary>
+        /// <exception cref="BankCsvHeaderException">The first row is a header this reader does not know.</exception>
+        public bool Next(out Row? row, out RowError? error)
+        {
+            row = null;
+            error = null;
+            while (_reader.ReadLine() is { } line)
             {
-                errors.Add(new RowError(lineNumber, "unbalanced quotes"));
-                continue;
+                Line++;
+                if (line.Length == 0 || line.StartsWith('#') || string.IsNullOrWhiteSpace(line)) continue;
+                if (!CsvLine.TrySplit(line, _fields))
+                {
+                    error = Refused("unbalanced quotes");
+                    return true;
+                }
+                if (Layout is null)
+                {
+                    Layout = BankCsvLayout.Detect(_fields, _isHash, _hashColumns, _own);
+                    if (Layout.HasHeader) continue;
+                }
+                if (Layout.SignalType >= 0 && !_signalTypes.Contains(BankCsvLayout.Field(_fields, Layout.SignalType).Trim().ToLowerInvariant()))
+                {
+                    SkippedOtherSignalTypes++;
+                    continue;
+                }
+                return Parse(out row, out error);
             }
-            if (layout is null)
-            {
-                layout = BankCsvLayout.Detect(fields, isHash, hashColumns, own);
-                if (layout.HasHeader) continue;
-            }
-            if (layout.SignalType >= 0 && !signalTypes.Contains(BankCsvLayout.Field(fields, layout.SignalType).Trim().ToLowerInvariant()))
-            {
-                skipped++;
-                continue;
-            }
+            return false;
+        }
+
+        private bool Parse(out Row? row, out RowError? error)
+        {
+            var layout = Layout!;
+            var fields = _fields;
+            row = null;
+            error = null;
             if (!layout.HasHeader && fields.Count < layout.MinFields)
             {
-                errors.Add(new RowError(lineNumber, "expected hash,quality[,id[,label[,source[,added_at]]]]"));
-                continue;
+                error = Refused("expected hash,quality[,id[,label[,source[,added_at]]]]");
+                return true;
             }
             string hash = BankCsvLayout.Field(fields, layout.Hash).Trim();
-            if (!isHash(hash))
+            if (!_isHash(hash))
             {
-                errors.Add(new RowError(lineNumber, $"{notAHash}: '{Shown(hash)}'"));
-                continue;
+                error = Refused($"{_notAHash}: '{Shown(hash)}'");
+                return true;
             }
             int quality = MissingQuality;
             if (layout.Quality >= 0)
@@ -112,28 +188,30 @@ public static class BankCsv
                 string q = BankCsvLayout.Field(fields, layout.Quality);
                 if (!int.TryParse(q.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out quality) || quality > 100)
                 {
-                    errors.Add(new RowError(lineNumber, $"quality must be 0..100: '{Shown(q)}'"));
-                    continue;
+                    error = Refused($"quality must be 0..100: '{Shown(q)}'");
+                    return true;
                 }
             }
             string? id = Text(fields, layout.Id);
             string? label = Text(fields, layout.Label);
-            string? source = Text(fields, layout.Source) ?? fallbackSource;
+            string? source = Text(fields, layout.Source) ?? _fallbackSource;
             if (BankText.Refusal(id ?? "", label, source) is { } refused)
             {
-                errors.Add(new RowError(lineNumber, refused));
-                continue;
+                error = Refused(refused);
+                return true;
             }
-            var addedAt = now;
+            var addedAt = _now;
             string added = BankCsvLayout.Field(fields, layout.AddedAt);
             if (added.Length > 0 && !BankCsvLayout.TryParseTimestamp(added, out addedAt))
             {
-                errors.Add(new RowError(lineNumber, $"added_at is not a timestamp: '{Shown(added)}'"));
-                continue;
+                error = Refused($"added_at is not a timestamp: '{Shown(added)}'");
+                return true;
             }
-            rows.Add(new Row(hash.ToLowerInvariant(), quality, id, label, source, addedAt.ToUniversalTime()));
+            row = new Row(hash.ToLowerInvariant(), quality, id, label, source, addedAt.ToUniversalTime());
+            return true;
         }
-        return new ReadResult<Row>(rows, errors, layout, skipped);
+
+        private RowError Refused(string message) => new((int)Math.Min(Line, int.MaxValue), message);
     }
 
     private static string? Text(List<string> fields, int column) =>

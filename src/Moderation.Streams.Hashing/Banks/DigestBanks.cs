@@ -63,8 +63,20 @@ public static class DigestCsv
         int length = DigestKinds.HexLength(kind);
         var rows = BankCsv.ReadRows(reader, DigestKinds.HashColumns(kind), DigestKinds.SignalTypes(kind), text => DigestKinds.IsDigest(kind, text),
             $"not a {length}-hex-digit {kind} digest", defaultSource, now, BankCsvLayout.OwnDigest);
-        var entries = rows.Entries.ConvertAll(r => new DigestEntry(bank, kind, r.Id ?? r.Hash, r.Hash, r.Label, r.Source, r.AddedAt));
+        var entries = rows.Entries.ConvertAll(r => Entry(bank, kind, r));
         return new BankCsv.ReadResult<DigestEntry>(entries, rows.Errors, rows.Layout, rows.SkippedOtherSignalTypes);
+    }
+
+    /// <summary>A digest bank CSV read one row at a time (<see cref="BankCsv.RowReader"/>); <see cref="Entry"/> makes each an entry.</summary>
+    public static BankCsv.RowReader Rows(TextReader reader, string kind, string? defaultSource, DateTimeOffset now) =>
+        new(reader, DigestKinds.HashColumns(kind), DigestKinds.SignalTypes(kind), text => DigestKinds.IsDigest(kind, text),
+            $"not a {DigestKinds.HexLength(kind)}-hex-digit {kind} digest", defaultSource, now, BankCsvLayout.OwnDigest);
+
+    /// <summary>The entry of <paramref name="bank"/> a row makes: a missing id becomes the digest.</summary>
+    public static DigestEntry Entry(string bank, string kind, BankCsv.Row row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        return new DigestEntry(bank, kind, row.Id ?? row.Hash, row.Hash, row.Label, row.Source, row.AddedAt);
     }
 
     public static void Write(TextWriter writer, IEnumerable<DigestEntry> entries)

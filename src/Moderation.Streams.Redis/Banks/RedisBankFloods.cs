@@ -95,6 +95,29 @@ public sealed class RedisBankFloods
         return (quarantined, newly);
     }
 
+    /// <summary>Which of <paramref name="entries"/> are quarantined, without counting an upload against any of them
+    /// (a match a bank's trial share leaves out). One pipelined round trip.</summary>
+    /// <exception cref="StoreUnavailableException">The store could not be reached or answered too late.</exception>
+    public async Task<IReadOnlySet<(string Bank, string Id)>> QuarantinedAsync(IReadOnlyList<(string Bank, string Id)> entries, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        if (entries.Count == 0) return new HashSet<(string, string)>();
+        try
+        {
+            return await _pipeline.ExecuteAsync(static async (state, token) =>
+            {
+                var db = state.Self._redis.GetDatabase();
+                var known = state.Entries.Select(e => db.HashExistsAsync(state.Self.QuarantineKey, Field(e.Bank, e.Id))).ToList();
+                var found = await Task.WhenAll(known).WaitAsync(token).ConfigureAwait(false);
+                return (IReadOnlySet<(string, string)>)state.Entries.Where((_, i) => found[i]).ToHashSet();
+            }, (Self: this, Entries: entries), ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (StoreResilience.IsStoreFailure(e, ct))
+        {
+            throw new StoreUnavailableException($"Bank flood counters unavailable: {e.Message}", e);
+        }
+    }
+
     /// <summary>Every quarantined entry, by bank and id.</summary>
     /// <exception cref="StoreUnavailableException">The store could not be read.</exception>
     public async Task<IReadOnlyList<QuarantinedEntry>> ListAsync()

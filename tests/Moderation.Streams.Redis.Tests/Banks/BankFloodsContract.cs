@@ -57,6 +57,19 @@ public abstract class BankFloodsContract(IStoreFixture store)
     }
 
     [Fact]
+    public async Task Asking_whether_entries_are_quarantined_counts_no_upload_against_them()
+    {
+        var floods = New();
+        for (int i = 1; i <= 4; i++) await Count(floods, $"c-{i}", ("b", "flooded"));
+        for (int i = 1; i <= 10; i++) // a trial's matches: asked about, never counted
+            Assert.Equal([("b", "flooded")], await floods.QuarantinedAsync([("b", "flooded"), ("b", "quiet")], Ct));
+        Assert.Empty(await floods.QuarantinedAsync([], Ct));
+        // quiet was asked about ten times and has no upload counted: three real ones leave it under the limit.
+        for (int i = 1; i <= 3; i++) Assert.Empty((await Count(floods, $"q-{i}", ("b", "quiet"))).Quarantined);
+        Assert.Equal(4, Assert.Single(await floods.ListAsync()).Uploads);
+    }
+
+    [Fact]
     public async Task Nothing_matched_is_nothing_counted()
     {
         var result = await New().CountAsync([], "c-1", "10m", Window, 3, Ct);
