@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Moderation.Streams.Hashing.Banks;
 
 namespace Moderation.Streams.Redis;
 
@@ -23,7 +25,21 @@ public static class RedisTelemetry
     /// <see cref="BankTag"/>: "time from import to matchable".</summary>
     public const string BankChangeDelayHistogram = "moderation.bank.change.delay";
 
+    /// <summary>Counter of banks brought up to date, tagged <see cref="HowTag"/> = delta (from the changes' records) |
+    /// whole (read whole: first load, records gone, a new epoch) | resync (the periodic whole re-read).</summary>
+    public const string BankCatchUpsCounter = "moderation.bank.catchups";
+
+    /// <summary>Gauge of the entries of the live hash-bank index, tagged <see cref="PartTag"/> = base | overlay |
+    /// removed (base entries removed since it was built, still in its memory).</summary>
+    public const string BankIndexEntriesGauge = "moderation.bank.index.entries";
+
+    /// <summary>Gauge (bytes) of the live hash-bank index, tagged <see cref="PartTag"/> = index (native: the multi-index
+    /// tables and hashes) | columns (managed: ids and metadata).</summary>
+    public const string BankIndexBytesGauge = "moderation.bank.index.bytes";
+
     public const string ResultTag = "result";
+    public const string HowTag = "how";
+    public const string PartTag = "part";
     public const string BankTag = "bank";
 
     /// <summary>Bucket boundaries (seconds) of <see cref="BankChangeDelayHistogram"/>: the goal is 1 s.</summary>
@@ -41,4 +57,36 @@ public static class RedisTelemetry
     internal static readonly Histogram<double> BankChangeDelay = Meter.CreateHistogram<double>(BankChangeDelayHistogram, "s",
         "Time from a bank change written to the store (its changed_at) to this matcher serving it, by bank",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BankChangeDelayBuckets });
+    internal static readonly Counter<long> BankCatchUps =
+        Meter.CreateCounter<long>(BankCatchUpsCounter, "{bank}", "Banks brought up to date, by how (delta | whole | resync).");
+
+    // The live indexes of this process's matchers (one per worker; tests may run several).
+    private static readonly ConcurrentDictionary<object, Func<BankIndex>> s_indexes = new();
+
+    private static readonly ObservableGauge<long> BankIndexEntries = Meter.CreateObservableGauge(BankIndexEntriesGauge, () =>
+    {
+        long inBase = 0, overlay = 0, removed = 0;
+        foreach (var index in s_indexes.Values.Select(i => i()))
+            (inBase, overlay, removed) = (inBase + index.BaseCount, overlay + index.OverlayCount, removed + index.RemovedFromBase);
+        return new[] { Part(inBase, "base"), Part(overlay, "overlay"), Part(removed, "removed") };
+    }, "{entry}", "Entries of the live hash-bank index by part (base | overlay | removed).");
+
+    private static readonly ObservableGauge<long> BankIndexBytes = Meter.CreateObservableGauge(BankIndexBytesGauge, () =>
+    {
+        long native = 0, columns = 0;
+        foreach (var index in s_indexes.Values.Select(i => i()))
+            (native, columns) = (native + index.MemoryBytes, columns + index.ColumnBytes);
+        return new[] { Part(native, "index"), Part(columns, "columns") };
+    }, "By", "Memory of the live hash-bank index by part (index: native tables and hashes | columns: ids and metadata).");
+
+    private static Measurement<long> Part(long value, string part) => new(value, new KeyValuePair<string, object?>(PartTag, part));
+
+    /// <summary>Reports <paramref name="index"/> in the index gauges until <see cref="Forget"/>.</summary>
+    internal static void Observe(object owner, Func<BankIndex> index)
+    {
+        _ = (BankIndexEntries, BankIndexBytes);
+        s_indexes[owner] = index;
+    }
+
+    internal static void Forget(object owner) => s_indexes.TryRemove(owner, out _);
 }

@@ -59,6 +59,7 @@ public sealed class BankMatcher : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _live = new LiveBankIndex(_options.Match);
+        RedisTelemetry.Observe(this, () => _live.Current);
         _nextFullReload = _options.FullReloadInterval;
         _pipeline = BuildPipeline(_options, _time);
     }
@@ -176,6 +177,7 @@ public sealed class BankMatcher : IAsyncDisposable
                     _live.Replace(name, copy.Entries);
                     _banks[name] = (copy.Version, state.Epoch);
                     (reread ??= new HashSet<string>(StringComparer.Ordinal)).Add(name);
+                    RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "resync"));
                 }
             }
             List<(string Bank, DateTimeOffset ChangedAt)>? applied = null;
@@ -196,6 +198,7 @@ public sealed class BankMatcher : IAsyncDisposable
                     if (changes.ChangedAt is { } changedAt && reread?.Contains(name) != true) (applied ??= []).Add((name, changedAt));
                     _banks[name] = (version, state.Epoch);
                     deltas++;
+                    RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "delta"));
                     continue;
                 }
                 (long Version, DateTimeOffset? ChangedAt) head;
@@ -222,6 +225,7 @@ public sealed class BankMatcher : IAsyncDisposable
                     && (!known || (loaded.Version != head.Version && loaded.Epoch == state.Epoch)))
                     (applied ??= []).Add((name, at));
                 _banks[name] = (head.Version, state.Epoch);
+                RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "whole"));
                 _orphans.Remove(name);
                 whole++;
             }
@@ -402,6 +406,7 @@ public sealed class BankMatcher : IAsyncDisposable
                 // The connection is going away anyway.
             }
         }
+        RedisTelemetry.Forget(this);
         _stop.Dispose();
         _syncLock.Dispose();
         _wake.Dispose();
