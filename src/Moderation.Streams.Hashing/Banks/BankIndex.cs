@@ -15,14 +15,12 @@ namespace Moderation.Streams.Hashing.Banks;
 /// </remarks>
 public sealed class BankIndex
 {
-    [ThreadStatic] private static List<IndexHit>? t_baseHits;
-    [ThreadStatic] private static List<IndexHit>? t_overlayHits;
+    [ThreadStatic] private static List<IndexHit>? t_hits;
 
     private static readonly ConditionalWeakTable<BankIndex, Dictionary<(string, string), int>> s_frames = new();
 
-    private readonly BankSegment _base;
-    private readonly ulong[]? _removed;
-    private readonly BankSegment _overlay;
+    // Base, then what was added since: at most one multi-indexed middle layer and one small scanned layer.
+    private readonly BankLayer[] _layers;
 
     public BankIndex(IEnumerable<BankEntry> entries, BankMatchOptions? options = null)
     {
@@ -31,29 +29,26 @@ public sealed class BankIndex
         Options.Validate();
         var all = entries as IReadOnlyCollection<BankEntry> ?? entries.ToList();
         var builder = new BankSegment.Builder(all.Count);
-        int total = 0;
+        int unsearched = 0;
         foreach (var e in all)
         {
             if (e.Quality >= Options.MinQuality) builder.Add(e);
-            else total++;
+            else unsearched++;
         }
-        _base = builder.Build(preferIndex: true, out var duplicates);
+        var segment = builder.Build(preferIndex: true, out var duplicates);
         // An id given twice: the last one counts, as an import would have it.
-        foreach (int at in duplicates) (_removed ??= new ulong[RemovedWords(_base.Count)])[at >> 6] |= 1UL << at;
-        RemovedFromBase = duplicates.Count;
-        _overlay = BankSegment.Empty;
-        Count = _base.Count - duplicates.Count;
-        TotalEntries = total + Count;
+        ulong[]? removed = duplicates.Count == 0 ? null : new ulong[BankLayer.Words(segment.Count)];
+        foreach (int at in duplicates) removed![at >> 6] |= 1UL << at;
+        _layers = [new BankLayer(segment, removed, duplicates.Count)];
+        Count = segment.Count - duplicates.Count;
+        TotalEntries = unsearched + Count;
     }
 
-    internal BankIndex(BankMatchOptions options, BankSegment @base, ulong[]? removed, int removedCount, BankSegment overlay, int totalEntries)
+    internal BankIndex(BankMatchOptions options, BankLayer[] layers, int totalEntries)
     {
         Options = options;
-        _base = @base;
-        _removed = removedCount == 0 ? null : removed;
-        RemovedFromBase = removedCount;
-        _overlay = overlay;
-        Count = @base.Count - removedCount + overlay.Count;
+        _layers = layers;
+        Count = layers.Sum(l => l.LiveCount);
         TotalEntries = totalEntries;
     }
 
@@ -68,56 +63,55 @@ public sealed class BankIndex
     public int TotalEntries { get; }
 
     /// <summary>Entries in the base segment (built in one go; see the remarks).</summary>
-    public int BaseCount => _base.Count;
+    public int BaseCount => _layers[0].Segment.Count;
 
     /// <summary>Base entries removed since the base was built (still in its memory, skipped by searches).</summary>
-    public int RemovedFromBase { get; }
+    public int RemovedFromBase => _layers[0].RemovedCount;
 
     /// <summary>Entries added since the base was built, searched beside it.</summary>
-    public int OverlayCount => _overlay.Count;
+    public int OverlayCount => Count - _layers[0].LiveCount;
 
-    /// <summary>The entries searched (quality at or above the minimum): the base's not removed, then the overlay's.</summary>
+    /// <summary>The entries searched (quality at or above the minimum), layer by layer.</summary>
     public IEnumerable<BankEntry> Entries
     {
         get
         {
-            for (int i = 0; i < _base.Count; i++)
-                if (!IsRemoved(i)) yield return _base.EntryAt(i);
-            for (int i = 0; i < _overlay.Count; i++) yield return _overlay.EntryAt(i);
+            foreach (var layer in _layers)
+                for (int i = 0; i < layer.Segment.Count; i++)
+                    if (!layer.IsRemoved(i)) yield return layer.Segment.EntryAt(i);
         }
     }
 
     /// <summary>Bytes of native memory held by the segments' indexes (hashes, tables, bucket starts).</summary>
-    public long MemoryBytes => _base.MemoryBytes + _overlay.MemoryBytes;
+    public long MemoryBytes => _layers.Sum(l => l.Segment.MemoryBytes);
 
     /// <summary>Managed bytes of the entries' columns and position tables (array payloads).</summary>
-    public long ColumnBytes => _base.ColumnBytes + _overlay.ColumnBytes + 8L * (_removed?.Length ?? 0);
+    public long ColumnBytes => _layers.Sum(l => l.Segment.ColumnBytes + 8L * (l.Removed?.Length ?? 0));
 
-    internal BankSegment Base => _base;
-
-    internal BankSegment Overlay => _overlay;
+    internal BankLayer[] Layers => _layers;
 
     /// <summary>Frames of a banked video (entries <c>{video}#t=…</c> of that bank) searched in this snapshot.</summary>
     public int FramesOf(string bank, string video)
     {
         var counts = s_frames.GetValue(this, static index =>
         {
-            var result = new Dictionary<(string, string), int>(index._base.Frames());
-            for (int w = 0; index._removed is { } removed && w < removed.Length; w++)
-                for (ulong bits = removed[w]; bits != 0; bits &= bits - 1)
-                    Count(result, index._base.BankAt(w * 64 + BitOperations.TrailingZeroCount(bits)), index._base.IdAt(w * 64 + BitOperations.TrailingZeroCount(bits)), -1);
-            for (int i = 0; i < index._overlay.Count; i++) Count(result, index._overlay.BankAt(i), index._overlay.IdAt(i), +1);
+            var result = new Dictionary<(string, string), int>();
+            foreach (var layer in index._layers)
+            {
+                foreach (var (key, frames) in layer.Segment.Frames()) result[key] = result.GetValueOrDefault(key) + frames;
+                for (int w = 0; layer.Removed is { } removed && w < removed.Length; w++)
+                {
+                    for (ulong bits = removed[w]; bits != 0; bits &= bits - 1)
+                    {
+                        int at = w * 64 + BitOperations.TrailingZeroCount(bits);
+                        if (VideoMatcher.VideoIdOf(layer.Segment.IdAt(at)) is { } v) result[(layer.Segment.BankAt(at), v)]--;
+                    }
+                }
+            }
             return result;
         });
         return counts.GetValueOrDefault((bank, video));
-
-        static void Count(Dictionary<(string, string), int> counts, string bank, string id, int by)
-        {
-            if (VideoMatcher.VideoIdOf(id) is { } v) counts[(bank, v)] = counts.GetValueOrDefault((bank, v)) + by;
-        }
     }
-
-    internal bool IsRemoved(int basePosition) => _removed is { } r && (r[basePosition >> 6] & (1UL << basePosition)) != 0;
 
     /// <summary>Every entry matching <paramref name="hash"/>, nearest first (then by bank and id); for dihedral
     /// matching pass <paramref name="dihedral"/> (its <c>Original</c> is not used: <paramref name="hash"/> is).
@@ -126,17 +120,22 @@ public sealed class BankIndex
     {
         var matches = new List<BankMatch>();
         if (quality < Options.MinQuality || Count == 0) return matches;
-        // Keyed by place (base position, or the overlay's as ~position): an entry is made once, for its nearest hit.
-        var best = new Dictionary<int, (int Distance, PdqTransform Transform)>();
+        // Keyed by place (layer, position): an entry is made once, for its nearest hit.
+        var best = new Dictionary<(int Layer, int Position), (int Distance, PdqTransform Transform)>();
+        var hits = t_hits ??= new List<IndexHit>();
         foreach (var (query, transform) in Queries(hash, dihedral))
         {
-            var (baseHits, overlayHits) = Search(query);
-            foreach (var hit in baseHits)
-                if (!IsRemoved(hit.Position)) Keep(hit.Position, hit.Distance, transform);
-            foreach (var hit in overlayHits) Keep(~hit.Position, hit.Distance, transform);
+            for (int l = 0; l < _layers.Length; l++)
+            {
+                hits.Clear();
+                _layers[l].Segment.Search(query, Options.MaxDistance, hits);
+                foreach (var hit in hits)
+                    if (!_layers[l].IsRemoved(hit.Position) && (!best.TryGetValue((l, hit.Position), out var known) || hit.Distance < known.Distance))
+                        best[(l, hit.Position)] = (hit.Distance, transform);
+            }
         }
-        foreach (var (at, (distance, transform)) in best)
-            matches.Add(new BankMatch(at >= 0 ? _base.EntryAt(at) : _overlay.EntryAt(~at), distance, transform));
+        foreach (var ((l, at), (distance, transform)) in best)
+            matches.Add(new BankMatch(_layers[l].Segment.EntryAt(at), distance, transform));
         matches.Sort(static (a, b) =>
         {
             int c = a.Distance.CompareTo(b.Distance);
@@ -144,11 +143,6 @@ public sealed class BankIndex
             return c != 0 ? c : string.CompareOrdinal(a.Id, b.Id);
         });
         return matches;
-
-        void Keep(int at, int distance, PdqTransform transform)
-        {
-            if (!best.TryGetValue(at, out var known) || distance < known.Distance) best[at] = (distance, transform);
-        }
     }
 
     /// <summary>The nearest match, or null; allocates nothing when nothing matches.</summary>
@@ -156,22 +150,23 @@ public sealed class BankIndex
     {
         if (quality < Options.MinQuality || Count == 0) return null;
         BankMatch? best = null;
+        var hits = t_hits ??= new List<IndexHit>();
         foreach (var (query, transform) in Queries(hash, dihedral))
         {
-            var (baseHits, overlayHits) = Search(query);
-            foreach (var hit in baseHits)
-                if (!IsRemoved(hit.Position)) Keep(_base, hit.Position, hit.Distance, transform);
-            foreach (var hit in overlayHits) Keep(_overlay, hit.Position, hit.Distance, transform);
+            foreach (var layer in _layers)
+            {
+                hits.Clear();
+                layer.Segment.Search(query, Options.MaxDistance, hits);
+                foreach (var hit in hits)
+                {
+                    if (layer.IsRemoved(hit.Position) || (best is { } b && hit.Distance > b.Distance)) continue;
+                    var entry = layer.Segment.EntryAt(hit.Position);
+                    if (best is not { } known || hit.Distance < known.Distance || Before(entry, known.Entry))
+                        best = new BankMatch(entry, hit.Distance, transform);
+                }
+            }
         }
         return best;
-
-        void Keep(BankSegment segment, int at, int distance, PdqTransform transform)
-        {
-            if (best is { } b && distance > b.Distance) return;
-            var entry = segment.EntryAt(at);
-            if (best is not { } known || distance < known.Distance || Before(entry, known.Entry))
-                best = new BankMatch(entry, distance, transform);
-        }
     }
 
     private static bool Before(BankEntry a, BankEntry b)
@@ -180,25 +175,10 @@ public sealed class BankIndex
         return c < 0 || (c == 0 && string.CompareOrdinal(a.Id, b.Id) < 0);
     }
 
-    // The positions within the radius of one query, in the base (removed ones included) and in the overlay; the
-    // lists are the thread's own, valid until its next search.
-    private (List<IndexHit> Base, List<IndexHit> Overlay) Search(PdqHash query)
-    {
-        var baseHits = t_baseHits ??= new List<IndexHit>();
-        var overlayHits = t_overlayHits ??= new List<IndexHit>();
-        baseHits.Clear();
-        overlayHits.Clear();
-        _base.Search(query, Options.MaxDistance, baseHits);
-        _overlay.Search(query, Options.MaxDistance, overlayHits);
-        return (baseHits, overlayHits);
-    }
-
     private IEnumerable<(PdqHash Hash, PdqTransform Transform)> Queries(PdqHash hash, PdqDihedral? dihedral)
     {
         yield return (hash, PdqTransform.Original);
         if (!Options.Dihedral || dihedral is not { } d) yield break;
         for (int t = 1; t < PdqDihedral.Count; t++) yield return (d[(PdqTransform)t], (PdqTransform)t);
     }
-
-    internal static int RemovedWords(int count) => (count + 63) >> 6;
 }

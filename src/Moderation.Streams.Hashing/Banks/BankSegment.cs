@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Moderation.Streams.Hashing.Banks;
@@ -39,14 +38,14 @@ internal sealed class BankSegment
         _index = index;
         _scan = scan;
         _banks = [.. b.Banks];
-        _bank = [.. b.Bank];
-        _quality = [.. b.Quality];
-        _addedTicks = [.. b.AddedTicks];
+        _bank = b.Bank;
+        _quality = b.Quality;
+        _addedTicks = b.AddedTicks;
         _strings = [.. b.Strings];
-        _label = [.. b.Label];
-        _source = [.. b.Source];
-        _ids = [.. b.Ids];
-        _idStart = [.. b.IdStart];
+        _label = b.Label;
+        _source = b.Source;
+        _ids = b.Ids;
+        _idStart = b.IdStart;
         _slots = new int[SlotsFor(Count)];
     }
 
@@ -164,49 +163,62 @@ internal sealed class BankSegment
         return duplicates;
     }
 
-    /// <summary>Collects entries column by column (strings interned), then builds the segment.</summary>
+    /// <summary>Collects entries column by column (strings interned), then builds the segment. Given the right
+    /// capacity (a bank's size is known before it is read), the columns are never copied: the segment takes them.</summary>
     internal sealed class Builder(int capacity)
     {
         private readonly Dictionary<string, int> _bankIndex = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _stringIndex = new(StringComparer.Ordinal);
 
         public List<string> Banks { get; } = [];
-        public List<PdqHash> Hashes { get; } = new(capacity);
-        public List<ushort> Bank { get; } = new(capacity);
-        public List<byte> Quality { get; } = new(capacity);
-        public List<long> AddedTicks { get; } = new(capacity);
         public List<string> Strings { get; } = [];
-        public List<int> Label { get; } = new(capacity);
-        public List<int> Source { get; } = new(capacity);
-        public List<byte> Ids { get; } = new(capacity * 12);
-        public List<int> IdStart { get; } = new(capacity + 1) { 0 };
+        public PdqHash[] Hashes = new PdqHash[capacity];
+        public ushort[] Bank = new ushort[capacity];
+        public byte[] Quality = new byte[capacity];
+        public long[] AddedTicks = new long[capacity];
+        public int[] Label = new int[capacity];
+        public int[] Source = new int[capacity];
+        public int[] IdStart = new int[capacity + 1];
+        public byte[] Ids = new byte[(int)Math.Min(Array.MaxLength, 16L * capacity)];
+        public int IdBytes;
 
-        public int Count => Hashes.Count;
+        public int Count { get; private set; }
 
         public void Add(BankEntry entry)
         {
-            Hashes.Add(entry.Hash);
-            AddColumns(entry.Bank, entry.Quality, entry.AddedAt.UtcTicks, entry.Label, entry.Source);
             int length = Encoding.UTF8.GetByteCount(entry.Id);
-            int at = Ids.Count;
-            if ((long)at + length >= Array.MaxLength) throw new InvalidOperationException("the ids of one index exceed 2 GiB");
-            CollectionsMarshal.SetCount(Ids, at + length);
-            Encoding.UTF8.GetBytes(entry.Id, CollectionsMarshal.AsSpan(Ids).Slice(at, length));
-            EndId();
+            Reserve(length);
+            Encoding.UTF8.GetBytes(entry.Id, Ids.AsSpan(IdBytes, length));
+            AddColumns(entry.Hash, entry.Bank, entry.Quality, entry.AddedAt.UtcTicks, entry.Label, entry.Source, length);
         }
 
         /// <summary>Copies one entry of another segment without making an object of it.</summary>
         public void Add(BankSegment from, int position)
         {
-            Hashes.Add(from.HashAt(position));
-            AddColumns(from.BankAt(position), from._quality[position], from._addedTicks[position], from.StringAt(from._label[position]), from.StringAt(from._source[position]));
             var id = from.IdBytes(position);
-            if ((long)Ids.Count + id.Length >= Array.MaxLength) throw new InvalidOperationException("the ids of one index exceed 2 GiB");
-            Ids.AddRange(id);
-            EndId();
+            Reserve(id.Length);
+            id.CopyTo(Ids.AsSpan(IdBytes));
+            AddColumns(from.HashAt(position), from.BankAt(position), from._quality[position], from._addedTicks[position],
+                from.StringAt(from._label[position]), from.StringAt(from._source[position]), id.Length);
         }
 
-        private void AddColumns(string bank, int quality, long addedTicks, string? label, string? source)
+        // Room for one more entry and its id's bytes.
+        private void Reserve(int idLength)
+        {
+            if ((long)IdBytes + idLength >= Array.MaxLength) throw new InvalidOperationException("the ids of one index exceed 2 GiB");
+            if (IdBytes + idLength > Ids.Length) Array.Resize(ref Ids, (int)Math.Min(Array.MaxLength, Math.Max(2L * Ids.Length, IdBytes + idLength + 1024L)));
+            if (Count < Hashes.Length) return;
+            int grown = Math.Max(16, 2 * Hashes.Length);
+            Array.Resize(ref Hashes, grown);
+            Array.Resize(ref Bank, grown);
+            Array.Resize(ref Quality, grown);
+            Array.Resize(ref AddedTicks, grown);
+            Array.Resize(ref Label, grown);
+            Array.Resize(ref Source, grown);
+            Array.Resize(ref IdStart, grown + 1);
+        }
+
+        private void AddColumns(PdqHash hash, string bank, int quality, long addedTicks, string? label, string? source, int idLength)
         {
             if (!_bankIndex.TryGetValue(bank, out int b))
             {
@@ -214,14 +226,16 @@ internal sealed class BankSegment
                 _bankIndex[bank] = b = Banks.Count;
                 Banks.Add(bank);
             }
-            Bank.Add((ushort)b);
-            Quality.Add((byte)Math.Clamp(quality, 0, 255));
-            AddedTicks.Add(addedTicks);
-            Label.Add(Intern(label));
-            Source.Add(Intern(source));
+            Hashes[Count] = hash;
+            Bank[Count] = (ushort)b;
+            Quality[Count] = (byte)Math.Clamp(quality, 0, 255);
+            AddedTicks[Count] = addedTicks;
+            Label[Count] = Intern(label);
+            Source[Count] = Intern(source);
+            IdBytes += idLength;
+            IdStart[Count + 1] = IdBytes;
+            Count++;
         }
-
-        private void EndId() => IdStart.Add(Ids.Count);
 
         private int Intern(string? value)
         {
@@ -234,14 +248,31 @@ internal sealed class BankSegment
             return i;
         }
 
-        /// <summary>Builds the segment; <paramref name="duplicates"/> lists the positions whose bank and id a later
-        /// entry repeated (hide them).</summary>
+        /// <summary>The columns cut to the entries added (no copy when the capacity was right).</summary>
+        internal void Trim()
+        {
+            if (Hashes.Length != Count)
+            {
+                Array.Resize(ref Hashes, Count);
+                Array.Resize(ref Bank, Count);
+                Array.Resize(ref Quality, Count);
+                Array.Resize(ref AddedTicks, Count);
+                Array.Resize(ref Label, Count);
+                Array.Resize(ref Source, Count);
+                Array.Resize(ref IdStart, Count + 1);
+            }
+            if (Ids.Length != IdBytes) Array.Resize(ref Ids, IdBytes);
+        }
+
+        /// <summary>Builds the segment (taking the builder's columns); <paramref name="duplicates"/> lists the positions
+        /// whose bank and id a later entry repeated (hide them).</summary>
         public BankSegment Build(bool preferIndex, out List<int> duplicates)
         {
-            var hashes = CollectionsMarshal.AsSpan(Hashes);
+            Trim();
             var segment = Count == 0 ? new BankSegment(this, null, null)
-                : preferIndex || Count > ScanLimit ? new BankSegment(this, MultiIndexHashIndex.Build(hashes), null)
-                : new BankSegment(this, null, new BruteForceSearch(hashes));
+                : preferIndex || Count > ScanLimit ? new BankSegment(this, MultiIndexHashIndex.Build(Hashes), null)
+                : new BankSegment(this, null, new BruteForceSearch(Hashes));
+            Hashes = [];
             duplicates = segment.Place();
             return segment;
         }

@@ -20,13 +20,13 @@ public sealed class LiveBankIndex
 
     private readonly int _minOverlayLimit;
     private readonly Dictionary<string, int> _counts = new(StringComparer.Ordinal);
+    // The newest entries, scanned: rebuilt at every publish that changed them, so kept small.
     private readonly Dictionary<(string Bank, string Id), BankEntry> _overlay = [];
     // Quality under the minimum: held (a later import may replace them) but never searched.
     private readonly Dictionary<(string Bank, string Id), BankEntry> _unsearched = [];
-    private BankSegment _base = BankSegment.Empty;
-    private ulong[]? _removed;
-    private int _removedCount;
-    private bool _removedShared;
+    // The base and the middle layer (the small layer's entries merged when it outgrows a scan), each with its removed set.
+    private readonly Level _base = new();
+    private readonly Level _middle = new();
     private bool _overlayChanged;
     private int _total;
     private BankIndex _current;
@@ -52,8 +52,8 @@ public sealed class LiveBankIndex
     /// <summary>Unpublished changes exist.</summary>
     public bool Dirty { get; private set; }
 
-    /// <summary>Overlay entries that trigger a compaction at the next publish.</summary>
-    public int OverlayLimit => Math.Max(_minOverlayLimit, _base.Count / 8);
+    /// <summary>Entries added since the base was built (middle and small layers) that trigger a compaction at the next publish.</summary>
+    public int OverlayLimit => Math.Max(_minOverlayLimit, _base.Segment.Count / 8);
 
     /// <summary>The banks held (with entries, or replaced by an empty copy).</summary>
     public IReadOnlyCollection<string> Banks => _counts.Keys;
@@ -66,8 +66,10 @@ public sealed class LiveBankIndex
     {
         if (!_counts.ContainsKey(bank)) return null;
         if (_overlay.TryGetValue((bank, id), out var entry) || _unsearched.TryGetValue((bank, id), out entry)) return entry;
-        int at = BasePosition(bank, id);
-        return at < 0 ? null : _base.EntryAt(at);
+        int at = _middle.Find(bank, id);
+        if (at >= 0) return _middle.Segment.EntryAt(at);
+        at = _base.Find(bank, id);
+        return at < 0 ? null : _base.Segment.EntryAt(at);
     }
 
     /// <summary>Adds or replaces entries (by bank and id). An entry equal to the one held changes nothing.</summary>
@@ -130,24 +132,31 @@ public sealed class LiveBankIndex
             Load(bank, entries);
             return entries.Count;
         }
-        // Base entries are compared in place and ticked off, so only what differs is ever made into an object.
+        // Base and middle entries are compared in place and ticked off, so only what differs is ever made into an object.
         var wanted = new HashSet<string>(StringComparer.Ordinal);
-        var seen = new ulong[BankIndex.RemovedWords(_base.Count)];
+        var seen = new[] { new ulong[BankLayer.Words(_base.Segment.Count)], new ulong[BankLayer.Words(_middle.Segment.Count)] };
+        var levels = new[] { _base, _middle };
         var changed = new List<BankEntry>();
         foreach (var entry in entries)
         {
-            int at = _overlay.ContainsKey((bank, entry.Id)) || _unsearched.ContainsKey((bank, entry.Id)) ? -1 : BasePosition(bank, entry.Id);
-            if (at >= 0)
+            bool ticked = false;
+            if (!_overlay.ContainsKey((bank, entry.Id)) && !_unsearched.ContainsKey((bank, entry.Id)))
             {
-                seen[at >> 6] |= 1UL << at;
-                if (!_base.SameContent(at, entry)) changed.Add(entry);
-                continue;
+                for (int l = 0; l < levels.Length && !ticked; l++)
+                {
+                    int at = levels[l].Find(bank, entry.Id);
+                    if (at < 0) continue;
+                    seen[l][at >> 6] |= 1UL << at;
+                    if (!levels[l].Segment.SameContent(at, entry)) changed.Add(entry);
+                    ticked = true;
+                }
             }
-            if (wanted.Add(entry.Id) && Find(bank, entry.Id) != entry) changed.Add(entry);
+            if (!ticked && wanted.Add(entry.Id) && Find(bank, entry.Id) != entry) changed.Add(entry);
         }
         var gone = new List<string>();
-        for (int i = 0; i < _base.Count; i++)
-            if ((seen[i >> 6] & (1UL << i)) == 0 && !IsRemoved(i) && _base.BankAt(i) == bank) gone.Add(_base.IdAt(i));
+        for (int l = 0; l < levels.Length; l++)
+            for (int i = 0; i < levels[l].Segment.Count; i++)
+                if ((seen[l][i >> 6] & (1UL << i)) == 0 && !levels[l].IsRemoved(i) && levels[l].Segment.BankAt(i) == bank) gone.Add(levels[l].Segment.IdAt(i));
         foreach (var (b, id) in _overlay.Keys.Concat(_unsearched.Keys))
             if (b == bank && !wanted.Contains(id)) gone.Add(id);
         Upsert(changed);
@@ -205,17 +214,19 @@ public sealed class LiveBankIndex
     public int RemoveBank(string bank)
     {
         if (!_counts.ContainsKey(bank)) return 0;
-        int count = Remove(bank, HeldIds(bank).ToList());
+        int count = Replace(bank, []);
         _counts.Remove(bank);
         Dirty = true;
         return count;
     }
 
-    /// <summary>Publishes the changes made since the last publish as a new snapshot (compacting first when the
-    /// overlay or the removed set has grown too large). Returns the snapshot.</summary>
+    /// <summary>Publishes the changes made since the last publish as a new snapshot (the small layer merged into the
+    /// middle one when it outgrows a scan; everything compacted into a new base when the middle one outgrows
+    /// <see cref="OverlayLimit"/> or a quarter of the base is removed). Returns the snapshot.</summary>
     public BankIndex Publish()
     {
-        if (_overlay.Count > OverlayLimit || (_removedCount > 0 && _removedCount > _base.Count / 4)) Compact();
+        if (_middle.LiveCount + _overlay.Count > OverlayLimit || (_base.RemovedCount > 0 && _base.RemovedCount > _base.Segment.Count / 4)) Compact();
+        else if (_overlay.Count > BankSegment.ScanLimit) MergeOverlay();
         BankSegment overlay;
         if (_overlayChanged)
         {
@@ -225,26 +236,37 @@ public sealed class LiveBankIndex
         }
         else
         {
-            overlay = _current.Overlay;
+            overlay = _current.Layers[^1].Segment;
         }
-        var snapshot = new BankIndex(Options, _base, _removed, _removedCount, overlay, _total);
-        _removedShared = true;
+        var snapshot = new BankIndex(Options, [_base.Share(), _middle.Share(), new BankLayer(overlay, null, 0)], _total);
         _overlayChanged = false;
         Dirty = false;
         Volatile.Write(ref _current, snapshot);
         return snapshot;
     }
 
-    /// <summary>Rebuilds the base from every live searched entry and empties the overlay and the removed set.</summary>
+    /// <summary>Rebuilds the base from every live searched entry and empties the other layers.</summary>
     public void Compact()
     {
-        var builder = new BankSegment.Builder(_base.Count - _removedCount + _overlay.Count);
-        for (int i = 0; i < _base.Count; i++)
-            if (!IsRemoved(i)) builder.Add(_base, i);
+        var builder = new BankSegment.Builder(_base.LiveCount + _middle.LiveCount + _overlay.Count);
+        _base.CopyLive(builder);
+        _middle.CopyLive(builder);
         foreach (var e in _overlay.Values) builder.Add(e);
         _overlay.Clear();
+        _middle.Reset(new BankSegment.Builder(0), preferIndex: false);
         SetBase(builder);
         Compactions++;
+    }
+
+    // The small layer into the middle one: a rebuild of the middle only (the base is not touched).
+    private void MergeOverlay()
+    {
+        var builder = new BankSegment.Builder(_middle.LiveCount + _overlay.Count);
+        _middle.CopyLive(builder);
+        foreach (var e in _overlay.Values) builder.Add(e);
+        _overlay.Clear();
+        _middle.Reset(builder, preferIndex: false);
+        _overlayChanged = true;
     }
 
     // Empty index: every entry straight into a new base (an id given twice: the last counts).
@@ -257,41 +279,21 @@ public sealed class LiveBankIndex
 
     private void Load(string bank, BankSegment.Builder builder, Dictionary<(string Bank, string Id), BankEntry> unsearched)
     {
+        _overlay.Clear();
+        _middle.Reset(new BankSegment.Builder(0), preferIndex: false);
         SetBase(builder);
         // An id both under and over the minimum quality (a scan handed it over twice, changed in between): the searched one stays.
         foreach (var (key, entry) in unsearched)
-            if (BasePosition(key.Bank, key.Id) < 0) _unsearched[key] = entry;
-        _total = _base.Count - _removedCount + _unsearched.Count;
+            if (_base.Find(key.Bank, key.Id) < 0) _unsearched[key] = entry;
+        _total = _base.LiveCount + _unsearched.Count;
         _counts[bank] = _total;
     }
 
     private void SetBase(BankSegment.Builder builder)
     {
-        _base = builder.Build(preferIndex: true, out var duplicates);
-        _removed = null;
-        _removedCount = 0;
-        _removedShared = false;
-        foreach (int at in duplicates) MarkRemoved(at);
+        _base.Reset(builder, preferIndex: true);
         _overlayChanged = true;
         Dirty = true;
-    }
-
-    // The ids a bank holds: its base entries not removed, its overlay's and its unsearched.
-    private IEnumerable<string> HeldIds(string bank)
-    {
-        for (int i = 0; i < _base.Count; i++)
-            if (!IsRemoved(i) && _base.BankAt(i) == bank) yield return _base.IdAt(i);
-        foreach (var (b, id) in _overlay.Keys)
-            if (b == bank) yield return id;
-        foreach (var (b, id) in _unsearched.Keys)
-            if (b == bank) yield return id;
-    }
-
-    // The live base position of an id, or -1 (not in the base, or removed from it).
-    private int BasePosition(string bank, string id)
-    {
-        int at = _base.Find(bank, id);
-        return at >= 0 && !IsRemoved(at) ? at : -1;
     }
 
     // Forgets where an entry lives; false when it is not held.
@@ -303,25 +305,73 @@ public sealed class LiveBankIndex
             return true;
         }
         if (_unsearched.Remove((bank, id))) return true;
-        int at = BasePosition(bank, id);
-        if (at < 0) return false;
-        MarkRemoved(at);
-        return true;
+        return _middle.Remove(bank, id) || _base.Remove(bank, id);
     }
 
-    private void MarkRemoved(int at)
+    /// <summary>A segment being changed: positions removed from it since it was built, copied on the first change
+    /// after a snapshot took the set.</summary>
+    private sealed class Level
     {
-        if (_removed is null || _removedShared)
-        {
-            // Published snapshots hold the old set: copy before the first change after a publish.
-            var copy = new ulong[BankIndex.RemovedWords(_base.Count)];
-            _removed?.CopyTo(copy, 0);
-            _removed = copy;
-            _removedShared = false;
-        }
-        _removed[at >> 6] |= 1UL << at;
-        _removedCount++;
-    }
+        private ulong[]? _removed;
+        private bool _shared;
 
-    private bool IsRemoved(int position) => _removed is { } r && (r[position >> 6] & (1UL << position)) != 0;
+        public BankSegment Segment { get; private set; } = BankSegment.Empty;
+
+        public int RemovedCount { get; private set; }
+
+        public int LiveCount => Segment.Count - RemovedCount;
+
+        public bool IsRemoved(int position) => _removed is { } r && (r[position >> 6] & (1UL << position)) != 0;
+
+        public int Find(string bank, string id)
+        {
+            int at = Segment.Find(bank, id);
+            return at >= 0 && !IsRemoved(at) ? at : -1;
+        }
+
+        public bool Remove(string bank, string id)
+        {
+            int at = Find(bank, id);
+            if (at < 0) return false;
+            MarkRemoved(at);
+            return true;
+        }
+
+        public void MarkRemoved(int at)
+        {
+            if (_removed is null || _shared)
+            {
+                // Published snapshots hold the old set: copy before the first change after a publish.
+                var copy = new ulong[BankLayer.Words(Segment.Count)];
+                _removed?.CopyTo(copy, 0);
+                _removed = copy;
+                _shared = false;
+            }
+            _removed[at >> 6] |= 1UL << at;
+            RemovedCount++;
+        }
+
+        public void CopyLive(BankSegment.Builder builder)
+        {
+            for (int i = 0; i < Segment.Count; i++)
+                if (!IsRemoved(i)) builder.Add(Segment, i);
+        }
+
+        /// <summary>A new segment; an id the builder was given twice keeps its last entry (the earlier is removed).</summary>
+        public void Reset(BankSegment.Builder builder, bool preferIndex)
+        {
+            Segment = builder.Build(preferIndex, out var duplicates);
+            _removed = null;
+            _shared = false;
+            RemovedCount = 0;
+            foreach (int at in duplicates) MarkRemoved(at);
+        }
+
+        /// <summary>The layer as a snapshot holds it (the removed set is copied before this level changes it again).</summary>
+        public BankLayer Share()
+        {
+            _shared = _removed is not null;
+            return new BankLayer(Segment, RemovedCount == 0 ? null : _removed, RemovedCount);
+        }
+    }
 }

@@ -36,6 +36,9 @@ public sealed class BankMatcher : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, 1);
     // Epoch: the store epoch the copy was read under. A version means something only within its epoch: a bank
     // kept through a restart (an orphan) holds an old-epoch version that the new counter can reach again.
+    // Loads or compactions this large are followed by a collection that returns their transient memory.
+    private const int BigLoad = 1_000_000;
+
     private readonly Dictionary<string, (long Version, string? Epoch)> _banks = new(StringComparer.Ordinal);
     private readonly LiveBankIndex _live;
     private readonly CancellationTokenSource _stop = new();
@@ -182,6 +185,7 @@ public sealed class BankMatcher : IAsyncDisposable
             }
             List<(string Bank, DateTimeOffset ChangedAt)>? applied = null;
             int deltas = 0, whole = 0;
+            bool bigLoad = false;
             foreach (var (name, version) in versions)
             {
                 bool known = _banks.TryGetValue(name, out var loaded);
@@ -207,11 +211,13 @@ public sealed class BankMatcher : IAsyncDisposable
                     // A first load (or a store under a new epoch with nothing held): streamed into the index, never a list.
                     var (readHead, loader) = await Read(async (s, token) =>
                     {
-                        var fresh = _live.BeginLoad(name);
+                        // Sized from HLEN, so the columns are filled in place (a few more entries only grow them).
+                        var fresh = _live.BeginLoad(name, (int)Math.Min(int.MaxValue / 32, await s.CountAsync(name).ConfigureAwait(false) + 1024));
                         return (await s.ReadAsync(name, fresh.Add, token).ConfigureAwait(false), fresh);
                     }, ct).ConfigureAwait(false);
                     loader.Complete();
                     head = readHead;
+                    bigLoad |= loader.Count >= BigLoad;
                 }
                 else
                 {
@@ -246,6 +252,10 @@ public sealed class BankMatcher : IAsyncDisposable
             {
                 int compactions = _live.Compactions;
                 var index = _live.Publish();
+                // A load of millions of entries leaves its transient arrays (the hashes handed to the index, the id table
+                // being filled) as garbage worth gigabytes: give it back to the system now rather than at some later GC.
+                if (bigLoad || _live.Compactions != compactions && index.Count >= BigLoad)
+                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 Volatile.Write(ref _versions, _banks.ToDictionary(b => b.Key, b => b.Value.Version, StringComparer.Ordinal));
                 Generation++;
                 // Served from here on: the change's delay ends at the swap.

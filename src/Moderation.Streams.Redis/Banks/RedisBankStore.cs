@@ -198,7 +198,9 @@ public sealed partial class RedisBankStore
 
     /// <summary>Streams every entry of a bank to <paramref name="each"/> (nothing held here: a 10M-entry bank is never a
     /// list); returns the version and the time of the last change, both read before the scan (see <see cref="LoadAsync"/>).
-    /// A scan may hand an entry over twice (Redis's SCAN guarantee); entries that cannot be decoded are skipped.</summary>
+    /// A scan may hand an entry over twice (Redis's SCAN guarantee); entries that cannot be decoded are skipped. A page
+    /// that times out is asked for again from the same cursor (up to <see cref="PageAttempts"/> times), so a long read
+    /// on a busy server does not start over.</summary>
     public async Task<(long Version, DateTimeOffset? ChangedAt)> ReadAsync(string bank, Action<BankEntry> each, CancellationToken ct = default)
     {
         BankNames.Validate(bank);
@@ -209,10 +211,41 @@ public sealed partial class RedisBankStore
         long v = ParseVersion(await version.ConfigureAwait(false));
         var written = await changedAt.ConfigureAwait(false);
         DateTimeOffset? at = !written.IsNull && written.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
-        await foreach (var field in db.HashScanAsync(EntriesKey(bank), pageSize: ScanPageSize).WithCancellation(ct).ConfigureAwait(false))
-            if (Decode(bank, field.Name!, field.Value) is { } entry) each(entry);
+        RedisKey key = EntriesKey(bank);
+        string cursor = "0";
+        do
+        {
+            ct.ThrowIfCancellationRequested();
+            var page = (RedisResult[])(await PageAsync(db, key, cursor, ct).ConfigureAwait(false))!;
+            cursor = (string)page[0]!;
+            var items = (RedisResult[])page[1]!;
+            for (int i = 0; i + 1 < items.Length; i += 2)
+                if (Decode(bank, (string)items[i]!, (RedisValue)items[i + 1]) is { } entry) each(entry);
+        }
+        while (cursor != "0");
         return (v, at);
     }
+
+    /// <summary>Times a page of a whole read is asked for before the read fails.</summary>
+    public const int PageAttempts = 4;
+
+    private static async Task<RedisResult> PageAsync(IDatabase db, RedisKey key, string cursor, CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await db.ExecuteAsync("HSCAN", key, cursor, "COUNT", ScanPageSize).ConfigureAwait(false);
+            }
+            catch (RedisTimeoutException) when (attempt < PageAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 << attempt), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Entries in a bank (HLEN).</summary>
+    public async Task<long> CountAsync(string bank) => await _redis.GetDatabase().HashLengthAsync(EntriesKey(BankNames.Validate(bank))).ConfigureAwait(false);
 
     /// <summary>The changes after <paramref name="from"/> up to <paramref name="to"/>: every entry id they touched (added,
     /// replaced or removed) and when the last was written; null when the reader must read the bank whole instead: a

@@ -114,6 +114,37 @@ public sealed class LiveBankIndexTests
     }
 
     [Fact]
+    public void A_big_change_goes_to_a_middle_layer_and_later_small_ones_rebuild_only_the_small_layer()
+    {
+        var random = new Random(10);
+        var live = new LiveBankIndex();
+        var entries = Enumerable.Range(0, 10_000).Select(i => Entry("bank", $"h{i}", MultiIndexHashIndexTests.RandomHash(random))).ToList();
+        live.Replace("bank", entries);
+        var loaded = live.Publish();
+
+        // More than a scan holds: merged into the middle layer (indexed), the base untouched.
+        var batch = Enumerable.Range(0, 5000).Select(i => Entry("bank", $"n{i}", MultiIndexHashIndexTests.RandomHash(random))).ToList();
+        live.Upsert(batch);
+        var big = live.Publish();
+        Assert.Same(loaded.Layers[0].Segment, big.Layers[0].Segment);
+        Assert.Equal((5000, 0, 0), (big.Layers[1].Segment.Count, big.Layers[2].Segment.Count, live.Compactions));
+        Assert.Equal("n4999", big.FindBest(batch[^1].Hash, 100)?.Id);
+
+        // One more hash and one removal from the middle: the small layer and a removed bit, nothing rebuilt.
+        var one = Entry("bank", "one", MultiIndexHashIndexTests.RandomHash(random));
+        live.Upsert([one]);
+        Assert.Equal(1, live.Remove("bank", ["n7"]));
+        var small = live.Publish();
+        Assert.Same(big.Layers[0].Segment, small.Layers[0].Segment);
+        Assert.Same(big.Layers[1].Segment, small.Layers[1].Segment);
+        Assert.Equal((1, 1, 15_000), (small.Layers[2].Segment.Count, small.Layers[1].RemovedCount, small.Count));
+        Assert.Null(small.FindBest(batch[7].Hash, 100));
+        Assert.Equal("n7", big.FindBest(batch[7].Hash, 100)?.Id); // the earlier snapshot is unchanged
+        Assert.Equal("one", small.FindBest(one.Hash, 100)?.Id);
+        Assert.Equal(10_000 + 4999 + 1, small.Entries.Count());
+    }
+
+    [Fact]
     public void A_whole_re_read_that_found_nothing_new_changes_nothing()
     {
         var random = new Random(8);
