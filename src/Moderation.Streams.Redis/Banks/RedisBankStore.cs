@@ -212,18 +212,31 @@ public sealed partial class RedisBankStore
         var written = await changedAt.ConfigureAwait(false);
         DateTimeOffset? at = !written.IsNull && written.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
         RedisKey key = EntriesKey(bank);
-        string cursor = "0";
-        do
+        // Pages are fetched one after another (a SCAN cursor comes with the page before it) while the ones received are
+        // decoded on other cores; the entries reach `each` in page order, from this method's flow only.
+        var decoding = new Queue<Task<List<BankEntry>>>();
+        int inFlight = Math.Max(2, Environment.ProcessorCount);
+        var next = PageAsync(db, key, "0", ct);
+        while (next is not null)
         {
             ct.ThrowIfCancellationRequested();
-            var page = (RedisResult[])(await PageAsync(db, key, cursor, ct).ConfigureAwait(false))!;
-            cursor = (string)page[0]!;
+            var page = (RedisResult[])(await next.ConfigureAwait(false))!;
+            string cursor = (string)page[0]!;
+            next = cursor == "0" ? null : PageAsync(db, key, cursor, ct);
             var items = (RedisResult[])page[1]!;
-            for (int i = 0; i + 1 < items.Length; i += 2)
-                if (Decode(bank, (string)items[i]!, (RedisValue)items[i + 1]) is { } entry) each(entry);
+            decoding.Enqueue(Task.Run(() => DecodePage(bank, items), ct));
+            while (decoding.Count >= inFlight || (next is null && decoding.Count > 0))
+                foreach (var entry in await decoding.Dequeue().ConfigureAwait(false)) each(entry);
         }
-        while (cursor != "0");
         return (v, at);
+    }
+
+    private static List<BankEntry> DecodePage(string bank, RedisResult[] items)
+    {
+        var entries = new List<BankEntry>(items.Length / 2);
+        for (int i = 0; i + 1 < items.Length; i += 2)
+            if (Decode(bank, (string)items[i]!, (RedisValue)items[i + 1]) is { } entry) entries.Add(entry);
+        return entries;
     }
 
     /// <summary>Times a page of a whole read is asked for before the read fails.</summary>
