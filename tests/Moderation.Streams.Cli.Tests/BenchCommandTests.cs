@@ -52,7 +52,7 @@ public sealed partial class BenchCommandTests
         Assert.True(matched.Success && int.Parse(matched.Groups[1].Value, CultureInfo.InvariantCulture) >= 20, found);
         // The same bank through the store and the worker's matcher.
         Assert.Contains(lines, l => Regex.IsMatch(l, @"^store: 5,000 hashes imported into (redis-server|embedded Garnet, not restarted) in [0-9.]+ s \([0-9]+ hashes/s\)$"));
-        Assert.Contains(lines, l => Regex.IsMatch(l, @"^worker load: [0-9.]+ s for 5,000 hashes \(read, decode, index\); memory [0-9]+ bytes per hash \("));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^worker load: [0-9.]+ s for 5,000 hashes \(read and decode [0-9.]+ s, index [0-9.]+ s\); memory [0-9]+ bytes per hash held \("));
         Assert.Contains(lines, l => Regex.IsMatch(l, @"^lookups per core: [0-9]+ /s \(one hash\), [0-9]+ /s \(the 8 dihedral hashes"));
         // Five one-hash imports, each applied as a change beside the loaded base (no rebuild).
         Assert.Contains(lines, l => Regex.IsMatch(l, @"^load during the changes: [0-9]+ lookups/s on [0-9]+ threads; the index now: 5,000 in the base, 5 added since, 0 removed$"));

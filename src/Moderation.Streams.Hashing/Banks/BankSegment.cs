@@ -207,15 +207,18 @@ internal sealed class BankSegment
         {
             if ((long)IdBytes + idLength >= Array.MaxLength) throw new InvalidOperationException("the ids of one index exceed 2 GiB");
             if (IdBytes + idLength > Ids.Length) Array.Resize(ref Ids, (int)Math.Min(Array.MaxLength, Math.Max(2L * Ids.Length, IdBytes + idLength + 1024L)));
-            if (Count < Hashes.Length) return;
-            int grown = Math.Max(16, 2 * Hashes.Length);
-            Array.Resize(ref Hashes, grown);
-            Array.Resize(ref Bank, grown);
-            Array.Resize(ref Quality, grown);
-            Array.Resize(ref AddedTicks, grown);
-            Array.Resize(ref Label, grown);
-            Array.Resize(ref Source, grown);
-            Array.Resize(ref IdStart, grown + 1);
+            if (Count == Hashes.Length) ResizeColumns(Math.Max(16, 2 * Hashes.Length));
+        }
+
+        private void ResizeColumns(int length)
+        {
+            Array.Resize(ref Hashes, length);
+            Array.Resize(ref Bank, length);
+            Array.Resize(ref Quality, length);
+            Array.Resize(ref AddedTicks, length);
+            Array.Resize(ref Label, length);
+            Array.Resize(ref Source, length);
+            Array.Resize(ref IdStart, length + 1);
         }
 
         private void AddColumns(PdqHash hash, string bank, int quality, long addedTicks, string? label, string? source, int idLength)
@@ -251,16 +254,7 @@ internal sealed class BankSegment
         /// <summary>The columns cut to the entries added (no copy when the capacity was right).</summary>
         internal void Trim()
         {
-            if (Hashes.Length != Count)
-            {
-                Array.Resize(ref Hashes, Count);
-                Array.Resize(ref Bank, Count);
-                Array.Resize(ref Quality, Count);
-                Array.Resize(ref AddedTicks, Count);
-                Array.Resize(ref Label, Count);
-                Array.Resize(ref Source, Count);
-                Array.Resize(ref IdStart, Count + 1);
-            }
+            if (Hashes.Length != Count) ResizeColumns(Count);
             if (Ids.Length != IdBytes) Array.Resize(ref Ids, IdBytes);
         }
 

@@ -75,6 +75,9 @@ public sealed class BankMatcher : IAsyncDisposable
     /// <summary>The bank versions the current index was built from.</summary>
     public IReadOnlyDictionary<string, long> Versions => Volatile.Read(ref _versions);
 
+    /// <summary>How long the last bank streamed into an empty index took to read and to index (null before one).</summary>
+    public BankLoadTimes? LastLoad { get; private set; }
+
     /// <summary>Number of index swaps so far (0 until the first successful load).</summary>
     public long Generation { get; private set; }
 
@@ -209,15 +212,21 @@ public sealed class BankMatcher : IAsyncDisposable
                 if (full && _live.IsEmpty)
                 {
                     // A first load (or a store under a new epoch with nothing held): streamed into the index, never a list.
+                    long readStarted = _time.GetTimestamp();
                     var (readHead, loader) = await Read(async (s, token) =>
                     {
                         // Sized from HLEN, so the columns are filled in place (a few more entries only grow them).
                         var fresh = _live.BeginLoad(name, (int)Math.Min(int.MaxValue / 32, await s.CountAsync(name).ConfigureAwait(false) + 1024));
                         return (await s.ReadAsync(name, fresh.Add, token).ConfigureAwait(false), fresh);
                     }, ct).ConfigureAwait(false);
+                    var read = _time.GetElapsedTime(readStarted);
+                    long indexStarted = _time.GetTimestamp();
                     loader.Complete();
                     head = readHead;
                     bigLoad |= loader.Count >= BigLoad;
+                    LastLoad = new BankLoadTimes(name, loader.Count, read, _time.GetElapsedTime(indexStarted));
+                    _logger.LogInformation("Hash bank {Bank} read whole: {Entries} entries read and decoded in {Read:0.00} s, indexed in {Index:0.00} s",
+                        name, loader.Count, LastLoad.Read.TotalSeconds, LastLoad.Index.TotalSeconds);
                 }
                 else
                 {

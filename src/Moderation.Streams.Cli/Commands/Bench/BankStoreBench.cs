@@ -53,7 +53,7 @@ internal static class BankStoreBench
             long native = matcher.Index.MemoryBytes;
             long rss = Rss() - rssBefore;
             output.WriteLine(FormattableString.Invariant(
-                $"worker load: {load.Elapsed.TotalSeconds:0.00} s for {bank.Length:N0} hashes (read, decode, index); memory {(columns + native) / (double)bank.Length:0} bytes per hash held ({native / 1048576.0:0} MiB the index, {columns / 1048576.0:0} MiB the entries' columns), process RSS +{rss / 1048576.0:0} MiB = {rss / (double)bank.Length:0} bytes per hash"));
+                $"worker load: {load.Elapsed.TotalSeconds:0.00} s for {bank.Length:N0} hashes (read and decode {matcher.LastLoad?.Read.TotalSeconds:0.00} s, index {matcher.LastLoad?.Index.TotalSeconds:0.00} s); memory {(columns + native) / (double)bank.Length:0} bytes per hash held ({native / 1048576.0:0} MiB the index, {columns / 1048576.0:0} MiB the entries' columns), process RSS +{rss / 1048576.0:0} MiB = {rss / (double)bank.Length:0} bytes per hash"));
 
             // Lookups on one core, as the worker makes them (one hash; eight with the dihedral transforms).
             var dihedral = queries.Select((q, i) => new PdqDihedral(q, queries[(i + 1) % queries.Length], queries[(i + 2) % queries.Length],
