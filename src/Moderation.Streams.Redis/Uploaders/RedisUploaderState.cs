@@ -12,7 +12,8 @@ public enum UploaderScripts
     /// <summary>One Lua script per upload; on a Redis Cluster one per slot (<see cref="PerSlot"/>).</summary>
     Auto,
 
-    /// <summary>One script for the uploader's keys and one per campaign bucket: 17 commands, each script's keys in one slot.</summary>
+    /// <summary>One script for the uploader's keys and one per campaign bucket: 17 commands, each script's keys in one slot
+    /// (each bucket then keeps its own filed content ids: a layout of its own, for a cluster's workers).</summary>
     PerSlot,
 
     /// <summary>Plain commands, pipelined (two round trips when a campaign is recorded): for a server without scripting.</summary>
@@ -34,13 +35,14 @@ public enum UploaderScripts
 /// uploader or picture costs nothing.</para>
 /// <para>Keys: <c>{prefix}up:{u:&lt;uploader&gt;}:v</c> (uploads, velocity) and <c>…:s</c> (takedowns, strikes) share a
 /// hash tag, so one uploader's keys live in one Redis Cluster slot. Campaigns: the PDQ hash is cut into 16 segments of
-/// 16 bits; each segment value is a bucket of two keys in one slot, <c>{prefix}cp:{&lt;segment&gt;:&lt;4 hex&gt;}:c</c>
-/// (the content ids filed there: which uploads are already counted) and <c>…:u</c> (members
-/// <c>&lt;hash&gt;|&lt;uploader&gt;</c>, scored by the newest upload of that picture by that uploader). A new content id
-/// raises its pair's score; a redelivered one changes nothing. A lookup reads the 16 pair sets within the window, so it
-/// costs what the distinct (picture, uploader) pairs cost, not every copy uploaded, and keeps candidates within the rule's
-/// distance: any picture within 15 bits shares a whole segment (pigeonhole), so it is always found; at 16–31 bits one is
-/// found unless every segment differs (for flips spread at random: ~98% of pairs at 25 bits, ~92% at 31).</para>
+/// 16 bits; each segment value is a bucket <c>{prefix}cp:{&lt;segment&gt;:&lt;4 hex&gt;}:u</c> whose members are
+/// <c>&lt;hash&gt;|&lt;uploader&gt;</c> pairs scored by the newest upload of that picture by that uploader. Which uploads
+/// are already filed (so that a redelivery raises nothing) is one set per uploader, <c>…up:{u:&lt;uploader&gt;}:c</c>, or,
+/// per slot on a cluster, one set per bucket, <c>…cp:{…}:c</c>, beside its pairs. A lookup reads the 16 buckets within the
+/// window, so it costs what the distinct (picture, uploader) pairs cost, not every copy uploaded, and keeps candidates
+/// within the rule's distance: any picture within 15 bits shares a whole segment (pigeonhole), so it is always found; at
+/// 16–31 bits one is found unless every segment differs (for flips spread at random: ~98% of pairs at 25 bits, ~92% at
+/// 31).</para>
 /// </remarks>
 public sealed class RedisUploaderState : IUploaderState
 {
@@ -85,23 +87,28 @@ public sealed class RedisUploaderState : IUploaderState
 
         """;
 
-    // One campaign bucket: ck its content ids, uk its pairs; ARGV from a: +0 the window's exclusive start "(ms",
-    // +1 candidates to read, +2 record (1/0), +3 content id, +4 the pair "<hash>|<uploader>", +5 now (ms), +6 trim bound
-    // (ms, inclusive), +7 the cap's rank, +8 expiry (ms), +9 trim (1/0). Reads the pairs in the window, then (recording a
-    // content id not filed yet) raises its pair to now.
-    private const string BucketFunction = """
-        local function bucket(ck, uk, a)
+    // Campaign ARGV from a: +0 the window's exclusive start "(ms", +1 candidates to read per bucket, +2 record (1/0),
+    // +3 content id, +4 the pair "<hash>|<uploader>", +5 now (ms), +6 trim bound (ms, inclusive), +7 the cap's rank,
+    // +8 expiry (ms), +9 trim (1/0). file: files the content id in ck, true when it was not filed yet (a new upload, not a
+    // redelivery). bucket: reads the pairs of uk in the window, then, for a fresh upload, raises its pair to now.
+    private const string CampaignFunctions = """
+        local function file(ck, a)
+          if ARGV[a + 2] ~= '1' or redis.call('ZADD', ck, 'NX', ARGV[a + 5], ARGV[a + 3]) == 0 then return false end
+          if ARGV[a + 9] == '1' then
+            redis.call('ZREMRANGEBYSCORE', ck, '-inf', ARGV[a + 6])
+            redis.call('ZREMRANGEBYRANK', ck, 0, ARGV[a + 7])
+          end
+          redis.call('PEXPIRE', ck, ARGV[a + 8])
+          return true
+        end
+        local function bucket(uk, a, fresh)
           local found = redis.call('ZREVRANGEBYSCORE', uk, '+inf', ARGV[a], 'LIMIT', 0, ARGV[a + 1])
-          if ARGV[a + 2] == '1' and redis.call('ZADD', ck, 'NX', ARGV[a + 5], ARGV[a + 3]) == 1 then
-            local old = redis.call('ZSCORE', uk, ARGV[a + 4])
-            if not old or tonumber(old) < tonumber(ARGV[a + 5]) then redis.call('ZADD', uk, ARGV[a + 5], ARGV[a + 4]) end
+          if fresh then
+            redis.call('ZADD', uk, 'GT', ARGV[a + 5], ARGV[a + 4])
             if ARGV[a + 9] == '1' then
-              redis.call('ZREMRANGEBYSCORE', ck, '-inf', ARGV[a + 6])
               redis.call('ZREMRANGEBYSCORE', uk, '-inf', ARGV[a + 6])
-              redis.call('ZREMRANGEBYRANK', ck, 0, ARGV[a + 7])
               redis.call('ZREMRANGEBYRANK', uk, 0, ARGV[a + 7])
             end
-            redis.call('PEXPIRE', ck, ARGV[a + 8])
             redis.call('PEXPIRE', uk, ARGV[a + 8])
           end
           return found
@@ -109,17 +116,21 @@ public sealed class RedisUploaderState : IUploaderState
 
         """;
 
-    /// <summary>KEYS: velocity, strikes, then each bucket's content and pair keys. ARGV: the uploader's part (1–9), the
-    /// buckets' (10–19). Returns {velocity, strikes, distinct pairs…}, -1 where not counted.</summary>
-    private const string OneScript = BucketFunction + UploaderPart + """
+    /// <summary>KEYS: velocity, strikes, then (campaigns) the uploader's filed content ids and the 16 buckets' pairs. ARGV:
+    /// the uploader's part (1–9), the campaign's (10–19). Returns {velocity, strikes, distinct pairs…}, -1 where not
+    /// counted.</summary>
+    private const string OneScript = CampaignFunctions + UploaderPart + """
         local out, seen = {velocity, strikes}, {}
-        for b = 3, #KEYS, 2 do
-          local found = bucket(KEYS[b], KEYS[b + 1], 10)
-          for i = 1, #found do
-            local m = found[i]
-            if not seen[m] then
-              seen[m] = true
-              out[#out + 1] = m
+        if #KEYS > 2 then
+          local fresh = file(KEYS[3], 10)
+          for b = 4, #KEYS do
+            local found = bucket(KEYS[b], 10, fresh)
+            for i = 1, #found do
+              local m = found[i]
+              if not seen[m] then
+                seen[m] = true
+                out[#out + 1] = m
+              end
             end
           end
         end
@@ -127,7 +138,9 @@ public sealed class RedisUploaderState : IUploaderState
         """;
 
     private const string UploaderScript = UploaderPart + "return {velocity, strikes}";
-    private const string BucketScript = BucketFunction + "return bucket(KEYS[1], KEYS[2], 1)";
+
+    /// <summary>One bucket in its own slot (<see cref="UploaderScripts.PerSlot"/>): its own filed content ids decide.</summary>
+    private const string BucketScript = CampaignFunctions + "return bucket(KEYS[2], 1, file(KEYS[1], 1))";
 
     private static readonly TimeSpan ExpirySlack = TimeSpan.FromSeconds(1);
     private static readonly string Cap = (-MaxMembers - 1).ToString(CultureInfo.InvariantCulture);
@@ -163,10 +176,15 @@ public sealed class RedisUploaderState : IUploaderState
     public string VelocityKey(string uploader) => $"{_prefix}up:{{u:{uploader}}}:v";
     public string StrikesKey(string uploader) => $"{_prefix}up:{{u:{uploader}}}:s";
 
-    /// <summary>A campaign bucket's content ids.</summary>
+    /// <summary>The uploader's content ids filed in the campaign index (one script, or plain commands): a redelivered
+    /// upload is found here and raises nothing.</summary>
+    public string CampaignFiledKey(string uploader) => $"{_prefix}up:{{u:{uploader}}}:c";
+
+    /// <summary>A campaign bucket's content ids, in the slot of its <see cref="CampaignPairsKey"/>: the filed ids of
+    /// <see cref="UploaderScripts.PerSlot"/>, whose scripts cannot reach the uploader's slot.</summary>
     public string CampaignKey(int segment, ushort value) => $"{_prefix}cp:{{{segment:x}:{value:x4}}}:c";
 
-    /// <summary>A campaign bucket's (picture, uploader) pairs, in the slot of <see cref="CampaignKey"/>.</summary>
+    /// <summary>A campaign bucket's (picture, uploader) pairs.</summary>
     public string CampaignPairsKey(int segment, ushort value) => $"{_prefix}cp:{{{segment:x}:{value:x4}}}:u";
 
     public async Task<UploaderSignal> CountAsync(UploaderCount request, CancellationToken ct)
@@ -279,17 +297,14 @@ public sealed class RedisUploaderState : IUploaderState
 
     private async Task<UploaderSignal> CountInOneScriptAsync(Args a)
     {
-        var keys = new RedisKey[2 + (a.Hash is null ? 0 : 2 * Segments)];
+        var keys = new RedisKey[a.Hash is null ? 2 : 3 + Segments];
         keys[0] = VelocityKey(a.Uploader);
         keys[1] = StrikesKey(a.Uploader);
         RedisValue[] values = a.UploaderArgs();
         if (a.Hash is { } h)
         {
-            for (int i = 0; i < Segments; i++)
-            {
-                keys[2 + 2 * i] = CampaignKey(i, Segment(h, i));
-                keys[3 + 2 * i] = CampaignPairsKey(i, Segment(h, i));
-            }
+            keys[2] = CampaignFiledKey(a.Uploader);
+            for (int i = 0; i < Segments; i++) keys[3 + i] = CampaignPairsKey(i, Segment(h, i));
             values = [.. values, .. a.BucketArgs()];
         }
         var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(OneScript, keys, values).ConfigureAwait(false))!;
@@ -314,9 +329,9 @@ public sealed class RedisUploaderState : IUploaderState
         return Signal(a, both[0], both[1], candidates);
     }
 
-    /// <summary>The scripts' reads and writes as plain commands: the counts and candidates in one pipelined round trip,
-    /// then, for a content id new to a bucket, its pair raised before the content id is filed (a crash between the two
-    /// leaves the content id unfiled, so a redelivery raises the pair again rather than never).</summary>
+    /// <summary>The one script's reads and writes as plain commands: the counts, the candidates and whether the upload
+    /// is filed in one pipelined round trip; then, for an upload not filed yet, its pair raised in each bucket before it
+    /// is filed (a crash between the two leaves it unfiled, so a redelivery raises the pairs again rather than never).</summary>
     private async Task<UploaderSignal> CountPlainAsync(Args a)
     {
         var request = a.Request;
@@ -326,7 +341,7 @@ public sealed class RedisUploaderState : IUploaderState
         var batch = db.CreateBatch();
         var tasks = new List<Task>();
         Task<long>? velocity = null, strikes = null;
-        Task<double?>? ownStrike = null, ownUpload = null;
+        Task<double?>? ownStrike = null, ownUpload = null, filed = null;
         long strikesFrom = 0;
         if (rules.Velocity is { } v)
         {
@@ -343,29 +358,23 @@ public sealed class RedisUploaderState : IUploaderState
             ownStrike = batch.SortedSetScoreAsync(key, request.ContentId);
         }
         var buckets = new Task<RedisValue[]>[a.Hash is null ? 0 : Segments];
-        var filed = new Task<double?>[request.Record ? buckets.Length : 0];
         if (a.Hash is { } h)
         {
             for (int i = 0; i < Segments; i++)
-            {
                 buckets[i] = batch.SortedSetRangeByScoreAsync(CampaignPairsKey(i, Segment(h, i)), a.CampaignFrom, double.PositiveInfinity, Exclude.Start, Order.Descending, 0, MaxCandidatesPerBucket);
-                if (request.Record) filed[i] = batch.SortedSetScoreAsync(CampaignKey(i, Segment(h, i)), request.ContentId);
-            }
+            if (request.Record) filed = batch.SortedSetScoreAsync(CampaignFiledKey(a.Uploader), request.ContentId);
         }
         batch.Execute();
-        await Task.WhenAll(tasks.Concat(buckets).Concat(filed).Concat(new Task?[] { velocity, strikes, ownStrike, ownUpload }.OfType<Task>())).ConfigureAwait(false);
+        await Task.WhenAll(tasks.Concat(buckets).Concat(new Task?[] { velocity, strikes, ownStrike, ownUpload, filed }.OfType<Task>())).ConfigureAwait(false);
 
-        if (a.Hash is { } mine && filed.Any(f => f.Result is null))
+        if (a.Hash is { } mine && filed is { Result: null })
         {
             var window = rules.Campaigns!.Span;
             var second = db.CreateBatch();
             var writes = new List<Task>();
             for (int i = 0; i < Segments; i++)
-            {
-                if (filed[i].Result is not null) continue;
-                writes.AddRange(Add(second, CampaignPairsKey(i, Segment(mine, i)), a.Pair!, now, window, a.Trim, SortedSetWhen.Always));
-                writes.AddRange(Add(second, CampaignKey(i, Segment(mine, i)), request.ContentId, now, window, a.Trim));
-            }
+                writes.AddRange(Add(second, CampaignPairsKey(i, Segment(mine, i)), a.Pair!, now, window, a.Trim, SortedSetWhen.GreaterThan));
+            writes.AddRange(Add(second, CampaignFiledKey(a.Uploader), request.ContentId, now, window, a.Trim));
             second.Execute();
             await Task.WhenAll(writes).ConfigureAwait(false);
         }
