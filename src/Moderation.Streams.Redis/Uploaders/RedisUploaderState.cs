@@ -237,12 +237,14 @@ public sealed class RedisUploaderState : IUploaderState
     }
 
     /// <summary>A server without scripting (Garnet's default, an ACL or a proxy that denies EVAL) answers like this; other
-    /// server errors (LOADING, READONLY, MOVED) are not a reason to stop using scripts.</summary>
+    /// server errors (LOADING, READONLY, MOVED, BUSY while another client's script runs, NOSCRIPT after a flush) are not a
+    /// reason to stop using scripts: they fail this count like any store failure.</summary>
     private static bool RefusesScripts(RedisServerException e) =>
-        e.Message.Contains("unknown command", StringComparison.OrdinalIgnoreCase)
+        !e.Message.StartsWith("BUSY", StringComparison.Ordinal) && !e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal)
+        && (e.Message.Contains("unknown command", StringComparison.OrdinalIgnoreCase)
         || e.Message.Contains("eval", StringComparison.OrdinalIgnoreCase)
         || e.Message.Contains("script", StringComparison.OrdinalIgnoreCase)
-        || e.Message.Contains("lua", StringComparison.OrdinalIgnoreCase);
+        || e.Message.Contains("lua", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>What one count sends, computed once whichever way it is sent.</summary>
     private sealed class Args

@@ -42,6 +42,42 @@ public sealed class UploaderStateWithoutScriptsTests
         await CountsFallBackToPlainCommands(redis);
     }
 
+    [Fact]
+    public async Task A_server_busy_with_another_script_fails_the_count_but_keeps_scripts_on()
+    {
+        await using var server = await RedisServerProcess.StartAsync(Ct);
+        await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
+        await using var other = await RedisConnector.ConnectAsync(server.Configuration + ",syncTimeout=30000,asyncTimeout=30000");
+        await redis.GetServers()[0].ExecuteAsync("CONFIG", "SET", "busy-reply-threshold", "50");
+        var state = new RedisUploaderState(redis, "busy:");
+        // Another client's script holds the server for 4 s of its clock; past 50 ms every other command is answered BUSY.
+        var hold = other.GetDatabase().ScriptEvaluateAsync("""
+            local t = redis.call('TIME')
+            local stop = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 + 4000
+            repeat t = redis.call('TIME') until tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 >= stop
+            return 1
+            """);
+        var deadline = DateTime.UtcNow.AddSeconds(3); // poll guard only
+        while (true)
+        {
+            try
+            {
+                await redis.GetDatabase().PingAsync();
+            }
+            catch (RedisServerException e) when (e.Message.StartsWith("BUSY", StringComparison.Ordinal))
+            {
+                break;
+            }
+            Assert.True(DateTime.UtcNow < deadline, "the server never answered BUSY");
+            await Task.Delay(10, Ct);
+        }
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => state.CountAsync(new UploaderCount("c-1", "u-1", Picture, Rules), Ct));
+        Assert.Equal((UploaderScripts.Auto, (string?)null), (state.Scripts, state.ScriptsRefused));
+        Assert.Equal(1, (long)(await hold)!);
+        Assert.Equal(1, (await state.CountAsync(new UploaderCount("c-1", "u-1", Picture, Rules), Ct)).Velocity);
+        Assert.Equal(UploaderScripts.Auto, state.Scripts);
+    }
+
     private static async Task CountsFallBackToPlainCommands(IConnectionMultiplexer redis)
     {
         foreach (var mode in new[] { UploaderScripts.Auto, UploaderScripts.PerSlot })
