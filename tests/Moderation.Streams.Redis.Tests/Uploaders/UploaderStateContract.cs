@@ -8,8 +8,9 @@ namespace Moderation.Streams.Redis.Tests.Uploaders;
 
 /// <summary>The shared uploader and campaign counters on every Redis-protocol server we support, on a fake clock:
 /// windows slide, each upload counts once however often it is delivered, and campaigns count distinct uploaders of
-/// near-identical pictures.</summary>
-public abstract class UploaderStateContract(IStoreFixture store)
+/// near-identical pictures. Every way of sending the counts (<see cref="UploaderScripts"/>) answers the same, over the
+/// same keys.</summary>
+public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts scripts)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
@@ -22,7 +23,7 @@ public abstract class UploaderStateContract(IStoreFixture store)
         Campaigns = new PolicyCampaignRule { Window = "1h", DistinctUploaders = 5, MaxDistance = 31 },
     };
 
-    private RedisUploaderState NewState() => new(store.Redis, _prefix, _time);
+    private RedisUploaderState NewState(UploaderScripts? mode = null) => new(store.Redis, _prefix, _time, scripts: mode ?? scripts);
 
     private static readonly PdqHash Picture = new(0x0123456789abcdefUL, 0xfedcba9876543210UL, 0x0f1e2d3c4b5a6978UL, 0x8877665544332211UL);
 
@@ -35,8 +36,14 @@ public abstract class UploaderStateContract(IStoreFixture store)
         return new PdqHash(w[0], w[1], w[2], w[3]).ToString();
     }
 
-    private Task<UploaderSignal> Count(RedisUploaderState state, string content, string? uploader, string? pdq = null, PolicyUploaders? rules = null, bool record = true) =>
-        state.CountAsync(new UploaderCount(content, uploader, pdq, rules ?? Rules, record), Ct);
+    private static async Task<UploaderSignal> Count(RedisUploaderState state, string content, string? uploader, string? pdq = null, PolicyUploaders? rules = null, bool record = true)
+    {
+        var mode = state.Scripts;
+        var signal = await state.CountAsync(new UploaderCount(content, uploader, pdq, rules ?? Rules, record), Ct);
+        // The server accepted the way it was asked to count: no test passes through a silent fallback.
+        Assert.Equal((mode, (string?)null), (state.Scripts, state.ScriptsRefused));
+        return signal;
+    }
 
     [Fact]
     public async Task Velocity_counts_each_upload_once_in_a_sliding_window()
@@ -105,7 +112,7 @@ public abstract class UploaderStateContract(IStoreFixture store)
         Assert.Equal(1, (await Count(fresh, "c-2", "u-2", Flipped(16))).CampaignUploaders);
     }
 
-    private RedisUploaderState NewStateWithOwnPrefix() => new(store.Redis, $"t-{Guid.NewGuid():N}:", _time);
+    private RedisUploaderState NewStateWithOwnPrefix() => new(store.Redis, $"t-{Guid.NewGuid():N}:", _time, scripts: scripts);
 
     [Fact]
     public async Task Reading_without_recording_writes_nothing_and_counts_the_upload_as_if_added()
@@ -133,16 +140,98 @@ public abstract class UploaderStateContract(IStoreFixture store)
     }
 
     [Fact]
+    public async Task A_redelivered_upload_keeps_its_first_time_in_the_campaign_and_a_new_one_moves_its_uploader_on()
+    {
+        var state = NewState();
+        var same = Picture.ToString();
+        await Count(state, "c-1", "u-1", same);
+        await Count(state, "c-2", "u-2", same);
+        _time.Advance(TimeSpan.FromMinutes(50));
+        await Count(state, "c-1", "u-1", same); // redelivered 50 minutes later: still counted from its first time
+        await Count(state, "c-3", "u-2", same); // a new upload by u-2: counted from now
+        _time.Advance(TimeSpan.FromMinutes(11)); // c-1 and c-2 are 61 minutes old, c-3 11
+        Assert.Equal(2, (await Count(state, "c-4", "u-3", same)).CampaignUploaders); // u-3 and u-2, not u-1
+    }
+
+    [Fact]
+    public async Task A_campaign_lookup_reads_one_candidate_per_picture_and_uploader_however_many_copies()
+    {
+        var state = NewState();
+        var same = Picture.ToString();
+        for (int i = 0; i < 40; i++) await Count(state, $"c-{i}", $"u-{i % 3}", same);
+        var db = store.Redis.GetDatabase();
+        var segment = Picture.GetUInt16(0);
+        Assert.Equal(3, await db.SortedSetLengthAsync(state.CampaignPairsKey(0, segment)));
+        // Every upload is filed (so a redelivery raises nothing): per uploader, or per bucket in the bucket's slot.
+        if (scripts == UploaderScripts.PerSlot) Assert.Equal(40, await db.SortedSetLengthAsync(state.CampaignKey(0, segment)));
+        else Assert.Equal(14, await db.SortedSetLengthAsync(state.CampaignFiledKey("u-0")));
+        Assert.Equal(ClusterSlot.Of(state.CampaignKey(0, segment)), ClusterSlot.Of(state.CampaignPairsKey(0, segment)));
+        Assert.Equal(4, (await Count(state, "c-x", "u-9", same)).CampaignUploaders);
+    }
+
+    [Fact]
+    public async Task Writes_trim_what_left_the_window_while_reads_stay_exact_between_trims()
+    {
+        var state = NewState();
+        var rules = new PolicyUploaders { Velocity = Rules.Velocity };
+        for (int i = 0; i < 10; i++) await Count(state, $"old-{i}", "u-1", rules: rules);
+        _time.Advance(TimeSpan.FromMinutes(2));
+        // A write trims on one in TrimEvery (8) on average: after 200 writes, untrimmed means odds of (7/8)^200, ~3e-12.
+        for (int i = 1; i <= 200; i++) Assert.Equal(i, (await Count(state, $"new-{i}", "u-1", rules: rules)).Velocity);
+        var db = store.Redis.GetDatabase();
+        Assert.All(Enumerable.Range(0, 10), i => Assert.Null(db.SortedSetScore(state.VelocityKey("u-1"), $"old-{i}")));
+        Assert.True(await db.KeyTimeToLiveAsync(state.VelocityKey("u-1")) is { } ttl && ttl <= TimeSpan.FromSeconds(61), "the key expires with its window");
+    }
+
+    [Fact]
+    public async Task A_strike_of_this_content_older_than_the_window_does_not_count_against_it()
+    {
+        var state = NewState();
+        await state.RecordStrikeAsync("u-1", "c-1", Rules.Strikes!.Span, Ct);
+        _time.Advance(TimeSpan.FromDays(8)); // left the window, not trimmed yet (no write since)
+        Assert.Equal(0, (await Count(state, "c-1", "u-1")).Strikes);
+    }
+
+    [Fact]
+    public async Task One_script_and_plain_commands_share_the_same_keys()
+    {
+        // The fallback (a server that refuses scripts) and one script read and write the same keys; PerSlot (a cluster's
+        // workers) files per bucket.
+        var modes = new[] { UploaderScripts.Auto, UploaderScripts.Off };
+        var same = Picture.ToString();
+        for (int i = 0; i < 6; i++)
+        {
+            var state = NewState(modes[i % 2]);
+            var signal = await Count(state, $"c-{i}", $"u-{i % 4}", same);
+            // u-0 and u-1 upload twice (i = 4, 5): their velocity counts both; the campaign counts u-0 to u-3.
+            Assert.Equal((i / 4 + 1, Math.Min(i + 1, 4)), (signal.Velocity!.Value, signal.CampaignUploaders!.Value));
+        }
+    }
+
+    [Fact]
     public async Task One_uploaders_keys_share_a_cluster_slot()
     {
         var state = NewState();
         Assert.Equal(ClusterSlot.Of(state.VelocityKey("u-1")), ClusterSlot.Of(state.StrikesKey("u-1")));
+        Assert.Equal(ClusterSlot.Of(state.VelocityKey("u-1")), ClusterSlot.Of(state.CampaignFiledKey("u-1")));
         await Task.CompletedTask;
     }
 }
 
 public sealed class Uploader_state_on_redis_server(RedisServerFixture store)
-    : UploaderStateContract(store), IClassFixture<RedisServerFixture>;
+    : UploaderStateContract(store, UploaderScripts.Auto), IClassFixture<RedisServerFixture>;
+
+public sealed class Uploader_state_on_redis_server_per_slot(RedisServerFixture store)
+    : UploaderStateContract(store, UploaderScripts.PerSlot), IClassFixture<RedisServerFixture>;
+
+public sealed class Uploader_state_on_redis_server_without_scripts(RedisServerFixture store)
+    : UploaderStateContract(store, UploaderScripts.Off), IClassFixture<RedisServerFixture>;
 
 public sealed class Uploader_state_on_garnet(GarnetServerFixture store)
-    : UploaderStateContract(store), IClassFixture<GarnetServerFixture>;
+    : UploaderStateContract(store, UploaderScripts.Auto), IClassFixture<GarnetServerFixture>;
+
+public sealed class Uploader_state_on_garnet_per_slot(GarnetServerFixture store)
+    : UploaderStateContract(store, UploaderScripts.PerSlot), IClassFixture<GarnetServerFixture>;
+
+public sealed class Uploader_state_on_garnet_without_scripts(GarnetServerFixture store)
+    : UploaderStateContract(store, UploaderScripts.Off), IClassFixture<GarnetServerFixture>;
