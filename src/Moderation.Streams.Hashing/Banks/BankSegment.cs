@@ -29,7 +29,9 @@ internal sealed class BankSegment
     private readonly int[] _source;
     private readonly byte[] _ids;
     private readonly int[] _idStart;
-    private readonly int[] _slots;
+    // Open addressing over (bank, id): the id's 32-bit hash in the high half (so a probe rarely reads an id) and the
+    // position + 1 in the low half (0: empty).
+    private readonly ulong[] _slots;
     private Dictionary<(string Bank, string Video), int>? _frames;
 
     private BankSegment(Builder b, MultiIndexHashIndex? index, BruteForceSearch? scan)
@@ -46,7 +48,7 @@ internal sealed class BankSegment
         _source = b.Source;
         _ids = b.Ids;
         _idStart = b.IdStart;
-        _slots = new int[SlotsFor(Count)];
+        _slots = new ulong[SlotsFor(Count)];
     }
 
     public static BankSegment Empty { get; } = new Builder(0).Build(preferIndex: false, out _);
@@ -57,7 +59,7 @@ internal sealed class BankSegment
     public long MemoryBytes => _index?.MemoryBytes ?? 32L * (_scan?.Count ?? 0);
 
     /// <summary>Managed bytes of the columns and the position table (approximate: array payloads).</summary>
-    public long ColumnBytes => 2L * _bank.Length + _quality.Length + 8L * _addedTicks.Length + 4L * (_label.Length + _source.Length + _idStart.Length + _slots.Length) + _ids.Length;
+    public long ColumnBytes => 2L * _bank.Length + _quality.Length + 8L * _addedTicks.Length + 4L * (_label.Length + _source.Length + _idStart.Length) + 8L * _slots.Length + _ids.Length;
 
     public PdqHash HashAt(int position) => _index is not null ? _index[position] : _scan!.HashAt(position);
 
@@ -83,11 +85,13 @@ internal sealed class BankSegment
         Span<byte> key = length <= 1024 ? stackalloc byte[length] : new byte[length];
         Encoding.UTF8.GetBytes(id, key);
         int mask = _slots.Length - 1;
-        for (int slot = Slot(b, key) & mask; ; slot = (slot + 1) & mask)
+        uint hash = Hash(b, key);
+        for (int slot = (int)(hash & mask); ; slot = (slot + 1) & mask)
         {
-            int at = _slots[slot] - 1;
-            if (at < 0) return -1;
-            if (_bank[at] == b && IdBytes(at).SequenceEqual(key)) return at;
+            ulong value = _slots[slot];
+            if (value == 0) return -1;
+            int at = (int)(uint)value - 1;
+            if ((uint)(value >> 32) == hash && _bank[at] == b && IdBytes(at).SequenceEqual(key)) return at;
         }
     }
 
@@ -127,12 +131,12 @@ internal sealed class BankSegment
         return slots;
     }
 
-    private static int Slot(int bank, ReadOnlySpan<byte> id)
+    private static uint Hash(int bank, ReadOnlySpan<byte> id)
     {
         var hash = new HashCode();
         hash.Add(bank);
         hash.AddBytes(id);
-        return hash.ToHashCode() & int.MaxValue;
+        return (uint)hash.ToHashCode();
     }
 
     // Fills the position table; an entry whose bank and id an earlier one had replaces it there, and the earlier
@@ -144,18 +148,21 @@ internal sealed class BankSegment
         for (int p = 0; p < Count; p++)
         {
             var id = IdBytes(p);
-            for (int slot = Slot(_bank[p], id) & mask; ; slot = (slot + 1) & mask)
+            uint hash = Hash(_bank[p], id);
+            ulong mine = ((ulong)hash << 32) | (uint)(p + 1);
+            for (int slot = (int)(hash & mask); ; slot = (slot + 1) & mask)
             {
-                int at = _slots[slot] - 1;
-                if (at < 0)
+                ulong value = _slots[slot];
+                if (value == 0)
                 {
-                    _slots[slot] = p + 1;
+                    _slots[slot] = mine;
                     break;
                 }
-                if (_bank[at] == _bank[p] && IdBytes(at).SequenceEqual(id))
+                int at = (int)(uint)value - 1;
+                if ((uint)(value >> 32) == hash && _bank[at] == _bank[p] && IdBytes(at).SequenceEqual(id))
                 {
                     duplicates.Add(at);
-                    _slots[slot] = p + 1;
+                    _slots[slot] = mine;
                     break;
                 }
             }

@@ -145,6 +145,32 @@ public sealed class LiveBankIndexTests
     }
 
     [Fact]
+    public void An_id_handed_over_twice_by_a_scan_keeps_its_last_entry_and_counts_once()
+    {
+        var random = new Random(11);
+        var first = Entry("bank", "twice", MultiIndexHashIndexTests.RandomHash(random));
+        var last = first with { Hash = MultiIndexHashIndexTests.RandomHash(random) };
+        var others = Enumerable.Range(0, 5000).Select(i => Entry("bank", $"h{i}", MultiIndexHashIndexTests.RandomHash(random))).ToList();
+        var live = new LiveBankIndex();
+        var loader = live.BeginLoad("bank");
+        foreach (var e in others.Take(2500).Append(first).Concat(others.Skip(2500)).Append(last)) loader.Add(e);
+        loader.Complete();
+        var index = live.Publish();
+        Assert.Equal((5001, 5001, 1), (index.Count, index.TotalEntries, index.RemovedFromBase));
+        Assert.Equal(last, index.FindBest(last.Hash, 100)?.Entry);
+        Assert.Null(index.FindBest(first.Hash, 100));
+        Assert.Equal(last, live.Find("bank", "twice"));
+        Assert.Equal(others[4999], live.Find("bank", "h4999"));
+        Assert.Null(live.Find("bank", "h5000"));
+        Assert.Null(live.Find("other", "h1"));
+        // The same through the public constructor.
+        var built = new BankIndex([first, .. others, last]);
+        Assert.Equal(5001, built.Count);
+        Assert.Equal(last, built.FindBest(last.Hash, 100)?.Entry);
+        Assert.Null(built.FindBest(first.Hash, 100));
+    }
+
+    [Fact]
     public void A_whole_re_read_that_found_nothing_new_changes_nothing()
     {
         var random = new Random(8);
