@@ -107,7 +107,7 @@ internal sealed class BankSegment
         var frames = Volatile.Read(ref _frames);
         if (frames is not null) return frames;
         frames = [];
-        var separator = "#t="u8;
+        var separator = FrameSeparator;
         for (int p = 0; p < Count; p++)
         {
             var id = IdBytes(p);
@@ -119,6 +119,9 @@ internal sealed class BankSegment
         Volatile.Write(ref _frames, frames);
         return frames;
     }
+
+    // VideoMatcher's frame-id separator in UTF-8, as the ids are held.
+    private static readonly byte[] FrameSeparator = Encoding.UTF8.GetBytes(VideoMatcher.FrameSeparator);
 
     private ReadOnlySpan<byte> IdBytes(int position) => _ids.AsSpan(_idStart[position], _idStart[position + 1] - _idStart[position]);
 

@@ -321,13 +321,12 @@ public sealed class LiveBankIndex
 
         public int LiveCount => Segment.Count - RemovedCount;
 
-        public bool IsRemoved(int position) => _removed is { } r && (r[position >> 6] & (1UL << position)) != 0;
+        // The level as it stands (not for a snapshot: the set may still change; see Share).
+        private BankLayer View => new(Segment, _removed, RemovedCount);
 
-        public int Find(string bank, string id)
-        {
-            int at = Segment.Find(bank, id);
-            return at >= 0 && !IsRemoved(at) ? at : -1;
-        }
+        public bool IsRemoved(int position) => View.IsRemoved(position);
+
+        public int Find(string bank, string id) => View.Find(bank, id);
 
         public bool Remove(string bank, string id)
         {

@@ -265,7 +265,6 @@ public sealed class BankMatcher : IAsyncDisposable
                 // being filled) as garbage worth gigabytes: give it back to the system now rather than at some later GC.
                 if (bigLoad || _live.Compactions != compactions && index.Count >= BigLoad)
                     GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                Volatile.Write(ref _versions, _banks.ToDictionary(b => b.Key, b => b.Value.Version, StringComparer.Ordinal));
                 Generation++;
                 // Served from here on: the change's delay ends at the swap.
                 var now = _time.GetUtcNow();
@@ -278,10 +277,8 @@ public sealed class BankMatcher : IAsyncDisposable
                     _logger.LogDebug("Hash banks changed: {Deltas} banks from their changes; {Entries} hashes searched, {Overlay} since the last rebuild",
                         deltas, index.Count, index.OverlayCount);
             }
-            else if (whole + deltas > 0)
-            {
+            if (changed || whole + deltas > 0)
                 Volatile.Write(ref _versions, _banks.ToDictionary(b => b.Key, b => b.Value.Version, StringComparer.Ordinal));
-            }
             _epoch = state.Epoch;
             Interlocked.Exchange(ref _lastSyncTimestamp, _time.GetTimestamp());
             Volatile.Write(ref _loaded, true);

@@ -209,8 +209,7 @@ public sealed partial class RedisBankStore
         var version = db.StringGetAsync(VersionKey(bank));
         var changedAt = db.StringGetAsync(ChangedAtKey(bank));
         long v = ParseVersion(await version.ConfigureAwait(false));
-        var written = await changedAt.ConfigureAwait(false);
-        DateTimeOffset? at = !written.IsNull && written.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+        var at = ParseChangedAt(await changedAt.ConfigureAwait(false));
         RedisKey key = EntriesKey(bank);
         // Pages are fetched one after another (a SCAN cursor comes with the page before it) while the ones received are
         // decoded on other cores; the entries reach `each` in page order, from this method's flow only.
@@ -283,9 +282,7 @@ public sealed partial class RedisBankStore
             if (lines[0] != IdsDelta) return null;
             for (int l = 1; l < lines.Length; l++) ids.Add(lines[l]);
         }
-        var written = values[^1];
-        DateTimeOffset? at = !written.IsNull && written.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
-        return new BankChanges(ids, at);
+        return new BankChanges(ids, ParseChangedAt(values[^1]));
     }
 
     /// <summary>The entries held under <paramref name="ids"/> now (null for an id not in the bank, or not decodable).</summary>
@@ -298,7 +295,7 @@ public sealed partial class RedisBankStore
         var reads = new List<(int Start, Task<RedisValue[]> Values)>();
         for (int start = 0; start < all.Length; start += BatchSize)
         {
-            var fields = all.AsSpan(start, Math.Min(BatchSize, all.Length - start)).ToArray().Select(i => (RedisValue)i).ToArray();
+            var fields = Array.ConvertAll(all[start..Math.Min(all.Length, start + BatchSize)], i => (RedisValue)i);
             reads.Add((start, db.HashGetAsync(EntriesKey(bank), fields)));
         }
         var found = new Dictionary<string, BankEntry?>(all.Length, StringComparer.Ordinal);
@@ -340,6 +337,9 @@ public sealed partial class RedisBankStore
         _redis.GetSubscriber().PublishAsync(ChangesChannel, string.Create(CultureInfo.InvariantCulture, $"{bank} {version}"));
 
     private static long ParseVersion(RedisValue value) => value.TryParse(out long v) ? v : 0;
+
+    private static DateTimeOffset? ParseChangedAt(RedisValue value) =>
+        !value.IsNull && value.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
 
     /// <summary>An entry as stored (compact JSON; the id is the hash field, the bank the key).</summary>
     public static byte[] Encode(BankEntry e) => JsonSerializer.SerializeToUtf8Bytes(
