@@ -41,7 +41,7 @@ internal static class BankStoreBench
 
             // Load: what a worker does at start (and what every change cost before deltas).
             Collect();
-            long rssBefore = Rss();
+            double rssBefore = SoakBench.RssBytes(Environment.ProcessId);
             var options = new BankMatcherOptions { KeyPrefix = prefix, RefreshInterval = TimeSpan.FromSeconds(10), MaxStaleness = TimeSpan.FromHours(1), FullReloadInterval = TimeSpan.FromHours(1) };
             await using var matcher = new BankMatcher(store, options);
             var load = Stopwatch.StartNew();
@@ -51,7 +51,7 @@ internal static class BankStoreBench
             Collect();
             long columns = matcher.Index.ColumnBytes;
             long native = matcher.Index.MemoryBytes;
-            long rss = Rss() - rssBefore;
+            double rss = SoakBench.RssBytes(Environment.ProcessId) - rssBefore;
             output.WriteLine(FormattableString.Invariant(
                 $"worker load: {load.Elapsed.TotalSeconds:0.00} s for {bank.Length:N0} hashes (read and decode {matcher.LastLoad?.Read.TotalSeconds:0.00} s, index {matcher.LastLoad?.Index.TotalSeconds:0.00} s); memory {(columns + native) / (double)bank.Length:0} bytes per hash held ({native / 1048576.0:0} MiB the index, {columns / 1048576.0:0} MiB the entries' columns), process RSS +{rss / 1048576.0:0} MiB = {rss / (double)bank.Length:0} bytes per hash"));
 
@@ -74,10 +74,9 @@ internal static class BankStoreBench
             rebuilt = null;
 
             var delays = await ChangeDelaysAsync(store, matcher, changes, output, ct).ConfigureAwait(false);
-            delays.Sort();
-            double p50 = delays[delays.Count / 2], p99 = delays[Math.Min(delays.Count - 1, (int)Math.Ceiling(delays.Count * 0.99) - 1)];
+            double p50 = BenchReport.Percentile(delays, 0.5), p99 = BenchReport.Percentile(delays, 0.99);
             output.WriteLine(FormattableString.Invariant(
-                $"import to matchable, {delays.Count} one-hash imports while {LoadThreads} threads look hashes up: p50 {p50:0} ms, p99 {p99:0} ms, max {delays[^1]:0} ms; a whole re-read and rebuild (before deltas): {whole.Elapsed.TotalMilliseconds:0} ms"));
+                $"import to matchable, {delays.Count} one-hash imports while {LoadThreads} threads look hashes up: p50 {p50:0} ms, p99 {p99:0} ms, max {delays.Max():0} ms; a whole re-read and rebuild (before deltas): {whole.Elapsed.TotalMilliseconds:0} ms"));
             return whole.Elapsed.TotalMilliseconds / Math.Max(1, p99);
         }
         finally
@@ -163,13 +162,5 @@ internal static class BankStoreBench
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-    }
-
-    private static long Rss()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                return 1024 * long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
-        return 0;
     }
 }

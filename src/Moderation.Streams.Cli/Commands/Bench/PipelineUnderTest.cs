@@ -82,12 +82,7 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
     {
         public double PerSecond => Uploads / Elapsed.TotalSeconds;
 
-        public double Percentile(double q)
-        {
-            if (LatenciesMs.Length == 0) return double.NaN;
-            var sorted = LatenciesMs.Order().ToArray();
-            return sorted[(int)Math.Round(q * (sorted.Length - 1))];
-        }
+        public double Percentile(double q) => BenchReport.Percentile(LatenciesMs, q);
     }
 
     /// <summary>Starts the broker and Redis (<paramref name="redis"/> null: a <c>redis-server</c> from PATH, which must exist).</summary>

@@ -104,7 +104,7 @@ internal static class SoakBench
     }
 
     /// <summary>Resident set size of a process (Linux <c>/proc/PID/status</c> VmRSS), bytes; 0 when unreadable.</summary>
-    private static double RssBytes(int pid)
+    internal static double RssBytes(int pid)
     {
         try
         {
