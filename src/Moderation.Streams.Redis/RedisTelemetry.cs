@@ -29,6 +29,11 @@ public static class RedisTelemetry
     /// whole (read whole: first load, records gone, a new epoch) | resync (the periodic whole re-read).</summary>
     public const string BankCatchUpsCounter = "moderation.bank.catchups";
 
+    /// <summary>Counter of bank snapshots read or written by this process, tagged <see cref="ResultTag"/> = read (a load
+    /// from a snapshot) | unreadable (a block missing or damaged: the bank was scanned instead) | written | abandoned
+    /// (the bank changed too much while it was written) | failed.</summary>
+    public const string BankSnapshotsCounter = "moderation.bank.snapshots";
+
     /// <summary>Gauge of the entries of the live hash-bank index, tagged <see cref="PartTag"/> = base | overlay |
     /// removed (base entries removed since it was built, still in its memory).</summary>
     public const string BankIndexEntriesGauge = "moderation.bank.index.entries";
@@ -59,6 +64,9 @@ public static class RedisTelemetry
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BankChangeDelayBuckets });
     internal static readonly Counter<long> BankCatchUps =
         Meter.CreateCounter<long>(BankCatchUpsCounter, "{bank}", "Banks brought up to date, by how (delta | whole | resync).");
+
+    internal static readonly Counter<long> BankSnapshots =
+        Meter.CreateCounter<long>(BankSnapshotsCounter, "{snapshot}", "Bank snapshots by result (read | unreadable | written | abandoned | failed).");
 
     // The live indexes of this process's matchers (one per worker; tests may run several).
     private static readonly ConcurrentDictionary<object, Func<BankIndex>> s_indexes = new();

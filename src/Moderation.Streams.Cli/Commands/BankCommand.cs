@@ -13,7 +13,7 @@ using StackExchange.Redis;
 namespace Moderation.Streams.Cli.Commands;
 
 /// <summary>
-/// <c>moderation bank import|export|list|match|remove|quarantined|release</c>: hash banks in Redis. The formats are
+/// <c>moderation bank import|export|list|match|remove|snapshot|quarantined|release</c>: hash banks in Redis. The formats are
 /// <see cref="BankCsv"/>'s; storage and matching are <see cref="RedisBankStore"/> and <see cref="BankIndex"/>,
 /// tested in their own projects. Workers pick up every change within seconds (change channel + periodic check).
 /// </summary>
@@ -27,6 +27,7 @@ internal static class BankCommand
         command.Subcommands.Add(List());
         command.Subcommands.Add(Match());
         command.Subcommands.Add(Remove());
+        command.Subcommands.Add(Snapshot());
         command.Subcommands.Add(BankQuarantineVerbs.Quarantined(RedisOption()));
         command.Subcommands.Add(BankQuarantineVerbs.Release(RedisOption(), BankOption()));
         return command;
@@ -365,6 +366,83 @@ internal static class BankCommand
         });
         return command;
     }
+
+    private static Command Snapshot()
+    {
+        var redis = RedisOption();
+        var bank = BankOption();
+        var show = new Option<bool>("--show") { Description = "Only print the bank's snapshot (version, entries, blocks, ids changed since), or exit 1 when it has none" };
+        var drop = new Option<bool>("--drop") { Description = "Drop the bank's snapshot (workers scan the bank whole until a new one is written)" };
+        var command = new Command("snapshot", "Write a snapshot of a hash bank now: its entries as binary blocks that a worker starting cold reads instead of scanning " +
+                                              "every entry (workers also write one by themselves after scanning a big bank; see Banks:Snapshots).") { redis, bank, show, drop };
+        command.SetAction(async (parse, ct) =>
+        {
+            if (parse.GetValue(show) && parse.GetValue(drop))
+            {
+                Console.Error.WriteLine("moderation bank snapshot: give --show or --drop, not both");
+                return ExitCodes.Usage;
+            }
+            return await WithStore(parse, redis, "snapshot", async store =>
+            {
+                var name = BankNames.Validate(parse.GetValue(bank));
+                if (!await store.ExistsAsync(name))
+                {
+                    Console.Error.WriteLine($"moderation bank snapshot: no bank {name} (see 'moderation bank list')");
+                    return ExitCodes.Failure;
+                }
+                if (parse.GetValue(drop))
+                {
+                    Console.Out.WriteLine(await store.DeleteSnapshotAsync(name) ? $"dropped the snapshot of {name}" : $"{name} has no snapshot");
+                    return ExitCodes.Ok;
+                }
+                if (parse.GetValue(show))
+                {
+                    if (await store.GetSnapshotInfoAsync(name) is not { } info)
+                    {
+                        Console.Out.WriteLine($"{name} has no snapshot");
+                        return ExitCodes.Failure;
+                    }
+                    Console.Out.WriteLine(Describe(name, info));
+                    return ExitCodes.Ok;
+                }
+                string owner = $"bank-snapshot:{Environment.MachineName}:{Environment.ProcessId}";
+                if (!await store.TryLockSnapshotAsync(name, owner, TimeSpan.FromMinutes(30)))
+                {
+                    Console.Error.WriteLine($"moderation bank snapshot: another writer holds {store.SnapshotLockKey(name)} (a worker writing one now?); try again later");
+                    return ExitCodes.Failure;
+                }
+                try
+                {
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    BankSnapshotInfo? written;
+                    try
+                    {
+                        written = await store.WriteSnapshotAsync(name, null, ct);
+                    }
+                    catch (InvalidDataException e)
+                    {
+                        Console.Error.WriteLine($"moderation bank snapshot: {e.Message}");
+                        return ExitCodes.Failure;
+                    }
+                    if (written is null)
+                    {
+                        Console.Error.WriteLine($"moderation bank snapshot: {name} was emptied or changed more than {RedisBankStore.MaxDeltaSpan} times while it was read; nothing published, try again");
+                        return ExitCodes.Failure;
+                    }
+                    Console.Out.WriteLine($"{Describe(name, written)}; written in {clock.Elapsed.TotalSeconds:0.0} s");
+                    return ExitCodes.Ok;
+                }
+                finally
+                {
+                    await store.ReleaseSnapshotLockAsync(name, owner);
+                }
+            });
+        });
+        return command;
+    }
+
+    private static string Describe(string bank, BankSnapshotInfo info) => FormattableString.Invariant(
+        $"snapshot of {bank}: {info.Entries} entries as of version {info.Version}, {info.Blocks} blocks, {info.Bytes / 1048576.0:0.0} MiB, written {info.WrittenAt:yyyy-MM-ddTHH:mm:ssZ}; {info.Changed} ids changed since");
 
     /// <summary>What <c>bank remove ID…</c> says, for every kind of bank: how many went, and exit 1 when some ids were not there.</summary>
     internal static int ReportRemoved(string bank, long removed, IReadOnlyCollection<string> ids)

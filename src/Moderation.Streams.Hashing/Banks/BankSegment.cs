@@ -212,6 +212,24 @@ internal sealed class BankSegment
                 from.StringAt(from._label[position]), from.StringAt(from._source[position]), id.Length);
         }
 
+        /// <summary>Copies the entries of a snapshot block that <paramref name="take"/> accepts, without making an object of
+        /// them (the block's strings interned once, not per entry).</summary>
+        public void Add(string bank, BankSnapshotBlock block, Func<int, bool> take)
+        {
+            var strings = new int[block.Strings.Count];
+            for (int s = 0; s < strings.Length; s++) strings[s] = Intern(block.Strings[s]);
+            for (int i = 0; i < block.Count; i++)
+            {
+                if (!take(i)) continue;
+                var id = block.IdBytesAt(i);
+                Reserve(id.Length);
+                id.CopyTo(Ids.AsSpan(IdBytes));
+                int label = block.LabelIndexAt(i), source = block.SourceIndexAt(i);
+                AddColumns(block.HashAt(i), BankIndexOf(bank), block.QualityAt(i), block.AddedTicksAt(i),
+                    label < 0 ? -1 : strings[label], source < 0 ? -1 : strings[source], id.Length);
+            }
+        }
+
         // Room for one more entry and its id's bytes.
         private void Reserve(int idLength)
         {
@@ -231,7 +249,23 @@ internal sealed class BankSegment
             Array.Resize(ref IdStart, length + 1);
         }
 
-        private void AddColumns(PdqHash hash, string bank, int quality, long addedTicks, string? label, string? source, int idLength)
+        private void AddColumns(PdqHash hash, string bank, int quality, long addedTicks, string? label, string? source, int idLength) =>
+            AddColumns(hash, BankIndexOf(bank), quality, addedTicks, Intern(label), Intern(source), idLength);
+
+        private void AddColumns(PdqHash hash, int bank, int quality, long addedTicks, int label, int source, int idLength)
+        {
+            Hashes[Count] = hash;
+            Bank[Count] = (ushort)bank;
+            Quality[Count] = (byte)Math.Clamp(quality, 0, 255);
+            AddedTicks[Count] = addedTicks;
+            Label[Count] = label;
+            Source[Count] = source;
+            IdBytes += idLength;
+            IdStart[Count + 1] = IdBytes;
+            Count++;
+        }
+
+        private int BankIndexOf(string bank)
         {
             if (!_bankIndex.TryGetValue(bank, out int b))
             {
@@ -239,15 +273,7 @@ internal sealed class BankSegment
                 _bankIndex[bank] = b = Banks.Count;
                 Banks.Add(bank);
             }
-            Hashes[Count] = hash;
-            Bank[Count] = (ushort)b;
-            Quality[Count] = (byte)Math.Clamp(quality, 0, 255);
-            AddedTicks[Count] = addedTicks;
-            Label[Count] = Intern(label);
-            Source[Count] = Intern(source);
-            IdBytes += idLength;
-            IdStart[Count + 1] = IdBytes;
-            Count++;
+            return b;
         }
 
         private int Intern(string? value)

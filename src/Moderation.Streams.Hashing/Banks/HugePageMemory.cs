@@ -38,7 +38,26 @@ internal static unsafe partial class HugePageMemory
             }
         }
         GC.AddMemoryPressure(rounded);
+        if (rounded >= MinimumHugeBlock) Prefault((byte*)block, rounded);
         return block;
+    }
+
+    /// <summary>Bytes one thread faults in before the next takes over (a few huge pages).</summary>
+    private const long PrefaultStripe = 16 * PageSize;
+
+    // Faults the block in, page by page in address order, on every core, before anything is written to it at random. The
+    // writes that follow (an index build scatters entries over the whole block) would otherwise fault it in random order,
+    // one page at a time: measured on a 2-core VM, 2.5 GiB took 3.5 s to fault in this way and then 0.9 s to scatter
+    // into, against 9.3 s for the scatter alone (the kernel finding, zeroing and mapping 2 MiB pages, and a hypervisor
+    // backing guest memory lazily, cost most when the faults come from everywhere at once).
+    private static void Prefault(byte* block, long bytes)
+    {
+        long stripes = (bytes + PrefaultStripe - 1) / PrefaultStripe;
+        Parallel.For(0L, stripes, s =>
+        {
+            byte* from = block + s * PrefaultStripe, to = block + Math.Min(bytes, (s + 1) * PrefaultStripe);
+            for (byte* page = from; page < to; page += 4096) *page = 0;
+        });
     }
 
     public static void Free(void* block, long bytes)

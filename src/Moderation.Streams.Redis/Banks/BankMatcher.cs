@@ -52,6 +52,13 @@ public sealed class BankMatcher : IAsyncDisposable
     private TimeSpan _nextFullReload;
     private Task? _loop;
     private Task? _resync;
+    private Task? _snapshots;
+    private readonly Lock _snapshotGate = new();
+    // This matcher's name on a snapshot lock.
+    private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    // A snapshot with no more changed ids than this (or the share of the bank the options allow) is kept.
+    private const int SnapshotMinChanged = 1000;
+    private static readonly TimeSpan SnapshotLockHold = TimeSpan.FromMinutes(30);
 
     public BankMatcher(RedisBankStore store, BankMatcherOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
@@ -187,6 +194,7 @@ public sealed class BankMatcher : IAsyncDisposable
                 }
             }
             List<(string Bank, DateTimeOffset ChangedAt)>? applied = null;
+            List<string>? scanned = null;
             int deltas = 0, whole = 0;
             bool bigLoad = false;
             foreach (var (name, version) in versions)
@@ -213,26 +221,30 @@ public sealed class BankMatcher : IAsyncDisposable
                 {
                     // A first load (or a store under a new epoch with nothing held): streamed into the index, never a list.
                     long readStarted = _time.GetTimestamp();
-                    var (readHead, loader) = await Read(async (s, token) =>
+                    var (readHead, loader, snapshot) = await Read(async (s, token) =>
                     {
+                        if (await FromSnapshotAsync(s, name, state.Epoch, token).ConfigureAwait(false) is { } loaded) return loaded;
                         // Sized from HLEN, so the columns are filled in place (a few more entries only grow them).
                         var fresh = _live.BeginLoad(name, (int)Math.Min(int.MaxValue / 32, await s.CountAsync(name).ConfigureAwait(false) + 1024));
-                        return (await s.ReadAsync(name, fresh.Add, token).ConfigureAwait(false), fresh);
+                        return (await s.ReadAsync(name, fresh.Add, token).ConfigureAwait(false), fresh, (BankSnapshotRead?)null);
                     }, ct).ConfigureAwait(false);
                     var read = _time.GetElapsedTime(readStarted);
                     long indexStarted = _time.GetTimestamp();
                     loader.Complete();
                     head = readHead;
                     bigLoad |= loader.Count >= BigLoad;
-                    LastLoad = new BankLoadTimes(name, loader.Count, read, _time.GetElapsedTime(indexStarted));
-                    _logger.LogInformation("Hash bank {Bank} read whole: {Entries} entries read and decoded in {Read:0.00} s, indexed in {Index:0.00} s",
-                        name, loader.Count, LastLoad.Read.TotalSeconds, LastLoad.Index.TotalSeconds);
+                    LastLoad = new BankLoadTimes(name, loader.Count, read, _time.GetElapsedTime(indexStarted)) { FromSnapshot = snapshot is not null };
+                    _logger.LogInformation("Hash bank {Bank} read whole{From}: {Entries} entries read and decoded in {Read:0.00} s, indexed in {Index:0.00} s",
+                        name, snapshot is null ? "" : $" from its snapshot (version {snapshot.Snapshot.Version}, {snapshot.ChangedIds.Count} changed since)",
+                        loader.Count, LastLoad.Read.TotalSeconds, LastLoad.Index.TotalSeconds);
+                    if (snapshot is null) (scanned ??= []).Add(name);
                 }
                 else
                 {
-                    var copy = await Read((s, token) => new ValueTask<BankCopy>(s.ReadAsync(name, token)), ct).ConfigureAwait(false);
-                    _live.Replace(name, copy.Entries);
-                    head = (copy.Version, copy.ChangedAt);
+                    var copy = await Read((s, token) => new ValueTask<(BankCopy, bool)>(ReadCopyAsync(s, name, state.Epoch, token)), ct).ConfigureAwait(false);
+                    _live.Replace(name, copy.Item1.Entries);
+                    head = (copy.Item1.Version, copy.Item1.ChangedAt);
+                    if (!copy.Item2) (scanned ??= []).Add(name);
                 }
                 // A change this copy applies: not the first load, a full reload of the same version, or a store under a new
                 // epoch (restored or restarted: its writes are not this worker's delay), but the first write to an empty one.
@@ -284,11 +296,117 @@ public sealed class BankMatcher : IAsyncDisposable
             Volatile.Write(ref _loaded, true);
             if (full) _lastFullReload = _time.GetTimestamp();
             RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "ok"));
+            // Banks that had to be scanned whole (and, after a periodic re-read, every bank): the next worker to start
+            // should find a snapshot, and not one with too many changes since.
+            if (copies is not null) scanned = [.. _banks.Keys];
+            if (scanned is not null) ConsiderSnapshots(scanned);
             return changed;
         }
         finally
         {
             _syncLock.Release();
+        }
+    }
+
+    // A first load from the bank's snapshot: its blocks by column into a loader, less the entries changed since, plus those
+    // as they are now. Null without a usable snapshot (none, another epoch, a block missing or damaged: scanned instead).
+    private async Task<((long Version, DateTimeOffset? ChangedAt), LiveBankIndex.Loader, BankSnapshotRead?)?> FromSnapshotAsync(
+        RedisBankStore store, string bank, string? epoch, CancellationToken ct)
+    {
+        if (!_options.Snapshots || await store.GetSnapshotInfoAsync(bank).ConfigureAwait(false) is not { } info || info.Epoch != epoch) return null;
+        var loader = _live.BeginLoad(bank, (int)Math.Min(int.MaxValue / 32, info.Entries + info.Changed + 1024));
+        try
+        {
+            if (await store.ReadSnapshotAsync(bank, epoch, loader.Add, ct).ConfigureAwait(false) is not { } read) return null;
+            foreach (var entry in (await store.ReadEntriesAsync(bank, read.ChangedIds).ConfigureAwait(false)).Values)
+                if (entry is not null) loader.Add(entry);
+            RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "read"));
+            return ((read.Version, read.ChangedAt), loader, read);
+        }
+        catch (InvalidDataException e)
+        {
+            RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "unreadable"));
+            _logger.LogWarning("Hash bank {Bank} snapshot not usable ({Message}): reading the bank whole", bank, e.Message);
+            return null;
+        }
+    }
+
+    // A bank read whole into a list (the index holds other banks): from its snapshot when there is one (true), else scanned.
+    private async Task<(BankCopy, bool)> ReadCopyAsync(RedisBankStore store, string bank, string? epoch, CancellationToken ct)
+    {
+        if (_options.Snapshots && await store.GetSnapshotInfoAsync(bank).ConfigureAwait(false) is { } info && info.Epoch == epoch)
+        {
+            var entries = new List<BankEntry>((int)Math.Min(int.MaxValue / 32, info.Entries));
+            try
+            {
+                if (await store.ReadSnapshotAsync(bank, epoch, block =>
+                    {
+                        for (int i = 0; i < block.Count; i++)
+                            if (!block.IsSkipped(i)) entries.Add(block.EntryAt(bank, i));
+                    }, ct).ConfigureAwait(false) is { } read)
+                {
+                    entries.AddRange((await store.ReadEntriesAsync(bank, read.ChangedIds).ConfigureAwait(false)).Values.OfType<BankEntry>());
+                    RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "read"));
+                    return (new BankCopy(read.Version, read.ChangedAt, entries), true);
+                }
+            }
+            catch (InvalidDataException e)
+            {
+                RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "unreadable"));
+                _logger.LogWarning("Hash bank {Bank} snapshot not usable ({Message}): reading the bank whole", bank, e.Message);
+            }
+        }
+        return (await store.ReadAsync(bank, ct).ConfigureAwait(false), false);
+    }
+
+    // In the background, one round at a time: for each bank big enough, a new snapshot when it has none or too many
+    // changes since its own; the store's lock makes one worker of many write it.
+    private void ConsiderSnapshots(IEnumerable<string> banks)
+    {
+        // Called under the sync lock: the live index's counts are read here, not from the background.
+        var sizes = banks.Select(b => (Bank: b, Entries: (long)_live.CountOf(b))).Where(b => b.Entries >= _options.SnapshotMinEntries).ToList();
+        if (!_options.Snapshots || sizes.Count == 0) return;
+        lock (_snapshotGate)
+        {
+            if (_stop.IsCancellationRequested || _snapshots is { IsCompleted: false }) return;
+            _snapshots = Task.Run(() => WriteSnapshotsAsync(sizes, _stop.Token), CancellationToken.None);
+        }
+    }
+
+    private async Task WriteSnapshotsAsync(List<(string Bank, long Entries)> banks, CancellationToken ct)
+    {
+        foreach (var (bank, entries) in banks)
+        {
+            try
+            {
+                var info = await _store.GetSnapshotInfoAsync(bank).ConfigureAwait(false);
+                if (info is not null && info.Changed <= Math.Max(SnapshotMinChanged, entries * _options.SnapshotRefreshShare)) continue;
+                if (!await _store.TryLockSnapshotAsync(bank, _owner, SnapshotLockHold).ConfigureAwait(false)) continue;
+                try
+                {
+                    long started = _time.GetTimestamp();
+                    var written = await _store.WriteSnapshotAsync(bank, null, ct).ConfigureAwait(false);
+                    RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, written is null ? "abandoned" : "written"));
+                    if (written is null)
+                        _logger.LogInformation("Hash bank {Bank} snapshot abandoned (the bank changed too much while it was written); the next full re-read tries again", bank);
+                    else
+                        _logger.LogInformation("Hash bank {Bank} snapshot written: {Entries} entries as of version {Version}, {Blocks} blocks, {MiB:0.0} MiB, in {Seconds:0.0} s",
+                            bank, written.Entries, written.Version, written.Blocks, written.Bytes / 1048576.0, _time.GetElapsedTime(started).TotalSeconds);
+                }
+                finally
+                {
+                    await _store.ReleaseSnapshotLockAsync(bank, _owner).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException or InvalidDataException)
+            {
+                RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "failed"));
+                _logger.LogWarning("Hash bank {Bank} snapshot not written: {Message}", bank, e.Message);
+            }
         }
     }
 
@@ -411,6 +529,9 @@ public sealed class BankMatcher : IAsyncDisposable
             }
         }
         if (_resync is not null) await _resync.ConfigureAwait(false);
+        Task? snapshots;
+        lock (_snapshotGate) snapshots = _snapshots;
+        if (snapshots is not null) await snapshots.ConfigureAwait(false);
         if (_subscribed)
         {
             try

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Moderation.Streams.Hashing;
@@ -134,7 +135,7 @@ public sealed partial class RedisBankStore
         await db.SetAddAsync(RegistryKey, bank).ConfigureAwait(false);
         long version = 0;
         if (replace)
-            (version, _) = await ChangeAsync(db, bank, tx => tx.KeyDeleteAsync(EntriesKey(bank)), ClearDelta).ConfigureAwait(false);
+            (version, _) = await ChangeAsync(db, bank, tx => tx.KeyDeleteAsync(EntriesKey(bank)), null).ConfigureAwait(false);
         for (int start = 0; start < entries.Count; start += BatchSize)
         {
             int count = Math.Min(BatchSize, entries.Count - start);
@@ -146,7 +147,7 @@ public sealed partial class RedisBankStore
                 fields[i] = new HashEntry(e.Id, Encode(e));
             }
             (version, _) = await ChangeAsync(db, bank, async tx => { await tx.HashSetAsync(EntriesKey(bank), fields).ConfigureAwait(false); return true; },
-                Ids(fields.Select(f => (string)f.Name!))).ConfigureAwait(false);
+                fields.Select(f => f.Name).ToArray()).ConfigureAwait(false);
         }
         if (version == 0) version = await GetVersionAsync(bank).ConfigureAwait(false);
         await AnnounceAsync(bank, version).ConfigureAwait(false);
@@ -161,8 +162,8 @@ public sealed partial class RedisBankStore
         if (ids.Count == 0) return 0;
         var db = _redis.GetDatabase();
         await EnsureEpochAsync(db).ConfigureAwait(false);
-        var (version, removed) = await ChangeAsync(db, bank, tx => tx.HashDeleteAsync(EntriesKey(bank), ids.Select(i => (RedisValue)i).ToArray()),
-            Ids(ids)).ConfigureAwait(false);
+        var fields = ids.Select(i => (RedisValue)i).ToArray();
+        var (version, removed) = await ChangeAsync(db, bank, tx => tx.HashDeleteAsync(EntriesKey(bank), fields), fields).ConfigureAwait(false);
         await AnnounceAsync(bank, version).ConfigureAwait(false);
         return removed;
     }
@@ -173,7 +174,7 @@ public sealed partial class RedisBankStore
         BankNames.Validate(bank);
         var db = _redis.GetDatabase();
         await EnsureEpochAsync(db).ConfigureAwait(false);
-        var (version, existed) = await ChangeAsync(db, bank, tx => tx.KeyDeleteAsync(EntriesKey(bank)), ClearDelta).ConfigureAwait(false);
+        var (version, existed) = await ChangeAsync(db, bank, tx => tx.KeyDeleteAsync(EntriesKey(bank)), null).ConfigureAwait(false);
         bool wasRegistered = await db.SetRemoveAsync(RegistryKey, bank).ConfigureAwait(false);
         await AnnounceAsync(bank, version).ConfigureAwait(false);
         return existed || wasRegistered;
@@ -210,10 +211,17 @@ public sealed partial class RedisBankStore
         var changedAt = db.StringGetAsync(ChangedAtKey(bank));
         long v = ParseVersion(await version.ConfigureAwait(false));
         var at = ParseChangedAt(await changedAt.ConfigureAwait(false));
+        await foreach (var page in PagesAsync(db, bank, ct).ConfigureAwait(false))
+            foreach (var entry in page.Entries) each(entry);
+        return (v, at);
+    }
+
+    // The bank's entries, a scan page at a time: pages are fetched one after another (a SCAN cursor comes with the page
+    // before it) while the ones received are decoded on other cores; handed over in page order.
+    private async IAsyncEnumerable<ScanPage> PagesAsync(IDatabase db, string bank, [EnumeratorCancellation] CancellationToken ct)
+    {
         RedisKey key = EntriesKey(bank);
-        // Pages are fetched one after another (a SCAN cursor comes with the page before it) while the ones received are
-        // decoded on other cores; the entries reach `each` in page order, from this method's flow only.
-        var decoding = new Queue<Task<List<BankEntry>>>();
+        var decoding = new Queue<Task<ScanPage>>();
         int inFlight = Math.Max(2, Environment.ProcessorCount);
         var next = PageAsync(db, key, "0", ct);
         while (next is not null)
@@ -225,17 +233,23 @@ public sealed partial class RedisBankStore
             var items = (RedisResult[])page[1]!;
             decoding.Enqueue(Task.Run(() => DecodePage(bank, items), ct));
             while (decoding.Count >= inFlight || (next is null && decoding.Count > 0))
-                foreach (var entry in await decoding.Dequeue().ConfigureAwait(false)) each(entry);
+                yield return await decoding.Dequeue().ConfigureAwait(false);
         }
-        return (v, at);
     }
 
-    private static List<BankEntry> DecodePage(string bank, RedisResult[] items)
+    // One page of a scan: the entries decoded and the ids of those that could not be.
+    private sealed record ScanPage(List<BankEntry> Entries, List<string>? Undecodable);
+
+    private static ScanPage DecodePage(string bank, RedisResult[] items)
     {
         var entries = new List<BankEntry>(items.Length / 2);
+        List<string>? undecodable = null;
         for (int i = 0; i + 1 < items.Length; i += 2)
+        {
             if (Decode(bank, (string)items[i]!, (RedisValue)items[i + 1]) is { } entry) entries.Add(entry);
-        return entries;
+            else (undecodable ??= []).Add((string)items[i]!);
+        }
+        return new ScanPage(entries, undecodable);
     }
 
     /// <summary>Times a page of a whole read is asked for before the read fails.</summary>
@@ -309,26 +323,35 @@ public sealed partial class RedisBankStore
     }
 
     /// <summary>Writes one change: <paramref name="change"/>, the version bumped to the next, when, and the change's
-    /// delta record, in one transaction on condition that the version is still the one read (retried otherwise).</summary>
-    private async Task<(long Version, T Result)> ChangeAsync<T>(IDatabase db, string bank, Func<ITransaction, Task<T>> change, string delta)
+    /// delta record (<paramref name="ids"/> it touched; null: it emptied the bank), in one transaction on condition that
+    /// the version and the bank's snapshot manifest are still the ones read (retried otherwise). With a snapshot, the
+    /// ids join its changed set in the same transaction (an emptied bank drops the snapshot).</summary>
+    private async Task<(long Version, T Result)> ChangeAsync<T>(IDatabase db, string bank, Func<ITransaction, Task<T>> change, RedisValue[]? ids)
     {
+        string delta = ids is null ? ClearDelta : IdsDelta + "\n" + string.Join('\n', ids);
         for (int attempt = 1; ; attempt++)
         {
-            var current = await db.StringGetAsync(VersionKey(bank)).ConfigureAwait(false);
+            var read = db.StringGetAsync([VersionKey(bank), SnapshotKey(bank)]);
+            var values = await read.ConfigureAwait(false);
+            var (current, manifest) = (values[0], values[1]);
             long next = ParseVersion(current) + 1;
             var tx = db.CreateTransaction();
             tx.AddCondition(current.IsNull ? Condition.KeyNotExists(VersionKey(bank)) : Condition.StringEqual(VersionKey(bank), current));
+            tx.AddCondition(manifest.IsNull ? Condition.KeyNotExists(SnapshotKey(bank)) : Condition.StringEqual(SnapshotKey(bank), manifest));
             var result = change(tx);
             _ = tx.StringSetAsync(VersionKey(bank), next);
             _ = tx.StringSetAsync(ChangedAtKey(bank), _time.GetUtcNow().ToUnixTimeMilliseconds());
             _ = tx.StringSetAsync(DeltaKey(bank, next), delta, DeltaRetention);
+            if (!manifest.IsNull)
+            {
+                if (ids is null) DropSnapshot(tx, bank, BankSnapshotInfo.Parse(manifest));
+                else if (ids.Length > 0) _ = tx.SetAddAsync(SnapshotChangedKey(bank), ids);
+            }
             if (await tx.ExecuteAsync().ConfigureAwait(false)) return (next, await result.ConfigureAwait(false));
             if (attempt == MaxChangeAttempts)
                 throw new RedisException($"bank {bank}: version changed under {MaxChangeAttempts} attempts in a row (another writer?); nothing written by the last");
         }
     }
-
-    private static string Ids(IEnumerable<string> ids) => IdsDelta + "\n" + string.Join('\n', ids);
 
     private Task EnsureEpochAsync(IDatabase db) =>
         db.StringSetAsync(EpochKey, Guid.NewGuid().ToString("N"), when: When.NotExists);

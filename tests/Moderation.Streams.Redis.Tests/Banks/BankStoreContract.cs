@@ -35,7 +35,7 @@ public abstract class BankStoreContract(IStoreFixture store)
         return PdqHash.FromWords(w);
     }
 
-    private static List<BankEntry> Entries(string bank, int count, int seed)
+    internal static List<BankEntry> Entries(string bank, int count, int seed)
     {
         var random = new Random(seed);
         return Enumerable.Range(0, count).Select(i => new BankEntry(bank, $"{bank}-{i}", RandomHash(random), 50 + i % 51,
