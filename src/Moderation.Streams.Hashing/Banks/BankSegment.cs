@@ -194,6 +194,9 @@ internal sealed class BankSegment
 
         public int Count { get; private set; }
 
+        /// <summary>Memory for the multi-index, faulted in while the entries are being added (used when it has room).</summary>
+        public MultiIndexHashIndex.Reservation? Reserved { get; set; }
+
         public void Add(BankEntry entry)
         {
             int length = Encoding.UTF8.GetByteCount(entry.Id);
@@ -300,7 +303,7 @@ internal sealed class BankSegment
         {
             Trim();
             var segment = Count == 0 ? new BankSegment(this, null, null)
-                : preferIndex || Count > ScanLimit ? new BankSegment(this, MultiIndexHashIndex.Build(Hashes), null)
+                : preferIndex || Count > ScanLimit ? new BankSegment(this, MultiIndexHashIndex.Build(Hashes, Reserved), null)
                 : new BankSegment(this, null, new BruteForceSearch(Hashes));
             Hashes = [];
             duplicates = segment.Place();

@@ -19,7 +19,7 @@ namespace Moderation.Streams.Hashing.Banks;
 /// source (int32 string index each, -1 for none); the end offset of each id in the id bytes (int32 each); the id bytes
 /// (UTF-8). About 57 bytes plus the id per entry.
 /// </remarks>
-public sealed class BankSnapshotBlock
+public sealed class BankSnapshotBlock : IDisposable
 {
     /// <summary>Entries per block (a block of 64K entries with 20-byte ids is ~5 MiB).</summary>
     public const int MaxEntries = 65_536;
@@ -30,27 +30,26 @@ public sealed class BankSnapshotBlock
     private const byte Format = 1;
     private static ReadOnlySpan<byte> Magic => "MSBB"u8;
 
-    private readonly PdqHash[] _hashes;
-    private readonly byte[] _quality;
-    private readonly long[] _addedTicks;
-    private readonly int[] _label;
-    private readonly int[] _source;
-    private readonly int[] _idEnd;
-    private readonly byte[] _ids;
+    // The block as read (columns are read in place, never copied out), and whoever lends its memory.
+    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly IDisposable? _owner;
+    private readonly int _hashesAt, _qualityAt, _ticksAt, _labelAt, _sourceAt, _idEndAt, _idsAt;
     private readonly string[] _strings;
     private bool[]? _skipped;
 
-    private BankSnapshotBlock(int count, PdqHash[] hashes, byte[] quality, long[] addedTicks, int[] label, int[] source, int[] idEnd, byte[] ids, string[] strings)
+    private BankSnapshotBlock(ReadOnlyMemory<byte> bytes, IDisposable? owner, int count, string[] strings, int hashesAt)
     {
+        _bytes = bytes;
+        _owner = owner;
         Count = count;
-        _hashes = hashes;
-        _quality = quality;
-        _addedTicks = addedTicks;
-        _label = label;
-        _source = source;
-        _idEnd = idEnd;
-        _ids = ids;
         _strings = strings;
+        _hashesAt = hashesAt;
+        _qualityAt = hashesAt + 32 * count;
+        _ticksAt = _qualityAt + count;
+        _labelAt = _ticksAt + 8 * count;
+        _sourceAt = _labelAt + 4 * count;
+        _idEndAt = _sourceAt + 4 * count;
+        _idsAt = _idEndAt + 4 * count;
     }
 
     /// <summary>Entries in the block (skipped ones included).</summary>
@@ -59,27 +58,40 @@ public sealed class BankSnapshotBlock
     /// <summary>Entries marked by <see cref="Skip"/>.</summary>
     public int SkippedCount { get; private set; }
 
-    public PdqHash HashAt(int i) => _hashes[i];
+    private ReadOnlySpan<byte> Bytes => _bytes.Span;
 
-    public int QualityAt(int i) => _quality[i];
+    public PdqHash HashAt(int i)
+    {
+        var h = Bytes.Slice(_hashesAt + 32 * i, 32);
+        return new PdqHash(BinaryPrimitives.ReadUInt64LittleEndian(h), BinaryPrimitives.ReadUInt64LittleEndian(h[8..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(h[16..]), BinaryPrimitives.ReadUInt64LittleEndian(h[24..]));
+    }
 
-    public long AddedTicksAt(int i) => _addedTicks[i];
+    public int QualityAt(int i) => Bytes[_qualityAt + i];
 
-    public string? LabelAt(int i) => _label[i] < 0 ? null : _strings[_label[i]];
-
-    public string? SourceAt(int i) => _source[i] < 0 ? null : _strings[_source[i]];
+    public long AddedTicksAt(int i) => BinaryPrimitives.ReadInt64LittleEndian(Bytes[(_ticksAt + 8 * i)..]);
 
     /// <summary>The block's label and source strings (what <see cref="LabelIndexAt"/> and <see cref="SourceIndexAt"/> index).</summary>
     public IReadOnlyList<string> Strings => _strings;
 
     /// <summary>Index of the entry's label in <see cref="Strings"/>, -1 for none.</summary>
-    public int LabelIndexAt(int i) => _label[i];
+    public int LabelIndexAt(int i) => BinaryPrimitives.ReadInt32LittleEndian(Bytes[(_labelAt + 4 * i)..]);
 
     /// <summary>Index of the entry's source in <see cref="Strings"/>, -1 for none.</summary>
-    public int SourceIndexAt(int i) => _source[i];
+    public int SourceIndexAt(int i) => BinaryPrimitives.ReadInt32LittleEndian(Bytes[(_sourceAt + 4 * i)..]);
+
+    public string? LabelAt(int i) => LabelIndexAt(i) is var l and >= 0 ? _strings[l] : null;
+
+    public string? SourceAt(int i) => SourceIndexAt(i) is var s and >= 0 ? _strings[s] : null;
 
     /// <summary>The id's UTF-8 bytes (as the index holds ids).</summary>
-    public ReadOnlySpan<byte> IdBytesAt(int i) => _ids.AsSpan(i == 0 ? 0 : _idEnd[i - 1], _idEnd[i] - (i == 0 ? 0 : _idEnd[i - 1]));
+    public ReadOnlySpan<byte> IdBytesAt(int i)
+    {
+        int from = i == 0 ? 0 : IdEnd(i - 1);
+        return Bytes.Slice(_idsAt + from, IdEnd(i) - from);
+    }
+
+    private int IdEnd(int i) => BinaryPrimitives.ReadInt32LittleEndian(Bytes[(_idEndAt + 4 * i)..]);
 
     public string IdAt(int i) => Encoding.UTF8.GetString(IdBytesAt(i));
 
@@ -88,7 +100,7 @@ public sealed class BankSnapshotBlock
 
     /// <summary>The entry as an object (for the few that need one).</summary>
     public BankEntry EntryAt(string bank, int i) =>
-        new(bank, IdAt(i), _hashes[i], _quality[i], LabelAt(i), SourceAt(i), new DateTimeOffset(_addedTicks[i], TimeSpan.Zero));
+        new(bank, IdAt(i), HashAt(i), QualityAt(i), LabelAt(i), SourceAt(i), new DateTimeOffset(AddedTicksAt(i), TimeSpan.Zero));
 
     /// <summary>Marks the entries whose id is in <paramref name="ids"/> (changed since the snapshot: their current
     /// state is read separately), comparing without making a string per entry.</summary>
@@ -109,21 +121,25 @@ public sealed class BankSnapshotBlock
         }
     }
 
-    /// <summary>Reads a block, checking everything a reader relies on.</summary>
-    /// <exception cref="InvalidDataException">Not a block, a checksum that does not match, or inconsistent columns.</exception>
-    public static BankSnapshotBlock Decode(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.Length < HeaderBytes || !bytes[..4].SequenceEqual(Magic)) throw new InvalidDataException("not a bank snapshot block");
-        if (bytes[4] != Format) throw new InvalidDataException($"bank snapshot block format {bytes[4]} (this version reads {Format})");
-        int count = BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]);
-        int length = BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]);
-        ulong checksum = BinaryPrimitives.ReadUInt64LittleEndian(bytes[16..]);
-        if (count is < 0 or > MaxEntries) throw new InvalidDataException($"bank snapshot block of {count} entries (at most {MaxEntries})");
-        if (length != bytes.Length - HeaderBytes) throw new InvalidDataException($"bank snapshot block payload of {bytes.Length - HeaderBytes} bytes, header says {length}");
-        var payload = bytes[HeaderBytes..];
-        if (XxHash3.HashToUInt64(payload) != checksum) throw new InvalidDataException("bank snapshot block checksum does not match (damaged)");
+    /// <summary>Gives the block's memory back to its owner (the block is not read after).</summary>
+    public void Dispose() => _owner?.Dispose();
 
-        var reader = new SpanReader(payload);
+    /// <summary>Reads a block, checking everything a reader relies on; the columns stay in <paramref name="bytes"/>
+    /// (not copied), lent by <paramref name="owner"/> until <see cref="Dispose"/>.</summary>
+    /// <exception cref="InvalidDataException">Not a block, a checksum that does not match, or inconsistent columns.</exception>
+    public static BankSnapshotBlock Decode(ReadOnlyMemory<byte> bytes, IDisposable? owner = null)
+    {
+        var span = bytes.Span;
+        if (span.Length < HeaderBytes || !span[..4].SequenceEqual(Magic)) throw new InvalidDataException("not a bank snapshot block");
+        if (span[4] != Format) throw new InvalidDataException($"bank snapshot block format {span[4]} (this version reads {Format})");
+        int count = BinaryPrimitives.ReadInt32LittleEndian(span[8..]);
+        int length = BinaryPrimitives.ReadInt32LittleEndian(span[12..]);
+        ulong checksum = BinaryPrimitives.ReadUInt64LittleEndian(span[16..]);
+        if (count is < 0 or > MaxEntries) throw new InvalidDataException($"bank snapshot block of {count} entries (at most {MaxEntries})");
+        if (length != span.Length - HeaderBytes) throw new InvalidDataException($"bank snapshot block payload of {span.Length - HeaderBytes} bytes, header says {length}");
+        if (XxHash3.HashToUInt64(span[HeaderBytes..]) != checksum) throw new InvalidDataException("bank snapshot block checksum does not match (damaged)");
+
+        var reader = new SpanReader(span, HeaderBytes);
         int stringCount = reader.Int32();
         if (stringCount < 0 || stringCount > 2 * count) throw new InvalidDataException($"bank snapshot block with {stringCount} strings for {count} entries");
         var strings = new string[stringCount];
@@ -133,32 +149,29 @@ public sealed class BankSnapshotBlock
             if (!Utf8.IsValid(utf8)) throw new InvalidDataException("bank snapshot block string is not UTF-8");
             strings[s] = Encoding.UTF8.GetString(utf8);
         }
-        var hashes = new PdqHash[count];
-        var words = MemoryMarshal.Cast<byte, ulong>(reader.Bytes(32L * count));
-        for (int i = 0; i < count; i++) hashes[i] = BitConverter.IsLittleEndian
-            ? new PdqHash(words[4 * i], words[4 * i + 1], words[4 * i + 2], words[4 * i + 3])
-            : new PdqHash(BinaryPrimitives.ReverseEndianness(words[4 * i]), BinaryPrimitives.ReverseEndianness(words[4 * i + 1]),
-                BinaryPrimitives.ReverseEndianness(words[4 * i + 2]), BinaryPrimitives.ReverseEndianness(words[4 * i + 3]));
-        var quality = reader.Bytes(count).ToArray();
-        var addedTicks = reader.Int64s(count);
-        foreach (long ticks in addedTicks)
-            if (ticks is < 0 || ticks > DateTimeOffset.MaxValue.UtcTicks) throw new InvalidDataException("bank snapshot block added_at out of range");
-        var label = reader.Int32s(count);
-        var source = reader.Int32s(count);
-        foreach (int index in label.Concat(source))
-            if (index < -1 || index >= stringCount) throw new InvalidDataException("bank snapshot block string index out of range");
-        var idEnd = reader.Int32s(count);
-        var ids = reader.Bytes(reader.Remaining).ToArray();
+        int hashesAt = reader.At;
+        reader.Bytes(32L * count);
+        reader.Bytes(count);
+        var ticks = reader.Bytes(8L * count);
+        for (int i = 0; i < count; i++)
+            if (BinaryPrimitives.ReadInt64LittleEndian(ticks[(8 * i)..]) is var t && (t < 0 || t > DateTimeOffset.MaxValue.UtcTicks))
+                throw new InvalidDataException("bank snapshot block added_at out of range");
+        var indexes = reader.Bytes(8L * count); // labels, then sources
+        for (int i = 0; i < 2 * count; i++)
+            if (BinaryPrimitives.ReadInt32LittleEndian(indexes[(4 * i)..]) is var index && (index < -1 || index >= stringCount))
+                throw new InvalidDataException("bank snapshot block string index out of range");
+        var idEnds = reader.Bytes(4L * count);
+        var ids = reader.Bytes(reader.Remaining);
         int previous = 0;
         for (int i = 0; i < count; i++)
         {
-            if (idEnd[i] < previous || idEnd[i] > ids.Length) throw new InvalidDataException("bank snapshot block id offsets out of order");
-            if (idEnd[i] == previous || !Utf8.IsValid(ids.AsSpan(previous, idEnd[i] - previous)))
-                throw new InvalidDataException("bank snapshot block id empty or not UTF-8");
-            previous = idEnd[i];
+            int end = BinaryPrimitives.ReadInt32LittleEndian(idEnds[(4 * i)..]);
+            if (end < previous || end > ids.Length) throw new InvalidDataException("bank snapshot block id offsets out of order");
+            if (end == previous || !Utf8.IsValid(ids[previous..end])) throw new InvalidDataException("bank snapshot block id empty or not UTF-8");
+            previous = end;
         }
         if (previous != ids.Length) throw new InvalidDataException("bank snapshot block id bytes do not end with the last id");
-        return new BankSnapshotBlock(count, hashes, quality, addedTicks, label, source, idEnd, ids, strings);
+        return new BankSnapshotBlock(bytes, owner, count, strings, hashesAt);
     }
 
     /// <summary>Collects entries and encodes them a block at a time (one writer, not thread-safe).</summary>
@@ -269,36 +282,23 @@ public sealed class BankSnapshotBlock
         }
     }
 
-    // Reads a payload front to back; running past its end is a damaged block, not an exception of the runtime's.
-    private ref struct SpanReader(ReadOnlySpan<byte> span)
+    // Reads a block front to back; running past its end is a damaged block, not an exception of the runtime's.
+    private ref struct SpanReader(ReadOnlySpan<byte> span, int at)
     {
         private readonly ReadOnlySpan<byte> _span = span;
-        private int _at;
 
-        public readonly int Remaining => _span.Length - _at;
+        public int At { get; private set; } = at;
+
+        public readonly int Remaining => _span.Length - At;
 
         public ReadOnlySpan<byte> Bytes(long length)
         {
             if (length < 0 || length > Remaining) throw new InvalidDataException("bank snapshot block shorter than its columns");
-            var bytes = _span.Slice(_at, (int)length);
-            _at += (int)length;
+            var bytes = _span.Slice(At, (int)length);
+            At += (int)length;
             return bytes;
         }
 
         public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Bytes(4));
-
-        public int[] Int32s(int count)
-        {
-            var values = MemoryMarshal.Cast<byte, int>(Bytes(4L * count)).ToArray();
-            if (!BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(values, values);
-            return values;
-        }
-
-        public long[] Int64s(int count)
-        {
-            var values = MemoryMarshal.Cast<byte, long>(Bytes(8L * count)).ToArray();
-            if (!BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(values, values);
-            return values;
-        }
     }
 }

@@ -20,7 +20,9 @@ internal static unsafe partial class HugePageMemory
     /// <summary>Whether the kernel accepted the advice for the last block (diagnostics).</summary>
     public static bool LastAdvised { get; private set; }
 
-    public static void* Allocate(long bytes)
+    /// <param name="prefault">Fault the block in before returning (see <see cref="Prefault"/>); false leaves it to the
+    /// caller, e.g. to fault it in on another thread while it does something else.</param>
+    public static void* Allocate(long bytes, bool prefault = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
         long rounded = (bytes + PageSize - 1) / PageSize * PageSize;
@@ -38,7 +40,7 @@ internal static unsafe partial class HugePageMemory
             }
         }
         GC.AddMemoryPressure(rounded);
-        if (rounded >= MinimumHugeBlock) Prefault((byte*)block, rounded);
+        if (prefault && rounded >= MinimumHugeBlock) Prefault((byte*)block, rounded);
         return block;
     }
 
@@ -50,7 +52,7 @@ internal static unsafe partial class HugePageMemory
     // one page at a time: measured on a 2-core VM, 2.5 GiB took 3.5 s to fault in this way and then 0.9 s to scatter
     // into, against 9.3 s for the scatter alone (the kernel finding, zeroing and mapping 2 MiB pages, and a hypervisor
     // backing guest memory lazily, cost most when the faults come from everywhere at once).
-    private static void Prefault(byte* block, long bytes)
+    public static void Prefault(byte* block, long bytes)
     {
         long stripes = (bytes + PrefaultStripe - 1) / PrefaultStripe;
         Parallel.For(0L, stripes, s =>

@@ -190,6 +190,8 @@ public sealed class LiveBankIndex
             _owner = owner;
             _bank = bank;
             _builder = new BankSegment.Builder(capacity);
+            // The index's memory is faulted in on another thread while the entries are read (millions: seconds).
+            if (capacity > BankSegment.ScanLimit) _builder.Reserved = MultiIndexHashIndex.Reserve(capacity);
         }
 
         public int Count { get; private set; }

@@ -51,15 +51,22 @@ public sealed unsafe class MultiIndexHashIndex
     private readonly ulong* _hashes;     // 4 per hash, in insertion order
     private readonly ulong* _entries;    // 2 per entry (96-bit filter, 32-bit position), WordCount * Count, table after table
 
-    private MultiIndexHashIndex(int count)
+    private MultiIndexHashIndex(int count, Reservation? reserved = null)
     {
         Count = count;
         if (count == 0) return;
-        long entries = (long)WordCount * count;
         long startsBytes = (long)WordCount * StartsStride * sizeof(uint);
         long hashesBytes = 32L * count;
-        _blockBytes = startsBytes + hashesBytes + 16 * entries;
-        _block = HugePageMemory.Allocate(_blockBytes);
+        if (reserved?.Take(count) is { } block)
+        {
+            _block = (void*)block.Address;
+            _blockBytes = block.Bytes;
+        }
+        else
+        {
+            _blockBytes = BlockBytes(count);
+            _block = HugePageMemory.Allocate(_blockBytes);
+        }
         byte* at = (byte*)_block;
         _starts = (uint*)at;
         at += startsBytes;
@@ -88,12 +95,63 @@ public sealed unsafe class MultiIndexHashIndex
         }
     }
 
+    private static long BlockBytes(int count) => (long)WordCount * StartsStride * sizeof(uint) + 32L * count + 16L * WordCount * count;
+
+    /// <summary>Memory for an index of up to <paramref name="capacity"/> hashes, faulted in on another thread from now on, so
+    /// a caller that knows the size before it has the hashes (a bank being read) overlaps the two. Pass it to
+    /// <see cref="Build(ReadOnlySpan{PdqHash}, Reservation?)"/>; one not used is freed when collected.</summary>
+    public static Reservation Reserve(int capacity) => new(capacity, BlockBytes(Math.Max(1, capacity)));
+
+    /// <summary>A block of memory set aside for an index (see <see cref="Reserve"/>).</summary>
+    public sealed class Reservation
+    {
+        private void* _block;
+        private readonly Task _faulting;
+
+        internal Reservation(int capacity, long bytes)
+        {
+            Capacity = capacity;
+            Bytes = bytes;
+            _block = HugePageMemory.Allocate(bytes, prefault: false);
+            var block = (nint)_block;
+            _faulting = Task.Run(() => HugePageMemory.Prefault((byte*)block, bytes));
+        }
+
+        ~Reservation()
+        {
+            if (_block == null) return;
+            // Not taken: freed once the faulting thread is done with it.
+            var (block, bytes) = ((nint)_block, Bytes);
+            _faulting.ContinueWith(_ => HugePageMemory.Free((void*)block, bytes), TaskScheduler.Default);
+        }
+
+        /// <summary>Hashes the block has room for.</summary>
+        public int Capacity { get; }
+
+        internal long Bytes { get; }
+
+        // The block for an index of `count` hashes once it is faulted in; null when it is too small or already taken.
+        internal (nint Address, long Bytes)? Take(int count)
+        {
+            if (_block == null || count > Capacity) return null;
+            _faulting.Wait();
+            var block = (nint)_block;
+            _block = null;
+            GC.SuppressFinalize(this);
+            return (block, Bytes);
+        }
+    }
+
     /// <exception cref="ArgumentOutOfRangeException">More than 2^28 hashes (the tables' entry numbers are 32-bit).</exception>
-    public static MultiIndexHashIndex Build(ReadOnlySpan<PdqHash> hashes)
+    public static MultiIndexHashIndex Build(ReadOnlySpan<PdqHash> hashes) => Build(hashes, null);
+
+    /// <summary>Builds the index in <paramref name="reserved"/> memory when it has room (else in memory of its own).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">More than 2^28 hashes (the tables' entry numbers are 32-bit).</exception>
+    public static MultiIndexHashIndex Build(ReadOnlySpan<PdqHash> hashes, Reservation? reserved)
     {
         int n = hashes.Length;
         ArgumentOutOfRangeException.ThrowIfGreaterThan(n, (int)(uint.MaxValue / WordCount) - 1, nameof(hashes));
-        var index = new MultiIndexHashIndex(n);
+        var index = new MultiIndexHashIndex(n, reserved);
         if (n == 0) return index;
 
         ulong* words = index._hashes;

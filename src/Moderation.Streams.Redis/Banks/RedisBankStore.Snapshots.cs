@@ -179,7 +179,7 @@ public sealed partial class RedisBankStore
     }
 
     /// <summary>Reads the bank's snapshot: hands each block to <paramref name="each"/> in order (decoded on other cores,
-    /// the entries changed since marked skipped), and returns the version it makes up to together with the changed
+    /// the entries changed since marked skipped; a block is valid only during the call), and returns the version it makes up to together with the changed
     /// ids, whose current entries the caller reads (<see cref="ReadEntriesAsync"/>). Null when the bank has no
     /// snapshot, or one of another store epoch than <paramref name="epoch"/>.</summary>
     /// <exception cref="InvalidDataException">A block is missing or damaged (read the bank whole instead).</exception>
@@ -206,7 +206,7 @@ public sealed partial class RedisBankStore
         {
             ct.ThrowIfCancellationRequested();
             while (b < info.Blocks && fetching.Count < SnapshotBlocksInFlight) fetching.Enqueue(FetchAsync(b++));
-            var block = await fetching.Dequeue().ConfigureAwait(false);
+            using var block = await fetching.Dequeue().ConfigureAwait(false);
             entries += block.Count;
             each(block);
         }
@@ -215,17 +215,22 @@ public sealed partial class RedisBankStore
 
         async Task<BankSnapshotBlock> FetchAsync(int b)
         {
-            var value = await db.StringGetLeaseAsync(SnapshotBlockKey(bank, info.Id, b)).ConfigureAwait(false);
-            using (value)
+            // Leased from the client's buffer pool and read in place by the block until the loop above disposes it.
+            var value = await db.StringGetLeaseAsync(SnapshotBlockKey(bank, info.Id, b)).ConfigureAwait(false)
+                ?? throw new InvalidDataException($"bank {bank} snapshot {info.Id}: block {b} of {info.Blocks} is missing");
+            try
             {
-                if (value is null) throw new InvalidDataException($"bank {bank} snapshot {info.Id}: block {b} of {info.Blocks} is missing");
-                var memory = value.Memory;
                 return await Task.Run(() =>
                 {
-                    var block = BankSnapshotBlock.Decode(memory.Span);
+                    var block = BankSnapshotBlock.Decode(value.Memory, value);
                     block.Skip(changed);
                     return block;
                 }, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                value.Dispose();
+                throw;
             }
         }
     }

@@ -79,8 +79,8 @@ public sealed class BankSnapshotBlockTests
     public void Headers_that_do_not_describe_the_block_are_refused()
     {
         var bytes = Encode(Entries(20, seed: 7));
-        Assert.Throws<InvalidDataException>(() => BankSnapshotBlock.Decode(bytes.AsSpan(0, 10)));
-        Assert.Throws<InvalidDataException>(() => BankSnapshotBlock.Decode(bytes.AsSpan(0, bytes.Length - 1)));
+        Assert.Throws<InvalidDataException>(() => BankSnapshotBlock.Decode(bytes.AsMemory(0, 10)));
+        Assert.Throws<InvalidDataException>(() => BankSnapshotBlock.Decode(bytes.AsMemory(0, bytes.Length - 1)));
 
         var magic = (byte[])bytes.Clone();
         magic[0] = (byte)'X';

@@ -80,6 +80,37 @@ public sealed class MultiIndexHashIndexTests
     }
 
     [Fact]
+    public void An_index_built_in_reserved_memory_finds_what_a_linear_scan_finds_and_a_small_reservation_is_not_used()
+    {
+        var (bank, queries) = Planted(seed: 77);
+        var roomy = MultiIndexHashIndex.Reserve(bank.Length + 500);
+        var index = MultiIndexHashIndex.Build(bank, roomy);
+        Assert.Equal(bank.Length + 500, roomy.Capacity);
+        // Taken: a second index cannot be built in the same memory.
+        var other = MultiIndexHashIndex.Build(bank, roomy);
+        var small = MultiIndexHashIndex.Build(bank, MultiIndexHashIndex.Reserve(bank.Length - 1));
+        var brute = new BruteForceSearch(bank);
+        Assert.True(index.MemoryBytes > other.MemoryBytes); // the reserved block, with room for 500 more
+        Assert.Equal(other.MemoryBytes, small.MemoryBytes);
+        var expected = new List<IndexHit>();
+        int planted = 0;
+        foreach (var query in queries)
+        {
+            expected.Clear();
+            brute.Search(query, 31, expected);
+            foreach (var built in new[] { index, other, small })
+            {
+                var found = new List<IndexHit>();
+                built.Search(query, 31, found);
+                Assert.Equal(expected, found.OrderBy(h => h.Position));
+            }
+            planted += expected.Count;
+        }
+        Assert.Equal(64, planted);
+        Assert.Equal(bank[^1], index[bank.Length - 1]);
+    }
+
+    [Fact]
     public void A_hash_near_the_query_in_several_words_is_reported_once()
     {
         var random = new Random(3);

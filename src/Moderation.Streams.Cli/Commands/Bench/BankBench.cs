@@ -147,7 +147,11 @@ internal static class BankBench
         index = null;
         brute = null;
         if (storeRun is not null)
-            report.Ratio("bank_whole_reload_vs_change_p99", await BankStoreBench.RunAsync(bank, queries, storeRun.Redis, storeRun.Changes, output, ct), 10);
+        {
+            var ratios = await BankStoreBench.RunAsync(bank, queries, storeRun.Redis, storeRun.Changes, output, ct);
+            report.Ratio("bank_whole_reload_vs_change_p99", ratios.WholeReloadVsChangeP99, 10);
+            report.Ratio("bank_load_scan_vs_snapshot", ratios.ScanVsSnapshotLoad, 3);
+        }
         return report.Print(output);
     }
 

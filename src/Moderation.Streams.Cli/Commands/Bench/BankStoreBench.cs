@@ -17,7 +17,11 @@ internal static class BankStoreBench
 {
     private const string Bank = "bench";
 
-    public static async Task<double> RunAsync(PdqHash[] bank, PdqHash[] queries, string? redisConfiguration, int changes, TextWriter output, CancellationToken ct)
+    /// <summary>A whole re-read and rebuild against a change's p99 import-to-matchable; a worker's load scanning the bank
+    /// against its load from the bank's snapshot.</summary>
+    public sealed record Ratios(double WholeReloadVsChangeP99, double ScanVsSnapshotLoad);
+
+    public static async Task<Ratios> RunAsync(PdqHash[] bank, PdqHash[] queries, string? redisConfiguration, int changes, TextWriter output, CancellationToken ct)
     {
         await using var server = redisConfiguration is null ? await RedisUnderTest.StartAsync(ct) : null;
         string configuration = redisConfiguration ?? server!.Configuration;
@@ -39,21 +43,40 @@ internal static class BankStoreBench
             output.WriteLine(FormattableString.Invariant(
                 $"store: {bank.Length:N0} hashes imported into {server?.Kind ?? "the given Redis"} in {import.Elapsed.TotalSeconds:0.0} s ({bank.Length / import.Elapsed.TotalSeconds:0} hashes/s)"));
 
-            // Load: what a worker does at start (and what every change cost before deltas).
+            // Load: what a worker does at start (and what every change cost before deltas): a scan of the bank.
             Collect();
             double rssBefore = SoakBench.RssBytes(Environment.ProcessId);
             var options = new BankMatcherOptions { KeyPrefix = prefix, RefreshInterval = TimeSpan.FromSeconds(10), MaxStaleness = TimeSpan.FromHours(1), FullReloadInterval = TimeSpan.FromHours(1) };
-            await using var matcher = new BankMatcher(store, options);
-            var load = Stopwatch.StartNew();
-            await matcher.StartAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
-            load.Stop();
-            if (matcher.Index.TotalEntries != bank.Length) throw new InvalidOperationException($"the worker loaded {matcher.Index.TotalEntries} of {bank.Length} hashes");
+            TimeSpan scanLoad;
+            await using (var scanning = new BankMatcher(store, options with { Snapshots = false }))
+            {
+                var load = Stopwatch.StartNew();
+                await scanning.StartAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+                scanLoad = load.Elapsed;
+                if (scanning.Index.TotalEntries != bank.Length) throw new InvalidOperationException($"the worker loaded {scanning.Index.TotalEntries} of {bank.Length} hashes");
+                Collect();
+                long columns = scanning.Index.ColumnBytes;
+                long native = scanning.Index.MemoryBytes;
+                double rss = SoakBench.RssBytes(Environment.ProcessId) - rssBefore;
+                output.WriteLine(FormattableString.Invariant(
+                    $"worker load, scanning the bank: {scanLoad.TotalSeconds:0.00} s for {bank.Length:N0} hashes (read and decode {scanning.LastLoad?.Read.TotalSeconds:0.00} s, index {scanning.LastLoad?.Index.TotalSeconds:0.00} s); memory {(columns + native) / (double)bank.Length:0} bytes per hash held ({native / 1048576.0:0} MiB the index, {columns / 1048576.0:0} MiB the entries' columns), process RSS +{rss / 1048576.0:0} MiB = {rss / (double)bank.Length:0} bytes per hash"));
+            }
             Collect();
-            long columns = matcher.Index.ColumnBytes;
-            long native = matcher.Index.MemoryBytes;
-            double rss = SoakBench.RssBytes(Environment.ProcessId) - rssBefore;
+
+            // The snapshot one worker writes after such a scan (here written directly), and a worker starting from it.
+            var writing = Stopwatch.StartNew();
+            var snapshot = await store.WriteSnapshotAsync(Bank, null, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("the snapshot was not published");
+            writing.Stop();
             output.WriteLine(FormattableString.Invariant(
-                $"worker load: {load.Elapsed.TotalSeconds:0.00} s for {bank.Length:N0} hashes (read and decode {matcher.LastLoad?.Read.TotalSeconds:0.00} s, index {matcher.LastLoad?.Index.TotalSeconds:0.00} s); memory {(columns + native) / (double)bank.Length:0} bytes per hash held ({native / 1048576.0:0} MiB the index, {columns / 1048576.0:0} MiB the entries' columns), process RSS +{rss / 1048576.0:0} MiB = {rss / (double)bank.Length:0} bytes per hash"));
+                $"snapshot: {snapshot.Entries:N0} entries in {snapshot.Blocks} blocks, {snapshot.Bytes / 1048576.0:0} MiB in Redis ({snapshot.Bytes / (double)Math.Max(1, snapshot.Entries):0} bytes per hash), written in {writing.Elapsed.TotalSeconds:0.0} s"));
+            await using var matcher = new BankMatcher(store, options);
+            var fromSnapshot = Stopwatch.StartNew();
+            await matcher.StartAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+            fromSnapshot.Stop();
+            if (matcher.Index.TotalEntries != bank.Length || matcher.LastLoad?.FromSnapshot != true)
+                throw new InvalidOperationException($"the worker loaded {matcher.Index.TotalEntries} of {bank.Length} hashes (from the snapshot: {matcher.LastLoad?.FromSnapshot})");
+            output.WriteLine(FormattableString.Invariant(
+                $"worker load, from the snapshot: {fromSnapshot.Elapsed.TotalSeconds:0.00} s for {bank.Length:N0} hashes (read and decode {matcher.LastLoad.Read.TotalSeconds:0.00} s, index {matcher.LastLoad.Index.TotalSeconds:0.00} s)"));
 
             // Lookups on one core, as the worker makes them (one hash; eight with the dihedral transforms).
             var dihedral = queries.Select((q, i) => new PdqDihedral(q, queries[(i + 1) % queries.Length], queries[(i + 2) % queries.Length],
@@ -77,7 +100,7 @@ internal static class BankStoreBench
             double p50 = BenchReport.Percentile(delays, 0.5), p99 = BenchReport.Percentile(delays, 0.99);
             output.WriteLine(FormattableString.Invariant(
                 $"import to matchable, {delays.Count} one-hash imports while {LoadThreads} threads look hashes up: p50 {p50:0} ms, p99 {p99:0} ms, max {delays.Max():0} ms; a whole re-read and rebuild (before deltas): {whole.Elapsed.TotalMilliseconds:0} ms"));
-            return whole.Elapsed.TotalMilliseconds / Math.Max(1, p99);
+            return new Ratios(whole.Elapsed.TotalMilliseconds / Math.Max(1, p99), scanLoad / fromSnapshot.Elapsed);
         }
         finally
         {
