@@ -35,6 +35,17 @@ public sealed class BankSnapshotCommandTests
             return (code, cli.StdoutLines, cli.StderrLines);
         }
 
+        // A fresh process loading the bank as a worker starting cold: scanned, then from the snapshot once there is one.
+        async Task<string> Load()
+        {
+            using var cli = await CliProcess.RunAsync(["bench", "bank", "--load", "known-bad", "--redis", config], ct: Ct);
+            Assert.True(await cli.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, cli.Transcript());
+            return string.Join('\n', cli.StdoutLines);
+        }
+        var scanned = await Load();
+        Assert.Contains("bank known-bad: 1,500 entries, no snapshot (scanned)", scanned);
+        Assert.Matches(@"worker load: [0-9.]+ s for 1,500 entries in 1 banks; known-bad scanned: read and decode", scanned);
+
         var none = await Run("--bank", "known-bad", "--show");
         Assert.Equal((ExitCodes.Failure, "known-bad has no snapshot"), (none.ExitCode, Assert.Single(none.Out)));
 
@@ -42,6 +53,7 @@ public sealed class BankSnapshotCommandTests
         Assert.Equal(ExitCodes.Ok, written.ExitCode);
         Assert.Matches(@"^snapshot of known-bad: 1500 entries as of version 1, 1 blocks, [0-9.]+ MiB, written \S+Z; 0 ids changed since; written in [0-9.]+ s$", Assert.Single(written.Out));
 
+        Assert.Contains("known-bad from its snapshot: read and decode", await Load());
         await using (var connection = await RedisConnector.ConnectAsync(config))
             await new RedisBankStore(connection).RemoveAsync("known-bad", ["e1", "e2"]);
         var shown = await Run("--bank", "known-bad", "--show");
@@ -57,6 +69,8 @@ public sealed class BankSnapshotCommandTests
         Assert.Equal(ExitCodes.Usage, (await Run("--bank", "known-bad", "--show", "--drop")).ExitCode);
         Assert.Equal(ExitCodes.Usage, (await Run("--bank", "bad name")).ExitCode);
         Assert.Equal(ExitCodes.Usage, (await Run()).ExitCode); // --bank is required
+        using (var noRedis = await CliProcess.RunAsync(["bench", "bank", "--load", "known-bad"], ct: Ct))
+            Assert.True(await noRedis.WaitForExitAsync(ct: Ct) == ExitCodes.Usage, noRedis.Transcript());
         foreach (var cli in started) cli.Dispose();
 
         static async Task<(int, string)> Single(Task<(int ExitCode, IReadOnlyList<string> Out, IReadOnlyList<string> Err)> run)

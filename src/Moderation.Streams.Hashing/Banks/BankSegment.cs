@@ -178,10 +178,10 @@ internal sealed class BankSegment
     internal sealed class Builder(int capacity)
     {
         private readonly Dictionary<string, int> _bankIndex = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, int> _stringIndex = new(StringComparer.Ordinal);
+        private readonly StringTable _strings = new();
 
         public List<string> Banks { get; } = [];
-        public List<string> Strings { get; } = [];
+        public List<string> Strings => _strings.Strings;
         public PdqHash[] Hashes = new PdqHash[capacity];
         public ushort[] Bank = new ushort[capacity];
         public byte[] Quality = new byte[capacity];
@@ -279,16 +279,7 @@ internal sealed class BankSegment
             return b;
         }
 
-        private int Intern(string? value)
-        {
-            if (value is null) return -1;
-            if (!_stringIndex.TryGetValue(value, out int i))
-            {
-                _stringIndex[value] = i = Strings.Count;
-                Strings.Add(value);
-            }
-            return i;
-        }
+        private int Intern(string? value) => _strings.Intern(value);
 
         /// <summary>The columns cut to the entries added (no copy when the capacity was right).</summary>
         internal void Trim()

@@ -184,8 +184,7 @@ public sealed class BankSnapshotBlock : IDisposable
         private readonly List<int> _source = [];
         private readonly List<int> _idEnd = [];
         private readonly MemoryStream _ids = new();
-        private readonly Dictionary<string, int> _stringIndex = new(StringComparer.Ordinal);
-        private readonly List<string> _strings = [];
+        private readonly StringTable _strings = new();
 
         /// <summary>Entries waiting for the next <see cref="Encode"/>.</summary>
         public int Count => _hashes.Count;
@@ -201,8 +200,8 @@ public sealed class BankSnapshotBlock : IDisposable
             _hashes.Add(entry.Hash);
             _quality.Add((byte)Math.Clamp(entry.Quality, 0, 255));
             _addedTicks.Add(entry.AddedAt.UtcTicks);
-            _label.Add(Intern(entry.Label));
-            _source.Add(Intern(entry.Source));
+            _label.Add(_strings.Intern(entry.Label));
+            _source.Add(_strings.Intern(entry.Source));
             _ids.Write(Encoding.UTF8.GetBytes(entry.Id));
             _idEnd.Add(checked((int)_ids.Length));
         }
@@ -211,7 +210,7 @@ public sealed class BankSnapshotBlock : IDisposable
         public byte[] Encode()
         {
             int count = Count;
-            var stringBytes = _strings.Select(Encoding.UTF8.GetBytes).ToList();
+            var stringBytes = _strings.Strings.Select(Encoding.UTF8.GetBytes).ToList();
             long payload = 4 + stringBytes.Sum(s => 4L + s.Length) + count * (32L + 1 + 8 + 4 + 4 + 4) + _ids.Length;
             var block = new byte[checked(HeaderBytes + (int)payload)];
             var span = block.AsSpan();
@@ -220,7 +219,7 @@ public sealed class BankSnapshotBlock : IDisposable
             BinaryPrimitives.WriteInt32LittleEndian(span[8..], count);
             BinaryPrimitives.WriteInt32LittleEndian(span[12..], (int)payload);
             int at = HeaderBytes;
-            Put(span, ref at, _strings.Count);
+            Put(span, ref at, _strings.Strings.Count);
             foreach (var s in stringBytes)
             {
                 Put(span, ref at, s.Length);
@@ -260,19 +259,7 @@ public sealed class BankSnapshotBlock : IDisposable
             _source.Clear();
             _idEnd.Clear();
             _ids.SetLength(0);
-            _stringIndex.Clear();
             _strings.Clear();
-        }
-
-        private int Intern(string? value)
-        {
-            if (value is null) return -1;
-            if (!_stringIndex.TryGetValue(value, out int i))
-            {
-                _stringIndex[value] = i = _strings.Count;
-                _strings.Add(value);
-            }
-            return i;
         }
 
         private static void Put(Span<byte> span, ref int at, int value)

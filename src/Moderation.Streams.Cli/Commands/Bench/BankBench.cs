@@ -38,13 +38,30 @@ internal static class BankBench
             Description = $"Match radius (0 to {MultiIndexHashIndex.MaxSupportedDistance})", DefaultValueFactory = _ => 31,
             Validators = { r => { if (r.GetValueOrDefault<int>() is < 0 or > MultiIndexHashIndex.MaxSupportedDistance) r.AddError($"--max-distance must be 0 to {MultiIndexHashIndex.MaxSupportedDistance}"); } },
         };
-        var command = new Command("bank", "Bank near-duplicate search: multi-index hashing vs brute force on 1,000,000 hashes (results must be identical); "
-            + "then the bank through Redis and the worker's matcher: load time, memory per hash, lookups/s per core, import-to-matchable under load")
+        var load = new Option<string?>("--load")
         {
-            size, queries, maxDistance, indexOnly, redis, changes,
+            Description = "Only time this process loading the bank of that name as it is in --redis (keys under moderation:), as a worker starting cold does: " +
+                          "from its snapshot when it has one, else scanned; nothing generated, imported or changed",
         };
-        command.SetAction((parse, ct) => RunAsync(parse.GetValue(size), parse.GetValue(queries), parse.GetValue(maxDistance),
-            parse.GetValue(indexOnly) ? null : new StoreRun(parse.GetValue(redis), parse.GetValue(changes)), Console.Out, ct));
+        var command = new Command("bank", "Bank near-duplicate search: multi-index hashing vs brute force on 1,000,000 hashes (results must be identical); "
+            + "then the bank through Redis and the worker's matcher: load time (scanned, and from a snapshot), memory per hash, lookups/s per core, import-to-matchable under load")
+        {
+            size, queries, maxDistance, indexOnly, redis, changes, load,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            if (parse.GetValue(load) is { } bankName)
+            {
+                if (parse.GetValue(redis) is not { Length: > 0 } configuration || !BankNames.IsValid(bankName))
+                {
+                    Console.Error.WriteLine("moderation bench bank: --load needs a valid bank name and --redis CONFIG");
+                    return ExitCodes.Usage;
+                }
+                return await BankStoreBench.LoadOnlyAsync(configuration, bankName, Console.Out, ct);
+            }
+            return await RunAsync(parse.GetValue(size), parse.GetValue(queries), parse.GetValue(maxDistance),
+                parse.GetValue(indexOnly) ? null : new StoreRun(parse.GetValue(redis), parse.GetValue(changes)), Console.Out, ct);
+        });
         return command;
     }
 

@@ -108,6 +108,42 @@ internal static class BankStoreBench
         }
     }
 
+    /// <summary><c>bench bank --load NAME --redis CONFIG</c>: this (fresh) process loads one existing bank as a worker
+    /// starting cold does, and says how long it took and from what.</summary>
+    public static async Task<int> LoadOnlyAsync(string configuration, string bank, TextWriter output, CancellationToken ct)
+    {
+        await using var redis = await RedisConnector.ConnectAsync(configuration);
+        var store = new RedisBankStore(redis);
+        if (!await store.ExistsAsync(bank).ConfigureAwait(false))
+        {
+            Console.Error.WriteLine($"moderation bench bank: no bank {bank} in the given Redis");
+            return ExitCodes.Failure;
+        }
+        var snapshot = await store.GetSnapshotInfoAsync(bank).ConfigureAwait(false);
+        output.WriteLine(snapshot is null
+            ? $"bank {bank}: {await store.CountAsync(bank).ConfigureAwait(false):N0} entries, no snapshot (scanned)"
+            : FormattableString.Invariant($"bank {bank}: snapshot of {snapshot.Entries:N0} entries as of version {snapshot.Version}, {snapshot.Changed:N0} ids changed since, {snapshot.Bytes / 1048576.0:0} MiB"));
+        double rssBefore = SoakBench.RssBytes(Environment.ProcessId);
+        // Only this bank is loaded (the others of the store too, as a worker would: the time is the whole start).
+        // Reads a snapshot where there is one, never writes one (SnapshotMinEntries out of reach).
+        await using var matcher = new BankMatcher(store, new BankMatcherOptions
+        {
+            RefreshInterval = TimeSpan.FromHours(1), MaxStaleness = TimeSpan.FromHours(2), FullReloadInterval = TimeSpan.FromHours(1), SnapshotMinEntries = int.MaxValue,
+        });
+        var clock = Stopwatch.StartNew();
+        await matcher.StartAsync(TimeSpan.FromMinutes(30), ct).ConfigureAwait(false);
+        clock.Stop();
+        if (!matcher.IsAvailable)
+        {
+            Console.Error.WriteLine("moderation bench bank: the banks did not load");
+            return ExitCodes.Failure;
+        }
+        var last = matcher.LastLoad;
+        output.WriteLine(FormattableString.Invariant(
+            $"worker load: {clock.Elapsed.TotalSeconds:0.00} s for {matcher.Index.TotalEntries:N0} entries in {matcher.Versions.Count} banks; {last?.Bank} {(last?.FromSnapshot == true ? "from its snapshot" : "scanned")}: read and decode {last?.Read.TotalSeconds:0.00} s, index {last?.Index.TotalSeconds:0.00} s; process RSS +{(SoakBench.RssBytes(Environment.ProcessId) - rssBefore) / 1048576.0:0} MiB"));
+        return ExitCodes.Ok;
+    }
+
     private static async Task<List<double>> ChangeDelaysAsync(RedisBankStore store, BankMatcher matcher, int changes, TextWriter output, CancellationToken ct)
     {
         using var stop = new CancellationTokenSource();
