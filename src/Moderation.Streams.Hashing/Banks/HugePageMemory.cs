@@ -52,6 +52,12 @@ internal static unsafe partial class HugePageMemory
     // one page at a time: measured on a 2-core VM, 2.5 GiB took 3.5 s to fault in this way and then 0.9 s to scatter
     // into, against 9.3 s for the scatter alone (the kernel finding, zeroing and mapping 2 MiB pages, and a hypervisor
     // backing guest memory lazily, cost most when the faults come from everywhere at once).
+    /// <summary>Faults the block in from the calling thread alone (see <see cref="Prefault"/>).</summary>
+    public static void PrefaultOnThisThread(byte* block, long bytes)
+    {
+        for (byte* page = block, end = block + bytes; page < end; page += 4096) *page = 0;
+    }
+
     public static void Prefault(byte* block, long bytes)
     {
         long stripes = (bytes + PrefaultStripe - 1) / PrefaultStripe;

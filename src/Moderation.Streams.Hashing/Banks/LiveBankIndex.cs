@@ -220,6 +220,9 @@ public sealed class LiveBankIndex
             Count += block.Count - block.SkippedCount;
         }
 
+        /// <summary>Gives back what the load set aside (the index's reserved memory) without completing it.</summary>
+        public void Abandon() => _builder.Reserved?.Release();
+
         /// <summary>Makes the loaded entries the index's (published at the next <see cref="Publish"/>).</summary>
         public void Complete()
         {

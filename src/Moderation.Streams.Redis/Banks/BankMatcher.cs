@@ -226,7 +226,15 @@ public sealed class BankMatcher : IAsyncDisposable
                         if (await FromSnapshotAsync(s, name, state.Epoch, token).ConfigureAwait(false) is { } loaded) return loaded;
                         // Sized from HLEN, so the columns are filled in place (a few more entries only grow them).
                         var fresh = _live.BeginLoad(name, (int)Math.Min(int.MaxValue / 32, await s.CountAsync(name).ConfigureAwait(false) + 1024));
-                        return (await s.ReadAsync(name, fresh.Add, token).ConfigureAwait(false), fresh, (BankSnapshotRead?)null);
+                        try
+                        {
+                            return (await s.ReadAsync(name, fresh.Add, token).ConfigureAwait(false), fresh, (BankSnapshotRead?)null);
+                        }
+                        catch
+                        {
+                            fresh.Abandon();
+                            throw;
+                        }
                     }, ct).ConfigureAwait(false);
                     var read = _time.GetElapsedTime(readStarted);
                     long indexStarted = _time.GetTimestamp();
@@ -313,11 +321,18 @@ public sealed class BankMatcher : IAsyncDisposable
     private async Task<((long Version, DateTimeOffset? ChangedAt), LiveBankIndex.Loader, BankSnapshotRead?)?> FromSnapshotAsync(
         RedisBankStore store, string bank, string? epoch, CancellationToken ct)
     {
-        if (!_options.Snapshots || await store.GetSnapshotInfoAsync(bank).ConfigureAwait(false) is not { } info || info.Epoch != epoch) return null;
-        var loader = _live.BeginLoad(bank, (int)Math.Min(int.MaxValue / 32, info.Entries + info.Changed + 1024));
+        if (!_options.Snapshots) return null;
+        LiveBankIndex.Loader? loader = null;
         try
         {
-            if (await store.ReadSnapshotAsync(bank, epoch, loader.Add, ct).ConfigureAwait(false) is not { } read) return null;
+            // Sized from the manifest once it is read (the index's memory is faulted in while the blocks come).
+            var read = await store.ReadSnapshotAsync(bank, epoch, block => loader!.Add(block), ct,
+                info => loader = _live.BeginLoad(bank, (int)Math.Min(int.MaxValue / 32, info.Entries + info.Changed + 1024))).ConfigureAwait(false);
+            if (read is null || loader is null)
+            {
+                loader?.Abandon();
+                return null;
+            }
             foreach (var entry in (await store.ReadEntriesAsync(bank, read.ChangedIds).ConfigureAwait(false)).Values)
                 if (entry is not null) loader.Add(entry);
             RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "read"));
@@ -325,9 +340,16 @@ public sealed class BankMatcher : IAsyncDisposable
         }
         catch (InvalidDataException e)
         {
+            loader?.Abandon();
             RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "unreadable"));
             _logger.LogWarning("Hash bank {Bank} snapshot not usable ({Message}): reading the bank whole", bank, e.Message);
             return null;
+        }
+        catch
+        {
+            // Retried from the start (the store's resilience pipeline): nothing of this attempt is kept.
+            loader?.Abandon();
+            throw;
         }
     }
 

@@ -183,7 +183,9 @@ public sealed partial class RedisBankStore
     /// ids, whose current entries the caller reads (<see cref="ReadEntriesAsync"/>). Null when the bank has no
     /// snapshot, or one of another store epoch than <paramref name="epoch"/>.</summary>
     /// <exception cref="InvalidDataException">A block is missing or damaged (read the bank whole instead).</exception>
-    public async Task<BankSnapshotRead?> ReadSnapshotAsync(string bank, string? epoch, Action<BankSnapshotBlock> each, CancellationToken ct = default)
+    /// <param name="begin">Told the manifest before the first block is fetched (e.g. to size what the blocks go into).</param>
+    public async Task<BankSnapshotRead?> ReadSnapshotAsync(string bank, string? epoch, Action<BankSnapshotBlock> each, CancellationToken ct = default,
+        Action<BankSnapshotInfo>? begin = null)
     {
         BankNames.Validate(bank);
         ArgumentNullException.ThrowIfNull(each);
@@ -200,6 +202,7 @@ public sealed partial class RedisBankStore
         long version = ParseVersion(await versionRead.ConfigureAwait(false));
         var changedAt = ParseChangedAt(await changedAtRead.ConfigureAwait(false));
 
+        begin?.Invoke(info with { Changed = changed.Count });
         var fetching = new Queue<Task<BankSnapshotBlock>>();
         long entries = 0;
         for (int b = 0; b < info.Blocks || fetching.Count > 0;)
@@ -215,9 +218,22 @@ public sealed partial class RedisBankStore
 
         async Task<BankSnapshotBlock> FetchAsync(int b)
         {
-            // Leased from the client's buffer pool and read in place by the block until the loop above disposes it.
-            var value = await db.StringGetLeaseAsync(SnapshotBlockKey(bank, info.Id, b)).ConfigureAwait(false)
-                ?? throw new InvalidDataException($"bank {bank} snapshot {info.Id}: block {b} of {info.Blocks} is missing");
+            // Leased from the client's buffer pool and read in place by the block until the loop above disposes it. A block
+            // that times out (a few MiB on a busy server) is asked for again, as a scan page is.
+            Lease<byte>? lease;
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    lease = await db.StringGetLeaseAsync(SnapshotBlockKey(bank, info.Id, b)).ConfigureAwait(false);
+                    break;
+                }
+                catch (RedisTimeoutException) when (attempt < PageAttempts)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100 << attempt), ct).ConfigureAwait(false);
+                }
+            }
+            var value = lease ?? throw new InvalidDataException($"bank {bank} snapshot {info.Id}: block {b} of {info.Blocks} is missing");
             try
             {
                 return await Task.Run(() =>
