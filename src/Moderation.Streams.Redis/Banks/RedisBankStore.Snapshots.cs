@@ -16,7 +16,8 @@ namespace Moderation.Streams.Redis.Banks;
 /// <item><c>bank:{NAME}:snapshot:{ID}:{N}</c>: the blocks (strings).</item>
 /// <item><c>bank:{NAME}:snapshot:changed</c>: a set of the ids changed since the snapshot's version. Every change adds
 /// its ids in its own transaction, conditional on the manifest it read, so the set and the manifest always agree;
-/// a change that empties the bank drops the snapshot.</item>
+/// a change that empties the bank, or would grow the set past <see cref="MaxSnapshotChanged"/> ids and half the
+/// snapshot, drops the snapshot.</item>
 /// <item><c>bank:{NAME}:snapshot:lock</c>: held (SET NX PX) by the one writer of a new snapshot.</item>
 /// </list>
 /// <para>A reader takes the manifest, the changed set and the version in one transaction, then the blocks: the
@@ -30,6 +31,10 @@ namespace Moderation.Streams.Redis.Banks;
 public sealed partial class RedisBankStore
 {
     private const int SnapshotPublishAttempts = 10;
+
+    /// <summary>A change that would grow a snapshot's changed set past this many ids (or half the snapshot's entries, if
+    /// more) drops the snapshot instead.</summary>
+    public int MaxSnapshotChanged { get; init; } = 100_000;
     private const int SnapshotBlocksInFlight = 4;
 
     /// <summary>How long blocks of an unpublished snapshot live (a writer that dies leaves nothing for long).</summary>

@@ -332,8 +332,10 @@ public sealed partial class RedisBankStore
         for (int attempt = 1; ; attempt++)
         {
             var read = db.StringGetAsync([VersionKey(bank), SnapshotKey(bank)]);
+            var changedCount = db.SetLengthAsync(SnapshotChangedKey(bank));
             var values = await read.ConfigureAwait(false);
             var (current, manifest) = (values[0], values[1]);
+            long changedSoFar = await changedCount.ConfigureAwait(false);
             long next = ParseVersion(current) + 1;
             var tx = db.CreateTransaction();
             tx.AddCondition(current.IsNull ? Condition.KeyNotExists(VersionKey(bank)) : Condition.StringEqual(VersionKey(bank), current));
@@ -344,7 +346,10 @@ public sealed partial class RedisBankStore
             _ = tx.StringSetAsync(DeltaKey(bank, next), delta, DeltaRetention);
             if (!manifest.IsNull)
             {
-                if (ids is null) DropSnapshot(tx, bank, BankSnapshotInfo.Parse(manifest));
+                // A snapshot most of whose entries changed since is worth less than its changed set costs (a bank imported
+                // again whole would grow the set to the bank's size): dropped, the next full re-read writes a new one.
+                var info = BankSnapshotInfo.Parse(manifest);
+                if (ids is null || info is null || changedSoFar + ids.Length > Math.Max(MaxSnapshotChanged, info.Entries / 2)) DropSnapshot(tx, bank, info);
                 else if (ids.Length > 0) _ = tx.SetAddAsync(SnapshotChangedKey(bank), ids);
             }
             if (await tx.ExecuteAsync().ConfigureAwait(false)) return (next, await result.ConfigureAwait(false));

@@ -176,6 +176,27 @@ public abstract class BankSnapshotContract(IStoreFixture store)
     }
 
     [Fact]
+    public async Task A_change_that_would_grow_the_changed_set_past_its_limit_drops_the_snapshot()
+    {
+        var bankStore = new RedisBankStore(store.Redis, _prefix) { MaxSnapshotChanged = 300 };
+        var entries = Entries("c", 1000, seed: 55);
+        await bankStore.ImportAsync("c", entries);
+        var info = await bankStore.WriteSnapshotAsync("c", ct: Ct);
+        var random = new Random(56);
+        // 250 changed ids: kept (300 is the limit here, and over half the snapshot's 1,000).
+        await bankStore.ImportAsync("c", [.. entries.Take(250).Select(e => e with { Hash = RandomHash(random) })]);
+        Assert.Equal(250, (await bankStore.GetSnapshotInfoAsync("c"))?.Changed);
+        // 250 more make 500: exactly the limit (half the snapshot), kept; one more is past it.
+        await bankStore.ImportAsync("c", [.. entries.Skip(250).Take(250).Select(e => e with { Hash = RandomHash(random) })]);
+        Assert.Equal(500, (await bankStore.GetSnapshotInfoAsync("c"))?.Changed);
+        await bankStore.RemoveAsync("c", ["c-999"]);
+
+        Assert.Null(await bankStore.GetSnapshotInfoAsync("c"));
+        Assert.Equal(0, await Db.SetLengthAsync(bankStore.SnapshotChangedKey("c")));
+        Assert.True(await Db.KeyTimeToLiveAsync(bankStore.SnapshotBlockKey("c", info!.Id, 0)) is { } ttl && ttl <= bankStore.SnapshotGrace);
+    }
+
+    [Fact]
     public async Task A_snapshot_of_another_epoch_or_with_a_damaged_block_is_not_used()
     {
         var bankStore = NewStore();
