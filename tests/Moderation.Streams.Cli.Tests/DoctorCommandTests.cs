@@ -39,7 +39,7 @@ public sealed partial class DoctorCommandTests(DoctorStack stack) : IClassFixtur
 
     private static readonly string[] AllChecks =
         ["ffmpeg", "ffprobe", "video-codecs", "model", "onnxruntime", "kafka", "topic uploads", "topic moderation.decisions.takedown",
-         "topic moderation.decisions.review", "topic moderation.decisions.allow", "topic moderation.dlq", "redis"];
+         "topic moderation.decisions.review", "topic moderation.decisions.allow", "topic moderation.dlq", "redis", "bank-snapshots"];
 
     private async Task<(int Exit, Dictionary<string, (string Status, string Line)> Checks, CliProcess Cli)> DoctorAsync(
         IReadOnlyDictionary<string, string?>? environment = null, params string[] args)
@@ -74,6 +74,31 @@ public sealed partial class DoctorCommandTests(DoctorStack stack) : IClassFixtur
         Assert.Contains("CPU (a CPU-only ONNX Runtime build; Inference:Device=auto)", checks["onnxruntime"].Line);
         Assert.Matches(@"^ok   topic uploads: 2 partition", checks["topic uploads"].Line);
         Assert.StartsWith("ok   redis: PONG", checks["redis"].Line);
+        Assert.Equal("ok   bank-snapshots: no hash bank of 100,000 entries or more", checks["bank-snapshots"].Line);
+    }
+
+    [Fact]
+    public async Task A_big_hash_bank_without_a_snapshot_is_a_warning_with_the_command_that_writes_one()
+    {
+        string prefix = $"doc-{Guid.NewGuid():N}:";
+        await using (var connection = await Moderation.Streams.Redis.RedisConnector.ConnectAsync(stack.Redis.Configuration))
+        {
+            var store = new Moderation.Streams.Redis.Banks.RedisBankStore(connection, prefix);
+            var random = new Random(3);
+            await store.ImportAsync("big", [.. Enumerable.Range(0, 20).Select(i => new Moderation.Streams.Hashing.Banks.BankEntry(
+                "big", $"e{i}", Moderation.Streams.Hashing.PdqHash.FromBytes([.. Enumerable.Range(0, 32).Select(_ => (byte)random.Next(256))]), 90, null, null, DateTimeOffset.UnixEpoch))]);
+            var environment = new Dictionary<string, string?> { ["Banks__KeyPrefix"] = prefix, ["Banks__SnapshotMinEntries"] = "10" };
+
+            var (exit, checks, cli) = await DoctorAsync(environment, Connected);
+            Assert.True(exit == 0, cli.Transcript()); // a warning, not a failure
+            Assert.Equal("warn bank-snapshots: no snapshot for big (20 entries): a worker starting cold scans them (~3-4 µs an entry); " +
+                         "fix: moderation bank snapshot --bank big (a worker also writes one after scanning such a bank)", checks["bank-snapshots"].Line);
+
+            await store.WriteSnapshotAsync("big", ct: Ct);
+            (_, checks, cli) = await DoctorAsync(environment, Connected);
+            Assert.Equal("ok   bank-snapshots: every hash bank of 10 entries or more has a snapshot (1)", checks["bank-snapshots"].Line);
+            cli.Dispose();
+        }
     }
 
     [Fact]
