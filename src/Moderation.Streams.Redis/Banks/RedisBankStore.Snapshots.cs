@@ -200,10 +200,16 @@ public sealed partial class RedisBankStore
         var changedRead = tx.SetMembersAsync(SnapshotChangedKey(bank));
         var versionRead = tx.StringGetAsync(VersionKey(bank));
         var changedAtRead = tx.StringGetAsync(ChangedAtKey(bank));
+        var lengthRead = tx.HashLengthAsync(EntriesKey(bank));
         if (!await tx.ExecuteAsync().ConfigureAwait(false)) return null;
         var info = BankSnapshotInfo.Parse(await manifestRead.ConfigureAwait(false));
         if (info is null || info.Epoch != epoch) return null;
         var changed = new HashSet<string>((await changedRead.ConfigureAwait(false)).Select(v => (string)v!), StringComparer.Ordinal);
+        // The snapshot's entries were the bank's; those removed since are in the changed set. A manifest claiming far more
+        // (damaged, or written by hand) would have the reader set memory aside for entries that do not exist: not used.
+        long held = await lengthRead.ConfigureAwait(false);
+        if (info.Entries > (held + changed.Count) + (held + changed.Count) / 10 + 1024)
+            throw new InvalidDataException($"bank {bank} snapshot {info.Id}: its manifest claims {info.Entries} entries, the bank holds {held} and {changed.Count} changed since");
         long version = ParseVersion(await versionRead.ConfigureAwait(false));
         var changedAt = ParseChangedAt(await changedAtRead.ConfigureAwait(false));
 
@@ -321,7 +327,8 @@ public sealed record BankSnapshotInfo(string Id, long Version, string Epoch, lon
             || !int.TryParse(parts[5], NumberStyles.None, inv, out int blocks)
             || !long.TryParse(parts[6], NumberStyles.None, inv, out long bytes)
             || !long.TryParse(parts[7], NumberStyles.None, inv, out long ms) || ms > DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
-            || blocks > (entries + BankSnapshotBlock.MaxEntries - 1) / BankSnapshotBlock.MaxEntries + 1)
+            || blocks > (entries + BankSnapshotBlock.MaxEntries - 1) / BankSnapshotBlock.MaxEntries + 1
+            || entries > (long)blocks * BankSnapshotBlock.MaxEntries)
             return null;
         return new BankSnapshotInfo(parts[1], version, parts[3], entries, blocks, bytes, DateTimeOffset.FromUnixTimeMilliseconds(ms));
     }

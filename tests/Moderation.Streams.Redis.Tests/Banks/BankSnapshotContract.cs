@@ -214,6 +214,16 @@ public abstract class BankSnapshotContract(IStoreFixture store)
         await Db.KeyDeleteAsync(bankStore.SnapshotBlockKey("d", info.Id, 0));
         var missing = await Assert.ThrowsAsync<InvalidDataException>(() => bankStore.ReadSnapshotAsync("d", epoch, _ => { }, Ct));
         Assert.Contains("missing", missing.Message);
+
+        // A manifest claiming billions of entries: refused before anything is set aside for them.
+        var begun = false;
+        var claimed = info with { Entries = 3_000_000_000, Blocks = (int)(3_000_000_000 / BankSnapshotBlock.MaxEntries) + 1 };
+        await Db.StringSetAsync(bankStore.SnapshotKey("d"), claimed.Format());
+        var huge = await Assert.ThrowsAsync<InvalidDataException>(() => bankStore.ReadSnapshotAsync("d", epoch, _ => { }, Ct, _ => begun = true));
+        Assert.Contains("claims 3000000000 entries", huge.Message);
+        Assert.False(begun);
+        // Nor one whose blocks could not hold what it claims.
+        Assert.Null(BankSnapshotInfo.Parse((info with { Entries = 2L * BankSnapshotBlock.MaxEntries + 1, Blocks = 2 }).Format()));
     }
 
     [Fact]
