@@ -75,6 +75,8 @@ public class TelemetryTests
     private static readonly string[] RareEvents =
     [
         WorkerTelemetry.BankQuarantinedCounter.Replace('.', '_') + "_total",
+        // A snapshot read or written (banks of 100,000 entries or more only).
+        Moderation.Streams.Redis.RedisTelemetry.BankSnapshotsCounter.Replace('.', '_') + "_total",
         // Counted only when a build that carries CUDA cannot use it (never on this CPU-only build).
         Moderation.Streams.Inference.InferenceTelemetry.DeviceFallbacksCounter.Replace('.', '_') + "_total",
     ];
