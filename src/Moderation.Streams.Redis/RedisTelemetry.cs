@@ -26,7 +26,8 @@ public static class RedisTelemetry
     public const string BankChangeDelayHistogram = "moderation.bank.change.delay";
 
     /// <summary>Counter of banks brought up to date, tagged <see cref="HowTag"/> = delta (from the changes' records) |
-    /// whole (read whole: first load, records gone, a new epoch) | resync (the periodic whole re-read).</summary>
+    /// whole (read whole: first load, records gone, a new epoch) | resync (the periodic whole re-read) | recount (a
+    /// bank whose entries did not add up to the store's count after a scan, read whole again).</summary>
     public const string BankCatchUpsCounter = "moderation.bank.catchups";
 
     /// <summary>Counter of bank snapshots read or written by this process, tagged <see cref="ResultTag"/> = read (a load
@@ -63,7 +64,7 @@ public static class RedisTelemetry
         "Time from a bank change written to the store (its changed_at) to this matcher serving it, by bank",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BankChangeDelayBuckets });
     internal static readonly Counter<long> BankCatchUps =
-        Meter.CreateCounter<long>(BankCatchUpsCounter, "{bank}", "Banks brought up to date, by how (delta | whole | resync).");
+        Meter.CreateCounter<long>(BankCatchUpsCounter, "{bank}", "Banks brought up to date, by how (delta | whole | resync | recount).");
 
     internal static readonly Counter<long> BankSnapshots =
         Meter.CreateCounter<long>(BankSnapshotsCounter, "{snapshot}", "Bank snapshots by result (read | unreadable | written | abandoned | failed).");

@@ -54,6 +54,12 @@ public sealed class BankMatcher : IAsyncDisposable
     private Task? _resync;
     private Task? _snapshots;
     private readonly Lock _snapshotGate = new();
+    // Banks read whole by a scan, to be counted against the store once the changes since are applied (a scan is not atomic,
+    // and not every server keeps SCAN's promise under concurrent writes): the fields the scan could not decode, and how
+    // many times the bank was read again for a count that did not add up.
+    private readonly Dictionary<string, (int Undecodable, int Rereads)> _verify = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _reread = new(StringComparer.Ordinal);
+    private const int MaxRereads = 2;
     // This matcher's name on a snapshot lock.
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
     // A snapshot with no more changed ids than this (or the share of the bank the options allow) is kept.
@@ -189,21 +195,24 @@ public sealed class BankMatcher : IAsyncDisposable
                     if (epoch != state.Epoch || !_banks.TryGetValue(name, out var held) || held.Epoch != state.Epoch || !versions.ContainsKey(name)) continue;
                     _live.Replace(name, copy.Entries);
                     _banks[name] = (copy.Version, state.Epoch);
+                    Verify(name, copy.Undecodable);
                     (reread ??= new HashSet<string>(StringComparer.Ordinal)).Add(name);
                     RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "resync"));
                 }
             }
             List<(string Bank, DateTimeOffset ChangedAt)>? applied = null;
             List<string>? scanned = null;
-            int deltas = 0, whole = 0;
+            int deltas = 0, whole = 0, undecodable = 0;
             bool bigLoad = false;
             foreach (var (name, version) in versions)
             {
                 bool known = _banks.TryGetValue(name, out var loaded);
-                if (!full && known && loaded.Version == version && loaded.Epoch == state.Epoch) continue;
+                // A bank whose count did not add up after a scan is read whole again, whatever its version says.
+                bool again = _reread.Remove(name);
+                if (!full && !again && known && loaded.Version == version && loaded.Epoch == state.Epoch) continue;
                 // A bank new since the first load, in the same epoch, has its changes from version 0 on record too.
                 long from = known && loaded.Epoch == state.Epoch ? loaded.Version : 0;
-                if (!full && (known ? loaded.Epoch == state.Epoch : _loaded) && version > from
+                if (!full && !again && (known ? loaded.Epoch == state.Epoch : _loaded) && version > from
                     && await Read((s, _) => new ValueTask<BankChanges?>(s.ReadChangesAsync(name, from, version)), ct).ConfigureAwait(false) is { } changes)
                 {
                     var entries = await Read((s, _) => new ValueTask<Dictionary<string, BankEntry?>>(s.ReadEntriesAsync(name, [.. changes.Ids])), ct).ConfigureAwait(false);
@@ -228,7 +237,8 @@ public sealed class BankMatcher : IAsyncDisposable
                         var fresh = _live.BeginLoad(name, (int)Math.Min(int.MaxValue / 32, await s.CountAsync(name).ConfigureAwait(false) + 1024));
                         try
                         {
-                            return (await s.ReadAsync(name, fresh.Add, token).ConfigureAwait(false), fresh, (BankSnapshotRead?)null);
+                            undecodable = 0;
+                            return (await s.ReadAsync(name, fresh.Add, token, _ => undecodable++).ConfigureAwait(false), fresh, (BankSnapshotRead?)null);
                         }
                         catch
                         {
@@ -245,14 +255,22 @@ public sealed class BankMatcher : IAsyncDisposable
                     _logger.LogInformation("Hash bank {Bank} read whole{From}: {Entries} entries read and decoded in {Read:0.00} s, indexed in {Index:0.00} s",
                         name, snapshot is null ? "" : $" from its snapshot (version {snapshot.Snapshot.Version}, {snapshot.ChangedIds.Count} changed since)",
                         loader.Count, LastLoad.Read.TotalSeconds, LastLoad.Index.TotalSeconds);
-                    if (snapshot is null) (scanned ??= []).Add(name);
+                    if (snapshot is null)
+                    {
+                        (scanned ??= []).Add(name);
+                        Verify(name, undecodable);
+                    }
                 }
                 else
                 {
                     var copy = await Read((s, token) => new ValueTask<(BankCopy, bool)>(ReadCopyAsync(s, name, state.Epoch, token)), ct).ConfigureAwait(false);
                     _live.Replace(name, copy.Item1.Entries);
                     head = (copy.Item1.Version, copy.Item1.ChangedAt);
-                    if (!copy.Item2) (scanned ??= []).Add(name);
+                    if (!copy.Item2)
+                    {
+                        (scanned ??= []).Add(name);
+                        Verify(name, copy.Item1.Undecodable);
+                    }
                 }
                 // A change this copy applies: not the first load, a full reload of the same version, or a store under a new
                 // epoch (restored or restarted: its writes are not this worker's delay), but the first write to an empty one.
@@ -308,6 +326,7 @@ public sealed class BankMatcher : IAsyncDisposable
             // should find a snapshot, and not one with too many changes since.
             if (copies is not null) scanned = [.. _banks.Keys];
             if (scanned is not null) ConsiderSnapshots(scanned);
+            await CountScannedAsync(ct).ConfigureAwait(false);
             return changed;
         }
         finally
@@ -350,6 +369,50 @@ public sealed class BankMatcher : IAsyncDisposable
             // Retried from the start (the store's resilience pipeline): nothing of this attempt is kept.
             loader?.Abandon();
             throw;
+        }
+    }
+
+    private void Verify(string bank, int undecodable) =>
+        _verify[bank] = (undecodable, _verify.TryGetValue(bank, out var before) ? before.Rereads : 0);
+
+    // Under the sync lock, after a sync: each bank scanned lately, once the index holds the version the store is at, must
+    // hold as many entries as the store's hash has fields (less those the scan could not decode). One that does not (a
+    // scan that skipped a field under concurrent writes, as Garnet's was seen to) is read whole again at the next sync,
+    // at most MaxRereads times in a row.
+    private async Task CountScannedAsync(CancellationToken ct)
+    {
+        foreach (var (bank, (undecodable, rereads)) in _verify.ToList())
+        {
+            if (!_banks.TryGetValue(bank, out var held))
+            {
+                _verify.Remove(bank);
+                continue;
+            }
+            (long Version, long Count) now;
+            try
+            {
+                now = await Read((s, _) => new ValueTask<(long, long)>(s.GetVersionAndCountAsync(bank)), ct).ConfigureAwait(false);
+            }
+            catch (StoreUnavailableException)
+            {
+                return; // counted at a later sync
+            }
+            if (now.Version != held.Version) continue; // changes still to apply first
+            long holding = _live.CountOf(bank) + undecodable;
+            _verify.Remove(bank);
+            if (holding == now.Count) continue;
+            RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "recount"));
+            if (rereads >= MaxRereads)
+            {
+                _logger.LogError("Hash bank {Bank}: {Holding} entries held after {Rereads} re-reads, the store holds {Count} at version {Version}; left to the next full re-read",
+                    bank, holding, rereads, now.Count, now.Version);
+                continue;
+            }
+            _logger.LogWarning("Hash bank {Bank}: {Holding} entries held, the store holds {Count} at version {Version} (a scan that skipped or repeated fields under concurrent writes, or fields written without a version); reading it whole again",
+                bank, holding, now.Count, now.Version);
+            _verify[bank] = (undecodable, rereads + 1);
+            _reread.Add(bank);
+            Wake();
         }
     }
 

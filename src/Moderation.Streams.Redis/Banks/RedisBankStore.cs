@@ -193,8 +193,9 @@ public sealed partial class RedisBankStore
     public async Task<BankCopy> ReadAsync(string bank, CancellationToken ct = default)
     {
         var entries = new List<BankEntry>();
-        var (version, at) = await ReadAsync(bank, entries.Add, ct).ConfigureAwait(false);
-        return new BankCopy(version, at, entries);
+        int undecodable = 0;
+        var (version, at) = await ReadAsync(bank, entries.Add, ct, _ => undecodable++).ConfigureAwait(false);
+        return new BankCopy(version, at, entries) { Undecodable = undecodable };
     }
 
     /// <summary>Streams every entry of a bank to <paramref name="each"/> (nothing held here: a 10M-entry bank is never a
@@ -202,7 +203,9 @@ public sealed partial class RedisBankStore
     /// A scan may hand an entry over twice (Redis's SCAN guarantee); entries that cannot be decoded are skipped. A page
     /// that times out is asked for again from the same cursor (up to <see cref="PageAttempts"/> times), so a long read
     /// on a busy server does not start over.</summary>
-    public async Task<(long Version, DateTimeOffset? ChangedAt)> ReadAsync(string bank, Action<BankEntry> each, CancellationToken ct = default)
+    /// <param name="undecodable">Told the id of each field that could not be decoded (and was skipped).</param>
+    public async Task<(long Version, DateTimeOffset? ChangedAt)> ReadAsync(string bank, Action<BankEntry> each, CancellationToken ct = default,
+        Action<string>? undecodable = null)
     {
         BankNames.Validate(bank);
         ArgumentNullException.ThrowIfNull(each);
@@ -212,7 +215,10 @@ public sealed partial class RedisBankStore
         long v = ParseVersion(await version.ConfigureAwait(false));
         var at = ParseChangedAt(await changedAt.ConfigureAwait(false));
         await foreach (var page in PagesAsync(db, bank, ct).ConfigureAwait(false))
+        {
             foreach (var entry in page.Entries) each(entry);
+            if (undecodable is not null) foreach (var id in page.Undecodable ?? []) undecodable(id);
+        }
         return (v, at);
     }
 
@@ -268,6 +274,17 @@ public sealed partial class RedisBankStore
                 await Task.Delay(TimeSpan.FromMilliseconds(100 << attempt), ct).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The bank's version and its number of fields (HLEN), read together.</summary>
+    public async Task<(long Version, long Count)> GetVersionAndCountAsync(string bank)
+    {
+        BankNames.Validate(bank);
+        var tx = _redis.GetDatabase().CreateTransaction();
+        var version = tx.StringGetAsync(VersionKey(bank));
+        var count = tx.HashLengthAsync(EntriesKey(bank));
+        await tx.ExecuteAsync().ConfigureAwait(false);
+        return (ParseVersion(await version.ConfigureAwait(false)), await count.ConfigureAwait(false));
     }
 
     /// <summary>Entries in a bank (HLEN).</summary>
