@@ -16,7 +16,7 @@ public enum UploaderScripts
     /// (each bucket then keeps its own filed content ids: a layout of its own, for a cluster's workers).</summary>
     PerSlot,
 
-    /// <summary>Plain commands, pipelined (two round trips when a campaign is recorded): for a server without scripting.</summary>
+    /// <summary>Plain commands, pipelined (two round trips with a campaign rule): for a server without scripting.</summary>
     Off,
 }
 
@@ -34,15 +34,24 @@ public enum UploaderScripts
 /// <see cref="TrimEvery"/> on average (memory only), and every write lets the key expire with its window, so an idle
 /// uploader or picture costs nothing.</para>
 /// <para>Keys: <c>{prefix}up:{u:&lt;uploader&gt;}:v</c> (uploads, velocity) and <c>…:s</c> (takedowns, strikes) share a
-/// hash tag, so one uploader's keys live in one Redis Cluster slot. Campaigns: the PDQ hash is cut into 16 segments of
-/// 16 bits; each segment value is a bucket <c>{prefix}cp:{&lt;segment&gt;:&lt;4 hex&gt;}:u</c> whose members are
-/// <c>&lt;hash&gt;|&lt;uploader&gt;</c> pairs scored by the newest upload of that picture by that uploader. Which uploads
-/// are already filed (so that a redelivery raises nothing) is one set per uploader, <c>…up:{u:&lt;uploader&gt;}:c</c>, or,
-/// per slot on a cluster, one set per bucket, <c>…cp:{…}:c</c>, beside its pairs. A lookup reads the 16 buckets within the
-/// window, so it costs what the distinct (picture, uploader) pairs cost, not every copy uploaded, and keeps candidates
-/// within the rule's distance: any picture within 15 bits shares a whole segment (pigeonhole), so it is always found; at
-/// 16–31 bits one is found unless every segment differs (for flips spread at random: ~98% of pairs at 25 bits, ~92% at
-/// 31).</para>
+/// hash tag, so one uploader's keys live in one Redis Cluster slot; so does <c>…:c</c>, the uploader's content ids already
+/// filed in the campaign index (a redelivery is found there and raises nothing).</para>
+/// <para>Campaigns (one script, and plain commands): a picture's uploaders are one set, <c>{prefix}cp:{p:&lt;hash&gt;}:u</c>,
+/// scored by each uploader's newest upload of exactly that picture. To find near pictures the PDQ hash is cut into 16
+/// segments of 16 bits; each segment value is a bucket <c>{prefix}cp:{&lt;segment&gt;:&lt;4 hex&gt;}:p</c> of pictures,
+/// raised once per <see cref="BucketRefresh"/> (1/16 of the window; <c>…cp:{p:&lt;hash&gt;}:b</c> says when) and read that
+/// much further back than the window, so a picture with an upload in the window is always in reach and its uploaders are
+/// then counted exactly from its own set. A lookup of the buckets keeps candidates within the rule's distance: any picture
+/// within 15 bits shares a whole segment (pigeonhole), so it is always found; at 16–31 bits one is found unless every
+/// segment differs (for flips spread at random: ~98% of pairs at 25 bits, ~92% at 31). One script keeps what it found as
+/// the picture's near list, <c>…cp:{p:&lt;hash&gt;}:n:&lt;distance&gt;</c>, for one window (on the worker's clock), and a
+/// picture looked up later joins the lists of the near pictures it finds: so a copy of a picture (the common cache hit)
+/// reads its list and its pictures' uploaders, not 16 buckets, and finds what a lookup of the buckets would (a picture
+/// with over <see cref="MaxNearPictures"/> near ones keeps no list; the script reaches the near pictures' keys by name,
+/// not through KEYS, which one server allows and a cluster, counted per slot, never sees). Plain commands keep no list
+/// (a list stays exact only when it is made and joined atomically): they read the buckets every time and drop the lists
+/// of the near pictures when they first raise a picture. Per slot (a cluster) the buckets keep <c>&lt;hash&gt;|&lt;uploader&gt;</c> pairs,
+/// <c>…cp:{…}:u</c>, raised on every upload, and their own filed content ids, <c>…cp:{…}:c</c>: a layout of its own.</para>
 /// </remarks>
 public sealed class RedisUploaderState : IUploaderState
 {

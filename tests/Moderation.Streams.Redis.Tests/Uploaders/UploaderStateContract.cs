@@ -112,6 +112,20 @@ public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts
         Assert.Equal(1, (await Count(fresh, "c-2", "u-2", Flipped(16))).CampaignUploaders);
     }
 
+    [Fact]
+    public async Task A_campaign_counts_a_picture_at_exactly_the_rules_distance_and_not_one_bit_further()
+    {
+        var near = Rules with { Campaigns = Rules.Campaigns! with { MaxDistance = 10 } };
+        var state = NewState();
+        await Count(state, "c-1", "u-1", Picture.ToString(), near);
+        Assert.Equal(2, (await Count(state, "c-2", "u-2", Flipped(10), near)).CampaignUploaders);
+        Assert.Equal(3, (await Count(state, "c-3", "u-3", Picture.ToString(), near)).CampaignUploaders);
+        var further = NewStateWithOwnPrefix();
+        await Count(further, "c-1", "u-1", Picture.ToString(), near);
+        Assert.Equal(1, (await Count(further, "c-2", "u-2", Flipped(11), near)).CampaignUploaders);
+        Assert.Equal(2, (await Count(further, "c-3", "u-3", Picture.ToString(), near)).CampaignUploaders);
+    }
+
     private RedisUploaderState NewStateWithOwnPrefix() => new(store.Redis, $"t-{Guid.NewGuid():N}:", _time, scripts: scripts);
 
     [Fact]
