@@ -94,8 +94,10 @@ public sealed class RedisUploaderState : IUploaderState
         if ARGV[8] ~= '' then
           local k = KEYS[2]
           strikes = redis.call('ZCOUNT', k, '(' .. ARGV[8], '+inf')
-          local own = redis.call('ZSCORE', k, ARGV[1])
-          if own and tonumber(own) > tonumber(ARGV[8]) then strikes = strikes - 1 end
+          if strikes > 0 then
+            local own = redis.call('ZSCORE', k, ARGV[1])
+            if own and tonumber(own) > tonumber(ARGV[8]) then strikes = strikes - 1 end
+          end
         end
 
         """;
@@ -200,8 +202,12 @@ public sealed class RedisUploaderState : IUploaderState
         end
         local function near(a)
           local me, now, limit, most = ARGV[a + 10], tonumber(ARGV[a + 5]), tonumber(ARGV[a + 15]), tonumber(ARGV[a + 17])
-          local made = redis.call('ZSCORE', KEYS[5], me)
-          if made and tonumber(made) > tonumber(ARGV[a + 6]) then return redis.call('ZRANGE', KEYS[5], 0, -1) end
+          local kept, made, pictures = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES'), nil, {}
+          for i = 1, #kept, 2 do
+            pictures[#pictures + 1] = kept[i]
+            if kept[i] == me then made = tonumber(kept[i + 1]) end
+          end
+          if made and made > tonumber(ARGV[a + 6]) then return pictures end
           local list, seen = {me}, {[me] = true}
           for b = 7, #KEYS do
             local found = redis.call('ZREVRANGEBYSCORE', KEYS[b], '+inf', ARGV[a + 11], 'LIMIT', 0, ARGV[a + 1])
@@ -397,7 +403,6 @@ public sealed class RedisUploaderState : IUploaderState
             {
                 Hash = h;
                 Picture = h.ToString();
-                Pair = $"{Picture}|{uploader}";
                 CampaignFrom = now - (long)c.Span.TotalMilliseconds;
                 CampaignExpiry = (long)(c.Span + ExpirySlack).TotalMilliseconds;
                 Refresh = (long)BucketRefresh(c.Span).TotalMilliseconds;
@@ -414,7 +419,7 @@ public sealed class RedisUploaderState : IUploaderState
         public bool Counters { get; }
         public PdqHash? Hash { get; }
         public string? Picture { get; }
-        public string? Pair { get; }
+        public string? Pair => Picture is null ? null : $"{Picture}|{Uploader}";
         public long CampaignFrom { get; }
         public long Refresh { get; }
         public long BucketsFrom { get; }

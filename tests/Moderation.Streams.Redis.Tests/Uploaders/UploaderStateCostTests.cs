@@ -37,9 +37,10 @@ public sealed class UploaderStateCostTests
         var copyCalls = await Calls(admin);
         Assert.Equal(4, copy.CampaignUploaders);
         Assert.Equal(UploaderScripts.Auto, state.Scripts);
-        // The uploader's velocity and filed ids and the picture's uploaders: three adds, one read of the uploaders, no
-        // bucket read or raise.
-        Assert.Equal((3L, 1L), (copyCalls.GetValueOrDefault("zadd"), copyCalls.GetValueOrDefault("zrevrangebyscore")));
+        // The uploader's velocity and filed ids and the picture's uploaders: three adds, one read of the near list, one
+        // of the uploaders, no bucket read or raise (and no strike to look at).
+        Assert.Equal((3L, 1L, 1L, 0L), (copyCalls.GetValueOrDefault("zadd"), copyCalls.GetValueOrDefault("zrange"),
+            copyCalls.GetValueOrDefault("zrevrangebyscore"), copyCalls.GetValueOrDefault("zscore")));
 
         await admin.ExecuteAsync("CONFIG", "RESETSTAT");
         var first = await state.CountAsync(new UploaderCount("c-4", "u-4", Other, Rules), Ct);
