@@ -136,26 +136,17 @@ public sealed class RedisUploaderState : IUploaderState
 
         """;
 
-    // The picture index of one script, from ARGV 10: record (1/0), content id, uploader, the picture (64 hex), the window
-    // (ms), the rule's max distance, the key prefix, trim (1/0); now is ARGV[5]. KEYS[3] the uploader's filed content ids,
-    // KEYS[4] the picture's uploaders, KEYS[5] its near list for this distance, KEYS[6] when its buckets were last raised;
-    // the 16 buckets' names are made here from the picture (as CampaignBucketKey makes them), and so are the near
-    // pictures' keys (PictureKey): fewer keys and arguments to send cost the worker less than the names cost the script.
-    // near: the pictures to count (this one among them). A list kept from an earlier lookup is used while younger than the
-    // window (its own member's score is when it was made); else the 16 buckets are read, each picture within the distance
-    // is linked into the lists that already exist of the pictures it found, and the list is kept (unless too long or a
-    // read that records nothing). count: distinct uploaders of those pictures in the window, this one's counted as if
-    // added. Every number stays an integer (Garnet's Lua 5.4 would write a float as "1.0").
-    private static readonly string PictureFunctions = string.Create(CultureInfo.InvariantCulture, $$"""
-        local P = {}
-        local function params(a)
-          local now, window = tonumber(ARGV[5]), tonumber(ARGV[a + 4])
-          local refresh = math.max(1, math.floor(window / 16))
-          P.record, P.content, P.uploader, P.picture = ARGV[a] == '1', ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-          P.now, P.from, P.refresh, P.bucketsFrom = now, now - window, refresh, now - window - refresh
-          P.expiry, P.bucketExpiry = window + {{SlackMs}}, window + refresh + {{SlackMs}}
-          P.distance, P.prefix, P.trim = tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7] == '1'
-        end
+    // The picture index of one script (and of plain commands), from ARGV a (= 10): +0 the window's exclusive start "(ms",
+    // +1 uploaders to read per picture, +2 record (1/0), +3 content id, +4 uploader, +5 now (ms), +6 trim bound (ms,
+    // inclusive), +7 the cap's rank, +8 expiry (ms), +9 trim (1/0), +10 the picture (64 hex), +11 the buckets' exclusive
+    // start "(ms" (window + refresh), +12 the buckets' trim bound, +13 the buckets' expiry (ms), +14 refresh (ms), +15 the
+    // rule's max distance, +16 the key prefix, +17 the most near pictures a list keeps. KEYS[4] the picture's uploaders,
+    // KEYS[5] its near list for this distance, KEYS[6] when its buckets were last raised, KEYS[7..22] its 16 buckets.
+    // near: the pictures to count (this one first). A list kept from an earlier scan is used while younger than the window
+    // (its own member's score is when it was made); else the 16 buckets are read, each picture within the distance is
+    // linked into the lists that already exist of the pictures it found, and the list is kept (unless too long or a read
+    // that records nothing). count: distinct uploaders of those pictures in the window, this one's counted as if added.
+    private const string PictureFunctions = """
         local HEX, POP
         local function tables()
           HEX, POP = {}, {}
@@ -183,73 +174,70 @@ public sealed class RedisUploaderState : IUploaderState
           end
           return d
         end
-        local function pictureKey(picture, suffix)
-          return P.prefix .. 'cp:{p:' .. picture .. '}:' .. suffix
+        local function pictureKey(a, picture, suffix)
+          return ARGV[a + 16] .. 'cp:{p:' .. picture .. '}:' .. suffix
         end
-        local function bucketKey(i)
-          local at = (3 - math.floor(i / 4)) * 16 + (3 - i % 4) * 4 + 1
-          return P.prefix .. 'cp:{' .. string.format('%x', i) .. ':' .. string.sub(P.picture, at, at + 3) .. '}:p'
-        end
-        local function add(k, how, member, trimTo, expiry)
-          local added = redis.call('ZADD', k, how, P.now, member)
-          if P.trim then
-            redis.call('ZREMRANGEBYSCORE', k, '-inf', trimTo)
-            redis.call('ZREMRANGEBYRANK', k, 0, {{CapRank}})
+        local function raise(k, member, a)
+          redis.call('ZADD', k, 'GT', ARGV[a + 5], member)
+          if ARGV[a + 9] == '1' then
+            redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[a + 6])
+            redis.call('ZREMRANGEBYRANK', k, 0, ARGV[a + 7])
           end
-          redis.call('PEXPIRE', k, expiry)
-          return added
+          redis.call('PEXPIRE', k, ARGV[a + 8])
         end
-        local function record()
-          if not P.record or redis.call('ZADD', KEYS[3], 'NX', P.now, P.content) == 0 then return end
-          if P.trim then
-            redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', P.from)
-            redis.call('ZREMRANGEBYRANK', KEYS[3], 0, {{CapRank}})
-          end
-          redis.call('PEXPIRE', KEYS[3], P.expiry)
-          add(KEYS[4], 'GT', P.uploader, P.from, P.expiry)
+        local function record(a, fresh)
+          if not fresh then return end
+          raise(KEYS[4], ARGV[a + 4], a)
           local raised = redis.call('GET', KEYS[6])
-          if raised and tonumber(raised) > P.now - P.refresh then return end
-          for i = 0, 15 do add(bucketKey(i), 'GT', P.picture, P.bucketsFrom, P.bucketExpiry) end
-          redis.call('SET', KEYS[6], P.now, 'PX', P.bucketExpiry)
+          if raised and tonumber(raised) > tonumber(ARGV[a + 5]) - tonumber(ARGV[a + 14]) then return end
+          for b = 7, #KEYS do
+            redis.call('ZADD', KEYS[b], 'GT', ARGV[a + 5], ARGV[a + 10])
+            if ARGV[a + 9] == '1' then
+              redis.call('ZREMRANGEBYSCORE', KEYS[b], '-inf', ARGV[a + 12])
+              redis.call('ZREMRANGEBYRANK', KEYS[b], 0, ARGV[a + 7])
+            end
+            redis.call('PEXPIRE', KEYS[b], ARGV[a + 13])
+          end
+          redis.call('SET', KEYS[6], ARGV[a + 5], 'PX', ARGV[a + 13])
         end
-        local function near()
-          local me = P.picture
+        local function near(a)
+          local me, now, limit, most = ARGV[a + 10], tonumber(ARGV[a + 5]), tonumber(ARGV[a + 15]), tonumber(ARGV[a + 17])
           local kept, made, pictures = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES'), nil, {}
           for i = 1, #kept, 2 do
             pictures[#pictures + 1] = kept[i]
             if kept[i] == me then made = tonumber(kept[i + 1]) end
           end
-          if made and made > P.from then return pictures end
+          if made and made > tonumber(ARGV[a + 6]) then return pictures end
           local list, seen = {me}, {[me] = true}
-          for i = 0, 15 do
-            local found = redis.call('ZREVRANGEBYSCORE', bucketKey(i), '+inf', '(' .. P.bucketsFrom, 'LIMIT', 0, {{MaxCandidatesPerBucket}})
-            for j = 1, #found do
-              local other = found[j]
+          for b = 7, #KEYS do
+            local found = redis.call('ZREVRANGEBYSCORE', KEYS[b], '+inf', ARGV[a + 11], 'LIMIT', 0, ARGV[a + 1])
+            for i = 1, #found do
+              local other = found[i]
               if not seen[other] then
                 seen[other] = true
-                if distance(me, other, P.distance) <= P.distance then list[#list + 1] = other end
+                if distance(me, other, limit) <= limit then list[#list + 1] = other end
               end
             end
           end
-          if not P.record then return list end
+          if ARGV[a + 2] ~= '1' then return list end
           for i = 2, #list do
-            local theirs = pictureKey(list[i], 'n:' .. P.distance)
+            local theirs = pictureKey(a, list[i], 'n:' .. ARGV[a + 15])
             local size = redis.call('ZCARD', theirs)
-            if size > {{MaxNearPictures}} then redis.call('DEL', theirs)
-            elseif size > 0 then redis.call('ZADD', theirs, 'NX', P.now, me) end
+            if size > most then redis.call('DEL', theirs)
+            elseif size > 0 then redis.call('ZADD', theirs, 'NX', ARGV[a + 5], me) end
           end
           redis.call('DEL', KEYS[5])
-          if #list <= {{MaxNearPictures}} + 1 then
-            for i = 1, #list do redis.call('ZADD', KEYS[5], P.now, list[i]) end
-            redis.call('PEXPIRE', KEYS[5], P.expiry)
+          if #list <= most + 1 then
+            for i = 1, #list do redis.call('ZADD', KEYS[5], ARGV[a + 5], list[i]) end
+            redis.call('PEXPIRE', KEYS[5], ARGV[a + 8])
           end
           return list
         end
-        local function count(pictures)
-          local seen, n = {[P.uploader] = true}, 1
+        local function count(a, pictures)
+          local seen, n = {[ARGV[a + 4]] = true}, 1
           for i = 1, #pictures do
-            local k = pictures[i] == P.picture and KEYS[4] or pictureKey(pictures[i], 'u')
-            local found = redis.call('ZREVRANGEBYSCORE', k, '+inf', '(' .. P.from, 'LIMIT', 0, {{MaxCandidatesPerBucket}})
+            local k = pictures[i] == ARGV[a + 10] and KEYS[4] or pictureKey(a, pictures[i], 'u')
+            local found = redis.call('ZREVRANGEBYSCORE', k, '+inf', ARGV[a], 'LIMIT', 0, ARGV[a + 1])
             for j = 1, #found do
               if not seen[found[j]] then
                 seen[found[j]] = true
@@ -260,17 +248,16 @@ public sealed class RedisUploaderState : IUploaderState
           return n
         end
 
-        """);
+        """;
 
-    /// <summary>KEYS: velocity, strikes, then (campaigns) the uploader's filed content ids and the picture's uploaders,
-    /// near list and last raise. ARGV: the uploader's part (1–9), the picture's (10–17). Returns {velocity, strikes,
-    /// distinct uploaders}, -1 where not counted.</summary>
-    private static readonly string OneScript = PictureFunctions + UploaderPart + """
+    /// <summary>KEYS: velocity, strikes, then (campaigns) the uploader's filed content ids, the picture's uploaders, near
+    /// list and last raise, and its 16 buckets. ARGV: the uploader's part (1–9), the picture's (10–27). Returns {velocity,
+    /// strikes, distinct uploaders}, -1 where not counted.</summary>
+    private const string OneScript = FileFunction + PictureFunctions + UploaderPart + """
         local out = {velocity, strikes}
         if #KEYS > 2 then
-          params(10)
-          record()
-          out[3] = count(near())
+          record(10, file(KEYS[3], 10))
+          out[3] = count(10, near(10))
         end
         return out
         """;
@@ -280,9 +267,7 @@ public sealed class RedisUploaderState : IUploaderState
     /// <summary>One bucket in its own slot (<see cref="UploaderScripts.PerSlot"/>): its own filed content ids decide.</summary>
     private const string BucketScript = FileFunction + BucketFunction + "return bucket(KEYS[2], 1, file(KEYS[1], 1))";
 
-    private const int SlackMs = 1000;
-    private const int CapRank = -MaxMembers - 1;
-    private static readonly TimeSpan ExpirySlack = TimeSpan.FromMilliseconds(SlackMs);
+    private static readonly TimeSpan ExpirySlack = TimeSpan.FromSeconds(1);
     private static readonly string Cap = (-MaxMembers - 1).ToString(CultureInfo.InvariantCulture);
 
     private readonly IConnectionMultiplexer _redis;
@@ -457,8 +442,10 @@ public sealed class RedisUploaderState : IUploaderState
 
         public RedisValue[] PictureArgs(string prefix) =>
         [
-            Request.Record ? "1" : "0", Request.ContentId, Uploader, Picture, (long)Rules.Campaigns!.Span.TotalMilliseconds,
-            Rules.Campaigns.MaxDistance, prefix, Trim ? "1" : "0",
+            string.Create(CultureInfo.InvariantCulture, $"({CampaignFrom}"), MaxCandidatesPerBucket, Request.Record ? "1" : "0",
+            Request.ContentId, Uploader, Now, CampaignFrom, Cap, CampaignExpiry, Trim ? "1" : "0",
+            Picture, string.Create(CultureInfo.InvariantCulture, $"({BucketsFrom}"), BucketsFrom, BucketExpiry, Refresh,
+            Rules.Campaigns!.MaxDistance, prefix, MaxNearPictures,
         ];
 
         public RedisValue[] BucketArgs() =>
@@ -470,16 +457,17 @@ public sealed class RedisUploaderState : IUploaderState
 
     private async Task<UploaderSignal> CountInOneScriptAsync(Args a)
     {
-        var keys = new RedisKey[a.Hash is null ? 2 : 6];
+        var keys = new RedisKey[a.Hash is null ? 2 : 6 + Segments];
         keys[0] = VelocityKey(a.Uploader);
         keys[1] = StrikesKey(a.Uploader);
         RedisValue[] values = a.UploaderArgs();
-        if (a.Picture is { } picture)
+        if (a.Hash is { } h)
         {
             keys[2] = CampaignFiledKey(a.Uploader);
-            keys[3] = CampaignPictureKey(picture);
-            keys[4] = CampaignNearKey(picture, a.Rules.Campaigns!.MaxDistance);
-            keys[5] = CampaignRaisedKey(picture);
+            keys[3] = CampaignPictureKey(a.Picture!);
+            keys[4] = CampaignNearKey(a.Picture!, a.Rules.Campaigns!.MaxDistance);
+            keys[5] = CampaignRaisedKey(a.Picture!);
+            for (int i = 0; i < Segments; i++) keys[6 + i] = CampaignBucketKey(i, Segment(h, i));
             values = [.. values, .. a.PictureArgs(_prefix)];
         }
         var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(OneScript, keys, values).ConfigureAwait(false))!;
