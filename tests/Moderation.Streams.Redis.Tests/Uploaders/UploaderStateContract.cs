@@ -184,8 +184,9 @@ public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts
         }
         else
         {
-            // The picture once per bucket, its uploaders once each on the picture, every upload filed per uploader.
-            Assert.Equal(1, await db.SortedSetLengthAsync(state.CampaignBucketKey(0, segment)));
+            // The picture once in each of its 16 buckets, its uploaders once each on the picture, every upload filed per
+            // uploader.
+            for (int i = 0; i < 16; i++) Assert.Equal(1, await db.SortedSetLengthAsync(state.CampaignBucketKey(i, Picture.GetUInt16(i))));
             Assert.Equal(3, await db.SortedSetLengthAsync(state.CampaignPictureKey(same)));
             Assert.Equal(14, await db.SortedSetLengthAsync(state.CampaignFiledKey("u-0")));
         }
