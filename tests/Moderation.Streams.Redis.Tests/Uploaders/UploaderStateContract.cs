@@ -3,6 +3,7 @@ using Moderation.Streams.Contracts;
 using Moderation.Streams.Hashing;
 using Moderation.Streams.Redis.Tests.Servers;
 using Moderation.Streams.Redis.Uploaders;
+using StackExchange.Redis;
 
 namespace Moderation.Streams.Redis.Tests.Uploaders;
 
@@ -251,6 +252,24 @@ public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts
         Assert.Equal(1, (await Count(state, "c-2", "u-2", Flipped(12))).CampaignUploaders);
         _time.Advance(TimeSpan.FromMinutes(1));
         Assert.Equal(2, (await Count(state, "c-3", "u-3", Picture.ToString())).CampaignUploaders);
+    }
+
+    [Fact]
+    public async Task A_full_near_list_is_dropped_rather_than_grown()
+    {
+        var state = NewState();
+        var same = Picture.ToString();
+        await Count(state, "c-1", "u-1", same);
+        // The picture's list already holds itself and MaxNearPictures others (far pictures nobody uploaded).
+        var db = store.Redis.GetDatabase();
+        var key = state.CampaignNearKey(same, Rules.Campaigns!.MaxDistance);
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await db.SortedSetAddAsync(key, [new SortedSetEntry(same, now), .. Enumerable.Range(0, RedisUploaderState.MaxNearPictures).Select(i => new SortedSetEntry($"{i:x64}", now))]);
+        Assert.Equal(2, (await Count(state, "c-2", "u-2", Flipped(12))).CampaignUploaders);
+        // One more would overfill it: dropped (plain commands drop it too, as a list that does not know the new picture;
+        // per slot never reads or writes near lists).
+        Assert.Equal(scripts == UploaderScripts.PerSlot, await db.KeyExistsAsync(key));
+        Assert.Equal(3, (await Count(state, "c-3", "u-3", same)).CampaignUploaders);
     }
 
     [Fact]
