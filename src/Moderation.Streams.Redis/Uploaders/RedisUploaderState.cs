@@ -16,7 +16,7 @@ public enum UploaderScripts
     /// (each bucket then keeps its own filed content ids: a layout of its own, for a cluster's workers).</summary>
     PerSlot,
 
-    /// <summary>Plain commands, pipelined (two round trips when a campaign is recorded): for a server without scripting.</summary>
+    /// <summary>Plain commands, pipelined (two round trips with a campaign rule): for a server without scripting.</summary>
     Off,
 }
 
@@ -34,23 +34,36 @@ public enum UploaderScripts
 /// <see cref="TrimEvery"/> on average (memory only), and every write lets the key expire with its window, so an idle
 /// uploader or picture costs nothing.</para>
 /// <para>Keys: <c>{prefix}up:{u:&lt;uploader&gt;}:v</c> (uploads, velocity) and <c>…:s</c> (takedowns, strikes) share a
-/// hash tag, so one uploader's keys live in one Redis Cluster slot. Campaigns: the PDQ hash is cut into 16 segments of
-/// 16 bits; each segment value is a bucket <c>{prefix}cp:{&lt;segment&gt;:&lt;4 hex&gt;}:u</c> whose members are
-/// <c>&lt;hash&gt;|&lt;uploader&gt;</c> pairs scored by the newest upload of that picture by that uploader. Which uploads
-/// are already filed (so that a redelivery raises nothing) is one set per uploader, <c>…up:{u:&lt;uploader&gt;}:c</c>, or,
-/// per slot on a cluster, one set per bucket, <c>…cp:{…}:c</c>, beside its pairs. A lookup reads the 16 buckets within the
-/// window, so it costs what the distinct (picture, uploader) pairs cost, not every copy uploaded, and keeps candidates
-/// within the rule's distance: any picture within 15 bits shares a whole segment (pigeonhole), so it is always found; at
-/// 16–31 bits one is found unless every segment differs (for flips spread at random: ~98% of pairs at 25 bits, ~92% at
-/// 31).</para>
+/// hash tag, so one uploader's keys live in one Redis Cluster slot; so does <c>…:c</c>, the uploader's content ids already
+/// filed in the campaign index (a redelivery is found there and raises nothing).</para>
+/// <para>Campaigns (one script, and plain commands): a picture's uploaders are one set, <c>{prefix}cp:{p:&lt;hash&gt;}:u</c>,
+/// scored by each uploader's newest upload of exactly that picture. To find near pictures the PDQ hash is cut into 16
+/// segments of 16 bits; each segment value is a bucket <c>{prefix}cp:{&lt;segment&gt;:&lt;4 hex&gt;}:p</c> of pictures,
+/// raised once per <see cref="BucketRefresh"/> (1/16 of the window; <c>…cp:{p:&lt;hash&gt;}:b</c> says when) and read that
+/// much further back than the window, so a picture with an upload in the window is always in reach and its uploaders are
+/// then counted exactly from its own set. A lookup of the buckets keeps candidates within the rule's distance: any picture
+/// within 15 bits shares a whole segment (pigeonhole), so it is always found; at 16–31 bits one is found unless every
+/// segment differs (for flips spread at random: ~98% of pairs at 25 bits, ~92% at 31). One script keeps what it found as
+/// the picture's near list, <c>…cp:{p:&lt;hash&gt;}:n:&lt;distance&gt;</c>, for one window (on the worker's clock), and a
+/// picture looked up later joins the lists of the near pictures it finds: so a copy of a picture (the common cache hit)
+/// reads its list and its pictures' uploaders, not 16 buckets, and finds what a lookup of the buckets would (a picture
+/// with over <see cref="MaxNearPictures"/> near ones keeps no list; the script reaches the near pictures' keys by name,
+/// not through KEYS, which one server allows and a cluster, counted per slot, never sees). Plain commands keep no list
+/// (a list stays exact only when it is made and joined atomically): they read the buckets every time and drop the lists
+/// of the near pictures when they first raise a picture. Per slot (a cluster) the buckets keep <c>&lt;hash&gt;|&lt;uploader&gt;</c> pairs,
+/// <c>…cp:{…}:u</c>, raised on every upload, and their own filed content ids, <c>…cp:{…}:c</c>: a layout of its own.</para>
 /// </remarks>
 public sealed class RedisUploaderState : IUploaderState
 {
     /// <summary>Members kept per key: counts saturate near here (policies count far fewer), memory stays bounded.</summary>
     public const int MaxMembers = PolicyCountRule.MaxReviewAt;
 
-    /// <summary>Campaign candidates (distinct picture and uploader pairs) read per bucket, newest first.</summary>
+    /// <summary>Campaign candidates read per bucket (pictures; pairs on a cluster) and uploaders read per picture, newest
+    /// first.</summary>
     public const int MaxCandidatesPerBucket = 256;
+
+    /// <summary>Near pictures a picture's list keeps; a picture with more is looked up in its 16 buckets every time.</summary>
+    public const int MaxNearPictures = 256;
 
     /// <summary>A write trims its key on one write in this many on average.</summary>
     public const int TrimEvery = 8;
@@ -81,17 +94,19 @@ public sealed class RedisUploaderState : IUploaderState
         if ARGV[8] ~= '' then
           local k = KEYS[2]
           strikes = redis.call('ZCOUNT', k, '(' .. ARGV[8], '+inf')
-          local own = redis.call('ZSCORE', k, ARGV[1])
-          if own and tonumber(own) > tonumber(ARGV[8]) then strikes = strikes - 1 end
+          if strikes > 0 then
+            local own = redis.call('ZSCORE', k, ARGV[1])
+            if own and tonumber(own) > tonumber(ARGV[8]) then strikes = strikes - 1 end
+          end
         end
 
         """;
 
     // Campaign ARGV from a: +0 the window's exclusive start "(ms", +1 candidates to read per bucket, +2 record (1/0),
-    // +3 content id, +4 the pair "<hash>|<uploader>", +5 now (ms), +6 trim bound (ms, inclusive), +7 the cap's rank,
-    // +8 expiry (ms), +9 trim (1/0). file: files the content id in ck, true when it was not filed yet (a new upload, not a
-    // redelivery). bucket: reads the pairs of uk in the window, then, for a fresh upload, raises its pair to now.
-    private const string CampaignFunctions = """
+    // +3 content id, +4 the pair "<hash>|<uploader>" (per slot; the uploader in one script), +5 now (ms), +6 trim bound
+    // (ms, inclusive), +7 the cap's rank, +8 expiry (ms), +9 trim (1/0). file: files the content id in ck, true when it was
+    // not filed yet (a new upload, not a redelivery).
+    private const string FileFunction = """
         local function file(ck, a)
           if ARGV[a + 2] ~= '1' or redis.call('ZADD', ck, 'NX', ARGV[a + 5], ARGV[a + 3]) == 0 then return false end
           if ARGV[a + 9] == '1' then
@@ -101,6 +116,11 @@ public sealed class RedisUploaderState : IUploaderState
           redis.call('PEXPIRE', ck, ARGV[a + 8])
           return true
         end
+
+        """;
+
+    // Per slot: reads the pairs of uk in the window, then, for a fresh upload, raises its pair to now.
+    private const string BucketFunction = """
         local function bucket(uk, a, fresh)
           local found = redis.call('ZREVRANGEBYSCORE', uk, '+inf', ARGV[a], 'LIMIT', 0, ARGV[a + 1])
           if fresh then
@@ -116,23 +136,128 @@ public sealed class RedisUploaderState : IUploaderState
 
         """;
 
-    /// <summary>KEYS: velocity, strikes, then (campaigns) the uploader's filed content ids and the 16 buckets' pairs. ARGV:
-    /// the uploader's part (1–9), the campaign's (10–19). Returns {velocity, strikes, distinct pairs…}, -1 where not
-    /// counted.</summary>
-    private const string OneScript = CampaignFunctions + UploaderPart + """
-        local out, seen = {velocity, strikes}, {}
-        if #KEYS > 2 then
-          local fresh = file(KEYS[3], 10)
-          for b = 4, #KEYS do
-            local found = bucket(KEYS[b], 10, fresh)
+    // The picture index of one script (and of plain commands), from ARGV a (= 10): +0 the window's exclusive start "(ms",
+    // +1 uploaders to read per picture, +2 record (1/0), +3 content id, +4 uploader, +5 now (ms), +6 trim bound (ms,
+    // inclusive), +7 the cap's rank, +8 expiry (ms), +9 trim (1/0), +10 the picture (64 hex), +11 the buckets' exclusive
+    // start "(ms" (window + refresh), +12 the buckets' trim bound, +13 the buckets' expiry (ms), +14 refresh (ms), +15 the
+    // rule's max distance, +16 the key prefix, +17 the most near pictures a list keeps. KEYS[4] the picture's uploaders,
+    // KEYS[5] its near list for this distance, KEYS[6] when its buckets were last raised, KEYS[7..22] its 16 buckets.
+    // near: the pictures to count (this one first). A list kept from an earlier scan is used while younger than the window
+    // (its own member's score is when it was made); else the 16 buckets are read, each picture within the distance is
+    // linked into the lists that already exist of the pictures it found, and the list is kept (unless too long or a read
+    // that records nothing). count: distinct uploaders of those pictures in the window, this one's counted as if added.
+    private const string PictureFunctions = """
+        local HEX, POP
+        local function tables()
+          HEX, POP = {}, {}
+          for i = 0, 15 do
+            HEX[string.byte(string.format('%x', i))] = i
+            HEX[string.byte(string.format('%X', i))] = i
+          end
+          for i = 0, 15 do
+            for j = 0, 15 do
+              local c, x, y = 0, i, j
+              for _ = 1, 4 do
+                if x % 2 ~= y % 2 then c = c + 1 end
+                x, y = math.floor(x / 2), math.floor(y / 2)
+              end
+              POP[i * 16 + j] = c
+            end
+          end
+        end
+        local function distance(x, y, limit)
+          if not POP then tables() end
+          local d = 0
+          for p = 1, 64 do
+            d = d + POP[HEX[string.byte(x, p)] * 16 + HEX[string.byte(y, p)]]
+            if d > limit then return d end
+          end
+          return d
+        end
+        local function pictureKey(a, picture, suffix)
+          return ARGV[a + 16] .. 'cp:{p:' .. picture .. '}:' .. suffix
+        end
+        local function raise(k, member, a)
+          redis.call('ZADD', k, 'GT', ARGV[a + 5], member)
+          if ARGV[a + 9] == '1' then
+            redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[a + 6])
+            redis.call('ZREMRANGEBYRANK', k, 0, ARGV[a + 7])
+          end
+          redis.call('PEXPIRE', k, ARGV[a + 8])
+        end
+        local function record(a, fresh)
+          if not fresh then return end
+          raise(KEYS[4], ARGV[a + 4], a)
+          local raised = redis.call('GET', KEYS[6])
+          if raised and tonumber(raised) > tonumber(ARGV[a + 5]) - tonumber(ARGV[a + 14]) then return end
+          for b = 7, #KEYS do
+            redis.call('ZADD', KEYS[b], 'GT', ARGV[a + 5], ARGV[a + 10])
+            if ARGV[a + 9] == '1' then
+              redis.call('ZREMRANGEBYSCORE', KEYS[b], '-inf', ARGV[a + 12])
+              redis.call('ZREMRANGEBYRANK', KEYS[b], 0, ARGV[a + 7])
+            end
+            redis.call('PEXPIRE', KEYS[b], ARGV[a + 13])
+          end
+          redis.call('SET', KEYS[6], ARGV[a + 5], 'PX', ARGV[a + 13])
+        end
+        local function near(a)
+          local me, now, limit, most = ARGV[a + 10], tonumber(ARGV[a + 5]), tonumber(ARGV[a + 15]), tonumber(ARGV[a + 17])
+          local kept, made, pictures = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES'), nil, {}
+          for i = 1, #kept, 2 do
+            pictures[#pictures + 1] = kept[i]
+            if kept[i] == me then made = tonumber(kept[i + 1]) end
+          end
+          if made and made > tonumber(ARGV[a + 6]) then return pictures end
+          local list, seen = {me}, {[me] = true}
+          for b = 7, #KEYS do
+            local found = redis.call('ZREVRANGEBYSCORE', KEYS[b], '+inf', ARGV[a + 11], 'LIMIT', 0, ARGV[a + 1])
             for i = 1, #found do
-              local m = found[i]
-              if not seen[m] then
-                seen[m] = true
-                out[#out + 1] = m
+              local other = found[i]
+              if not seen[other] then
+                seen[other] = true
+                if distance(me, other, limit) <= limit then list[#list + 1] = other end
               end
             end
           end
+          if ARGV[a + 2] ~= '1' then return list end
+          for i = 2, #list do
+            local theirs = pictureKey(a, list[i], 'n:' .. ARGV[a + 15])
+            local size = redis.call('ZCARD', theirs)
+            if size > most then redis.call('DEL', theirs)
+            elseif size > 0 then redis.call('ZADD', theirs, 'NX', ARGV[a + 5], me) end
+          end
+          redis.call('DEL', KEYS[5])
+          if #list <= most + 1 then
+            for i = 1, #list do redis.call('ZADD', KEYS[5], ARGV[a + 5], list[i]) end
+            redis.call('PEXPIRE', KEYS[5], ARGV[a + 8])
+          end
+          return list
+        end
+        local function count(a, pictures)
+          local seen, n = {[ARGV[a + 4]] = true}, 1
+          for i = 1, #pictures do
+            local k = pictures[i] == ARGV[a + 10] and KEYS[4] or pictureKey(a, pictures[i], 'u')
+            local found = redis.call('ZREVRANGEBYSCORE', k, '+inf', ARGV[a], 'LIMIT', 0, ARGV[a + 1])
+            for j = 1, #found do
+              if not seen[found[j]] then
+                seen[found[j]] = true
+                n = n + 1
+              end
+            end
+          end
+          return n
+        end
+
+        """;
+
+    /// <summary>KEYS: velocity, strikes, then (campaigns) the uploader's filed content ids, the picture's uploaders, near
+    /// list and last raise, and its 16 buckets. ARGV: the uploader's part (1–9), the picture's (10–27). Returns {velocity,
+    /// strikes, distinct uploaders}, -1 where not counted.</summary>
+    private const string OneScript = FileFunction + PictureFunctions + UploaderPart + """
+        local out = {velocity, strikes}
+        if #KEYS > 2 then
+          record(10, file(KEYS[3], 10))
+          out[3] = count(10, near(10))
         end
         return out
         """;
@@ -140,7 +265,7 @@ public sealed class RedisUploaderState : IUploaderState
     private const string UploaderScript = UploaderPart + "return {velocity, strikes}";
 
     /// <summary>One bucket in its own slot (<see cref="UploaderScripts.PerSlot"/>): its own filed content ids decide.</summary>
-    private const string BucketScript = CampaignFunctions + "return bucket(KEYS[2], 1, file(KEYS[1], 1))";
+    private const string BucketScript = FileFunction + BucketFunction + "return bucket(KEYS[2], 1, file(KEYS[1], 1))";
 
     private static readonly TimeSpan ExpirySlack = TimeSpan.FromSeconds(1);
     private static readonly string Cap = (-MaxMembers - 1).ToString(CultureInfo.InvariantCulture);
@@ -184,8 +309,26 @@ public sealed class RedisUploaderState : IUploaderState
     /// <see cref="UploaderScripts.PerSlot"/>, whose scripts cannot reach the uploader's slot.</summary>
     public string CampaignKey(int segment, ushort value) => $"{_prefix}cp:{{{segment:x}:{value:x4}}}:c";
 
-    /// <summary>A campaign bucket's (picture, uploader) pairs.</summary>
+    /// <summary>A campaign bucket's (picture, uploader) pairs (<see cref="UploaderScripts.PerSlot"/>).</summary>
     public string CampaignPairsKey(int segment, ushort value) => $"{_prefix}cp:{{{segment:x}:{value:x4}}}:u";
+
+    /// <summary>A campaign bucket's pictures (one script and plain commands), each scored by when its buckets were last
+    /// raised (at most <see cref="BucketRefresh"/> before its newest upload).</summary>
+    public string CampaignBucketKey(int segment, ushort value) => $"{_prefix}cp:{{{segment:x}:{value:x4}}}:p";
+
+    /// <summary>A picture's uploaders, each scored by its newest upload of exactly this picture.</summary>
+    public string CampaignPictureKey(string picture) => $"{_prefix}cp:{{p:{picture}}}:u";
+
+    /// <summary>A picture's near pictures within <paramref name="maxDistance"/> (itself included, scored by when the list
+    /// was made): an upload of a picture that has one reads these pictures' uploaders instead of its 16 buckets.</summary>
+    public string CampaignNearKey(string picture, int maxDistance) => $"{_prefix}cp:{{p:{picture}}}:n:{maxDistance.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>When the picture's 16 bucket entries were last raised (the worker's clock, ms).</summary>
+    public string CampaignRaisedKey(string picture) => $"{_prefix}cp:{{p:{picture}}}:b";
+
+    /// <summary>A picture's bucket entries are raised once per this share of the window, not on every upload: lookups read
+    /// the buckets this much further back, then count uploaders from the pictures' own exact sets.</summary>
+    public static TimeSpan BucketRefresh(TimeSpan window) => TimeSpan.FromMilliseconds(Math.Max(1, (long)window.TotalMilliseconds / 16));
 
     public async Task<UploaderSignal> CountAsync(UploaderCount request, CancellationToken ct)
     {
@@ -259,9 +402,12 @@ public sealed class RedisUploaderState : IUploaderState
             if (hash is { } h && rules.Campaigns is { } c)
             {
                 Hash = h;
-                Pair = $"{h}|{uploader}";
+                Picture = h.ToString();
                 CampaignFrom = now - (long)c.Span.TotalMilliseconds;
                 CampaignExpiry = (long)(c.Span + ExpirySlack).TotalMilliseconds;
+                Refresh = (long)BucketRefresh(c.Span).TotalMilliseconds;
+                BucketsFrom = CampaignFrom - Refresh;
+                BucketExpiry = CampaignExpiry + Refresh;
             }
             Counters = rules.Velocity is not null || rules.Strikes is not null;
         }
@@ -272,8 +418,12 @@ public sealed class RedisUploaderState : IUploaderState
         public bool Trim { get; }
         public bool Counters { get; }
         public PdqHash? Hash { get; }
-        public string? Pair { get; }
+        public string? Picture { get; }
+        public string? Pair => Picture is null ? null : $"{Picture}|{Uploader}";
         public long CampaignFrom { get; }
+        public long Refresh { get; }
+        public long BucketsFrom { get; }
+        public long BucketExpiry { get; }
         public long CampaignExpiry { get; }
         public PolicyUploaders Rules => Request.Rules;
 
@@ -290,6 +440,14 @@ public sealed class RedisUploaderState : IUploaderState
             ];
         }
 
+        public RedisValue[] PictureArgs(string prefix) =>
+        [
+            string.Create(CultureInfo.InvariantCulture, $"({CampaignFrom}"), MaxCandidatesPerBucket, Request.Record ? "1" : "0",
+            Request.ContentId, Uploader, Now, CampaignFrom, Cap, CampaignExpiry, Trim ? "1" : "0",
+            Picture, string.Create(CultureInfo.InvariantCulture, $"({BucketsFrom}"), BucketsFrom, BucketExpiry, Refresh,
+            Rules.Campaigns!.MaxDistance, prefix, MaxNearPictures,
+        ];
+
         public RedisValue[] BucketArgs() =>
         [
             string.Create(CultureInfo.InvariantCulture, $"({CampaignFrom}"), MaxCandidatesPerBucket, Request.Record ? "1" : "0",
@@ -299,18 +457,21 @@ public sealed class RedisUploaderState : IUploaderState
 
     private async Task<UploaderSignal> CountInOneScriptAsync(Args a)
     {
-        var keys = new RedisKey[a.Hash is null ? 2 : 3 + Segments];
+        var keys = new RedisKey[a.Hash is null ? 2 : 6 + Segments];
         keys[0] = VelocityKey(a.Uploader);
         keys[1] = StrikesKey(a.Uploader);
         RedisValue[] values = a.UploaderArgs();
         if (a.Hash is { } h)
         {
             keys[2] = CampaignFiledKey(a.Uploader);
-            for (int i = 0; i < Segments; i++) keys[3 + i] = CampaignPairsKey(i, Segment(h, i));
-            values = [.. values, .. a.BucketArgs()];
+            keys[3] = CampaignPictureKey(a.Picture!);
+            keys[4] = CampaignNearKey(a.Picture!, a.Rules.Campaigns!.MaxDistance);
+            keys[5] = CampaignRaisedKey(a.Picture!);
+            for (int i = 0; i < Segments; i++) keys[6 + i] = CampaignBucketKey(i, Segment(h, i));
+            values = [.. values, .. a.PictureArgs(_prefix)];
         }
         var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(OneScript, keys, values).ConfigureAwait(false))!;
-        return Signal(a, (long)result[0], (long)result[1], result.Skip(2).Select(r => (string)r!));
+        return Signal(a, (long)result[0], (long)result[1], a.Hash is null ? null : (int)(long)result[2]);
     }
 
     private async Task<UploaderSignal> CountPerSlotAsync(Args a)
@@ -331,9 +492,12 @@ public sealed class RedisUploaderState : IUploaderState
         return Signal(a, both[0], both[1], candidates);
     }
 
-    /// <summary>The one script's reads and writes as plain commands: the counts, the candidates and whether the upload
-    /// is filed in one pipelined round trip; then, for an upload not filed yet, its pair raised in each bucket before it
-    /// is filed (a crash between the two leaves it unfiled, so a redelivery raises the pairs again rather than never).</summary>
+    /// <summary>The one script's reads and writes as plain commands, in two pipelined round trips: the counts, the
+    /// pictures in this one's 16 buckets and whether the upload is filed; then, for an upload not filed yet, its uploader
+    /// raised on the picture (and, once per <see cref="BucketRefresh"/>, the picture in its buckets, and the near lists of
+    /// the pictures it found dropped, since they do not know it) before it is filed (a crash between the two leaves it
+    /// unfiled, so a redelivery raises it again rather than never), and the near pictures' uploaders read. Plain commands
+    /// keep no near lists (a list made in one script is what keeps it exact): they read the 16 buckets every time.</summary>
     private async Task<UploaderSignal> CountPlainAsync(Args a)
     {
         var request = a.Request;
@@ -344,6 +508,7 @@ public sealed class RedisUploaderState : IUploaderState
         var tasks = new List<Task>();
         Task<long>? velocity = null, strikes = null;
         Task<double?>? ownStrike = null, ownUpload = null, filed = null;
+        Task<RedisValue>? raised = null;
         long strikesFrom = 0;
         if (rules.Velocity is { } v)
         {
@@ -363,29 +528,62 @@ public sealed class RedisUploaderState : IUploaderState
         if (a.Hash is { } h)
         {
             for (int i = 0; i < Segments; i++)
-                buckets[i] = batch.SortedSetRangeByScoreAsync(CampaignPairsKey(i, Segment(h, i)), a.CampaignFrom, double.PositiveInfinity, Exclude.Start, Order.Descending, 0, MaxCandidatesPerBucket);
-            if (request.Record) filed = batch.SortedSetScoreAsync(CampaignFiledKey(a.Uploader), request.ContentId);
+                buckets[i] = batch.SortedSetRangeByScoreAsync(CampaignBucketKey(i, Segment(h, i)), a.BucketsFrom, double.PositiveInfinity, Exclude.Start, Order.Descending, 0, MaxCandidatesPerBucket);
+            if (request.Record)
+            {
+                filed = batch.SortedSetScoreAsync(CampaignFiledKey(a.Uploader), request.ContentId);
+                raised = batch.StringGetAsync(CampaignRaisedKey(a.Picture!));
+            }
         }
         batch.Execute();
-        await Task.WhenAll(tasks.Concat(buckets).Concat(new Task?[] { velocity, strikes, ownStrike, ownUpload, filed }.OfType<Task>())).ConfigureAwait(false);
+        await Task.WhenAll(tasks.Concat(buckets).Concat(new Task?[] { velocity, strikes, ownStrike, ownUpload, filed, raised }.OfType<Task>())).ConfigureAwait(false);
 
-        if (a.Hash is { } mine && filed is { Result: null })
+        int? campaign = null;
+        if (a.Hash is { } mine)
         {
-            var window = rules.Campaigns!.Span;
+            var rule = rules.Campaigns!;
+            var pictures = new List<string> { a.Picture! };
+            var seen = new HashSet<string>(StringComparer.Ordinal) { a.Picture! };
+            foreach (var found in buckets.SelectMany(b => b.Result))
+            {
+                string other = found!;
+                if (seen.Add(other) && PdqHash.TryParse(other, out var hash) && PdqHash.Distance(mine, hash) <= rule.MaxDistance) pictures.Add(other);
+            }
             var second = db.CreateBatch();
             var writes = new List<Task>();
-            for (int i = 0; i < Segments; i++)
-                writes.AddRange(Add(second, CampaignPairsKey(i, Segment(mine, i)), a.Pair!, now, window, a.Trim, SortedSetWhen.GreaterThan));
-            writes.AddRange(Add(second, CampaignFiledKey(a.Uploader), request.ContentId, now, window, a.Trim));
+            if (filed is { Result: null })
+            {
+                writes.AddRange(Add(second, CampaignPictureKey(a.Picture!), a.Uploader, now, rule.Span, a.Trim, SortedSetWhen.GreaterThan));
+                if (!(raised!.Result is { IsNull: false } last && (long)last > now - a.Refresh))
+                {
+                    var span = rule.Span + TimeSpan.FromMilliseconds(a.Refresh);
+                    for (int i = 0; i < Segments; i++)
+                        writes.AddRange(Add(second, CampaignBucketKey(i, Segment(mine, i)), a.Picture!, now, span, a.Trim, SortedSetWhen.GreaterThan));
+                    writes.Add(second.StringSetAsync(CampaignRaisedKey(a.Picture!), now, span + ExpirySlack));
+                    foreach (var other in pictures.Skip(1)) writes.Add(second.KeyDeleteAsync(CampaignNearKey(other, rule.MaxDistance)));
+                }
+                writes.AddRange(Add(second, CampaignFiledKey(a.Uploader), request.ContentId, now, rule.Span, a.Trim));
+            }
+            var uploaders = pictures.Select(p => second.SortedSetRangeByScoreAsync(CampaignPictureKey(p), a.CampaignFrom, double.PositiveInfinity, Exclude.Start, Order.Descending, 0, MaxCandidatesPerBucket)).ToArray();
             second.Execute();
-            await Task.WhenAll(writes).ConfigureAwait(false);
+            await Task.WhenAll(writes.Concat(uploaders)).ConfigureAwait(false);
+            var distinct = new HashSet<string>(StringComparer.Ordinal) { a.Uploader };
+            foreach (var uploader in uploaders.SelectMany(u => u.Result)) distinct.Add(uploader!);
+            campaign = distinct.Count;
         }
         // Strikes before this upload: a redelivered upload that was already a strike (in the window) does not count
         // against itself. Velocity: read-only (replay), the upload is counted as if it were added.
         long strikeCount = strikes is null ? -1 : strikes.Result - (ownStrike!.Result is { } own && own > strikesFrom ? 1 : 0);
         long velocityCount = velocity is null ? -1 : velocity.Result + (ownUpload is { Result: null } ? 1 : 0);
-        return Signal(a, velocityCount, strikeCount, buckets.SelectMany(b => b.Result).Select(m => (string)m!));
+        return Signal(a, velocityCount, strikeCount, campaign);
     }
+
+    private static UploaderSignal Signal(Args a, long velocity, long strikes, int? campaignUploaders) => new()
+    {
+        Velocity = a.Rules.Velocity is null ? null : (int)velocity,
+        Strikes = a.Rules.Strikes is null ? null : (int)strikes,
+        CampaignUploaders = a.Hash is null ? null : campaignUploaders,
+    };
 
     private static UploaderSignal Signal(Args a, long velocity, long strikes, IEnumerable<string> candidates) => new()
     {

@@ -3,6 +3,7 @@ using Moderation.Streams.Contracts;
 using Moderation.Streams.Hashing;
 using Moderation.Streams.Redis.Tests.Servers;
 using Moderation.Streams.Redis.Uploaders;
+using StackExchange.Redis;
 
 namespace Moderation.Streams.Redis.Tests.Uploaders;
 
@@ -112,6 +113,20 @@ public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts
         Assert.Equal(1, (await Count(fresh, "c-2", "u-2", Flipped(16))).CampaignUploaders);
     }
 
+    [Fact]
+    public async Task A_campaign_counts_a_picture_at_exactly_the_rules_distance_and_not_one_bit_further()
+    {
+        var near = Rules with { Campaigns = Rules.Campaigns! with { MaxDistance = 10 } };
+        var state = NewState();
+        await Count(state, "c-1", "u-1", Picture.ToString(), near);
+        Assert.Equal(2, (await Count(state, "c-2", "u-2", Flipped(10), near)).CampaignUploaders);
+        Assert.Equal(3, (await Count(state, "c-3", "u-3", Picture.ToString(), near)).CampaignUploaders);
+        var further = NewStateWithOwnPrefix();
+        await Count(further, "c-1", "u-1", Picture.ToString(), near);
+        Assert.Equal(1, (await Count(further, "c-2", "u-2", Flipped(11), near)).CampaignUploaders);
+        Assert.Equal(2, (await Count(further, "c-3", "u-3", Picture.ToString(), near)).CampaignUploaders);
+    }
+
     private RedisUploaderState NewStateWithOwnPrefix() => new(store.Redis, $"t-{Guid.NewGuid():N}:", _time, scripts: scripts);
 
     [Fact]
@@ -161,11 +176,21 @@ public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts
         for (int i = 0; i < 40; i++) await Count(state, $"c-{i}", $"u-{i % 3}", same);
         var db = store.Redis.GetDatabase();
         var segment = Picture.GetUInt16(0);
-        Assert.Equal(3, await db.SortedSetLengthAsync(state.CampaignPairsKey(0, segment)));
-        // Every upload is filed (so a redelivery raises nothing): per uploader, or per bucket in the bucket's slot.
-        if (scripts == UploaderScripts.PerSlot) Assert.Equal(40, await db.SortedSetLengthAsync(state.CampaignKey(0, segment)));
-        else Assert.Equal(14, await db.SortedSetLengthAsync(state.CampaignFiledKey("u-0")));
-        Assert.Equal(ClusterSlot.Of(state.CampaignKey(0, segment)), ClusterSlot.Of(state.CampaignPairsKey(0, segment)));
+        if (scripts == UploaderScripts.PerSlot)
+        {
+            // Per slot: each bucket keeps the (picture, uploader) pairs and files every upload in the bucket's slot.
+            Assert.Equal(3, await db.SortedSetLengthAsync(state.CampaignPairsKey(0, segment)));
+            Assert.Equal(40, await db.SortedSetLengthAsync(state.CampaignKey(0, segment)));
+            Assert.Equal(ClusterSlot.Of(state.CampaignKey(0, segment)), ClusterSlot.Of(state.CampaignPairsKey(0, segment)));
+        }
+        else
+        {
+            // The picture once in each of its 16 buckets, its uploaders once each on the picture, every upload filed per
+            // uploader.
+            for (int i = 0; i < 16; i++) Assert.Equal(1, await db.SortedSetLengthAsync(state.CampaignBucketKey(i, Picture.GetUInt16(i))));
+            Assert.Equal(3, await db.SortedSetLengthAsync(state.CampaignPictureKey(same)));
+            Assert.Equal(14, await db.SortedSetLengthAsync(state.CampaignFiledKey("u-0")));
+        }
         Assert.Equal(4, (await Count(state, "c-x", "u-9", same)).CampaignUploaders);
     }
 
@@ -193,6 +218,61 @@ public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts
     }
 
     [Fact]
+    public async Task A_near_picture_first_uploaded_after_a_picture_was_looked_up_is_counted_with_its_copies()
+    {
+        // One script keeps, per picture, the near pictures its first lookup found; a near picture that comes later finds
+        // it in the buckets and joins its list, so the copies that follow (which no longer read the buckets) count it.
+        var state = NewState();
+        var same = Picture.ToString();
+        Assert.Equal(1, (await Count(state, "c-1", "u-1", same)).CampaignUploaders);
+        Assert.Equal(2, (await Count(state, "c-2", "u-2", same)).CampaignUploaders);
+        Assert.Equal(3, (await Count(state, "c-3", "u-3", Flipped(12))).CampaignUploaders);
+        Assert.Equal(4, (await Count(state, "c-4", "u-4", same)).CampaignUploaders);
+        Assert.Equal(5, (await Count(state, "c-5", "u-5", Flipped(15, bitInSegment: 7))).CampaignUploaders);
+        Assert.Equal(6, (await Count(state, "c-6", "u-6", Flipped(12))).CampaignUploaders);
+        Assert.Equal(7, (await Count(state, "c-7", "u-7", same)).CampaignUploaders);
+        // A far picture joins nothing.
+        var other = new PdqHash(~0x0123456789abcdefUL, 0x1111111111111111UL, 0x2222222222222222UL, 0x3333333333333333UL).ToString();
+        Assert.Equal(1, (await Count(state, "c-8", "u-8", other)).CampaignUploaders);
+        Assert.Equal(8, (await Count(state, "c-9", "u-9", same)).CampaignUploaders);
+        // Left the window: only the new upload's uploader and those of the last hour.
+        _time.Advance(TimeSpan.FromMinutes(61));
+        Assert.Equal(1, (await Count(state, "c-10", "u-1", Flipped(12))).CampaignUploaders);
+        Assert.Equal(2, (await Count(state, "c-11", "u-2", same)).CampaignUploaders);
+    }
+
+    [Fact]
+    public async Task A_pictures_near_list_is_made_again_once_it_is_a_window_old_on_the_workers_clock()
+    {
+        // The near picture comes after the first picture left even the buckets' wider reach, so it does not find the
+        // first; the first's next copy must look again (the server's expiry runs on its own clock, not the worker's).
+        var state = NewState();
+        Assert.Equal(1, (await Count(state, "c-1", "u-1", Picture.ToString())).CampaignUploaders);
+        _time.Advance(TimeSpan.FromMinutes(70));
+        Assert.Equal(1, (await Count(state, "c-2", "u-2", Flipped(12))).CampaignUploaders);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(2, (await Count(state, "c-3", "u-3", Picture.ToString())).CampaignUploaders);
+    }
+
+    [Fact]
+    public async Task A_full_near_list_is_dropped_rather_than_grown()
+    {
+        var state = NewState();
+        var same = Picture.ToString();
+        await Count(state, "c-1", "u-1", same);
+        // The picture's list already holds itself and MaxNearPictures others (far pictures nobody uploaded).
+        var db = store.Redis.GetDatabase();
+        var key = state.CampaignNearKey(same, Rules.Campaigns!.MaxDistance);
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await db.SortedSetAddAsync(key, [new SortedSetEntry(same, now), .. Enumerable.Range(0, RedisUploaderState.MaxNearPictures).Select(i => new SortedSetEntry($"{i:x64}", now))]);
+        Assert.Equal(2, (await Count(state, "c-2", "u-2", Flipped(12))).CampaignUploaders);
+        // One more would overfill it: dropped (plain commands drop it too, as a list that does not know the new picture;
+        // per slot never reads or writes near lists).
+        Assert.Equal(scripts == UploaderScripts.PerSlot, await db.KeyExistsAsync(key));
+        Assert.Equal(3, (await Count(state, "c-3", "u-3", same)).CampaignUploaders);
+    }
+
+    [Fact]
     public async Task One_script_and_plain_commands_share_the_same_keys()
     {
         // The fallback (a server that refuses scripts) and one script read and write the same keys; PerSlot (a cluster's
@@ -206,6 +286,11 @@ public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts
             // u-0 and u-1 upload twice (i = 4, 5): their velocity counts both; the campaign counts u-0 to u-3.
             Assert.Equal((i / 4 + 1, Math.Min(i + 1, 4)), (signal.Velocity!.Value, signal.CampaignUploaders!.Value));
         }
+        // A near picture first seen by plain commands (which keep no near lists) drops the lists that do not know it.
+        var script = NewState(UploaderScripts.Auto);
+        Assert.Equal(5, (await Count(script, "c-6", "u-5", same)).CampaignUploaders);
+        Assert.Equal(6, (await Count(NewState(UploaderScripts.Off), "c-7", "u-6", Flipped(12))).CampaignUploaders);
+        Assert.Equal(7, (await Count(script, "c-8", "u-7", same)).CampaignUploaders);
     }
 
     [Fact]
