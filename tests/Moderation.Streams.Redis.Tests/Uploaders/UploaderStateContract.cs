@@ -17,12 +17,7 @@ public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 6, 10, 0, 0, TimeSpan.Zero));
     private readonly string _prefix = $"t-{Guid.NewGuid():N}:";
 
-    private static readonly PolicyUploaders Rules = new()
-    {
-        Strikes = new PolicyCountRule { Window = "7d", ReviewAt = 3 },
-        Velocity = new PolicyCountRule { Window = "1m", ReviewAt = 30 },
-        Campaigns = new PolicyCampaignRule { Window = "1h", DistinctUploaders = 5, MaxDistance = 31 },
-    };
+    private static PolicyUploaders Rules => UploaderTestRules.Rules;
 
     private RedisUploaderState NewState(UploaderScripts? mode = null) => new(store.Redis, _prefix, _time, scripts: mode ?? scripts);
 

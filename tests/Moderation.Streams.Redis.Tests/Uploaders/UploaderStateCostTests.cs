@@ -13,14 +13,9 @@ public sealed class UploaderStateCostTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static readonly PolicyUploaders Rules = new()
-    {
-        Strikes = new PolicyCountRule { Window = "7d", ReviewAt = 3 },
-        Velocity = new PolicyCountRule { Window = "1m", ReviewAt = 30 },
-        Campaigns = new PolicyCampaignRule { Window = "1h", DistinctUploaders = 5, MaxDistance = 31 },
-    };
+    private static PolicyUploaders Rules => UploaderTestRules.Rules;
 
-    private const string Picture = "0123456789abcdeffedcba98765432100f1e2d3c4b5a69788877665544332211";
+    private const string Picture = UploaderTestRules.Picture;
     private const string Other = "fedcba98765432100123456789abcdef8877665544332211f0e1d2c3b4a59687";
 
     [Fact]

@@ -14,14 +14,9 @@ public sealed class UploaderStateWithoutScriptsTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static readonly PolicyUploaders Rules = new()
-    {
-        Strikes = new PolicyCountRule { Window = "7d", ReviewAt = 3 },
-        Velocity = new PolicyCountRule { Window = "1m", ReviewAt = 30 },
-        Campaigns = new PolicyCampaignRule { Window = "1h", DistinctUploaders = 5, MaxDistance = 31 },
-    };
+    private static PolicyUploaders Rules => UploaderTestRules.Rules;
 
-    private const string Picture = "0123456789abcdeffedcba98765432100f1e2d3c4b5a69788877665544332211";
+    private const string Picture = UploaderTestRules.Picture;
 
     [Fact]
     public async Task Garnet_without_lua_is_counted_with_plain_commands()
