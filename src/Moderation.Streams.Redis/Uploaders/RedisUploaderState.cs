@@ -104,16 +104,24 @@ public sealed class RedisUploaderState : IUploaderState
 
     // Campaign ARGV from a: +0 the window's exclusive start "(ms", +1 candidates to read per bucket, +2 record (1/0),
     // +3 content id, +4 the pair "<hash>|<uploader>" (per slot; the uploader in one script), +5 now (ms), +6 trim bound
-    // (ms, inclusive), +7 the cap's rank, +8 expiry (ms), +9 trim (1/0). file: files the content id in ck, true when it was
-    // not filed yet (a new upload, not a redelivery).
+    // (ms, inclusive), +7 the cap's rank, +8 expiry (ms), +9 trim (1/0). keep: trims k (when asked) and sets its expiry.
+    // raise: raises member of k to now, then keeps k. file: files the content id in ck, true when it was not filed yet (a
+    // new upload, not a redelivery).
     private const string FileFunction = """
+        local function keep(k, a)
+          if ARGV[a + 9] == '1' then
+            redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[a + 6])
+            redis.call('ZREMRANGEBYRANK', k, 0, ARGV[a + 7])
+          end
+          redis.call('PEXPIRE', k, ARGV[a + 8])
+        end
+        local function raise(k, member, a)
+          redis.call('ZADD', k, 'GT', ARGV[a + 5], member)
+          keep(k, a)
+        end
         local function file(ck, a)
           if ARGV[a + 2] ~= '1' or redis.call('ZADD', ck, 'NX', ARGV[a + 5], ARGV[a + 3]) == 0 then return false end
-          if ARGV[a + 9] == '1' then
-            redis.call('ZREMRANGEBYSCORE', ck, '-inf', ARGV[a + 6])
-            redis.call('ZREMRANGEBYRANK', ck, 0, ARGV[a + 7])
-          end
-          redis.call('PEXPIRE', ck, ARGV[a + 8])
+          keep(ck, a)
           return true
         end
 
@@ -123,14 +131,7 @@ public sealed class RedisUploaderState : IUploaderState
     private const string BucketFunction = """
         local function bucket(uk, a, fresh)
           local found = redis.call('ZREVRANGEBYSCORE', uk, '+inf', ARGV[a], 'LIMIT', 0, ARGV[a + 1])
-          if fresh then
-            redis.call('ZADD', uk, 'GT', ARGV[a + 5], ARGV[a + 4])
-            if ARGV[a + 9] == '1' then
-              redis.call('ZREMRANGEBYSCORE', uk, '-inf', ARGV[a + 6])
-              redis.call('ZREMRANGEBYRANK', uk, 0, ARGV[a + 7])
-            end
-            redis.call('PEXPIRE', uk, ARGV[a + 8])
-          end
+          if fresh then raise(uk, ARGV[a + 4], a) end
           return found
         end
 
@@ -176,14 +177,6 @@ public sealed class RedisUploaderState : IUploaderState
         end
         local function pictureKey(a, picture, suffix)
           return ARGV[a + 16] .. 'cp:{p:' .. picture .. '}:' .. suffix
-        end
-        local function raise(k, member, a)
-          redis.call('ZADD', k, 'GT', ARGV[a + 5], member)
-          if ARGV[a + 9] == '1' then
-            redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[a + 6])
-            redis.call('ZREMRANGEBYRANK', k, 0, ARGV[a + 7])
-          end
-          redis.call('PEXPIRE', k, ARGV[a + 8])
         end
         local function record(a, fresh)
           if not fresh then return end
