@@ -247,18 +247,17 @@ public static partial class WorkerDoctor
     /// <summary>Redis (PING, with the worker's security settings) when <c>Redis:Configuration</c> is set.</summary>
     public static async Task<DependencyCheck> CheckRedisAsync(RedisOptions redis, TimeSpan timeout)
     {
-        if (redis.Configuration is not { Length: > 0 } configuration)
+        if (redis.Configuration is not { Length: > 0 })
             return new("redis", CheckStatus.Ok, "not configured (Redis:Configuration empty: decisions not cached, banks off)");
         const string fix = "check Redis:Configuration (--redis), the network and Redis:Security; or leave it empty to run without cache and banks";
         try
         {
-            var options = RedisConnector.CreateOptions(configuration, redis.Security);
-            options.ConnectTimeout = (int)timeout.TotalMilliseconds;
-            options.AbortOnConnectFail = true;
-            options.ConnectRetry = 1;
-            using var connection = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
-            await connection.GetDatabase().PingAsync().ConfigureAwait(false);
-            return new("redis", CheckStatus.Ok, $"PONG from {string.Join(", ", options.EndPoints)}");
+            var (connection, endpoints) = await ConnectOnceAsync(redis, timeout).ConfigureAwait(false);
+            using (connection)
+            {
+                await connection.GetDatabase().PingAsync().ConfigureAwait(false);
+                return new("redis", CheckStatus.Ok, $"PONG from {endpoints}");
+            }
         }
         catch (Exception e) when (e is RedisException or InvalidOperationException or ArgumentException or TimeoutException)
         {
@@ -275,11 +274,8 @@ public static partial class WorkerDoctor
         if (!banks.Snapshots) return new(name, CheckStatus.Ok, "not used (Banks:Snapshots=false: workers scan every bank at start)");
         try
         {
-            var options = RedisConnector.CreateOptions(redis.Configuration!, redis.Security);
-            options.ConnectTimeout = (int)timeout.TotalMilliseconds;
-            options.AbortOnConnectFail = true;
-            options.ConnectRetry = 1;
-            using var connection = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
+            var (connection, _) = await ConnectOnceAsync(redis, timeout).ConfigureAwait(false);
+            using var owned = connection;
             var store = new RedisBankStore(connection, banks.KeyPrefix);
             var big = (await store.ListAsync().ConfigureAwait(false)).Where(b => b.Count >= banks.SnapshotMinEntries).ToList();
             var missing = new List<string>();
@@ -295,6 +291,16 @@ public static partial class WorkerDoctor
         {
             return new(name, CheckStatus.Warn, $"not checked: {Shorten(e.Message)}");
         }
+    }
+
+    // One connection attempt with the worker's security settings, bounded by the doctor's timeout; and the endpoints tried.
+    private static async Task<(ConnectionMultiplexer Connection, string Endpoints)> ConnectOnceAsync(RedisOptions redis, TimeSpan timeout)
+    {
+        var options = RedisConnector.CreateOptions(redis.Configuration!, redis.Security);
+        options.ConnectTimeout = (int)timeout.TotalMilliseconds;
+        options.AbortOnConnectFail = true;
+        options.ConnectRetry = 1;
+        return (await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false), string.Join(", ", options.EndPoints));
     }
 
     private static string Shorten(string text)
