@@ -63,8 +63,8 @@ internal static unsafe partial class HugePageMemory
         long stripes = (bytes + PrefaultStripe - 1) / PrefaultStripe;
         Parallel.For(0L, stripes, s =>
         {
-            byte* from = block + s * PrefaultStripe, to = block + Math.Min(bytes, (s + 1) * PrefaultStripe);
-            for (byte* page = from; page < to; page += 4096) *page = 0;
+            long from = s * PrefaultStripe;
+            PrefaultOnThisThread(block + from, Math.Min(bytes, from + PrefaultStripe) - from);
         });
     }
 
