@@ -405,37 +405,30 @@ internal static class BankCommand
                     Console.Out.WriteLine(Describe(name, info));
                     return ExitCodes.Ok;
                 }
-                string owner = $"bank-snapshot:{Environment.MachineName}:{Environment.ProcessId}";
-                if (!await store.TryLockSnapshotAsync(name, owner, TimeSpan.FromMinutes(30)))
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                bool locked;
+                BankSnapshotInfo? written;
+                try
+                {
+                    (locked, written) = await store.WriteSnapshotLockedAsync(name, $"bank-snapshot:{Environment.MachineName}:{Environment.ProcessId}", ct);
+                }
+                catch (InvalidDataException e)
+                {
+                    Console.Error.WriteLine($"moderation bank snapshot: {e.Message}");
+                    return ExitCodes.Failure;
+                }
+                if (!locked)
                 {
                     Console.Error.WriteLine($"moderation bank snapshot: another writer holds {store.SnapshotLockKey(name)} (a worker writing one now?); try again later");
                     return ExitCodes.Failure;
                 }
-                try
+                if (written is null)
                 {
-                    var clock = System.Diagnostics.Stopwatch.StartNew();
-                    BankSnapshotInfo? written;
-                    try
-                    {
-                        written = await store.WriteSnapshotAsync(name, null, ct);
-                    }
-                    catch (InvalidDataException e)
-                    {
-                        Console.Error.WriteLine($"moderation bank snapshot: {e.Message}");
-                        return ExitCodes.Failure;
-                    }
-                    if (written is null)
-                    {
-                        Console.Error.WriteLine($"moderation bank snapshot: {name} was emptied or changed more than {RedisBankStore.MaxDeltaSpan} times while it was read; nothing published, try again");
-                        return ExitCodes.Failure;
-                    }
-                    Console.Out.WriteLine($"{Describe(name, written)}; written in {clock.Elapsed.TotalSeconds:0.0} s");
-                    return ExitCodes.Ok;
+                    Console.Error.WriteLine($"moderation bank snapshot: {name} was emptied or changed more than {RedisBankStore.MaxDeltaSpan} times while it was read; nothing published, try again");
+                    return ExitCodes.Failure;
                 }
-                finally
-                {
-                    await store.ReleaseSnapshotLockAsync(name, owner);
-                }
+                Console.Out.WriteLine($"{Describe(name, written)}; written in {clock.Elapsed.TotalSeconds:0.0} s");
+                return ExitCodes.Ok;
             });
         });
         return command;

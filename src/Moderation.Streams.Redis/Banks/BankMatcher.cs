@@ -64,7 +64,6 @@ public sealed class BankMatcher : IAsyncDisposable
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
     // A snapshot with no more changed ids than this (or the share of the bank the options allow) is kept.
     private const int SnapshotMinChanged = 1000;
-    private static readonly TimeSpan SnapshotLockHold = TimeSpan.FromMinutes(30);
 
     public BankMatcher(RedisBankStore store, BankMatcherOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
@@ -335,33 +334,19 @@ public sealed class BankMatcher : IAsyncDisposable
         }
     }
 
-    // A first load from the bank's snapshot: its blocks by column into a loader, less the entries changed since, plus those
-    // as they are now. Null without a usable snapshot (none, another epoch, a block missing or damaged: scanned instead).
+    // A first load from the bank's snapshot: its blocks by column into a loader (sized from the manifest once it is read, so
+    // the index's memory is faulted in while the blocks come). Null without a usable snapshot (then scanned).
     private async Task<((long Version, DateTimeOffset? ChangedAt), LiveBankIndex.Loader, BankSnapshotRead?)?> FromSnapshotAsync(
         RedisBankStore store, string bank, string? epoch, CancellationToken ct)
     {
-        if (!_options.Snapshots) return null;
         LiveBankIndex.Loader? loader = null;
         try
         {
-            // Sized from the manifest once it is read (the index's memory is faulted in while the blocks come).
-            var read = await store.ReadSnapshotAsync(bank, epoch, block => loader!.Add(block), ct,
-                info => loader = _live.BeginLoad(bank, (int)Math.Min(int.MaxValue / 32, info.Entries + info.Changed + 1024))).ConfigureAwait(false);
-            if (read is null || loader is null)
-            {
-                loader?.Abandon();
-                return null;
-            }
-            foreach (var entry in (await store.ReadEntriesAsync(bank, read.ChangedIds).ConfigureAwait(false)).Values)
-                if (entry is not null) loader.Add(entry);
-            RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "read"));
-            return ((read.Version, read.ChangedAt), loader, read);
-        }
-        catch (InvalidDataException e)
-        {
+            var read = await ReadSnapshotAsync(store, bank, epoch,
+                info => loader = _live.BeginLoad(bank, (int)Math.Min(int.MaxValue / 32, info.Entries + info.Changed + 1024)),
+                block => loader!.Add(block), entry => loader!.Add(entry), ct).ConfigureAwait(false);
+            if (read is not null && loader is not null) return ((read.Version, read.ChangedAt), loader, read);
             loader?.Abandon();
-            RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "unreadable"));
-            _logger.LogWarning("Hash bank {Bank} snapshot not usable ({Message}): reading the bank whole", bank, e.Message);
             return null;
         }
         catch
@@ -369,6 +354,29 @@ public sealed class BankMatcher : IAsyncDisposable
             // Retried from the start (the store's resilience pipeline): nothing of this attempt is kept.
             loader?.Abandon();
             throw;
+        }
+    }
+
+    // The bank as its snapshot makes it: the blocks (the entries changed since skipped) to `block`, then those entries as they
+    // are now to `current`. Null when snapshots are off, or the bank has none (or one of another epoch), or one that cannot
+    // be read (a block missing or damaged: warned and counted; the caller scans instead).
+    private async Task<BankSnapshotRead?> ReadSnapshotAsync(RedisBankStore store, string bank, string? epoch, Action<BankSnapshotInfo> begin,
+        Action<BankSnapshotBlock> block, Action<BankEntry> current, CancellationToken ct)
+    {
+        if (!_options.Snapshots) return null;
+        try
+        {
+            if (await store.ReadSnapshotAsync(bank, epoch, block, ct, begin).ConfigureAwait(false) is not { } read) return null;
+            foreach (var entry in (await store.ReadEntriesAsync(bank, read.ChangedIds).ConfigureAwait(false)).Values)
+                if (entry is not null) current(entry);
+            RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "read"));
+            return read;
+        }
+        catch (InvalidDataException e)
+        {
+            RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "unreadable"));
+            _logger.LogWarning("Hash bank {Bank} snapshot not usable ({Message}): reading the bank whole", bank, e.Message);
+            return null;
         }
     }
 
@@ -419,29 +427,16 @@ public sealed class BankMatcher : IAsyncDisposable
     // A bank read whole into a list (the index holds other banks): from its snapshot when there is one (true), else scanned.
     private async Task<(BankCopy, bool)> ReadCopyAsync(RedisBankStore store, string bank, string? epoch, CancellationToken ct)
     {
-        if (_options.Snapshots && await store.GetSnapshotInfoAsync(bank).ConfigureAwait(false) is { } info && info.Epoch == epoch)
-        {
-            var entries = new List<BankEntry>((int)Math.Min(int.MaxValue / 32, info.Entries));
-            try
+        var entries = new List<BankEntry>();
+        var read = await ReadSnapshotAsync(store, bank, epoch, info => entries.Capacity = (int)Math.Min(int.MaxValue / 32, info.Entries + info.Changed),
+            block =>
             {
-                if (await store.ReadSnapshotAsync(bank, epoch, block =>
-                    {
-                        for (int i = 0; i < block.Count; i++)
-                            if (!block.IsSkipped(i)) entries.Add(block.EntryAt(bank, i));
-                    }, ct).ConfigureAwait(false) is { } read)
-                {
-                    entries.AddRange((await store.ReadEntriesAsync(bank, read.ChangedIds).ConfigureAwait(false)).Values.OfType<BankEntry>());
-                    RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "read"));
-                    return (new BankCopy(read.Version, read.ChangedAt, entries), true);
-                }
-            }
-            catch (InvalidDataException e)
-            {
-                RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "unreadable"));
-                _logger.LogWarning("Hash bank {Bank} snapshot not usable ({Message}): reading the bank whole", bank, e.Message);
-            }
-        }
-        return (await store.ReadAsync(bank, ct).ConfigureAwait(false), false);
+                for (int i = 0; i < block.Count; i++)
+                    if (!block.IsSkipped(i)) entries.Add(block.EntryAt(bank, i));
+            }, entries.Add, ct).ConfigureAwait(false);
+        return read is not null
+            ? (new BankCopy(read.Version, read.ChangedAt, entries), true)
+            : (await store.ReadAsync(bank, ct).ConfigureAwait(false), false);
     }
 
     // In the background, one round at a time: for each bank big enough, a new snapshot when it has none or too many
@@ -466,22 +461,15 @@ public sealed class BankMatcher : IAsyncDisposable
             {
                 var info = await _store.GetSnapshotInfoAsync(bank).ConfigureAwait(false);
                 if (info is not null && info.Changed <= Math.Max(SnapshotMinChanged, entries * _options.SnapshotRefreshShare)) continue;
-                if (!await _store.TryLockSnapshotAsync(bank, _owner, SnapshotLockHold).ConfigureAwait(false)) continue;
-                try
-                {
-                    long started = _time.GetTimestamp();
-                    var written = await _store.WriteSnapshotAsync(bank, null, ct).ConfigureAwait(false);
-                    RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, written is null ? "abandoned" : "written"));
-                    if (written is null)
-                        _logger.LogInformation("Hash bank {Bank} snapshot abandoned (the bank changed too much while it was written); the next full re-read tries again", bank);
-                    else
-                        _logger.LogInformation("Hash bank {Bank} snapshot written: {Entries} entries as of version {Version}, {Blocks} blocks, {MiB:0.0} MiB, in {Seconds:0.0} s",
-                            bank, written.Entries, written.Version, written.Blocks, written.Bytes / 1048576.0, _time.GetElapsedTime(started).TotalSeconds);
-                }
-                finally
-                {
-                    await _store.ReleaseSnapshotLockAsync(bank, _owner).ConfigureAwait(false);
-                }
+                long started = _time.GetTimestamp();
+                var (locked, written) = await _store.WriteSnapshotLockedAsync(bank, _owner, ct).ConfigureAwait(false);
+                if (!locked) continue; // another worker writes it
+                RedisTelemetry.BankSnapshots.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, written is null ? "abandoned" : "written"));
+                if (written is null)
+                    _logger.LogInformation("Hash bank {Bank} snapshot abandoned (the bank changed too much while it was written); the next full re-read tries again", bank);
+                else
+                    _logger.LogInformation("Hash bank {Bank} snapshot written: {Entries} entries as of version {Version}, {Blocks} blocks, {MiB:0.0} MiB, in {Seconds:0.0} s",
+                        bank, written.Entries, written.Version, written.Blocks, written.Bytes / 1048576.0, _time.GetElapsedTime(started).TotalSeconds);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {

@@ -66,9 +66,9 @@ public sealed partial class RedisBankStore
 
     /// <summary>Writes a new snapshot of the bank from a whole scan and publishes it; null when there was nothing to
     /// publish (no such bank, or the bank was emptied, or changed more than <see cref="MaxDeltaSpan"/> times, during the
-    /// scan: try again later). <paramref name="progress"/> is told the entries scanned so far.</summary>
+    /// scan: try again later).</summary>
     /// <exception cref="InvalidDataException">The scan does not add up to the bank (see the remarks in the code); nothing published.</exception>
-    public async Task<BankSnapshotInfo?> WriteSnapshotAsync(string bank, Action<long>? progress = null, CancellationToken ct = default)
+    public async Task<BankSnapshotInfo?> WriteSnapshotAsync(string bank, CancellationToken ct = default)
     {
         BankNames.Validate(bank);
         var db = _redis.GetDatabase();
@@ -102,7 +102,6 @@ public sealed partial class RedisBankStore
                 }
                 // Held in the bank but not readable: not in the snapshot, as a reader of the bank would not load it either.
                 foreach (var undecodable in page.Undecodable ?? []) scannedIds.Add(IdFingerprint(undecodable));
-                progress?.Invoke(entries);
             }
             if (writer.Count > 0) await FlushAsync().ConfigureAwait(false);
             while (pending.Count > 0) await pending.Dequeue().ConfigureAwait(false);
@@ -123,7 +122,8 @@ public sealed partial class RedisBankStore
                 // against what the bank holds, both as of `current` (the transaction below is conditional on it).
                 var changedIds = changes.Ids.ToArray();
                 var length = db.HashLengthAsync(EntriesKey(bank));
-                long present = await CountPresentAsync(db, bank, changedIds).ConfigureAwait(false);
+                // (Present whatever their values: an undecodable field counts in HLEN as in the scan's fingerprints.)
+                long present = (await FieldsAsync(db, bank, changedIds).ConfigureAwait(false)).Count(v => !v.IsNull);
                 long reconstructed = distinct - changedIds.Count(c => Array.BinarySearch(scanned, IdFingerprint(c)) >= 0) + present;
                 long held = await length.ConfigureAwait(false);
                 if (reconstructed != held)
@@ -170,18 +170,6 @@ public sealed partial class RedisBankStore
     }
 
     private static ulong IdFingerprint(string id) => System.IO.Hashing.XxHash3.HashToUInt64(System.Text.Encoding.UTF8.GetBytes(id));
-
-    // How many of the ids the bank holds now (whatever their values).
-    private async Task<long> CountPresentAsync(IDatabase db, string bank, string[] ids)
-    {
-        long present = 0;
-        for (int start = 0; start < ids.Length; start += BatchSize)
-        {
-            var fields = ids[start..Math.Min(ids.Length, start + BatchSize)].Select(i => (RedisValue)i).ToArray();
-            present += (await db.HashGetAsync(EntriesKey(bank), fields).ConfigureAwait(false)).Count(v => !v.IsNull);
-        }
-        return present;
-    }
 
     /// <summary>Reads the bank's snapshot: hands each block to <paramref name="each"/> in order (decoded on other cores,
     /// the entries changed since marked skipped; a block is valid only during the call), and returns the version it makes up to together with the changed
@@ -231,20 +219,8 @@ public sealed partial class RedisBankStore
         {
             // Leased from the client's buffer pool and read in place by the block until the loop above disposes it. A block
             // that times out (a few MiB on a busy server) is asked for again, as a scan page is.
-            Lease<byte>? lease;
-            for (int attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    lease = await db.StringGetLeaseAsync(SnapshotBlockKey(bank, info.Id, b)).ConfigureAwait(false);
-                    break;
-                }
-                catch (RedisTimeoutException) when (attempt < PageAttempts)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(100 << attempt), ct).ConfigureAwait(false);
-                }
-            }
-            var value = lease ?? throw new InvalidDataException($"bank {bank} snapshot {info.Id}: block {b} of {info.Blocks} is missing");
+            var value = await AgainOnTimeoutAsync(() => db.StringGetLeaseAsync(SnapshotBlockKey(bank, info.Id, b)), ct).ConfigureAwait(false)
+                ?? throw new InvalidDataException($"bank {bank} snapshot {info.Id}: block {b} of {info.Blocks} is missing");
             try
             {
                 return await Task.Run(() =>
@@ -259,6 +235,25 @@ public sealed partial class RedisBankStore
                 value.Dispose();
                 throw;
             }
+        }
+    }
+
+    /// <summary>How long a snapshot writer holds the bank's lock at most (a writer that dies frees it then).</summary>
+    public static readonly TimeSpan SnapshotLockHold = TimeSpan.FromMinutes(30);
+
+    /// <summary>Writes a snapshot (<see cref="WriteSnapshotAsync"/>) as <paramref name="owner"/> of the bank's snapshot lock,
+    /// so one writer of many does; <c>Locked</c> false when another writer holds it (nothing written). The lock is given
+    /// back however the write ends.</summary>
+    public async Task<(bool Locked, BankSnapshotInfo? Written)> WriteSnapshotLockedAsync(string bank, string owner, CancellationToken ct = default)
+    {
+        if (!await TryLockSnapshotAsync(bank, owner, SnapshotLockHold).ConfigureAwait(false)) return (false, null);
+        try
+        {
+            return (true, await WriteSnapshotAsync(bank, ct).ConfigureAwait(false));
+        }
+        finally
+        {
+            await ReleaseSnapshotLockAsync(bank, owner).ConfigureAwait(false);
         }
     }
 

@@ -261,13 +261,18 @@ public sealed partial class RedisBankStore
     /// <summary>Times a page of a whole read is asked for before the read fails.</summary>
     public const int PageAttempts = 4;
 
-    private static async Task<RedisResult> PageAsync(IDatabase db, RedisKey key, string cursor, CancellationToken ct)
+    private static Task<RedisResult> PageAsync(IDatabase db, RedisKey key, string cursor, CancellationToken ct) =>
+        AgainOnTimeoutAsync(() => db.ExecuteAsync("HSCAN", key, cursor, "COUNT", ScanPageSize), ct);
+
+    // One piece of a whole read (a scan page, a snapshot block) asked for again when it times out, up to PageAttempts
+    // times with a growing pause: a long read on a busy server does not start over for one slow reply.
+    private static async Task<T> AgainOnTimeoutAsync<T>(Func<Task<T>> read, CancellationToken ct)
     {
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                return await db.ExecuteAsync("HSCAN", key, cursor, "COUNT", ScanPageSize).ConfigureAwait(false);
+                return await read().ConfigureAwait(false);
             }
             catch (RedisTimeoutException) when (attempt < PageAttempts)
             {
@@ -321,22 +326,29 @@ public sealed partial class RedisBankStore
     {
         BankNames.Validate(bank);
         ArgumentNullException.ThrowIfNull(ids);
-        var db = _redis.GetDatabase();
         var all = ids.ToArray();
-        var reads = new List<(int Start, Task<RedisValue[]> Values)>();
-        for (int start = 0; start < all.Length; start += BatchSize)
-        {
-            var fields = Array.ConvertAll(all[start..Math.Min(all.Length, start + BatchSize)], i => (RedisValue)i);
-            reads.Add((start, db.HashGetAsync(EntriesKey(bank), fields)));
-        }
+        var values = await FieldsAsync(_redis.GetDatabase(), bank, all).ConfigureAwait(false);
         var found = new Dictionary<string, BankEntry?>(all.Length, StringComparer.Ordinal);
-        foreach (var (start, read) in reads)
-        {
-            var values = await read.ConfigureAwait(false);
-            for (int i = 0; i < values.Length; i++)
-                found[all[start + i]] = values[i].IsNull ? null : Decode(bank, all[start + i], values[i]);
-        }
+        for (int i = 0; i < all.Length; i++)
+            found[all[i]] = values[i].IsNull ? null : Decode(bank, all[i], values[i]);
         return found;
+    }
+
+    // The raw values of these fields of the bank's hash, in their order (null where absent): HMGETs of BatchSize, pipelined.
+    private async Task<RedisValue[]> FieldsAsync(IDatabase db, string bank, string[] ids)
+    {
+        var reads = new List<Task<RedisValue[]>>();
+        for (int start = 0; start < ids.Length; start += BatchSize)
+            reads.Add(db.HashGetAsync(EntriesKey(bank), Array.ConvertAll(ids[start..Math.Min(ids.Length, start + BatchSize)], i => (RedisValue)i)));
+        var values = new RedisValue[ids.Length];
+        int at = 0;
+        foreach (var read in reads)
+        {
+            var batch = await read.ConfigureAwait(false);
+            batch.CopyTo(values, at);
+            at += batch.Length;
+        }
+        return values;
     }
 
     /// <summary>Writes one change: <paramref name="change"/>, the version bumped to the next, when, and the change's

@@ -67,7 +67,7 @@ internal static class BankStoreBench
 
             // The snapshot one worker writes after such a scan (here written directly), and a worker starting from it.
             var writing = Stopwatch.StartNew();
-            var snapshot = await store.WriteSnapshotAsync(Bank, null, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("the snapshot was not published");
+            var snapshot = await store.WriteSnapshotAsync(Bank, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("the snapshot was not published");
             writing.Stop();
             output.WriteLine(FormattableString.Invariant(
                 $"snapshot: {snapshot.Entries:N0} entries in {snapshot.Blocks} blocks, {snapshot.Bytes / 1048576.0:0} MiB in Redis ({snapshot.Bytes / (double)Math.Max(1, snapshot.Entries):0} bytes per hash), written in {writing.Elapsed.TotalSeconds:0.0} s"));
