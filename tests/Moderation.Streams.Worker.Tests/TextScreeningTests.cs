@@ -15,7 +15,9 @@ public sealed class TextScreeningTests
 
     private static async Task ImportAsync(EmbeddedStack stack, string bank, string kind, string csv, float? threshold = null)
     {
-        await using var redis = await RedisConnector.ConnectAsync(stack.Redis.Configuration);
+        // The test's own writes (not the worker's): as the other tests that set a bank up on a busy machine, long timeouts
+        // (a meaning bank's import waited over 1 s for Garnet once while the worker embedded texts on both cores).
+        await using var redis = await RedisConnector.ConnectAsync(stack.Redis.Configuration + ",syncTimeout=15000,asyncTimeout=15000");
         await new RedisTextBankStore(redis).ImportAsync(bank, kind, new StringReader(csv), threshold: threshold);
     }
 
