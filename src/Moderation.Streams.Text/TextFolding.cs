@@ -8,10 +8,11 @@ internal readonly record struct FoldedUnit(int CodePoint, int Start, int End);
 
 /// <summary>
 /// The first step of <see cref="NormalizedText"/>: each code point of the original text, on its own, becomes zero or
-/// more code points that compare as a reader sees them. Upper case to lower case; confusable letters of other scripts
-/// to the Latin letter they look like (<see cref="Confusables"/>); Latin letters with diacritics, compatibility forms
-/// (fullwidth, ligatures, mathematical, circled, superscript letters) and typographic punctuation to ASCII
-/// (AnyAscii's per-code-point transliteration: NFKC is not available, the product runs with invariant globalization);
+/// more code points that compare as a reader sees them. Upper case to lower case; Latin letters with diacritics,
+/// compatibility forms (fullwidth, ligatures, mathematical, circled, superscript letters) and typographic punctuation
+/// to ASCII (AnyAscii's per-code-point transliteration: NFKC is not available, the product runs with invariant
+/// globalization); then characters of other scripts that Unicode's TR39 table says look like Latin letters or digits
+/// to those (<see cref="Confusables"/>);
 /// format characters (zero-width, bidi controls, soft hyphen), combining marks and invisible fillers removed.
 /// Working code point by code point keeps the offset of every folded code point in the original text.
 /// </summary>
@@ -46,15 +47,15 @@ internal static class TextFolding
             return;
         }
         if (IsInvisible(rune)) return;
-        if (Confusables.TryFold(rune.Value, out char latin) || Confusables.TryFold(Rune.ToLowerInvariant(rune).Value, out latin))
-        {
-            units.Add(new FoldedUnit(latin, start, end));
-            return;
-        }
         if (IsLatinOrCompatibility(rune.Value))
         {
             var ascii = AnyAscii.Transliteration.Transliterate(rune);
             foreach (byte b in ascii) units.Add(new FoldedUnit(char.ToLowerInvariant((char)b), start, end));
+            return;
+        }
+        if (Confusables.TryFold(rune.Value, out var latin))
+        {
+            foreach (char c in latin) units.Add(new FoldedUnit(c, start, end));
             return;
         }
         var lower = Rune.ToLowerInvariant(rune);
