@@ -4,7 +4,7 @@ using Moderation.Streams.Redis.Tests.Servers;
 
 namespace Moderation.Streams.Cli.Tests;
 
-/// <summary><c>bench e2e</c> and <c>bench soak</c> run as users run them, at their smallest sizes: what they print and
+/// <summary><c>bench e2e</c>, <c>bench captions</c> and <c>bench soak</c> run as users run them, at their smallest sizes: what they print and
 /// their exit codes (never how fast anything was).</summary>
 public sealed partial class EndToEndBenchTests
 {
@@ -47,6 +47,32 @@ public sealed partial class EndToEndBenchTests
         Assert.Contains(bench.StdoutLines, l => l.Contains("latency at half load", StringComparison.Ordinal) && l.Contains("p99", StringComparison.Ordinal));
     }
 
+    [GeneratedRegex(@"^\[ *[0-9.]+s\] (?<set>terms\+domains(\+meaning)?), round (?<round>\d), (?<arm>with captions|without captions) *: [0-9.]+ uploads/s \([0-9.]+ s; text reasons (?<text>\d+), cached 0, dlq 0;")]
+    private static partial Regex CaptionPhaseLine();
+
+    [Fact]
+    public async Task Bench_captions_measures_image_uploads_with_and_without_captions_for_both_bank_sets()
+    {
+        using var bench = await CliProcess.RunAsync(["bench", "captions", "--uploads", "8", "--rounds", "2", "--terms", "40", "--domains", "100", "--texts", "10"],
+            deadline: TimeSpan.FromSeconds(400), ct: Ct);
+
+        Assert.Equal(0, await bench.WaitForExitAsync(ct: Ct));
+        var ratios = Ratios(bench);
+        Assert.Equal(["e2e_with_captions_vs_without", "e2e_with_term_domain_captions_vs_without"], ratios.Keys.Order());
+        Assert.All(ratios.Values, v => Assert.True(v > 0, bench.Transcript()));
+        Assert.StartsWith("RATIO ", bench.StdoutLines[^1], StringComparison.Ordinal);
+        // Two bank sets × two rounds × two arms, the rounds alternating which arm goes first; of every 8 captions 4 carry a
+        // planted term or link (each must give a text reason), and uploads without a caption never get one.
+        var phases = bench.StdoutLines.Select(l => CaptionPhaseLine().Match(l)).Where(m => m.Success).ToList();
+        Assert.Equal(8, phases.Count);
+        Assert.Equal(["without captions", "with captions", "with captions", "without captions"], phases.Take(4).Select(m => m.Groups["arm"].Value));
+        Assert.All(phases, m => Assert.True(m.Groups["arm"].Value == "with captions"
+            ? int.Parse(m.Groups["text"].Value, CultureInfo.InvariantCulture) >= 4
+            : m.Groups["text"].Value == "0", bench.Transcript()));
+        Assert.Equal(4, phases.Count(m => m.Groups["set"].Value == "terms+domains+meaning"));
+        Assert.Contains(bench.StdoutLines, l => l.Contains("meaning bank of 10 texts imported and embedded by the worker in", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Bench_soak_samples_rss_and_gc_heap_and_reports_start_up()
     {
@@ -70,6 +96,7 @@ public sealed partial class EndToEndBenchTests
     [Theory]
     [InlineData("e2e")]
     [InlineData("soak")]
+    [InlineData("captions")]
     public async Task Without_redis_server_on_path_the_bench_refuses_in_one_line(string verb)
     {
         using var bench = await CliProcess.RunAsync(["bench", verb], new Dictionary<string, string?> { ["PATH"] = "/nonexistent" }, ct: Ct);
@@ -86,6 +113,9 @@ public sealed partial class EndToEndBenchTests
     [InlineData("e2e", "--workers", "0")]
     [InlineData("soak", "--minutes", "0")]
     [InlineData("soak", "--pictures", "1")]
+    [InlineData("captions", "--rounds", "0")]
+    [InlineData("captions", "--texts", "-1")]
+    [InlineData("captions", "--set", "no-equals-sign")]
     public async Task Bad_options_are_usage_errors(string verb, string option, string value)
     {
         using var bench = await CliProcess.RunAsync(["bench", verb, option, value], ct: Ct);

@@ -18,6 +18,7 @@ internal static class BenchCommand
         command.Subcommands.Add(ShadowBench.Create());
         command.Subcommands.Add(VideoBench.Create());
         command.Subcommands.Add(TextBench.Create());
+        command.Subcommands.Add(CaptionsBench.Create());
         command.Subcommands.Add(E2eBench.Create());
         command.Subcommands.Add(SoakBench.Create());
         return command;

@@ -36,17 +36,7 @@ internal static class E2eBench
         };
         command.SetAction(async (parse, ct) =>
         {
-            var settings = new Dictionary<string, string>();
-            foreach (var pair in parse.GetValue(set) ?? [])
-            {
-                int eq = pair.IndexOf('=');
-                if (eq <= 0)
-                {
-                    Console.Error.WriteLine($"moderation bench e2e: --set takes KEY=VALUE, not '{pair}'");
-                    return ExitCodes.Usage;
-                }
-                settings[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
-            }
+            if (WorkerSettings("e2e", parse.GetValue(set)) is not { } settings) return ExitCodes.Usage;
             var s = new Settings(parse.GetValue(uploads), parse.GetValue(workers), parse.GetValue(partitions), parse.GetValue(redis), parse.GetValue(model)!,
                 TimeSpan.FromSeconds(parse.GetValue(stageSeconds)), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(longCommit), parse.GetValue(hitUploads), settings);
             if (s.Uploads is < 4 or > 100_000 || s.Workers is < 1 or > 16 || s.Partitions is < 1 or > 256 || s.StageWindow <= TimeSpan.Zero || s.Timeout <= TimeSpan.Zero || s.LongCommitSeconds < 0 || s.HitUploads is < 1 or > 10_000_000)
@@ -57,6 +47,23 @@ internal static class E2eBench
             return await PipelineUnderTest.RunGuardedAsync("e2e", s.Model, s.Redis, () => RunAsync(s, ct));
         });
         return command;
+    }
+
+    /// <summary>The <c>--set KEY=VALUE</c> worker settings; null (after one line on stderr) when one has no <c>=</c>.</summary>
+    internal static Dictionary<string, string>? WorkerSettings(string verb, string[]? pairs)
+    {
+        var settings = new Dictionary<string, string>();
+        foreach (var pair in pairs ?? [])
+        {
+            int eq = pair.IndexOf('=');
+            if (eq <= 0)
+            {
+                Console.Error.WriteLine($"moderation bench {verb}: --set takes KEY=VALUE, not '{pair}'");
+                return null;
+            }
+            settings[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
+        }
+        return settings;
     }
 
     private sealed record Settings(int Uploads, int Workers, int Partitions, string? Redis, string Model, TimeSpan StageWindow, TimeSpan Timeout,

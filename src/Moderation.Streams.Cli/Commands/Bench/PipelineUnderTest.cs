@@ -75,11 +75,14 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
     /// <summary>Telemetry base address of each running worker (for <c>/metrics</c> and <c>/readyz</c>).</summary>
     public List<Uri> Telemetry { get; } = [];
 
-    private readonly record struct Outcome(long At, bool Cached, bool Dlq);
+    private readonly record struct Outcome(long At, bool Cached, bool Dlq, bool TextMatched);
 
     /// <summary>What one phase measured.</summary>
     public sealed record Phase(int Uploads, TimeSpan Elapsed, double[] LatenciesMs, int Cached, int Dlq, TimeSpan Published)
     {
+        /// <summary>Decisions with a text reason (a caption matched a text bank).</summary>
+        public int TextMatched { get; init; }
+
         public double PerSecond => Uploads / Elapsed.TotalSeconds;
 
         public double Percentile(double q) => BenchReport.Percentile(LatenciesMs, q);
@@ -225,7 +228,7 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
         long last = outcomes.Max(o => o.At);
         var latencies = ids.Select(id => Ms(_outcomes[id].At - _sentAt[id])).ToArray();
         return new Phase(ids.Length, TimeSpan.FromSeconds((last - start) / (double)Stopwatch.Frequency), latencies,
-            outcomes.Count(o => o.Cached), outcomes.Count(o => o.Dlq), published);
+            outcomes.Count(o => o.Cached), outcomes.Count(o => o.Dlq), published) { TextMatched = outcomes.Count(o => o.TextMatched) };
     }
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
@@ -254,13 +257,18 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
             if (r?.Message?.Key is not { } key) continue;
             long at = _clock.ElapsedTicks;
             bool dlq = r.Topic == Topics.Dlq;
-            bool cached = false;
+            bool cached = false, text = false;
             if (!dlq)
             {
-                try { cached = DecisionEvent.FromUtf8Json(r.Message.Value).Cached; }
+                try
+                {
+                    var decision = DecisionEvent.FromUtf8Json(r.Message.Value);
+                    cached = decision.Cached;
+                    text = decision.Reasons.Any(reason => reason.Source == "text");
+                }
                 catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException) { }
             }
-            _outcomes.TryAdd(key, new Outcome(at, cached, dlq));
+            _outcomes.TryAdd(key, new Outcome(at, cached, dlq, text));
         }
     }
 

@@ -43,43 +43,14 @@ internal static class TextBench
         return command;
     }
 
-    private static readonly string[] Syllables =
-        ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "qua", "bel", "dor", "fin", "gar", "hul", "jex", "kim", "lur", "mox", "nap", "orb", "pex", "ryn", "sul", "tav", "ulm", "vex", "wyn", "zor"];
-
-    private static readonly string[] Common =
-        ["the", "my", "new", "video", "today", "with", "friends", "love", "this", "day", "best", "summer", "check", "out", "so", "much", "fun", "at", "beach", "look", "what", "we", "made", "for", "you", "and", "our", "trip", "to", "city"];
-
-    private static string Word(Random random, int syllables)
-    {
-        var word = new StringBuilder();
-        for (int i = 0; i < syllables; i++) word.Append(Syllables[random.Next(Syllables.Length)]);
-        return word.ToString();
-    }
-
     private static async Task<int> RunAsync(int termCount, int domainCount, int textCount, int captionCount, TextWriter output, CancellationToken ct)
     {
         var random = new Random(20261206);
-        var termSet = new HashSet<string>(StringComparer.Ordinal);
-        while (termSet.Count < termCount) termSet.Add(random.Next(3) == 0 ? $"{Word(random, 2)} {Word(random, 2)}" : Word(random, 3 + random.Next(2)));
-        var termList = termSet.ToArray();
-        var domainSet = new HashSet<string>(StringComparer.Ordinal);
-        while (domainSet.Count < domainCount) domainSet.Add($"{Word(random, 2 + random.Next(3))}.{(random.Next(2) == 0 ? "com" : "example")}");
-        var domainList = domainSet.ToArray();
+        var corpus = TextCorpus.Generate(termCount, domainCount, captionCount, random);
+        var (termList, domainList, captions, plantedTerms, plantedDomains) = (corpus.Terms, corpus.Domains, corpus.Captions, corpus.PlantedTerms, corpus.PlantedDomains);
 
-        var captions = new string[captionCount];
-        var plantedTerms = new string?[captionCount];
-        var plantedDomains = new string?[captionCount];
-        for (int i = 0; i < captionCount; i++)
-        {
-            var caption = new StringBuilder();
-            if (i % 4 == 1) caption.Append(plantedTerms[i] = termList[random.Next(termList.Length)]).Append(' ');
-            if (i % 4 == 2) caption.Append("https://www.").Append(plantedDomains[i] = domainList[random.Next(domainList.Length)]).Append("/p ");
-            while (caption.Length < 200) caption.Append(Common[random.Next(Common.Length)]).Append(' ');
-            captions[i] = caption.ToString(0, 200);
-        }
-
-        var termBank = TermBank.Load("bench-terms", new StringReader(string.Join('\n', termList.Select((w, i) => $"{w},spam,t{i}"))));
-        var domainBank = DomainBank.Load("bench-domains", new StringReader(string.Join('\n', domainList.Select((w, i) => $"{w},phishing,d{i}"))));
+        var termBank = TermBank.Load("bench-terms", new StringReader(corpus.TermsCsv));
+        var domainBank = DomainBank.Load("bench-domains", new StringReader(corpus.DomainsCsv));
         var matcher = new TextMatcher([termBank], [domainBank]);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"text: {termCount:N0} terms, {domainCount:N0} domains, {textCount:N0} meaning-bank texts; {captionCount:N0} captions of 200 characters ({captionCount / 4:N0} with a planted term, {(captionCount + 1) / 4:N0} with a link); {Environment.ProcessorCount} cores, one used"));
@@ -118,10 +89,9 @@ internal static class TextBench
         {
             using var model = SentenceEmbedder.Load(threads: 1);
             await using var embedder = new BatchedTextEmbedder(model, new DynamicBatcherOptions { MaxBatchSize = 32, MaxQueueDelay = TimeSpan.FromMilliseconds(2), MaxQueued = 4096 }, ownsEmbedder: false);
-            var bankTexts = Enumerable.Range(0, textCount).Select(i =>
-                $"{Common[random.Next(Common.Length)]} {Word(random, 2)} {Common[random.Next(Common.Length)]} {Word(random, 3)} {Common[random.Next(Common.Length)]} {Word(random, 2)} number {i}").ToArray();
+            var bankTexts = TextCorpus.MeaningTexts(textCount, random);
             sw.Restart();
-            var meaningBank = await MeaningBank.BuildAsync("bench-texts", MeaningBank.Parse("bench-texts", new StringReader(string.Join('\n', bankTexts.Select((b, i) => $"{b},spam,m{i}")))),
+            var meaningBank = await MeaningBank.BuildAsync("bench-texts", MeaningBank.Parse("bench-texts", new StringReader(TextCorpus.MeaningCsv(bankTexts))),
                 MeaningBank.DefaultThreshold, embedder, ct: ct);
             double loadSeconds = sw.Elapsed.TotalSeconds;
 
@@ -207,4 +177,58 @@ internal static class TextBench
         }
         return best;
     }
+}
+
+/// <summary>The generated banks and captions of <c>bench text</c> and <c>bench captions</c>: made-up words (so that no
+/// planted entry is found by accident), about 200-character captions of common words, a quarter of them with a planted
+/// bank term, a quarter with a link to a bank domain.</summary>
+internal sealed record TextCorpus(string[] Terms, string[] Domains, string[] Captions, string?[] PlantedTerms, string?[] PlantedDomains)
+{
+    private static readonly string[] Syllables =
+        ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "qua", "bel", "dor", "fin", "gar", "hul", "jex", "kim", "lur", "mox", "nap", "orb", "pex", "ryn", "sul", "tav", "ulm", "vex", "wyn", "zor"];
+
+    private static readonly string[] Common =
+        ["the", "my", "new", "video", "today", "with", "friends", "love", "this", "day", "best", "summer", "check", "out", "so", "much", "fun", "at", "beach", "look", "what", "we", "made", "for", "you", "and", "our", "trip", "to", "city"];
+
+    internal static string Word(Random random, int syllables)
+    {
+        var word = new StringBuilder();
+        for (int i = 0; i < syllables; i++) word.Append(Syllables[random.Next(Syllables.Length)]);
+        return word.ToString();
+    }
+
+    public static TextCorpus Generate(int termCount, int domainCount, int captionCount, Random random)
+    {
+        var termSet = new HashSet<string>(StringComparer.Ordinal);
+        while (termSet.Count < termCount) termSet.Add(random.Next(3) == 0 ? $"{Word(random, 2)} {Word(random, 2)}" : Word(random, 3 + random.Next(2)));
+        var termList = termSet.ToArray();
+        var domainSet = new HashSet<string>(StringComparer.Ordinal);
+        while (domainSet.Count < domainCount) domainSet.Add($"{Word(random, 2 + random.Next(3))}.{(random.Next(2) == 0 ? "com" : "example")}");
+        var domainList = domainSet.ToArray();
+
+        var captions = new string[captionCount];
+        var plantedTerms = new string?[captionCount];
+        var plantedDomains = new string?[captionCount];
+        for (int i = 0; i < captionCount; i++)
+        {
+            var caption = new StringBuilder();
+            if (i % 4 == 1) caption.Append(plantedTerms[i] = termList[random.Next(termList.Length)]).Append(' ');
+            if (i % 4 == 2) caption.Append("https://www.").Append(plantedDomains[i] = domainList[random.Next(domainList.Length)]).Append("/p ");
+            while (caption.Length < 200) caption.Append(Common[random.Next(Common.Length)]).Append(' ');
+            captions[i] = caption.ToString(0, 200);
+        }
+        return new TextCorpus(termList, domainList, captions, plantedTerms, plantedDomains);
+    }
+
+    /// <summary>Meaning-bank texts: short sentences of common and made-up words, each numbered so that all differ.</summary>
+    public static string[] MeaningTexts(int count, Random random) => Enumerable.Range(0, count).Select(i =>
+        $"{Common[random.Next(Common.Length)]} {Word(random, 2)} {Common[random.Next(Common.Length)]} {Word(random, 3)} {Common[random.Next(Common.Length)]} {Word(random, 2)} number {i}").ToArray();
+
+    /// <summary>The banks as the CSV files <c>bank import</c> takes (<c>pattern,category,id</c>; <c>domain,category,id</c>;
+    /// <c>text,category,id</c>).</summary>
+    public string TermsCsv => string.Join('\n', Terms.Select((w, i) => $"{w},spam,t{i}"));
+
+    public string DomainsCsv => string.Join('\n', Domains.Select((w, i) => $"{w},phishing,d{i}"));
+
+    public static string MeaningCsv(string[] texts) => string.Join('\n', texts.Select((b, i) => $"{b},spam,m{i}"));
 }
