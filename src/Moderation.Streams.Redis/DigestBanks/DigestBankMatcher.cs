@@ -8,19 +8,19 @@ namespace Moderation.Streams.Redis.DigestBanks;
 /// <summary>
 /// The worker's copy of the exact file-hash banks, kept in step with <see cref="RedisDigestBankStore"/> by
 /// <see cref="BankCopySync{TBank, TCopy}"/> like the text banks: loaded at start, and a bank read again only when its
-/// version moves (a change message, or the check every <see cref="BankMatcherOptions.RefreshInterval"/>); the others keep
-/// their entries and the index over all of them is rebuilt in memory. A copy older than
+/// version moves (a change message, or the check every <see cref="BankMatcherOptions.RefreshInterval"/>) and indexed
+/// alone; the others keep their indexes, which <see cref="DigestIndex.Combine"/> joins without building them again. A copy older than
 /// <see cref="BankMatcherOptions.MaxStaleness"/> (or none at all) is not trusted: <see cref="Current"/> is then null.
 /// </summary>
 public sealed class DigestBankMatcher : IAsyncDisposable
 {
-    private readonly BankCopySync<IReadOnlyList<DigestEntry>, DigestIndex> _sync;
+    private readonly BankCopySync<DigestIndex, DigestIndex> _sync;
 
     public DigestBankMatcher(RedisDigestBankStore store, BankMatcherOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(store);
-        _sync = new BankCopySync<IReadOnlyList<DigestEntry>, DigestIndex>(new Source(store),
-            banks => new DigestIndex(banks.SelectMany(b => b.Value)), "Exact file-hash banks", "digest", options, logger, time);
+        _sync = new BankCopySync<DigestIndex, DigestIndex>(new Source(store),
+            banks => DigestIndex.Combine(banks.Select(b => b.Value)), "Exact file-hash banks", "digest", options, logger, time);
     }
 
     public bool IsAvailable => _sync.IsAvailable;
@@ -30,8 +30,8 @@ public sealed class DigestBankMatcher : IAsyncDisposable
 
     public IReadOnlyDictionary<string, long> Versions => _sync.Versions;
 
-    /// <summary>Every bank's entries (a bank whose version did not move is the same list after a sync).</summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<DigestEntry>> Banks => _sync.Banks;
+    /// <summary>Every bank's own index (a bank whose version did not move is the same object after a sync).</summary>
+    public IReadOnlyDictionary<string, DigestIndex> Banks => _sync.Banks;
 
     /// <summary>Loads the banks (waiting at most <paramref name="initialLoadTimeout"/>; an unreachable store is not an
     /// error), subscribes to changes and starts the sync loop.</summary>
@@ -45,7 +45,7 @@ public sealed class DigestBankMatcher : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _sync.DisposeAsync();
 
-    private sealed class Source(RedisDigestBankStore store) : IBankCopySource<IReadOnlyList<DigestEntry>>
+    private sealed class Source(RedisDigestBankStore store) : IBankCopySource<DigestIndex>
     {
         public Task SubscribeAsync(Action changed) => store.Connection.GetSubscriber().SubscribeAsync(store.ChangesChannel, (_, _) => changed());
 
@@ -55,7 +55,7 @@ public sealed class DigestBankMatcher : IAsyncDisposable
 
         public Task<long> GetVersionAsync(string bank) => store.GetVersionAsync(bank);
 
-        public Task<IReadOnlyDictionary<string, IReadOnlyList<DigestEntry>>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, IReadOnlyList<DigestEntry>> held, CancellationToken ct) =>
-            store.LoadBanksAsync(banks);
+        public async Task<IReadOnlyDictionary<string, DigestIndex>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, DigestIndex> held, CancellationToken ct) =>
+            (await store.LoadBanksAsync(banks).ConfigureAwait(false)).ToDictionary(b => b.Key, b => new DigestIndex(b.Value), StringComparer.Ordinal);
     }
 }

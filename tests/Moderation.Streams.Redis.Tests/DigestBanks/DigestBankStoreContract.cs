@@ -77,7 +77,7 @@ public abstract class DigestBankStoreContract(IStoreFixture store)
         await digests.ImportAsync("b", DigestKinds.Sha256, [Sha("b", 3)]);
         Assert.True(await matcher.SyncAsync(Ct));
         Assert.Same(a, matcher.Banks["a"]); // not read again
-        Assert.Equal(["b-2", "b-3"], matcher.Banks["b"].Select(e => e.Id));
+        Assert.Equal(2, matcher.Banks["b"].Count);
         Assert.Single(matcher.Current!.Match(File(3)));
 
         // Wiped (FLUSHALL, or a restart without persistence): what was banked stays matched until someone re-imports it.
@@ -89,7 +89,7 @@ public abstract class DigestBankStoreContract(IStoreFixture store)
         // Written again: bank a at version 1 once more, with other content. Only the store's new epoch tells it apart.
         Assert.Equal(1, await digests.ImportAsync("a", DigestKinds.Sha256, [Sha("a", 4)]));
         Assert.True(await matcher.SyncAsync(Ct));
-        Assert.Equal(["a-4"], matcher.Banks["a"].Select(e => e.Id));
+        Assert.Equal("a-4", Assert.Single(matcher.Banks["a"].Match(File(4))).Id);
         Assert.Empty(matcher.Current!.Match(File(1)));
         Assert.Single(matcher.Current!.Match(File(3))); // bank b, gone with its version, still kept
     }
