@@ -136,7 +136,7 @@ public sealed class BankCopySync<TBank, TCopy> : IAsyncDisposable where TBank : 
             _logger.LogWarning("{What} store has a new epoch ({Old} -> {New}): reading every bank again", _what, _epoch, state.Epoch);
             full = true;
         }
-        else if (!first && state.Versions.FirstOrDefault(v => _held.TryGetValue(v.Key, out var h) && h.Epoch == state.Epoch && v.Value < h.Version) is { Key: { } back } )
+        else if (!first && state.Versions.FirstOrDefault(v => _held.TryGetValue(v.Key, out var h) && h.Epoch == state.Epoch && v.Value < h.Version) is { Key: { } back })
         {
             _logger.LogWarning("{What}: {Bank} went back from version {Held} to {Version} (the store restored from an older copy?): reading every bank again",
                 _what, back, _held[back].Version, state.Versions[back]);
