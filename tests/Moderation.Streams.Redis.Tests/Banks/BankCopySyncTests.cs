@@ -56,8 +56,17 @@ public sealed class BankCopySyncTests
 
         public void Signal() => _changed?.Invoke();
 
+        public bool Subscribed => _changed is not null;
+
+        public int SubscribeFailures;
+
         public Task SubscribeAsync(Action changed)
         {
+            if (SubscribeFailures > 0)
+            {
+                SubscribeFailures--;
+                return Task.FromException(new RedisException("no pub/sub yet"));
+            }
             _changed = changed;
             return Task.CompletedTask;
         }
@@ -104,8 +113,8 @@ public sealed class BankCopySyncTests
             All.Enqueue((logLevel, formatter(state, exception), exception));
     }
 
-    private static BankCopySync<Loaded, IReadOnlyList<Loaded>> NewSync(Store store, ILogger? logger = null, string kind = "test") =>
-        new(store, banks => [.. banks.Select(b => b.Value)], "Test banks", kind, Options, logger);
+    private static BankCopySync<Loaded, IReadOnlyList<Loaded>> NewSync(Store store, ILogger? logger = null, string kind = "test", BankMatcherOptions? options = null) =>
+        new(store, banks => [.. banks.Select(b => b.Value)], "Test banks", kind, options ?? Options, logger);
 
     [Fact]
     public async Task Only_the_banks_whose_version_moved_are_loaded_again_and_the_others_are_kept_as_they_were()
@@ -255,6 +264,20 @@ public sealed class BankCopySyncTests
         Assert.Equal("a1", Assert.Single((await PollAsync(() => sync.Current, c => c is not null))!).Content);
         await PollAsync(() => errors.ToArray(), e => e.Contains("ok"));
         Assert.Equal(["error", "error", "error", "ok"], errors.ToArray());
+    }
+
+    [Fact]
+    public async Task A_subscription_refused_at_start_does_not_stop_the_first_load_and_is_tried_again_by_the_loop()
+    {
+        var store = new Store { SubscribeFailures = 1 };
+        store.Write("a", "a1");
+        var log = new LogRecorder();
+        // The loop's periodic check (here every 20 ms) is what tries the subscription again.
+        await using var sync = NewSync(store, log, options: Options with { RefreshInterval = TimeSpan.FromMilliseconds(20) });
+        await sync.StartAsync(Deadline, Ct);
+        Assert.Equal("a1", Assert.Single(sync.Current!).Content);
+        Assert.Contains(log.All, l => l.Level == LogLevel.Warning && l.Message.Contains("not subscribed to changes yet (no pub/sub yet)", StringComparison.Ordinal));
+        await PollAsync(() => store.Subscribed, s => s);
     }
 
     private static async Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done)
