@@ -18,16 +18,17 @@ public static class RedisTelemetry
     /// <summary>Counter of bank lookups, tagged <see cref="ResultTag"/> = matched | no-match | unavailable.</summary>
     public const string BankLookupsCounter = "moderation.bank.lookups";
 
-    /// <summary>Counter of bank syncs with the store, tagged <see cref="ResultTag"/> = ok | error.</summary>
+    /// <summary>Counter of bank syncs with the store, tagged <see cref="ResultTag"/> = ok | error and <see cref="KindTag"/>.</summary>
     public const string BankSyncsCounter = "moderation.bank.syncs";
 
     /// <summary>Histogram (s) of the time from a bank change written to the store to the matcher serving it, tagged
     /// <see cref="BankTag"/>: "time from import to matchable".</summary>
     public const string BankChangeDelayHistogram = "moderation.bank.change.delay";
 
-    /// <summary>Counter of banks brought up to date, tagged <see cref="HowTag"/> = delta (from the changes' records) |
-    /// whole (read whole: first load, records gone, a new epoch) | resync (the periodic whole re-read) | recount (a
-    /// bank whose entries did not add up to the store's count after a scan, read whole again).</summary>
+    /// <summary>Counter of banks brought up to date, tagged <see cref="KindTag"/> and <see cref="HowTag"/> = delta (from the
+    /// changes' records) | whole (read whole: first load, records gone, a new epoch; text and digest banks are only ever
+    /// read whole, and only those whose version moved) | resync (the periodic whole re-read) | recount (a bank whose
+    /// entries did not add up to the store's count after a scan, read whole again).</summary>
     public const string BankCatchUpsCounter = "moderation.bank.catchups";
 
     /// <summary>Counter of bank snapshots read or written by this process, tagged <see cref="ResultTag"/> = read (a load
@@ -47,6 +48,10 @@ public static class RedisTelemetry
     public const string HowTag = "how";
     public const string PartTag = "part";
     public const string BankTag = "bank";
+
+    /// <summary>Which banks a sync or catch-up is of: <c>pdq</c> (the hash banks), <c>text</c> (term, domain and meaning
+    /// banks) or <c>digest</c> (exact file-hash banks).</summary>
+    public const string KindTag = "kind";
 
     /// <summary>Bucket boundaries (seconds) of <see cref="BankChangeDelayHistogram"/>: the goal is 1 s.</summary>
     private static readonly double[] BankChangeDelayBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];

@@ -99,27 +99,43 @@ public static class DigestCsv
 }
 
 /// <summary>An immutable lookup of exact file-hash banks: digest → the entries that list it (one per bank at most is
-/// reported). Knows which kinds it holds, so a worker computes only the digests some bank can match.</summary>
+/// reported). Knows which kinds it holds, so a worker computes only the digests some bank can match. Indexes built apart
+/// (one per bank) are joined by <see cref="Combine"/> without being built again.</summary>
 public sealed class DigestIndex
 {
-    private readonly Dictionary<string, DigestEntry[]> _md5;
-    private readonly Dictionary<string, DigestEntry[]> _sha256;
+    // One table per index joined (a single one when built from entries): each computed digest is looked up in each.
+    private readonly (Dictionary<string, DigestEntry[]> Md5, Dictionary<string, DigestEntry[]> Sha256)[] _tables;
 
     public DigestIndex(IEnumerable<DigestEntry> entries)
     {
         ArgumentNullException.ThrowIfNull(entries);
         var all = entries.ToList();
         Count = all.Count;
-        _md5 = Group(all, DigestKinds.Md5);
-        _sha256 = Group(all, DigestKinds.Sha256);
+        _tables = [(Group(all, DigestKinds.Md5), Group(all, DigestKinds.Sha256))];
+        (HasMd5, HasSha256) = (_tables[0].Md5.Count > 0, _tables[0].Sha256.Count > 0);
     }
 
-    public static DigestIndex Empty { get; } = new([]);
+    private DigestIndex(IReadOnlyList<DigestIndex> parts)
+    {
+        _tables = [.. parts.SelectMany(p => p._tables).Where(t => t.Md5.Count + t.Sha256.Count > 0)];
+        Count = parts.Sum(p => p.Count);
+        (HasMd5, HasSha256) = (_tables.Any(t => t.Md5.Count > 0), _tables.Any(t => t.Sha256.Count > 0));
+    }
+
+    public static DigestIndex Empty { get; } = new(Array.Empty<DigestEntry>());
+
+    /// <summary>One index over the entries of every part (as if built from them all; the parts' tables are shared, not
+    /// copied). Meant for a few parts, one per bank: a lookup costs one dictionary probe per part.</summary>
+    public static DigestIndex Combine(IEnumerable<DigestIndex> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        return new DigestIndex(parts as IReadOnlyList<DigestIndex> ?? [.. parts]);
+    }
 
     public int Count { get; }
 
-    public bool HasMd5 => _md5.Count > 0;
-    public bool HasSha256 => _sha256.Count > 0;
+    public bool HasMd5 { get; }
+    public bool HasSha256 { get; }
 
     /// <summary>The entries listing the bytes' digests (MD5 and SHA-256, each computed only when some bank holds that
     /// kind), the first of each bank by id; empty when none.</summary>
@@ -127,8 +143,13 @@ public sealed class DigestIndex
     {
         var found = new List<DigestEntry>();
         if (!HasSha256 && !HasMd5) return found;
-        if (HasSha256 && _sha256.TryGetValue(DigestKinds.Compute(DigestKinds.Sha256, bytes), out var s)) found.AddRange(s);
-        if (HasMd5 && _md5.TryGetValue(DigestKinds.Compute(DigestKinds.Md5, bytes), out var m)) found.AddRange(m);
+        string? sha256 = HasSha256 ? DigestKinds.Compute(DigestKinds.Sha256, bytes) : null;
+        string? md5 = HasMd5 ? DigestKinds.Compute(DigestKinds.Md5, bytes) : null;
+        foreach (var (md5s, sha256s) in _tables)
+        {
+            if (sha256 is not null && sha256s.TryGetValue(sha256, out var s)) found.AddRange(s);
+            if (md5 is not null && md5s.TryGetValue(md5, out var m)) found.AddRange(m);
+        }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         return [.. found.OrderBy(e => e.Bank, StringComparer.Ordinal).ThenBy(e => e.Id, StringComparer.Ordinal).Where(e => seen.Add(e.Bank))];
     }

@@ -64,6 +64,7 @@ public sealed class BankMatcher : IAsyncDisposable
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
     // A snapshot with no more changed ids than this (or the share of the bank the options allow) is kept.
     private const int SnapshotMinChanged = 1000;
+    private static readonly KeyValuePair<string, object?> PdqKind = new(RedisTelemetry.KindTag, "pdq");
 
     public BankMatcher(RedisBankStore store, BankMatcherOptions? options = null, ILogger? logger = null, TimeProvider? time = null)
     {
@@ -196,7 +197,7 @@ public sealed class BankMatcher : IAsyncDisposable
                     _banks[name] = (copy.Version, state.Epoch);
                     Verify(name, copy.Undecodable);
                     (reread ??= new HashSet<string>(StringComparer.Ordinal)).Add(name);
-                    RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "resync"));
+                    RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "resync"), PdqKind);
                 }
             }
             List<(string Bank, DateTimeOffset ChangedAt)>? applied = null;
@@ -221,7 +222,7 @@ public sealed class BankMatcher : IAsyncDisposable
                     if (changes.ChangedAt is { } changedAt && reread?.Contains(name) != true) (applied ??= []).Add((name, changedAt));
                     _banks[name] = (version, state.Epoch);
                     deltas++;
-                    RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "delta"));
+                    RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "delta"), PdqKind);
                     continue;
                 }
                 (long Version, DateTimeOffset? ChangedAt) head;
@@ -277,7 +278,7 @@ public sealed class BankMatcher : IAsyncDisposable
                     && (!known || (loaded.Version != head.Version && loaded.Epoch == state.Epoch)))
                     (applied ??= []).Add((name, at));
                 _banks[name] = (head.Version, state.Epoch);
-                RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "whole"));
+                RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "whole"), PdqKind);
                 _orphans.Remove(name);
                 whole++;
             }
@@ -320,7 +321,7 @@ public sealed class BankMatcher : IAsyncDisposable
             Interlocked.Exchange(ref _lastSyncTimestamp, _time.GetTimestamp());
             Volatile.Write(ref _loaded, true);
             if (full) _lastFullReload = _time.GetTimestamp();
-            RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "ok"));
+            RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "ok"), PdqKind);
             // Banks that had to be scanned whole (and, after a periodic re-read, every bank): the next worker to start
             // should find a snapshot, and not one with too many changes since.
             if (copies is not null) scanned = [.. _banks.Keys];
@@ -409,7 +410,7 @@ public sealed class BankMatcher : IAsyncDisposable
             long holding = _live.CountOf(bank) + undecodable;
             _verify.Remove(bank);
             if (holding == now.Count) continue;
-            RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "recount"));
+            RedisTelemetry.BankCatchUps.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.HowTag, "recount"), PdqKind);
             if (rereads >= MaxRereads)
             {
                 _logger.LogError("Hash bank {Bank}: {Holding} entries held after {Rereads} re-reads, the store holds {Count} at version {Version}; left to the next full re-read",
@@ -514,7 +515,7 @@ public sealed class BankMatcher : IAsyncDisposable
             }
             catch (Exception e)
             {
-                RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
+                RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"), PdqKind);
                 _logger.LogError(e, "Hash bank refresh failed");
             }
         }
@@ -536,7 +537,7 @@ public sealed class BankMatcher : IAsyncDisposable
         }
         catch (Exception e)
         {
-            RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
+            RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"), PdqKind);
             _logger.LogError(e, "Hash bank full re-read failed");
         }
     }
@@ -575,7 +576,7 @@ public sealed class BankMatcher : IAsyncDisposable
         }
         catch (Exception e) when (e is RedisException or TimeoutException or ExecutionRejectedException && !ct.IsCancellationRequested)
         {
-            RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"));
+            RedisTelemetry.BankSyncs.Add(1, new KeyValuePair<string, object?>(RedisTelemetry.ResultTag, "error"), PdqKind);
             throw new StoreUnavailableException(e is BrokenCircuitException
                 ? "Bank read refused: the circuit to the store is open after repeated failures."
                 : $"Bank read failed: {e.Message}", e);

@@ -68,7 +68,7 @@ public sealed partial class RedisBankStore
     /// <summary>The registry set's key.</summary>
     public string RegistryKey => _prefix + "banks";
 
-    public string EpochKey => _prefix + "banks:epoch";
+    public string EpochKey => StoreKeys.EpochKey(_prefix);
 
     /// <summary>The key of a bank's entries (a Redis hash: id → entry).</summary>
     public string EntriesKey(string bank) => $"{_prefix}bank:{{{bank}}}:entries";
@@ -387,8 +387,7 @@ public sealed partial class RedisBankStore
         }
     }
 
-    private Task EnsureEpochAsync(IDatabase db) =>
-        db.StringSetAsync(EpochKey, Guid.NewGuid().ToString("N"), when: When.NotExists);
+    private Task EnsureEpochAsync(IDatabase db) => StoreKeys.EnsureEpochAsync(db, _prefix);
 
     private Task AnnounceAsync(string bank, long version) =>
         _redis.GetSubscriber().PublishAsync(ChangesChannel, string.Create(CultureInfo.InvariantCulture, $"{bank} {version}"));

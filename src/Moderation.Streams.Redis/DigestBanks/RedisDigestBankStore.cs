@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Moderation.Streams.Hashing.Banks;
+using Moderation.Streams.Redis.Banks;
 using StackExchange.Redis;
 
 namespace Moderation.Streams.Redis.DigestBanks;
@@ -52,6 +53,19 @@ public sealed partial class RedisDigestBankStore
         return banks.Select((b, i) => (b.Name, V: ParseVersion(values[i]))).ToDictionary(b => b.Name, b => b.V, StringComparer.Ordinal);
     }
 
+    /// <summary>The store's epoch (shared with the hash and text banks: <c>banks:epoch</c>) and the version of every digest
+    /// bank: what a matcher compares to decide what to load again.</summary>
+    public async Task<BankStoreState> GetStateAsync()
+    {
+        var epoch = _redis.GetDatabase().StringGetAsync(StoreKeys.EpochKey(_prefix));
+        var versions = await GetVersionsAsync().ConfigureAwait(false);
+        return new BankStoreState(await epoch.ConfigureAwait(false), versions);
+    }
+
+    /// <summary>A bank's version (0 when its version key is gone; a deletion keeps counting it).</summary>
+    public async Task<long> GetVersionAsync(string bank) =>
+        ParseVersion(await _redis.GetDatabase().StringGetAsync(VersionKey(BankNames.Validate(bank))).ConfigureAwait(false));
+
     /// <summary>The bank's kind, or null when there is no such digest bank.</summary>
     public async Task<string?> KindOfAsync(string bank) =>
         (string?)await _redis.GetDatabase().HashGetAsync(RegistryKey, BankNames.Validate(bank)).ConfigureAwait(false);
@@ -75,6 +89,7 @@ public sealed partial class RedisDigestBankStore
         var existing = (string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false);
         if (existing is not null && existing != kind)
             throw new ArgumentException($"bank '{bank}' holds {existing} digests, not {kind}: remove it first or pick another name", nameof(kind));
+        await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
         var tx = db.CreateTransaction();
         if (existing is null) tx.AddCondition(Condition.HashNotExists(RegistryKey, bank));
         else tx.AddCondition(Condition.HashEqual(RegistryKey, bank, kind));
@@ -94,6 +109,7 @@ public sealed partial class RedisDigestBankStore
     {
         BankNames.Validate(bank);
         ArgumentNullException.ThrowIfNull(ids);
+        await StoreKeys.EnsureEpochAsync(_redis.GetDatabase(), _prefix).ConfigureAwait(false);
         var tx = _redis.GetDatabase().CreateTransaction();
         var removed = tx.HashDeleteAsync(EntriesKey(bank), [.. ids.Select(i => (RedisValue)i)]);
         var version = tx.StringIncrementAsync(VersionKey(bank));
@@ -106,6 +122,7 @@ public sealed partial class RedisDigestBankStore
     public async Task<bool> DeleteAsync(string bank)
     {
         BankNames.Validate(bank);
+        await StoreKeys.EnsureEpochAsync(_redis.GetDatabase(), _prefix).ConfigureAwait(false);
         var tx = _redis.GetDatabase().CreateTransaction();
         var registered = tx.HashDeleteAsync(RegistryKey, bank);
         _ = tx.KeyDeleteAsync(EntriesKey(bank));
@@ -131,10 +148,19 @@ public sealed partial class RedisDigestBankStore
     public async Task<(DigestIndex Index, IReadOnlyDictionary<string, long> Versions)> LoadAllAsync()
     {
         var versions = await GetVersionsAsync().ConfigureAwait(false);
-        var all = new List<DigestEntry>();
-        foreach (var (name, kind) in await RegistryAsync().ConfigureAwait(false))
-            all.AddRange(await LoadAsync(name, kind).ConfigureAwait(false));
-        return (new DigestIndex(all), versions);
+        var banks = await LoadBanksAsync([.. versions.Keys]).ConfigureAwait(false);
+        return (new DigestIndex(banks.Values.SelectMany(b => b)), versions);
+    }
+
+    /// <summary>The digest banks named, each its entries ordered by id; a name not in the registry (any more) is left out.</summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<DigestEntry>>> LoadBanksAsync(IReadOnlyCollection<string> banks)
+    {
+        ArgumentNullException.ThrowIfNull(banks);
+        var kinds = (await RegistryAsync().ConfigureAwait(false)).ToDictionary(b => b.Name, b => b.Kind, StringComparer.Ordinal);
+        var loaded = new Dictionary<string, IReadOnlyList<DigestEntry>>(StringComparer.Ordinal);
+        foreach (var name in banks)
+            if (kinds.TryGetValue(name, out var kind)) loaded[name] = await LoadAsync(name, kind).ConfigureAwait(false);
+        return loaded;
     }
 
     private async Task<List<(string Name, string Kind)>> RegistryAsync()

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Moderation.Streams.Hashing.Banks;
+using Moderation.Streams.Redis.Banks;
 using Moderation.Streams.Text;
 using Moderation.Streams.Text.Embeddings;
 using StackExchange.Redis;
@@ -67,6 +68,19 @@ public sealed class RedisTextBankStore
         return banks.Select((b, i) => (b.Name, Version: versions[i])).ToDictionary(b => b.Name, b => b.Version, StringComparer.Ordinal);
     }
 
+    /// <summary>The store's epoch (shared with the hash and digest banks: <c>banks:epoch</c>) and the version of every text
+    /// bank: what a matcher compares to decide what to load again.</summary>
+    public async Task<BankStoreState> GetStateAsync()
+    {
+        var epoch = _redis.GetDatabase().StringGetAsync(StoreKeys.EpochKey(_prefix));
+        var versions = await GetVersionsAsync().ConfigureAwait(false);
+        return new BankStoreState(await epoch.ConfigureAwait(false), versions);
+    }
+
+    /// <summary>A bank's version (0 when its version key is gone; a deletion keeps counting it).</summary>
+    public async Task<long> GetVersionAsync(string bank) =>
+        ParseVersion(await _redis.GetDatabase().StringGetAsync(VersionKey(BankNames.Validate(bank))).ConfigureAwait(false));
+
     /// <summary>The registry: every valid bank name with its kind, by name.</summary>
     private async Task<List<(string Name, string Kind)>> RegistryAsync()
     {
@@ -100,6 +114,7 @@ public sealed class RedisTextBankStore
         var existing = (string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false);
         if (existing is not null && existing != kind)
             throw new ArgumentException($"bank '{bank}' holds {existing}, not {kind}: remove it first or pick another name", nameof(kind));
+        await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
         var tx = db.CreateTransaction();
         if (existing is null) tx.AddCondition(Condition.HashNotExists(RegistryKey, bank));
         else tx.AddCondition(Condition.HashEqual(RegistryKey, bank, kind));
@@ -122,6 +137,7 @@ public sealed class RedisTextBankStore
     {
         await KindOfAsync(bank).ConfigureAwait(false);
         var db = _redis.GetDatabase();
+        await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
         var tx = db.CreateTransaction();
         var removed = tx.HashDeleteAsync(EntriesKey(bank), [.. ids.Select(i => (RedisValue)i)]);
         var version = tx.StringIncrementAsync(VersionKey(bank));
@@ -137,6 +153,7 @@ public sealed class RedisTextBankStore
     {
         await KindOfAsync(bank).ConfigureAwait(false);
         var db = _redis.GetDatabase();
+        await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
         var tx = db.CreateTransaction();
         _ = tx.HashDeleteAsync(RegistryKey, bank);
         _ = tx.KeyDeleteAsync(EntriesKey(bank));
@@ -190,39 +207,49 @@ public sealed class RedisTextBankStore
     /// <exception cref="TextBankException">A meaning bank exists and there is no embedder.</exception>
     public async Task<(TextMatcher Matcher, IReadOnlyDictionary<string, long> Versions)> LoadAsync(ITextEmbedder? embedder, TextMatcher? previous, CancellationToken ct = default)
     {
-        var terms = new List<TermBank>();
-        var domains = new List<DomainBank>();
-        var meanings = new List<MeaningBank>();
-        Dictionary<string, float[]>? known = null;
-        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
         // Versions first: a change landing between the two reads makes the next sync load again, never skip it.
-        var banks = await RegistryAsync().ConfigureAwait(false);
-        var bankVersions = await VersionsAsync(banks).ConfigureAwait(false);
-        for (int i = 0; i < banks.Count; i++)
+        var versions = await GetVersionsAsync().ConfigureAwait(false);
+        var banks = await LoadBanksAsync([.. versions.Keys], embedder, previous?.MeaningBanks ?? [], ct).ConfigureAwait(false);
+        return (LoadedTextBank.Compose(banks.OrderBy(b => b.Key, StringComparer.Ordinal).Select(b => b.Value), embedder),
+            versions.Where(v => banks.ContainsKey(v.Key)).ToDictionary(StringComparer.Ordinal));
+    }
+
+    /// <summary>The text banks named, loaded as the worker matches with them; a name not in the registry (any more) is left
+    /// out. Meaning banks are embedded with <paramref name="embedder"/>, reusing the vectors of <paramref name="known"/>
+    /// (the meaning banks already loaded) for the texts they hold.</summary>
+    /// <exception cref="TextBankException">A meaning bank is named and there is no embedder.</exception>
+    public async Task<IReadOnlyDictionary<string, LoadedTextBank>> LoadBanksAsync(IReadOnlyCollection<string> banks, ITextEmbedder? embedder,
+        IEnumerable<MeaningBank> known, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(banks);
+        ArgumentNullException.ThrowIfNull(known);
+        var kinds = (await RegistryAsync().ConfigureAwait(false)).ToDictionary(b => b.Name, b => b.Kind, StringComparer.Ordinal);
+        var loaded = new Dictionary<string, LoadedTextBank>(StringComparer.Ordinal);
+        Dictionary<string, float[]>? vectors = null;
+        foreach (var name in banks)
         {
             ct.ThrowIfCancellationRequested();
-            var (name, kind) = banks[i];
+            if (!kinds.TryGetValue(name, out var kind)) continue;
             var file = await FileAsync(name, kind).ConfigureAwait(false);
-            versions[name] = bankVersions[i];
-            if (kind == TextBankKinds.Terms) terms.Add(TermBank.Load(name, new StringReader(file)));
-            else if (kind == TextBankKinds.Domains) domains.Add(DomainBank.Load(name, new StringReader(file)));
+            if (kind == TextBankKinds.Terms) loaded[name] = LoadedTextBank.Of(TermBank.Load(name, new StringReader(file)));
+            else if (kind == TextBankKinds.Domains) loaded[name] = LoadedTextBank.Of(DomainBank.Load(name, new StringReader(file)));
             else if (kind == TextBankKinds.Texts)
             {
                 if (embedder is null) throw new TextBankException(name, [new TextBankRowError(0, "a texts bank needs the sentence model, and none is loaded")]);
-                known ??= Known(previous);
+                vectors ??= Known(known);
                 var entries = MeaningBank.Parse(name, new StringReader(file));
-                meanings.Add(await MeaningBank.BuildAsync(name, entries, await ThresholdAsync(name).ConfigureAwait(false), embedder,
-                    text => known.GetValueOrDefault(text), ct).ConfigureAwait(false));
+                loaded[name] = LoadedTextBank.Of(await MeaningBank.BuildAsync(name, entries, await ThresholdAsync(name).ConfigureAwait(false), embedder,
+                    text => vectors.GetValueOrDefault(text), ct).ConfigureAwait(false));
             }
         }
-        return (new TextMatcher(terms, domains, meanings, embedder), versions);
+        return loaded;
     }
 
-    // The vectors a reload can reuse: every text of the previous copy's meaning banks.
-    private static Dictionary<string, float[]> Known(TextMatcher? previous)
+    // The vectors a reload can reuse: every text of the meaning banks already loaded.
+    private static Dictionary<string, float[]> Known(IEnumerable<MeaningBank> banks)
     {
         var known = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        foreach (var bank in previous?.MeaningBanks ?? [])
+        foreach (var bank in banks)
             foreach (var (text, vector) in bank.Vectors()) known.TryAdd(text, vector);
         return known;
     }

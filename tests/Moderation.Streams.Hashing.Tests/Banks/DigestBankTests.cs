@@ -72,13 +72,14 @@ public sealed class DigestBankTests
     [Fact]
     public void The_index_matches_the_same_bytes_in_every_bank_once_and_a_one_byte_change_escapes()
     {
-        var index = new DigestIndex(
+        DigestEntry[] entries =
         [
             new DigestEntry("a", DigestKinds.Sha256, "a-1", Sha(File1), null, null, Now),
             new DigestEntry("a", DigestKinds.Md5, "a-2", Md5(File1), null, null, Now), // same file, same bank: one hit
             new DigestEntry("b", DigestKinds.Md5, "b-1", Md5(File1), "l", "s", Now),
             new DigestEntry("b", DigestKinds.Md5, "b-2", Md5(File2), null, null, Now),
-        ]);
+        ];
+        var index = new DigestIndex(entries);
         Assert.Equal((true, true, 4), (index.HasMd5, index.HasSha256, index.Count));
         Assert.Equal([("a", "a-1"), ("b", "b-1")], index.Match(File1).Select(e => (e.Bank, e.Id)));
         Assert.Equal([("b", "b-2")], index.Match(File2).Select(e => (e.Bank, e.Id)));
@@ -88,6 +89,15 @@ public sealed class DigestBankTests
         Assert.Empty(DigestIndex.Empty.Match(File1));
         Assert.False(DigestIndex.Empty.HasMd5 || DigestIndex.Empty.HasSha256);
         Assert.Equal(Md5(File1), DigestKinds.Compute(DigestKinds.Md5, File1));
+
+        // Built per bank and joined: the same answers as one index over every entry.
+        var joined = DigestIndex.Combine([new DigestIndex(entries.Where(e => e.Bank == "a")), DigestIndex.Empty, new DigestIndex(entries.Where(e => e.Bank == "b"))]);
+        Assert.Equal((true, true, 4), (joined.HasMd5, joined.HasSha256, joined.Count));
+        foreach (var file in new[] { File1, File2, changed })
+            Assert.Equal(index.Match(file), joined.Match(file));
+        var md5Only = DigestIndex.Combine([new DigestIndex(entries.Where(e => e.Bank == "b"))]);
+        Assert.Equal((true, false), (md5Only.HasMd5, md5Only.HasSha256));
+        Assert.False(DigestIndex.Combine([]).HasMd5);
         Assert.Equal(Sha(File1), DigestKinds.Compute(DigestKinds.Sha256, File1));
     }
 }

@@ -64,6 +64,36 @@ public abstract class DigestBankStoreContract(IStoreFixture store)
         await PollAsync(() => matcher.Current!.Match(File(7)), m => m.Count == 0);
     }
 
+    [Fact]
+    public async Task Only_the_bank_that_changed_is_read_again_and_a_wiped_store_written_again_is_read_whole()
+    {
+        var digests = NewStore();
+        await digests.ImportAsync("a", DigestKinds.Sha256, [Sha("a", 1)]);
+        await digests.ImportAsync("b", DigestKinds.Sha256, [Sha("b", 2)]);
+        await using var matcher = new DigestBankMatcher(digests, new BankMatcherOptions { KeyPrefix = _prefix, RefreshInterval = TimeSpan.FromHours(1), FullReloadInterval = TimeSpan.FromHours(1), MaxStaleness = TimeSpan.FromHours(2) });
+        Assert.True(await matcher.SyncAsync(Ct));
+        var a = matcher.Banks["a"];
+
+        await digests.ImportAsync("b", DigestKinds.Sha256, [Sha("b", 3)]);
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Same(a, matcher.Banks["a"]); // not read again
+        Assert.Equal(2, matcher.Banks["b"].Count);
+        Assert.Single(matcher.Current!.Match(File(3)));
+
+        // Wiped (FLUSHALL, or a restart without persistence): what was banked stays matched until someone re-imports it.
+        var db = store.Redis.GetDatabase();
+        await db.KeyDeleteAsync([digests.RegistryKey, digests.EntriesKey("a"), digests.EntriesKey("b"), digests.VersionKey("a"), digests.VersionKey("b"), _prefix + "banks:epoch"]);
+        Assert.False(await matcher.SyncAsync(Ct));
+        Assert.Single(matcher.Current!.Match(File(1)));
+
+        // Written again: bank a at version 1 once more, with other content. Only the store's new epoch tells it apart.
+        Assert.Equal(1, await digests.ImportAsync("a", DigestKinds.Sha256, [Sha("a", 4)]));
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Equal("a-4", Assert.Single(matcher.Banks["a"].Match(File(4))).Id);
+        Assert.Empty(matcher.Current!.Match(File(1)));
+        Assert.Single(matcher.Current!.Match(File(3))); // bank b, gone with its version, still kept
+    }
+
     private static async Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done)
     {
         var until = DateTime.UtcNow + Deadline;

@@ -1,3 +1,4 @@
+using Moderation.Streams.Redis.Banks;
 using Moderation.Streams.Redis.TextBanks;
 using Moderation.Streams.Redis.Tests.Servers;
 using Moderation.Streams.Text;
@@ -64,6 +65,37 @@ public sealed class RedisMeaningBankTests
         Assert.Equal(4, Assert.Single(reloaded.MeaningBanks).Entries.Count);
         Assert.Equal(1, embedder.Calls - before); // only the new text was embedded
         Assert.Equal(0.9f, reloaded.MeaningBanks[0].Threshold); // an import without --threshold keeps the bank's
+    }
+
+    [Fact]
+    public async Task A_running_matcher_loads_again_only_the_bank_that_changed_and_embeds_only_its_new_texts()
+    {
+        await using var server = await RedisServerProcess.StartAsync(Ct);
+        await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
+        var store = new RedisTextBankStore(redis);
+        await store.ImportAsync("known", TextBankKinds.Texts, new StringReader("send me your bank login now,scam,k-1\nbuy cheap pills here,drugs,k-2\n"));
+        await store.ImportAsync("scams", TextBankKinds.Terms, new StringReader("giveaway,scam,t-1\n"));
+        var embedder = new WordsEmbedder();
+        await using var matcher = new TextBankMatcher(redis, store, new BankMatcherOptions { RefreshInterval = TimeSpan.FromHours(1), FullReloadInterval = TimeSpan.FromHours(1), MaxStaleness = TimeSpan.FromHours(2) },
+            embedder: embedder);
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Equal(2, embedder.Calls);
+        var known = matcher.Banks["known"];
+
+        await store.ImportAsync("scams", TextBankKinds.Terms, new StringReader("free crypto,scam,t-2\n"));
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Same(known, matcher.Banks["known"]); // the meaning bank was not loaded again
+        Assert.Equal(2, embedder.Calls);
+        Assert.Equal(["t-2"], matcher.Current!.Match("free crypto").Select(m => m.Id));
+        Assert.Equal(["k-1"], (await matcher.Current.MatchAsync("send me your bank login now", Ct)).Select(m => m.Id));
+
+        var scams = matcher.Banks["scams"];
+        await store.ImportAsync("known", TextBankKinds.Texts, new StringReader("wire the fee today,scam,k-3\n"));
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Same(scams, matcher.Banks["scams"]);
+        Assert.Equal(3 + 1, embedder.Calls); // the new text, and the caption matched above
+        Assert.Equal(3, matcher.Banks["known"].Meanings!.Entries.Count);
+        Assert.Equal(new Dictionary<string, long> { ["known"] = 2, ["scams"] = 2 }, matcher.Versions);
     }
 
     [Fact]
