@@ -10,7 +10,7 @@ namespace Moderation.Streams.Text;
 /// <c>hxxp://</c>: the scheme does not matter, the host is found by its shape), bare hosts (<c>bad.example/x</c>,
 /// <c>www.bad.example</c>) and defanged ones (<c>bad[.]example</c>, <c>bad(.)example</c>, <c>bad{.}example</c>,
 /// <c>bad[dot]example</c>, <c>bad dot example</c>). Fullwidth and ideographic dots count as dots; format characters
-/// are removed first. Each host is canonicalised: lower case, IDNA (punycode) through <see cref="IdnMapping"/>;
+/// are removed and percent-escapes decoded (<c>b%61d.example</c>) first, as a URL parser does for a host. Each host is canonicalised: lower case, IDNA (punycode) through <see cref="IdnMapping"/>;
 /// userinfo (<c>user@</c>), the port and a trailing dot are not part of what is found. Anything shaped like a host
 /// is returned (<c>file.txt</c> too): only the domain lists decide what matters. A host written with look-alike
 /// letters of other scripts (<c>bаd.example</c> with a Cyrillic <c>а</c>) is returned twice: as its own punycode and as
@@ -91,21 +91,55 @@ public static class LinkFinder
         }
     }
 
-    /// <summary>The text with format characters (and the combining marks that draw nothing) removed, fullwidth ASCII and the other dots folded, lower case; with
-    /// each UTF-16 unit's original span.</summary>
+    /// <summary>The text with format characters (and the combining marks that draw nothing) removed, fullwidth ASCII and
+    /// the other dots folded, lower case, percent-escapes decoded as a URL host's are (<c>b%61d.example</c>,
+    /// <c>b%C3%A4d.example</c>: UTF-8 bytes; an escape that is not valid UTF-8 stays as written); with each UTF-16
+    /// unit's original span.</summary>
     private static (string View, int[] Starts, int[] Ends) View(string text)
     {
         var view = new StringBuilder(text.Length);
         var starts = new List<int>(text.Length);
         var ends = new List<int>(text.Length);
+        Span<byte> escaped = stackalloc byte[MaxEscapes];
+        Span<int> escapeStarts = stackalloc int[MaxEscapes];
         int i = 0;
         while (i < text.Length)
         {
+            int escapes = 0;
+            while (escapes < MaxEscapes && IsEscape(text, i))
+            {
+                escapeStarts[escapes] = i;
+                escaped[escapes++] = (byte)Convert.FromHexString(text.AsSpan(i + 1, 2))[0];
+                i += 3;
+            }
+            if (escapes > 0)
+            {
+                for (int b = 0; b < escapes;)
+                {
+                    if (Rune.DecodeFromUtf8(escaped[b..escapes], out var decoded, out int used) == System.Buffers.OperationStatus.Done)
+                    {
+                        Emit(decoded, escapeStarts[b], escapeStarts[b + used - 1] + 3);
+                    }
+                    else
+                    {
+                        used = Math.Max(1, used);
+                        for (int k = b; k < b + used; k++)
+                            for (int c = 0; c < 3; c++) Emit(new Rune(text[escapeStarts[k] + c]), escapeStarts[k] + c, escapeStarts[k] + c + 1);
+                    }
+                    b += used;
+                }
+                continue;
+            }
             Rune.DecodeFromUtf16(text.AsSpan(i), out var rune, out int length);
-            int start = i;
+            Emit(rune, i, i + length);
             i += length;
+        }
+        return (view.ToString(), [.. starts], [.. ends]);
+
+        void Emit(Rune rune, int start, int end)
+        {
             var category = Rune.GetUnicodeCategory(rune);
-            if (category is UnicodeCategory.Format || TextFolding.IsDefaultIgnorableMark(rune.Value)) continue;
+            if (category is UnicodeCategory.Format || TextFolding.IsDefaultIgnorableMark(rune.Value)) return;
             int cp = rune.Value switch
             {
                 0x3002 or 0xFF0E or 0xFF61 or 0x2024 or 0xFE52 => '.',
@@ -119,9 +153,14 @@ public static class LinkFinder
             for (int k = before; k < view.Length; k++)
             {
                 starts.Add(start);
-                ends.Add(i);
+                ends.Add(end);
             }
         }
-        return (view.ToString(), [.. starts], [.. ends]);
     }
+
+    /// <summary>At most this many escapes in a row are decoded together (a UTF-8 sequence takes at most four).</summary>
+    private const int MaxEscapes = 64;
+
+    private static bool IsEscape(string text, int i) =>
+        i + 2 < text.Length && text[i] == '%' && char.IsAsciiHexDigit(text[i + 1]) && char.IsAsciiHexDigit(text[i + 2]);
 }

@@ -12,8 +12,8 @@ namespace Moderation.Streams.Cli.Commands.Bench;
 /// caption, the two arms interleaved round by round (ABBA) on fresh pictures each time: first with a term bank and a
 /// domain bank (10,000 terms and 100,000 domains by default, imported as <c>bank import</c> would), then, when
 /// <c>--texts</c> is above 0, with a meaning bank as well (the worker embeds every caption with the sentence model).
-/// A quarter of the captions carry a bank term and a quarter a link to a bank domain: the run fails unless every one of
-/// those uploads gets a text reason and no upload without a caption does.
+/// Every picture has a caption of its own; a quarter of them carry a bank term and a quarter a link to a bank domain:
+/// the run fails unless every one of those uploads gets a text reason and no upload without a caption does.
 /// </summary>
 internal static class CaptionsBench
 {
@@ -62,14 +62,15 @@ internal static class CaptionsBench
         Say($"cores {Environment.ProcessorCount}, load average {E2eBench.LoadAverage()}");
 
         var random = new Random(20261207);
-        var corpus = TextCorpus.Generate(s.Terms, s.Domains, s.Uploads, random);
-        int planted = corpus.PlantedTerms.Count(t => t is not null) + corpus.PlantedDomains.Count(d => d is not null);
         int sets = s.Texts > 0 ? 2 : 1;
         const int warm = 8;
         int total = warm + sets * s.Rounds * 2 * s.Uploads;
+        // A caption per picture: every upload with a caption has one of its own (nothing is screened twice).
+        var corpus = TextCorpus.Generate(s.Terms, s.Domains, total, random);
+        int Planted(int from) => Enumerable.Range(from, s.Uploads).Count(i => corpus.PlantedTerms[i] is not null || corpus.PlantedDomains[i] is not null);
         var pictures = new byte[total][];
         Parallel.For(0, total, i => pictures[i] = i % 2 == 0 ? PipelineUnderTest.PhotoJpeg(900_000 + i, 1280, 720) : PipelineUnderTest.PhotoJpeg(900_000 + i, 1080, 1920));
-        Say($"{total} distinct JPEGs (q85, half 1280x720, half 1080x1920); captions of 200 characters, {planted} of every {s.Uploads} with a planted term or link");
+        Say($"{total} distinct JPEGs (q85, half 1280x720, half 1080x1920), each with a caption of its own of 200 characters (half with a planted term or link)");
 
         await using var system = await PipelineUnderTest.StartAsync(12, s.Redis, ct);
         var urls = pictures.Select((p, i) => system.AddMedia($"c{i:D6}.jpg", p)).ToArray();
@@ -86,8 +87,7 @@ internal static class CaptionsBench
         var ready = await system.StartWorkerAsync(workerSettings, TimeSpan.FromSeconds(120), ct);
         Say($"worker: process start -> /readyz 200 in {ready.TotalSeconds:0.00} s" +
             (s.WorkerSettings.Count > 0 ? $" with {string.Join(' ', s.WorkerSettings.Select(kv => $"{kv.Key}={kv.Value}"))}" : ""));
-        string Caption(int i) => corpus.Captions[i % corpus.Captions.Length];
-        await system.RunPhaseAsync("warm", urls[..warm], 0, s.Timeout, ct, Caption);
+        await system.RunPhaseAsync("warm", urls[..warm], 0, s.Timeout, ct, i => corpus.Captions[i]);
 
         int next = warm;
         var results = new List<Arms>();
@@ -98,9 +98,10 @@ internal static class CaptionsBench
             {
                 foreach (bool captions in round % 2 == 0 ? [false, true] : (bool[])[true, false])
                 {
-                    var batch = urls[next..(next + s.Uploads)];
+                    int from = next, planted = Planted(from);
                     next += s.Uploads;
-                    var phase = await system.RunPhaseAsync($"{name.Replace('+', '-')}-{round}-{(captions ? "with" : "without")}", batch, 0, s.Timeout, ct, captions ? Caption : null);
+                    var phase = await system.RunPhaseAsync($"{name.Replace('+', '-')}-{round}-{(captions ? "with" : "without")}", urls[from..next], 0, s.Timeout, ct,
+                        captions ? i => corpus.Captions[from + i] : null);
                     Say($"{name}, round {round + 1}, {(captions ? "with captions   " : "without captions")}: {phase.PerSecond:0.0} uploads/s ({phase.Elapsed.TotalSeconds:0.00} s; " +
                         $"text reasons {phase.TextMatched}, cached {phase.Cached}, dlq {phase.Dlq}; load average {E2eBench.LoadAverage()})");
                     if (phase.Dlq > 0 || phase.Cached > 0) throw new InvalidOperationException($"{name}: {phase.Dlq} DLQ records and {phase.Cached} cached decisions among distinct pictures");
