@@ -47,7 +47,7 @@ public sealed partial class EndToEndBenchTests
         Assert.Contains(bench.StdoutLines, l => l.Contains("latency at half load", StringComparison.Ordinal) && l.Contains("p99", StringComparison.Ordinal));
     }
 
-    [GeneratedRegex(@"^\[ *[0-9.]+s\] (?<set>terms\+domains(\+meaning)?), round (?<round>\d), (?<arm>with captions|without captions) *: [0-9.]+ uploads/s \([0-9.]+ s; text reasons (?<text>\d+), cached 0, dlq 0;")]
+    [GeneratedRegex(@"^\[ *[0-9.]+s\] (?<set>terms\+domains(\+meaning)?), round (?<round>\d), (?<arm>with captions|without captions) *: [0-9.]+ uploads/s \([0-9.]+ s; text reasons (?<text>\d+) \(meaning \d+\), cached 0, dlq 0;")]
     private static partial Regex CaptionPhaseLine();
 
     [Fact]
@@ -71,6 +71,7 @@ public sealed partial class EndToEndBenchTests
             : m.Groups["text"].Value == "0", bench.Transcript()));
         Assert.Equal(4, phases.Count(m => m.Groups["set"].Value == "terms+domains+meaning"));
         Assert.Contains(bench.StdoutLines, l => l.Contains("meaning bank of 10 texts imported and embedded by the worker in", StringComparison.Ordinal));
+        Assert.Equal(2, bench.StdoutLines.Count(l => l.Contains("with/without per round ", StringComparison.Ordinal) && l.Contains(", median ", StringComparison.Ordinal)));
     }
 
     [Fact]

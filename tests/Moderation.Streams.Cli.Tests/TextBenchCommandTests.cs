@@ -16,8 +16,10 @@ public sealed class TextBenchCommandTests
         Assert.StartsWith("text: 50 terms, 200 domains, 20 meaning-bank texts; 20 captions of 200 characters", lines[0], StringComparison.Ordinal);
         Assert.Contains(lines, l => l.StartsWith("terms+domains: ", StringComparison.Ordinal) && l.EndsWith("every planted entry found by both", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("meaning: bank of 20 texts embedded in ", StringComparison.Ordinal));
-        Assert.Matches(@"^RATIO text_banks_vs_indexof_loop \d+(\.\d+)? goal 10$", lines[^2]);
-        Assert.Matches(@"^RATIO meaning_index_simd_vs_scalar_scan \d+(\.\d+)? goal 2$", lines[^1]);
+        Assert.Matches(@"^RATIO text_banks_vs_indexof_loop \d+(\.\d+)? goal 10$", lines[^3]);
+        Assert.Matches(@"^RATIO meaning_index_simd_vs_scalar_scan \d+(\.\d+)? goal 2$", lines[^2]);
+        Assert.Matches(@"^RATIO sentence_model_int8_vs_fp32 \d+(\.\d+)? goal 1.5$", lines[^1]);
+        Assert.Contains(lines, l => l.Contains("(all-MiniLM-L6-v2+int8, ", StringComparison.Ordinal) && l.Contains("; float32 ", StringComparison.Ordinal));
     }
 
     [Fact]

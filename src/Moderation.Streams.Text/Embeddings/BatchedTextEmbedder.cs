@@ -18,11 +18,11 @@ public sealed class BatchedTextEmbedder : ITextEmbedder, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(embedder);
         _embedder = embedder;
         _ownsEmbedder = ownsEmbedder;
-        _batcher = new DynamicBatcher<string, float[]>(new BatchModel<string, float[]>(embedder.Embed, SentenceEmbedder.ModelName, "cpu"),
+        _batcher = new DynamicBatcher<string, float[]>(new BatchModel<string, float[]>(embedder.Embed, embedder.Name, "cpu"),
             options ?? new DynamicBatcherOptions { MaxBatchSize = 32, MaxQueueDelay = TimeSpan.FromMilliseconds(2), MaxQueued = 4096 }, time);
     }
 
-    public string Model => SentenceEmbedder.ModelName;
+    public string Model => _embedder.Name;
 
     /// <summary>Model calls so far.</summary>
     public long Batches => _batcher.Batches;

@@ -75,13 +75,16 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
     /// <summary>Telemetry base address of each running worker (for <c>/metrics</c> and <c>/readyz</c>).</summary>
     public List<Uri> Telemetry { get; } = [];
 
-    private readonly record struct Outcome(long At, bool Cached, bool Dlq, bool TextMatched);
+    private readonly record struct Outcome(long At, bool Cached, bool Dlq, bool TextMatched, bool MeaningMatched);
 
     /// <summary>What one phase measured.</summary>
     public sealed record Phase(int Uploads, TimeSpan Elapsed, double[] LatenciesMs, int Cached, int Dlq, TimeSpan Published)
     {
         /// <summary>Decisions with a text reason (a caption matched a text bank).</summary>
         public int TextMatched { get; init; }
+
+        /// <summary>Decisions with a text reason of kind <c>text</c> (a caption matched a meaning bank).</summary>
+        public int MeaningMatched { get; init; }
 
         public double PerSecond => Uploads / Elapsed.TotalSeconds;
 
@@ -228,7 +231,7 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
         long last = outcomes.Max(o => o.At);
         var latencies = ids.Select(id => Ms(_outcomes[id].At - _sentAt[id])).ToArray();
         return new Phase(ids.Length, TimeSpan.FromSeconds((last - start) / (double)Stopwatch.Frequency), latencies,
-            outcomes.Count(o => o.Cached), outcomes.Count(o => o.Dlq), published) { TextMatched = outcomes.Count(o => o.TextMatched) };
+            outcomes.Count(o => o.Cached), outcomes.Count(o => o.Dlq), published) { TextMatched = outcomes.Count(o => o.TextMatched), MeaningMatched = outcomes.Count(o => o.MeaningMatched) };
     }
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
@@ -257,7 +260,7 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
             if (r?.Message?.Key is not { } key) continue;
             long at = _clock.ElapsedTicks;
             bool dlq = r.Topic == Topics.Dlq;
-            bool cached = false, text = false;
+            bool cached = false, text = false, meaning = false;
             if (!dlq)
             {
                 try
@@ -265,10 +268,11 @@ internal sealed class PipelineUnderTest : IAsyncDisposable
                     var decision = DecisionEvent.FromUtf8Json(r.Message.Value);
                     cached = decision.Cached;
                     text = decision.Reasons.Any(reason => reason.Source == "text");
+                    meaning = decision.Reasons.Any(reason => reason.Source == "text" && reason.Kind == "text");
                 }
                 catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException) { }
             }
-            _outcomes.TryAdd(key, new Outcome(at, cached, dlq, text));
+            _outcomes.TryAdd(key, new Outcome(at, cached, dlq, text, meaning));
         }
     }
 

@@ -14,7 +14,8 @@ namespace Moderation.Streams.Cli.Commands.Bench;
 /// meaning-bank texts by default — on one core. Measured in the same run: the term and domain banks
 /// (<see cref="TextMatcher.Match"/>: normaliser, multi-pattern search, link finder, domain lookups) against a naive loop
 /// that calls <c>IndexOf</c> once per term and per domain (the baseline; every planted term and domain must be found by
-/// both, or the run fails), and the meaning banks: the sentence model (embedding through the batcher, one ONNX thread)
+/// both, or the run fails), and the meaning banks: the sentence model (embedding through the batcher, one ONNX thread;
+/// the int8 model the worker runs against the package's float32 one on the same captions)
 /// and the index scan (SIMD dot products over the bank's unit vectors) against a scalar loop over the same vectors.
 /// </summary>
 internal static class TextBench
@@ -100,6 +101,17 @@ internal static class TextBench
             var vectors = await Task.WhenAll(captions.Select(caption => embedder.EmbedAsync(caption, ct)));
             double embedRate = captionCount / sw.Elapsed.TotalSeconds;
 
+            // The same captions through the package's float32 model (the baseline of the int8 one the worker runs).
+            double fp32Rate;
+            using (var fp32 = SentenceEmbedder.Load(threads: 1, precision: SentencePrecision.Fp32))
+            {
+                await using var fp32Embedder = new BatchedTextEmbedder(fp32, new DynamicBatcherOptions { MaxBatchSize = 32, MaxQueueDelay = TimeSpan.FromMilliseconds(2), MaxQueued = 4096 }, ownsEmbedder: false);
+                await fp32Embedder.EmbedAsync(captions[0], ct);
+                sw.Restart();
+                await Task.WhenAll(captions.Select(caption => fp32Embedder.EmbedAsync(caption, ct)));
+                fp32Rate = captionCount / sw.Elapsed.TotalSeconds;
+            }
+
             // The index: SIMD scan vs a scalar loop over the same vectors; both must pick the same best entry.
             var flat = meaningBank.Vectors().Select(v => v.Value).ToArray();
             int scans = Math.Min(captionCount, Math.Max(20, 50_000_000 / (textCount * SentenceEmbedder.Dimensions)));
@@ -124,10 +136,11 @@ internal static class TextBench
             double meaningRate = 1 / (1 / embedRate + 1 / bankScanRate);
             double allRate = 1 / (1 / bankRate + 1 / meaningRate);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"meaning: bank of {textCount:N0} texts embedded in {loadSeconds:0.0} s; sentence model {embedRate:N1} captions/s ({embedder.Batches:N0} batches); index scan {bankScanRate:N0} captions/s (SIMD {simdRate:N0}, scalar {scalarRate:N0})"));
+                $"meaning: bank of {textCount:N0} texts embedded in {loadSeconds:0.0} s; sentence model {embedRate:N1} captions/s ({model.Name}, {embedder.Batches:N0} batches; float32 {fp32Rate:N1}); index scan {bankScanRate:N0} captions/s (SIMD {simdRate:N0}, scalar {scalarRate:N0})"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"all three banks: {allRate:N1} captions/s per core (terms+domains {bankRate:N0}, meaning {meaningRate:N1})"));
             report.Ratio("meaning_index_simd_vs_scalar_scan", simdRate / scalarRate, 2);
+            report.Ratio("sentence_model_int8_vs_fp32", embedRate / fp32Rate, 1.5);
         }
         return report.Print(output);
     }
