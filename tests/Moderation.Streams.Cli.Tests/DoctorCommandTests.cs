@@ -38,7 +38,7 @@ public sealed partial class DoctorCommandTests(DoctorStack stack) : IClassFixtur
     private static partial Regex CheckLine();
 
     private static readonly string[] AllChecks =
-        ["ffmpeg", "ffprobe", "video-codecs", "model", "onnxruntime", "kafka", "topic uploads", "topic moderation.decisions.takedown",
+        ["ffmpeg", "ffprobe", "video-codecs", "model", "onnxruntime", "sentence-model", "kafka", "topic uploads", "topic moderation.decisions.takedown",
          "topic moderation.decisions.review", "topic moderation.decisions.allow", "topic moderation.dlq", "redis", "bank-snapshots"];
 
     private async Task<(int Exit, Dictionary<string, (string Status, string Line)> Checks, CliProcess Cli)> DoctorAsync(
@@ -75,6 +75,7 @@ public sealed partial class DoctorCommandTests(DoctorStack stack) : IClassFixtur
         Assert.Matches(@"^ok   topic uploads: 2 partition", checks["topic uploads"].Line);
         Assert.StartsWith("ok   redis: PONG", checks["redis"].Line);
         Assert.Equal("ok   bank-snapshots: no hash bank of 100,000 entries or more", checks["bank-snapshots"].Line);
+        Assert.Matches(@"^ok   sentence-model: all-MiniLM-L6-v2\+int8 \(/\S+/models/all-MiniLM-L6-v2\.int8\.onnx\)$", checks["sentence-model"].Line);
     }
 
     [Fact]
