@@ -70,12 +70,7 @@ public sealed class RedisTextBankStore
 
     /// <summary>The store's epoch (shared with the hash and digest banks: <c>banks:epoch</c>) and the version of every text
     /// bank: what a matcher compares to decide what to load again.</summary>
-    public async Task<BankStoreState> GetStateAsync()
-    {
-        var epoch = _redis.GetDatabase().StringGetAsync(StoreKeys.EpochKey(_prefix));
-        var versions = await GetVersionsAsync().ConfigureAwait(false);
-        return new BankStoreState(await epoch.ConfigureAwait(false), versions);
-    }
+    public Task<BankStoreState> GetStateAsync() => BankStoreState.ReadAsync(_redis, _prefix, GetVersionsAsync);
 
     /// <summary>A bank's version (0 when its version key is gone; a deletion keeps counting it).</summary>
     public async Task<long> GetVersionAsync(string bank) =>

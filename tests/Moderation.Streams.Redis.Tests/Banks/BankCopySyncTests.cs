@@ -280,15 +280,5 @@ public sealed class BankCopySyncTests
         await PollAsync(() => store.Subscribed, s => s);
     }
 
-    private static async Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done)
-    {
-        var until = DateTime.UtcNow + Deadline;
-        while (true)
-        {
-            var value = read();
-            if (done(value)) return value;
-            if (DateTime.UtcNow > until) throw new TimeoutException($"still {value} after {Deadline}");
-            await Task.Delay(10, Ct);
-        }
-    }
+    private static Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done) => Poll.UntilAsync(read, done, Deadline, Ct);
 }

@@ -354,17 +354,7 @@ public abstract class BankStoreContract(IStoreFixture store)
         Assert.Equal(50, matcher.Index.Count);
     }
 
-    private static async Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done)
-    {
-        var until = DateTime.UtcNow + Deadline;
-        while (true)
-        {
-            var value = read();
-            if (done(value)) return value;
-            if (DateTime.UtcNow > until) throw new TimeoutException($"still {value} after {Deadline}");
-            await Task.Delay(20, Ct);
-        }
-    }
+    private static Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done) => Poll.UntilAsync(read, done, Deadline, Ct);
 }
 
 public sealed class Banks_on_redis_server(RedisServerFixture store) : BankStoreContract(store), IClassFixture<RedisServerFixture>;

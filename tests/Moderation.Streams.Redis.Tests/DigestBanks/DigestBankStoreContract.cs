@@ -94,17 +94,7 @@ public abstract class DigestBankStoreContract(IStoreFixture store)
         Assert.Single(matcher.Current!.Match(File(3))); // bank b, gone with its version, still kept
     }
 
-    private static async Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done)
-    {
-        var until = DateTime.UtcNow + Deadline;
-        while (true)
-        {
-            var value = read();
-            if (done(value)) return value;
-            if (DateTime.UtcNow > until) throw new TimeoutException($"still {value} after {Deadline}");
-            await Task.Delay(20, Ct);
-        }
-    }
+    private static Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done) => Poll.UntilAsync(read, done, Deadline, Ct);
 }
 
 public sealed class Digest_banks_on_redis_server(RedisServerFixture store) : DigestBankStoreContract(store), IClassFixture<RedisServerFixture>;
