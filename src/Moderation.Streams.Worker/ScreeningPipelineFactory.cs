@@ -65,8 +65,9 @@ public static class ScreeningPipelineFactory
                     await digestMatcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);
                     // Term and domain banks for captions and text items, kept in step like the hash banks.
                     // Meaning banks: the sentence model is loaded when the first texts bank is, and batches like the classifier.
-                    var precision = (settings.Text ?? new TextOptions()).ModelPrecision;
-                    embedder = new Text.Embeddings.LazyTextEmbedder(() => Text.Embeddings.SentenceEmbedder.Load(precision: precision));
+                    var text = settings.Text ?? new TextOptions();
+                    embedder = new Text.Embeddings.LazyTextEmbedder(() => Text.Embeddings.SentenceEmbedder.Load(precision: text.ModelPrecision),
+                        cacheEntries: text.EmbeddingCacheEntries);
                     textMatcher = new Redis.TextBanks.TextBankMatcher(connection, new Redis.TextBanks.RedisTextBankStore(connection, banks.KeyPrefix), banks, logger,
                         embedder: embedder);
                     await textMatcher.StartAsync(banks.StartupTimeout, ct).ConfigureAwait(false);

@@ -19,6 +19,11 @@ public sealed class TextOptions
     /// as fast on a CPU) or <c>Fp32</c>. Every vector a worker compares is made by the one it runs.</summary>
     public Text.Embeddings.SentencePrecision ModelPrecision { get; set; } = Text.Embeddings.SentencePrecision.Int8;
 
+    /// <summary>How many distinct texts' sentence vectors a worker keeps for texts seen again
+    /// (<c>Text:EmbeddingCacheEntries</c>; 0 keeps none; ~1.5 KiB each).</summary>
+    [Range(0, 1_000_000)]
+    public int EmbeddingCacheEntries { get; set; } = Text.Embeddings.BatchedTextEmbedder.DefaultCacheEntries;
+
     /// <summary>The event limits these settings make.</summary>
     public EventLimits ToEventLimits() => EventLimits.Default with { MaxCaptionChars = MaxCaptionChars, MaxTextChars = MaxTextChars };
 }

@@ -7,7 +7,8 @@ namespace Moderation.Streams.Text.Embeddings;
 /// 90 MB and a second to load). A load that fails is retried at the next use, so a missing model fails the texts that
 /// need it (closed), never the process.
 /// </summary>
-public sealed class LazyTextEmbedder(Func<SentenceEmbedder> load, DynamicBatcherOptions? options = null) : ITextEmbedder, IAsyncDisposable
+public sealed class LazyTextEmbedder(Func<SentenceEmbedder> load, DynamicBatcherOptions? options = null,
+    int cacheEntries = BatchedTextEmbedder.DefaultCacheEntries) : ITextEmbedder, IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private BatchedTextEmbedder? _embedder;
@@ -26,7 +27,7 @@ public sealed class LazyTextEmbedder(Func<SentenceEmbedder> load, DynamicBatcher
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_embedder is null) Volatile.Write(ref _embedder, new BatchedTextEmbedder(load(), options));
+            if (_embedder is null) Volatile.Write(ref _embedder, new BatchedTextEmbedder(load(), options, cacheEntries: cacheEntries));
             return _embedder!;
         }
     }
