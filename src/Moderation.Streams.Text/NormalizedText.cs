@@ -10,7 +10,8 @@ namespace Moderation.Streams.Text;
 /// <item><see cref="TextFolding"/>: case, compatibility forms, diacritics, confusables, format characters.</item>
 /// <item>Leetspeak: digits always (<c>0→o 1→i 3→e 4→a 5→s 7→t 8→b 9→g</c>, and <c>l→i</c> so that <c>1</c>, <c>l</c>
 /// and <c>i</c> are one letter, as in TR39 skeletons); symbols only inside or in front of a word (<c>@→a $→s</c> before
-/// anything but a space or the end, <c>! | →i</c> and <c>+→t</c> between letters), so <c>scam!</c> still ends a word.</item>
+/// anything but a space or the end, a single <c>! | →i</c> and <c>+→t</c> between letters), so <c>scam!</c> and
+/// <c>scam!!!</c> still end a word.</item>
 /// <item>Letters split by one repeated separator (<c>s.c.a.m</c>, <c>s c a m</c>, <c>s - c - a - m</c>: three or more
 /// single letters, the same separator of at most three characters between each) are joined.</item>
 /// <item>Every run of other characters becomes one space.</item>
@@ -159,6 +160,18 @@ public sealed class NormalizedText
     private static bool WordOrLeet(List<FoldedUnit> units, int i) =>
         i >= 0 && i < units.Count && (IsWord(units[i].CodePoint) || IsLeetSymbol(units[i].CodePoint));
 
+    /// <summary>A single <c>!</c>, <c>|</c> or <c>+</c> stands for a letter only between letters (or other leet symbols):
+    /// never next to another of its kind, so <c>scam!!!</c> ends the word <c>scam</c> and <c>c++</c> stays itself; and
+    /// not between two single letters, where it is the separator of a spelled-out word (<c>s!c!a!m</c>).</summary>
+    private static bool LeetBetween(List<FoldedUnit> units, int i)
+    {
+        int cp = units[i].CodePoint;
+        bool Side(int j) => WordOrLeet(units, j) && units[j].CodePoint != cp;
+        bool Word(int j) => j >= 0 && j < units.Count && IsWord(units[j].CodePoint);
+        bool singles = Word(i - 1) && !Word(i - 2) && Word(i + 1) && !Word(i + 2);
+        return Side(i - 1) && Side(i + 1) && !singles;
+    }
+
     private static List<FoldedUnit> Leet(List<FoldedUnit> units)
     {
         var result = new List<FoldedUnit>(units.Count);
@@ -176,8 +189,8 @@ public sealed class NormalizedText
                 '8' => 'b',
                 '9' => 'g',
                 '@' or '$' when i + 1 < units.Count && !IsSpace(units[i + 1].CodePoint) => u.CodePoint == '@' ? 'a' : 's',
-                '!' or '|' when WordOrLeet(units, i - 1) && WordOrLeet(units, i + 1) => 'i',
-                '+' when WordOrLeet(units, i - 1) && WordOrLeet(units, i + 1) => 't',
+                '!' or '|' when LeetBetween(units, i) => 'i',
+                '+' when LeetBetween(units, i) => 't',
                 var other => other,
             };
             result.Add(u with { CodePoint = cp });

@@ -84,7 +84,7 @@ internal static class TextFolding
     /// ASCII equivalent: transliterated. Other scripts keep their letters (lower-cased).</summary>
     private static bool IsLatinOrCompatibility(int cp) => cp switch
     {
-        >= 0x00A0 and <= 0x02AF => true,   // Latin-1 Supplement, Latin Extended-A/B, IPA
+        >= 0x00A0 and <= 0x02FF => true,   // Latin-1 Supplement, Latin Extended-A/B, IPA, spacing modifier letters (ˢ ʰ)
         >= 0x1D00 and <= 0x1DBF => true,   // phonetic extensions (small capitals)
         >= 0x1E00 and <= 0x1EFF => true,   // Latin Extended Additional
         >= 0x2000 and <= 0x206F => true,   // general punctuation (quotes, dashes, spaces)

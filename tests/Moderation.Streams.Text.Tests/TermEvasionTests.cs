@@ -39,6 +39,14 @@ public sealed class TermEvasionTests
         { "get fr33 m0n3y now", "fr33 m0n3y", "t2" },
         { "get ｆｒｅｅ-ｍｏｎｅｙ now", "ｆｒｅｅ-ｍｏｎｅｙ", "t2" },
         { "get freeeee money now", "freeeee money", "t2" },
+        { "what a scam!!! wow", "scam", "t1" },                         // emphasis after the word is not leetspeak
+        { "a scam||| here", "scam", "t1" },
+        { "a s!c!a!m here", "s!c!a!m", "t1" },                          // ! as the repeated separator, not as i
+        { "a ˢᶜᵃᵐ here", "ˢᶜᵃᵐ", "t1" },                                // modifier (superscript) letters
+        { "a s🔥c🔥a🔥m here", "s🔥c🔥a🔥m", "t1" },                     // an emoji as the separator
+        { "a ꓢꓚꓮꓟ here", "ꓢꓚꓮꓟ", "t1" },                              // Lisu look-alikes (Unicode's confusables)
+        { "a 🅢🅒🅐🅜 here", "🅢🅒🅐🅜", "t1" },                              // negative circled letters
+        { "a s\u0336c\u0336a\u0336m\u0336 here", "s\u0336c\u0336a\u0336m", "t1" },   // strikethrough marks (the span ends at the last letter)
     };
 
     [Theory]
@@ -69,6 +77,17 @@ public sealed class TermEvasionTests
     public void Word_mode_never_matches_inside_a_longer_word_or_a_different_word(string text)
     {
         Assert.Empty(Banks.Match(text, Fraud));
+    }
+
+    [Fact]
+    public void A_single_bang_or_bar_between_letters_is_an_i_but_a_run_of_them_is_punctuation()
+    {
+        var bank = Banks.Terms("shit,profanity,p1\nclick,spam,c1\n");
+
+        Assert.Equal("sh!t", Assert.Single(Banks.Match("oh sh!t no", bank)) is var m ? "oh sh!t no"[m.Start..m.End] : null);
+        Assert.Equal("cl|ck", Assert.Single(Banks.Match("cl|ck here", bank)) is var n ? "cl|ck here"[n.Start..n.End] : null);
+        Assert.Empty(Banks.Match("sh!!t", bank));
+        Assert.Empty(Banks.Match("c++ and c##", Banks.Terms("ct,x\n")));
     }
 
     [Fact]
