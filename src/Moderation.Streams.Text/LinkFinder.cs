@@ -9,7 +9,7 @@ namespace Moderation.Streams.Text;
 /// Finds the hosts a text names, in every form a reader would follow: URLs (<c>https://bad.example/x</c>,
 /// <c>hxxp://</c>: the scheme does not matter, the host is found by its shape), bare hosts (<c>bad.example/x</c>,
 /// <c>www.bad.example</c>) and defanged ones (<c>bad[.]example</c>, <c>bad(.)example</c>, <c>bad{.}example</c>,
-/// <c>bad[dot]example</c>, <c>bad dot example</c>). Fullwidth and ideographic dots count as dots; format characters
+/// <c>bad[dot]example</c>, <c>bad dot example</c>, <c>bad . example</c>, <c>bad\.example</c>). Fullwidth and ideographic dots count as dots; format characters
 /// are removed and percent-escapes decoded (<c>b%61d.example</c>) first, as a URL parser does for a host. Each host is canonicalised: lower case, IDNA (punycode) through <see cref="IdnMapping"/>;
 /// userinfo (<c>user@</c>), the port and a trailing dot are not part of what is found. Anything shaped like a host
 /// is returned (<c>file.txt</c> too): only the domain lists decide what matters. A host written with look-alike
@@ -19,7 +19,7 @@ namespace Moderation.Streams.Text;
 public static class LinkFinder
 {
     private const string Label = @"[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?";
-    private const string Separator = @"(?:\.|\s?[\[\(\{]\s?(?:\.|dot)\s?[\]\)\}]\s?|\s+dot\s+)";
+    private const string Separator = @"(?:\\?\.|\s?[\[\(\{]\s?(?:\.|dot)\s?[\]\)\}]\s?|\s+dot\s+| \. )";
 
     // Linear time whatever the text (non-backtracking engine).
     private static readonly Regex HostShape = new($"{Label}(?:{Separator}{Label})+",

@@ -26,6 +26,9 @@ public sealed class DomainMatchTests
         { "go to xn--bcher-kva.example now", "xn--bcher-kva.example", "d2" },
         { "go to bаd.ехample now", "bаd.ехample", "d1" },                  // Cyrillic а, е, х: looks like bad.example
         { "go to ΒΑD.EXAMPLE now", "ΒΑD.EXAMPLE", "d1" },                  // Greek capitals
+        { "go to bad . example now", "bad . example", "d1" },              // a dot between single spaces
+        { "go to bad\\.example now", "bad\\.example", "d1" },              // a backslash-escaped dot (Markdown)
+        { "go to https://google.com@bad.example/x now", "bad.example", "d1" }, // the real host after a decoy userinfo
         { "go to https://b%61d.example/x now", "b%61d.example", "d1" },      // percent-escaped letter
         { "go to http://BAD%2Eexample/ now", "BAD%2Eexample", "d1" },       // percent-escaped dot
         { "go to b%C3%BCcher.example now", "b%C3%BCcher.example", "d2" },  // escaped UTF-8 (ü)
@@ -56,6 +59,8 @@ public sealed class DomainMatchTests
     [InlineData("go to x%FF%61bad.example now")]        // an invalid escape stays as written: the host is abad.example
     [InlineData("go to bad%252Eexample now")]           // decoded once, as a URL parser does: bad%2Eexample is no host of ours
     [InlineData("go to b%61d.example.org now")]
+    [InlineData("go to login.bad.example.evil.test now")]
+    [InlineData("that was bad  .  example")]             // more than one space around a dot is prose
     public void Other_domains_do_not_match(string text)
     {
         Assert.Empty(Banks.Match(text, domains: Phish));

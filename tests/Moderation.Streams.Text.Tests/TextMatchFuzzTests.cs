@@ -18,7 +18,7 @@ public sealed class TextMatchFuzzTests
         "scam", "SCAM", "5c4m", "s.c.a.m", "s c a m", "scampi", "free", "money", "fr33", "a", " ", ".", "-", "!", "@", "$",
         "bad.example", "bad[.]example", " dot ", "hxxp://", "www.", "𝐬", "ѕ", "é", "\u0301", "\u200B", "\u202E", "\uFEFF",
         "\uD800", "\uDC00", "\u0000", "\r\n", "\u2028", "ｆｒｅｅ", "ß", "ﬁ", "ⓢ", "aaaa", "1", "l", "|", "。",
-        "%61", "%C3%A4", "%2E", "%2e", "%", "%F0%9F", "%ZZ", "ꓢ", "\U000118E3", "ΒΑD",
+        "%61", "%C3%A4", "%2E", "%2e", "%", "%F0%9F", "%ZZ", "ꓢ", "\U000118E3", "ΒΑD", " . ", "\\.", "!!!", "+",
     ];
 
     [Fact]
