@@ -139,9 +139,14 @@ public sealed class MeaningBank
         return bestSimilarity >= Threshold ? (_entries[best], bestSimilarity) : null;
     }
 
-    public void Match(string text, ReadOnlySpan<float> vector, List<TextMatch> matches)
+    /// <summary>At most one match for the text: the most similar entry to any of its vectors (the whole text's and its
+    /// chunks', <see cref="TextChunks"/>), reported over the whole text.</summary>
+    public void Match(string text, IReadOnlyList<float[]> vectors, List<TextMatch> matches)
     {
-        if (Best(vector) is { } hit)
-            matches.Add(new TextMatch(TextMatchKinds.Text, Name, hit.Entry.Id, hit.Entry.Category, 0, text.Length, MathF.Round(hit.Similarity, 4)));
+        (MeaningEntry Entry, float Similarity)? best = null;
+        foreach (var vector in vectors)
+            if (Best(vector) is { } hit && (best is null || hit.Similarity > best.Value.Similarity)) best = hit;
+        if (best is { } found)
+            matches.Add(new TextMatch(TextMatchKinds.Text, Name, found.Entry.Id, found.Entry.Category, 0, text.Length, MathF.Round(found.Similarity, 4)));
     }
 }

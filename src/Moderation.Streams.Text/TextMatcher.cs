@@ -55,12 +55,15 @@ public sealed class TextMatcher
     {
         ArgumentNullException.ThrowIfNull(text);
         var matches = new List<TextMatch>();
-        Task<float[]>? embedding = _meanings.Count > 0 && text.Length > 0 ? _embedder!.EmbedAsync(text, ct) : null;
+        // The whole text, and a long one's chunks too (TextChunks: padding must not dilute a known text away).
+        Task<float[][]>? embeddings = _meanings.Count > 0 && text.Length > 0
+            ? Task.WhenAll(TextChunks.Split(text).Select(c => text[c.Start..c.End]).Prepend(text).Select(part => _embedder!.EmbedAsync(part, ct)))
+            : null;
         MatchTermsAndDomains(text, matches);
-        if (embedding is not null)
+        if (embeddings is not null)
         {
-            var vector = await embedding.ConfigureAwait(false);
-            foreach (var bank in _meanings) bank.Match(text, vector, matches);
+            var vectors = await embeddings.ConfigureAwait(false);
+            foreach (var bank in _meanings) bank.Match(text, vectors, matches);
         }
         return Ordered(matches);
     }
