@@ -62,6 +62,31 @@ internal static class TextFolding
         units.Add(new FoldedUnit(Rune.IsLetterOrDigit(lower) ? lower.Value : Space, start, end));
     }
 
+    /// <summary>A text as a reader sees it, for the sentence model: format characters and invisible fillers removed,
+    /// Latin and compatibility forms transliterated (<c>ｆｒｅｅ</c>, <c>𝐟𝐫𝐞𝐞</c>, <c>é</c>), and look-alikes of other scripts
+    /// that Unicode's table folds to ASCII replaced by it (<c>bаnk</c> with a Cyrillic <c>а</c>); case, punctuation,
+    /// digits and everything else kept (no leetspeak: digits mean something to the model). Plain ASCII is returned as is.</summary>
+    internal static string ReadersForm(string text)
+    {
+        if (Ascii.IsValid(text)) return text;
+        var form = new StringBuilder(text.Length);
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (rune.IsAscii)
+            {
+                form.Append((char)rune.Value);
+                continue;
+            }
+            var category = Rune.GetUnicodeCategory(rune);
+            if (category is UnicodeCategory.Format || IsDefaultIgnorableMark(rune.Value)) continue;
+            if (category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark) form.Append(rune.ToString()); // the tokenizer drops marks
+            else if (IsLatinOrCompatibility(rune.Value)) form.Append(AnyAscii.Transliteration.Transliterate(rune.ToString()));
+            else if (Confusables.TryFold(rune.Value, out var latin)) form.Append(latin);
+            else form.Append(rune.ToString());
+        }
+        return form.ToString();
+    }
+
     /// <summary>Format characters (zero-width space and joiners, bidi controls, soft hyphen, word joiner, BOM),
     /// combining marks (diacritics written separately, variation selectors) and the fillers that draw nothing.</summary>
     private static bool IsInvisible(Rune rune)

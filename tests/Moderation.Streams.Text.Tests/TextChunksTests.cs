@@ -46,6 +46,23 @@ public sealed class TextChunksTests(SentenceModelFixture model) : IClassFixture<
         Assert.Equal(TextChunks.MaxChunks, TextChunks.Split(string.Concat(Enumerable.Repeat("A sentence. ", 10_000))).Count); // 120,000 characters
     }
 
+    [Theory]
+    [InlineData("Ѕеnd mе уоur bаnk lоgіn аnd І wіll dоublе уоur mоnеу іn а dау")]               // Cyrillic look-alikes
+    [InlineData("Send\u200B me your b\u200Dank lo\u200Cgin and I will dou\u00ADble your money in a day")] // invisible characters
+    [InlineData("Ｓｅｎｄ ｍｅ ｙｏｕｒ ｂａｎｋ ｌｏｇｉｎ and I will double your money in a day")]         // fullwidth
+    [InlineData("𝐒𝐞𝐧𝐝 𝐦𝐞 your bank login and I will double your money in a day")]                 // mathematical bold
+    public async Task A_known_text_in_look_alike_or_invisible_characters_is_still_matched(string disguised)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var bank = await MeaningBank.BuildAsync("known", MeaningBank.Parse("known", new StringReader($"text,category,id\n{Scam},scam,double\n")),
+            MeaningBank.DefaultThreshold, model.Embedder, ct: ct);
+
+        var match = Assert.Single(await new TextMatcher([], [], [bank], model.Embedder).MatchAsync(disguised, ct));
+
+        Assert.Equal("double", match.Id);
+        Assert.True(match.Similarity >= 0.9f, $"similarity {match.Similarity}"); // Cyrillic І reads l, as TR39 says: 0.93
+    }
+
     [Fact]
     public async Task A_known_text_padded_with_chatter_is_still_matched()
     {

@@ -94,11 +94,14 @@ public sealed class WordPieceTokenizer
         }
     }
 
-    /// <summary>The basic tokenizer: cleaned, lower-cased, accent-stripped words and punctuation marks, in order.</summary>
+    /// <summary>The basic tokenizer: cleaned (<see cref="TextFolding.ReadersForm"/> first: format characters removed,
+    /// compatibility forms and look-alike letters of other scripts read as ASCII), lower-cased, accent-stripped words and
+    /// punctuation marks, in order.</summary>
     internal static IEnumerable<string> Words(string text)
     {
         var word = new StringBuilder();
-        foreach (var rune in text.EnumerateRunes())
+        // Read as a reader sees it: zero-width characters and look-alike letters must not hide a known text.
+        foreach (var rune in TextFolding.ReadersForm(text).EnumerateRunes())
         {
             int c = rune.Value;
             if (c == 0 || c == 0xFFFD || (Rune.IsControl(rune) && c is not ('\t' or '\n' or '\r'))) continue;
