@@ -46,6 +46,24 @@ public sealed class UploaderStateCostTests
         Assert.Equal((16L + 1 + 3, 16L + 1), (firstCalls.GetValueOrDefault("zadd"), firstCalls.GetValueOrDefault("zrevrangebyscore")));
     }
 
+    [Fact]
+    public async Task A_batch_is_one_script_call_that_runs_each_uploads_commands()
+    {
+        await using var server = await RedisServerProcess.StartAsync(Ct);
+        await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
+        var admin = redis.GetServers()[0];
+        var state = new RedisUploaderState(redis, "cost:");
+        for (int i = 0; i < 3; i++) await state.CountAsync(new UploaderCount($"c-{i}", $"u-{i}", Picture, Rules), Ct);
+
+        await admin.ExecuteAsync("CONFIG", "RESETSTAT");
+        var copies = await state.CountManyAsync([.. Enumerable.Range(3, 8).Select(i => new UploaderCount($"c-{i}", $"u-{i}", Picture, Rules))], Ct);
+        var calls = await Calls(admin);
+        Assert.Equal(Enumerable.Range(4, 8), copies.Select(c => c.CampaignUploaders!.Value));
+        Assert.Equal(1L, calls.GetValueOrDefault("evalsha") + calls.GetValueOrDefault("eval"));
+        // Eight copies: eight times one copy's commands (above), in the one call.
+        Assert.Equal((8 * 3L, 8L, 8L), (calls.GetValueOrDefault("zadd"), calls.GetValueOrDefault("zrange"), calls.GetValueOrDefault("zrevrangebyscore")));
+    }
+
     /// <summary>Calls per command since the last <c>CONFIG RESETSTAT</c>, from <c>INFO commandstats</c>.</summary>
     private static async Task<Dictionary<string, long>> Calls(IServer admin)
     {
