@@ -9,7 +9,7 @@ namespace Moderation.Streams.Redis.Uploaders;
 /// <summary>How <see cref="RedisUploaderState"/> talks to the server.</summary>
 public enum UploaderScripts
 {
-    /// <summary>One Lua script per upload; on a Redis Cluster one per slot (<see cref="PerSlot"/>).</summary>
+    /// <summary>One Lua script per upload or batch of uploads; on a Redis Cluster one per slot (<see cref="PerSlot"/>).</summary>
     Auto,
 
     /// <summary>One script for the uploader's keys and one per campaign bucket: 17 commands, each script's keys in one slot
@@ -22,8 +22,9 @@ public enum UploaderScripts
 
 /// <summary>
 /// The uploader and campaign counters every worker shares (the policy's <c>uploaders</c> section), in Redis: one Lua
-/// script per upload (one per Redis Cluster slot on a cluster), or plain pipelined commands on a server that refuses
-/// scripts (<see cref="UploaderScripts"/>).
+/// script call per upload or per batch of uploads (<see cref="CountManyAsync"/>, <see cref="UploaderCountBatcher"/>; one
+/// script per Redis Cluster slot and upload on a cluster), or plain pipelined commands on a server that refuses scripts
+/// (<see cref="UploaderScripts"/>).
 /// </summary>
 /// <remarks>
 /// <para>Sliding windows over sorted sets: member = <c>content_id</c>, score = the time it was counted (ms). Sorted sets
@@ -150,7 +151,9 @@ public sealed class RedisUploaderState : IUploaderState
     // near: the pictures to count (this one first). A list kept from an earlier scan is used while younger than the window
     // (its own member's score is when it was made); else the 16 buckets are read, each picture within the distance is
     // linked into the lists that already exist of the pictures it found, and the list is kept (unless too long or a read
-    // that records nothing). count: distinct uploaders of those pictures in the window, this one's counted as if added.
+    // that records nothing). count: distinct uploaders of those pictures in the window, this one's counted as if added;
+    // a picture with no near one (the common copy) counts its uploaders with ZCOUNT and looks for this one with ZSCORE
+    // rather than reading them all (the same answer: the set holds each uploader once).
     private const string PictureFunctions = """
         local HEX, POP
         local function tables()
@@ -231,6 +234,14 @@ public sealed class RedisUploaderState : IUploaderState
           return list
         end
         local function count(k, a, pictures)
+          if #pictures == 1 and pictures[1] == ARGV[a + 10] then
+            local c = redis.call('ZCOUNT', KEYS[k + 4], ARGV[a], '+inf')
+            if c <= tonumber(ARGV[a + 1]) then
+              local mine = redis.call('ZSCORE', KEYS[k + 4], ARGV[a + 4])
+              if mine and tonumber(mine) > tonumber(ARGV[a + 6]) then return c end
+              return c + 1
+            end
+          end
           local seen, n = {[ARGV[a + 4]] = true}, 1
           for i = 1, #pictures do
             local key = pictures[i] == ARGV[a + 10] and KEYS[k + 4] or pictureKey(a, pictures[i], 'u')
