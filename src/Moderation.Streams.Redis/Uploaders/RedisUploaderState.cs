@@ -297,7 +297,7 @@ public sealed class RedisUploaderState : IUploaderState
     private volatile UploaderScripts _scripts;
     private volatile bool _clusterChecked;
 
-    /// <param name="scripts">How to talk to the server; <see cref="UploaderScripts.Auto"/> picks one script per upload, one
+    /// <param name="scripts">How to talk to the server; <see cref="UploaderScripts.Auto"/> picks one script per upload or batch, one
     /// per slot on a cluster. A server that refuses scripts (Garnet without <c>--lua true</c>) turns it to
     /// <see cref="UploaderScripts.Off"/> at its first refusal (<see cref="ScriptsRefused"/>).</param>
     public RedisUploaderState(IConnectionMultiplexer redis, string keyPrefix = "moderation:", TimeProvider? time = null, RedisCacheOptions? resilience = null,
