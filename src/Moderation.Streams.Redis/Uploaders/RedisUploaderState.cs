@@ -48,7 +48,7 @@ public enum UploaderScripts
 /// the picture's near list, <c>…cp:{p:&lt;hash&gt;}:n:&lt;distance&gt;</c>, for one window (on the worker's clock), and a
 /// picture looked up later joins the lists of the near pictures it finds: so a copy of a picture (the common cache hit)
 /// reads its list and its pictures' uploaders, not 16 buckets, and finds what a lookup of the buckets would (a picture
-/// with over <see cref="MaxNearPictures"/> near ones keeps no list; the script reaches the near pictures' keys by name,
+/// with over <see cref="MaxNearPictures"/> near ones keeps no list; the script reaches the near pictures' keys and the buckets by name,
 /// not through KEYS, which one server allows and a cluster, counted per slot, never sees). Plain commands keep no list
 /// (a list stays exact only when it is made and joined atomically): they read the buckets every time and drop the lists
 /// of the near pictures when they first raise a picture. Per slot (a cluster) the buckets keep <c>&lt;hash&gt;|&lt;uploader&gt;</c> pairs,
@@ -147,7 +147,8 @@ public sealed class RedisUploaderState : IUploaderState
     // start "(ms" (window + refresh), +12 the buckets' trim bound, +13 the buckets' expiry (ms), +14 refresh (ms), +15 the
     // rule's max distance, +16 the key prefix, +17 the most near pictures a list keeps. From the count's key base k:
     // KEYS[k + 4] the picture's uploaders, KEYS[k + 5] its near list for this distance, KEYS[k + 6] when its buckets were
-    // last raised, KEYS[k + 7 .. k + 22] its 16 buckets.
+    // last raised. Its 16 buckets are named here (bucketKey: segment s is hex digits 60 - 4s .. 63 - 4s of the picture,
+    // as PdqHash.GetUInt16 reads it), not passed: a copy of a picture never reads them.
     // near: the pictures to count (this one first). A list kept from an earlier scan is used while younger than the window
     // (its own member's score is when it was made); else the 16 buckets are read, each picture within the distance is
     // linked into the lists that already exist of the pictures it found, and the list is kept (unless too long or a read
@@ -185,18 +186,23 @@ public sealed class RedisUploaderState : IUploaderState
         local function pictureKey(a, picture, suffix)
           return ARGV[a + 16] .. 'cp:{p:' .. picture .. '}:' .. suffix
         end
+        local function bucketKey(a, s)
+          local from = 61 - 4 * s
+          return ARGV[a + 16] .. 'cp:{' .. string.format('%x', s) .. ':' .. string.sub(ARGV[a + 10], from, from + 3) .. '}:p'
+        end
         local function record(k, a, fresh)
           if not fresh then return end
           raise(KEYS[k + 4], ARGV[a + 4], a)
           local raised = redis.call('GET', KEYS[k + 6])
           if raised and tonumber(raised) > tonumber(ARGV[a + 5]) - tonumber(ARGV[a + 14]) then return end
-          for b = k + 7, k + 22 do
-            redis.call('ZADD', KEYS[b], 'GT', ARGV[a + 5], ARGV[a + 10])
+          for s = 0, 15 do
+            local b = bucketKey(a, s)
+            redis.call('ZADD', b, 'GT', ARGV[a + 5], ARGV[a + 10])
             if ARGV[a + 9] == '1' then
-              redis.call('ZREMRANGEBYSCORE', KEYS[b], '-inf', ARGV[a + 12])
-              redis.call('ZREMRANGEBYRANK', KEYS[b], 0, ARGV[a + 7])
+              redis.call('ZREMRANGEBYSCORE', b, '-inf', ARGV[a + 12])
+              redis.call('ZREMRANGEBYRANK', b, 0, ARGV[a + 7])
             end
-            redis.call('PEXPIRE', KEYS[b], ARGV[a + 13])
+            redis.call('PEXPIRE', b, ARGV[a + 13])
           end
           redis.call('SET', KEYS[k + 6], ARGV[a + 5], 'PX', ARGV[a + 13])
         end
@@ -209,8 +215,8 @@ public sealed class RedisUploaderState : IUploaderState
           end
           if made and made > tonumber(ARGV[a + 6]) then return pictures end
           local list, seen = {me}, {[me] = true}
-          for b = k + 7, k + 22 do
-            local found = redis.call('ZREVRANGEBYSCORE', KEYS[b], '+inf', ARGV[a + 11], 'LIMIT', 0, ARGV[a + 1])
+          for s = 0, 15 do
+            local found = redis.call('ZREVRANGEBYSCORE', bucketKey(a, s), '+inf', ARGV[a + 11], 'LIMIT', 0, ARGV[a + 1])
             for i = 1, #found do
               local other = found[i]
               if not seen[other] then
@@ -259,7 +265,7 @@ public sealed class RedisUploaderState : IUploaderState
         """;
 
     /// <summary>Counts one or more uploads in order, each as if alone. Per count, KEYS: velocity, strikes, then (campaigns)
-    /// the uploader's filed content ids, the picture's uploaders, near list and last raise, and its 16 buckets (2 or 22);
+    /// the uploader's filed content ids, the picture's uploaders, near list and last raise (2 or 6; its buckets by name);
     /// ARGV: the number of its keys, the uploader's part (9), the picture's (18, with campaigns). Returns one {velocity,
     /// strikes, distinct uploaders} per count, -1 where not counted.</summary>
     private const string OneScript = FileFunction + PictureFunctions + UploaderPart + """
@@ -514,20 +520,19 @@ public sealed class RedisUploaderState : IUploaderState
 
     private async Task<UploaderSignal[]> CountInOneScriptAsync(Args[] all)
     {
-        var keys = new List<RedisKey>(all.Length * (6 + Segments));
+        var keys = new List<RedisKey>(all.Length * 6);
         var values = new List<RedisValue>(all.Length * 28);
         foreach (var a in all)
         {
             int first = keys.Count;
             keys.Add(VelocityKey(a.Uploader));
             keys.Add(StrikesKey(a.Uploader));
-            if (a.Hash is { } h)
+            if (a.Hash is not null)
             {
                 keys.Add(CampaignFiledKey(a.Uploader));
                 keys.Add(CampaignPictureKey(a.Picture!));
                 keys.Add(CampaignNearKey(a.Picture!, a.Rules.Campaigns!.MaxDistance));
                 keys.Add(CampaignRaisedKey(a.Picture!));
-                for (int i = 0; i < Segments; i++) keys.Add(CampaignBucketKey(i, Segment(h, i)));
             }
             values.Add(keys.Count - first);
             values.AddRange(a.UploaderArgs());
