@@ -48,8 +48,8 @@ public enum UploaderScripts
 /// the picture's near list, <c>…cp:{p:&lt;hash&gt;}:n:&lt;distance&gt;</c>, for one window (on the worker's clock), and a
 /// picture looked up later joins the lists of the near pictures it finds: so a copy of a picture (the common cache hit)
 /// reads its list and its pictures' uploaders, not 16 buckets, and finds what a lookup of the buckets would (a picture
-/// with over <see cref="MaxNearPictures"/> near ones keeps no list; the script reaches the near pictures' keys and the buckets by name,
-/// not through KEYS, which one server allows and a cluster, counted per slot, never sees). Plain commands keep no list
+/// with over <see cref="MaxNearPictures"/> near ones keeps no list; the script reaches the near pictures' keys and the
+/// buckets by name, not through KEYS, which one server allows and a cluster, counted per slot, never sees). Plain commands keep no list
 /// (a list stays exact only when it is made and joined atomically): they read the buckets every time and drop the lists
 /// of the near pictures when they first raise a picture. Per slot (a cluster) the buckets keep <c>&lt;hash&gt;|&lt;uploader&gt;</c> pairs,
 /// <c>…cp:{…}:u</c>, raised on every upload, and their own filed content ids, <c>…cp:{…}:c</c>: a layout of its own.</para>
@@ -141,8 +141,8 @@ public sealed class RedisUploaderState : IUploaderState
 
         """;
 
-    // The picture index of one script (and of plain commands), from ARGV a (= 10 after the uploader's part): +0 the window's exclusive start "(ms",
-    // +1 uploaders to read per picture, +2 record (1/0), +3 content id, +4 uploader, +5 now (ms), +6 trim bound (ms,
+    // The picture index of one script (and of plain commands), from ARGV a (10 after the uploader's part): +0 the window's
+    // exclusive start "(ms", +1 uploaders to read per picture, +2 record (1/0), +3 content id, +4 uploader, +5 now (ms), +6 trim bound (ms,
     // inclusive), +7 the cap's rank, +8 expiry (ms), +9 trim (1/0), +10 the picture (64 hex), +11 the buckets' exclusive
     // start "(ms" (window + refresh), +12 the buckets' trim bound, +13 the buckets' expiry (ms), +14 refresh (ms), +15 the
     // rule's max distance, +16 the key prefix, +17 the most near pictures a list keeps. From the count's key base k:
