@@ -23,4 +23,14 @@ public sealed class ScreeningOptions
     /// decode and PDQ; about 120 bytes each (400 with dihedral bank matching). 0 turns it off.</summary>
     [Range(0, 10_000_000)]
     public int ExactDuplicates { get; set; } = 65_536;
+
+    /// <summary>Uploader and campaign counts decided while another is in flight are sent together, in one script call, up to
+    /// this many (1: one call each).</summary>
+    [Range(1, Redis.Uploaders.UploaderCountBatcher.MaxBatchLimit)]
+    public int UploaderBatchSize { get; set; } = 32;
+
+    /// <summary>The longest an upload's count waits for the count in flight before it is sent anyway (ms); a lone upload
+    /// never waits.</summary>
+    [Range(0, 1000)]
+    public int UploaderBatchWindowMs { get; set; } = 5;
 }

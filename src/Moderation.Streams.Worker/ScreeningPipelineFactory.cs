@@ -85,7 +85,8 @@ public static class ScreeningPipelineFactory
                 Cache = cache is null ? null : new CachedDecisions(cache, stats, logger),
                 BankFloods = liveCounters && connection is not null && banks.Enabled ? new RedisBankFloods(connection, banks.KeyPrefix) : null,
                 Uploaders = liveCounters
-                    ? new UploaderRules(connection is null ? null : new Redis.Uploaders.RedisUploaderState(connection, banks.KeyPrefix), banks.FailClosed, logger)
+                    ? new UploaderRules(connection is null ? null : new Redis.Uploaders.UploaderCountBatcher(new Redis.Uploaders.RedisUploaderState(connection, banks.KeyPrefix),
+                        TimeSpan.FromMilliseconds(screening.UploaderBatchWindowMs), screening.UploaderBatchSize), banks.FailClosed, logger)
                     : UploaderRules.Off,
             };
             var pipeline = new ScreeningPipeline(kafka, screening, reader, services, current is null ? () => policy : () => current.Current,

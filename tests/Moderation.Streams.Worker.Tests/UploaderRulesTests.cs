@@ -84,6 +84,47 @@ public sealed class UploaderRulesTests
         Assert.Equal(Actions.Takedown, (await rules.ApplyAsync(Rules, Upload, Decision(Actions.Takedown), Ct)).Action);
     }
 
+    /// <summary>Counts in batches; its first call waits until released; every call fails as a store that is down.</summary>
+    private sealed class DownInBatches : IUploaderState
+    {
+        public TaskCompletionSource FirstCall { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public List<int> Calls { get; } = [];
+
+        public bool CountsInBatches => true;
+
+        public async Task<IReadOnlyList<UploaderSignal>> CountManyAsync(IReadOnlyList<UploaderCount> requests, CancellationToken ct)
+        {
+            bool first;
+            lock (Calls)
+            {
+                first = Calls.Count == 0;
+                Calls.Add(requests.Count);
+            }
+            if (first) await FirstCall.Task;
+            throw new StoreUnavailableException("connection refused");
+        }
+
+        public Task<UploaderSignal> CountAsync(UploaderCount request, CancellationToken ct) => throw new InvalidOperationException("the batcher counts in batches");
+
+        public Task RecordStrikeAsync(string uploader, string contentId, TimeSpan window, CancellationToken ct) => Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_fails_each_of_its_uploads_closed()
+    {
+        var store = new DownInBatches();
+        var rules = new UploaderRules(new UploaderCountBatcher(store, TimeSpan.FromSeconds(1), 32), failClosed: true, NullLogger.Instance);
+        var first = rules.ApplyAsync(Rules, Upload, Decision(Actions.Allow), Ct);
+        // Three more uploads, from other uploaders, decided while the first count is in flight: they wait for it.
+        var batch = Enumerable.Range(2, 3).Select(i => rules.ApplyAsync(Rules, Upload with { ContentId = $"c-{i}", UploaderId = $"u-{i}" },
+            Decision(Actions.Allow) with { ContentId = $"c-{i}" }, Ct)).ToArray();
+        store.FirstCall.SetResult();
+        var decided = await Task.WhenAll([first, .. batch]).WaitAsync(TimeSpan.FromSeconds(10), Ct); // hang guard only
+        Assert.All(decided, d => Assert.Equal((Actions.Review, Decider.UploaderSignalsUnavailableCode), (d.Action, Assert.Single(d.Reasons).Code)));
+        Assert.Equal(["c-1", "c-2", "c-3", "c-4"], decided.Select(d => d.ContentId));
+        lock (store.Calls) Assert.Equal([1, 3], store.Calls);
+    }
+
     [Fact]
     public async Task Without_a_store_a_policy_with_uploader_rules_fails_closed_and_without_rules_nothing_changes()
     {

@@ -10,6 +10,21 @@ public interface IUploaderState
     /// <exception cref="StoreUnavailableException">The store could not be reached or answered too late.</exception>
     Task<UploaderSignal> CountAsync(UploaderCount request, CancellationToken ct);
 
+    /// <summary>Counts several uploads in order, each as if counted alone after the ones before it, and answers each. The
+    /// call fails as a whole.</summary>
+    /// <exception cref="StoreUnavailableException">The store could not be reached or answered too late.</exception>
+    async Task<IReadOnlyList<UploaderSignal>> CountManyAsync(IReadOnlyList<UploaderCount> requests, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var signals = new UploaderSignal[requests.Count];
+        for (int i = 0; i < signals.Length; i++) signals[i] = await CountAsync(requests[i], ct).ConfigureAwait(false);
+        return signals;
+    }
+
+    /// <summary>True when <see cref="CountManyAsync"/> sends several uploads in one call (cheaper than one call each), so
+    /// holding uploads to count them together pays (<see cref="UploaderCountBatcher"/>).</summary>
+    bool CountsInBatches => false;
+
     /// <summary>Records a takedown of one of the uploader's items as a strike, once per content id.</summary>
     /// <exception cref="StoreUnavailableException">The store could not be reached or answered too late.</exception>
     Task RecordStrikeAsync(string uploader, string contentId, TimeSpan window, CancellationToken ct);

@@ -9,7 +9,7 @@ namespace Moderation.Streams.Redis.Uploaders;
 /// <summary>How <see cref="RedisUploaderState"/> talks to the server.</summary>
 public enum UploaderScripts
 {
-    /// <summary>One Lua script per upload; on a Redis Cluster one per slot (<see cref="PerSlot"/>).</summary>
+    /// <summary>One Lua script per upload or batch of uploads; on a Redis Cluster one per slot (<see cref="PerSlot"/>).</summary>
     Auto,
 
     /// <summary>One script for the uploader's keys and one per campaign bucket: 17 commands, each script's keys in one slot
@@ -22,8 +22,9 @@ public enum UploaderScripts
 
 /// <summary>
 /// The uploader and campaign counters every worker shares (the policy's <c>uploaders</c> section), in Redis: one Lua
-/// script per upload (one per Redis Cluster slot on a cluster), or plain pipelined commands on a server that refuses
-/// scripts (<see cref="UploaderScripts"/>).
+/// script call per upload or per batch of uploads (<see cref="CountManyAsync"/>, <see cref="UploaderCountBatcher"/>; one
+/// script per Redis Cluster slot and upload on a cluster), or plain pipelined commands on a server that refuses scripts
+/// (<see cref="UploaderScripts"/>).
 /// </summary>
 /// <remarks>
 /// <para>Sliding windows over sorted sets: member = <c>content_id</c>, score = the time it was counted (ms). Sorted sets
@@ -47,8 +48,8 @@ public enum UploaderScripts
 /// the picture's near list, <c>…cp:{p:&lt;hash&gt;}:n:&lt;distance&gt;</c>, for one window (on the worker's clock), and a
 /// picture looked up later joins the lists of the near pictures it finds: so a copy of a picture (the common cache hit)
 /// reads its list and its pictures' uploaders, not 16 buckets, and finds what a lookup of the buckets would (a picture
-/// with over <see cref="MaxNearPictures"/> near ones keeps no list; the script reaches the near pictures' keys by name,
-/// not through KEYS, which one server allows and a cluster, counted per slot, never sees). Plain commands keep no list
+/// with over <see cref="MaxNearPictures"/> near ones keeps no list; the script reaches the near pictures' keys and the
+/// buckets by name, not through KEYS, which one server allows and a cluster, counted per slot, never sees). Plain commands keep no list
 /// (a list stays exact only when it is made and joined atomically): they read the buckets every time and drop the lists
 /// of the near pictures when they first raise a picture. Per slot (a cluster) the buckets keep <c>&lt;hash&gt;|&lt;uploader&gt;</c> pairs,
 /// <c>…cp:{…}:u</c>, raised on every upload, and their own filed content ids, <c>…cp:{…}:c</c>: a layout of its own.</para>
@@ -70,34 +71,37 @@ public sealed class RedisUploaderState : IUploaderState
 
     private const int Segments = 16;
 
-    // ARGV of the uploader's part: 1 content id, 2 record (1/0), 3 velocity's exclusive window start "(ms" (empty: no
-    // velocity rule), 4 velocity's trim bound (ms, inclusive), 5 now (ms), 6 the cap's rank (-MaxMembers-1), 7 velocity's
-    // expiry (ms), 8 strikes' exclusive window start (ms; empty: no strikes rule), 9 trim (1/0). KEYS[1] velocity, KEYS[2]
-    // strikes. A strike of this very content does not count against it; a read without recording counts the upload as
-    // if it were added.
+    // The uploader's part of one count, its keys from KEYS[k + 1] and ARGV from a + 1: +1 content id, +2 record (1/0),
+    // +3 velocity's exclusive window start "(ms" (empty: no velocity rule), +4 velocity's trim bound (ms, inclusive), +5 now
+    // (ms), +6 the cap's rank (-MaxMembers-1), +7 velocity's expiry (ms), +8 strikes' exclusive window start (ms; empty: no
+    // strikes rule), +9 trim (1/0). KEYS[k + 1] velocity, KEYS[k + 2] strikes. A strike of this very content does not count
+    // against it; a read without recording counts the upload as if it were added. Returns velocity, strikes (-1: no rule).
     private const string UploaderPart = """
-        local velocity, strikes = -1, -1
-        if ARGV[3] ~= '' then
-          local k = KEYS[1]
-          if ARGV[2] == '1' then
-            if redis.call('ZADD', k, 'NX', ARGV[5], ARGV[1]) == 1 and ARGV[9] == '1' then
-              redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[4])
-              redis.call('ZREMRANGEBYRANK', k, 0, ARGV[6])
+        local function counts(k, a)
+          local velocity, strikes = -1, -1
+          if ARGV[a + 3] ~= '' then
+            local key = KEYS[k + 1]
+            if ARGV[a + 2] == '1' then
+              if redis.call('ZADD', key, 'NX', ARGV[a + 5], ARGV[a + 1]) == 1 and ARGV[a + 9] == '1' then
+                redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[a + 4])
+                redis.call('ZREMRANGEBYRANK', key, 0, ARGV[a + 6])
+              end
+              redis.call('PEXPIRE', key, ARGV[a + 7])
+              velocity = redis.call('ZCOUNT', key, ARGV[a + 3], '+inf')
+            else
+              velocity = redis.call('ZCOUNT', key, ARGV[a + 3], '+inf')
+              if not redis.call('ZSCORE', key, ARGV[a + 1]) then velocity = velocity + 1 end
             end
-            redis.call('PEXPIRE', k, ARGV[7])
-            velocity = redis.call('ZCOUNT', k, ARGV[3], '+inf')
-          else
-            velocity = redis.call('ZCOUNT', k, ARGV[3], '+inf')
-            if not redis.call('ZSCORE', k, ARGV[1]) then velocity = velocity + 1 end
           end
-        end
-        if ARGV[8] ~= '' then
-          local k = KEYS[2]
-          strikes = redis.call('ZCOUNT', k, '(' .. ARGV[8], '+inf')
-          if strikes > 0 then
-            local own = redis.call('ZSCORE', k, ARGV[1])
-            if own and tonumber(own) > tonumber(ARGV[8]) then strikes = strikes - 1 end
+          if ARGV[a + 8] ~= '' then
+            local key = KEYS[k + 2]
+            strikes = redis.call('ZCOUNT', key, '(' .. ARGV[a + 8], '+inf')
+            if strikes > 0 then
+              local own = redis.call('ZSCORE', key, ARGV[a + 1])
+              if own and tonumber(own) > tonumber(ARGV[a + 8]) then strikes = strikes - 1 end
+            end
           end
+          return velocity, strikes
         end
 
         """;
@@ -137,16 +141,20 @@ public sealed class RedisUploaderState : IUploaderState
 
         """;
 
-    // The picture index of one script (and of plain commands), from ARGV a (= 10): +0 the window's exclusive start "(ms",
-    // +1 uploaders to read per picture, +2 record (1/0), +3 content id, +4 uploader, +5 now (ms), +6 trim bound (ms,
+    // The picture index of one script (and of plain commands), from ARGV a (10 after the uploader's part): +0 the window's
+    // exclusive start "(ms", +1 uploaders to read per picture, +2 record (1/0), +3 content id, +4 uploader, +5 now (ms), +6 trim bound (ms,
     // inclusive), +7 the cap's rank, +8 expiry (ms), +9 trim (1/0), +10 the picture (64 hex), +11 the buckets' exclusive
     // start "(ms" (window + refresh), +12 the buckets' trim bound, +13 the buckets' expiry (ms), +14 refresh (ms), +15 the
-    // rule's max distance, +16 the key prefix, +17 the most near pictures a list keeps. KEYS[4] the picture's uploaders,
-    // KEYS[5] its near list for this distance, KEYS[6] when its buckets were last raised, KEYS[7..22] its 16 buckets.
+    // rule's max distance, +16 the key prefix, +17 the most near pictures a list keeps. From the count's key base k:
+    // KEYS[k + 4] the picture's uploaders, KEYS[k + 5] its near list for this distance, KEYS[k + 6] when its buckets were
+    // last raised. Its 16 buckets are named here (bucketKey: segment s is hex digits 60 - 4s .. 63 - 4s of the picture,
+    // as PdqHash.GetUInt16 reads it), not passed: a copy of a picture never reads them.
     // near: the pictures to count (this one first). A list kept from an earlier scan is used while younger than the window
     // (its own member's score is when it was made); else the 16 buckets are read, each picture within the distance is
     // linked into the lists that already exist of the pictures it found, and the list is kept (unless too long or a read
-    // that records nothing). count: distinct uploaders of those pictures in the window, this one's counted as if added.
+    // that records nothing). count: distinct uploaders of those pictures in the window, this one's counted as if added;
+    // a picture with no near one (the common copy) counts its uploaders with ZCOUNT and looks for this one with ZSCORE
+    // rather than reading them all (the same answer: the set holds each uploader once).
     private const string PictureFunctions = """
         local HEX, POP
         local function tables()
@@ -178,32 +186,37 @@ public sealed class RedisUploaderState : IUploaderState
         local function pictureKey(a, picture, suffix)
           return ARGV[a + 16] .. 'cp:{p:' .. picture .. '}:' .. suffix
         end
-        local function record(a, fresh)
-          if not fresh then return end
-          raise(KEYS[4], ARGV[a + 4], a)
-          local raised = redis.call('GET', KEYS[6])
-          if raised and tonumber(raised) > tonumber(ARGV[a + 5]) - tonumber(ARGV[a + 14]) then return end
-          for b = 7, #KEYS do
-            redis.call('ZADD', KEYS[b], 'GT', ARGV[a + 5], ARGV[a + 10])
-            if ARGV[a + 9] == '1' then
-              redis.call('ZREMRANGEBYSCORE', KEYS[b], '-inf', ARGV[a + 12])
-              redis.call('ZREMRANGEBYRANK', KEYS[b], 0, ARGV[a + 7])
-            end
-            redis.call('PEXPIRE', KEYS[b], ARGV[a + 13])
-          end
-          redis.call('SET', KEYS[6], ARGV[a + 5], 'PX', ARGV[a + 13])
+        local function bucketKey(a, s)
+          local from = 61 - 4 * s
+          return ARGV[a + 16] .. 'cp:{' .. string.format('%x', s) .. ':' .. string.sub(ARGV[a + 10], from, from + 3) .. '}:p'
         end
-        local function near(a)
+        local function record(k, a, fresh)
+          if not fresh then return end
+          raise(KEYS[k + 4], ARGV[a + 4], a)
+          local raised = redis.call('GET', KEYS[k + 6])
+          if raised and tonumber(raised) > tonumber(ARGV[a + 5]) - tonumber(ARGV[a + 14]) then return end
+          for s = 0, 15 do
+            local b = bucketKey(a, s)
+            redis.call('ZADD', b, 'GT', ARGV[a + 5], ARGV[a + 10])
+            if ARGV[a + 9] == '1' then
+              redis.call('ZREMRANGEBYSCORE', b, '-inf', ARGV[a + 12])
+              redis.call('ZREMRANGEBYRANK', b, 0, ARGV[a + 7])
+            end
+            redis.call('PEXPIRE', b, ARGV[a + 13])
+          end
+          redis.call('SET', KEYS[k + 6], ARGV[a + 5], 'PX', ARGV[a + 13])
+        end
+        local function near(k, a)
           local me, now, limit, most = ARGV[a + 10], tonumber(ARGV[a + 5]), tonumber(ARGV[a + 15]), tonumber(ARGV[a + 17])
-          local kept, made, pictures = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES'), nil, {}
+          local kept, made, pictures = redis.call('ZRANGE', KEYS[k + 5], 0, -1, 'WITHSCORES'), nil, {}
           for i = 1, #kept, 2 do
             pictures[#pictures + 1] = kept[i]
             if kept[i] == me then made = tonumber(kept[i + 1]) end
           end
           if made and made > tonumber(ARGV[a + 6]) then return pictures end
           local list, seen = {me}, {[me] = true}
-          for b = 7, #KEYS do
-            local found = redis.call('ZREVRANGEBYSCORE', KEYS[b], '+inf', ARGV[a + 11], 'LIMIT', 0, ARGV[a + 1])
+          for s = 0, 15 do
+            local found = redis.call('ZREVRANGEBYSCORE', bucketKey(a, s), '+inf', ARGV[a + 11], 'LIMIT', 0, ARGV[a + 1])
             for i = 1, #found do
               local other = found[i]
               if not seen[other] then
@@ -219,18 +232,26 @@ public sealed class RedisUploaderState : IUploaderState
             if size > most then redis.call('DEL', theirs)
             elseif size > 0 then redis.call('ZADD', theirs, 'NX', ARGV[a + 5], me) end
           end
-          redis.call('DEL', KEYS[5])
+          redis.call('DEL', KEYS[k + 5])
           if #list <= most + 1 then
-            for i = 1, #list do redis.call('ZADD', KEYS[5], ARGV[a + 5], list[i]) end
-            redis.call('PEXPIRE', KEYS[5], ARGV[a + 8])
+            for i = 1, #list do redis.call('ZADD', KEYS[k + 5], ARGV[a + 5], list[i]) end
+            redis.call('PEXPIRE', KEYS[k + 5], ARGV[a + 8])
           end
           return list
         end
-        local function count(a, pictures)
+        local function count(k, a, pictures)
+          if #pictures == 1 and pictures[1] == ARGV[a + 10] then
+            local c = redis.call('ZCOUNT', KEYS[k + 4], ARGV[a], '+inf')
+            if c <= tonumber(ARGV[a + 1]) then
+              local mine = redis.call('ZSCORE', KEYS[k + 4], ARGV[a + 4])
+              if mine and tonumber(mine) > tonumber(ARGV[a + 6]) then return c end
+              return c + 1
+            end
+          end
           local seen, n = {[ARGV[a + 4]] = true}, 1
           for i = 1, #pictures do
-            local k = pictures[i] == ARGV[a + 10] and KEYS[4] or pictureKey(a, pictures[i], 'u')
-            local found = redis.call('ZREVRANGEBYSCORE', k, '+inf', ARGV[a], 'LIMIT', 0, ARGV[a + 1])
+            local key = pictures[i] == ARGV[a + 10] and KEYS[k + 4] or pictureKey(a, pictures[i], 'u')
+            local found = redis.call('ZREVRANGEBYSCORE', key, '+inf', ARGV[a], 'LIMIT', 0, ARGV[a + 1])
             for j = 1, #found do
               if not seen[found[j]] then
                 seen[found[j]] = true
@@ -243,19 +264,31 @@ public sealed class RedisUploaderState : IUploaderState
 
         """;
 
-    /// <summary>KEYS: velocity, strikes, then (campaigns) the uploader's filed content ids, the picture's uploaders, near
-    /// list and last raise, and its 16 buckets. ARGV: the uploader's part (1–9), the picture's (10–27). Returns {velocity,
-    /// strikes, distinct uploaders}, -1 where not counted.</summary>
+    /// <summary>Counts one or more uploads in order, each as if alone. Per count, KEYS: velocity, strikes, then (campaigns)
+    /// the uploader's filed content ids, the picture's uploaders, near list and last raise (2 or 6; its buckets by name);
+    /// ARGV: the number of its keys, the uploader's part (9), the picture's (18, with campaigns). Returns one {velocity,
+    /// strikes, distinct uploaders} per count, -1 where not counted.</summary>
     private const string OneScript = FileFunction + PictureFunctions + UploaderPart + """
-        local out = {velocity, strikes}
-        if #KEYS > 2 then
-          record(10, file(KEYS[3], 10))
-          out[3] = count(10, near(10))
+        local out, k, a = {}, 0, 0
+        while a < #ARGV do
+          local n = tonumber(ARGV[a + 1])
+          a = a + 1
+          local velocity, strikes = counts(k, a)
+          local r = {velocity, strikes}
+          if n > 2 then
+            local p = a + 10
+            record(k, p, file(KEYS[k + 3], p))
+            r[3] = count(k, p, near(k, p))
+            a = a + 18
+          end
+          out[#out + 1] = r
+          k = k + n
+          a = a + 9
         end
         return out
         """;
 
-    private const string UploaderScript = UploaderPart + "return {velocity, strikes}";
+    private const string UploaderScript = UploaderPart + "return {counts(0, 0)}";
 
     /// <summary>One bucket in its own slot (<see cref="UploaderScripts.PerSlot"/>): its own filed content ids decide.</summary>
     private const string BucketScript = FileFunction + BucketFunction + "return bucket(KEYS[2], 1, file(KEYS[1], 1))";
@@ -270,7 +303,7 @@ public sealed class RedisUploaderState : IUploaderState
     private volatile UploaderScripts _scripts;
     private volatile bool _clusterChecked;
 
-    /// <param name="scripts">How to talk to the server; <see cref="UploaderScripts.Auto"/> picks one script per upload, one
+    /// <param name="scripts">How to talk to the server; <see cref="UploaderScripts.Auto"/> picks one script per upload or batch, one
     /// per slot on a cluster. A server that refuses scripts (Garnet without <c>--lua true</c>) turns it to
     /// <see cref="UploaderScripts.Off"/> at its first refusal (<see cref="ScriptsRefused"/>).</param>
     public RedisUploaderState(IConnectionMultiplexer redis, string keyPrefix = "moderation:", TimeProvider? time = null, RedisCacheOptions? resilience = null,
@@ -323,17 +356,43 @@ public sealed class RedisUploaderState : IUploaderState
     /// the buckets this much further back, then count uploaders from the pictures' own exact sets.</summary>
     public static TimeSpan BucketRefresh(TimeSpan window) => TimeSpan.FromMilliseconds(Math.Max(1, (long)window.TotalMilliseconds / 16));
 
+    /// <summary>True while counts go as one script (one server): <see cref="CountManyAsync"/> then sends a batch in one call.
+    /// False on a cluster (a script per slot) and without scripts: each count is its own call, so a batcher does not hold
+    /// them.</summary>
+    public bool CountsInBatches => _scripts == UploaderScripts.Auto;
+
     public async Task<UploaderSignal> CountAsync(UploaderCount request, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var rules = request.Rules;
-        var uploader = request.UploaderId;
-        PdqHash? hash = rules.Campaigns is not null && uploader is not null && PdqHash.TryParse(request.PdqHex, out var parsed) ? parsed : null;
-        if (uploader is null || (rules.Strikes is null && rules.Velocity is null && hash is null)) return UploaderSignal.NotCounted;
+        return (await CountManyAsync([request], ct).ConfigureAwait(false))[0];
+    }
+
+    /// <summary>Counts the uploads in order, each as if counted alone after the ones before it: in one script call on one
+    /// server (one round trip, one pass through the resilience pipeline for all); on a cluster or without scripts one
+    /// after the other, as <see cref="CountAsync"/> would. The call fails as a whole.</summary>
+    /// <exception cref="StoreUnavailableException">The store could not be reached or answered too late: no upload of the
+    /// batch has an answer.</exception>
+    public async Task<IReadOnlyList<UploaderSignal>> CountManyAsync(IReadOnlyList<UploaderCount> requests, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var signals = new UploaderSignal[requests.Count];
+        var counted = new List<Counted>(requests.Count);
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var request = requests[i] ?? throw new ArgumentException("A request is null.", nameof(requests));
+            var rules = request.Rules;
+            var uploader = request.UploaderId;
+            PdqHash? hash = rules.Campaigns is not null && uploader is not null && PdqHash.TryParse(request.PdqHex, out var parsed) ? parsed : null;
+            if (uploader is null || (rules.Strikes is null && rules.Velocity is null && hash is null)) signals[i] = UploaderSignal.NotCounted;
+            else counted.Add(new Counted(i, request, uploader, hash));
+        }
+        if (counted.Count == 0) return signals;
         try
         {
-            return await _pipeline.ExecuteAsync(static async (state, token) => await state.Self.CountOnceAsync(state.Request, state.Uploader, state.Hash).WaitAsync(token).ConfigureAwait(false),
-                (Self: this, Request: request, Uploader: uploader, Hash: hash), ct).ConfigureAwait(false);
+            var results = await _pipeline.ExecuteAsync(static async (state, token) => await state.Self.CountOnceAsync(state.Counted).WaitAsync(token).ConfigureAwait(false),
+                (Self: this, Counted: counted), ct).ConfigureAwait(false);
+            for (int i = 0; i < counted.Count; i++) signals[counted[i].Index] = results[i];
+            return signals;
         }
         catch (Exception e) when (StoreResilience.IsStoreFailure(e, ct))
         {
@@ -341,9 +400,12 @@ public sealed class RedisUploaderState : IUploaderState
         }
     }
 
-    private async Task<UploaderSignal> CountOnceAsync(UploaderCount request, string uploader, PdqHash? hash)
+    private sealed record Counted(int Index, UploaderCount Request, string Uploader, PdqHash? Hash);
+
+    private async Task<UploaderSignal[]> CountOnceAsync(List<Counted> counted)
     {
-        var args = new Args(request, uploader, hash, _time.GetUtcNow().ToUnixTimeMilliseconds(), Random.Shared.Next(TrimEvery) == 0);
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var args = counted.Select(c => new Args(c.Request, c.Uploader, c.Hash, now, Random.Shared.Next(TrimEvery) == 0)).ToArray();
         if (_scripts == UploaderScripts.Auto && !_clusterChecked)
         {
             if (_redis.GetServers().Any(s => s.ServerType == ServerType.Cluster)) _scripts = UploaderScripts.PerSlot;
@@ -353,13 +415,13 @@ public sealed class RedisUploaderState : IUploaderState
         {
             try
             {
-                return _scripts == UploaderScripts.Auto ? await CountInOneScriptAsync(args).ConfigureAwait(false) : await CountPerSlotAsync(args).ConfigureAwait(false);
+                return _scripts == UploaderScripts.Auto ? await CountInOneScriptAsync(args).ConfigureAwait(false) : await EachAsync(args, CountPerSlotAsync).ConfigureAwait(false);
             }
             catch (RedisException e) when (_scripts == UploaderScripts.Auto && e.Message.Contains("slot", StringComparison.OrdinalIgnoreCase))
             {
                 // A cluster seen only now (CROSSSLOT): nothing of the script ran.
                 _scripts = UploaderScripts.PerSlot;
-                return await CountPerSlotAsync(args).ConfigureAwait(false);
+                return await EachAsync(args, CountPerSlotAsync).ConfigureAwait(false);
             }
             catch (RedisServerException e) when (RefusesScripts(e))
             {
@@ -369,7 +431,15 @@ public sealed class RedisUploaderState : IUploaderState
                 _scripts = UploaderScripts.Off;
             }
         }
-        return await CountPlainAsync(args).ConfigureAwait(false);
+        return await EachAsync(args, CountPlainAsync).ConfigureAwait(false);
+    }
+
+    /// <summary>One count after the other (each sees the ones before it, as one script does).</summary>
+    private static async Task<UploaderSignal[]> EachAsync(Args[] args, Func<Args, Task<UploaderSignal>> count)
+    {
+        var signals = new UploaderSignal[args.Length];
+        for (int i = 0; i < args.Length; i++) signals[i] = await count(args[i]).ConfigureAwait(false);
+        return signals;
     }
 
     /// <summary>A server without scripting (Garnet's default, an ACL or a proxy that denies EVAL) answers like this; other
@@ -448,23 +518,35 @@ public sealed class RedisUploaderState : IUploaderState
         ];
     }
 
-    private async Task<UploaderSignal> CountInOneScriptAsync(Args a)
+    private async Task<UploaderSignal[]> CountInOneScriptAsync(Args[] all)
     {
-        var keys = new RedisKey[a.Hash is null ? 2 : 6 + Segments];
-        keys[0] = VelocityKey(a.Uploader);
-        keys[1] = StrikesKey(a.Uploader);
-        RedisValue[] values = a.UploaderArgs();
-        if (a.Hash is { } h)
+        var keys = new List<RedisKey>(all.Length * 6);
+        var values = new List<RedisValue>(all.Length * 28);
+        foreach (var a in all)
         {
-            keys[2] = CampaignFiledKey(a.Uploader);
-            keys[3] = CampaignPictureKey(a.Picture!);
-            keys[4] = CampaignNearKey(a.Picture!, a.Rules.Campaigns!.MaxDistance);
-            keys[5] = CampaignRaisedKey(a.Picture!);
-            for (int i = 0; i < Segments; i++) keys[6 + i] = CampaignBucketKey(i, Segment(h, i));
-            values = [.. values, .. a.PictureArgs(_prefix)];
+            int first = keys.Count;
+            keys.Add(VelocityKey(a.Uploader));
+            keys.Add(StrikesKey(a.Uploader));
+            if (a.Hash is not null)
+            {
+                keys.Add(CampaignFiledKey(a.Uploader));
+                keys.Add(CampaignPictureKey(a.Picture!));
+                keys.Add(CampaignNearKey(a.Picture!, a.Rules.Campaigns!.MaxDistance));
+                keys.Add(CampaignRaisedKey(a.Picture!));
+            }
+            values.Add(keys.Count - first);
+            values.AddRange(a.UploaderArgs());
+            if (a.Hash is not null) values.AddRange(a.PictureArgs(_prefix));
         }
-        var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(OneScript, keys, values).ConfigureAwait(false))!;
-        return Signal(a, (long)result[0], (long)result[1], a.Hash is null ? null : (int)(long)result[2]);
+        var results = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(OneScript, [.. keys], [.. values]).ConfigureAwait(false))!;
+        if (results.Length != all.Length) throw new RedisException($"The uploader script answered {results.Length} counts for {all.Length}.");
+        var signals = new UploaderSignal[all.Length];
+        for (int i = 0; i < all.Length; i++)
+        {
+            var result = (RedisResult[])results[i]!;
+            signals[i] = Signal(all[i], (long)result[0], (long)result[1], all[i].Hash is null ? null : (int)(long)result[2]);
+        }
+        return signals;
     }
 
     private async Task<UploaderSignal> CountPerSlotAsync(Args a)

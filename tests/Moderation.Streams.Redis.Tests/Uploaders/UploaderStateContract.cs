@@ -289,6 +289,47 @@ public abstract class UploaderStateContract(IStoreFixture store, UploaderScripts
     }
 
     [Fact]
+    public async Task A_batch_of_uploads_from_several_uploaders_gets_the_answers_one_by_one_would()
+    {
+        // The same history, then the same uploads: one by one on one prefix, as one batch on another.
+        var oneByOne = NewState();
+        var batched = NewStateWithOwnPrefix();
+        foreach (var state in new[] { oneByOne, batched })
+        {
+            await Count(state, "h-1", "u-1", Picture.ToString());
+            await Count(state, "h-2", "u-2", Flipped(12));
+            await state.RecordStrikeAsync("u-1", "h-1", Rules.Strikes!.Span, Ct);
+            await state.RecordStrikeAsync("u-3", "c-4", Rules.Strikes.Span, Ct);
+        }
+        _time.Advance(TimeSpan.FromMinutes(1));
+        var same = Picture.ToString();
+        var far = new PdqHash(~0x0123456789abcdefUL, 0x1111111111111111UL, 0x2222222222222222UL, 0x3333333333333333UL).ToString();
+        UploaderCount[] uploads =
+        [
+            new("c-1", "u-3", same, Rules), new("c-2", "u-1", same, Rules), new("c-3", "u-4", Flipped(15), Rules),
+            new("c-2", "u-1", same, Rules), // redelivered within the batch
+            new("c-4", "u-3", null, Rules), // a text item of an uploader with a strike on it
+            new("c-5", "u-5", far, Rules), new("c-6", "u-6", far, Rules), new("c-7", "u-7", same, Rules, Record: false),
+            new("c-8", null, same, Rules), // no uploader: not counted
+            new("c-9", "u-8", same, new PolicyUploaders { Velocity = Rules.Velocity }),
+            new("c-10", "u-9", Flipped(12), Rules), new("c-11", "u-1", "not-a-hash", Rules),
+        ];
+        var expected = new List<UploaderSignal>();
+        foreach (var upload in uploads) expected.Add(await oneByOne.CountAsync(upload, Ct));
+        var mode = batched.Scripts;
+        var answers = await batched.CountManyAsync(uploads, Ct);
+        Assert.Equal((mode, (string?)null), (batched.Scripts, batched.ScriptsRefused));
+        Assert.Equal(expected, answers);
+        // The answers are not trivial: the campaign grew along the batch, the redelivery did not grow it.
+        Assert.Equal([3, 3, 4, 4], answers.Take(4).Select(a => a.CampaignUploaders!.Value));
+        // u-3's strike is c-4's own: it counts against c-1, not against c-4.
+        Assert.Equal((1, 0, 1), (answers[0].Strikes!.Value, answers[4].Strikes!.Value, answers[1].Strikes!.Value));
+        Assert.Same(UploaderSignal.NotCounted, answers[8]);
+        // And the batch wrote what one by one wrote: the next upload, alone, gets the same answer on both.
+        Assert.Equal(await oneByOne.CountAsync(new UploaderCount("c-12", "u-10", same, Rules), Ct), await batched.CountAsync(new UploaderCount("c-12", "u-10", same, Rules), Ct));
+    }
+
+    [Fact]
     public async Task One_uploaders_keys_share_a_cluster_slot()
     {
         var state = NewState();

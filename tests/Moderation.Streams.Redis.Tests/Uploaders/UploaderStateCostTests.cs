@@ -32,18 +32,38 @@ public sealed class UploaderStateCostTests
         var copyCalls = await Calls(admin);
         Assert.Equal(4, copy.CampaignUploaders);
         Assert.Equal(UploaderScripts.Auto, state.Scripts);
-        // The uploader's velocity and filed ids and the picture's uploaders: three adds, one read of the near list, one
-        // of the uploaders, no bucket read or raise (and no strike to look at).
-        Assert.Equal((3L, 1L, 1L, 0L), (copyCalls.GetValueOrDefault("zadd"), copyCalls.GetValueOrDefault("zrange"),
-            copyCalls.GetValueOrDefault("zrevrangebyscore"), copyCalls.GetValueOrDefault("zscore")));
+        // The uploader's velocity and filed ids and the picture's uploaders: three adds, one read of the near list; the
+        // picture has no near one, so its uploaders are counted (ZCOUNT, beside velocity's and strikes') and this one looked
+        // up (ZSCORE), not read; no bucket read or raise (and no strike to look at).
+        Assert.Equal((3L, 1L, 0L, 3L, 1L), (copyCalls.GetValueOrDefault("zadd"), copyCalls.GetValueOrDefault("zrange"),
+            copyCalls.GetValueOrDefault("zrevrangebyscore"), copyCalls.GetValueOrDefault("zcount"), copyCalls.GetValueOrDefault("zscore")));
 
         await admin.ExecuteAsync("CONFIG", "RESETSTAT");
         var first = await state.CountAsync(new UploaderCount("c-4", "u-4", Other, Rules), Ct);
         var firstCalls = await Calls(admin);
         Assert.Equal(1, first.CampaignUploaders);
-        // A picture seen for the first time: 16 bucket reads and the picture's uploaders; 16 bucket raises, its near
-        // list, its uploader, the uploader's velocity and filed ids.
-        Assert.Equal((16L + 1 + 3, 16L + 1), (firstCalls.GetValueOrDefault("zadd"), firstCalls.GetValueOrDefault("zrevrangebyscore")));
+        // A picture seen for the first time: 16 bucket reads (nothing near: its uploaders counted, not read); 16 bucket
+        // raises, its near list, its uploader, the uploader's velocity and filed ids.
+        Assert.Equal((16L + 1 + 3, 16L), (firstCalls.GetValueOrDefault("zadd"), firstCalls.GetValueOrDefault("zrevrangebyscore")));
+    }
+
+    [Fact]
+    public async Task A_batch_is_one_script_call_that_runs_each_uploads_commands()
+    {
+        await using var server = await RedisServerProcess.StartAsync(Ct);
+        await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
+        var admin = redis.GetServers()[0];
+        var state = new RedisUploaderState(redis, "cost:");
+        for (int i = 0; i < 3; i++) await state.CountAsync(new UploaderCount($"c-{i}", $"u-{i}", Picture, Rules), Ct);
+
+        await admin.ExecuteAsync("CONFIG", "RESETSTAT");
+        var copies = await state.CountManyAsync([.. Enumerable.Range(3, 8).Select(i => new UploaderCount($"c-{i}", $"u-{i}", Picture, Rules))], Ct);
+        var calls = await Calls(admin);
+        Assert.Equal(Enumerable.Range(4, 8), copies.Select(c => c.CampaignUploaders!.Value));
+        Assert.Equal(1L, calls.GetValueOrDefault("evalsha") + calls.GetValueOrDefault("eval"));
+        // Eight copies: eight times one copy's commands (above), in the one call.
+        Assert.Equal((8 * 3L, 8L, 8 * 3L, 8L), (calls.GetValueOrDefault("zadd"), calls.GetValueOrDefault("zrange"), calls.GetValueOrDefault("zcount"),
+            calls.GetValueOrDefault("zscore")));
     }
 
     /// <summary>Calls per command since the last <c>CONFIG RESETSTAT</c>, from <c>INFO commandstats</c>.</summary>
