@@ -18,14 +18,20 @@ public sealed class UploaderStateCostTests
     private const string Picture = UploaderTestRules.Picture;
     private const string Other = "fedcba98765432100123456789abcdef8877665544332211f0e1d2c3b4a59687";
 
+    /// <summary>The server to read INFO from, and a store where three uploaders already uploaded <see cref="Picture"/>.</summary>
+    private static async Task<(StackExchange.Redis.IServer Admin, RedisUploaderState State)> ThreeUploadsOfPictureAsync(StackExchange.Redis.IConnectionMultiplexer redis)
+    {
+        var state = new RedisUploaderState(redis, "cost:");
+        for (int i = 0; i < 3; i++) await state.CountAsync(new UploaderCount($"c-{i}", $"u-{i}", Picture, Rules), Ct);
+        return (redis.GetServers()[0], state);
+    }
+
     [Fact]
     public async Task A_copy_of_a_picture_already_looked_up_does_not_read_or_raise_its_campaign_buckets()
     {
         await using var server = await RedisServerProcess.StartAsync(Ct);
         await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
-        var admin = redis.GetServers()[0];
-        var state = new RedisUploaderState(redis, "cost:");
-        for (int i = 0; i < 3; i++) await state.CountAsync(new UploaderCount($"c-{i}", $"u-{i}", Picture, Rules), Ct);
+        var (admin, state) = await ThreeUploadsOfPictureAsync(redis);
 
         await admin.ExecuteAsync("CONFIG", "RESETSTAT");
         var copy = await state.CountAsync(new UploaderCount("c-3", "u-3", Picture, Rules), Ct);
@@ -52,9 +58,7 @@ public sealed class UploaderStateCostTests
     {
         await using var server = await RedisServerProcess.StartAsync(Ct);
         await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
-        var admin = redis.GetServers()[0];
-        var state = new RedisUploaderState(redis, "cost:");
-        for (int i = 0; i < 3; i++) await state.CountAsync(new UploaderCount($"c-{i}", $"u-{i}", Picture, Rules), Ct);
+        var (admin, state) = await ThreeUploadsOfPictureAsync(redis);
 
         await admin.ExecuteAsync("CONFIG", "RESETSTAT");
         var copies = await state.CountManyAsync([.. Enumerable.Range(3, 8).Select(i => new UploaderCount($"c-{i}", $"u-{i}", Picture, Rules))], Ct);
