@@ -68,7 +68,24 @@ public sealed class TextMatcher
         return Ordered(matches);
     }
 
+    /// <summary>Terms and domains in the text as stored and, when it uses a right-to-left override, as drawn
+    /// (<see cref="VisualOrder"/>: <c>"\u202Emacs"</c> reads <c>scam</c>), each match with its span in the original.</summary>
     private void MatchTermsAndDomains(string text, List<TextMatch> matches)
+    {
+        MatchInOrder(text, matches);
+        if (_terms.Count + _domains.Count > 0 && VisualOrder.Of(text) is { } visual)
+        {
+            var drawn = new List<TextMatch>();
+            MatchInOrder(visual.Text, drawn);
+            foreach (var m in drawn)
+            {
+                var (start, end) = visual.Original(m.Start, m.End);
+                matches.Add(m with { Start = start, End = end });
+            }
+        }
+    }
+
+    private void MatchInOrder(string text, List<TextMatch> matches)
     {
         if (_terms.Count > 0)
         {

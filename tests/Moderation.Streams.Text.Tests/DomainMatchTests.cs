@@ -26,6 +26,7 @@ public sealed class DomainMatchTests
         { "go to xn--bcher-kva.example now", "xn--bcher-kva.example", "d2" },
         { "go to bаd.ехample now", "bаd.ехample", "d1" },                  // Cyrillic а, е, х: looks like bad.example
         { "go to ΒΑD.EXAMPLE now", "ΒΑD.EXAMPLE", "d1" },                  // Greek capitals
+        { "go to \u202Eelpmaxe.dab\u202C now", "elpmaxe.dab", "d1" },     // drawn bad.example by a right-to-left override
         { "go to bad . example now", "bad . example", "d1" },              // a dot between single spaces
         { "go to bad\\.example now", "bad\\.example", "d1" },              // a backslash-escaped dot (Markdown)
         { "go to https://google.com@bad.example/x now", "bad.example", "d1" }, // the real host after a decoy userinfo
@@ -60,6 +61,7 @@ public sealed class DomainMatchTests
     [InlineData("go to bad%252Eexample now")]           // decoded once, as a URL parser does: bad%2Eexample is no host of ours
     [InlineData("go to b%61d.example.org now")]
     [InlineData("go to login.bad.example.evil.test now")]
+    [InlineData("go to elpmaxe.dab now")]                 // reversed without an override is drawn reversed: no match
     [InlineData("that was bad  .  example")]             // more than one space around a dot is prose
     public void Other_domains_do_not_match(string text)
     {

@@ -46,6 +46,8 @@ public sealed class TermEvasionTests
         { "a s🔥c🔥a🔥m here", "s🔥c🔥a🔥m", "t1" },                     // an emoji as the separator
         { "a ꓢꓚꓮꓟ here", "ꓢꓚꓮꓟ", "t1" },                              // Lisu look-alikes (Unicode's confusables)
         { "a 🅢🅒🅐🅜 here", "🅢🅒🅐🅜", "t1" },                              // negative circled letters
+        { "a \u202Emacs\u202C here", "macs", "t1" },                    // right-to-left override: stored macs, drawn scam
+        { "a \u202Emac\uD835\uDC2C\u202C here", "mac\uD835\uDC2C", "t1" }, // …with a surrogate pair kept whole
         { "a s\u0336c\u0336a\u0336m\u0336 here", "s\u0336c\u0336a\u0336m", "t1" },   // strikethrough marks (the span ends at the last letter)
     };
 
@@ -88,6 +90,16 @@ public sealed class TermEvasionTests
         Assert.Equal("cl|ck", Assert.Single(Banks.Match("cl|ck here", bank)) is var n ? "cl|ck here"[n.Start..n.End] : null);
         Assert.Empty(Banks.Match("sh!!t", bank));
         Assert.Empty(Banks.Match("c++ and c##", Banks.Terms("ct,x\n")));
+    }
+
+    [Fact]
+    public void An_override_ends_at_its_pdf_or_the_line_and_text_outside_it_reads_as_stored()
+    {
+        Assert.Empty(Banks.Match("\u202Ema\u202Ccs", Fraud));                  // only "ma" is drawn reversed: "am" + "cs"
+        Assert.Empty(Banks.Match("\u202Eab\nmacs", Fraud));                   // the line ended the override
+        var both = Banks.Match("scam and \u202Emacs", Fraud);                  // as stored and as drawn: one match each
+        Assert.Equal([(0, 4), (10, 14)], both.Select(m => (m.Start, m.End)));
+        Assert.Empty(Banks.Match("macs", Fraud));                               // no override: drawn as stored
     }
 
     [Fact]

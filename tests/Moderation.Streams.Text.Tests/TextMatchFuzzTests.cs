@@ -38,9 +38,10 @@ public sealed class TextMatchFuzzTests
     }
 
     /// <summary>Zero-width space, joiner and non-joiner, BOM, word joiner, soft hyphen, Mongolian vowel separator,
-    /// combining grapheme joiner, a variation selector, bidi isolates and overrides.</summary>
+    /// combining grapheme joiner, a variation selector, bidi isolates and a left-to-right override. (A right-to-left
+    /// override is not invisible: it reverses what follows; see the next property.)</summary>
     private static readonly string[] Invisible =
-        ["\u200B", "\u200C", "\u200D", "\uFEFF", "\u2060", "\u00AD", "\u180E", "\u034F", "\uFE0F", "\u2066", "\u202E", "\u2069"];
+        ["\u200B", "\u200C", "\u200D", "\uFEFF", "\u2060", "\u00AD", "\u180E", "\u034F", "\uFE0F", "\u2066", "\u202D", "\u2069"];
 
     private static readonly string[] Words = ["scam", "scampi", "free", "money", "hello", "bad.example", "good", "a", "s c a m", "m0ney"];
 
@@ -62,5 +63,23 @@ public sealed class TextMatchFuzzTests
         }, iter: 3_000);
 
         static List<string> Found(string text) => [.. Matcher.Match(text).Select(m => $"{m.Kind}:{m.Id}").Order(StringComparer.Ordinal)];
+    }
+
+    [Fact]
+    public void A_right_to_left_override_never_hides_what_the_stored_order_shows_and_spans_stay_inside()
+    {
+        Gen.Int[0, Words.Length - 1].Array[1, 12].Select(Gen.Int[0, 200], Gen.Bool).Sample((picks, at, close) =>
+        {
+            string text = string.Join(' ', picks.Select(i => Words[i]));
+            int cut = at % (text.Length + 1);
+            // The override goes in at a word boundary (inside a word it would change the word as stored too).
+            while (cut > 0 && cut < text.Length && text[cut - 1] != ' ') cut--;
+            string overridden = text[..cut] + "\u202E" + text[cut..] + (close ? "\u202C" : "");
+
+            var plain = Matcher.Match(text).Select(m => $"{m.Kind}:{m.Id}").ToList();
+            var drawn = Matcher.Match(overridden);
+            Assert.All(plain, found => Assert.Contains(found, drawn.Select(m => $"{m.Kind}:{m.Id}")));
+            Assert.All(drawn, m => Assert.True(m.Start >= 0 && m.End <= overridden.Length && m.Start < m.End, $"{m.Start}..{m.End} in {overridden.Length}"));
+        }, iter: 2_000);
     }
 }
