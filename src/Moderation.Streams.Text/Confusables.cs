@@ -101,9 +101,8 @@ internal static partial class Confusables
         {
             if (own.ContainsKey(source)) continue;
             // A letter whose own prototype is not Latin folds like its other case when that one does (к like К).
-            var rune = new Rune(source);
-            foreach (var other in (ReadOnlySpan<Rune>)[Rune.ToUpperInvariant(rune), Rune.ToLowerInvariant(rune)])
-                if (other != rune && own.TryGetValue(other.Value, out var ascii))
+            foreach (int other in OtherCases(source))
+                if (own.TryGetValue(other, out var ascii))
                 {
                     map[source] = ascii;
                     break;
@@ -111,12 +110,17 @@ internal static partial class Confusables
         }
         // And a letter that is not in the table at all but whose other case folds (the table lists a capital only).
         foreach (var (source, ascii) in own)
-        {
-            var rune = new Rune(source);
-            foreach (var other in (ReadOnlySpan<Rune>)[Rune.ToUpperInvariant(rune), Rune.ToLowerInvariant(rune)])
-                if (other != rune && other.Value >= 128 && !map.ContainsKey(other.Value) && !all.Contains(other.Value)) map[other.Value] = ascii;
-        }
+            foreach (int other in OtherCases(source))
+                if (other >= 128 && !map.ContainsKey(other) && !all.Contains(other)) map[other] = ascii;
         return map.ToFrozenDictionary();
+    }
+
+    /// <summary>The code point's upper and lower case, those that differ from it (upper first).</summary>
+    private static IEnumerable<int> OtherCases(int codePoint)
+    {
+        var rune = new Rune(codePoint);
+        foreach (var other in new[] { Rune.ToUpperInvariant(rune), Rune.ToLowerInvariant(rune) })
+            if (other != rune) yield return other.Value;
     }
 
     /// <summary>The lower-case ASCII form of a row's prototype: ASCII letters and digits (combining marks dropped), or

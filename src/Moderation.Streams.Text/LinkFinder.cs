@@ -138,8 +138,7 @@ public static class LinkFinder
 
         void Emit(Rune rune, int start, int end)
         {
-            var category = Rune.GetUnicodeCategory(rune);
-            if (category is UnicodeCategory.Format || TextFolding.IsDefaultIgnorableMark(rune.Value)) return;
+            if (TextFolding.DrawsNothing(rune)) return;
             int cp = rune.Value switch
             {
                 0x3002 or 0xFF0E or 0xFF61 or 0x2024 or 0xFE52 => '.',

@@ -25,16 +25,6 @@ public static class TextChunks
     {
         ArgumentNullException.ThrowIfNull(text);
         if (text.Length <= MaxChars) return [];
-        for (int min = MinChars; ; min *= 2)
-        {
-            var chunks = Split(text, min);
-            if (chunks.Count <= MaxChunks) return chunks;
-            if (min >= MaxChars) return chunks[..MaxChunks]; // whole chunks of MaxChars: only a text over 40,000 characters
-        }
-    }
-
-    private static List<(int Start, int End)> Split(string text, int minChars)
-    {
         var sentences = new List<(int Start, int End)>();
         int from = 0;
         for (int i = 0; i < text.Length; i++)
@@ -44,7 +34,17 @@ public static class TextChunks
                 from = i + 1;
             }
         if (from < text.Length) sentences.Add((from, text.Length));
+        for (int min = MinChars; ; min *= 2)
+        {
+            var chunks = Chunks(text, sentences, min);
+            if (chunks.Count <= MaxChunks) return chunks;
+            if (min >= MaxChars) return chunks[..MaxChunks]; // whole chunks of MaxChars: only a text over 40,000 characters
+        }
+    }
 
+    /// <summary>The sentences as chunks: each on its own, a chunk shorter than <paramref name="minChars"/> taking the next.</summary>
+    private static List<(int Start, int End)> Chunks(string text, List<(int Start, int End)> sentences, int minChars)
+    {
         var chunks = new List<(int Start, int End)>();
         int start = -1, end = -1;
         void Flush()
@@ -68,7 +68,7 @@ public static class TextChunks
                     int space = text.LastIndexOf(' ', stop - 1, stop - at);
                     if (space > at) stop = space;
                 }
-                if (stop - at <= MaxChars && stop == e) (start, end) = (at, stop); // the sentence's last piece may take the next sentences
+                if (stop == e) (start, end) = (at, stop); // the sentence's last piece may take the next sentences
                 else if (Trim(text, at, stop) is { } piece) chunks.Add(piece);
                 at = stop;
             }

@@ -47,15 +47,9 @@ internal static class TextFolding
             return;
         }
         if (IsInvisible(rune)) return;
-        if (IsLatinOrCompatibility(rune.Value))
+        if (AsciiLookAlike(rune) is { } ascii)
         {
-            var ascii = AnyAscii.Transliteration.Transliterate(rune);
-            foreach (byte b in ascii) units.Add(new FoldedUnit(char.ToLowerInvariant((char)b), start, end));
-            return;
-        }
-        if (Confusables.TryFold(rune.Value, out var latin))
-        {
-            foreach (char c in latin) units.Add(new FoldedUnit(c, start, end));
+            foreach (char c in ascii) units.Add(new FoldedUnit(char.ToLowerInvariant(c), start, end));
             return;
         }
         var lower = Rune.ToLowerInvariant(rune);
@@ -77,15 +71,25 @@ internal static class TextFolding
                 form.Append((char)rune.Value);
                 continue;
             }
-            var category = Rune.GetUnicodeCategory(rune);
-            if (category is UnicodeCategory.Format || IsDefaultIgnorableMark(rune.Value)) continue;
-            if (category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark) form.Append(rune.ToString()); // the tokenizer drops marks
-            else if (IsLatinOrCompatibility(rune.Value)) form.Append(AnyAscii.Transliteration.Transliterate(rune.ToString()));
-            else if (Confusables.TryFold(rune.Value, out var latin)) form.Append(latin);
-            else form.Append(rune.ToString());
+            if (DrawsNothing(rune)) continue;
+            if (Rune.GetUnicodeCategory(rune) is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark) form.Append(rune.ToString()); // the tokenizer drops marks
+            else form.Append(AsciiLookAlike(rune) ?? rune.ToString());
         }
         return form.ToString();
     }
+
+    /// <summary>The ASCII a non-ASCII code point reads as, or null: Latin and compatibility forms by their
+    /// transliteration (AnyAscii, NFKC-like) first, then look-alikes of other scripts by Unicode's table
+    /// (<see cref="Confusables"/>).</summary>
+    private static string? AsciiLookAlike(Rune rune) =>
+        IsLatinOrCompatibility(rune.Value) ? AnyAscii.Transliteration.Transliterate(rune.ToString())
+        : Confusables.TryFold(rune.Value, out var latin) ? latin
+        : null;
+
+    /// <summary>Format characters (zero-width, bidi controls, soft hyphen, BOM) and the combining marks and fillers that
+    /// draw nothing (<see cref="IsDefaultIgnorableMark"/>): what a reader never sees, removed before links are found and
+    /// before the sentence model reads a text.</summary>
+    public static bool DrawsNothing(Rune rune) => Rune.GetUnicodeCategory(rune) is UnicodeCategory.Format || IsDefaultIgnorableMark(rune.Value);
 
     /// <summary>Format characters (zero-width space and joiners, bidi controls, soft hyphen, word joiner, BOM),
     /// combining marks (diacritics written separately, variation selectors) and the fillers that draw nothing.</summary>
