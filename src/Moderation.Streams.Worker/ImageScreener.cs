@@ -29,7 +29,7 @@ public sealed class ImageScreener(ScreenerServices services, DecodeLimits limits
         DecodedImage? image = null;
         PdqResult pdq;
         PdqDihedral? dihedral = null;
-        var digest = duplicates is null ? default : ExactDuplicates.Of(bytes);
+        var digest = duplicates is null ? default : duplicates.Of(bytes);
         if (duplicates is not null && duplicates.TryGet(digest, out var known) && (known.Dihedral is not null || !dihedralWanted))
         {
             (pdq, dihedral) = (known.Pdq, known.Dihedral);

@@ -28,7 +28,7 @@ public sealed partial class EndToEndBenchTests
     [Fact]
     public async Task Bench_e2e_measures_the_pipeline_its_stages_cache_hits_and_a_copy_loop()
     {
-        using var bench = await CliProcess.RunAsync(["bench", "e2e", "--uploads", "20", "--stage-seconds", "0.3", "--long-commit-interval", "2", "--hit-uploads", "40"],
+        using var bench = await CliProcess.RunAsync(["bench", "e2e", "--uploads", "20", "--stage-seconds", "0.3", "--long-commit-interval", "2", "--hit-uploads", "40", "--warm-up", "8", "--warm-up-rounds", "2"],
             deadline: TimeSpan.FromSeconds(400), ct: Ct);
 
         Assert.True(bench.HasExited && bench.StdoutLines.Count > 0, bench.Transcript());
@@ -112,6 +112,8 @@ public sealed partial class EndToEndBenchTests
     [InlineData("e2e", "--uploads", "0")]
     [InlineData("e2e", "--set", "no-equals-sign")]
     [InlineData("e2e", "--workers", "0")]
+    [InlineData("e2e", "--warm-up", "0")]
+    [InlineData("e2e", "--warm-up-rounds", "0")]
     [InlineData("soak", "--minutes", "0")]
     [InlineData("soak", "--pictures", "1")]
     [InlineData("captions", "--rounds", "0")]

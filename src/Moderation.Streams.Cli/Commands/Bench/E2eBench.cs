@@ -28,20 +28,22 @@ internal static class E2eBench
         var timeout = new Option<int>("--timeout") { Description = "Seconds before a phase gives up", DefaultValueFactory = _ => 600 };
         var longCommit = new Option<double>("--long-commit-interval") { Description = "Kafka:CommitInterval (seconds) of the second cache-hit run; 0 skips it", DefaultValueFactory = _ => 10 };
         var hitUploads = new Option<int>("--hit-uploads") { Description = "Uploads of each cache-hit phase (the throughput set's pictures again, cycled) and records of the copy loop", DefaultValueFactory = _ => 4000 };
+        var warmUp = new Option<int>("--warm-up") { Description = "Distinct pictures of each warm-up round before the measured phases", DefaultValueFactory = _ => 64 };
+        var warmUpRounds = new Option<int>("--warm-up-rounds") { Description = "Most warm-up rounds: they go on until the workers' JIT took under 5% of their CPU time in a round (a steady worker's rate, not its first minute's)", DefaultValueFactory = _ => 8 };
         var set = new Option<string[]>("--set") { Description = "Worker setting KEY=VALUE (configuration key, e.g. Inference:IntraOpThreads=1); repeatable", AllowMultipleArgumentsPerToken = false };
         var command = new Command("e2e", "The pipeline (worker processes, embedded broker, redis-server) vs its stages alone on the same pictures " +
             "(RATIO e2e_vs_stage_bound), cache hits vs a raw copy loop (RATIO hash_hit_vs_copy_loop), the default commit interval vs a long one.")
         {
-            uploads, workers, partitions, redis, model, stageSeconds, timeout, longCommit, hitUploads, set,
+            uploads, workers, partitions, redis, model, stageSeconds, timeout, longCommit, hitUploads, warmUp, warmUpRounds, set,
         };
         command.SetAction(async (parse, ct) =>
         {
             if (WorkerSettings("e2e", parse.GetValue(set)) is not { } settings) return ExitCodes.Usage;
             var s = new Settings(parse.GetValue(uploads), parse.GetValue(workers), parse.GetValue(partitions), parse.GetValue(redis), parse.GetValue(model)!,
-                TimeSpan.FromSeconds(parse.GetValue(stageSeconds)), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(longCommit), parse.GetValue(hitUploads), settings);
-            if (s.Uploads is < 4 or > 100_000 || s.Workers is < 1 or > 16 || s.Partitions is < 1 or > 256 || s.StageWindow <= TimeSpan.Zero || s.Timeout <= TimeSpan.Zero || s.LongCommitSeconds < 0 || s.HitUploads is < 1 or > 10_000_000)
+                TimeSpan.FromSeconds(parse.GetValue(stageSeconds)), TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(longCommit), parse.GetValue(hitUploads), parse.GetValue(warmUp), parse.GetValue(warmUpRounds), settings);
+            if (s.Uploads is < 4 or > 100_000 || s.Workers is < 1 or > 16 || s.Partitions is < 1 or > 256 || s.StageWindow <= TimeSpan.Zero || s.Timeout <= TimeSpan.Zero || s.LongCommitSeconds < 0 || s.HitUploads is < 1 or > 10_000_000 || s.WarmUp is < 1 or > 100_000 || s.WarmUpRounds is < 1 or > 100)
             {
-                Console.Error.WriteLine("moderation bench e2e: --uploads 4-100000, --workers 1-16, --partitions 1-256, --stage-seconds and --timeout positive, --long-commit-interval 0 or more, --hit-uploads 1-10000000");
+                Console.Error.WriteLine("moderation bench e2e: --uploads 4-100000, --workers 1-16, --partitions 1-256, --stage-seconds and --timeout positive, --long-commit-interval 0 or more, --hit-uploads 1-10000000, --warm-up 1-100000, --warm-up-rounds 1-100");
                 return ExitCodes.Usage;
             }
             return await PipelineUnderTest.RunGuardedAsync("e2e", s.Model, s.Redis, () => RunAsync(s, ct));
@@ -67,7 +69,7 @@ internal static class E2eBench
     }
 
     private sealed record Settings(int Uploads, int Workers, int Partitions, string? Redis, string Model, TimeSpan StageWindow, TimeSpan Timeout,
-        double LongCommitSeconds, int HitUploads, IReadOnlyDictionary<string, string> WorkerSettings);
+        double LongCommitSeconds, int HitUploads, int WarmUp, int WarmUpRounds, IReadOnlyDictionary<string, string> WorkerSettings);
 
     private static async Task<int> RunAsync(Settings s, CancellationToken ct)
     {
@@ -75,13 +77,12 @@ internal static class E2eBench
         void Say(string text) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:0.0}s] {text}");
         Say($"cores {Environment.ProcessorCount}, load average {LoadAverage()}");
 
-        // Distinct pictures: warm-up, the throughput set (also the cache-hit set later), the latency set.
-        const int warm = 8;
-        int total = warm + 2 * s.Uploads;
-        var pictures = new byte[total][];
-        Parallel.For(0, total, i => pictures[i] = i % 2 == 0 ? PipelineUnderTest.PhotoJpeg(700_000 + i, 1280, 720) : PipelineUnderTest.PhotoJpeg(700_000 + i, 1080, 1920));
-        var measured = pictures.AsSpan(warm, s.Uploads).ToArray();
-        Say($"{total} distinct JPEGs (q85, half 1280x720, half 1080x1920), mean {pictures.Average(p => p.Length) / 1024:0} KiB");
+        // Distinct pictures: the throughput set (also the cache-hit set later), the latency set; warm-up pictures apart
+        // (their own seeds, made only when a round needs them).
+        var pictures = new byte[2 * s.Uploads][];
+        Parallel.For(0, pictures.Length, i => pictures[i] = Picture(700_008 + i));
+        var measured = pictures[..s.Uploads];
+        Say($"{pictures.Length} distinct JPEGs (q85, half 1280x720, half 1080x1920), mean {pictures.Average(p => p.Length) / 1024:0} KiB");
 
         // The stages alone, every core, on the throughput set.
         var (decodePdq, inference, bestBatch) = MeasureStages(measured, s, Say);
@@ -90,6 +91,7 @@ internal static class E2eBench
 
         await using var system = await PipelineUnderTest.StartAsync(s.Partitions, s.Redis, ct);
         var urls = pictures.Select((p, i) => system.AddMedia($"p{i:D6}.jpg", p)).ToArray();
+        var tputUrls = urls[..s.Uploads];
         Say($"broker {system.Bootstrap}, redis {system.Redis} ({system.RedisKind}), {s.Workers} worker(s)" +
             (s.WorkerSettings.Count > 0 ? $" with {string.Join(' ', s.WorkerSettings.Select(kv => $"{kv.Key}={kv.Value}"))}" : ""));
         var workerSettings = new Dictionary<string, string>(s.WorkerSettings) { ["Screening:Model"] = s.Model };
@@ -99,25 +101,39 @@ internal static class E2eBench
             Say($"worker {w}: process start -> /readyz 200 in {ready.TotalSeconds:0.00} s");
         }
 
-        var warmPhase = await system.RunPhaseAsync("warm", urls[..warm], 0, s.Timeout, ct);
-        Say($"warm-up: {warmPhase.Uploads} uploads decided");
+        // Warm-up: rounds of distinct pictures until the JIT no longer weighs (under 5% of the workers' CPU time in a round):
+        // a worker's first hundreds of uploads also pay for compiling and re-compiling its code (tiered compilation with
+        // PGO), which a worker that runs for hours does not.
+        var warmUrls = new List<string>();
+        for (int round = 1; ; round++)
+        {
+            var roundUrls = Enumerable.Range(warmUrls.Count, s.WarmUp).Select(i => system.AddMedia($"w{i:D6}.jpg", Picture(800_000 + i))).ToArray();
+            warmUrls.AddRange(roundUrls);
+            var jitBefore = await system.ScrapeAsync(ct);
+            double cpuRound = system.WorkerCpuSeconds();
+            await system.RunPhaseAsync($"warmup{round}", roundUrls, 0, s.Timeout, ct);
+            var (methods, jitSeconds) = Jit(jitBefore, await system.ScrapeAsync(ct));
+            cpuRound = system.WorkerCpuSeconds() - cpuRound;
+            Say($"warm-up round {round}: {s.WarmUp} distinct uploads decided; JIT {methods:0} methods compiled, {jitSeconds:0.00} s of {cpuRound:0.00} s worker CPU");
+            if (jitSeconds < 0.05 * cpuRound || round >= s.WarmUpRounds) break;
+        }
         var before = await system.ScrapeAsync(ct);
         double cpuBefore = system.WorkerCpuSeconds();
 
         Say($"throughput: {s.Uploads} distinct uploads published at once (load average {LoadAverage()})");
-        var throughput = await system.RunPhaseAsync("tput", urls[warm..(warm + s.Uploads)], 0, s.Timeout, ct);
+        var throughput = await system.RunPhaseAsync("tput", tputUrls, 0, s.Timeout, ct);
         var after = await system.ScrapeAsync(ct);
         double cpuThroughput = system.WorkerCpuSeconds() - cpuBefore;
         Say($"throughput: {throughput.PerSecond:0.0} uploads/s ({throughput.Elapsed.TotalSeconds:0.00} s; cached {throughput.Cached}, dlq {throughput.Dlq})");
         PrintProfile(before, after, throughput.Uploads, cpuThroughput, throughput.Elapsed, Say);
 
         double half = throughput.PerSecond / 2;
-        var latency = await system.RunPhaseAsync("lat", urls[(warm + s.Uploads)..], half, s.Timeout, ct);
+        var latency = await system.RunPhaseAsync("lat", urls[s.Uploads..], half, s.Timeout, ct);
         Say($"latency at half load ({half:0.0} uploads/s offered, {latency.Uploads} distinct uploads): p50 {latency.Percentile(0.5):0} ms  p99 {latency.Percentile(0.99):0} ms " +
             $"(cached {latency.Cached}, dlq {latency.Dlq})");
 
         // Exact duplicates of pictures decided above: decision-cache hits (no model), the throughput set cycled.
-        var hitUrls = Enumerable.Range(0, s.HitUploads).Select(i => urls[warm + i % s.Uploads]).ToArray();
+        var hitUrls = Enumerable.Range(0, s.HitUploads).Select(i => tputUrls[i % s.Uploads]).ToArray();
         var beforeHits = await system.ScrapeAsync(ct);
         double cpuBeforeHits = system.WorkerCpuSeconds();
         var hits = await system.RunPhaseAsync("hit", hitUrls, 0, s.Timeout, ct);
@@ -135,7 +151,7 @@ internal static class E2eBench
             var exits = await system.StopWorkersAsync(ct);
             var longSettings = new Dictionary<string, string>(workerSettings) { ["Kafka:CommitInterval"] = TimeSpan.FromSeconds(s.LongCommitSeconds).ToString("c") };
             for (int w = 0; w < s.Workers; w++) await system.StartWorkerAsync(longSettings, TimeSpan.FromSeconds(120), ct);
-            await system.RunPhaseAsync("warm2", urls[..(warm + s.Uploads)], 0, s.Timeout, ct);
+            await system.RunPhaseAsync("warm2", [.. warmUrls, .. tputUrls], 0, s.Timeout, ct);
             longHits = await system.RunPhaseAsync("hit2", hitUrls, 0, s.Timeout, ct);
             Say($"cache hits with Kafka:CommitInterval={s.LongCommitSeconds:0.###} s: {longHits.PerSecond:0.0} uploads/s " +
                 $"({longHits.Cached} of {longHits.Uploads} cached; first workers exited {string.Join('/', exits)}; load average {LoadAverage()})");
@@ -153,6 +169,15 @@ internal static class E2eBench
         if (lastExits.Any(e => e != 0)) return ExitCodes.Failure;
         return report.Print(Console.Out);
     }
+
+    /// <summary>The bench's photo-like JPEG of this seed: even seeds 1280×720, odd ones 1080×1920.</summary>
+    private static byte[] Picture(int seed) =>
+        seed % 2 == 0 ? PipelineUnderTest.PhotoJpeg(seed, 1280, 720) : PipelineUnderTest.PhotoJpeg(seed, 1080, 1920);
+
+    /// <summary>Methods the workers' JIT compiled between two scrapes, and the time it spent (the runtime's meter).</summary>
+    private static (double Methods, double Seconds) Jit(List<PrometheusSample> before, List<PrometheusSample> after) =>
+        (Sum(after, "dotnet_jit_compiled_methods", "") - Sum(before, "dotnet_jit_compiled_methods", ""),
+         Sum(after, "dotnet_jit_compilation_time", "") - Sum(before, "dotnet_jit_compilation_time", ""));
 
     /// <summary>decode+PDQ images/s on every core (the worker's decode: JPEG DCT scaling, upright) and the classifier's
     /// images/s at its best static batch (preprocessing included, the pictures decoded as the worker decodes them).</summary>
@@ -200,10 +225,12 @@ internal static class E2eBench
         double modelSeconds = Delta("moderation_inference_duration", "_sum");
         double waitSeconds = Delta("moderation_inference_queue_wait", "_sum"), waits = Delta("moderation_inference_queue_wait", "_count");
         double decisionSeconds = Delta("moderation_decision_duration", "_sum"), decisions = Delta("moderation_decision_duration", "_count");
+        var (jitMethods, jitSeconds) = Jit(before, after);
         say($"profile (workers' metrics and CPU time over the phase): worker CPU {1000 * cpuSeconds / uploads:0.00} ms/upload " +
             $"({cpuSeconds / elapsed.TotalSeconds:0.00} of {Environment.ProcessorCount} cores busy), {images:0} images in {batches:0} batches (mean batch {images / Math.Max(1, batches):0.0}), " +
             $"model {1000 * modelSeconds / Math.Max(1, images):0.0} ms/image, queue wait mean {1000 * waitSeconds / Math.Max(1, waits):0} ms, " +
-            $"consumed->decided mean {1000 * decisionSeconds / Math.Max(1, decisions):0.0} ms over {decisions:0} decisions ({uploads} uploads)");
+            $"consumed->decided mean {1000 * decisionSeconds / Math.Max(1, decisions):0.0} ms over {decisions:0} decisions ({uploads} uploads), " +
+            $"JIT {jitMethods:0} methods in {jitSeconds:0.00} s");
     }
 
     private static double Sum(List<PrometheusSample> samples, string prefix, string suffix) =>
