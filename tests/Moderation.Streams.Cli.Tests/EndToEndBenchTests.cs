@@ -91,7 +91,27 @@ public sealed partial class EndToEndBenchTests
         });
         Assert.Contains(bench.StdoutLines, l => l.StartsWith("soak: rss: ", StringComparison.Ordinal) && (l.EndsWith(": FLAT", StringComparison.Ordinal) || l.EndsWith("NOT FLAT", StringComparison.Ordinal)));
         Assert.Contains(bench.StdoutLines, l => l.StartsWith("soak: gc_heap: ", StringComparison.Ordinal));
+        Assert.Contains(bench.StdoutLines, l => l.StartsWith("soak: gc_heap_floor: ", StringComparison.Ordinal));
         Assert.Contains(bench.StdoutLines, l => l.StartsWith("soak: startup_to_ready_s=", StringComparison.Ordinal) && l.Contains("worker_exit=0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_gc_heap_floor_ignores_the_sawtooth_between_full_collections_and_sees_a_rising_floor()
+    {
+        // 30 samples: a floor of 34 MiB (one full collection in every five samples) and garbage left for the next full
+        // collection on the others (up to 2.5x).
+        double[] sawtooth = [.. Enumerable.Range(0, 30).Select(i => i % 5 == 2 ? 34.0 : i % 3 == 0 ? 84.0 : 50.0 + i % 4)];
+        var flat = Commands.Bench.SoakBench.HeapFloor(sawtooth);
+        Assert.StartsWith("gc_heap_floor: smallest of each 5 samples 34.0 34.0 34.0 34.0 34.0 34.0 MiB, largest deviation 0.0%", flat);
+        Assert.EndsWith(": FLAT", flat);
+
+        // The same sawtooth on a floor that rises 1 MiB a sample: a leak.
+        var leak = Commands.Bench.SoakBench.HeapFloor([.. sawtooth.Select((v, i) => v + i)]);
+        Assert.EndsWith(": NOT FLAT", leak);
+
+        // The last window takes the samples left over; fewer than two windows cannot be judged.
+        Assert.Contains("smallest of each 5 samples 10.0 20.0 MiB", Commands.Bench.SoakBench.HeapFloor([10, 11, 12, 13, 14, 20, 21, 22, 23, 24, 25, 26]));
+        Assert.StartsWith("gc_heap_floor: too few samples (9)", Commands.Bench.SoakBench.HeapFloor([.. Enumerable.Repeat(30.0, 9)]));
     }
 
     [Theory]
