@@ -19,7 +19,7 @@ public sealed class ScreeningOptions
     [Range(0, 100)]
     public int MinCacheQuality { get; set; } = 50;
 
-    /// <summary>Exact byte-for-byte duplicates remembered (SHA-256 of the file → its PDQ), so a picture uploaded again skips
+    /// <summary>Exact byte-for-byte duplicates remembered (a keyed GMAC of the file → its PDQ), so a picture uploaded again skips
     /// decode and PDQ; about 120 bytes each (400 with dihedral bank matching). 0 turns it off.</summary>
     [Range(0, 10_000_000)]
     public int ExactDuplicates { get; set; } = 65_536;
