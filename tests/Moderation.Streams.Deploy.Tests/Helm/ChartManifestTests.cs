@@ -128,6 +128,10 @@ public sealed partial class ChartManifestTests
         Assert.Equal(m.Value("kafka.groupId"), config["Kafka__GroupId"]);
         Assert.Equal(m.Value("kafka.topics.uploads"), config["Kafka__UploadsTopic"]);
         Assert.Equal(m.Value("screening.model"), config["Screening__Model"]);
+        Assert.Equal(m.Value("screening.precision"), config["Inference__Precision"]);
+        Assert.Equal(m.Value("screening.exactDuplicates")!.ToString(), config["Screening__ExactDuplicates"]);
+        Assert.Equal(m.Value("screening.uploaderBatchSize")!.ToString(), config["Screening__UploaderBatchSize"]);
+        Assert.Equal(m.Value("screening.uploaderBatchWindowMs")!.ToString(), config["Screening__UploaderBatchWindowMs"]);
         Assert.Equal(m.Value("telemetry.port")!.ToString(), config["Telemetry__Port"]);
         Assert.All(config.Keys, k => Assert.Matches("^[A-Za-z_][A-Za-z0-9_.]*$", k));
         // The pod template changes when the configuration does, so `helm upgrade` rolls the workers.
