@@ -11,7 +11,7 @@ public static class ModelRegistry
             Fp16FileName = "nsfw-mobilenet-v2.fp16.onnx",
             Fp16Sha256 = "1d1442919027cb33b69250edf7d2d7fff585ac84445a18d6ea1e6442ea341565",
             Int8FileName = "nsfw-mobilenet-v2.int8.onnx",
-            Int8Sha256 = "5c49cafb4dc2df7f2a523152ef1feafec5fb6c2db36bdb603c671dca1b2487f4",
+            Int8Sha256 = "74bf1920d57bf100459e5b04456afd1c00dcb0c490766b362f34798b63f29cf2",
             Source = "nsfwjs 4.4.0 mobilenet_v2 (TF.js layers model, MIT)",
         };
 
@@ -23,7 +23,7 @@ public static class ModelRegistry
             Fp16FileName = "nsfw-mobilenet-v2-mid.fp16.onnx",
             Fp16Sha256 = "5659aadb409c32e8acd4c11abe89f4609d8f41070acd8f9e7ef7601de50035fa",
             Int8FileName = "nsfw-mobilenet-v2-mid.int8.onnx",
-            Int8Sha256 = "2c30b14c9f9df7e9f28b1a49b0515eb28e2f22ab1914ea56b3dd79ec0d967982",
+            Int8Sha256 = "5cd88991bfc3d569f75c79eda2f9dd0a6a26a75b9541915913780a36ccb011d1",
             Source = "nsfwjs 4.4.0 mobilenet_v2_mid (TF.js graph model, MIT)",
         };
 

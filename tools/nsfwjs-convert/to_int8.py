@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Makes the int8 (static QDQ) variant of one of our float32 MobileNetV2 ONNX models, for ONNX Runtime's CPU provider.
 
-    /usr/bin/python3 to_int8.py IN.onnx OUT.onnx [--calibration-images N] [--size S]
+    /usr/bin/python3 to_int8.py IN.onnx OUT.onnx [--calibration-images N] [--size S] [--ranges HOW] [--float-first-convs K]
 
 Needs Debian's python3-onnx and python3-numpy (`apt-get install python3-onnx python3-numpy`), run as
 /usr/bin/python3. There is no ONNX Runtime for Python here, so the script runs the float32 graph itself
@@ -11,22 +11,34 @@ Needs Debian's python3-onnx and python3-numpy (`apt-get install python3-onnx pyt
    initializers, each BatchNormalization into the Conv before it, and each zero Pad into the Conv after it;
 2. runs that float32 graph on N calibration images the script makes itself (deterministic synthetic pictures:
    1/f "photo" noise, skin-toned blobs on gradients, flat-colour drawings, low- and high-key scenes; never the
-   parity/test images) and records the min/max of every tensor;
-3. writes a QDQ model: uint8 activations (asymmetric, per tensor, from the calibrated min/max), int8 weights
-   (symmetric, per output channel, [-127,127]) and int32 biases (scale = input scale x weight scale) around every
-   Conv; a Conv followed by Clip(0,6) loses the Clip (its output's quantization range, clamped to [0,6] with zero
-   point 0, saturates the same way); each Conv's bias is corrected for the mean shift its weights' rounding causes
-   ((Wq - W) . E[x], with E[x] the calibration's per-channel input means: without it, the max |score difference| on
-   held-out synthetic images was ~3x larger); the residual Adds get QDQ on their outputs too, so ONNX Runtime fuses
-   them into QLinearConv / QLinearAdd. The global AveragePool averages the dequantized last Conv in float32 (it
-   costs nothing measurable; quantizing its output too changed the parity images' max |score difference| by < 1e-3),
-   and the dense head (Gemm layers, tiny next to the convolutions), the logits and the Softmax stay float32, as do the
-   input's Transpose (and MobileNetV2Mid's x*2-1): the first QuantizeLinear follows them.
+   parity/test images) and records the min/max and a histogram (4096 bins, exact) of every tensor;
+3. chooses each activation's range from its histogram (--ranges, default mse/percentile99.999): for a non-negative
+   (ReLU6) tensor the range, shrunk from min/max by a common factor, whose expected squared error (rounding inside,
+   clipping outside) is smallest; for a signed tensor (the linear bottlenecks' projections, the residual sums) the
+   central 99.999% of the values, which clips the rare outliers that stretch min/max;
+4. writes a QDQ model: uint8 activations (asymmetric, per tensor), int8 weights (symmetric, per output channel,
+   [-127,127]) and int32 biases (scale = input scale x weight scale) around every Conv but the first K
+   (--float-first-convs, default 3: MobileNetV2's stem and its first bottleneck's depthwise and projection, the
+   layers whose 8-bit activations moved the scores most; at 112x112 they are a few % of the work and the float
+   path there costs no measurable speed); a Conv followed by Clip(0,6) loses the Clip (its output's quantization
+   range, clamped to [0,6] with zero point 0, saturates the same way; a float Conv keeps it); each Conv's bias is
+   corrected for the mean shift its weights' rounding causes ((Wq - W) . E[x], with E[x] the calibration's
+   per-channel input means: without it, the max |score difference| on held-out synthetic images was ~3x larger);
+   the residual Adds get QDQ on their outputs too, so ONNX Runtime fuses them into QLinearConv / QLinearAdd. The
+   global AveragePool averages the dequantized last Conv in float32, and the dense head (Gemm layers, tiny next to
+   the convolutions), the logits and the Softmax stay float32, as do the input's Transpose (and MobileNetV2Mid's
+   x*2-1).
+
+Measured and not kept (models/MODEL_CARD.md has the figures): 300 calibration images instead of 100, min/max or
+99.99th/99.9th-percentile ranges everywhere, leaving the last 1x1 Conv or the next 112x112 layer in float (the
+latter slows int8 below 1.8x fp32), per-channel range equalization of the projections, and an empirical bias
+correction of every layer's mean on the calibration images (it fits those images and hurt held-out ones).
 
 Input `input` and output `probabilities` keep their names, float32 types and shapes. The same input always gives
 the same bytes (the calibration ranges are rounded to 6 significant digits before they become scales, so the last
-bits of a BLAS sum are unlikely to move them; the per-channel means likewise). The output records the sha256 of its float32 source (metadata
-`fp32_source_sha256`) and its calibration, and passes onnx.checker with full shape/type inference.
+bits of a BLAS sum are unlikely to move them; the per-channel means likewise). The output records the sha256 of its
+float32 source (metadata `fp32_source_sha256`), its calibration and its float32 convolutions (`float32_convs`), and
+passes onnx.checker with full shape/type inference.
 """
 
 import argparse
@@ -331,9 +343,36 @@ def evaluate(nodes, values, feeds, observe):
     return env
 
 
-def calibrate(nodes, values, input_name, size, count, batch=8):
-    """Min/max of every tensor over the calibration images, and the per-channel mean of every Conv input."""
-    ranges, sums = {}, {}
+class Histogram:
+    """Counts of a tensor's values in BINS equal bins over [-R, R], R a power of two that doubles (merging bin pairs,
+    exactly) when a larger value arrives: the same counts whatever the batch order."""
+    BINS = 4096
+
+    def __init__(self):
+        self.r, self.counts, self.zeros = None, None, 0
+
+    def add(self, y):
+        top = float(np.abs(y).max())
+        r = 2.0 ** int(np.ceil(np.log2(max(top, 2.0 ** -24))))
+        if self.r is None:
+            self.r, self.counts = r, np.zeros(self.BINS, np.int64)
+        while self.r < r:
+            quarter = np.zeros(self.BINS // 4, np.int64)
+            self.counts = np.concatenate([quarter, self.counts.reshape(-1, 2).sum(axis=1), quarter])
+            self.r *= 2
+        idx = ((y.ravel() + np.float32(self.r)) * np.float32(self.BINS / (2 * self.r))).astype(np.int64)
+        np.clip(idx, 0, self.BINS - 1, out=idx)
+        self.counts += np.bincount(idx, minlength=self.BINS)
+        self.zeros += int(np.count_nonzero(y == 0))
+
+    def centres(self):
+        width = 2 * self.r / self.BINS
+        return -self.r + width * (np.arange(self.BINS) + 0.5)
+
+
+def calibrate(nodes, values, input_name, size, count, batch=8, first=0):
+    """Min/max and a histogram of every tensor over the calibration images, and the per-channel mean of every Conv input."""
+    ranges, sums, histograms = {}, {}, {}
     conv_inputs = {n.input[0] for n in nodes if n.op_type == "Conv"}
 
     def observe(name, y):
@@ -345,14 +384,16 @@ def calibrate(nodes, values, input_name, size, count, batch=8):
             ranges[name] = (min(ranges[name][0], lo), max(ranges[name][1], hi))
         else:
             ranges[name] = (lo, hi)
+        if y.ndim == 4:
+            histograms.setdefault(name, Histogram()).add(y)
 
-    for start in range(0, count, batch):
-        images = np.stack([calibration_image(i, size) for i in range(start, min(count, start + batch))])
+    for start in range(first, first + count, batch):
+        images = np.stack([calibration_image(i, size) for i in range(start, min(first + count, start + batch))])
         observe(input_name, images)
         env = evaluate(nodes, values, {input_name: images}, observe)
         del env
     means = {name: np.array([round_significant(v) for v in sums[name] / sums[name + "/count"]]) for name in conv_inputs}
-    return ranges, means
+    return ranges, means, histograms
 
 
 def round_significant(v, digits=6):
@@ -372,40 +413,82 @@ def activation_params(lo, hi):
     return scale, zero
 
 
-def quantize(nodes, values, input_name, ranges, means):
+def clipped_range(histogram, lo, hi, method):
+    """The activation range [lo, hi] to quantize over: the calibration's min/max, or (method "mse") the range, shrunk
+    towards 0 by a common factor, whose expected squared error on the calibration's histogram is smallest (rounding,
+    scale^2/12, for the values inside; clipping, (x - bound)^2, for those outside; exact zeros cost nothing), or
+    (method "percentileP") the central P% of the values."""
+    if method == "minmax" or histogram is None:
+        return lo, hi
+    counts = histogram.counts.astype(np.float64)
+    centres = histogram.centres()
+    if method.startswith("percentile"):
+        tail = (100.0 - float(method[len("percentile"):])) / 100.0
+        cum = np.cumsum(counts)
+        width = 2 * histogram.r / histogram.BINS
+        k_lo = int(np.searchsorted(cum, tail * cum[-1], side="right"))
+        k_hi = int(np.searchsorted(cum, (1 - tail) * cum[-1], side="left"))
+        return max(lo, centres[k_lo] - width / 2), min(hi, centres[k_hi] + width / 2)
+    if method != "mse":
+        raise ValueError(f"unknown range method {method}")
+    counts[histogram.BINS // 2] -= histogram.zeros  # exact zeros land in the bin just above 0 and are exact
+    best, best_err = (lo, hi), None
+    for alpha in np.linspace(1.0, 0.25, 151):
+        l, h = min(0.0, lo * alpha), max(0.0, hi * alpha)
+        scale = (h - l) / 255.0
+        err = np.where(centres < l, (centres - l) ** 2, np.where(centres > h, (centres - h) ** 2, scale * scale / 12.0))
+        total = float(np.dot(counts, err))
+        if best_err is None or total < best_err * (1 - 1e-9):
+            best, best_err = (l, h), total
+    return best
+
+
+def quantize(nodes, values, input_name, ranges, means, histograms=None, method="minmax", float_convs=()):
     producer = {out: n for n in nodes for out in n.output}
     users = consumers_of(nodes)
 
-    # Conv -> Clip(0,6): drop the Clip; its range becomes the Conv output's quantization range.
+    def clip_after(conv):
+        readers = users.get(conv.output[0], [])
+        if len(readers) != 1 or nodes[readers[0]].op_type != "Clip":
+            return None
+        clip = nodes[readers[0]]
+        return clip if float(values[clip.input[1]]) == 0.0 else None
+
+    floating = set(float_convs)  # convolutions left in float32 (their ReLU6 too)
+
+    # Conv -> Clip(0,6): drop the Clip; its range becomes the Conv output's quantization range (a float Conv keeps it).
     dropped = set()
     clamp = {}
-    for i, n in enumerate(nodes):
-        if n.op_type != "Clip":
+    for n in nodes:
+        if n.op_type != "Conv" or n.name in floating:
             continue
-        conv = producer.get(n.input[0])
-        if conv is None or conv.op_type != "Conv" or len(users[n.input[0]]) != 1:
+        clip = clip_after(n)
+        if clip is None:
             continue
-        lo, hi = float(values[n.input[1]]), float(values[n.input[2]])
-        if lo != 0.0:
-            continue
-        conv.output[0] = n.output[0]
-        clamp[n.output[0]] = (lo, hi)
-        dropped.add(i)
-    nodes = [n for i, n in enumerate(nodes) if i not in dropped]
+        lo, hi = float(values[clip.input[1]]), float(values[clip.input[2]])
+        n.output[0] = clip.output[0]
+        clamp[clip.output[0]] = (lo, hi)
+        dropped.add(id(clip))
+    nodes = [n for n in nodes if id(n) not in dropped]
     producer = {out: n for n in nodes for out in n.output}
     users = consumers_of(nodes)
 
     quantized = {}  # tensor -> (scale, zero point)
+    chosen = {}
 
     def params_for(name):
         lo, hi = ranges[name]
         if name in clamp:
             lo, hi = max(lo, clamp[name][0]), min(hi, clamp[name][1])
             lo = 0.0
+        if name != input_name:
+            how = method.split("/")[0 if lo >= 0 or "/" not in method else 1]
+            lo, hi = clipped_range((histograms or {}).get(name), lo, hi, how)
+        chosen[name] = (lo, hi)
         return activation_params(lo, hi)
 
     for n in nodes:
-        if n.op_type == "Conv":
+        if n.op_type == "Conv" and n.name not in floating:
             quantized.setdefault(n.input[0], params_for(n.input[0]))
             quantized[n.output[0]] = params_for(n.output[0])
     for n in nodes:  # in order: an Add's inputs are decided before it
@@ -443,7 +526,7 @@ def quantize(nodes, values, input_name, ranges, means):
     for n in nodes:
         node = onnx.NodeProto()
         node.CopyFrom(n)
-        if n.op_type == "Conv" and n.input[0] in quantized:
+        if n.op_type == "Conv" and n.name not in floating:
             w = values[n.input[1]].astype(np.float64)
             m = w.shape[0]
             w_scale = (np.abs(w.reshape(m, -1)).max(axis=1) / 127.0).astype(np.float32)
@@ -484,10 +567,24 @@ def quantize(nodes, values, input_name, ranges, means):
     for name in list(inits):
         if name not in used:
             del inits[name]
+    stats["ranges"], stats["float_convs"] = chosen, sorted(floating)
     return new_nodes, inits, stats, len(quantized)
 
 
-def convert(model, source_sha256, count, size):
+RANGES = "mse/percentile99.999"
+FLOAT_FIRST_CONVS = 3
+
+
+def describe_ranges(method):
+    parts = method.split("/")
+    words = {"minmax": "min/max", "mse": "MSE-optimal"}
+    name = lambda m: words.get(m, m.replace("percentile", "") + "th-percentile" if m.startswith("percentile") else m)
+    if len(parts) == 1:
+        return f"{name(parts[0])} ranges"
+    return f"{name(parts[0])} ranges for non-negative (ReLU6) tensors, {name(parts[1])} for signed ones"
+
+
+def convert(model, source_sha256, count, size, method=RANGES, float_first=FLOAT_FIRST_CONVS, calibration=None):
     graph = model.graph
     if len(graph.input) != 1 or len(graph.output) != 1:
         raise ValueError("only single-input, single-output models are supported")
@@ -496,8 +593,9 @@ def convert(model, source_sha256, count, size):
             raise ValueError(f"this model is already a derived variant (it has {meta.key})")
     input_name = graph.input[0].name
     nodes, values = simplify(graph)
-    ranges, means = calibrate(nodes, values, input_name, size, count)
-    new_nodes, inits, stats, tensors = quantize(nodes, values, input_name, ranges, means)
+    float_convs = [n.name for n in nodes if n.op_type == "Conv"][:float_first]
+    ranges, means, histograms = calibration or calibrate(nodes, values, input_name, size, count)
+    new_nodes, inits, stats, tensors = quantize(nodes, values, input_name, ranges, means, histograms, method, float_convs)
 
     out = onnx.ModelProto()
     out.CopyFrom(model)
@@ -510,9 +608,11 @@ def convert(model, source_sha256, count, size):
     del g.value_info[:]
     out.doc_string = model.doc_string + (
         f" Compute precision: int8 (static QDQ: uint8 activations per tensor, int8 weights per output channel, "
-        f"calibrated on {count} synthetic images); float32 input, head and output; made by tools/nsfwjs-convert/to_int8.py.")
+        f"calibrated on {count} synthetic images); float32 input, first {len(float_convs)} convolutions, head and output; "
+        f"made by tools/nsfwjs-convert/to_int8.py.")
     for key, value in (("precision", "int8"),
-                       ("calibration", f"min/max over {count} synthetic {size}x{size} images made by to_int8.py"),
+                       ("calibration", f"{describe_ranges(method)} over {count} synthetic {size}x{size} images made by to_int8.py"),
+                       ("float32_convs", ",".join(float_convs)),
                        ("fp32_source_sha256", source_sha256)):
         entry = out.metadata_props.add()
         entry.key, entry.value = key, value
@@ -527,17 +627,32 @@ def main(argv):
     parser.add_argument("--calibration-images", type=int, default=100, metavar="N",
                         help="how many synthetic calibration images (default 100)")
     parser.add_argument("--size", type=int, default=224, help="the model's input side S (default 224)")
+    parser.add_argument("--ranges", default=RANGES, metavar="HOW",
+                        help="activation ranges: minmax, mse, percentileP, or A/B (A for non-negative tensors, B for signed "
+                             f"ones) (default {RANGES})")
+    parser.add_argument("--float-first-convs", type=int, default=FLOAT_FIRST_CONVS, metavar="K",
+                        help=f"leave the first K convolutions in float32 (default {FLOAT_FIRST_CONVS}: MobileNetV2's stem and "
+                             "first bottleneck, the layers whose quantization moved the scores most)")
     args = parser.parse_args(argv)
-    if args.calibration_images < 1 or args.size < 8:
-        parser.error("--calibration-images must be at least 1 and --size at least 8")
+    if args.calibration_images < 1 or args.size < 8 or args.float_first_convs < 0:
+        parser.error("--calibration-images must be at least 1, --size at least 8 and --float-first-convs at least 0")
+    for how in args.ranges.split("/"):
+        try:
+            valid = how in ("minmax", "mse") or (how.startswith("percentile") and 50 < float(how[10:]) <= 100)
+        except ValueError:
+            valid = False
+        if not valid or args.ranges.count("/") > 1:
+            parser.error(f"--ranges: {how} is not minmax, mse or percentileP (50 < P <= 100), or A/B of two of them")
     with open(args.input, "rb") as f:
         data = f.read()
     model = onnx.load_from_string(data)
-    result, stats, tensors = convert(model, hashlib.sha256(data).hexdigest(), args.calibration_images, args.size)
+    result, stats, tensors = convert(model, hashlib.sha256(data).hexdigest(), args.calibration_images, args.size,
+                                     args.ranges, args.float_first_convs)
     onnx.save(result, args.output)
     print(f"wrote {args.output}: {stats['conv']} Conv with int8 weights ({stats['weights']} values), {stats['add']} Add "
-          f"quantized; {tensors} uint8 activation tensors, calibrated on "
-          f"{args.calibration_images} images; {os.path.getsize(args.output)} bytes")
+          f"quantized; {tensors} uint8 activation tensors ({describe_ranges(args.ranges)}), calibrated on "
+          f"{args.calibration_images} images; float32: {', '.join(stats['float_convs']) or 'no Conv'}; "
+          f"{os.path.getsize(args.output)} bytes")
 
 
 if __name__ == "__main__":
