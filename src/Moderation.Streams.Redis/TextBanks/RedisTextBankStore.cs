@@ -20,13 +20,16 @@ public sealed class RedisTextBankStore
 {
     private readonly IConnectionMultiplexer _redis;
     private readonly string _prefix;
+    private readonly TimeProvider _time;
 
-    public RedisTextBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:")
+    /// <param name="time">The clock a change's <c>changed_at</c> is written by.</param>
+    public RedisTextBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:", TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
         StoreKeys.CheckPrefix(keyPrefix);
         _redis = redis;
         _prefix = keyPrefix;
+        _time = time ?? TimeProvider.System;
         ChangesChannel = RedisChannel.Literal(keyPrefix + "textbanks:changed");
     }
 
@@ -39,6 +42,9 @@ public sealed class RedisTextBankStore
     public string EntriesKey(string bank) => $"{_prefix}textbank:{{{bank}}}:entries";
 
     public string VersionKey(string bank) => $"{_prefix}textbank:{{{bank}}}:version";
+
+    /// <summary>When the bank last changed (Unix ms, the writer's clock; written with the version, same cluster slot).</summary>
+    public string ChangedAtKey(string bank) => $"{_prefix}textbank:{{{bank}}}:changed_at";
 
     /// <summary>A <c>texts</c> bank's threshold (a string; absent = <see cref="MeaningBank.DefaultThreshold"/>).</summary>
     public string ThresholdKey(string bank) => $"{_prefix}textbank:{{{bank}}}:threshold";
@@ -118,6 +124,7 @@ public sealed class RedisTextBankStore
         if (parsed.Count > 0) _ = tx.HashSetAsync(EntriesKey(bank), [.. parsed.Select(r => new HashEntry(r.Id, r.Row))]);
         if (threshold is { } th) _ = tx.StringSetAsync(ThresholdKey(bank), th.ToString("R", CultureInfo.InvariantCulture));
         var version = tx.StringIncrementAsync(VersionKey(bank));
+        Stamp(tx, bank);
         if (!await tx.ExecuteAsync().ConfigureAwait(false))
             throw new InvalidOperationException($"bank '{bank}' changed kind during the import: try again");
         long v = await version.ConfigureAwait(false);
@@ -136,6 +143,7 @@ public sealed class RedisTextBankStore
         var tx = db.CreateTransaction();
         var removed = tx.HashDeleteAsync(EntriesKey(bank), [.. ids.Select(i => (RedisValue)i)]);
         var version = tx.StringIncrementAsync(VersionKey(bank));
+        Stamp(tx, bank);
         await tx.ExecuteAsync().ConfigureAwait(false);
         long v = await version.ConfigureAwait(false);
         await AnnounceAsync(bank, v).ConfigureAwait(false);
@@ -154,6 +162,7 @@ public sealed class RedisTextBankStore
         _ = tx.KeyDeleteAsync(EntriesKey(bank));
         _ = tx.KeyDeleteAsync(ThresholdKey(bank));
         var version = tx.StringIncrementAsync(VersionKey(bank));
+        Stamp(tx, bank);
         await tx.ExecuteAsync().ConfigureAwait(false);
         await AnnounceAsync(bank, await version.ConfigureAwait(false)).ConfigureAwait(false);
     }
@@ -259,6 +268,13 @@ public sealed class RedisTextBankStore
 
     /// <summary>One RFC 4180 row, every field quoted (a pattern may hold commas, quotes or leading spaces).</summary>
     private static string Csv(params string[] fields) => string.Join(',', fields.Select(f => "\"" + f.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""));
+
+    /// <summary>When the bank's last change was written (null: by a writer older than <see cref="ChangedAtKey"/>).</summary>
+    public async Task<DateTimeOffset?> GetChangedAtAsync(string bank) =>
+        BankDeltaRecords.ParseChangedAt(await _redis.GetDatabase().StringGetAsync(ChangedAtKey(BankNames.Validate(bank))).ConfigureAwait(false));
+
+    // A change's time, in its transaction: the worker that loads it measures how long it took to be matched.
+    private void Stamp(ITransaction tx, string bank) => _ = tx.StringSetAsync(ChangedAtKey(bank), _time.GetUtcNow().ToUnixTimeMilliseconds());
 
     private Task AnnounceAsync(string bank, long version) =>
         _redis.GetSubscriber().PublishAsync(ChangesChannel, string.Create(CultureInfo.InvariantCulture, $"{bank} {version}"));

@@ -64,6 +64,8 @@ public sealed class TextBankMatcher : IAsyncDisposable
 
         public Task<long> GetVersionAsync(string bank) => store.GetVersionAsync(bank);
 
+        public Task<DateTimeOffset?> GetChangedAtAsync(string bank) => store.GetChangedAtAsync(bank);
+
         public Task<IReadOnlyDictionary<string, LoadedTextBank>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, LoadedTextBank> held, CancellationToken ct) =>
             store.LoadBanksAsync(banks, embedder, held.Values.Select(b => b.Meanings).OfType<MeaningBank>(), ct);
     }

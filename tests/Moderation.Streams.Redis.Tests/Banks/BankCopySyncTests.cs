@@ -88,6 +88,8 @@ public sealed class BankCopySyncTests
             lock (_gate) return Task.FromResult(VersionKeys.GetValueOrDefault(bank));
         }
 
+        public Task<DateTimeOffset?> GetChangedAtAsync(string bank) => Task.FromResult<DateTimeOffset?>(null);
+
         public Task<IReadOnlyDictionary<string, Loaded>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, Loaded> held, CancellationToken ct)
         {
             var loaded = new Dictionary<string, Loaded>(StringComparer.Ordinal);
