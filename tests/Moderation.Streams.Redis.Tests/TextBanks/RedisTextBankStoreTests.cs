@@ -84,4 +84,50 @@ public sealed class RedisTextBankStoreTests
         time.Advance(TimeSpan.FromMinutes(2));
         Assert.Null(matcher.Current); // too old to trust: texts fail closed
     }
+
+    [Fact]
+    public async Task Each_change_a_matcher_loads_records_its_delay_from_the_write_with_the_text_kind()
+    {
+        await using var server = await RedisServerProcess.StartAsync(Ct);
+        await using var redis = await RedisConnector.ConnectAsync(server.Configuration);
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 9, 0, 0, TimeSpan.Zero));
+        var delays = new System.Collections.Concurrent.ConcurrentQueue<(double Seconds, string Bank)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == RedisTelemetry.MeterName && instrument.Name == RedisTelemetry.BankChangeDelayHistogram) l.EnableMeasurementEvents(instrument);
+        };
+        // Only this test's banks: "text" and a name no other test uses.
+        string prefix = "tdelay-" + Guid.NewGuid().ToString("N")[..8];
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            string? kind = null, bank = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == RedisTelemetry.KindTag) kind = (string?)tag.Value;
+                if (tag.Key == RedisTelemetry.BankTag) bank = (string?)tag.Value;
+            }
+            if (kind == "text" && bank?.StartsWith(prefix, StringComparison.Ordinal) == true) delays.Enqueue((value, bank));
+        });
+        listener.Start();
+
+        var store = new RedisTextBankStore(redis, time: time);
+        await store.ImportAsync(prefix + "-terms", TextBankKinds.Terms, new StringReader("oxy,drugs\n"));
+        Assert.Equal(time.GetUtcNow(), await store.GetChangedAtAsync(prefix + "-terms"));
+        await using var matcher = new TextBankMatcher(redis, store, new BankMatcherOptions { RefreshInterval = TimeSpan.FromHours(1), FullReloadInterval = TimeSpan.FromHours(1), MaxStaleness = TimeSpan.FromHours(2) }, time: time);
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Empty(delays); // the first load applies no change
+
+        await store.ImportAsync(prefix + "-terms", TextBankKinds.Terms, new StringReader("fentanyl,drugs\n"));
+        time.Advance(TimeSpan.FromMilliseconds(400));
+        Assert.True(await matcher.SyncAsync(Ct));
+        await store.ImportAsync(prefix + "-links", TextBankKinds.Domains, new StringReader("bad.example,phishing\n"));
+        await store.RemoveAsync(prefix + "-terms", ["oxy"]);
+        time.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Empty(matcher.Current!.Match("buy oxy"));
+
+        Assert.Equal([(0.4, prefix + "-terms"), (1.5, prefix + "-links"), (1.5, prefix + "-terms")], delays.OrderBy(d => d.Seconds).ThenBy(d => d.Bank, StringComparer.Ordinal));
+    }
 }
