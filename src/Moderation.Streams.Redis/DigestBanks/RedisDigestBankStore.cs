@@ -214,10 +214,73 @@ public sealed partial class RedisDigestBankStore
         return (tx, next);
     }
 
-    /// <summary>A bank's entries (those that cannot be decoded are skipped), ordered by id.</summary>
+    /// <summary>A bank's entries (those that cannot be decoded are skipped), ordered by id. A bank of up to
+    /// <see cref="WholeReadMax"/> fields is read in one HGETALL (atomic); a larger one by HSCAN pages, each asked for again
+    /// when it times out (one reply of a million fields would take seconds and time out on a busy server), and scanned
+    /// again (up to <see cref="ScanAttempts"/> times in all) when the fields seen do not add up to the bank's count at an
+    /// unchanged version (a scan that skipped fields under concurrent writes) or when the bank changed during the scan.</summary>
     public async Task<List<DigestEntry>> LoadAsync(string bank, string kind)
     {
-        var fields = await _redis.GetDatabase().HashGetAllAsync(EntriesKey(bank)).ConfigureAwait(false);
+        BankNames.Validate(bank);
+        var db = _redis.GetDatabase();
+        var (version, count) = await VersionAndCountAsync(db, bank).ConfigureAwait(false);
+        if (count <= WholeReadMax) return Sorted(bank, kind, await db.HashGetAllAsync(EntriesKey(bank)).ConfigureAwait(false));
+        for (int attempt = 1; ; attempt++)
+        {
+            var fields = new Dictionary<string, RedisValue>((int)Math.Min(int.MaxValue / 32, count + 1024), StringComparer.Ordinal);
+            RedisKey key = EntriesKey(bank);
+            string cursor = "0";
+            do
+            {
+                var page = (RedisResult[])(await AgainOnTimeoutAsync(() => db.ExecuteAsync("HSCAN", key, cursor, "COUNT", ScanPageSize)).ConfigureAwait(false))!;
+                cursor = (string)page[0]!;
+                var items = (RedisResult[])page[1]!;
+                for (int i = 0; i + 1 < items.Length; i += 2) fields[(string)items[i]!] = (RedisValue)items[i + 1];
+            }
+            while (cursor != "0");
+            var after = await VersionAndCountAsync(db, bank).ConfigureAwait(false);
+            if ((after.Version == version && fields.Count == after.Count) || attempt == ScanAttempts)
+                return Sorted(bank, kind, [.. fields.Select(f => new HashEntry(f.Key, f.Value))]);
+            (version, count) = after;
+        }
+    }
+
+    /// <summary>Fields of a bank read in one HGETALL; a larger bank is scanned.</summary>
+    public int WholeReadMax { get; init; } = 50_000;
+
+    /// <summary>Times a large bank is scanned before its entries are taken as the last scan found them.</summary>
+    public const int ScanAttempts = 3;
+
+    private const int ScanPageSize = 2000;
+    private const int PageAttempts = 4;
+
+    private async Task<(long Version, long Count)> VersionAndCountAsync(IDatabase db, string bank)
+    {
+        var tx = db.CreateTransaction();
+        var version = tx.StringGetAsync(VersionKey(bank));
+        var count = tx.HashLengthAsync(EntriesKey(bank));
+        await tx.ExecuteAsync().ConfigureAwait(false);
+        return (ParseVersion(await version.ConfigureAwait(false)), await count.ConfigureAwait(false));
+    }
+
+    // A page asked for again when it times out (a growing pause between), so a long read on a busy server does not fail for one slow reply.
+    private static async Task<T> AgainOnTimeoutAsync<T>(Func<Task<T>> read)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await read().ConfigureAwait(false);
+            }
+            catch (RedisTimeoutException) when (attempt < PageAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 << attempt)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static List<DigestEntry> Sorted(string bank, string kind, HashEntry[] fields)
+    {
         var entries = new List<DigestEntry>(fields.Length);
         foreach (var f in fields)
             if (Decode(bank, kind, f.Name!, f.Value) is { } e) entries.Add(e);

@@ -195,6 +195,19 @@ public abstract class DigestBankStoreContract(IStoreFixture store)
     }
 
     [Fact]
+    public async Task A_bank_too_large_for_one_reply_is_read_by_pages_and_comes_back_whole()
+    {
+        var digests = new RedisDigestBankStore(store.Redis, _prefix) { WholeReadMax = 100 };
+        var entries = Many("paged", 5_000);
+        await digests.ImportAsync("paged", DigestKinds.Sha256, entries);
+        await digests.RemoveAsync("paged", ["paged-17"]);
+        Assert.Equal(entries.Where(e => e.Id != "paged-17").OrderBy(e => e.Id, StringComparer.Ordinal), await digests.LoadAsync("paged", DigestKinds.Sha256));
+        await using var matcher = new DigestBankMatcher(digests, Quiet);
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Equal(4_999, matcher.Current!.Count);
+    }
+
+    [Fact]
     public async Task Readers_matching_while_changes_are_applied_see_each_index_whole_before_or_after_a_change()
     {
         var digests = NewStore();
