@@ -198,7 +198,7 @@ public sealed class BankCopySync<TBank, TCopy> : IAsyncDisposable where TBank : 
             bool held = next.TryGetValue(name, out var h) && h.Epoch == state.Epoch;
             long version = state.Versions[name];
             if (!full && held && version > h.Version && _source is IBankDeltaSource<TBank> deltaSource
-                && await deltaSource.ReadChangesAsync(name, h.Version, version).ConfigureAwait(false) is { } changes
+                && await deltaSource.ReadChangesAsync(name, h.Bank, h.Version, version).ConfigureAwait(false) is { } changes
                 && await deltaSource.ApplyAsync(name, h.Bank, changes, ct).ConfigureAwait(false) is { } changed)
             {
                 next[name] = (version, state.Epoch, changed);

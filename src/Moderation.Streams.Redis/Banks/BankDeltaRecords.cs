@@ -29,26 +29,33 @@ internal static class BankDeltaRecords
 
     /// <summary>The changes after <paramref name="from"/> up to <paramref name="to"/> (every id they touched and when the
     /// last was written), or null when the reader must read the bank whole: a record expired or was never written (a
-    /// writer older than the records), one emptied the bank, or the span is over
-    /// <see cref="RedisBankStore.MaxDeltaSpan"/>.</summary>
-    public static async Task<BankChanges?> ReadAsync(IDatabase db, Func<long, RedisKey> deltaKey, RedisKey changedAtKey, long from, long to)
+    /// writer older than the records), one emptied the bank, the span is over <see cref="RedisBankStore.MaxDeltaSpan"/>,
+    /// or the records name more than <paramref name="maxIds"/> ids (read a few at a time, so a reader far behind a large
+    /// import stops early rather than holding every record at once).</summary>
+    public static async Task<BankChanges?> ReadAsync(IDatabase db, Func<long, RedisKey> deltaKey, RedisKey changedAtKey, long from, long to, int maxIds = int.MaxValue)
     {
         if (to <= from) return new BankChanges(new HashSet<string>(StringComparer.Ordinal), null);
         if (to - from > RedisBankStore.MaxDeltaSpan || from < 0) return null;
-        var keys = new RedisKey[to - from + 1];
-        for (long v = from + 1; v <= to; v++) keys[v - from - 1] = deltaKey(v);
-        keys[^1] = changedAtKey;
-        var values = await db.StringGetAsync(keys).ConfigureAwait(false);
+        var changedAt = db.StringGetAsync(changedAtKey);
         var ids = new HashSet<string>(StringComparer.Ordinal);
-        for (int i = 0; i < values.Length - 1; i++)
+        for (long start = from + 1; start <= to; start += RecordsPerRead)
         {
-            if (values[i].IsNull) return null;
-            var lines = ((string)values[i]!).Split('\n');
-            if (lines[0] != Ids) return null;
-            for (int l = 1; l < lines.Length; l++) ids.Add(lines[l]);
+            var keys = new RedisKey[Math.Min(RecordsPerRead, to - start + 1)];
+            for (int i = 0; i < keys.Length; i++) keys[i] = deltaKey(start + i);
+            // One slot (the bank's hash tag): one MGET.
+            foreach (var value in await db.StringGetAsync(keys).ConfigureAwait(false))
+            {
+                if (value.IsNull) return null;
+                var lines = ((string)value!).Split('\n');
+                if (lines[0] != Ids) return null;
+                for (int l = 1; l < lines.Length; l++) ids.Add(lines[l]);
+            }
+            if (ids.Count > maxIds) return null;
         }
-        return new BankChanges(ids, ParseChangedAt(values[^1]));
+        return new BankChanges(ids, ParseChangedAt(await changedAt.ConfigureAwait(false)));
     }
+
+    private const int RecordsPerRead = 16;
 
     public static DateTimeOffset? ParseChangedAt(RedisValue value) =>
         !value.IsNull && value.TryParse(out long ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;

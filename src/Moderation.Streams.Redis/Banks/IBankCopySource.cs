@@ -36,9 +36,10 @@ public interface IBankCopySource<TBank> where TBank : class
 /// </summary>
 public interface IBankDeltaSource<TBank> : IBankCopySource<TBank> where TBank : class
 {
-    /// <summary>The changes after version <paramref name="from"/> up to <paramref name="to"/>; null when the bank must be
-    /// read whole instead (records expired or never written, a change that emptied the bank, too many versions).</summary>
-    Task<BankChanges?> ReadChangesAsync(string bank, long from, long to);
+    /// <summary>The changes after version <paramref name="from"/> (that of <paramref name="held"/>) up to
+    /// <paramref name="to"/>; null when the bank must be read whole instead (records expired or never written, a change
+    /// that emptied the bank, too many versions, or changes too large for <paramref name="held"/> to take).</summary>
+    Task<BankChanges?> ReadChangesAsync(string bank, TBank held, long from, long to);
 
     /// <summary><paramref name="held"/> with <paramref name="changes"/> applied: the entries they name read as they are
     /// now. <paramref name="held"/> itself is not changed (readers may be using it). Null when reading the bank whole is

@@ -72,16 +72,18 @@ public sealed class DigestBankMatcher : IAsyncDisposable
         public async Task<IReadOnlyDictionary<string, DigestIndex>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, DigestIndex> held, CancellationToken ct) =>
             (await store.LoadBanksAsync(banks).ConfigureAwait(false)).ToDictionary(b => b.Key, b => new DigestIndex(b.Value), StringComparer.Ordinal);
 
-        public Task<BankChanges?> ReadChangesAsync(string bank, long from, long to) => store.ReadChangesAsync(bank, from, to);
+        public Task<BankChanges?> ReadChangesAsync(string bank, DigestIndex held, long from, long to) => store.ReadChangesAsync(bank, from, to, MaxIds(held));
 
         public async Task<DigestIndex?> ApplyAsync(string bank, DigestIndex held, BankChanges changes, CancellationToken ct)
         {
-            // A change touching most of the bank (an import of a whole list again) is read whole: as many entries to read,
-            // and one build of the tables rather than a long overlay rebuilt into them at once.
-            if (changes.Ids.Count > Math.Max(DigestIndex.MinOverlayBeforeRebuild, held.Count / 2)) return null;
+            if (changes.Ids.Count > MaxIds(held)) return null;
             if (changes.Ids.Count == 0) return held;
             if (await store.KindOfAsync(bank).ConfigureAwait(false) is not { } kind) return null; // deleted meanwhile: the next sync sees it
             return held.With(bank, await store.ReadEntriesAsync(bank, kind, changes.Ids).ConfigureAwait(false));
         }
+
+        // Changes touching more of the bank (an import of a whole list again) are read whole: as many entries to read, and
+        // one build of the tables rather than a long overlay built into them at once.
+        private static int MaxIds(DigestIndex held) => Math.Max(DigestIndex.MinOverlayBeforeRebuild, held.Count / 2);
     }
 }

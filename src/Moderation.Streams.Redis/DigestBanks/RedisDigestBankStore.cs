@@ -158,11 +158,12 @@ public sealed partial class RedisDigestBankStore
 
     /// <summary>The changes after version <paramref name="from"/> up to <paramref name="to"/>: every id they touched and
     /// when the last was written; null when the reader must read the bank whole instead (a record expired or was never
-    /// written, one emptied the bank, or the span is over <see cref="RedisBankStore.MaxDeltaSpan"/>).</summary>
-    public Task<BankChanges?> ReadChangesAsync(string bank, long from, long to)
+    /// written, one emptied the bank, the span is over <see cref="RedisBankStore.MaxDeltaSpan"/>, or the changes name
+    /// more than <paramref name="maxIds"/> ids).</summary>
+    public Task<BankChanges?> ReadChangesAsync(string bank, long from, long to, int maxIds = int.MaxValue)
     {
         BankNames.Validate(bank);
-        return BankDeltaRecords.ReadAsync(_redis.GetDatabase(), v => DeltaKey(bank, v), ChangedAtKey(bank), from, to);
+        return BankDeltaRecords.ReadAsync(_redis.GetDatabase(), v => DeltaKey(bank, v), ChangedAtKey(bank), from, to, maxIds);
     }
 
     /// <summary>When the bank's last change was written (null: never recorded, by a writer older than the records).</summary>

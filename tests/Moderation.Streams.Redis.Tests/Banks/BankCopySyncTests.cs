@@ -129,7 +129,7 @@ public sealed class BankCopySyncTests
         public Task<IReadOnlyDictionary<string, Loaded>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, Loaded> held, CancellationToken ct) =>
             store.LoadAsync(banks, held, ct);
 
-        public Task<BankChanges?> ReadChangesAsync(string bank, long from, long to)
+        public Task<BankChanges?> ReadChangesAsync(string bank, Loaded held, long from, long to)
         {
             lock (Records)
                 return Task.FromResult(Enumerable.Range((int)from + 1, (int)(to - from)).All(v => Records.Contains((bank, v)))

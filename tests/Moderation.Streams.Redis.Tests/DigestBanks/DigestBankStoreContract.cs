@@ -172,6 +172,13 @@ public abstract class DigestBankStoreContract(IStoreFixture store)
         Assert.True(await matcher.SyncAsync(Ct));
         Assert.Equal((4L, 1L), matcher.CatchUps);
         Assert.Empty(matcher.Current!.Match(File(300)));
+
+        // A change touching more than the bank's copy takes from records (a list imported again, larger than the bank).
+        await digests.ImportAsync("a", DigestKinds.Sha256, Many("a", DigestIndex.MinOverlayBeforeRebuild + 1, from: 10_000));
+        Assert.True(await matcher.SyncAsync(Ct));
+        Assert.Equal((5L, 1L), matcher.CatchUps);
+        Assert.Equal(0, matcher.Banks["a"].OverlayCount);
+        Assert.Single(matcher.Current!.Match(File(10_000)));
     }
 
     [Fact]
