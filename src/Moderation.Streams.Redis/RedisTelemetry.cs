@@ -27,9 +27,9 @@ public static class RedisTelemetry
     public const string BankChangeDelayHistogram = "moderation.bank.change.delay";
 
     /// <summary>Counter of banks brought up to date, tagged <see cref="KindTag"/> and <see cref="HowTag"/> = delta (from the
-    /// changes' records) | whole (read whole: first load, records gone, a new epoch; text banks are only ever read whole, and
-    /// only those whose version moved) | resync (the periodic whole re-read of the hash and digest banks) | recount (a hash
-    /// bank whose entries did not add up to the store's count after a scan, read whole again).</summary>
+    /// changes' records) | whole (read whole: first load, records gone, a new epoch; a meaning bank that changed is always
+    /// read whole) | resync (the periodic whole re-read) | recount (a hash bank whose entries did not add up to the
+    /// store's count after a scan, read whole again).</summary>
     public const string BankCatchUpsCounter = "moderation.bank.catchups";
 
     /// <summary>Counter of bank snapshots read or written by this process, tagged <see cref="ResultTag"/> = read (a load
