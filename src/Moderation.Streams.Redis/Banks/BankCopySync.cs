@@ -9,7 +9,13 @@ namespace Moderation.Streams.Redis.Banks;
 /// at once, a sync every <see cref="BankMatcherOptions.RefreshInterval"/> catches missed ones. A sync reads the store's
 /// epoch and versions and loads only the banks whose version moved, that appeared, or that the copy holds from another
 /// epoch; every other bank keeps its loaded form, and the matched view (<typeparamref name="TCopy"/>) is composed again
-/// from the banks. A sync is all or nothing: when one bank fails to load, the copy in memory stays as it was. A store
+/// from the banks. A store with delta records (<see cref="IBankDeltaSource{TBank}"/>) brings a bank whose version moved
+/// up to date from them (a new loaded form made from the held one and the entries the changes name, never the held one
+/// changed: readers may hold it) and loads it whole only when they do not reach back; such a store is also read whole
+/// every <see cref="BankMatcherOptions.FullReloadInterval"/> (jittered to 75–100% per round, so workers sharing a store do
+/// not read it at once) in the background, each copy put in place as of its version and the changes since caught up
+/// from the records. Each change the copy applies records its delay from the store's <c>changed_at</c> to the swap
+/// (<c>moderation.bank.change.delay</c>, tagged with the bank and the kind). A sync is all or nothing: when one bank fails to load, the copy in memory stays as it was. A store
 /// under a new epoch (wiped, then written again) or whose versions went backwards (restored from an older backup) is
 /// read again whole. A bank that vanishes together with its version key (a store wiped, not a deletion, which keeps
 /// counting the version) is kept, with an error logged: an emptied store must not silently let known content through.
