@@ -102,7 +102,7 @@ internal static class DigestBankBench
         {
             var db = redis.GetDatabase();
             await store.DeleteAsync(Bank).ConfigureAwait(false);
-            await db.KeyDeleteAsync([store.VersionKey(Bank), store.ChangedAtKey(Bank), StoreKeys(prefix)]).ConfigureAwait(false);
+            await db.KeyDeleteAsync([store.VersionKey(Bank), store.ChangedAtKey(Bank), EpochKey(prefix)]).ConfigureAwait(false);
         }
         return report.Print(output);
     }
@@ -184,7 +184,7 @@ internal static class DigestBankBench
     private static DigestEntry Entry(string id, byte[] file, DateTimeOffset at) =>
         new(Bank, DigestKinds.Sha256, id, Convert.ToHexStringLower(SHA256.HashData(file)), null, "bench", at);
 
-    private static string StoreKeys(string prefix) => prefix + "banks:epoch";
+    private static string EpochKey(string prefix) => prefix + "banks:epoch";
 
     private static string LoadAverage()
     {
