@@ -22,13 +22,14 @@ public static class RedisTelemetry
     public const string BankSyncsCounter = "moderation.bank.syncs";
 
     /// <summary>Histogram (s) of the time from a bank change written to the store to the matcher serving it, tagged
-    /// <see cref="BankTag"/>: "time from import to matchable".</summary>
+    /// <see cref="BankTag"/> and <see cref="KindTag"/> (<c>pdq</c>, <c>digest</c>, <c>text</c>): "time from import to
+    /// matchable".</summary>
     public const string BankChangeDelayHistogram = "moderation.bank.change.delay";
 
     /// <summary>Counter of banks brought up to date, tagged <see cref="KindTag"/> and <see cref="HowTag"/> = delta (from the
-    /// changes' records) | whole (read whole: first load, records gone, a new epoch; text and digest banks are only ever
-    /// read whole, and only those whose version moved) | resync (the periodic whole re-read) | recount (a bank whose
-    /// entries did not add up to the store's count after a scan, read whole again).</summary>
+    /// changes' records) | whole (read whole: first load, records gone, a new epoch; a meaning bank that changed is always
+    /// read whole) | resync (the periodic whole re-read) | recount (a hash bank whose entries did not add up to the
+    /// store's count after a scan, read whole again).</summary>
     public const string BankCatchUpsCounter = "moderation.bank.catchups";
 
     /// <summary>Counter of bank snapshots read or written by this process, tagged <see cref="ResultTag"/> = read (a load
@@ -66,7 +67,7 @@ public static class RedisTelemetry
     internal static readonly Counter<long> BankSyncs =
         Meter.CreateCounter<long>(BankSyncsCounter, "{sync}", "Bank syncs with the store by result (ok | error).");
     internal static readonly Histogram<double> BankChangeDelay = Meter.CreateHistogram<double>(BankChangeDelayHistogram, "s",
-        "Time from a bank change written to the store (its changed_at) to this matcher serving it, by bank",
+        "Time from a bank change written to the store (its changed_at) to this matcher serving it, by bank and kind",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = BankChangeDelayBuckets });
     internal static readonly Counter<long> BankCatchUps =
         Meter.CreateCounter<long>(BankCatchUpsCounter, "{bank}", "Banks brought up to date, by how (delta | whole | resync | recount).");

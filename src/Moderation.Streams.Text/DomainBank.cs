@@ -9,22 +9,52 @@ namespace Moderation.Streams.Text;
 public sealed class DomainBank
 {
     private readonly Dictionary<string, DomainEntry> _byDomain;
+    // Every row, in the bank's order (a row whose domain a later row lists too is here, not in _byDomain): what a change
+    // keeps of the bank.
+    private readonly IReadOnlyList<DomainEntry> _rows;
 
-    private DomainBank(string name, Dictionary<string, DomainEntry> byDomain)
+    private DomainBank(string name, List<DomainEntry> rows)
     {
         Name = name;
-        _byDomain = byDomain;
+        _rows = rows;
+        _byDomain = new Dictionary<string, DomainEntry>(rows.Count, StringComparer.Ordinal);
+        foreach (var entry in rows) _byDomain[entry.Domain] = entry; // a later row for the same domain wins
     }
 
     public string Name { get; }
 
     public IReadOnlyCollection<DomainEntry> Entries => _byDomain.Values;
 
-    public static DomainBank Load(string name, TextReader reader)
+    public static DomainBank Load(string name, TextReader reader) => new(name, Parse(name, reader));
+
+    /// <summary>This bank with the rows of <paramref name="rows"/> changed (id → the row as a bank file has it, its id
+    /// given; null: removed), ordered by id as a bank read from the store is: the same bank as loading every row again,
+    /// parsing only the rows given. This bank is not changed.</summary>
+    /// <exception cref="TextBankException">A row is refused, or does not hold the id it is given under.</exception>
+    /// <exception cref="InvalidOperationException">This bank holds an id twice (a file, not a stored bank).</exception>
+    public DomainBank With(IReadOnlyDictionary<string, string?> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var byId = new Dictionary<string, DomainEntry>(_rows.Count + rows.Count, StringComparer.Ordinal);
+        foreach (var entry in _rows)
+            if (!byId.TryAdd(entry.Id, entry)) throw new InvalidOperationException($"bank {Name} holds id '{TextBankCsv.Shown(entry.Id)}' twice");
+        var given = rows.Where(r => r.Value is not null).ToList();
+        var parsed = Parse(Name, new StringReader("domain,category,id\n" + string.Join('\n', given.Select(r => r.Value))));
+        if (parsed.Count != given.Count) throw new TextBankException(Name, [new TextBankRowError(0, $"{given.Count} rows given, {parsed.Count} read")]);
+        for (int i = 0; i < given.Count; i++)
+            if (parsed[i].Id != given[i].Key)
+                throw new TextBankException(Name, [new TextBankRowError(i + 2, $"row of id '{TextBankCsv.Shown(parsed[i].Id)}' given as '{TextBankCsv.Shown(given[i].Key)}'")]);
+        foreach (var (id, row) in rows)
+            if (row is null) byId.Remove(id);
+        foreach (var entry in parsed) byId[entry.Id] = entry;
+        return new DomainBank(Name, [.. byId.Values.OrderBy(e => e.Id, StringComparer.Ordinal)]);
+    }
+
+    private static List<DomainEntry> Parse(string name, TextReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
         var errors = new List<TextBankRowError>();
-        var byDomain = new Dictionary<string, DomainEntry>(StringComparer.Ordinal);
+        var rows = new List<DomainEntry>();
         foreach (var (line, fields) in TextBankCsv.Rows(reader, "domain", errors))
         {
             if (fields.Count is < 2 or > 3)
@@ -45,10 +75,10 @@ public sealed class DomainBank
                 errors.Add(new TextBankRowError(line, refused));
                 continue;
             }
-            byDomain[domain] = new DomainEntry(domain, category, id); // a later row for the same domain wins
+            rows.Add(new DomainEntry(domain, category, id));
         }
         if (errors.Count > 0) throw new TextBankException(name, errors);
-        return new DomainBank(name, byDomain);
+        return rows;
     }
 
     /// <summary>The entry for <paramref name="host"/> (canonical) or its closest listed parent domain, or null.</summary>

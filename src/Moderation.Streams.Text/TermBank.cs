@@ -25,10 +25,14 @@ public sealed class TermBank
     private readonly List<Compiled> _regexes = [];
     private int _longestFirstWord;
 
-    private TermBank(string name, IReadOnlyList<TermEntry> entries)
+    // Every row compiled, in the bank's order: what a change keeps of the bank (nothing is compiled twice).
+    private readonly IReadOnlyList<Compiled> _compiled;
+
+    private TermBank(string name, IReadOnlyList<Compiled> compiled)
     {
         Name = name;
-        Entries = entries;
+        _compiled = compiled;
+        Entries = [.. compiled.Select(c => c.Entry)];
     }
 
     public string Name { get; }
@@ -36,7 +40,32 @@ public sealed class TermBank
     public IReadOnlyList<TermEntry> Entries { get; }
 
     /// <summary>Reads a bank; any refused row refuses the whole bank (<see cref="TextBankException"/> lists them all).</summary>
-    public static TermBank Load(string name, TextReader reader)
+    public static TermBank Load(string name, TextReader reader) => Build(name, Compile(name, reader));
+
+    /// <summary>This bank with the rows of <paramref name="rows"/> changed (id → the row as a bank file has it, its id
+    /// given; null: removed), ordered by id as a bank read from the store is: the same bank as loading every row again,
+    /// compiling only the rows given. This bank is not changed.</summary>
+    /// <exception cref="TextBankException">A row is refused, or does not hold the id it is given under.</exception>
+    /// <exception cref="InvalidOperationException">This bank holds an id twice (a file, not a stored bank).</exception>
+    public TermBank With(IReadOnlyDictionary<string, string?> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var byId = new Dictionary<string, Compiled>(_compiled.Count + rows.Count, StringComparer.Ordinal);
+        foreach (var c in _compiled)
+            if (!byId.TryAdd(c.Entry.Id, c)) throw new InvalidOperationException($"bank {Name} holds id '{TextBankCsv.Shown(c.Entry.Id)}' twice");
+        var given = rows.Where(r => r.Value is not null).ToList();
+        var compiled = Compile(Name, new StringReader("pattern,category,id,mode\n" + string.Join('\n', given.Select(r => r.Value))));
+        if (compiled.Count != given.Count) throw new TextBankException(Name, [new TextBankRowError(0, $"{given.Count} rows given, {compiled.Count} read")]);
+        for (int i = 0; i < given.Count; i++)
+            if (compiled[i].Entry.Id != given[i].Key)
+                throw new TextBankException(Name, [new TextBankRowError(i + 2, $"row of id '{TextBankCsv.Shown(compiled[i].Entry.Id)}' given as '{TextBankCsv.Shown(given[i].Key)}'")]);
+        foreach (var (id, row) in rows)
+            if (row is null) byId.Remove(id);
+        foreach (var c in compiled) byId[c.Entry.Id] = c;
+        return Build(Name, [.. byId.Values.OrderBy(c => c.Entry.Id, StringComparer.Ordinal)]);
+    }
+
+    private static List<Compiled> Compile(string name, TextReader reader)
     {
         ArgumentNullException.ThrowIfNull(reader);
         var errors = new List<TextBankRowError>();
@@ -94,8 +123,12 @@ public sealed class TermBank
             compiled.Add(new Compiled(entry, normal.RunChar[first..(last + 1)], normal.RunCount[first..(last + 1)], null));
         }
         if (errors.Count > 0) throw new TextBankException(name, errors);
+        return compiled;
+    }
 
-        var bank = new TermBank(name, [.. compiled.Select(c => c.Entry)]);
+    private static TermBank Build(string name, List<Compiled> compiled)
+    {
+        var bank = new TermBank(name, compiled);
         foreach (var c in compiled)
         {
             switch (c.Entry.Mode)

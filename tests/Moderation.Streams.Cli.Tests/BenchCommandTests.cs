@@ -65,6 +65,22 @@ public sealed partial class BenchCommandTests
     }
 
     [Fact]
+    public async Task Bench_digest_brings_changes_from_their_records_and_times_them_under_load()
+    {
+        using var cli = await CliProcess.RunAsync(["bench", "digest", "--entries", "3000", "--changes", "5"], deadline: TimeSpan.FromMinutes(3), ct: Ct);
+        Assert.True(await cli.WaitForExitAsync(ct: Ct) == ExitCodes.Ok, cli.Transcript());
+        var lines = cli.StdoutLines;
+        Assert.Matches(@"^load average at the start: \S+ \S+ \S+; [0-9]+ cores$", lines[0]);
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^store: 3,000 SHA-256 digests imported into (redis-server|embedded Garnet, not restarted) in [0-9.]+ s$"));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^first load: [0-9]+ ms for 3,000 digests$"));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^quiet: a one-digest change from its delta record [0-9.]+ ms \(p50 of 20; max [0-9.]+\), the bank read whole again and swapped [0-9]+ ms \(p50 of 3\); load average "));
+        // Every change came from its record: the copy read the bank whole once, at its start.
+        Assert.Contains(lines, l => l == "the copy after the changes: 3,025 digests, 5 changed since its tables were built; brought up to date 5 times from records, 1 read whole");
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^import to matchable, 5 one-digest imports while [0-9]+ threads hash and look up 256 KiB files \([0-9]+ files/s\): wall \(import call to first match\) p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms; moderation.bank.change.delay \(changed_at to swap\) p50 [0-9]+ ms, p99 [0-9]+ ms over 5; load average "));
+        Assert.Equal([("digest_whole_reload_vs_delta_apply", 10.0), ("digest_change_p99_vs_goal_1s", 1.0)], Ratios(cli, 2).Select(r => (r.Name, r.Goal)));
+    }
+
+    [Fact]
     public async Task Bench_bank_index_only_skips_the_store()
     {
         using var cli = await CliProcess.RunAsync(["bench", "bank", "--size", "2000", "--queries", "10", "--index-only"], deadline: TimeSpan.FromMinutes(3), ct: Ct);
@@ -77,6 +93,8 @@ public sealed partial class BenchCommandTests
     [InlineData("bank", "--size", "0")]
     [InlineData("bank", "--max-distance", "300")]
     [InlineData("bank", "--changes", "0")]
+    [InlineData("digest", "--entries", "0")]
+    [InlineData("digest", "--changes", "0")]
     [InlineData("poison", "--uploads", "0")]
     [InlineData("poison", "--poison-percent", "150")]
     [InlineData("shadow", "--images", "0")]

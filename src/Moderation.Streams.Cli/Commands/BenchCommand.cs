@@ -13,6 +13,7 @@ internal static class BenchCommand
         command.Subcommands.Add(PdqBench.Create());
         command.Subcommands.Add(ClassifyBench.Create());
         command.Subcommands.Add(BankBench.Create());
+        command.Subcommands.Add(DigestBankBench.Create());
         command.Subcommands.Add(InferenceBench.Create());
         command.Subcommands.Add(PoisonBench.Create());
         command.Subcommands.Add(ShadowBench.Create());

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Text;
 using Moderation.Streams.Contracts;
@@ -100,26 +101,31 @@ public static class DigestCsv
 
 /// <summary>An immutable lookup of exact file-hash banks: digest → the entries that list it (one per bank at most is
 /// reported). Knows which kinds it holds, so a worker computes only the digests some bank can match. Indexes built apart
-/// (one per bank) are joined by <see cref="Combine"/> without being built again.</summary>
+/// (one per bank) are joined by <see cref="Combine"/> without being built again; a bank's index takes a change by
+/// <see cref="With"/>, which shares the tables built for the bank and keeps only what changed since in small persistent
+/// maps beside them (rebuilt into new tables once those outgrow an eighth of the bank).</summary>
 public sealed class DigestIndex
 {
-    // One table per index joined (a single one when built from entries): each computed digest is looked up in each.
-    private readonly (Dictionary<string, DigestEntry[]> Md5, Dictionary<string, DigestEntry[]> Sha256)[] _tables;
+    /// <summary>Entries changed since the tables were built beyond which <see cref="With"/> builds them again (or an
+    /// eighth of the bank, whichever is more).</summary>
+    public const int MinOverlayBeforeRebuild = 4096;
+
+    // One part per index joined (a single one when built from entries): each computed digest is looked up in each.
+    private readonly Part[] _parts;
 
     public DigestIndex(IEnumerable<DigestEntry> entries)
     {
         ArgumentNullException.ThrowIfNull(entries);
-        var all = entries.ToList();
-        Count = all.Count;
-        _tables = [(Group(all, DigestKinds.Md5), Group(all, DigestKinds.Sha256))];
-        (HasMd5, HasSha256) = (_tables[0].Md5.Count > 0, _tables[0].Sha256.Count > 0);
+        _parts = [Part.Build(entries.ToList())];
+        Count = _parts[0].Count;
+        (HasMd5, HasSha256) = (_parts[0].Md5Count > 0, _parts[0].Sha256Count > 0);
     }
 
-    private DigestIndex(IReadOnlyList<DigestIndex> parts)
+    private DigestIndex(Part[] parts)
     {
-        _tables = [.. parts.SelectMany(p => p._tables).Where(t => t.Md5.Count + t.Sha256.Count > 0)];
+        _parts = parts;
         Count = parts.Sum(p => p.Count);
-        (HasMd5, HasSha256) = (_tables.Any(t => t.Md5.Count > 0), _tables.Any(t => t.Sha256.Count > 0));
+        (HasMd5, HasSha256) = (parts.Any(p => p.Md5Count > 0), parts.Any(p => p.Sha256Count > 0));
     }
 
     public static DigestIndex Empty { get; } = new(Array.Empty<DigestEntry>());
@@ -129,13 +135,44 @@ public sealed class DigestIndex
     public static DigestIndex Combine(IEnumerable<DigestIndex> parts)
     {
         ArgumentNullException.ThrowIfNull(parts);
-        return new DigestIndex(parts as IReadOnlyList<DigestIndex> ?? [.. parts]);
+        return new DigestIndex([.. parts.SelectMany(p => p._parts).Where(p => p.Count > 0)]);
     }
 
     public int Count { get; }
 
     public bool HasMd5 { get; }
     public bool HasSha256 { get; }
+
+    /// <summary>Entries changed since this index's tables were built (0 for an index built from entries).</summary>
+    public int OverlayCount => _parts.Sum(p => p.OverlayCount);
+
+    /// <summary>Every entry, in no particular order.</summary>
+    public IEnumerable<DigestEntry> Entries => _parts.SelectMany(p => p.Entries());
+
+    /// <summary>This index (of one bank's entries) as it is once the entries of <paramref name="current"/> are as given:
+    /// an id mapped to an entry is added or replaced, one mapped to null removed. This index is not changed (readers
+    /// may go on using it); the new one shares its tables.</summary>
+    /// <exception cref="ArgumentException">An entry of another bank than <paramref name="bank"/>, or under another id.</exception>
+    /// <exception cref="InvalidOperationException">This index holds entries of another bank, or of several.</exception>
+    public DigestIndex With(string bank, IReadOnlyDictionary<string, DigestEntry?> current)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(bank);
+        ArgumentNullException.ThrowIfNull(current);
+        foreach (var (id, entry) in current)
+            if (entry is not null && (entry.Bank != bank || entry.Id != id))
+                throw new ArgumentException($"entry {entry.Bank}/{entry.Id} given as {bank}/{id}", nameof(current));
+        var part = _parts.Length switch
+        {
+            0 => Part.Build([]),
+            1 => _parts[0],
+            _ => throw new InvalidOperationException("an index joined from several is changed through the indexes it joins"),
+        };
+        if ((part.BaseCount > 0 || part.OverlayCount > 0) && part.Bank != bank)
+            throw new InvalidOperationException($"this index holds {(part.Bank is null ? "entries of several banks" : $"bank {part.Bank}")}, not {bank}");
+        var next = part.With(bank, current);
+        if (next.OverlayCount > Math.Max(MinOverlayBeforeRebuild, next.BaseCount / 8)) next = Part.Build([.. next.Entries()]);
+        return new DigestIndex([next]);
+    }
 
     /// <summary>The entries listing the bytes' digests (MD5 and SHA-256, each computed only when some bank holds that
     /// kind), the first of each bank by id; empty when none.</summary>
@@ -145,15 +182,110 @@ public sealed class DigestIndex
         if (!HasSha256 && !HasMd5) return found;
         string? sha256 = HasSha256 ? DigestKinds.Compute(DigestKinds.Sha256, bytes) : null;
         string? md5 = HasMd5 ? DigestKinds.Compute(DigestKinds.Md5, bytes) : null;
-        foreach (var (md5s, sha256s) in _tables)
+        foreach (var part in _parts)
         {
-            if (sha256 is not null && sha256s.TryGetValue(sha256, out var s)) found.AddRange(s);
-            if (md5 is not null && md5s.TryGetValue(md5, out var m)) found.AddRange(m);
+            if (sha256 is not null && part.Sha256Count > 0) found.AddRange(part.Find(DigestKinds.Sha256, sha256));
+            if (md5 is not null && part.Md5Count > 0) found.AddRange(part.Find(DigestKinds.Md5, md5));
         }
+        if (found.Count == 0) return found;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         return [.. found.OrderBy(e => e.Bank, StringComparer.Ordinal).ThenBy(e => e.Id, StringComparer.Ordinal).Where(e => seen.Add(e.Bank))];
     }
 
-    private static Dictionary<string, DigestEntry[]> Group(List<DigestEntry> all, string kind) =>
-        all.Where(e => e.Kind == kind).GroupBy(e => e.Digest, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+    /// <summary>Tables built once (digest → entries of each kind, id → entry) and, beside them, what changed since:
+    /// digest → its entries now and id → its entry now (null: removed), persistent maps that a change copies a path of,
+    /// never the whole. Never changed once made.</summary>
+    private sealed class Part
+    {
+        private static readonly ImmutableDictionary<string, DigestEntry[]> NoDigests = ImmutableDictionary.Create<string, DigestEntry[]>(StringComparer.Ordinal);
+        private static readonly ImmutableDictionary<string, DigestEntry?> NoIds = ImmutableDictionary.Create<string, DigestEntry?>(StringComparer.Ordinal);
+
+        private readonly Dictionary<string, DigestEntry[]> _md5, _sha256;
+        // Null when the entries are of several banks (ids are unique only within a bank): such a part is never changed.
+        private readonly Dictionary<string, DigestEntry>? _byId;
+        private readonly ImmutableDictionary<string, DigestEntry[]> _changedMd5, _changedSha256;
+        private readonly ImmutableDictionary<string, DigestEntry?> _changedIds;
+
+        private Part(Dictionary<string, DigestEntry[]> md5, Dictionary<string, DigestEntry[]> sha256, Dictionary<string, DigestEntry>? byId, string? bank,
+            int baseCount, ImmutableDictionary<string, DigestEntry[]> changedMd5, ImmutableDictionary<string, DigestEntry[]> changedSha256,
+            ImmutableDictionary<string, DigestEntry?> changedIds, int md5Count, int sha256Count)
+        {
+            (_md5, _sha256, _byId, Bank, BaseCount) = (md5, sha256, byId, bank, baseCount);
+            (_changedMd5, _changedSha256, _changedIds) = (changedMd5, changedSha256, changedIds);
+            (Md5Count, Sha256Count) = (md5Count, sha256Count);
+        }
+
+        public string? Bank { get; }
+        public int BaseCount { get; }
+        public int Md5Count { get; }
+        public int Sha256Count { get; }
+        public int Count => Md5Count + Sha256Count;
+        public int OverlayCount => _changedIds.Count;
+
+        public static Part Build(List<DigestEntry> all)
+        {
+            string? bank = all.Count > 0 ? all[0].Bank : null;
+            Dictionary<string, DigestEntry>? byId = null;
+            if (bank is not null && all.TrueForAll(e => e.Bank == bank))
+            {
+                byId = new Dictionary<string, DigestEntry>(all.Count, StringComparer.Ordinal);
+                foreach (var e in all) byId[e.Id] = e; // a later entry under the same id replaces an earlier one
+                if (byId.Count != all.Count) all = [.. byId.Values];
+            }
+            else bank = null;
+            var md5 = Group(all, DigestKinds.Md5);
+            var sha256 = Group(all, DigestKinds.Sha256);
+            return new Part(md5, sha256, byId, bank, all.Count, NoDigests, NoDigests, NoIds,
+                all.Count(e => e.Kind == DigestKinds.Md5), all.Count(e => e.Kind == DigestKinds.Sha256));
+        }
+
+        public IEnumerable<DigestEntry> Find(string kind, string digest)
+        {
+            var (changed, built) = kind == DigestKinds.Md5 ? (_changedMd5, _md5) : (_changedSha256, _sha256);
+            if (changed.TryGetValue(digest, out var now)) return now;
+            return built.TryGetValue(digest, out var entries) ? entries : [];
+        }
+
+        public IEnumerable<DigestEntry> Entries()
+        {
+            if (_byId is null) return _md5.Values.Concat(_sha256.Values).SelectMany(e => e);
+            return _byId.Values.Where(e => !_changedIds.ContainsKey(e.Id)).Concat(_changedIds.Values.OfType<DigestEntry>());
+        }
+
+        public Part With(string bank, IReadOnlyDictionary<string, DigestEntry?> current)
+        {
+            var (md5, sha256, ids) = (_changedMd5.ToBuilder(), _changedSha256.ToBuilder(), _changedIds.ToBuilder());
+            int md5Count = Md5Count, sha256Count = Sha256Count;
+            foreach (var (id, entry) in current)
+            {
+                var before = ids.TryGetValue(id, out var changed) ? changed : _byId?.GetValueOrDefault(id);
+                if (before == entry) continue;
+                if (before is not null)
+                {
+                    var table = before.Kind == DigestKinds.Md5 ? md5 : sha256;
+                    table[before.Digest] = [.. Now(table, before.Kind, before.Digest).Where(e => e.Id != id)];
+                    if (before.Kind == DigestKinds.Md5) md5Count--; else sha256Count--;
+                }
+                if (entry is not null)
+                {
+                    var table = entry.Kind == DigestKinds.Md5 ? md5 : sha256;
+                    table[entry.Digest] = [.. Now(table, entry.Kind, entry.Digest), entry];
+                    if (entry.Kind == DigestKinds.Md5) md5Count++; else sha256Count++;
+                }
+                ids[id] = entry;
+            }
+            var byId = _byId ?? (Count == 0 ? new Dictionary<string, DigestEntry>(StringComparer.Ordinal) : null);
+            return new Part(_md5, _sha256, byId, bank, BaseCount, md5.ToImmutable(), sha256.ToImmutable(), ids.ToImmutable(), md5Count, sha256Count);
+        }
+
+        // A digest's entries as the changes so far leave them.
+        private IEnumerable<DigestEntry> Now(ImmutableDictionary<string, DigestEntry[]>.Builder changed, string kind, string digest)
+        {
+            if (changed.TryGetValue(digest, out var now)) return now;
+            return (kind == DigestKinds.Md5 ? _md5 : _sha256).TryGetValue(digest, out var built) ? built : [];
+        }
+
+        private static Dictionary<string, DigestEntry[]> Group(List<DigestEntry> all, string kind) =>
+            all.Where(e => e.Kind == kind).GroupBy(e => e.Digest, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+    }
 }

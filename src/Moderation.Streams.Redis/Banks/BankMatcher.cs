@@ -307,7 +307,7 @@ public sealed class BankMatcher : IAsyncDisposable
                 // Served from here on: the change's delay ends at the swap.
                 var now = _time.GetUtcNow();
                 foreach (var (bank, at) in applied ?? [])
-                    RedisTelemetry.BankChangeDelay.Record(Math.Max(0, (now - at).TotalSeconds), new KeyValuePair<string, object?>(RedisTelemetry.BankTag, bank));
+                    RedisTelemetry.BankChangeDelay.Record(Math.Max(0, (now - at).TotalSeconds), new KeyValuePair<string, object?>(RedisTelemetry.BankTag, bank), PdqKind);
                 if (whole > 0 || _live.Compactions != compactions)
                     _logger.LogInformation("Hash banks loaded: {Banks} banks, {Entries} hashes searched ({Total} in all); {Whole} read whole, {Deltas} from their changes",
                         _banks.Count, index.Count, index.TotalEntries, whole, deltas);

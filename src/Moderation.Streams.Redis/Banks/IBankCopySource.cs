@@ -23,4 +23,26 @@ public interface IBankCopySource<TBank> where TBank : class
     /// Throws when one of them cannot be loaded.</summary>
     /// <param name="held">The banks of the copy in memory, to reuse what loading them cost (a meaning bank's embeddings).</param>
     Task<IReadOnlyDictionary<string, TBank>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, TBank> held, CancellationToken ct);
+
+    /// <summary>When the bank's last change was written (null: not recorded), for the time from a change to its being
+    /// matched (<c>moderation.bank.change.delay</c>).</summary>
+    Task<DateTimeOffset?> GetChangedAtAsync(string bank);
+}
+
+/// <summary>
+/// A store whose banks record what each change touched (delta records), so that a copy a few versions behind is brought
+/// up to date by reading only the entries the changes name and applying them to the bank it holds, not by reading the
+/// bank whole.
+/// </summary>
+public interface IBankDeltaSource<TBank> : IBankCopySource<TBank> where TBank : class
+{
+    /// <summary>The changes after version <paramref name="from"/> (that of <paramref name="held"/>) up to
+    /// <paramref name="to"/>; null when the bank must be read whole instead (records expired or never written, a change
+    /// that emptied the bank, too many versions, or changes too large for <paramref name="held"/> to take).</summary>
+    Task<BankChanges?> ReadChangesAsync(string bank, TBank held, long from, long to);
+
+    /// <summary><paramref name="held"/> with <paramref name="changes"/> applied: the entries they name read as they are
+    /// now. <paramref name="held"/> itself is not changed (readers may be using it). Null when reading the bank whole is
+    /// the cheaper way (a change touching most of it).</summary>
+    Task<TBank?> ApplyAsync(string bank, TBank held, BankChanges changes, CancellationToken ct);
 }

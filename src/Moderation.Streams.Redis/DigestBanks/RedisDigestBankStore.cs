@@ -10,20 +10,31 @@ namespace Moderation.Streams.Redis.DigestBanks;
 /// <summary>
 /// Exact file-hash banks (MD5 or SHA-256 of the media bytes) in Redis, laid out like the PDQ banks: a registry hash
 /// <c>digestbanks</c> (name → kind), per bank a hash <c>digestbank:{NAME}:entries</c> (id → compact JSON of digest, label,
-/// source, added_at) and a version <c>digestbank:{NAME}:version</c> bumped in the same transaction as every change (one
-/// cluster slot per bank), and the channel <c>digestbanks:changed</c>. A bank holds one kind.
+/// source, added_at), a version <c>digestbank:{NAME}:version</c>, the time of the last change
+/// <c>digestbank:{NAME}:changed_at</c> (Unix ms, the writer's clock) and per change a delta record
+/// <c>digestbank:{NAME}:delta:VERSION</c> (the ids it touched, or <c>clear</c>; kept for <see cref="DeltaRetention"/>), all
+/// written in the change's transaction (one cluster slot per bank), and the channel <c>digestbanks:changed</c>. A change
+/// names its version before it is written (its record's key), so its transaction is conditional on the version it read:
+/// two writers of one bank at once retry rather than interleave. A bank holds one kind.
 /// </summary>
 public sealed partial class RedisDigestBankStore
 {
+    private const int MaxChangeAttempts = 20;
+    // HMGET batch of a delta's entries.
+    private const int ReadBatch = 2000;
+
     private readonly IConnectionMultiplexer _redis;
     private readonly string _prefix;
+    private readonly TimeProvider _time;
 
-    public RedisDigestBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:")
+    /// <param name="time">The clock a change's <c>changed_at</c> is written by.</param>
+    public RedisDigestBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:", TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
         StoreKeys.CheckPrefix(keyPrefix);
         _redis = redis;
         _prefix = keyPrefix;
+        _time = time ?? TimeProvider.System;
         ChangesChannel = RedisChannel.Literal(keyPrefix + "digestbanks:changed");
     }
 
@@ -32,6 +43,15 @@ public sealed partial class RedisDigestBankStore
     public string RegistryKey => _prefix + "digestbanks";
     public string EntriesKey(string bank) => $"{_prefix}digestbank:{{{bank}}}:entries";
     public string VersionKey(string bank) => $"{_prefix}digestbank:{{{bank}}}:version";
+
+    /// <summary>The key of when a bank last changed (Unix ms; same cluster slot as its entries).</summary>
+    public string ChangedAtKey(string bank) => $"{_prefix}digestbank:{{{bank}}}:changed_at";
+
+    /// <summary>The key of the delta record of the change that made <paramref name="version"/> (same cluster slot).</summary>
+    public string DeltaKey(string bank, long version) => string.Create(CultureInfo.InvariantCulture, $"{_prefix}digestbank:{{{bank}}}:delta:{version}");
+
+    /// <summary>How long a change's delta record stays readable (a reader further behind in time reads the bank whole).</summary>
+    public TimeSpan DeltaRetention { get; init; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Every digest bank with its kind, entry count and version, by name.</summary>
     public async Task<IReadOnlyList<(string Name, string Kind, long Count, long Version)>> ListAsync()
@@ -81,22 +101,31 @@ public sealed partial class RedisDigestBankStore
             if (BankText.Refusal(e.Id, e.Label, e.Source) is { } refused) throw new ArgumentException($"entry {BankText.Shown(e.Id)}: {refused}", nameof(entries));
         }
         var db = _redis.GetDatabase();
-        var existing = (string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false);
-        if (existing is not null && existing != kind)
-            throw new ArgumentException($"bank '{bank}' holds {existing} digests, not {kind}: remove it first or pick another name", nameof(kind));
         await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
-        var tx = db.CreateTransaction();
-        if (existing is null) tx.AddCondition(Condition.HashNotExists(RegistryKey, bank));
-        else tx.AddCondition(Condition.HashEqual(RegistryKey, bank, kind));
-        _ = tx.HashSetAsync(RegistryKey, bank, kind);
-        if (replace) _ = tx.KeyDeleteAsync(EntriesKey(bank));
-        if (entries.Count > 0) _ = tx.HashSetAsync(EntriesKey(bank), [.. entries.Select(e => new HashEntry(e.Id, Encode(e)))]);
-        var version = tx.StringIncrementAsync(VersionKey(bank));
-        if (!await tx.ExecuteAsync().ConfigureAwait(false))
-            throw new InvalidOperationException($"bank '{bank}' changed kind during the import: try again");
-        long v = await version.ConfigureAwait(false);
-        await AnnounceAsync(bank, v).ConfigureAwait(false);
-        return v;
+        var fields = entries.Select(e => new HashEntry(e.Id, Encode(e))).ToArray();
+        // Replaced whole: readers read the bank whole (a record naming every id it held would be as long as the bank).
+        string record = BankDeltaRecords.Of(replace ? null : fields.Select(f => (string)f.Name!));
+        for (int attempt = 1; ; attempt++)
+        {
+            var existing = (string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false);
+            if (existing is not null && existing != kind)
+                throw new ArgumentException($"bank '{bank}' holds {existing} digests, not {kind}: remove it first or pick another name", nameof(kind));
+            var (tx, version) = await BeginChangeAsync(db, bank, record).ConfigureAwait(false);
+            if (existing is null) tx.AddCondition(Condition.HashNotExists(RegistryKey, bank));
+            else tx.AddCondition(Condition.HashEqual(RegistryKey, bank, kind));
+            _ = tx.HashSetAsync(RegistryKey, bank, kind);
+            if (replace) _ = tx.KeyDeleteAsync(EntriesKey(bank));
+            if (fields.Length > 0) _ = tx.HashSetAsync(EntriesKey(bank), fields);
+            if (await tx.ExecuteAsync().ConfigureAwait(false))
+            {
+                await AnnounceAsync(bank, version).ConfigureAwait(false);
+                return version;
+            }
+            if ((string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false) is { } now && now != kind)
+                throw new InvalidOperationException($"bank '{bank}' changed kind during the import: try again");
+            if (attempt == MaxChangeAttempts)
+                throw new RedisException($"digest bank {bank}: changed under {MaxChangeAttempts} attempts in a row (another writer?); nothing written by the last");
+        }
     }
 
     /// <summary>Removes entries by id; returns how many existed.</summary>
@@ -104,33 +133,155 @@ public sealed partial class RedisDigestBankStore
     {
         BankNames.Validate(bank);
         ArgumentNullException.ThrowIfNull(ids);
-        await StoreKeys.EnsureEpochAsync(_redis.GetDatabase(), _prefix).ConfigureAwait(false);
-        var tx = _redis.GetDatabase().CreateTransaction();
-        var removed = tx.HashDeleteAsync(EntriesKey(bank), [.. ids.Select(i => (RedisValue)i)]);
-        var version = tx.StringIncrementAsync(VersionKey(bank));
-        await tx.ExecuteAsync().ConfigureAwait(false);
-        await AnnounceAsync(bank, await version.ConfigureAwait(false)).ConfigureAwait(false);
-        return await removed.ConfigureAwait(false);
+        var db = _redis.GetDatabase();
+        await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
+        var fields = ids.Select(i => (RedisValue)i).ToArray();
+        var (version, removed) = await ChangeAsync(db, bank, BankDeltaRecords.Of(ids), tx => tx.HashDeleteAsync(EntriesKey(bank), fields)).ConfigureAwait(false);
+        await AnnounceAsync(bank, version).ConfigureAwait(false);
+        return removed;
     }
 
     /// <summary>Deletes a whole bank (its version keeps counting, so readers see the change); false when there was none.</summary>
     public async Task<bool> DeleteAsync(string bank)
     {
         BankNames.Validate(bank);
-        await StoreKeys.EnsureEpochAsync(_redis.GetDatabase(), _prefix).ConfigureAwait(false);
-        var tx = _redis.GetDatabase().CreateTransaction();
-        var registered = tx.HashDeleteAsync(RegistryKey, bank);
-        _ = tx.KeyDeleteAsync(EntriesKey(bank));
-        var version = tx.StringIncrementAsync(VersionKey(bank));
-        await tx.ExecuteAsync().ConfigureAwait(false);
-        await AnnounceAsync(bank, await version.ConfigureAwait(false)).ConfigureAwait(false);
-        return await registered.ConfigureAwait(false);
+        var db = _redis.GetDatabase();
+        await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
+        var (version, registered) = await ChangeAsync(db, bank, BankDeltaRecords.Of(null), tx =>
+        {
+            _ = tx.KeyDeleteAsync(EntriesKey(bank));
+            return tx.HashDeleteAsync(RegistryKey, bank);
+        }).ConfigureAwait(false);
+        await AnnounceAsync(bank, version).ConfigureAwait(false);
+        return registered;
     }
 
-    /// <summary>A bank's entries (those that cannot be decoded are skipped), ordered by id.</summary>
+    /// <summary>The changes after version <paramref name="from"/> up to <paramref name="to"/>: every id they touched and
+    /// when the last was written; null when the reader must read the bank whole instead (a record expired or was never
+    /// written, one emptied the bank, the span is over <see cref="RedisBankStore.MaxDeltaSpan"/>, or the changes name
+    /// more than <paramref name="maxIds"/> ids).</summary>
+    public Task<BankChanges?> ReadChangesAsync(string bank, long from, long to, int maxIds = int.MaxValue)
+    {
+        BankNames.Validate(bank);
+        return BankDeltaRecords.ReadAsync(_redis.GetDatabase(), v => DeltaKey(bank, v), ChangedAtKey(bank), from, to, maxIds);
+    }
+
+    /// <summary>When the bank's last change was written (null: never recorded, by a writer older than the records).</summary>
+    public async Task<DateTimeOffset?> GetChangedAtAsync(string bank) =>
+        BankDeltaRecords.ParseChangedAt(await _redis.GetDatabase().StringGetAsync(ChangedAtKey(BankNames.Validate(bank))).ConfigureAwait(false));
+
+    /// <summary>The entries held under <paramref name="ids"/> now (null for an id not in the bank, or not decodable).</summary>
+    public async Task<Dictionary<string, DigestEntry?>> ReadEntriesAsync(string bank, string kind, IReadOnlyCollection<string> ids)
+    {
+        BankNames.Validate(bank);
+        ArgumentNullException.ThrowIfNull(ids);
+        var db = _redis.GetDatabase();
+        var all = ids.ToArray();
+        var reads = new List<Task<RedisValue[]>>();
+        for (int start = 0; start < all.Length; start += ReadBatch)
+            reads.Add(db.HashGetAsync(EntriesKey(bank), Array.ConvertAll(all[start..Math.Min(all.Length, start + ReadBatch)], i => (RedisValue)i)));
+        var found = new Dictionary<string, DigestEntry?>(all.Length, StringComparer.Ordinal);
+        int at = 0;
+        foreach (var read in reads)
+            foreach (var value in await read.ConfigureAwait(false))
+            {
+                found[all[at]] = value.IsNull ? null : Decode(bank, kind, all[at], value);
+                at++;
+            }
+        return found;
+    }
+
+    // One change: `change` with the version bumped, its time and its record, retried while another writer moves the version.
+    private async Task<(long Version, T Result)> ChangeAsync<T>(IDatabase db, string bank, string record, Func<ITransaction, Task<T>> change)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var (tx, version) = await BeginChangeAsync(db, bank, record).ConfigureAwait(false);
+            var result = change(tx);
+            if (await tx.ExecuteAsync().ConfigureAwait(false)) return (version, await result.ConfigureAwait(false));
+            if (attempt == MaxChangeAttempts)
+                throw new RedisException($"digest bank {bank}: changed under {MaxChangeAttempts} attempts in a row (another writer?); nothing written by the last");
+        }
+    }
+
+    // A transaction that writes the next version, its time and its record, on condition that the version is still the one read.
+    private async Task<(ITransaction Tx, long Version)> BeginChangeAsync(IDatabase db, string bank, string record)
+    {
+        var current = await db.StringGetAsync(VersionKey(bank)).ConfigureAwait(false);
+        long next = ParseVersion(current) + 1;
+        var tx = db.CreateTransaction();
+        tx.AddCondition(current.IsNull ? Condition.KeyNotExists(VersionKey(bank)) : Condition.StringEqual(VersionKey(bank), current));
+        BankDeltaRecords.Write(tx, VersionKey(bank), ChangedAtKey(bank), DeltaKey(bank, next), next, record, _time.GetUtcNow(), DeltaRetention);
+        return (tx, next);
+    }
+
+    /// <summary>A bank's entries (those that cannot be decoded are skipped), ordered by id. A bank of up to
+    /// <see cref="WholeReadMax"/> fields is read in one HGETALL (atomic); a larger one by HSCAN pages, each asked for again
+    /// when it times out (one reply of a million fields would take seconds and time out on a busy server), and scanned
+    /// again (up to <see cref="ScanAttempts"/> times in all) when the fields seen do not add up to the bank's count at an
+    /// unchanged version (a scan that skipped fields under concurrent writes) or when the bank changed during the scan.</summary>
     public async Task<List<DigestEntry>> LoadAsync(string bank, string kind)
     {
-        var fields = await _redis.GetDatabase().HashGetAllAsync(EntriesKey(bank)).ConfigureAwait(false);
+        BankNames.Validate(bank);
+        var db = _redis.GetDatabase();
+        var (version, count) = await VersionAndCountAsync(db, bank).ConfigureAwait(false);
+        if (count <= WholeReadMax) return Sorted(bank, kind, await db.HashGetAllAsync(EntriesKey(bank)).ConfigureAwait(false));
+        for (int attempt = 1; ; attempt++)
+        {
+            var fields = new Dictionary<string, RedisValue>((int)Math.Min(int.MaxValue / 32, count + 1024), StringComparer.Ordinal);
+            RedisKey key = EntriesKey(bank);
+            string cursor = "0";
+            do
+            {
+                var page = (RedisResult[])(await AgainOnTimeoutAsync(() => db.ExecuteAsync("HSCAN", key, cursor, "COUNT", ScanPageSize)).ConfigureAwait(false))!;
+                cursor = (string)page[0]!;
+                var items = (RedisResult[])page[1]!;
+                for (int i = 0; i + 1 < items.Length; i += 2) fields[(string)items[i]!] = (RedisValue)items[i + 1];
+            }
+            while (cursor != "0");
+            var after = await VersionAndCountAsync(db, bank).ConfigureAwait(false);
+            if ((after.Version == version && fields.Count == after.Count) || attempt == ScanAttempts)
+                return Sorted(bank, kind, [.. fields.Select(f => new HashEntry(f.Key, f.Value))]);
+            (version, count) = after;
+        }
+    }
+
+    /// <summary>Fields of a bank read in one HGETALL; a larger bank is scanned.</summary>
+    public int WholeReadMax { get; init; } = 50_000;
+
+    /// <summary>Times a large bank is scanned before its entries are taken as the last scan found them.</summary>
+    public const int ScanAttempts = 3;
+
+    private const int ScanPageSize = 2000;
+    private const int PageAttempts = 4;
+
+    private async Task<(long Version, long Count)> VersionAndCountAsync(IDatabase db, string bank)
+    {
+        var tx = db.CreateTransaction();
+        var version = tx.StringGetAsync(VersionKey(bank));
+        var count = tx.HashLengthAsync(EntriesKey(bank));
+        await tx.ExecuteAsync().ConfigureAwait(false);
+        return (ParseVersion(await version.ConfigureAwait(false)), await count.ConfigureAwait(false));
+    }
+
+    // A page asked for again when it times out (a growing pause between), so a long read on a busy server does not fail for one slow reply.
+    private static async Task<T> AgainOnTimeoutAsync<T>(Func<Task<T>> read)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await read().ConfigureAwait(false);
+            }
+            catch (RedisTimeoutException) when (attempt < PageAttempts)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 << attempt)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static List<DigestEntry> Sorted(string bank, string kind, HashEntry[] fields)
+    {
         var entries = new List<DigestEntry>(fields.Length);
         foreach (var f in fields)
             if (Decode(bank, kind, f.Name!, f.Value) is { } e) entries.Add(e);

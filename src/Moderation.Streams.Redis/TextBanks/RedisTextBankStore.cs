@@ -10,23 +10,32 @@ namespace Moderation.Streams.Redis.TextBanks;
 
 /// <summary>
 /// Term, domain and meaning (<c>texts</c>) banks in Redis, beside the hash banks and laid out like them: a registry hash
-/// (name → kind), per bank a hash of entries (id → one CSV row, as the bank file has it) and a version counter bumped by
-/// every change (a <c>texts</c> bank also keeps its similarity threshold), and a change message on a pub/sub channel.
+/// (name → kind), per bank a hash of entries (id → one CSV row, as the bank file has it), a version, the time of the last
+/// change (<c>changed_at</c>) and per change a delta record (<c>delta:VERSION</c>: the ids it touched, or <c>clear</c>;
+/// kept for <see cref="DeltaRetention"/>), written in the change's transaction, conditional on the version it read (a
+/// <c>texts</c> bank also keeps its similarity threshold), and a change message on a pub/sub channel.
 /// Every write is checked by loading the bank exactly as the worker will (<see cref="TermBank.Load"/>,
 /// <see cref="DomainBank.Load"/>, <see cref="MeaningBank.Parse"/>): what the store holds always loads. Meaning banks are
 /// stored as text; the worker embeds them when it loads them.
 /// </summary>
 public sealed class RedisTextBankStore
 {
+    private const int MaxChangeAttempts = 20;
+    // HMGET batch of a change's rows.
+    private const int ReadBatch = 2000;
+
     private readonly IConnectionMultiplexer _redis;
     private readonly string _prefix;
+    private readonly TimeProvider _time;
 
-    public RedisTextBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:")
+    /// <param name="time">The clock a change's <c>changed_at</c> is written by.</param>
+    public RedisTextBankStore(IConnectionMultiplexer redis, string keyPrefix = "moderation:", TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
         StoreKeys.CheckPrefix(keyPrefix);
         _redis = redis;
         _prefix = keyPrefix;
+        _time = time ?? TimeProvider.System;
         ChangesChannel = RedisChannel.Literal(keyPrefix + "textbanks:changed");
     }
 
@@ -39,6 +48,16 @@ public sealed class RedisTextBankStore
     public string EntriesKey(string bank) => $"{_prefix}textbank:{{{bank}}}:entries";
 
     public string VersionKey(string bank) => $"{_prefix}textbank:{{{bank}}}:version";
+
+    /// <summary>When the bank last changed (Unix ms, the writer's clock; written with the version, same cluster slot).</summary>
+    public string ChangedAtKey(string bank) => $"{_prefix}textbank:{{{bank}}}:changed_at";
+
+    /// <summary>The key of the delta record of the change that made <paramref name="version"/> (the ids it touched, or
+    /// <c>clear</c>; same cluster slot).</summary>
+    public string DeltaKey(string bank, long version) => string.Create(CultureInfo.InvariantCulture, $"{_prefix}textbank:{{{bank}}}:delta:{version}");
+
+    /// <summary>How long a change's delta record stays readable (a reader further behind in time loads the bank whole).</summary>
+    public TimeSpan DeltaRetention { get; init; } = TimeSpan.FromMinutes(15);
 
     /// <summary>A <c>texts</c> bank's threshold (a string; absent = <see cref="MeaningBank.DefaultThreshold"/>).</summary>
     public string ThresholdKey(string bank) => $"{_prefix}textbank:{{{bank}}}:threshold";
@@ -106,23 +125,31 @@ public sealed class RedisTextBankStore
         }
         var parsed = Rows(bank, kind, rows);
         var db = _redis.GetDatabase();
-        var existing = (string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false);
-        if (existing is not null && existing != kind)
-            throw new ArgumentException($"bank '{bank}' holds {existing}, not {kind}: remove it first or pick another name", nameof(kind));
         await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
-        var tx = db.CreateTransaction();
-        if (existing is null) tx.AddCondition(Condition.HashNotExists(RegistryKey, bank));
-        else tx.AddCondition(Condition.HashEqual(RegistryKey, bank, kind));
-        _ = tx.HashSetAsync(RegistryKey, bank, kind);
-        if (replace) _ = tx.KeyDeleteAsync(EntriesKey(bank));
-        if (parsed.Count > 0) _ = tx.HashSetAsync(EntriesKey(bank), [.. parsed.Select(r => new HashEntry(r.Id, r.Row))]);
-        if (threshold is { } th) _ = tx.StringSetAsync(ThresholdKey(bank), th.ToString("R", CultureInfo.InvariantCulture));
-        var version = tx.StringIncrementAsync(VersionKey(bank));
-        if (!await tx.ExecuteAsync().ConfigureAwait(false))
-            throw new InvalidOperationException($"bank '{bank}' changed kind during the import: try again");
-        long v = await version.ConfigureAwait(false);
-        await AnnounceAsync(bank, v).ConfigureAwait(false);
-        return v;
+        // Replaced whole: readers load the bank whole.
+        string record = BankDeltaRecords.Of(replace ? null : parsed.Select(r => r.Id));
+        for (int attempt = 1; ; attempt++)
+        {
+            var existing = (string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false);
+            if (existing is not null && existing != kind)
+                throw new ArgumentException($"bank '{bank}' holds {existing}, not {kind}: remove it first or pick another name", nameof(kind));
+            var (tx, version) = await BeginChangeAsync(db, bank, record).ConfigureAwait(false);
+            if (existing is null) tx.AddCondition(Condition.HashNotExists(RegistryKey, bank));
+            else tx.AddCondition(Condition.HashEqual(RegistryKey, bank, kind));
+            _ = tx.HashSetAsync(RegistryKey, bank, kind);
+            if (replace) _ = tx.KeyDeleteAsync(EntriesKey(bank));
+            if (parsed.Count > 0) _ = tx.HashSetAsync(EntriesKey(bank), [.. parsed.Select(r => new HashEntry(r.Id, r.Row))]);
+            if (threshold is { } th) _ = tx.StringSetAsync(ThresholdKey(bank), th.ToString("R", CultureInfo.InvariantCulture));
+            if (await tx.ExecuteAsync().ConfigureAwait(false))
+            {
+                await AnnounceAsync(bank, version).ConfigureAwait(false);
+                return version;
+            }
+            if ((string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false) is { } now && now != kind)
+                throw new InvalidOperationException($"bank '{bank}' changed kind during the import: try again");
+            if (attempt == MaxChangeAttempts)
+                throw new RedisException($"text bank {bank}: changed under {MaxChangeAttempts} attempts in a row (another writer?); nothing written by the last");
+        }
     }
 
     /// <summary>Removes entries by id.</summary>
@@ -130,16 +157,14 @@ public sealed class RedisTextBankStore
     /// <exception cref="KeyNotFoundException">No such bank.</exception>
     public async Task<(long Removed, long Version)> RemoveAsync(string bank, IReadOnlyCollection<string> ids)
     {
+        ArgumentNullException.ThrowIfNull(ids);
         await KindOfAsync(bank).ConfigureAwait(false);
         var db = _redis.GetDatabase();
         await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
-        var tx = db.CreateTransaction();
-        var removed = tx.HashDeleteAsync(EntriesKey(bank), [.. ids.Select(i => (RedisValue)i)]);
-        var version = tx.StringIncrementAsync(VersionKey(bank));
-        await tx.ExecuteAsync().ConfigureAwait(false);
-        long v = await version.ConfigureAwait(false);
-        await AnnounceAsync(bank, v).ConfigureAwait(false);
-        return (await removed.ConfigureAwait(false), v);
+        var fields = ids.Select(i => (RedisValue)i).ToArray();
+        var (version, removed) = await ChangeAsync(db, bank, BankDeltaRecords.Of(ids), tx => tx.HashDeleteAsync(EntriesKey(bank), fields)).ConfigureAwait(false);
+        await AnnounceAsync(bank, version).ConfigureAwait(false);
+        return (removed, version);
     }
 
     /// <summary>Deletes a whole bank.</summary>
@@ -149,13 +174,65 @@ public sealed class RedisTextBankStore
         await KindOfAsync(bank).ConfigureAwait(false);
         var db = _redis.GetDatabase();
         await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
+        var (version, _) = await ChangeAsync(db, bank, BankDeltaRecords.Of(null), tx =>
+        {
+            _ = tx.HashDeleteAsync(RegistryKey, bank);
+            _ = tx.KeyDeleteAsync(ThresholdKey(bank));
+            return tx.KeyDeleteAsync(EntriesKey(bank));
+        }).ConfigureAwait(false);
+        await AnnounceAsync(bank, version).ConfigureAwait(false);
+    }
+
+    /// <summary>The changes after version <paramref name="from"/> up to <paramref name="to"/>: every id they touched and
+    /// when the last was written; null when the reader must load the bank whole instead (a record expired or was never
+    /// written, one emptied the bank, the span is over <see cref="RedisBankStore.MaxDeltaSpan"/>, or the changes name
+    /// more than <paramref name="maxIds"/> ids).</summary>
+    public Task<BankChanges?> ReadChangesAsync(string bank, long from, long to, int maxIds = int.MaxValue)
+    {
+        BankNames.Validate(bank);
+        return BankDeltaRecords.ReadAsync(_redis.GetDatabase(), v => DeltaKey(bank, v), ChangedAtKey(bank), from, to, maxIds);
+    }
+
+    /// <summary>The rows held under <paramref name="ids"/> now, as a bank file has them (null for an id not in the bank).</summary>
+    public async Task<Dictionary<string, string?>> ReadRowsAsync(string bank, IReadOnlyCollection<string> ids)
+    {
+        BankNames.Validate(bank);
+        ArgumentNullException.ThrowIfNull(ids);
+        var all = ids.ToArray();
+        var db = _redis.GetDatabase();
+        var reads = new List<Task<RedisValue[]>>();
+        for (int start = 0; start < all.Length; start += ReadBatch)
+            reads.Add(db.HashGetAsync(EntriesKey(bank), Array.ConvertAll(all[start..Math.Min(all.Length, start + ReadBatch)], i => (RedisValue)i)));
+        var found = new Dictionary<string, string?>(all.Length, StringComparer.Ordinal);
+        int at = 0;
+        foreach (var read in reads)
+            foreach (var value in await read.ConfigureAwait(false))
+                found[all[at++]] = value.IsNull ? null : (string?)value;
+        return found;
+    }
+
+    // One change: `change` with the version bumped, its time and its record, retried while another writer moves the version.
+    private async Task<(long Version, T Result)> ChangeAsync<T>(IDatabase db, string bank, string record, Func<ITransaction, Task<T>> change)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var (tx, version) = await BeginChangeAsync(db, bank, record).ConfigureAwait(false);
+            var result = change(tx);
+            if (await tx.ExecuteAsync().ConfigureAwait(false)) return (version, await result.ConfigureAwait(false));
+            if (attempt == MaxChangeAttempts)
+                throw new RedisException($"text bank {bank}: changed under {MaxChangeAttempts} attempts in a row (another writer?); nothing written by the last");
+        }
+    }
+
+    // A transaction that writes the next version, its time and its record, on condition that the version is still the one read.
+    private async Task<(ITransaction Tx, long Version)> BeginChangeAsync(IDatabase db, string bank, string record)
+    {
+        var current = await db.StringGetAsync(VersionKey(bank)).ConfigureAwait(false);
+        long next = ParseVersion(current) + 1;
         var tx = db.CreateTransaction();
-        _ = tx.HashDeleteAsync(RegistryKey, bank);
-        _ = tx.KeyDeleteAsync(EntriesKey(bank));
-        _ = tx.KeyDeleteAsync(ThresholdKey(bank));
-        var version = tx.StringIncrementAsync(VersionKey(bank));
-        await tx.ExecuteAsync().ConfigureAwait(false);
-        await AnnounceAsync(bank, await version.ConfigureAwait(false)).ConfigureAwait(false);
+        tx.AddCondition(current.IsNull ? Condition.KeyNotExists(VersionKey(bank)) : Condition.StringEqual(VersionKey(bank), current));
+        BankDeltaRecords.Write(tx, VersionKey(bank), ChangedAtKey(bank), DeltaKey(bank, next), next, record, _time.GetUtcNow(), DeltaRetention);
+        return (tx, next);
     }
 
     /// <summary>The bank's kind.</summary>
@@ -259,6 +336,10 @@ public sealed class RedisTextBankStore
 
     /// <summary>One RFC 4180 row, every field quoted (a pattern may hold commas, quotes or leading spaces).</summary>
     private static string Csv(params string[] fields) => string.Join(',', fields.Select(f => "\"" + f.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""));
+
+    /// <summary>When the bank's last change was written (null: by a writer older than <see cref="ChangedAtKey"/>).</summary>
+    public async Task<DateTimeOffset?> GetChangedAtAsync(string bank) =>
+        BankDeltaRecords.ParseChangedAt(await _redis.GetDatabase().StringGetAsync(ChangedAtKey(BankNames.Validate(bank))).ConfigureAwait(false));
 
     private Task AnnounceAsync(string bank, long version) =>
         _redis.GetSubscriber().PublishAsync(ChangesChannel, string.Create(CultureInfo.InvariantCulture, $"{bank} {version}"));

@@ -8,8 +8,12 @@ namespace Moderation.Streams.Redis.TextBanks;
 
 /// <summary>
 /// The worker's copy of the text banks, kept in step with <see cref="RedisTextBankStore"/> by
-/// <see cref="BankCopySync{TBank, TCopy}"/>: loaded at start, and a bank loaded again only when its version moves (a
-/// change message, or the check every <see cref="BankMatcherOptions.RefreshInterval"/>); the others are kept as loaded.
+/// <see cref="BankCopySync{TBank, TCopy}"/>: loaded at start; when a bank's version moves (a change message, or the check
+/// every <see cref="BankMatcherOptions.RefreshInterval"/>), a term or domain bank takes the rows its changes' delta
+/// records name (<see cref="TermBank.With"/>, <see cref="DomainBank.With"/>: only those rows parsed and compiled) and a
+/// meaning bank is loaded again whole; a term or domain bank is loaded whole too when the records do not reach back
+/// (expired, a bank replaced, a new store epoch) or a change touches most of it, and every bank is loaded whole in the
+/// background every <see cref="BankMatcherOptions.FullReloadInterval"/> (jittered per worker); the others are kept as loaded.
 /// Like the hash banks, a copy older than <see cref="BankMatcherOptions.MaxStaleness"/> (or none at all) is not trusted:
 /// <see cref="Current"/> is then null and the decision fails closed. Meaning banks are embedded with the embedder given (a
 /// reload embeds only texts it has not seen); without one, a stored <c>texts</c> bank keeps the copy from loading, so
@@ -54,7 +58,14 @@ public sealed class TextBankMatcher : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _sync.DisposeAsync();
 
-    private sealed class Source(IConnectionMultiplexer redis, RedisTextBankStore store, ITextEmbedder? embedder) : IBankCopySource<LoadedTextBank>
+    /// <summary>Banks brought up to date so far by loading them whole, and from their changes' records.</summary>
+    public (long Whole, long FromChanges) CatchUps => _sync.CatchUps;
+
+    /// <summary>Loads every bank whole in the background, then catches up on the changes made meanwhile (what the
+    /// periodic re-read does).</summary>
+    public Task<bool> ResyncAsync(CancellationToken ct) => _sync.ResyncAsync(ct);
+
+    private sealed class Source(IConnectionMultiplexer redis, RedisTextBankStore store, ITextEmbedder? embedder) : IBankDeltaSource<LoadedTextBank>
     {
         public Task SubscribeAsync(Action changed) => redis.GetSubscriber().SubscribeAsync(store.ChangesChannel, (_, _) => changed());
 
@@ -64,7 +75,36 @@ public sealed class TextBankMatcher : IAsyncDisposable
 
         public Task<long> GetVersionAsync(string bank) => store.GetVersionAsync(bank);
 
+        public Task<DateTimeOffset?> GetChangedAtAsync(string bank) => store.GetChangedAtAsync(bank);
+
         public Task<IReadOnlyDictionary<string, LoadedTextBank>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, LoadedTextBank> held, CancellationToken ct) =>
             store.LoadBanksAsync(banks, embedder, held.Values.Select(b => b.Meanings).OfType<MeaningBank>(), ct);
+
+        // A meaning bank is loaded whole (its texts already embedded are not embedded again; its threshold may have moved).
+        public Task<BankChanges?> ReadChangesAsync(string bank, LoadedTextBank held, long from, long to) =>
+            MaxIds(held) is int max ? store.ReadChangesAsync(bank, from, to, max) : Task.FromResult<BankChanges?>(null);
+
+        public async Task<LoadedTextBank?> ApplyAsync(string bank, LoadedTextBank held, BankChanges changes, CancellationToken ct)
+        {
+            if (MaxIds(held) is not int max || changes.Ids.Count > max) return null;
+            if (changes.Ids.Count == 0) return held;
+            var rows = await store.ReadRowsAsync(bank, changes.Ids).ConfigureAwait(false);
+            try
+            {
+                return held.Terms is { } terms ? LoadedTextBank.Of(terms.With(rows))
+                    : held.Domains is { } domains ? LoadedTextBank.Of(domains.With(rows))
+                    : null;
+            }
+            catch (InvalidOperationException)
+            {
+                return null; // a bank holding an id twice (never one read from the store): loaded whole
+            }
+        }
+
+        // Changes touching more of a term or domain bank (a file imported again) load it whole.
+        private static int? MaxIds(LoadedTextBank held) =>
+            held.Terms is { } terms ? Math.Max(1024, terms.Entries.Count / 2)
+            : held.Domains is { } domains ? Math.Max(1024, domains.Entries.Count / 2)
+            : null;
     }
 }

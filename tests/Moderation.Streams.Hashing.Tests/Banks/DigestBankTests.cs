@@ -100,4 +100,54 @@ public sealed class DigestBankTests
         Assert.False(DigestIndex.Combine([]).HasMd5);
         Assert.Equal(Sha(File1), DigestKinds.Compute(DigestKinds.Sha256, File1));
     }
+
+    [Fact]
+    public void A_bank_index_changed_entry_by_entry_answers_as_one_built_afresh_and_the_index_before_never_changes()
+    {
+        var random = new Random(22);
+        var files = Enumerable.Range(0, 30).Select(i => Encoding.ASCII.GetBytes($"file {i}")).ToArray();
+        DigestEntry Entry(string id, int file, string kind) =>
+            new("r", kind, id, kind == DigestKinds.Md5 ? Md5(files[file]) : Sha(files[file]), $"label {random.Next(3)}", null, Now);
+        var model = new Dictionary<string, DigestEntry>(StringComparer.Ordinal);
+        for (int i = 0; i < 20; i++) model[$"r-{i}"] = Entry($"r-{i}", random.Next(files.Length), DigestKinds.Sha256);
+        var index = new DigestIndex(model.Values);
+        for (int step = 0; step < 400; step++)
+        {
+            var change = new Dictionary<string, DigestEntry?>(StringComparer.Ordinal);
+            for (int n = random.Next(1, 6); n > 0; n--)
+            {
+                string id = $"r-{random.Next(40)}";
+                // Added, replaced (another file, another kind or only another label), removed, or removed when absent.
+                change[id] = random.Next(4) == 0 ? null : Entry(id, random.Next(files.Length), random.Next(3) == 0 ? DigestKinds.Md5 : DigestKinds.Sha256);
+            }
+            var before = files.Select(f => index.Match(f)).ToList();
+            var next = index.With("r", change);
+            foreach (var (id, entry) in change)
+                if (entry is null) model.Remove(id); else model[id] = entry;
+            Assert.Equal(before, files.Select(f => index.Match(f))); // readers of the old index see it as it was
+            AssertSameAsBuilt(next, model.Values);
+            index = next;
+        }
+        Assert.True(index.OverlayCount > 0);
+
+        // Past an eighth of the bank (and MinOverlayBeforeRebuild) the tables are built again, from the entries as they are.
+        var many = Enumerable.Range(0, DigestIndex.MinOverlayBeforeRebuild + 1).ToDictionary(i => $"m-{i}", i => (DigestEntry?)Entry($"m-{i}", i % files.Length, DigestKinds.Md5), StringComparer.Ordinal);
+        index = index.With("r", many);
+        foreach (var (id, entry) in many) model[id] = entry!;
+        Assert.Equal(0, index.OverlayCount);
+        AssertSameAsBuilt(index, model.Values);
+
+        Assert.Throws<InvalidOperationException>(() => DigestIndex.Combine([index, new DigestIndex([Entry("x", 0, DigestKinds.Md5) with { Bank = "x" }])]).With("r", new Dictionary<string, DigestEntry?>()));
+        Assert.Throws<InvalidOperationException>(() => index.With("other", new Dictionary<string, DigestEntry?>()));
+        Assert.Throws<ArgumentException>(() => index.With("r", new Dictionary<string, DigestEntry?> { ["r-1"] = Entry("r-2", 0, DigestKinds.Md5) }));
+        Assert.Equal("r-1", Assert.Single(DigestIndex.Empty.With("r", new Dictionary<string, DigestEntry?> { ["r-1"] = Entry("r-1", 0, DigestKinds.Md5) }).Match(files[0])).Id);
+
+        void AssertSameAsBuilt(DigestIndex changed, IEnumerable<DigestEntry> entries)
+        {
+            var built = new DigestIndex(entries);
+            Assert.Equal((built.Count, built.HasMd5, built.HasSha256), (changed.Count, changed.HasMd5, changed.HasSha256));
+            foreach (var file in files) Assert.Equal(built.Match(file), changed.Match(file));
+            Assert.Equal(entries.OrderBy(e => e.Id, StringComparer.Ordinal), changed.Entries.OrderBy(e => e.Id, StringComparer.Ordinal));
+        }
+    }
 }

@@ -77,8 +77,11 @@ public sealed class BankCopySyncTests
             return Task.CompletedTask;
         }
 
+        public int States;
+
         public Task<BankStoreState> GetStateAsync()
         {
+            Interlocked.Increment(ref States);
             if (FailState is { } e) return Task.FromException<BankStoreState>(e);
             lock (_gate) return Task.FromResult(new BankStoreState(Epoch, Banks.ToDictionary(b => b.Key, b => b.Value.Version, StringComparer.Ordinal)));
         }
@@ -87,6 +90,8 @@ public sealed class BankCopySyncTests
         {
             lock (_gate) return Task.FromResult(VersionKeys.GetValueOrDefault(bank));
         }
+
+        public Task<DateTimeOffset?> GetChangedAtAsync(string bank) => Task.FromResult<DateTimeOffset?>(null);
 
         public Task<IReadOnlyDictionary<string, Loaded>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, Loaded> held, CancellationToken ct)
         {
@@ -99,6 +104,42 @@ public sealed class BankCopySyncTests
                     if (Banks.TryGetValue(name, out var bank)) loaded[name] = new Loaded(name, bank.Content);
             }
             return Task.FromResult<IReadOnlyDictionary<string, Loaded>>(loaded);
+        }
+    }
+
+    /// <summary>The store above with delta records: each write keeps one (unless <see cref="KeepRecords"/> is off), and a
+    /// bank brought up to date from them is "read" as its content now, counted in <see cref="Applies"/>.</summary>
+    private sealed class DeltaStore(Store store) : IBankDeltaSource<Loaded>
+    {
+        public readonly HashSet<(string Bank, long Version)> Records = [];
+        public readonly ConcurrentDictionary<string, int> Applies = new(StringComparer.Ordinal);
+
+        public void Write(string bank, string content)
+        {
+            store.Write(bank, content);
+            lock (Records) Records.Add((bank, store.VersionKeys[bank]));
+        }
+
+        public Task SubscribeAsync(Action changed) => store.SubscribeAsync(changed);
+        public Task UnsubscribeAsync() => store.UnsubscribeAsync();
+        public Task<BankStoreState> GetStateAsync() => store.GetStateAsync();
+        public Task<long> GetVersionAsync(string bank) => store.GetVersionAsync(bank);
+        public Task<DateTimeOffset?> GetChangedAtAsync(string bank) => store.GetChangedAtAsync(bank);
+
+        public Task<IReadOnlyDictionary<string, Loaded>> LoadAsync(IReadOnlyCollection<string> banks, IReadOnlyDictionary<string, Loaded> held, CancellationToken ct) =>
+            store.LoadAsync(banks, held, ct);
+
+        public Task<BankChanges?> ReadChangesAsync(string bank, Loaded held, long from, long to)
+        {
+            lock (Records)
+                return Task.FromResult(Enumerable.Range((int)from + 1, (int)(to - from)).All(v => Records.Contains((bank, v)))
+                    ? new BankChanges(new HashSet<string>(["content"]), null) : null);
+        }
+
+        public Task<Loaded?> ApplyAsync(string bank, Loaded held, BankChanges changes, CancellationToken ct)
+        {
+            Applies.AddOrUpdate(bank, 1, (_, n) => n + 1);
+            return Task.FromResult<Loaded?>(new Loaded(bank, store.Banks[bank].Content));
         }
     }
 
@@ -278,6 +319,65 @@ public sealed class BankCopySyncTests
         Assert.Equal("a1", Assert.Single(sync.Current!).Content);
         Assert.Contains(log.All, l => l.Level == LogLevel.Warning && l.Message.Contains("not subscribed to changes yet (no pub/sub yet)", StringComparison.Ordinal));
         await PollAsync(() => store.Subscribed, s => s);
+    }
+
+    [Fact]
+    public async Task A_store_with_delta_records_is_followed_by_them_all_or_nothing_and_read_whole_where_they_do_not_reach()
+    {
+        var store = new Store();
+        var deltas = new DeltaStore(store);
+        deltas.Write("a", "a1");
+        deltas.Write("b", "b1");
+        await using var sync = new BankCopySync<Loaded, IReadOnlyList<Loaded>>(deltas, banks => [.. banks.Select(b => b.Value)], "Test banks", "test", Options);
+        Assert.True(await sync.SyncAsync(Ct));
+        Assert.Equal((2L, 0L), sync.CatchUps);
+
+        deltas.Write("a", "a2");
+        deltas.Write("a", "a3");
+        Assert.True(await sync.SyncAsync(Ct));
+        Assert.Equal(["a3", "b1"], sync.Current!.Select(b => b.Content));
+        Assert.Equal((1, 1, 1), (store.Loads["a"], store.Loads["b"], deltas.Applies["a"])); // two versions, one apply, no load
+        Assert.Equal((2L, 1L), sync.CatchUps);
+
+        // A bank from its records and another read whole that fails: neither is taken.
+        var before = sync.Current;
+        deltas.Write("a", "a4");
+        store.Write("b", "b2"); // no record
+        store.FailLoad = name => name == "b" ? new InvalidDataException("bank b does not load") : null;
+        await Assert.ThrowsAsync<InvalidDataException>(() => sync.SyncAsync(Ct));
+        Assert.Same(before, sync.Current);
+        Assert.Equal(new Dictionary<string, long> { ["a"] = 3, ["b"] = 1 }, sync.Versions);
+        store.FailLoad = _ => null;
+        Assert.True(await sync.SyncAsync(Ct));
+        Assert.Equal(["a4", "b2"], sync.Current!.Select(b => b.Content));
+        Assert.Equal((1, 3), (store.Loads["a"], store.Loads["b"])); // b: first load, the failed one, this one
+
+        // A new epoch: every bank read whole whatever the records say.
+        store.Epoch = "e2";
+        Assert.True(await sync.SyncAsync(Ct));
+        Assert.Equal((2, 4), (store.Loads["a"], store.Loads["b"]));
+    }
+
+    [Fact]
+    public async Task The_loop_reads_a_store_with_delta_records_whole_again_every_full_reload_interval()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var store = new Store();
+        var deltas = new DeltaStore(store);
+        deltas.Write("a", "a1");
+        // The loop looks every 20 ms (real time); the re-read is due by the fake clock.
+        await using var sync = new BankCopySync<Loaded, IReadOnlyList<Loaded>>(deltas, banks => [.. banks.Select(b => b.Value)], "Test banks", "test",
+            Options with { RefreshInterval = TimeSpan.FromMilliseconds(20), FullReloadInterval = TimeSpan.FromMinutes(10) }, time: time);
+        await sync.StartAsync(Deadline, Ct);
+        Assert.Equal(1, store.Loads["a"]);
+        store.Banks["a"] = (1, "a1 behind the records' back");
+        time.Advance(TimeSpan.FromMinutes(7)); // under the interval's least jittered value (3/4 of it)
+        int states = Volatile.Read(ref store.States);
+        await PollAsync(() => Volatile.Read(ref store.States), n => n >= states + 2); // a whole turn of the loop since
+        Assert.Equal(1, store.Loads["a"]);
+        time.Advance(TimeSpan.FromMinutes(3));
+        Assert.Equal("a1 behind the records' back", Assert.Single((await PollAsync(() => sync.Current, c => c![0].Content != "a1"))!).Content);
+        Assert.Equal(2, store.Loads["a"]);
     }
 
     private static Task<T> PollAsync<T>(Func<T> read, Func<T, bool> done) => Poll.UntilAsync(read, done, Deadline, Ct);
