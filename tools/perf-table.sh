@@ -3,9 +3,10 @@
 # same bench invocation, on this machine, one after the other, with the CPU (and GPU, if any), the date and the load
 # average around each bench written beside it. Run from anywhere; a quiet machine gives figures worth pasting.
 #
-#   tools/perf-table.sh                       the whole set (about 15-25 minutes on 2 cores)
+#   tools/perf-table.sh                       the whole set (about 10-20 minutes on 2 cores)
 #   tools/perf-table.sh --quick               shorter measurements and smaller sets (a smoke run; ratios are noisier)
-#   tools/perf-table.sh --only pdq,e2e        some benches only (pdq inference int8 classify bank text captions e2e soak)
+#   tools/perf-table.sh --only pdq,e2e        some benches only (pdq inference int8 classify shadow video bank digest text
+#                                             captions poison e2e soak)
 #   --reference PATH                          Meta's pdq-photo-hasher binary for `bench pdq --reference` (not in the repo:
 #                                             README, Perceptual hashing, says how it was built); without it that row
 #                                             says it was not run
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$soak" in ''|*[!0-9.]*) echo "perf-table.sh: --soak-minutes takes a number" >&2; exit 2 ;; esac
-known="pdq inference int8 classify bank text captions e2e soak"
+known="pdq inference int8 classify shadow video bank digest text captions poison e2e soak"
 for name in ${only//,/ }; do
   case " $known " in *" $name "*) ;; *) echo "perf-table.sh: --only knows: $known (not '$name')" >&2; exit 2 ;; esac
 done
@@ -95,9 +96,9 @@ run() {
 skipped() { rows+=("$1|not run|-|$2|-"); echo "[$(date -u +%H:%M:%S)] $1: not run ($2)"; }
 
 if [ $quick -eq 1 ]; then
-  s=1 rounds=2 uploads=100 hits=2000 bank=200000 images=20 captions=16
+  s=1 rounds=2 uploads=100 hits=2000 bank=200000 images=20 captions=16 videos="--videos 2 --seconds 4" poison=1000
 else
-  s=3 rounds=3 uploads=400 hits=4000 bank=1000000 images=60 captions=100
+  s=3 rounds=3 uploads=400 hits=4000 bank=1000000 images=60 captions=100 videos="" poison=3000
 fi
 
 if wanted pdq; then
@@ -118,12 +119,19 @@ if wanted classify; then
     else skipped '`classify_vs_nsfwjs`' "nsfwjs could not be installed (see logs/npm.txt)"; fi
   fi
 fi
-if wanted bank || wanted e2e || wanted captions || wanted soak; then
-  command -v redis-server > /dev/null || echo "note: no redis-server on PATH: bank, e2e, captions and soak refuse without one"
+wanted shadow && run shadow bench shadow --rounds "$rounds"
+if wanted video; then
+  if command -v ffmpeg > /dev/null; then run video bench video --rounds "$rounds" $videos
+  else skipped '`video_screening_vs_decoding`' "ffmpeg is not installed"; fi
+fi
+if wanted bank || wanted digest || wanted e2e || wanted captions || wanted poison || wanted soak; then
+  command -v redis-server > /dev/null || echo "note: no redis-server on PATH: the benches with a store use embedded Garnet or refuse (README)"
 fi
 wanted bank && run bank bench bank --hashes "$bank" --changes 100
+wanted digest && run digest bench digest
 wanted text && run text bench text
 wanted captions && run captions bench captions --uploads "$captions" --rounds "$rounds"
+wanted poison && run poison bench poison --uploads "$poison"
 wanted e2e && run e2e bench e2e --uploads "$uploads" --hit-uploads "$hits" --stage-seconds "$s"
 wanted soak && run soak bench soak --minutes "$soak"
 
