@@ -3,7 +3,7 @@ using StackExchange.Redis;
 namespace Moderation.Streams.Redis.Banks;
 
 /// <summary>
-/// The delta records of the exact file-hash banks, in the form the hash banks' (<see cref="RedisBankStore"/>) have: per
+/// The delta records of the exact file-hash banks and the text banks, in the form the hash banks' (<see cref="RedisBankStore"/>) have: per
 /// change a key named after the version it made, holding <c>ids</c> and one id per line (ids hold no control
 /// characters: <see cref="Hashing.Banks.BankText"/>) or <c>clear</c> for a change that emptied or dropped the bank, kept
 /// for a while; beside them the bank's <c>changed_at</c> (Unix ms, the writer's clock). Every key of one bank carries the
@@ -25,6 +25,51 @@ internal static class BankDeltaRecords
         _ = tx.StringSetAsync(versionKey, version);
         _ = tx.StringSetAsync(changedAtKey, now.ToUnixTimeMilliseconds());
         _ = tx.StringSetAsync(deltaKey, record, retention);
+    }
+
+    /// <summary>Starts a change: a transaction that writes the next version, its time and its record, on condition that the
+    /// version is still the one read now (the caller queues the change itself on it, then executes it).</summary>
+    public static async Task<(ITransaction Tx, long Version)> BeginAsync(IDatabase db, RedisKey versionKey, RedisKey changedAtKey,
+        Func<long, RedisKey> deltaKey, string record, DateTimeOffset now, TimeSpan retention)
+    {
+        var current = await db.StringGetAsync(versionKey).ConfigureAwait(false);
+        long next = (current.TryParse(out long version) ? version : 0) + 1;
+        var tx = db.CreateTransaction();
+        tx.AddCondition(current.IsNull ? Condition.KeyNotExists(versionKey) : Condition.StringEqual(versionKey, current));
+        Write(tx, versionKey, changedAtKey, deltaKey(next), next, record, now, retention);
+        return (tx, next);
+    }
+
+    /// <summary>One change: <paramref name="change"/> queued on the transaction <paramref name="begin"/> starts, executed,
+    /// and started again while another writer moves the version first, at most <paramref name="attempts"/> times.</summary>
+    /// <exception cref="RedisException">Every attempt lost to another writer (<paramref name="what"/> names the bank); nothing
+    /// of the last was written.</exception>
+    public static async Task<(long Version, T Result)> ChangeAsync<T>(Func<Task<(ITransaction Tx, long Version)>> begin,
+        Func<ITransaction, Task<T>> change, string what, int attempts)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var (tx, version) = await begin().ConfigureAwait(false);
+            var result = change(tx);
+            if (await tx.ExecuteAsync().ConfigureAwait(false)) return (version, await result.ConfigureAwait(false));
+            if (attempt == attempts)
+                throw new RedisException($"{what}: changed under {attempts} attempts in a row (another writer?); nothing written by the last");
+        }
+    }
+
+    /// <summary>The values of <paramref name="fields"/> of a hash, in their order (null for a field it lacks), read
+    /// <paramref name="batch"/> fields to an HMGET, the HMGETs pipelined.</summary>
+    public static async Task<RedisValue[]> ReadFieldsAsync(IDatabase db, RedisKey hash, string[] fields, int batch)
+    {
+        var reads = new List<Task<RedisValue[]>>();
+        for (int start = 0; start < fields.Length; start += batch)
+            reads.Add(db.HashGetAsync(hash, Array.ConvertAll(fields[start..Math.Min(fields.Length, start + batch)], f => (RedisValue)f)));
+        var values = new RedisValue[fields.Length];
+        int at = 0;
+        foreach (var read in reads)
+            foreach (var value in await read.ConfigureAwait(false))
+                values[at++] = value;
+        return values;
     }
 
     /// <summary>The changes after <paramref name="from"/> up to <paramref name="to"/> (every id they touched and when the

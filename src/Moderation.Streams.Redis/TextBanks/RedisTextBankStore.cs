@@ -200,40 +200,19 @@ public sealed class RedisTextBankStore
         ArgumentNullException.ThrowIfNull(ids);
         var all = ids.ToArray();
         var db = _redis.GetDatabase();
-        var reads = new List<Task<RedisValue[]>>();
-        for (int start = 0; start < all.Length; start += ReadBatch)
-            reads.Add(db.HashGetAsync(EntriesKey(bank), Array.ConvertAll(all[start..Math.Min(all.Length, start + ReadBatch)], i => (RedisValue)i)));
+        var values = await BankDeltaRecords.ReadFieldsAsync(db, EntriesKey(bank), all, ReadBatch).ConfigureAwait(false);
         var found = new Dictionary<string, string?>(all.Length, StringComparer.Ordinal);
-        int at = 0;
-        foreach (var read in reads)
-            foreach (var value in await read.ConfigureAwait(false))
-                found[all[at++]] = value.IsNull ? null : (string?)value;
+        for (int i = 0; i < all.Length; i++) found[all[i]] = values[i].IsNull ? null : (string?)values[i];
         return found;
     }
 
     // One change: `change` with the version bumped, its time and its record, retried while another writer moves the version.
-    private async Task<(long Version, T Result)> ChangeAsync<T>(IDatabase db, string bank, string record, Func<ITransaction, Task<T>> change)
-    {
-        for (int attempt = 1; ; attempt++)
-        {
-            var (tx, version) = await BeginChangeAsync(db, bank, record).ConfigureAwait(false);
-            var result = change(tx);
-            if (await tx.ExecuteAsync().ConfigureAwait(false)) return (version, await result.ConfigureAwait(false));
-            if (attempt == MaxChangeAttempts)
-                throw new RedisException($"text bank {bank}: changed under {MaxChangeAttempts} attempts in a row (another writer?); nothing written by the last");
-        }
-    }
+    private Task<(long Version, T Result)> ChangeAsync<T>(IDatabase db, string bank, string record, Func<ITransaction, Task<T>> change) =>
+        BankDeltaRecords.ChangeAsync(() => BeginChangeAsync(db, bank, record), change, $"text bank {bank}", MaxChangeAttempts);
 
     // A transaction that writes the next version, its time and its record, on condition that the version is still the one read.
-    private async Task<(ITransaction Tx, long Version)> BeginChangeAsync(IDatabase db, string bank, string record)
-    {
-        var current = await db.StringGetAsync(VersionKey(bank)).ConfigureAwait(false);
-        long next = ParseVersion(current) + 1;
-        var tx = db.CreateTransaction();
-        tx.AddCondition(current.IsNull ? Condition.KeyNotExists(VersionKey(bank)) : Condition.StringEqual(VersionKey(bank), current));
-        BankDeltaRecords.Write(tx, VersionKey(bank), ChangedAtKey(bank), DeltaKey(bank, next), next, record, _time.GetUtcNow(), DeltaRetention);
-        return (tx, next);
-    }
+    private Task<(ITransaction Tx, long Version)> BeginChangeAsync(IDatabase db, string bank, string record) =>
+        BankDeltaRecords.BeginAsync(db, VersionKey(bank), ChangedAtKey(bank), version => DeltaKey(bank, version), record, _time.GetUtcNow(), DeltaRetention);
 
     /// <summary>The bank's kind.</summary>
     /// <exception cref="KeyNotFoundException">No such bank.</exception>
