@@ -53,9 +53,40 @@ internal static class BankDeltaRecords
             var result = change(tx);
             if (await tx.ExecuteAsync().ConfigureAwait(false)) return (version, await result.ConfigureAwait(false));
             if (attempt == attempts)
-                throw new RedisException($"{what}: changed under {attempts} attempts in a row (another writer?); nothing written by the last");
+                throw Contended(what, attempts);
         }
     }
+
+    /// <summary>An import: <paramref name="write"/> queued on a change (<paramref name="begin"/>) that also registers the
+    /// bank under <paramref name="kind"/> in <paramref name="registryKey"/>, on condition that the registry still says what
+    /// it said (nothing, or that kind), and empties the bank first when <paramref name="replace"/>; started again while
+    /// another writer moves the version first, at most <paramref name="attempts"/> times.</summary>
+    /// <returns>The bank's new version.</returns>
+    /// <exception cref="ArgumentException">The bank is registered with another kind (<paramref name="otherKind"/> words it).</exception>
+    /// <exception cref="InvalidOperationException">The bank changed kind during the import.</exception>
+    /// <exception cref="RedisException">Every attempt lost to another writer; nothing of the last was written.</exception>
+    public static async Task<long> ImportAsync(IDatabase db, RedisKey registryKey, RedisKey entriesKey, string bank, string kind, bool replace,
+        Func<Task<(ITransaction Tx, long Version)>> begin, Action<ITransaction> write, Func<string, ArgumentException> otherKind, string what, int attempts)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var existing = (string?)await db.HashGetAsync(registryKey, bank).ConfigureAwait(false);
+            if (existing is not null && existing != kind) throw otherKind(existing);
+            var (tx, version) = await begin().ConfigureAwait(false);
+            tx.AddCondition(existing is null ? Condition.HashNotExists(registryKey, bank) : Condition.HashEqual(registryKey, bank, kind));
+            _ = tx.HashSetAsync(registryKey, bank, kind);
+            if (replace) _ = tx.KeyDeleteAsync(entriesKey);
+            write(tx);
+            if (await tx.ExecuteAsync().ConfigureAwait(false)) return version;
+            if ((string?)await db.HashGetAsync(registryKey, bank).ConfigureAwait(false) is { } now && now != kind)
+                throw new InvalidOperationException($"bank '{bank}' changed kind during the import: try again");
+            if (attempt == attempts)
+                throw Contended(what, attempts);
+        }
+    }
+
+    private static RedisException Contended(string what, int attempts) =>
+        new($"{what}: changed under {attempts} attempts in a row (another writer?); nothing written by the last");
 
     /// <summary>The values of <paramref name="fields"/> of a hash, in their order (null for a field it lacks), read
     /// <paramref name="batch"/> fields to an HMGET, the HMGETs pipelined.</summary>

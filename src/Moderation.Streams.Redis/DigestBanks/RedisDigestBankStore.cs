@@ -105,27 +105,12 @@ public sealed partial class RedisDigestBankStore
         var fields = entries.Select(e => new HashEntry(e.Id, Encode(e))).ToArray();
         // Replaced whole: readers read the bank whole (a record naming every id it held would be as long as the bank).
         string record = BankDeltaRecords.Of(replace ? null : fields.Select(f => (string)f.Name!));
-        for (int attempt = 1; ; attempt++)
-        {
-            var existing = (string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false);
-            if (existing is not null && existing != kind)
-                throw new ArgumentException($"bank '{bank}' holds {existing} digests, not {kind}: remove it first or pick another name", nameof(kind));
-            var (tx, version) = await BeginChangeAsync(db, bank, record).ConfigureAwait(false);
-            if (existing is null) tx.AddCondition(Condition.HashNotExists(RegistryKey, bank));
-            else tx.AddCondition(Condition.HashEqual(RegistryKey, bank, kind));
-            _ = tx.HashSetAsync(RegistryKey, bank, kind);
-            if (replace) _ = tx.KeyDeleteAsync(EntriesKey(bank));
-            if (fields.Length > 0) _ = tx.HashSetAsync(EntriesKey(bank), fields);
-            if (await tx.ExecuteAsync().ConfigureAwait(false))
-            {
-                await AnnounceAsync(bank, version).ConfigureAwait(false);
-                return version;
-            }
-            if ((string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false) is { } now && now != kind)
-                throw new InvalidOperationException($"bank '{bank}' changed kind during the import: try again");
-            if (attempt == MaxChangeAttempts)
-                throw new RedisException($"digest bank {bank}: changed under {MaxChangeAttempts} attempts in a row (another writer?); nothing written by the last");
-        }
+        long version = await BankDeltaRecords.ImportAsync(db, RegistryKey, EntriesKey(bank), bank, kind, replace, () => BeginChangeAsync(db, bank, record),
+            tx => { if (fields.Length > 0) _ = tx.HashSetAsync(EntriesKey(bank), fields); },
+            existing => new ArgumentException($"bank '{bank}' holds {existing} digests, not {kind}: remove it first or pick another name", nameof(kind)),
+            $"digest bank {bank}", MaxChangeAttempts).ConfigureAwait(false);
+        await AnnounceAsync(bank, version).ConfigureAwait(false);
+        return version;
     }
 
     /// <summary>Removes entries by id; returns how many existed.</summary>

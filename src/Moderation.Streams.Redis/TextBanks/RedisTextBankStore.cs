@@ -128,28 +128,16 @@ public sealed class RedisTextBankStore
         await StoreKeys.EnsureEpochAsync(db, _prefix).ConfigureAwait(false);
         // Replaced whole: readers load the bank whole.
         string record = BankDeltaRecords.Of(replace ? null : parsed.Select(r => r.Id));
-        for (int attempt = 1; ; attempt++)
-        {
-            var existing = (string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false);
-            if (existing is not null && existing != kind)
-                throw new ArgumentException($"bank '{bank}' holds {existing}, not {kind}: remove it first or pick another name", nameof(kind));
-            var (tx, version) = await BeginChangeAsync(db, bank, record).ConfigureAwait(false);
-            if (existing is null) tx.AddCondition(Condition.HashNotExists(RegistryKey, bank));
-            else tx.AddCondition(Condition.HashEqual(RegistryKey, bank, kind));
-            _ = tx.HashSetAsync(RegistryKey, bank, kind);
-            if (replace) _ = tx.KeyDeleteAsync(EntriesKey(bank));
-            if (parsed.Count > 0) _ = tx.HashSetAsync(EntriesKey(bank), [.. parsed.Select(r => new HashEntry(r.Id, r.Row))]);
-            if (threshold is { } th) _ = tx.StringSetAsync(ThresholdKey(bank), th.ToString("R", CultureInfo.InvariantCulture));
-            if (await tx.ExecuteAsync().ConfigureAwait(false))
+        long version = await BankDeltaRecords.ImportAsync(db, RegistryKey, EntriesKey(bank), bank, kind, replace, () => BeginChangeAsync(db, bank, record),
+            tx =>
             {
-                await AnnounceAsync(bank, version).ConfigureAwait(false);
-                return version;
-            }
-            if ((string?)await db.HashGetAsync(RegistryKey, bank).ConfigureAwait(false) is { } now && now != kind)
-                throw new InvalidOperationException($"bank '{bank}' changed kind during the import: try again");
-            if (attempt == MaxChangeAttempts)
-                throw new RedisException($"text bank {bank}: changed under {MaxChangeAttempts} attempts in a row (another writer?); nothing written by the last");
-        }
+                if (parsed.Count > 0) _ = tx.HashSetAsync(EntriesKey(bank), [.. parsed.Select(r => new HashEntry(r.Id, r.Row))]);
+                if (threshold is { } th) _ = tx.StringSetAsync(ThresholdKey(bank), th.ToString("R", CultureInfo.InvariantCulture));
+            },
+            existing => new ArgumentException($"bank '{bank}' holds {existing}, not {kind}: remove it first or pick another name", nameof(kind)),
+            $"text bank {bank}", MaxChangeAttempts).ConfigureAwait(false);
+        await AnnounceAsync(bank, version).ConfigureAwait(false);
+        return version;
     }
 
     /// <summary>Removes entries by id.</summary>
